@@ -1,0 +1,244 @@
+//! The one place that turns frames into bytes and back.
+//!
+//! A frame on the wire is a 4-byte little-endian body length followed by the
+//! body: the frame value encoded with bincode 2 (serde mode, standard
+//! configuration: little-endian, variable-length integers). The length is
+//! checked against the peer's limit before anything is allocated for the body.
+//! Both directions reuse caller-owned buffers, so the hot path does not
+//! allocate per frame.
+
+use bincode::config::{Configuration, LittleEndian, Limit, Varint};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::io::{self, Read, Write};
+use thiserror::Error;
+
+/// The daemon's default limit on a frame body (`max_frame_bytes`).
+pub const DEFAULT_MAX_FRAME_BYTES: u32 = 4 * 1024 * 1024;
+/// The smallest `max_frame_bytes` a daemon may be configured with.
+pub const MIN_MAX_FRAME_BYTES: u32 = 64 * 1024;
+/// The largest `max_frame_bytes` a daemon may be configured with.
+pub const MAX_MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
+
+/// Bytes of frame overhead a client must leave free when it fills a
+/// `DataChunk` up to the limit (enum tags, handle, length prefixes).
+pub const FRAME_OVERHEAD_BYTES: u32 = 64;
+
+const CONFIG: Configuration<LittleEndian, Varint, Limit<{ MAX_MAX_FRAME_BYTES as usize }>> =
+    bincode::config::standard().with_limit::<{ MAX_MAX_FRAME_BYTES as usize }>();
+
+/// Why a frame could not be read or written.
+#[derive(Debug, Error)]
+pub enum CodecError {
+    /// The stream ended cleanly before a new frame began.
+    #[error("stream closed")]
+    Closed,
+    /// Reading or writing the stream failed (a stream cut inside a frame is `UnexpectedEof`).
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    /// The announced body length exceeds the limit; nothing was allocated for it.
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    Oversized {
+        /// The length the prefix announced.
+        len: u32,
+        /// The limit in force.
+        max: u32,
+    },
+    /// The body is not a valid frame of the expected type.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+}
+
+impl CodecError {
+    /// True when the peer closed or cut the stream (as opposed to sending garbage).
+    pub fn is_disconnect(&self) -> bool {
+        match self {
+            CodecError::Closed => true,
+            CodecError::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionAborted
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Encodes `frame` with its length prefix into `out`, replacing its contents.
+pub fn encode_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    out.clear();
+    out.extend_from_slice(&[0; 4]);
+    bincode::serde::encode_into_std_write(frame, out, CONFIG)
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    let len = u32::try_from(out.len() - 4).map_err(|_| CodecError::Oversized {
+        len: u32::MAX,
+        max: MAX_MAX_FRAME_BYTES,
+    })?;
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// Decodes one frame body (without its prefix); every byte must be used.
+pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    let (value, used) = bincode::serde::decode_from_slice::<T, _>(body, CONFIG)
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if used != body.len() {
+        return Err(CodecError::Malformed(format!(
+            "{} trailing bytes after the frame",
+            body.len() - used
+        )));
+    }
+    Ok(value)
+}
+
+/// Checks an announced body length against `max`.
+fn check_len(prefix: [u8; 4], max: u32) -> Result<usize, CodecError> {
+    let len = u32::from_le_bytes(prefix);
+    if len > max {
+        return Err(CodecError::Oversized { len, max });
+    }
+    if len == 0 {
+        return Err(CodecError::Malformed("empty frame".into()));
+    }
+    Ok(len as usize)
+}
+
+/// Writes one frame, using `scratch` as the encode buffer.
+pub fn write_frame<W: Write, T: Serialize>(
+    w: &mut W,
+    frame: &T,
+    scratch: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    encode_frame(frame, scratch)?;
+    w.write_all(scratch)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Reads one frame of at most `max` body bytes, using `scratch` for the body.
+pub fn read_frame<R: Read, T: DeserializeOwned>(
+    r: &mut R,
+    max: u32,
+    scratch: &mut Vec<u8>,
+) -> Result<T, CodecError> {
+    let mut prefix = [0u8; 4];
+    read_prefix(r, &mut prefix)?;
+    let len = check_len(prefix, max)?;
+    scratch.clear();
+    scratch.resize(len, 0);
+    r.read_exact(scratch)?;
+    decode_body(scratch)
+}
+
+/// Reads the 4-byte prefix, telling a clean close (no byte) from a cut one.
+fn read_prefix<R: Read>(r: &mut R, prefix: &mut [u8; 4]) -> Result<(), CodecError> {
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut prefix[got..]) {
+            Ok(0) if got == 0 => return Err(CodecError::Closed),
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The same framing over tokio streams. `read_frame_async` is not
+/// cancel-safe: call it from one dedicated reader loop, never inside `select!`.
+#[cfg(feature = "tokio")]
+mod async_io {
+    use super::*;
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+    /// Writes one frame, using `scratch` as the encode buffer.
+    pub async fn write_frame_async<W: AsyncWrite + Unpin, T: Serialize>(
+        w: &mut W,
+        frame: &T,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        encode_frame(frame, scratch)?;
+        w.write_all(scratch).await?;
+        w.flush().await?;
+        Ok(())
+    }
+
+    /// Reads one frame of at most `max` body bytes, using `scratch` for the body.
+    pub async fn read_frame_async<R: AsyncRead + Unpin, T: DeserializeOwned>(
+        r: &mut R,
+        max: u32,
+        scratch: &mut Vec<u8>,
+    ) -> Result<T, CodecError> {
+        let mut prefix = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match r.read(&mut prefix[got..]).await? {
+                0 if got == 0 => return Err(CodecError::Closed),
+                0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into()),
+                n => got += n,
+            }
+        }
+        let len = check_len(prefix, max)?;
+        scratch.clear();
+        scratch.resize(len, 0);
+        r.read_exact(scratch).await?;
+        decode_body(scratch)
+    }
+}
+
+#[cfg(feature = "tokio")]
+pub use async_io::{read_frame_async, write_frame_async};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClientFrame, Hello, Request, RequestId};
+
+    fn ping() -> ClientFrame {
+        ClientFrame::Request { id: RequestId(7), request: Request::Ping { payload: vec![1, 2, 3] } }
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut buf = Vec::new();
+        let mut wire = Vec::new();
+        write_frame(&mut wire, &ping(), &mut buf).unwrap();
+        let got: ClientFrame = read_frame(&mut wire.as_slice(), 1024, &mut buf).unwrap();
+        assert_eq!(got, ping());
+    }
+
+    #[test]
+    fn oversized_is_refused_before_reading_the_body() {
+        let mut wire = (u32::MAX).to_le_bytes().to_vec();
+        wire.extend_from_slice(b"short");
+        let err = read_frame::<_, ClientFrame>(&mut wire.as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, CodecError::Oversized { len: u32::MAX, max: 1024 }));
+    }
+
+    #[test]
+    fn garbage_and_trailing_bytes_are_malformed() {
+        let mut wire = 3u32.to_le_bytes().to_vec();
+        wire.extend_from_slice(&[0xff, 0xff, 0xff]);
+        let err = read_frame::<_, ClientFrame>(&mut wire.as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err}");
+
+        let mut buf = Vec::new();
+        encode_frame(&ClientFrame::Hello(Hello { protocol_version: 1, client_name: "x".into() }), &mut buf).unwrap();
+        buf.push(0);
+        let len = (buf.len() - 4) as u32;
+        buf[..4].copy_from_slice(&len.to_le_bytes());
+        let err = read_frame::<_, ClientFrame>(&mut buf.as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, CodecError::Malformed(_)), "{err}");
+    }
+
+    #[test]
+    fn clean_close_and_cut_prefix_differ() {
+        let err = read_frame::<_, ClientFrame>(&mut [].as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, CodecError::Closed));
+        let err = read_frame::<_, ClientFrame>(&mut [1u8, 0].as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        assert!(err.is_disconnect() && !matches!(err, CodecError::Closed));
+    }
+}

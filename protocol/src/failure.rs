@@ -1,0 +1,217 @@
+//! Why an operation failed, and the SMTP-32 return code for each reason.
+//!
+//! [`Failure`] is what travels on the wire; [`ReturnCode`] is the number a C
+//! caller sees. The mapping between them is [`Failure::code`], the only place
+//! that decides it.
+
+use crate::reply::Reply;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// An SMTP-32 return code. The numbers are those of `client/include/smtp32.h`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ReturnCode {
+    /// The operation succeeded.
+    Success = 0,
+    /// The server refused the command (4xx/5xx) or answered nonsense; see `smtp_rply`.
+    Failure = -1,
+    /// The handle is unknown, closed, or belongs to another client.
+    InvalidHandle = -2,
+    /// The command could not be sent: the connection to the server is gone.
+    CannotSendCommand = -3,
+    /// No reply arrived within the connection's timeout.
+    TimedOut = -4,
+    /// Another operation on this handle is in flight (or its connect is still running).
+    InProgress = -5,
+    /// The operation was cancelled (`smtp_xquit` or a callback returning -1); the handle is gone.
+    Aborted = -6,
+    /// The caller's buffer is too small for the result.
+    InsufficientLength = -7,
+    /// The server's host name could not be resolved.
+    UnknownHost = -8,
+    /// No socket could be allocated for the connection.
+    CannotAllocSocket = -9,
+    /// The socket could not be bound to a local address.
+    CannotBindSocket = -10,
+    /// Nothing answered on the server's SMTP port.
+    HostNotResponding = -11,
+    /// The library could not initialise: the daemon cannot be reached or refused the handshake.
+    CannotInitialize = -12,
+    /// The network stack could not be initialised (kept for SMTP-32 compatibility).
+    CannotInitWinsock = -13,
+    /// No room for another connection: a daemon limit was reached.
+    OutOfMemory = -14,
+    /// Unknown `smtp_opts` option.
+    InvalidOption = -15,
+    /// A NULL pointer, CR/LF/NUL inside an argument, or a value out of range.
+    InvalidArgument = -16,
+}
+
+impl ReturnCode {
+    /// Every code, in numeric order from `Success` downwards.
+    pub const ALL: [ReturnCode; 17] = [
+        ReturnCode::Success,
+        ReturnCode::Failure,
+        ReturnCode::InvalidHandle,
+        ReturnCode::CannotSendCommand,
+        ReturnCode::TimedOut,
+        ReturnCode::InProgress,
+        ReturnCode::Aborted,
+        ReturnCode::InsufficientLength,
+        ReturnCode::UnknownHost,
+        ReturnCode::CannotAllocSocket,
+        ReturnCode::CannotBindSocket,
+        ReturnCode::HostNotResponding,
+        ReturnCode::CannotInitialize,
+        ReturnCode::CannotInitWinsock,
+        ReturnCode::OutOfMemory,
+        ReturnCode::InvalidOption,
+        ReturnCode::InvalidArgument,
+    ];
+
+    /// The C value of this code.
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+
+    /// The code with this C value, if any.
+    pub fn from_i32(value: i32) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_i32() == value)
+    }
+
+    /// The C macro name, e.g. `SMTP_TIMED_OUT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReturnCode::Success => "SMTP_SUCCESS",
+            ReturnCode::Failure => "SMTP_FAILURE",
+            ReturnCode::InvalidHandle => "SMTP_INVALID_HANDLE",
+            ReturnCode::CannotSendCommand => "SMTP_CANNOT_SEND_COMMAND",
+            ReturnCode::TimedOut => "SMTP_TIMED_OUT",
+            ReturnCode::InProgress => "SMTP_IN_PROGRESS",
+            ReturnCode::Aborted => "SMTP_ABORTED",
+            ReturnCode::InsufficientLength => "SMTP_INSUFFICIENT_LENGTH",
+            ReturnCode::UnknownHost => "SMTP_UNKNOWN_HOST",
+            ReturnCode::CannotAllocSocket => "SMTP_CANNOT_ALLOC_SOCKET",
+            ReturnCode::CannotBindSocket => "SMTP_CANNOT_BIND_SOCKET",
+            ReturnCode::HostNotResponding => "SMTP_HOST_NOT_RESPONDING",
+            ReturnCode::CannotInitialize => "SMTP_CANNOT_INITIALIZE",
+            ReturnCode::CannotInitWinsock => "SMTP_CANNOT_INIT_WINSOCK",
+            ReturnCode::OutOfMemory => "SMTP_OUT_OF_MEMORY",
+            ReturnCode::InvalidOption => "SMTP_INVALID_OPTION",
+            ReturnCode::InvalidArgument => "SMTP_INVALID_ARGUMENT",
+        }
+    }
+
+    /// A one-line human description (what `smtp_strerror` returns).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ReturnCode::Success => "success",
+            ReturnCode::Failure => "the server was not able to execute the command",
+            ReturnCode::InvalidHandle => "invalid connection handle",
+            ReturnCode::CannotSendCommand => "the command could not be sent: connection lost",
+            ReturnCode::TimedOut => "timed out waiting for the server",
+            ReturnCode::InProgress => "another operation is already in progress",
+            ReturnCode::Aborted => "operation aborted; the connection has been closed",
+            ReturnCode::InsufficientLength => "buffer too small",
+            ReturnCode::UnknownHost => "unable to resolve the host name",
+            ReturnCode::CannotAllocSocket => "could not allocate a socket",
+            ReturnCode::CannotBindSocket => "could not bind the socket to a local address",
+            ReturnCode::HostNotResponding => "unable to connect to the SMTP port of the host",
+            ReturnCode::CannotInitialize => "cannot initialise: the smtp32d daemon cannot be reached",
+            ReturnCode::CannotInitWinsock => "the network stack could not be initialised",
+            ReturnCode::OutOfMemory => "no room for another connection (daemon limit reached)",
+            ReturnCode::InvalidOption => "invalid option",
+            ReturnCode::InvalidArgument => "invalid argument",
+        }
+    }
+}
+
+/// Why an operation failed, as the daemon reports it on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum Failure {
+    /// The server answered with a 4xx or 5xx reply.
+    #[error("server refused: {}", .0.to_wire_text())]
+    Refused(Reply),
+    /// The server's reply broke RFC 5321 (or a size bound); the connection was dropped.
+    #[error("malformed reply from server: {0}")]
+    BadReply(String),
+    /// The handle is unknown, closed, or not this client's.
+    #[error("invalid handle")]
+    InvalidHandle,
+    /// Another operation on the handle is in flight.
+    #[error("another operation is in progress on this handle")]
+    InProgress,
+    /// No reply within the connection's timeout; the connection was dropped.
+    #[error("timed out after {0} s")]
+    TimedOut(u16),
+    /// Cancelled by `smtp_xquit` or a callback; the handle is gone.
+    #[error("aborted")]
+    Aborted,
+    /// Writing to or reading from the server failed; the connection is gone.
+    #[error("connection to server lost: {0}")]
+    ConnectionLost(String),
+    /// The host name did not resolve.
+    #[error("unknown host: {0}")]
+    UnknownHost(String),
+    /// No address of the host accepted a TCP connection.
+    #[error("host not responding: {0}")]
+    HostNotResponding(String),
+    /// The operating system refused a socket.
+    #[error("cannot allocate socket: {0}")]
+    CannotAllocSocket(String),
+    /// An argument was empty where required, held CR/LF/NUL, or was out of range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A daemon limit (connections in all, or per client) was reached.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
+}
+
+impl Failure {
+    /// The SMTP-32 return code for this failure. This is the one mapping.
+    pub fn code(&self) -> ReturnCode {
+        match self {
+            Failure::Refused(_) | Failure::BadReply(_) => ReturnCode::Failure,
+            Failure::InvalidHandle => ReturnCode::InvalidHandle,
+            Failure::InProgress => ReturnCode::InProgress,
+            Failure::TimedOut(_) => ReturnCode::TimedOut,
+            Failure::Aborted => ReturnCode::Aborted,
+            Failure::ConnectionLost(_) => ReturnCode::CannotSendCommand,
+            Failure::UnknownHost(_) => ReturnCode::UnknownHost,
+            Failure::HostNotResponding(_) => ReturnCode::HostNotResponding,
+            Failure::CannotAllocSocket(_) => ReturnCode::CannotAllocSocket,
+            Failure::InvalidArgument(_) => ReturnCode::InvalidArgument,
+            Failure::LimitReached(_) => ReturnCode::OutOfMemory,
+        }
+    }
+
+    /// The server reply carried by this failure, if it has one.
+    pub fn reply(&self) -> Option<&Reply> {
+        match self {
+            Failure::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_are_distinct() {
+        for c in ReturnCode::ALL {
+            assert_eq!(ReturnCode::from_i32(c.as_i32()), Some(c));
+        }
+        assert_eq!(ReturnCode::from_i32(1), None);
+        assert_eq!(ReturnCode::Success.as_i32(), 0);
+    }
+
+    #[test]
+    fn refusal_maps_to_failure_and_keeps_reply() {
+        let f = Failure::Refused(Reply { code: 550, lines: vec!["no".into()] });
+        assert_eq!(f.code(), ReturnCode::Failure);
+        assert_eq!(f.reply().map(|r| r.code), Some(550));
+    }
+}

@@ -1,0 +1,39 @@
+//! The wire contract between `smtp32d` and its clients.
+//!
+//! Everything that crosses the local socket is defined here and nowhere else:
+//! the frame types, the SMTP-32 return codes, the failure type that travels on
+//! the wire and the one codec that turns frames into bytes. Neither actix nor
+//! any runtime policy lives here; the daemon and the client both depend on
+//! this crate and never on each other. `PROTOCOL.md` beside this crate
+//! describes the same format for implementers in other languages.
+//!
+//! Layout:
+//! - [`frame`]: the two top-level frame enums and the handshake.
+//! - [`request`], [`response`], [`event`]: what a client asks, what the daemon answers, what it pushes.
+//! - [`ids`]: the `Handle` and `RequestId` newtypes.
+//! - [`reply`]: a parsed SMTP reply.
+//! - [`failure`]: why an operation failed, and its SMTP-32 return code.
+//! - [`status`]: the daemon status snapshot rendered by `smtp32ctl`.
+//! - [`codec`]: length prefix + bincode + frame size limit (sync and async).
+//! - [`endpoint`]: where the daemon's socket lives by default.
+
+pub mod codec;
+pub mod endpoint;
+pub mod event;
+pub mod failure;
+pub mod frame;
+pub mod ids;
+pub mod reply;
+pub mod request;
+pub mod response;
+pub mod status;
+
+pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
+pub use event::{Direction, Event};
+pub use failure::{Failure, ReturnCode};
+pub use frame::{ClientFrame, DaemonFrame, Hello, Welcome, PROTOCOL_VERSION};
+pub use ids::{Handle, RequestId};
+pub use reply::Reply;
+pub use request::{Command, OpenMode, Request};
+pub use response::Response;
+pub use status::DaemonStatus;

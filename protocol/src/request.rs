@@ -1,0 +1,102 @@
+//! What a client asks of the daemon.
+
+use crate::ids::Handle;
+use serde::{Deserialize, Serialize};
+
+/// How `Open` reports the outcome of the connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpenMode {
+    /// `smtp_helo`: the response comes after the greeting and EHLO/HELO.
+    Sync,
+    /// `smtp_xhelo`: `Opened` comes at once; `Event::Connected` follows.
+    Async,
+}
+
+/// An SMTP command that expects exactly one reply. Arguments must not hold
+/// CR, LF or NUL; the daemon refuses them with `Failure::InvalidArgument`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// `MAIL FROM:<from>`.
+    Mail { from: String },
+    /// `SEND FROM:<from>` (RFC 821).
+    Send { from: String },
+    /// `SOML FROM:<from>` (RFC 821).
+    Soml { from: String },
+    /// `SAML FROM:<from>` (RFC 821).
+    Saml { from: String },
+    /// `RCPT TO:<to>`.
+    Rcpt { to: String },
+    /// `NOOP`.
+    Noop,
+    /// `RSET`.
+    Rset,
+    /// `VRFY name`.
+    Vrfy { name: String },
+    /// `EXPN name`.
+    Expn { name: String },
+    /// `HELP [topic]`.
+    Help { topic: Option<String> },
+    /// `TURN`.
+    Turn,
+    /// A raw command line from `smtp_direct` (not QUIT).
+    Direct { line: String },
+}
+
+/// A request from a client. Each travels in `ClientFrame::Request` with an id
+/// that the matching `DaemonFrame::Response` echoes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Liveness check; answered by `Response::Pong` with the same payload.
+    Ping { payload: Vec<u8> },
+    /// Daemon state; answered by `Response::Status`.
+    Status,
+    /// Open an SMTP connection (`smtp_helo` / `smtp_xhelo`); answered by `Response::Opened`.
+    Open {
+        /// `name`, `1.2.3.4`, `name:port`, `[v6addr]`, `[v6addr]:port`; port 25 by default.
+        host: String,
+        /// The name sent in EHLO/HELO.
+        local: String,
+        /// When the response is sent.
+        mode: OpenMode,
+        /// Send `Event::Traffic` copies from the first byte (the greeting) on.
+        debug: bool,
+    },
+    /// Send one command and wait for its reply; answered by `Response::Reply`.
+    Command { handle: Handle, command: Command },
+    /// Message bytes for the current transaction. The first chunk of a message
+    /// sends `DATA` and waits for 354; every chunk is dot-stuffed and its line
+    /// endings normalised to CRLF. Answered by `Response::Done` once written.
+    DataChunk { handle: Handle, bytes: Vec<u8> },
+    /// End of the message (sends `DATA` first if no chunk did): the final CRLF
+    /// if missing, then `.`; answered by `Response::Reply` with the server's verdict.
+    DataEnd { handle: Handle },
+    /// The last complete reply on the handle; answered by `Response::LastReply`.
+    LastReply { handle: Handle },
+    /// Set the handle's timeout in seconds (1..=999); answered by `Response::Done`.
+    SetTimeout { handle: Handle, seconds: u16 },
+    /// Switch `Event::Traffic` copies on or off; answered by `Response::Done`.
+    SetDebug { handle: Handle, enabled: bool },
+    /// Send QUIT, close and free the handle; answered by `Response::Done`.
+    Quit { handle: Handle },
+    /// Cancel whatever is in flight on the handle (connect included), close it
+    /// at once and free the handle; answered by `Response::Done`. The cancelled
+    /// request is answered with `Failure::Aborted`.
+    XQuit { handle: Handle },
+}
+
+impl Request {
+    /// The handle this request addresses, if any.
+    pub fn handle(&self) -> Option<Handle> {
+        match self {
+            Request::Ping { .. } | Request::Status | Request::Open { .. } => None,
+            Request::Command { handle, .. }
+            | Request::DataChunk { handle, .. }
+            | Request::DataEnd { handle }
+            | Request::LastReply { handle }
+            | Request::SetTimeout { handle, .. }
+            | Request::SetDebug { handle, .. }
+            | Request::Quit { handle }
+            | Request::XQuit { handle } => Some(*handle),
+        }
+    }
+}
