@@ -11,9 +11,11 @@
 //! [`SmtpError`] is the one error type of the layer, and its `From` impl is
 //! the one mapping of these errors onto the wire's [`Failure`].
 
+pub mod command;
 pub mod endpoint;
 pub mod tap;
 
+pub use command::{command_line, validate_arg};
 pub use endpoint::Endpoint;
 pub use tap::{NoTap, TrafficTap};
 
