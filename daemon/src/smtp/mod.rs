@@ -12,10 +12,12 @@
 //! the one mapping of these errors onto the wire's [`Failure`].
 
 pub mod command;
+pub mod dot_stuff;
 pub mod endpoint;
 pub mod tap;
 
 pub use command::{command_line, validate_arg};
+pub use dot_stuff::DataEncoder;
 pub use endpoint::Endpoint;
 pub use tap::{NoTap, TrafficTap};
 

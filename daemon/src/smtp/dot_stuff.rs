@@ -1,0 +1,244 @@
+//! DATA transparency (RFC 5321 §4.5.2) for message bytes arriving in chunks.
+//!
+//! [`DataEncoder`] doubles a `.` at the start of every line and writes every
+//! line ending — CRLF, a bare LF or a bare CR — as exactly CRLF. Unlike
+//! lettre, async-smtp, curl and libESMTP it does not let a bare LF through.
+//! It keeps three states and no input, so a chunk boundary may fall anywhere,
+//! even between the CR and the LF of one line ending.
+
+/// Where the encoder stands in the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// At the start of a line (and of the message): a `.` here is doubled.
+    LineStart,
+    /// A CR was just written out as CRLF: an LF next belongs to it and is
+    /// swallowed; anything else starts a new line.
+    AfterCr,
+    /// Inside a line.
+    InLine,
+}
+
+/// Dot-stuffs and CRLF-normalises one message at a time, across chunks.
+#[derive(Debug, Clone)]
+pub struct DataEncoder {
+    state: State,
+}
+
+impl Default for DataEncoder {
+    fn default() -> Self {
+        DataEncoder {
+            state: State::LineStart,
+        }
+    }
+}
+
+impl DataEncoder {
+    /// An encoder at the start of a message.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends the encoding of the next chunk of the message to `out`.
+    pub fn encode(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() + input.len() / 32 + 2);
+        while let Some(&first) = input.first() {
+            if self.state == State::AfterCr && first == b'\n' {
+                input = &input[1..];
+                self.state = State::LineStart;
+                continue;
+            }
+            if self.state != State::InLine && first == b'.' {
+                out.push(b'.');
+            }
+            match input.iter().position(|&b| b == b'\r' || b == b'\n') {
+                Some(end) => {
+                    out.extend_from_slice(&input[..end]);
+                    out.extend_from_slice(b"\r\n");
+                    self.state = if input[end] == b'\r' {
+                        State::AfterCr
+                    } else {
+                        State::LineStart
+                    };
+                    input = &input[end + 1..];
+                }
+                None => {
+                    out.extend_from_slice(input);
+                    self.state = State::InLine;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Appends the end of the message — CRLF if the last line lacked one, then
+    /// `.` CRLF — and makes the encoder ready for the next message.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.state == State::InLine {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        self.state = State::LineStart;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One-shot encoding of a message given in chunks.
+    fn encode(chunks: &[&[u8]]) -> Vec<u8> {
+        let mut enc = DataEncoder::new();
+        let mut out = Vec::new();
+        for chunk in chunks {
+            enc.encode(chunk, &mut out);
+        }
+        enc.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn empty_message_is_just_the_dot() {
+        assert_eq!(encode(&[]), b".\r\n");
+        assert_eq!(encode(&[b"", b""]), b".\r\n");
+    }
+
+    #[test]
+    fn doubles_a_dot_at_byte_zero() {
+        assert_eq!(encode(&[b".hidden"]), b"..hidden\r\n.\r\n");
+        assert_eq!(encode(&[b"."]), b"..\r\n.\r\n");
+        assert_eq!(encode(&[b"", b".x"]), b"..x\r\n.\r\n");
+    }
+
+    #[test]
+    fn doubles_a_dot_after_every_kind_of_line_ending() {
+        assert_eq!(encode(&[b"a\n.b"]), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r.b"]), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r\n.b\r\n"]), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r\n", b".\r\n"]), b"a\r\n..\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r", b".b"]), b"a\r\n..b\r\n.\r\n");
+    }
+
+    #[test]
+    fn leaves_dots_inside_lines_alone() {
+        assert_eq!(encode(&[b"a.b.\r\n"]), b"a.b.\r\n.\r\n");
+        assert_eq!(encode(&[b"a", b".b"]), b"a.b\r\n.\r\n");
+    }
+
+    #[test]
+    fn normalises_line_endings() {
+        assert_eq!(
+            encode(&[b"a\nb\rc\r\nd\n\re"]),
+            b"a\r\nb\r\nc\r\nd\r\n\r\ne\r\n.\r\n"
+        );
+        assert_eq!(encode(&[b"\r\r\n\n"]), b"\r\n\r\n\r\n.\r\n");
+    }
+
+    #[test]
+    fn cr_ending_one_chunk_and_lf_starting_the_next_are_one_line_ending() {
+        assert_eq!(encode(&[b"a\r", b"\nb"]), b"a\r\nb\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r", b"\n.b"]), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r", b"", b"\n"]), b"a\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r", b"\r"]), b"a\r\n\r\n.\r\n");
+    }
+
+    #[test]
+    fn message_ending_in_a_line_ending_gets_no_extra_crlf() {
+        assert_eq!(encode(&[b"a\r"]), b"a\r\n.\r\n");
+        assert_eq!(encode(&[b"a\n"]), b"a\r\n.\r\n");
+        assert_eq!(encode(&[b"a\r\n"]), b"a\r\n.\r\n");
+        assert_eq!(encode(&[b"a"]), b"a\r\n.\r\n");
+    }
+
+    #[test]
+    fn passes_eight_bit_bytes_untouched() {
+        let high: Vec<u8> = (0x80..=0xff).chain([0, 1, 0x7f]).collect();
+        let mut expected = high.clone();
+        expected.extend_from_slice(b"\r\n.\r\n");
+        assert_eq!(encode(&[&high]), expected);
+    }
+
+    #[test]
+    fn finish_resets_for_the_next_message() {
+        let mut enc = DataEncoder::new();
+        let mut out = Vec::new();
+        enc.encode(b"a\r", &mut out);
+        enc.finish(&mut out);
+        enc.encode(b"\n.x", &mut out);
+        enc.finish(&mut out);
+        assert_eq!(out, b"a\r\n.\r\n\r\n..x\r\n.\r\n");
+    }
+
+    /// Reference: every CRLF, bare CR or bare LF becomes CRLF, and a final
+    /// CRLF is added to a non-empty message that lacks one.
+    fn normalise(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < input.len() {
+            match input[i] {
+                b'\r' if input.get(i + 1) == Some(&b'\n') => {
+                    out.extend_from_slice(b"\r\n");
+                    i += 1;
+                }
+                b'\r' | b'\n' => out.extend_from_slice(b"\r\n"),
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        if !out.is_empty() && !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// Reference receiver: strips the final `.` line and one leading dot per line.
+    fn unstuff(wire: &[u8]) -> Vec<u8> {
+        let body = wire.strip_suffix(b".\r\n").expect("ends with the dot line");
+        let mut out = Vec::new();
+        for line in body.split_inclusive(|&b| b == b'\n') {
+            assert!(line.ends_with(b"\r\n"), "every line ends in CRLF: {line:?}");
+            assert!(
+                !line[..line.len() - 2].contains(&b'\r'),
+                "no bare CR: {line:?}"
+            );
+            assert!(line != b".\r\n", "no early end of data");
+            out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
+        }
+        out
+    }
+
+    /// xorshift64: deterministic, so a failure reproduces.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn random_chunking_matches_one_shot_and_round_trips() {
+        const ALPHABET: &[u8] = b".\r\n\r\na.\xff\x00";
+        let mut rng = Rng(0x5eed_1234_abcd_ef01);
+        for _ in 0..5_000 {
+            let len = rng.below(40);
+            let input: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+                .collect();
+            let whole = encode(&[&input]);
+            let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(len + 1)).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut from = 0;
+            for cut in cuts {
+                chunks.push(&input[from..cut]);
+                from = cut;
+            }
+            chunks.push(&input[from..]);
+            assert_eq!(encode(&chunks), whole, "input {input:?} cut as {chunks:?}");
+            assert_eq!(unstuff(&whole), normalise(&input), "input {input:?}");
+        }
+    }
+}
