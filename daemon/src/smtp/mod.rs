@@ -14,11 +14,13 @@
 pub mod command;
 pub mod dot_stuff;
 pub mod endpoint;
+pub mod reply;
 pub mod tap;
 
 pub use command::{command_line, validate_arg};
 pub use dot_stuff::DataEncoder;
 pub use endpoint::Endpoint;
+pub use reply::read_reply;
 pub use tap::{NoTap, TrafficTap};
 
 use smtp32_protocol::{Failure, Reply};
