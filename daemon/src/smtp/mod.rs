@@ -11,12 +11,14 @@
 //! [`SmtpError`] is the one error type of the layer, and its `From` impl is
 //! the one mapping of these errors onto the wire's [`Failure`].
 
+pub mod client;
 pub mod command;
 pub mod dot_stuff;
 pub mod endpoint;
 pub mod reply;
 pub mod tap;
 
+pub use client::SmtpClient;
 pub use command::{command_line, validate_arg};
 pub use dot_stuff::DataEncoder;
 pub use endpoint::Endpoint;
