@@ -1,0 +1,151 @@
+//! The daemon's settings: embedded defaults, then a TOML file, then
+//! `SMTP32D_*` environment variables. Every value is range-checked at start;
+//! an unknown key or an out-of-range value stops the daemon with a message
+//! that names the key.
+
+use config::{Config, Environment, File, FileFormat};
+use serde::Deserialize;
+use smtp32_protocol::codec::MAX_MAX_FRAME_BYTES;
+use smtp32_protocol::MIN_MAX_FRAME_BYTES;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The configuration that applies when no file and no variable says otherwise.
+/// `smtp32d --print-default-config` prints it; packaging ships it.
+pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
+
+/// The system-wide file read when `--config` is not given and it exists.
+pub const SYSTEM_CONFIG_PATH: &str = "/etc/smtp32d/smtp32d.toml";
+
+/// Prefix of the environment variables that override settings (`SMTP32D_TIMEOUT=5`).
+pub const ENV_PREFIX: &str = "SMTP32D";
+
+/// Validated daemon settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Socket path; empty means the default rules of `smtp32_protocol::endpoint`.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// Default timeout in seconds for new connections (1..=999).
+    pub timeout: u16,
+    /// 0 no debug log, 1 every error, 2 every call with arguments and result.
+    pub debug_level: u8,
+    /// Debug log file; empty means `smtp32d.dbg` in the state directory.
+    #[serde(default)]
+    pub debug_log: Option<PathBuf>,
+    /// SMTP connections open at once, all clients together (1..=1_000_000).
+    pub max_connections: u32,
+    /// SMTP connections open at once per IPC client (1..=max_connections).
+    pub max_connections_per_client: u32,
+    /// Largest frame body accepted from a client, in bytes.
+    pub max_frame_bytes: u32,
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The config crate could not read or parse a source (names the key when it can).
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value is outside its range.
+    #[error("configuration: `{key}` = {value} is out of range ({range})")]
+    OutOfRange {
+        /// The offending key.
+        key: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// The allowed range, in words.
+        range: String,
+    },
+}
+
+impl Settings {
+    /// Loads the defaults, then `file` (or the system file when present), then
+    /// the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+        match file {
+            Some(path) => builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true)),
+            None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
+                builder = builder.add_source(File::new(SYSTEM_CONFIG_PATH, FileFormat::Toml))
+            }
+            None => {}
+        }
+        // prefix_separator must be set explicitly: with only `separator`, the
+        // prefix separator silently becomes the same "__".
+        builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX).prefix_separator("_").separator("__").try_parsing(true),
+        );
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings.normalised())
+    }
+
+    /// Empty paths mean "use the default".
+    fn normalised(mut self) -> Settings {
+        self.socket = self.socket.filter(|p| !p.as_os_str().is_empty());
+        self.debug_log = self.debug_log.filter(|p| !p.as_os_str().is_empty());
+        self
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check("timeout", self.timeout.into(), 1, 999)?;
+        check("debug_level", self.debug_level.into(), 0, 2)?;
+        check("max_connections", self.max_connections.into(), 1, 1_000_000)?;
+        check("max_connections_per_client", self.max_connections_per_client.into(), 1, self.max_connections.into())?;
+        check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())
+    }
+}
+
+fn check(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(ConfigError::OutOfRange { key, value: value.to_string(), range: format!("{min}..={max}") })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_text(text: &str) -> Result<Settings, ConfigError> {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        Settings::load(Some(f.path()))
+    }
+
+    #[test]
+    fn defaults_serve_without_a_file() {
+        let s = load_text("").unwrap();
+        assert_eq!(s.timeout, 20);
+        assert_eq!(s.debug_level, 0);
+        assert_eq!(s.socket, None);
+        assert_eq!(s.max_frame_bytes, smtp32_protocol::DEFAULT_MAX_FRAME_BYTES);
+    }
+
+    #[test]
+    fn out_of_range_names_the_key() {
+        let e = load_text("timeout = 0").unwrap_err().to_string();
+        assert!(e.contains("`timeout`"), "{e}");
+        let e = load_text("debug_level = 3").unwrap_err().to_string();
+        assert!(e.contains("`debug_level`"), "{e}");
+        let e = load_text("max_connections = 10\nmax_connections_per_client = 11").unwrap_err().to_string();
+        assert!(e.contains("max_connections_per_client"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_by_name() {
+        let e = load_text("tiemout = 5").unwrap_err().to_string();
+        assert!(e.contains("tiemout"), "{e}");
+    }
+
+    #[test]
+    fn file_values_apply() {
+        let s = load_text("timeout = 7\nsocket = \"/tmp/x.sock\"").unwrap();
+        assert_eq!(s.timeout, 7);
+        assert_eq!(s.socket, Some(PathBuf::from("/tmp/x.sock")));
+    }
+}

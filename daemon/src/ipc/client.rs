@@ -1,0 +1,161 @@
+//! One task per IPC client: the handshake, a single reader loop, a single
+//! writer task, and cleanup when the client goes away.
+//!
+//! The reader decodes frames and spawns one task per request, so an
+//! `XQuit` is served while another request of the same client is in flight;
+//! at most [`MAX_REQUESTS_IN_FLIGHT`] run at once, after which the reader
+//! stops reading (backpressure instead of unbounded memory). Every outbound
+//! frame — responses and events pushed by session actors — goes through one
+//! bounded queue to the writer, which keeps per-handle order.
+
+use super::router::Router;
+use crate::logging::ERROR_TARGET;
+use crate::session::messages::Close;
+use crate::state::DaemonState;
+use interprocess::local_socket::tokio::Stream;
+use interprocess::local_socket::traits::StreamCommon as _;
+use smtp32_protocol::codec::{read_frame_async, write_frame_async, CodecError};
+use smtp32_protocol::{ClientFrame, DaemonFrame, Welcome, PROTOCOL_VERSION};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+/// Frames queued for one client before producers wait (responses) or drop (debug copies).
+pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
+/// Requests of one client served concurrently.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
+/// Time a new client has to send its `Hello`.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one client until it disconnects or breaks the protocol.
+pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
+    let id = state.client_connected();
+    let (pid, uid) = match stream.peer_creds() {
+        Ok(c) => (c.pid().map(|p| p as i64).unwrap_or(-1), c.euid().map(|u| u as i64).unwrap_or(-1)),
+        Err(_) => (-1, -1),
+    };
+    debug!(client = id.0, pid, uid, "client connected");
+    let stream = Rc::new(stream);
+    let (out, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
+    let done = CancellationToken::new();
+    let writer = actix_rt::spawn(write_loop(stream.clone(), rx, done.clone()));
+
+    let max = state.settings.max_frame_bytes;
+    let mut reader = &*stream;
+    let mut scratch = Vec::new();
+    match handshake(&mut reader, max, &mut scratch, &state).await {
+        Ok(welcome) => {
+            let _ = out.send(DaemonFrame::Welcome(welcome)).await;
+            let router = Rc::new(Router::new(state.clone(), id, out.clone()));
+            read_loop(&mut reader, max, &mut scratch, router, &out).await;
+        }
+        Err(frame) => {
+            let _ = out.send(frame).await;
+        }
+    }
+
+    // The client is gone (or will be once the last frame is flushed): close
+    // every connection it left open, politely where the server is idle.
+    for session in state.registry.remove_client(id) {
+        session.do_send(Close);
+    }
+    // Session actors may still hold senders; the writer flushes what is
+    // queued now and ends, which closes the stream.
+    drop(out);
+    done.cancel();
+    let _ = writer.await;
+    state.client_disconnected();
+    debug!(client = id.0, "client disconnected");
+}
+
+/// Reads the `Hello`; returns the `Welcome` to send, or the frame that refuses.
+async fn handshake(
+    reader: &mut &Stream,
+    max: u32,
+    scratch: &mut Vec<u8>,
+    state: &DaemonState,
+) -> Result<Welcome, DaemonFrame> {
+    let refuse = |reason: String| DaemonFrame::Refused { protocol_version: PROTOCOL_VERSION, reason };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame_async::<_, ClientFrame>(reader, max, scratch)).await {
+        Err(_) => Err(refuse("no Hello within the handshake timeout".into())),
+        Ok(Ok(ClientFrame::Hello(hello))) if hello.protocol_version == PROTOCOL_VERSION => {
+            debug!(client_name = %hello.client_name, "handshake");
+            Ok(Welcome {
+                protocol_version: PROTOCOL_VERSION,
+                daemon_version: env!("CARGO_PKG_VERSION").into(),
+                max_frame_bytes: state.settings.max_frame_bytes,
+            })
+        }
+        Ok(Ok(ClientFrame::Hello(hello))) => Err(refuse(format!(
+            "protocol version mismatch: client speaks {}, daemon speaks {PROTOCOL_VERSION}",
+            hello.protocol_version
+        ))),
+        Ok(Ok(ClientFrame::Request { .. })) => {
+            Err(DaemonFrame::ProtocolError { reason: "the first frame must be Hello".into() })
+        }
+        Ok(Err(e)) => Err(DaemonFrame::ProtocolError { reason: format!("bad handshake frame: {e}") }),
+    }
+}
+
+async fn read_loop(
+    reader: &mut &Stream,
+    max: u32,
+    scratch: &mut Vec<u8>,
+    router: Rc<Router>,
+    out: &mpsc::Sender<DaemonFrame>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
+    loop {
+        let frame = match read_frame_async::<_, ClientFrame>(reader, max, scratch).await {
+            Ok(frame) => frame,
+            Err(e) if e.is_disconnect() => return,
+            Err(e) => return protocol_error(out, e).await,
+        };
+        let (id, request) = match frame {
+            ClientFrame::Request { id, request } => (id, request),
+            ClientFrame::Hello(_) => {
+                let _ = out.send(DaemonFrame::ProtocolError { reason: "Hello sent twice".into() }).await;
+                return;
+            }
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let router = router.clone();
+        actix_rt::spawn(async move {
+            router.serve(id, request).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
+    warn!(target: ERROR_TARGET, "client broke the protocol: {e}");
+    let _ = out.send(DaemonFrame::ProtocolError { reason: e.to_string() }).await;
+}
+
+/// Writes queued frames in order; once `done` fires it flushes what is
+/// already queued and returns.
+async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken) {
+    let mut writer = &*stream;
+    let mut scratch = Vec::new();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            frame = rx.recv() => match frame {
+                Some(frame) => frame,
+                None => return,
+            },
+            _ = done.cancelled() => break,
+        };
+        if write_frame_async(&mut writer, &frame, &mut scratch).await.is_err() {
+            return;
+        }
+    }
+    while let Ok(frame) = rx.try_recv() {
+        if write_frame_async(&mut writer, &frame, &mut scratch).await.is_err() {
+            return;
+        }
+    }
+}

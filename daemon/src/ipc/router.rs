@@ -1,0 +1,195 @@
+//! Turns one client request into actor messages and one response.
+//!
+//! The router is the only place that checks a handle's owner (through the
+//! registry), and the only place that writes the debug log's call lines
+//! (level 2) and error lines (level 1).
+
+use crate::logging::{CALL_TARGET, ERROR_TARGET};
+use crate::registry::ClientId;
+use crate::session::messages::{Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
+use crate::session::tap::EventTap;
+use crate::session::SmtpSession;
+use crate::smtp::{validate_arg, Endpoint};
+use crate::state::DaemonState;
+use actix::{Actor, Addr, MailboxError};
+use smtp32_protocol::{
+    DaemonFrame, DaemonStatus, Failure, Handle, OpenMode, Request, RequestId, Response, PROTOCOL_VERSION,
+};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// Serves the requests of one client.
+pub struct Router {
+    state: Arc<DaemonState>,
+    client: ClientId,
+    out: mpsc::Sender<DaemonFrame>,
+}
+
+impl Router {
+    /// A router for `client`, answering through `out`.
+    pub fn new(state: Arc<DaemonState>, client: ClientId, out: mpsc::Sender<DaemonFrame>) -> Router {
+        Router { state, client, out }
+    }
+
+    /// Serves one request and queues its response.
+    pub async fn serve(&self, id: RequestId, request: Request) {
+        let summary = summarise(&request);
+        let (response, pending_connect) = self.route(request).await;
+        match &response {
+            Response::Failed(f) => {
+                warn!(target: ERROR_TARGET, client = self.client.0, "{summary} -> {} ({f})", f.code().name())
+            }
+            _ => debug!(target: CALL_TARGET, client = self.client.0, "{summary} -> {}", outcome(&response)),
+        }
+        let _ = self.out.send(DaemonFrame::Response { id, response }).await;
+        // An asynchronous connect starts only once `Opened` is queued, so its
+        // `Event::Connected` can never overtake the handle's announcement.
+        if let Some((session, connect)) = pending_connect {
+            session.do_send(connect);
+        }
+    }
+
+    async fn route(&self, request: Request) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
+        let response = match request {
+            Request::Ping { payload } => Response::Pong { payload },
+            Request::Status => Response::Status(self.status()),
+            Request::Open { host, local, mode, debug } => {
+                return match self.open(&host, local, mode, debug).await {
+                    Ok((handle, pending)) => (Response::Opened { handle }, pending),
+                    Err(f) => (Response::Failed(f), None),
+                }
+            }
+            Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
+            Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
+            Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
+            Request::LastReply { handle } => match self.session(handle) {
+                Ok(s) => s.send(GetLastReply).await.map(Response::LastReply).unwrap_or_else(gone),
+                Err(f) => Response::Failed(f),
+            },
+            Request::SetTimeout { handle, seconds } => {
+                if !(1..=999).contains(&seconds) {
+                    Response::Failed(Failure::InvalidArgument(format!("timeout {seconds} s is outside 1..999")))
+                } else {
+                    self.tell(handle, SetTimeout(seconds)).await
+                }
+            }
+            Request::SetDebug { handle, enabled } => self.tell(handle, SetDebug(enabled)).await,
+            Request::Quit { handle } => match self.session(handle) {
+                Ok(s) => match s.send(Quit).await {
+                    Ok(Ok(())) => self.forget(handle),
+                    Ok(Err(f)) => Response::Failed(f),
+                    Err(e) => gone(e),
+                },
+                Err(f) => Response::Failed(f),
+            },
+            Request::XQuit { handle } => match self.session(handle) {
+                Ok(s) => {
+                    let _ = s.send(XQuit).await;
+                    self.forget(handle)
+                }
+                Err(f) => Response::Failed(f),
+            },
+        };
+        (response, None)
+    }
+
+    fn session(&self, handle: Handle) -> Result<Addr<SmtpSession>, Failure> {
+        self.state.registry.lookup(self.client, handle)
+    }
+
+    fn forget(&self, handle: Handle) -> Response {
+        self.state.registry.remove(self.client, handle);
+        Response::Done
+    }
+
+    async fn tell<M>(&self, handle: Handle, msg: M) -> Response
+    where
+        M: actix::Message<Result = ()> + Send + 'static,
+        SmtpSession: actix::Handler<M>,
+    {
+        match self.session(handle) {
+            Ok(s) => s.send(msg).await.map(|()| Response::Done).unwrap_or_else(gone),
+            Err(f) => Response::Failed(f),
+        }
+    }
+
+    async fn perform(&self, handle: Handle, op: Operation) -> Response {
+        let session = match self.session(handle) {
+            Ok(s) => s,
+            Err(f) => return Response::Failed(f),
+        };
+        match session.send(Perform(op)).await {
+            Ok(Ok(Some(reply))) => Response::Reply(reply),
+            Ok(Ok(None)) => Response::Done,
+            Ok(Err(f)) => Response::Failed(f),
+            Err(e) => gone(e),
+        }
+    }
+
+    async fn open(
+        &self,
+        host: &str,
+        local: String,
+        mode: OpenMode,
+        debug: bool,
+    ) -> Result<(Handle, Option<(Addr<SmtpSession>, Connect)>), Failure> {
+        let endpoint = Endpoint::parse(host)?;
+        validate_arg("local name", &local)?;
+        let settings = &self.state.settings;
+        let registry = self.state.registry.clone();
+        let arbiter = self.state.next_arbiter();
+        let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
+        let (handle, session) =
+            self.state.registry.open(owner, settings.max_connections, settings.max_connections_per_client, |handle| {
+                let tap = Arc::new(EventTap::new(handle, debug, out));
+                SmtpSession::start_in_arbiter(arbiter, move |_| SmtpSession::new(handle, owner, registry, tap, timeout))
+            })?;
+        let connect = Connect { endpoint, local, mode };
+        match mode {
+            OpenMode::Async => Ok((handle, Some((session, connect)))),
+            OpenMode::Sync => match session.send(connect).await {
+                Ok(Ok(())) => Ok((handle, None)),
+                Ok(Err(f)) => Err(f),
+                Err(_) => Err(Failure::Aborted),
+            },
+        }
+    }
+
+    fn status(&self) -> DaemonStatus {
+        DaemonStatus {
+            daemon_version: env!("CARGO_PKG_VERSION").into(),
+            protocol_version: PROTOCOL_VERSION,
+            pid: std::process::id(),
+            uptime_secs: self.state.uptime_secs(),
+            clients: self.state.clients(),
+            connections: self.state.registry.len() as u32,
+            connections_opened: self.state.registry.opened(),
+        }
+    }
+}
+
+/// The session's mailbox is closed: it stopped (xquit, quit, failed connect)
+/// between the lookup and the message.
+fn gone(_: MailboxError) -> Response {
+    Response::Failed(Failure::InvalidHandle)
+}
+
+/// A one-line description of a request for the debug log: never message
+/// bytes, never secrets.
+fn summarise(request: &Request) -> String {
+    match request {
+        Request::DataChunk { handle, bytes } => format!("DataChunk {{ handle: {handle}, {} bytes }}", bytes.len()),
+        Request::Ping { payload } => format!("Ping {{ {} bytes }}", payload.len()),
+        other => format!("{other:?}"),
+    }
+}
+
+fn outcome(response: &Response) -> String {
+    match response {
+        Response::Reply(r) => format!("SMTP_SUCCESS ({} {})", r.code, r.lines.last().map(String::as_str).unwrap_or("")),
+        Response::Opened { handle } => format!("SMTP_SUCCESS (handle {handle})"),
+        Response::Pong { .. } => "SMTP_SUCCESS (pong)".into(),
+        _ => "SMTP_SUCCESS".into(),
+    }
+}

@@ -1,0 +1,60 @@
+//! The `smtp32d` binary: flags, configuration, logging, then [`smtp32d::run`].
+
+use clap::Parser;
+use smtp32d::config::{Settings, DEFAULT_CONFIG};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// smtp32d — holds SMTP connections for the programs on this host and serves
+/// them the SMTP-32 API over a local socket.
+///
+/// Settings come from the embedded defaults, then the config file, then
+/// SMTP32D_* environment variables (e.g. SMTP32D_TIMEOUT=30). With no file at
+/// all the defaults serve.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Cli {
+    /// Socket to listen on (overrides $SMTP32_SOCKET and the `socket` setting).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Configuration file (TOML). Default: /etc/smtp32d/smtp32d.toml when it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the default configuration (a commented TOML file) and exit.
+    #[arg(long)]
+    print_default_config: bool,
+    /// Load and validate the configuration, print the result and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.print_default_config {
+        print!("{DEFAULT_CONFIG}");
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("smtp32d: {e}");
+            return ExitCode::from(78); // EX_CONFIG
+        }
+    };
+    if cli.check_config {
+        println!("{settings:#?}");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
+        eprintln!("smtp32d: cannot open the debug log: {e}");
+        return ExitCode::from(73); // EX_CANTCREAT
+    }
+    let socket = smtp32d::listener::socket_path(cli.socket.as_deref(), settings.socket.as_deref());
+    match smtp32d::run(settings, &socket) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smtp32d: {e}");
+            ExitCode::from(69) // EX_UNAVAILABLE
+        }
+    }
+}

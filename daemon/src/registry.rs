@@ -1,0 +1,143 @@
+//! Which SMTP connections exist and who owns them.
+//!
+//! Handles are random non-zero 32-bit ids, unique in the daemon. A handle is
+//! found only by the IPC client that created it: to everyone else it does not
+//! exist (`Failure::InvalidHandle`), so handles cannot be guessed across
+//! clients. Limits on connections in all and per client are enforced here.
+
+use crate::session::SmtpSession;
+use actix::Addr;
+use rand::Rng;
+use smtp32_protocol::{Failure, Handle};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Identifies one IPC client connection for the daemon's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId(pub u64);
+
+struct Entry {
+    owner: ClientId,
+    session: Addr<SmtpSession>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<Handle, Entry>,
+    per_client: HashMap<ClientId, u32>,
+}
+
+/// The daemon-wide handle table, shared by every IPC client task.
+pub struct Registry {
+    table: Mutex<Table>,
+    opened: AtomicU64,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Registry {
+        Registry { table: Mutex::new(Table::default()), opened: AtomicU64::new(0) }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic while holding the lock cannot leave the table inconsistent
+        // (every update is a single insert/remove), so recover from poisoning.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Picks a fresh handle for `owner` within the limits and registers the
+    /// session that `start` creates for it; returns both.
+    pub fn open(
+        &self,
+        owner: ClientId,
+        max_total: u32,
+        max_per_client: u32,
+        start: impl FnOnce(Handle) -> Addr<SmtpSession>,
+    ) -> Result<(Handle, Addr<SmtpSession>), Failure> {
+        let mut t = self.table();
+        if t.entries.len() >= max_total as usize {
+            return Err(Failure::LimitReached(format!("the daemon holds its maximum of {max_total} connections")));
+        }
+        let mine = t.per_client.get(&owner).copied().unwrap_or(0);
+        if mine >= max_per_client {
+            return Err(Failure::LimitReached(format!("this client holds its maximum of {max_per_client} connections")));
+        }
+        let mut rng = rand::rng();
+        let handle = loop {
+            if let Some(h) = Handle::new(rng.random()) {
+                if !t.entries.contains_key(&h) {
+                    break h;
+                }
+            }
+        };
+        let session = start(handle);
+        t.entries.insert(handle, Entry { owner, session: session.clone() });
+        *t.per_client.entry(owner).or_default() += 1;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        Ok((handle, session))
+    }
+
+    /// The session behind `handle`, if `owner` created it.
+    pub fn lookup(&self, owner: ClientId, handle: Handle) -> Result<Addr<SmtpSession>, Failure> {
+        match self.table().entries.get(&handle) {
+            Some(e) if e.owner == owner => Ok(e.session.clone()),
+            _ => Err(Failure::InvalidHandle),
+        }
+    }
+
+    /// Forgets `handle` if `owner` holds it; returns whether it did.
+    pub fn remove(&self, owner: ClientId, handle: Handle) -> bool {
+        let mut t = self.table();
+        if !matches!(t.entries.get(&handle), Some(e) if e.owner == owner) {
+            return false;
+        }
+        t.entries.remove(&handle);
+        release(&mut t, owner, 1);
+        true
+    }
+
+    /// Forgets every handle of `owner` and returns their sessions.
+    pub fn remove_client(&self, owner: ClientId) -> Vec<Addr<SmtpSession>> {
+        let mut t = self.table();
+        let handles: Vec<Handle> = t.entries.iter().filter(|(_, e)| e.owner == owner).map(|(h, _)| *h).collect();
+        let sessions: Vec<_> = handles.iter().filter_map(|h| t.entries.remove(h)).map(|e| e.session).collect();
+        t.per_client.remove(&owner);
+        sessions
+    }
+
+    /// Every session, for shutdown.
+    pub fn all_sessions(&self) -> Vec<Addr<SmtpSession>> {
+        self.table().entries.values().map(|e| e.session.clone()).collect()
+    }
+
+    /// Connections open now.
+    pub fn len(&self) -> usize {
+        self.table().entries.len()
+    }
+
+    /// True when no connection is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Connections opened since start.
+    pub fn opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+fn release(t: &mut Table, owner: ClientId, n: u32) {
+    if let Some(c) = t.per_client.get_mut(&owner) {
+        *c = c.saturating_sub(n);
+        if *c == 0 {
+            t.per_client.remove(&owner);
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! One actix actor per SMTP connection.
+//!
+//! The actor owns the connection ([`SmtpClient`]), its timeout, its last
+//! reply and the cancel token of the operation in flight. Every operation
+//! runs as a future spawned on the actor's context (`ctx.spawn`, never
+//! `ctx.wait`), inside a `select!` on the cancel token and the timeout, so
+//! the mailbox stays free: `XQuit` arrives while a command waits on a stalled
+//! server, cancels it and stops the actor at once. The client is moved into
+//! the operation's future and comes back only when the dialogue is still in
+//! step (a reply, positive or not); after a timeout, a cancel or an I/O error
+//! the TCP stream is dropped with the future.
+//!
+//! When the actor stops, for whatever reason, it removes its handle from the
+//! registry, so no path can leak a handle.
+
+pub mod messages;
+pub mod tap;
+
+use crate::registry::{ClientId, Registry};
+use crate::smtp::{command_line, SmtpClient, SmtpError};
+use actix::prelude::*;
+use messages::{Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
+use smtp32_protocol::{DaemonFrame, Event, Failure, Handle, OpenMode, Reply};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tap::EventTap;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// How long a polite QUIT may take when the owner is gone or the daemon stops.
+const CLOSE_QUIT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Where the SMTP connection stands.
+enum Link {
+    /// The connect is in flight.
+    Connecting,
+    /// Connected and idle.
+    Ready(SmtpClient),
+    /// An operation owns the connection.
+    Busy,
+    /// The connection is gone (timeout, cancel, I/O error, failed connect).
+    Lost(String),
+}
+
+/// The actor behind one handle.
+pub struct SmtpSession {
+    handle: Handle,
+    owner: ClientId,
+    registry: Arc<Registry>,
+    link: Link,
+    timeout_secs: u16,
+    last_reply: Option<Reply>,
+    cancel: Option<CancellationToken>,
+    tap: Arc<EventTap>,
+    /// Set for `smtp_xhelo` until its `Event::Connected` has been sent.
+    pending_status: bool,
+}
+
+impl SmtpSession {
+    /// A session for `handle`, owned by `owner`, not yet connected.
+    pub fn new(handle: Handle, owner: ClientId, registry: Arc<Registry>, tap: Arc<EventTap>, timeout_secs: u16) -> Self {
+        SmtpSession {
+            handle,
+            owner,
+            registry,
+            link: Link::Connecting,
+            timeout_secs,
+            last_reply: None,
+            cancel: None,
+            tap,
+            pending_status: false,
+        }
+    }
+
+    /// The failure an operation gets when the connection is not idle.
+    fn unavailable(&self) -> Failure {
+        match &self.link {
+            Link::Lost(why) => Failure::ConnectionLost(why.clone()),
+            _ => Failure::InProgress,
+        }
+    }
+
+    /// Runs `work` with the timeout and the cancel token; `work` hands the
+    /// client back with its result. The reply to the caller travels through a
+    /// oneshot, so a stopped actor answers `Aborted`.
+    fn spawn_op<F>(&mut self, ctx: &mut Context<Self>, work: F) -> ResponseFuture<Result<Option<Reply>, Failure>>
+    where
+        F: Future<Output = (SmtpClient, Result<Option<Reply>, SmtpError>)> + 'static,
+    {
+        let token = CancellationToken::new();
+        self.cancel = Some(token.clone());
+        self.link = Link::Busy;
+        let secs = self.timeout_secs;
+        let (tx, rx) = oneshot::channel();
+        let guarded = async move {
+            tokio::select! {
+                biased;
+                _ = token.cancelled() => (None, Err(Failure::Aborted)),
+                r = tokio::time::timeout(Duration::from_secs(secs.into()), work) => match r {
+                    Ok((client, Ok(v))) => (Some(client), Ok(v)),
+                    // A refusal leaves the dialogue in step: keep the connection.
+                    Ok((client, Err(SmtpError::Refused(reply)))) => (Some(client), Err(Failure::Refused(reply))),
+                    Ok((_, Err(e))) => (None, Err(Failure::from(e))),
+                    Err(_) => (None, Err(Failure::TimedOut(secs))),
+                },
+            }
+        };
+        ctx.spawn(guarded.into_actor(self).map(move |(client, result), act, _| {
+            act.cancel = None;
+            act.link = match (client, &result) {
+                (Some(c), _) => Link::Ready(c),
+                (None, Err(f)) => Link::Lost(f.to_string()),
+                (None, Ok(_)) => Link::Lost("connection closed".into()),
+            };
+            let reply = match &result {
+                Ok(reply) => reply.as_ref(),
+                Err(f) => f.reply(),
+            };
+            act.remember(reply);
+            let _ = tx.send(result);
+        }));
+        Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
+    }
+
+    /// Keeps `reply` for `smtp_rply`.
+    fn remember(&mut self, reply: Option<&Reply>) {
+        if let Some(r) = reply {
+            self.last_reply = Some(r.clone());
+        }
+    }
+
+    /// Sends the `smtp_xhelo` status once.
+    fn report_status(&mut self, result: Result<(), Failure>) {
+        if !std::mem::take(&mut self.pending_status) {
+            return;
+        }
+        let frame = DaemonFrame::Event(Event::Connected { handle: self.handle, result });
+        let out = self.tap.outbound().clone();
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(frame)) = out.try_send(frame) {
+            actix_rt::spawn(async move {
+                let _ = out.send(frame).await;
+            });
+        }
+    }
+
+    fn cancel_in_flight(&mut self) {
+        if let Some(t) = self.cancel.take() {
+            t.cancel();
+        }
+    }
+}
+
+impl Actor for SmtpSession {
+    type Context = Context<Self>;
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        self.cancel_in_flight();
+        self.registry.remove(self.owner, self.handle);
+    }
+}
+
+impl Handler<Connect> for SmtpSession {
+    type Result = ResponseFuture<Result<(), Failure>>;
+
+    fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
+        self.pending_status = msg.mode == OpenMode::Async;
+        let token = CancellationToken::new();
+        self.cancel = Some(token.clone());
+        let secs = self.timeout_secs;
+        let tap: Arc<dyn crate::smtp::TrafficTap> = self.tap.clone();
+        let (tx, rx) = oneshot::channel();
+        let connect = async move {
+            tokio::select! {
+                biased;
+                _ = token.cancelled() => Err(Failure::Aborted),
+                r = tokio::time::timeout(Duration::from_secs(secs.into()), SmtpClient::connect(&msg.endpoint, &msg.local, tap)) => match r {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(Failure::from(e)),
+                    Err(_) => Err(Failure::TimedOut(secs)),
+                },
+            }
+        };
+        ctx.spawn(connect.into_actor(self).map(move |result, act, ctx| {
+            act.cancel = None;
+            let result = match result {
+                Ok((client, reply)) => {
+                    act.link = Link::Ready(client);
+                    act.last_reply = Some(reply);
+                    Ok(())
+                }
+                Err(f) => {
+                    act.remember(f.reply());
+                    act.link = Link::Lost(f.to_string());
+                    // A failed connect frees its handle.
+                    ctx.stop();
+                    Err(f)
+                }
+            };
+            act.report_status(result.clone());
+            let _ = tx.send(result);
+        }));
+        Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
+    }
+}
+
+/// An [`Operation`] with its command line already checked.
+enum Step {
+    Line(String),
+    Chunk(Vec<u8>),
+    End,
+}
+
+impl Handler<Perform> for SmtpSession {
+    type Result = ResponseFuture<Result<Option<Reply>, Failure>>;
+
+    fn handle(&mut self, Perform(op): Perform, ctx: &mut Self::Context) -> Self::Result {
+        // Refuse a bad argument before touching the connection.
+        let step = match op {
+            Operation::Command(cmd) => match command_line(&cmd) {
+                Ok(line) => Step::Line(line),
+                Err(e) => return Box::pin(std::future::ready(Err(Failure::from(e)))),
+            },
+            Operation::DataChunk(bytes) => Step::Chunk(bytes),
+            Operation::DataEnd => Step::End,
+        };
+        let mut client = match std::mem::replace(&mut self.link, Link::Busy) {
+            Link::Ready(c) => c,
+            other => {
+                self.link = other;
+                return Box::pin(std::future::ready(Err(self.unavailable())));
+            }
+        };
+        self.spawn_op(ctx, async move {
+            let result = match step {
+                Step::Line(line) => client.command(&line).await.map(Some),
+                Step::Chunk(bytes) => client.data_chunk(&bytes).await.map(|()| None),
+                Step::End => client.data_end().await.map(Some),
+            };
+            (client, result)
+        })
+    }
+}
+
+impl Handler<GetLastReply> for SmtpSession {
+    type Result = Option<Reply>;
+
+    fn handle(&mut self, _: GetLastReply, _: &mut Self::Context) -> Option<Reply> {
+        self.last_reply.clone()
+    }
+}
+
+impl Handler<SetTimeout> for SmtpSession {
+    type Result = ();
+
+    fn handle(&mut self, SetTimeout(secs): SetTimeout, _: &mut Self::Context) {
+        self.timeout_secs = secs;
+    }
+}
+
+impl Handler<SetDebug> for SmtpSession {
+    type Result = ();
+
+    fn handle(&mut self, SetDebug(on): SetDebug, _: &mut Self::Context) {
+        self.tap.set_enabled(on);
+    }
+}
+
+impl Handler<Quit> for SmtpSession {
+    type Result = ResponseFuture<Result<(), Failure>>;
+
+    fn handle(&mut self, _: Quit, ctx: &mut Self::Context) -> Self::Result {
+        match std::mem::replace(&mut self.link, Link::Lost("closed by QUIT".into())) {
+            Link::Ready(client) => {
+                let limit = Duration::from_secs(self.timeout_secs.into());
+                let (tx, rx) = oneshot::channel();
+                ctx.spawn(async move { tokio::time::timeout(limit, client.quit()).await }.into_actor(self).map(
+                    move |_, _, ctx| {
+                        ctx.stop();
+                        let _ = tx.send(Ok(()));
+                    },
+                ));
+                Box::pin(async move { rx.await.unwrap_or(Ok(())) })
+            }
+            Link::Lost(_) => {
+                ctx.stop();
+                Box::pin(std::future::ready(Ok(())))
+            }
+            busy => {
+                self.link = busy;
+                Box::pin(std::future::ready(Err(Failure::InProgress)))
+            }
+        }
+    }
+}
+
+impl Handler<XQuit> for SmtpSession {
+    type Result = ();
+
+    fn handle(&mut self, _: XQuit, ctx: &mut Self::Context) {
+        self.cancel_in_flight();
+        self.report_status(Err(Failure::Aborted));
+        ctx.stop();
+    }
+}
+
+impl Handler<Close> for SmtpSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Close, ctx: &mut Self::Context) {
+        self.cancel_in_flight();
+        self.report_status(Err(Failure::Aborted));
+        match std::mem::replace(&mut self.link, Link::Lost("closed".into())) {
+            Link::Ready(client) => {
+                ctx.spawn(
+                    async move { tokio::time::timeout(CLOSE_QUIT_LIMIT, client.quit()).await }
+                        .into_actor(self)
+                        .map(|_, _, ctx| ctx.stop()),
+                );
+            }
+            _ => ctx.stop(),
+        }
+    }
+}

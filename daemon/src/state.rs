@@ -1,0 +1,64 @@
+//! What every IPC client task shares: settings, the handle registry, the
+//! arbiters that run the SMTP session actors, and counters for `status`.
+
+use crate::config::Settings;
+use crate::registry::{ClientId, Registry};
+use actix::ArbiterHandle;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The daemon's shared state.
+pub struct DaemonState {
+    /// Settings in force.
+    pub settings: Settings,
+    /// Every SMTP connection and its owner.
+    pub registry: Arc<Registry>,
+    arbiters: Vec<ArbiterHandle>,
+    next_arbiter: AtomicUsize,
+    next_client: AtomicU64,
+    clients: AtomicU32,
+    started: Instant,
+}
+
+impl DaemonState {
+    /// State for a daemon whose session actors run on `arbiters` (at least one).
+    pub fn new(settings: Settings, arbiters: Vec<ArbiterHandle>) -> DaemonState {
+        DaemonState {
+            settings,
+            registry: Arc::new(Registry::new()),
+            arbiters,
+            next_arbiter: AtomicUsize::new(0),
+            next_client: AtomicU64::new(1),
+            clients: AtomicU32::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    /// The arbiter for the next session, round robin, so actors spread over all cores.
+    pub fn next_arbiter(&self) -> &ArbiterHandle {
+        let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed);
+        &self.arbiters[i % self.arbiters.len()]
+    }
+
+    /// Registers a new IPC client and returns its id.
+    pub fn client_connected(&self) -> ClientId {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        ClientId(self.next_client.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Counts an IPC client out.
+    pub fn client_disconnected(&self) {
+        self.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// IPC clients connected now.
+    pub fn clients(&self) -> u32 {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
