@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The one test command: installs what the end-to-end tests need (only what is missing), builds
+# every target of the workspace, then runs every test. Exits non-zero on any failure.
+#
+#   tests/run-all.sh            install if needed, build, test
+#   tests/run-all.sh --deps     only install what is missing
+#
+# Needs: Debian's postfix (for smtp-sink), swaks, microsocks, dante-server, ncat, openssl and a C
+# compiler, installed with apt-get when one is missing (as root, or through sudo); and a Python
+# venv with aiosmtpd at target/test-venv (override with SMTP32_TEST_VENV).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+AIOSMTPD_VERSION=1.4.6
+VENV=${SMTP32_TEST_VENV:-$ROOT/target/test-venv}
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else log "need root to run: $*"; exit 1
+    fi
+}
+
+# apt-get install without prompts and without starting any service (postfix must not take port 25).
+apt_install() {
+    command -v apt-get >/dev/null || { log "missing packages ($*) and no apt-get: install them by hand"; exit 1; }
+    export DEBIAN_FRONTEND=noninteractive
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
+    local policy=/usr/sbin/policy-rc.d made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# written by smtp32 tests/run-all.sh: start no service while installing\nexit 101\n' \
+            | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        made_policy=1
+    fi
+    log "apt-get install $*"
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    [ "$made_policy" = 1 ] && as_root rm -f "$policy"
+    # If postfix started anyway, stop it by its own pidfile.
+    local pidfile=/var/spool/postfix/pid/master.pid
+    if [ -s "$pidfile" ]; then
+        local pid; pid=$(tr -d ' \n' < "$pidfile")
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            log "stopping the postfix master that started (pid $pid)"
+            as_root kill "$pid" || true
+        fi
+    fi
+}
+
+install_system_packages() {
+    local missing=()
+    [ -x /usr/sbin/smtp-sink ] || missing+=(postfix)
+    command -v swaks >/dev/null || missing+=(swaks)
+    command -v microsocks >/dev/null || missing+=(microsocks)
+    [ -x /usr/sbin/danted ] || missing+=(dante-server)
+    command -v ncat >/dev/null || missing+=(ncat)
+    command -v openssl >/dev/null || missing+=(openssl)
+    command -v cc >/dev/null || missing+=(gcc libc6-dev)
+    if [ ${#missing[@]} -gt 0 ]; then
+        apt_install "${missing[@]}"
+    fi
+}
+
+install_python_venv() {
+    if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+        return
+    fi
+    log "creating $VENV with aiosmtpd==$AIOSMTPD_VERSION"
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        rm -rf "$VENV"
+        apt_install python3-venv
+        python3 -m venv "$VENV"
+    fi
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+}
+
+install_system_packages
+install_python_venv
+export SMTP32_TEST_PYTHON="$VENV/bin/python"
+[ "${1:-}" = "--deps" ] && exit 0
+
+log "cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+if cargo nextest --version >/dev/null 2>&1; then
+    log "cargo nextest run --workspace"
+    cargo nextest run --workspace --no-fail-fast
+    log "cargo test --workspace --doc"
+    cargo test --workspace --doc
+else
+    log "cargo test --workspace (cargo-nextest not found)"
+    cargo test --workspace --no-fail-fast
+fi

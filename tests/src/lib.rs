@@ -1,0 +1,30 @@
+//! Fixtures for the end-to-end tests: the real `smtp32d` binary against real SMTP peers.
+//!
+//! Every test starts what it needs itself, on a fresh socket path and free loopback ports, and
+//! stops it by PID when the fixture is dropped. Readiness is always observed (a greeting read, a
+//! ping answered, a file renamed into place), never slept for, and every wait has a deadline.
+//!
+//! Layout:
+//! - [`paths`]: where the built binaries, the test venv's Python and the peer scripts are.
+//! - [`process`]: spawning helper processes that die with the test, stopping them by PID.
+//! - [`wait`]: polling a condition until a deadline.
+//! - [`watchdog`]: a deadline on a whole test or on one closure.
+//! - [`daemon`]: [`daemon::TestDaemon`], the real `smtp32d` on a private socket.
+//! - [`peers`]: Postfix `smtp-sink`, an `aiosmtpd` store server, and our scripted fault server.
+//! - [`message`]: the reference DATA normalisation and message generators.
+//! - [`raw`]: a raw-frame IPC client for tests that break the protocol on purpose.
+
+pub mod daemon;
+pub mod message;
+pub mod paths;
+pub mod peers;
+pub mod process;
+pub mod raw;
+pub mod wait;
+pub mod watchdog;
+
+pub use daemon::TestDaemon;
+pub use peers::aiosmtpd::{Aiosmtpd, StoredMessage};
+pub use peers::scripted::{Script, ScriptedServer, ServerEvent};
+pub use peers::smtp_sink::SmtpSink;
+pub use watchdog::{with_deadline, Watchdog};

@@ -1,0 +1,369 @@
+//! Our own tiny SMTP server, only for faults that real servers can't produce on cue.
+//!
+//! Each accepted connection plays the same [`Script`]: send a line, expect a command, stall,
+//! close. Every line the client sends and every connect/close is reported as a
+//! [`ServerEvent`], so a test can wait for "the client has sent MAIL" instead of sleeping.
+//! A stalled connection keeps reading (and reporting) until the client closes it or the server
+//! is dropped, so a test can also observe that the daemon hung up.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often a blocked read checks whether the server is shutting down.
+const POLL: Duration = Duration::from_millis(20);
+
+/// One step of a script.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Write these bytes as they are.
+    Send(Vec<u8>),
+    /// Read one line; its first word must be this verb (case-insensitive), else the
+    /// connection is closed and [`ServerEvent::Unexpected`] reported.
+    Expect(String),
+    /// Read one line, whatever it is.
+    ExpectAny,
+    /// Never answer again: keep reading and reporting until the client closes.
+    Stall,
+    /// Answer every further line with `250 ok` (`354` to DATA, then `250` after the dot).
+    AcceptAll,
+    /// Close the connection.
+    Close,
+}
+
+/// What a connection does, step by step.
+#[derive(Debug, Clone, Default)]
+pub struct Script {
+    steps: Vec<Step>,
+}
+
+impl Script {
+    /// An empty script (the connection closes at once).
+    pub fn new() -> Script {
+        Script::default()
+    }
+
+    /// Sends `line` followed by CRLF.
+    pub fn reply(mut self, line: &str) -> Script {
+        self.steps.push(Step::Send(format!("{line}\r\n").into_bytes()));
+        self
+    }
+
+    /// Sends `bytes` exactly.
+    pub fn raw(mut self, bytes: &[u8]) -> Script {
+        self.steps.push(Step::Send(bytes.to_vec()));
+        self
+    }
+
+    /// Reads a line whose verb is `verb`.
+    pub fn expect(mut self, verb: &str) -> Script {
+        self.steps.push(Step::Expect(verb.to_ascii_uppercase()));
+        self
+    }
+
+    /// Reads any one line.
+    pub fn expect_any(mut self) -> Script {
+        self.steps.push(Step::ExpectAny);
+        self
+    }
+
+    /// Stops answering.
+    pub fn stall(mut self) -> Script {
+        self.steps.push(Step::Stall);
+        self
+    }
+
+    /// Answers everything positively from here on.
+    pub fn accept_all(mut self) -> Script {
+        self.steps.push(Step::AcceptAll);
+        self
+    }
+
+    /// Closes the connection.
+    pub fn close(mut self) -> Script {
+        self.steps.push(Step::Close);
+        self
+    }
+
+    /// The greeting and an EHLO answered, ready for MAIL.
+    pub fn greeted() -> Script {
+        Script::new().reply("220 scripted.test ESMTP").expect("EHLO").reply("250 scripted.test")
+    }
+
+    /// Accepts the TCP connection but never sends a greeting.
+    pub fn never_greet() -> Script {
+        Script::new().stall()
+    }
+
+    /// Greets, then never answers anything (EHLO included).
+    pub fn greet_then_stall() -> Script {
+        Script::new().reply("220 scripted.test ESMTP").stall()
+    }
+
+    /// Greets and answers EHLO, then never answers MAIL.
+    pub fn stall_after_mail() -> Script {
+        Script::greeted().expect("MAIL").stall()
+    }
+
+    /// Greets and answers EHLO, then stalls on the first NOOP.
+    pub fn stall_on_noop() -> Script {
+        Script::greeted().expect("NOOP").stall()
+    }
+
+    /// Greets, then closes the connection.
+    pub fn close_after_greeting() -> Script {
+        Script::new().reply("220 scripted.test ESMTP").close()
+    }
+}
+
+/// Something that happened on one of the server's connections (numbered from 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// A client connected.
+    Connected { conn: usize },
+    /// The client sent this line (without its line ending).
+    Received { conn: usize, line: String },
+    /// An `Expect` step got a different command.
+    Unexpected { conn: usize, expected: String, line: String },
+    /// The client closed or reset the connection.
+    ClientClosed { conn: usize },
+    /// The script ran to its end (or to `Close`) and the server closed the connection.
+    ServerClosed { conn: usize },
+}
+
+/// A scripted server on a loopback port; stops (closing every connection) on drop.
+pub struct ScriptedServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    events: Mutex<Receiver<ServerEvent>>,
+    seen: Mutex<Vec<ServerEvent>>,
+}
+
+impl ScriptedServer {
+    /// Starts a server whose every connection plays `script`.
+    pub fn start(script: Script) -> ScriptedServer {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local_addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let accept_stop = stop.clone();
+        std::thread::Builder::new()
+            .name("scripted accept".into())
+            .spawn(move || accept_loop(listener, script, accept_stop, tx))
+            .expect("spawn accept thread");
+        ScriptedServer { addr, stop, events: Mutex::new(rx), seen: Mutex::new(Vec::new()) }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `127.0.0.1:PORT`, the host string for `smtp_helo`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Waits for the first event (not yet returned by a wait) that `pred` accepts; panics after
+    /// `timeout` listing the events seen.
+    pub fn wait_event(&self, what: &str, timeout: Duration, pred: impl Fn(&ServerEvent) -> bool) -> ServerEvent {
+        let deadline = Instant::now() + timeout;
+        let rx = self.events.lock().unwrap();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(ev) => {
+                    self.seen.lock().unwrap().push(ev.clone());
+                    if pred(&ev) {
+                        return ev;
+                    }
+                }
+                Err(_) => panic!(
+                    "scripted server: no {what} within {timeout:?}; events so far: {:?}",
+                    self.seen.lock().unwrap()
+                ),
+            }
+        }
+    }
+
+    /// Waits until a client has sent a line whose verb is `verb`; returns the line.
+    pub fn wait_received(&self, verb: &str, timeout: Duration) -> String {
+        let verb = verb.to_ascii_uppercase();
+        match self.wait_event(&format!("{verb} command"), timeout, |ev| {
+            matches!(ev, ServerEvent::Received { line, .. } if verb_of(line) == verb)
+        }) {
+            ServerEvent::Received { line, .. } => line,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Waits until a client has connected; returns its connection number.
+    pub fn wait_connected(&self, timeout: Duration) -> usize {
+        match self.wait_event("connection", timeout, |ev| matches!(ev, ServerEvent::Connected { .. })) {
+            ServerEvent::Connected { conn } => conn,
+            _ => unreachable!(),
+        }
+    }
+
+    /// Waits until the client side of connection `conn` has closed it.
+    pub fn wait_client_closed(&self, conn: usize, timeout: Duration) {
+        self.wait_event(&format!("client close of connection {conn}"), timeout, |ev| {
+            *ev == ServerEvent::ClientClosed { conn }
+        });
+    }
+
+    /// Every event seen by the waits so far plus any pending, in order.
+    pub fn events(&self) -> Vec<ServerEvent> {
+        let rx = self.events.lock().unwrap();
+        let mut seen = self.seen.lock().unwrap();
+        while let Ok(ev) = rx.try_recv() {
+            seen.push(ev);
+        }
+        seen.clone()
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocking accept so the thread sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+    }
+}
+
+/// The upper-cased first word of a command line.
+fn verb_of(line: &str) -> String {
+    line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase()
+}
+
+fn accept_loop(listener: TcpListener, script: Script, stop: Arc<AtomicBool>, tx: Sender<ServerEvent>) {
+    let counter = AtomicUsize::new(0);
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        let conn = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        let (script, stop, tx) = (script.clone(), stop.clone(), tx.clone());
+        std::thread::Builder::new()
+            .name(format!("scripted conn {conn}"))
+            .spawn(move || Conn { stream, conn, stop, tx, buf: Vec::new() }.play(&script))
+            .expect("spawn connection thread");
+    }
+}
+
+/// One connection playing its script.
+struct Conn {
+    stream: TcpStream,
+    conn: usize,
+    stop: Arc<AtomicBool>,
+    tx: Sender<ServerEvent>,
+    buf: Vec<u8>,
+}
+
+enum Read1 {
+    Line(String),
+    Closed,
+    Stopped,
+}
+
+impl Conn {
+    fn play(mut self, script: &Script) {
+        let _ = self.stream.set_read_timeout(Some(POLL));
+        self.emit(ServerEvent::Connected { conn: self.conn });
+        for step in &script.steps {
+            match step {
+                Step::Send(bytes) => {
+                    if self.stream.write_all(bytes).is_err() {
+                        return self.emit(ServerEvent::ClientClosed { conn: self.conn });
+                    }
+                }
+                Step::Expect(verb) => match self.read_line() {
+                    Read1::Line(line) if verb_of(&line) == *verb => {}
+                    Read1::Line(line) => {
+                        let ev = ServerEvent::Unexpected { conn: self.conn, expected: verb.clone(), line };
+                        self.emit(ev);
+                        return self.emit(ServerEvent::ServerClosed { conn: self.conn });
+                    }
+                    Read1::Closed | Read1::Stopped => return,
+                },
+                Step::ExpectAny => {
+                    if !matches!(self.read_line(), Read1::Line(_)) {
+                        return;
+                    }
+                }
+                Step::Stall => loop {
+                    if !matches!(self.read_line(), Read1::Line(_)) {
+                        return;
+                    }
+                },
+                Step::AcceptAll => return self.accept_all(),
+                Step::Close => break,
+            }
+        }
+        self.emit(ServerEvent::ServerClosed { conn: self.conn });
+    }
+
+    fn accept_all(mut self) {
+        let mut in_data = false;
+        loop {
+            let line = match self.read_line() {
+                Read1::Line(line) => line,
+                _ => return,
+            };
+            let answer = if in_data {
+                if line != "." {
+                    continue;
+                }
+                in_data = false;
+                "250 accepted"
+            } else if verb_of(&line) == "DATA" {
+                in_data = true;
+                "354 go ahead"
+            } else if verb_of(&line) == "QUIT" {
+                let _ = self.stream.write_all(b"221 bye\r\n");
+                return self.emit(ServerEvent::ServerClosed { conn: self.conn });
+            } else {
+                "250 ok"
+            };
+            if self.stream.write_all(format!("{answer}\r\n").as_bytes()).is_err() {
+                return self.emit(ServerEvent::ClientClosed { conn: self.conn });
+            }
+        }
+    }
+
+    /// Reads one line (reported as an event), or notices a close or the server stopping.
+    fn read_line(&mut self) -> Read1 {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let raw: Vec<u8> = self.buf.drain(..=pos).collect();
+                let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
+                self.emit(ServerEvent::Received { conn: self.conn, line: line.clone() });
+                return Read1::Line(line);
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return Read1::Stopped;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.emit(ServerEvent::ClientClosed { conn: self.conn });
+                    return Read1::Closed;
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(_) => {
+                    self.emit(ServerEvent::ClientClosed { conn: self.conn });
+                    return Read1::Closed;
+                }
+            }
+        }
+    }
+
+    fn emit(&self, ev: ServerEvent) {
+        let _ = self.tx.send(ev);
+    }
+}
