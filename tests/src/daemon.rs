@@ -1,7 +1,8 @@
 //! [`TestDaemon`]: the real `smtp32d` binary on a private socket, one per test.
 //!
 //! Each daemon gets its own temporary folder holding its socket and its captured stderr. It is
-//! ready when a client can connect, shake hands and get a ping answered (polled, 10 s deadline);
+//! ready when a client can connect, shake hands, get a ping answered and see this daemon's PID in
+//! the status (polled, 10 s deadline);
 //! if the process exits first, the start fails at once and shows what the daemon printed.
 //! Dropping the fixture stops the daemon by PID and reaps it. Variables starting with
 //! `SMTP32` are removed from the daemon's environment so the caller's shell can't leak into it.
@@ -25,12 +26,20 @@ pub struct DaemonOptions {
     pub config: Option<String>,
     /// Extra command-line arguments.
     pub args: Vec<String>,
+    /// Listen here instead of a fresh path in the daemon's own folder.
+    pub socket: Option<PathBuf>,
 }
 
 impl DaemonOptions {
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Listens on `path` instead of a fresh one.
+    pub fn socket(mut self, path: &Path) -> Self {
+        self.socket = Some(path.to_path_buf());
         self
     }
 
@@ -75,7 +84,7 @@ impl TestDaemon {
     pub fn try_start(opts: DaemonOptions) -> Result<TestDaemon, StartFailure> {
         let binary = daemon_binary();
         let dir = tempfile::Builder::new().prefix("smtp32d-test-").tempdir().expect("tempdir");
-        let socket = dir.path().join("smtp32d.sock");
+        let socket = opts.socket.clone().unwrap_or_else(|| dir.path().join("smtp32d.sock"));
         let stderr_path = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(&binary);
@@ -104,8 +113,11 @@ impl TestDaemon {
                 return Err(StartFailure { status: Some(status), stderr });
             }
             if socket.exists() {
+                // The PID check makes sure we talk to this daemon, not to one that owned the
+                // socket path before.
                 match RawClient::try_ready(&socket, Duration::from_secs(2)) {
-                    Ok(_) => return Ok(TestDaemon { child, dir, socket }),
+                    Ok(pid) if pid == child.pid() => return Ok(TestDaemon { child, dir, socket }),
+                    Ok(pid) => last = format!("the socket is served by another daemon (pid {pid})"),
                     Err(e) => last = e,
                 }
             }
@@ -141,6 +153,14 @@ impl TestDaemon {
     /// A raw frame-level connection that has completed the handshake.
     pub fn raw(&self) -> RawClient {
         RawClient::connect_hello(&self.socket)
+    }
+
+    /// Panics unless this daemon still answers on its socket (handshake, ping, own PID).
+    pub fn assert_serving(&self) {
+        match RawClient::try_ready(&self.socket, Duration::from_secs(5)) {
+            Ok(pid) => assert_eq!(pid, self.pid(), "the socket is served by another process"),
+            Err(e) => panic!("the daemon does not serve any more: {e}\nstderr:\n{}", self.stderr()),
+        }
     }
 
     /// Whether the daemon process is still running.

@@ -37,8 +37,9 @@ impl RawClient {
         }
     }
 
-    /// Connects, shakes hands and pings, returning why when any step fails (for readiness polls).
-    pub fn try_ready(path: &Path, timeout: Duration) -> Result<RawClient, String> {
+    /// Connects, shakes hands, pings and asks for the status, returning the daemon's PID, or why
+    /// a step failed (for readiness polls).
+    pub fn try_ready(path: &Path, timeout: Duration) -> Result<u32, String> {
         let stream = UnixStream::connect(path).map_err(|e| format!("connect: {e}"))?;
         let mut c = RawClient { stream, scratch: Vec::new(), next_id: 1 };
         let hello = Hello { protocol_version: PROTOCOL_VERSION, client_name: "smtp32-tests readiness".into() };
@@ -51,8 +52,14 @@ impl RawClient {
         let ping = ClientFrame::Request { id: RequestId(0), request: Request::Ping { payload: payload.clone() } };
         write_frame(&mut c.stream, &ping, &mut c.scratch).map_err(|e| format!("ping: {e}"))?;
         match c.recv(timeout) {
-            Ok(DaemonFrame::Response { id: RequestId(0), response: Response::Pong { payload: p } }) if p == payload => Ok(c),
-            other => Err(format!("ping answered {other:?}")),
+            Ok(DaemonFrame::Response { id: RequestId(0), response: Response::Pong { payload: p } }) if p == payload => {}
+            other => return Err(format!("ping answered {other:?}")),
+        }
+        let status = ClientFrame::Request { id: RequestId(1), request: Request::Status };
+        write_frame(&mut c.stream, &status, &mut c.scratch).map_err(|e| format!("status: {e}"))?;
+        match c.recv(timeout) {
+            Ok(DaemonFrame::Response { id: RequestId(1), response: Response::Status(s) }) => Ok(s.pid),
+            other => Err(format!("status answered {other:?}")),
         }
     }
 
