@@ -1,0 +1,307 @@
+//! [`Client`]: one IPC connection to the smtp32d daemon, shared by every
+//! SMTP handle opened through it.
+//!
+//! Requests are written under one mutex (with a reusable encode buffer);
+//! responses come back through the reader thread (see `reader.rs`). A caller
+//! waits on its own channel in 50 ms steps and runs its yield hook between
+//! steps. When the daemon goes away the client is dead for good: make a new
+//! one.
+
+use crate::callbacks::{default_yield, lock, DebugCallback, HandleEntry, StatusCallback, YieldHook};
+use crate::connection::Connection;
+use crate::error::{check_line, Error, Result};
+use crate::reader::{self, on_reader_thread};
+use crate::routing::Routing;
+use interprocess::local_socket::prelude::*;
+use interprocess::local_socket::{GenericFilePath, Stream};
+use smtp32_protocol::codec::{read_frame, write_frame, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
+use smtp32_protocol::endpoint::default_socket_path;
+use smtp32_protocol::{
+    ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response, ReturnCode,
+    PROTOCOL_VERSION,
+};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the handshake may take before the daemon is declared unusable.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a waiting caller wakes up to yield.
+const YIELD_INTERVAL: Duration = Duration::from_millis(50);
+
+/// A connection to the smtp32d daemon. Cheap to clone; all clones share one
+/// IPC stream and one reader thread, which stop when the last clone (and the
+/// last [`Connection`] made from it) is dropped.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    stream: Arc<Stream>,
+    writer: Mutex<Vec<u8>>,
+    routing: Arc<Routing>,
+    next_id: AtomicU64,
+    daemon_version: String,
+    max_frame_bytes: u32,
+    socket_path: PathBuf,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Wakes the reader thread (it holds the other Arc of the stream).
+        shutdown(&self.stream);
+    }
+}
+
+#[cfg(unix)]
+fn shutdown(stream: &Stream) {
+    use std::os::fd::{AsFd, AsRawFd};
+    #[allow(irrefutable_let_patterns)]
+    if let Stream::UdSocket(s) = stream {
+        // SAFETY: the descriptor is owned by `stream`, alive for this call.
+        unsafe { libc::shutdown(s.as_fd().as_raw_fd(), libc::SHUT_RDWR) };
+    }
+}
+
+#[cfg(not(unix))]
+fn shutdown(_stream: &Stream) {}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("socket", &self.inner.socket_path)
+            .field("daemon_version", &self.inner.daemon_version)
+            .field("alive", &self.is_alive())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the daemon listening on the socket at `path` and performs
+    /// the version handshake. Fails with `CannotInitialize` when nothing
+    /// listens there or the daemon refuses the handshake.
+    pub fn connect(path: impl AsRef<Path>) -> Result<Client> {
+        let path = path.as_ref().to_path_buf();
+        let unreachable = |e: &dyn std::fmt::Display| {
+            Error::cannot_initialize(format!("cannot reach smtp32d at {}: {e}", path.display()))
+        };
+        let name = path.clone().to_fs_name::<GenericFilePath>().map_err(|e| unreachable(&e))?;
+        let stream = Stream::connect(name).map_err(|e| unreachable(&e))?;
+        let welcome = handshake(&stream).map_err(|e| unreachable(&e))?;
+        let stream = Arc::new(stream);
+        let routing = Arc::new(Routing::default());
+        reader::spawn(stream.clone(), routing.clone()).map_err(|e| unreachable(&e))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                stream,
+                writer: Mutex::new(Vec::new()),
+                routing,
+                next_id: AtomicU64::new(1),
+                daemon_version: welcome.daemon_version,
+                max_frame_bytes: welcome.max_frame_bytes.clamp(MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES),
+                socket_path: path,
+            }),
+        })
+    }
+
+    /// Connects to the daemon at the default socket path: `SMTP32_SOCKET`,
+    /// else `$XDG_RUNTIME_DIR/smtp32d.sock`, else the fallbacks of
+    /// [`default_socket_path`].
+    pub fn connect_default() -> Result<Client> {
+        Client::connect(default_socket_path())
+    }
+
+    /// The daemon's package version, from the handshake.
+    pub fn daemon_version(&self) -> &str {
+        &self.inner.daemon_version
+    }
+
+    /// The socket path this client connected to.
+    pub fn socket_path(&self) -> &Path {
+        &self.inner.socket_path
+    }
+
+    /// The largest frame body the daemon accepts.
+    pub fn max_frame_bytes(&self) -> u32 {
+        self.inner.max_frame_bytes
+    }
+
+    /// The largest message slice sent in one `DataChunk` request.
+    pub(crate) fn chunk_limit(&self) -> usize {
+        crate::data::chunk_limit(self.inner.max_frame_bytes)
+    }
+
+    /// False once the daemon connection is lost; every call then fails with
+    /// `CannotInitialize` and a new `Client` is needed.
+    pub fn is_alive(&self) -> bool {
+        self.inner.routing.dead_reason().is_none()
+    }
+
+    /// Sends `payload` to the daemon and waits for it to come back; returns
+    /// the round-trip time.
+    pub fn ping(&self, payload: &[u8]) -> Result<Duration> {
+        let start = Instant::now();
+        match self.call(Request::Ping { payload: payload.to_vec() }, None, None)? {
+            Response::Pong { payload: echo } if echo == payload => Ok(start.elapsed()),
+            Response::Pong { .. } => Err(Error::new(ReturnCode::Failure, "ping payload came back altered")),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The daemon's current state (version, uptime, clients, connections).
+    pub fn status(&self) -> Result<DaemonStatus> {
+        match self.call(Request::Status, None, None)? {
+            Response::Status(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Opens an SMTP connection (`smtp_helo`): connects to `host` (`name`,
+    /// `1.2.3.4`, `name:port`, `[v6]`, `[v6]:port`; port 25 by default),
+    /// reads the greeting and sends EHLO (or HELO) `local`. Returns when the
+    /// server has accepted, or with the failure. `debug` receives a copy of
+    /// all traffic from the greeting on.
+    pub fn helo(&self, host: &str, local: &str, debug: Option<DebugCallback>) -> Result<Connection> {
+        self.open(host, local, OpenMode::Sync, debug, None)
+    }
+
+    /// Starts an SMTP connection in the background (`smtp_xhelo`) and returns
+    /// its handle at once. `status` runs once, on the reader thread, with the
+    /// outcome of the connect (`Aborted` after an `xquit` during the connect,
+    /// `CannotInitialize` if the daemon goes away first). Calls on the
+    /// connection before then fail with `InProgress`.
+    pub fn xhelo(
+        &self,
+        host: &str,
+        local: &str,
+        debug: Option<DebugCallback>,
+        status: StatusCallback,
+    ) -> Result<Connection> {
+        self.open(host, local, OpenMode::Async, debug, Some(status))
+    }
+
+    fn open(
+        &self,
+        host: &str,
+        local: &str,
+        mode: OpenMode,
+        debug: Option<DebugCallback>,
+        status: Option<StatusCallback>,
+    ) -> Result<Connection> {
+        check_line("host", host)?;
+        check_line("local", local)?;
+        if host.is_empty() {
+            return Err(Error::invalid_argument("host must not be empty"));
+        }
+        let entry = HandleEntry::new(debug, status);
+        let request = Request::Open { host: host.to_owned(), local: local.to_owned(), mode, debug: entry.debug().is_some() };
+        match self.call(request, Some(default_yield()), Some(entry.clone()))? {
+            Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Sends one request and waits for its response, yielding every 50 ms.
+    /// `Response::Failed` comes back as `Err`. `opening` is the entry to
+    /// attach to the handle an `Open` returns.
+    pub(crate) fn call(
+        &self,
+        request: Request,
+        yield_hook: Option<YieldHook>,
+        opening: Option<Arc<HandleEntry>>,
+    ) -> Result<Response> {
+        if on_reader_thread() {
+            return Err(Error::new(
+                ReturnCode::InProgress,
+                "blocking smtp32 call from a callback (callbacks run on the reader thread)",
+            ));
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = sync_channel(1);
+        self.inner.routing.register(id, tx, opening)?;
+        if let Err(e) = self.send(id, request) {
+            self.inner.routing.unregister(id);
+            return Err(e);
+        }
+        loop {
+            match rx.recv_timeout(YIELD_INTERVAL) {
+                Ok(Response::Failed(f)) => return Err(f.into()),
+                Ok(response) => return Ok(response),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(hook) = &yield_hook {
+                        hook();
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(self.lost()),
+            }
+        }
+    }
+
+    /// Sends a request without waiting for its response (which the reader drops).
+    pub(crate) fn send_only(&self, request: Request) -> Result<()> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        self.send(id, request)
+    }
+
+    fn send(&self, id: u64, request: Request) -> Result<()> {
+        if let Some(reason) = self.inner.routing.dead_reason() {
+            return Err(Error::cannot_initialize(reason));
+        }
+        let frame = ClientFrame::Request { id: RequestId(id), request };
+        let mut scratch = lock(&self.inner.writer);
+        let mut w = &*self.inner.stream;
+        if let Err(e) = write_frame(&mut w, &frame, &mut scratch) {
+            // A partial frame desynchronises the stream: end it, the reader
+            // then fails every other waiting call.
+            shutdown(&self.inner.stream);
+            return Err(Error::cannot_initialize(format!("daemon connection lost: {e}")));
+        }
+        if scratch.capacity() > 1 << 20 {
+            *scratch = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn lost(&self) -> Error {
+        let reason = self.inner.routing.dead_reason().unwrap_or_else(|| "daemon connection lost".into());
+        Error::cannot_initialize(reason)
+    }
+
+    pub(crate) fn routing(&self) -> &Routing {
+        &self.inner.routing
+    }
+}
+
+/// The error for a response of the wrong kind (a daemon bug).
+pub(crate) fn unexpected(response: Response) -> Error {
+    Error::new(ReturnCode::Failure, format!("unexpected response from smtp32d: {response:?}"))
+}
+
+/// Sends `Hello` and reads `Welcome` (or `Refused`) within the handshake timeout.
+fn handshake(stream: &Stream) -> std::result::Result<smtp32_protocol::Welcome, String> {
+    let hello = ClientFrame::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_name: format!("smtp32 {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id()),
+    });
+    let mut scratch = Vec::new();
+    let mut io = stream;
+    stream.set_recv_timeout(Some(HANDSHAKE_TIMEOUT)).map_err(|e| e.to_string())?;
+    write_frame(&mut io, &hello, &mut scratch).map_err(|e| e.to_string())?;
+    let answer: DaemonFrame = read_frame(&mut io, MAX_MAX_FRAME_BYTES, &mut scratch).map_err(|e| e.to_string())?;
+    stream.set_recv_timeout(None).map_err(|e| e.to_string())?;
+    match answer {
+        DaemonFrame::Welcome(w) if w.protocol_version == PROTOCOL_VERSION => Ok(w),
+        DaemonFrame::Welcome(w) => Err(format!(
+            "protocol version mismatch: daemon speaks {}, this library {PROTOCOL_VERSION}",
+            w.protocol_version
+        )),
+        DaemonFrame::Refused { protocol_version, reason } => Err(format!(
+            "daemon refused the handshake (daemon protocol {protocol_version}, ours {PROTOCOL_VERSION}): {reason}"
+        )),
+        DaemonFrame::ProtocolError { reason } => Err(format!("daemon reported a protocol error: {reason}")),
+        other => Err(format!("unexpected first frame from the daemon: {other:?}")),
+    }
+}

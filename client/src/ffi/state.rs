@@ -1,0 +1,119 @@
+//! Process-global state of the C ABI: the shared daemon client and the table
+//! of live handles with their C callbacks and lParam.
+//!
+//! Lock order: `CLIENT` before `HANDLES`; neither is held while calling into
+//! the daemon or a user callback.
+
+use super::types::{SmtpDebugProc, SmtpStatusProc, SMTP_HANDLE};
+use crate::callbacks::lock;
+use crate::{Client, Connection, DebugCallback, Error, Handle, StatusCallback};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Per-handle C callback state, shared with the closures the reader thread runs.
+pub(crate) struct CCallbacks {
+    lparam: AtomicUsize,
+    debug: Mutex<SmtpDebugProc>,
+    /// Set when the xhelo connect failed: the handle must not be (re)inserted.
+    gone: AtomicBool,
+}
+
+impl CCallbacks {
+    pub(crate) fn new(lparam: usize, debug: SmtpDebugProc) -> Arc<Self> {
+        Arc::new(CCallbacks { lparam: AtomicUsize::new(lparam), debug: Mutex::new(debug), gone: AtomicBool::new(false) })
+    }
+
+    pub(crate) fn lparam(&self) -> usize {
+        self.lparam.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_lparam(&self, value: usize) {
+        self.lparam.store(value, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_debug(&self, proc_: SmtpDebugProc) {
+        *lock(&self.debug) = proc_;
+    }
+
+    /// The Rust debug callback that forwards to whatever C proc is current.
+    pub(crate) fn debug_callback(self: &Arc<Self>) -> DebugCallback {
+        let me = self.clone();
+        Arc::new(move |h: Handle, _dir, bytes: &[u8]| {
+            let Some(p) = *lock(&me.debug) else { return };
+            for piece in bytes.chunks(i32::MAX as usize) {
+                p(h.get(), piece.as_ptr().cast(), piece.len() as i32, me.lparam());
+            }
+        })
+    }
+
+    /// The Rust status callback for `smtp_xhelo`: forgets the handle when the
+    /// connect failed, then calls `stat`.
+    pub(crate) fn status_callback(self: &Arc<Self>, stat: SmtpStatusProc) -> StatusCallback {
+        let me = self.clone();
+        Box::new(move |h: Handle, result: Result<(), Error>| {
+            let code = match &result {
+                Ok(()) => 0,
+                Err(e) => e.code().as_i32(),
+            };
+            if code != 0 {
+                let mut handles = lock(handles());
+                me.gone.store(true, Ordering::SeqCst);
+                handles.remove(&h.get());
+            }
+            if let Some(stat) = stat {
+                stat(h.get(), code, me.lparam());
+            }
+        })
+    }
+}
+
+/// A live handle as the C side knows it.
+#[derive(Clone)]
+pub(crate) struct HandleState {
+    pub(crate) conn: Connection,
+    pub(crate) cbs: Arc<CCallbacks>,
+}
+
+fn client_slot() -> &'static Mutex<Option<Client>> {
+    static CLIENT: OnceLock<Mutex<Option<Client>>> = OnceLock::new();
+    CLIENT.get_or_init(|| Mutex::new(None))
+}
+
+fn handles() -> &'static Mutex<HashMap<SMTP_HANDLE, HandleState>> {
+    static HANDLES: OnceLock<Mutex<HashMap<SMTP_HANDLE, HandleState>>> = OnceLock::new();
+    HANDLES.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The global client, connecting (again) when there is none or it is dead.
+pub(crate) fn client() -> Result<Client, Error> {
+    let mut slot = lock(client_slot());
+    if let Some(c) = slot.as_ref().filter(|c| c.is_alive()) {
+        return Ok(c.clone());
+    }
+    let fresh = Client::connect_default()?;
+    if slot.is_some() {
+        // Handles of the dead client mean nothing to the new daemon connection.
+        lock(handles()).clear();
+    }
+    *slot = Some(fresh.clone());
+    Ok(fresh)
+}
+
+/// Records a new handle, unless its asynchronous connect already failed.
+pub(crate) fn insert(conn: Connection, cbs: Arc<CCallbacks>) {
+    let mut handles = lock(handles());
+    if !cbs.gone.load(Ordering::SeqCst) {
+        handles.insert(conn.handle().get(), HandleState { conn, cbs });
+    }
+}
+
+/// The state of a live handle.
+pub(crate) fn lookup(h: SMTP_HANDLE) -> Option<HandleState> {
+    lock(handles()).get(&h).cloned()
+}
+
+/// Forgets a handle (after quit, xquit, abort, or when the daemon disowns it).
+pub(crate) fn forget(h: SMTP_HANDLE) {
+    lock(handles()).remove(&h);
+}

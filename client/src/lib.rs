@@ -1,0 +1,53 @@
+//! `smtp32`: the SMTP-32 handle API for Rust and C, served by the `smtp32d`
+//! daemon.
+//!
+//! A [`Client`] is one local-socket connection to the daemon; each
+//! [`Connection`] opened through it ([`Client::helo`], [`Client::xhelo`]) is
+//! one SMTP connection (an SMTP-32 handle) that the daemon runs. Calls block
+//! the calling thread; callbacks (debug traffic, connect status) run on the
+//! client's reader thread. Errors carry the SMTP-32 return code and the
+//! server's reply ([`Error`]). The C ABI in [`ffi`] (header
+//! `client/include/smtp32.h`) is a thin layer over this API.
+//!
+//! ```no_run
+//! let client = smtp32::Client::connect_default()?;
+//! let conn = client.helo("mail.example.org", "me.example.org", None)?;
+//! conn.mail("me@example.org")?;
+//! conn.rcpt("you@example.org")?;
+//! conn.data_buf(b"Subject: hi\r\n\r\nHello.\r\n")?;
+//! conn.data_end()?;
+//! conn.quit()?;
+//! # Ok::<(), smtp32::Error>(())
+//! ```
+//!
+//! Layout:
+//! - `client.rs`: [`Client`], the daemon connection, handshake and request/response calls.
+//! - `connection.rs`: [`Connection`], the SMTP operations on one handle.
+//! - `reader.rs`: the reader thread that routes responses and runs callbacks.
+//! - `routing.rs`: who waits for which response; callbacks per handle.
+//! - `callbacks.rs`: callback types and per-handle client state.
+//! - `data.rs`: data chunk sizes and the `smtp_data` pull loop.
+//! - `error.rs`: [`Error`], built from the wire `Failure` by its one code mapping.
+//! - `date.rs`: the RFC 5322 date of `smtp_date`.
+//! - `ffi/`: the C ABI.
+//! - `asynchronous.rs` (feature `tokio`): an async facade over the blocking calls.
+
+mod callbacks;
+mod client;
+mod connection;
+mod data;
+pub mod date;
+mod error;
+pub mod ffi;
+mod reader;
+mod routing;
+#[cfg(feature = "tokio")]
+pub mod asynchronous;
+
+pub use callbacks::{default_yield, DebugCallback, StatusCallback, YieldHook};
+pub use client::Client;
+pub use connection::Connection;
+pub use data::{DataStep, CALLBACK_BUFFER_BYTES};
+pub use error::{Error, Result};
+pub use smtp32_protocol::endpoint::default_socket_path;
+pub use smtp32_protocol::{DaemonStatus, Direction, Handle, Reply, ReturnCode};

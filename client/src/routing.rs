@@ -1,0 +1,182 @@
+//! The routing table shared by the calling threads and the reader thread:
+//! who waits for which response, which callbacks belong to which handle, and
+//! whether the daemon connection is still alive.
+//!
+//! Callback registration, the simplest scheme that loses nothing: a caller
+//! that opens a connection puts its handle entry (with the callbacks) under
+//! the *request id* of its `Open` before sending it. When the reader routes
+//! the `Opened { handle }` response, it moves the entry to the handle, still
+//! before it reads the next frame, so every later event finds it. Traffic
+//! copies of a synchronous `Open` (greeting, EHLO) come *before* `Opened`,
+//! when the handle is not yet known: while any `Open` is pending, events for
+//! unknown handles are parked (bounded) and replayed when their `Opened` is
+//! routed; once no `Open` is pending the parking lot is emptied.
+//!
+//! One mutex guards the whole table; nobody holds it while running a
+//! callback or doing I/O.
+
+use crate::callbacks::{deliver_traffic, lock, run_guarded, HandleEntry};
+use crate::error::Error;
+use smtp32_protocol::{Direction, Failure, Handle, Response};
+use std::collections::HashMap;
+use std::sync::mpsc::SyncSender;
+use std::sync::{Arc, Mutex};
+
+/// Traffic parked for handles whose `Opened` has not been routed yet is
+/// dropped past this many bytes (a connect exchanges a few kilobytes).
+const MAX_PARKED_BYTES: usize = 1 << 20;
+
+#[derive(Default)]
+struct Table {
+    pending: HashMap<u64, SyncSender<Response>>,
+    opening: HashMap<u64, Arc<HandleEntry>>,
+    handles: HashMap<Handle, Arc<HandleEntry>>,
+    parked: HashMap<Handle, Vec<(Direction, Vec<u8>)>>,
+    parked_bytes: usize,
+    dead: Option<String>,
+}
+
+/// The routing table (see the module documentation).
+#[derive(Default)]
+pub(crate) struct Routing {
+    table: Mutex<Table>,
+}
+
+impl Routing {
+    /// Registers a caller waiting for the response to `id` (and, for `Open`,
+    /// the entry to move to the new handle). Fails when the connection is dead.
+    pub(crate) fn register(
+        &self,
+        id: u64,
+        tx: SyncSender<Response>,
+        opening: Option<Arc<HandleEntry>>,
+    ) -> Result<(), Error> {
+        let mut t = lock(&self.table);
+        if let Some(reason) = &t.dead {
+            return Err(Error::cannot_initialize(reason.clone()));
+        }
+        t.pending.insert(id, tx);
+        if let Some(entry) = opening {
+            t.opening.insert(id, entry);
+        }
+        Ok(())
+    }
+
+    /// Forgets a registration whose request could not be sent.
+    pub(crate) fn unregister(&self, id: u64) {
+        let mut t = lock(&self.table);
+        t.pending.remove(&id);
+        t.opening.remove(&id);
+    }
+
+    /// Why the connection died, if it did.
+    pub(crate) fn dead_reason(&self) -> Option<String> {
+        lock(&self.table).dead.clone()
+    }
+
+    /// Forgets the callbacks of a handle that is gone. An entry still waiting
+    /// for its `Connected` status stays until the status has been delivered.
+    pub(crate) fn forget(&self, handle: Handle) {
+        let mut t = lock(&self.table);
+        if let Some(entry) = t.handles.get(&handle) {
+            entry.mark_closed();
+            if !entry.status_pending() {
+                t.handles.remove(&handle);
+            }
+        }
+    }
+
+    /// Reader: delivers a response to its caller, registering a new handle first.
+    pub(crate) fn route_response(&self, id: u64, response: Response) {
+        let mut replay = None;
+        let tx = {
+            let mut t = lock(&self.table);
+            if let Some(entry) = t.opening.remove(&id) {
+                if let Response::Opened { handle } = &response {
+                    let handle = *handle;
+                    t.handles.insert(handle, entry.clone());
+                    if let Some(parked) = t.parked.remove(&handle) {
+                        replay = Some((entry, handle, parked));
+                    }
+                }
+            }
+            if t.opening.is_empty() {
+                t.parked.clear();
+                t.parked_bytes = 0;
+            }
+            t.pending.remove(&id)
+        };
+        if let Some((entry, handle, parked)) = replay {
+            for (direction, bytes) in parked {
+                deliver_traffic(&entry, handle, direction, &bytes);
+            }
+        }
+        if let Some(tx) = tx {
+            // The channel has room for exactly this one response; a caller
+            // that is gone (it cannot be, it waits until answered) is ignored.
+            let _ = tx.try_send(response);
+        }
+    }
+
+    /// Reader: delivers a traffic copy, or parks it while its handle is unknown.
+    pub(crate) fn route_traffic(&self, handle: Handle, direction: Direction, bytes: Vec<u8>) {
+        let entry = {
+            let mut t = lock(&self.table);
+            match t.handles.get(&handle) {
+                Some(e) => e.clone(),
+                None => {
+                    if !t.opening.is_empty() && t.parked_bytes + bytes.len() <= MAX_PARKED_BYTES {
+                        t.parked_bytes += bytes.len();
+                        t.parked.entry(handle).or_default().push((direction, bytes));
+                    }
+                    return;
+                }
+            }
+        };
+        deliver_traffic(&entry, handle, direction, &bytes);
+    }
+
+    /// Reader: runs the status callback of an asynchronous connect.
+    pub(crate) fn route_connected(&self, handle: Handle, result: Result<(), Failure>) {
+        let entry = {
+            let mut t = lock(&self.table);
+            let entry = t.handles.get(&handle).cloned();
+            if result.is_err() {
+                // The daemon has freed the handle.
+                t.handles.remove(&handle);
+            }
+            entry
+        };
+        let Some(entry) = entry else { return };
+        if let Some(cb) = entry.take_status() {
+            let result = result.map_err(Error::from);
+            run_guarded("status", || cb(handle, result));
+        }
+        if entry.is_closed() {
+            lock(&self.table).handles.remove(&handle);
+        }
+    }
+
+    /// Marks the connection dead: every waiting caller fails with `reason`
+    /// (their channels close), and every status callback still owed runs
+    /// with the same error. Idempotent.
+    pub(crate) fn kill(&self, reason: &str) {
+        let owed: Vec<(Handle, Arc<HandleEntry>)> = {
+            let mut t = lock(&self.table);
+            if t.dead.is_some() {
+                return;
+            }
+            t.dead = Some(reason.to_owned());
+            t.pending.clear();
+            t.opening.clear();
+            t.parked.clear();
+            t.handles.drain().collect()
+        };
+        for (handle, entry) in owed {
+            if let Some(cb) = entry.take_status() {
+                let err = Error::cannot_initialize(reason);
+                run_guarded("status", || cb(handle, Err(err)));
+            }
+        }
+    }
+}
