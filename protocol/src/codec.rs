@@ -242,3 +242,36 @@ mod tests {
         assert!(err.is_disconnect() && !matches!(err, CodecError::Closed));
     }
 }
+
+#[cfg(test)]
+mod golden {
+    //! Byte-exact examples quoted in PROTOCOL.md; if one changes, the document must too.
+    use super::*;
+    use crate::*;
+
+    fn hex(frame: &impl Serialize) -> String {
+        let mut buf = Vec::new();
+        encode_frame(frame, &mut buf).unwrap();
+        buf.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn documented_examples() {
+        let hello = ClientFrame::Hello(Hello { protocol_version: 1, client_name: "c".into() });
+        assert_eq!(hex(&hello), "04 00 00 00 00 01 01 63");
+        let ping = ClientFrame::Request { id: RequestId(300), request: Request::Ping { payload: vec![0xab] } };
+        assert_eq!(hex(&ping), "07 00 00 00 01 fb 2c 01 00 01 ab");
+        let mail = ClientFrame::Request {
+            id: RequestId(2),
+            request: Request::Command { handle: Handle::new(5).unwrap(), command: Command::Mail { from: "a@b".into() } },
+        };
+        assert_eq!(hex(&mail), "09 00 00 00 01 02 03 05 00 03 61 40 62");
+        let reply = DaemonFrame::Response {
+            id: RequestId(2),
+            response: Response::Reply(Reply { code: 250, lines: vec!["OK".into()] }),
+        };
+        assert_eq!(hex(&reply), "08 00 00 00 02 02 03 fa 01 02 4f 4b");
+        let failed = DaemonFrame::Response { id: RequestId(3), response: Response::Failed(Failure::TimedOut(20)) };
+        assert_eq!(hex(&failed), "05 00 00 00 02 03 06 04 14");
+    }
+}
