@@ -35,3 +35,52 @@ pub const OPT_DEBUG: u16 = 5;
 pub const OPT_TIMEOUT: u16 = 6;
 /// The size of the buffer `smtp_date` needs.
 pub const SMTP_DATE_SIZE: usize = 64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ReturnCode;
+    use std::collections::HashMap;
+
+    const HEADER: &str = include_str!("../../include/smtp32.h");
+
+    /// Every `#define NAME VALUE` of the header.
+    fn defines() -> HashMap<&'static str, i64> {
+        HEADER
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("#define "))
+            .filter_map(|rest| {
+                let mut words = rest.split_whitespace();
+                let name = words.next()?;
+                let value = words.next()?.parse().ok()?;
+                Some((name, value))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn header_return_codes_match_protocol() {
+        let defs = defines();
+        for code in ReturnCode::ALL {
+            assert_eq!(defs.get(code.name()), Some(&i64::from(code.as_i32())), "{}", code.name());
+        }
+        let smtp_defs = defs.keys().filter(|k| k.starts_with("SMTP_") && **k != "SMTP_DATE_SIZE").count();
+        assert_eq!(smtp_defs, ReturnCode::ALL.len(), "the header defines a return code the protocol lacks");
+    }
+
+    #[test]
+    fn header_options_match_the_library() {
+        let defs = defines();
+        for (name, value) in [
+            ("OPT_YIELD_ON", OPT_YIELD_ON),
+            ("OPT_YIELD_OFF", OPT_YIELD_OFF),
+            ("OPT_SET_PARAM", OPT_SET_PARAM),
+            ("OPT_GET_PARAM", OPT_GET_PARAM),
+            ("OPT_DEBUG", OPT_DEBUG),
+            ("OPT_TIMEOUT", OPT_TIMEOUT),
+        ] {
+            assert_eq!(defs.get(name), Some(&i64::from(value)), "{name}");
+        }
+        assert_eq!(defs.get("SMTP_DATE_SIZE"), Some(&(SMTP_DATE_SIZE as i64)));
+    }
+}

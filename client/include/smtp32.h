@@ -1,0 +1,230 @@
+/*
+ * smtp32.h - the SMTP-32 handle API, served by the smtp32d daemon.
+ *
+ * A program written from the SMTP-32 manual compiles against this header with
+ * only the include line changed. Types are modernised: GLOBALHANDLE is
+ * SMTP_HANDLE, the DWORD lParam is uintptr_t, FARPROC is one of the typed
+ * callbacks below. Link with -lsmtp32 (libsmtp32.so or libsmtp32.a).
+ *
+ * The library finds the daemon through the SMTP32_SOCKET environment
+ * variable, else $XDG_RUNTIME_DIR/smtp32d.sock, else
+ * /run/smtp32d/smtp32d.sock (root) or /tmp/smtp32d-$UID/smtp32d.sock.
+ *
+ * General rules:
+ * - Every function is thread-safe; different handles may be used at the same
+ *   time from different threads. A second call on a handle while one is in
+ *   flight returns SMTP_IN_PROGRESS (smtp_xquit excepted).
+ * - A NULL pointer argument, a string that is not UTF-8 or holds CR, LF or
+ *   NUL, or an out-of-range value is SMTP_INVALID_ARGUMENT.
+ * - A 4xx/5xx reply from the server is SMTP_FAILURE; smtp_rply then returns
+ *   that reply.
+ * - Debug and status callbacks run on the library's reader thread
+ *   ("smtp32-reader"), in the order the daemon sent them. They must return
+ *   quickly and must not call blocking smtp32 functions (those return
+ *   SMTP_IN_PROGRESS there); smtp_xquit and smtp_opts(OPT_SET_PARAM/
+ *   OPT_GET_PARAM) may be called. Data, line and yield callbacks run on the
+ *   thread that made the call.
+ * - No function ever unwinds or aborts on bad input; an internal panic is
+ *   reported as SMTP_FAILURE.
+ */
+#ifndef SMTP32_H
+#define SMTP32_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes (the numbers of ReturnCode in protocol/src/failure.rs). */
+#define SMTP_SUCCESS                 0   /* the operation succeeded */
+#define SMTP_FAILURE                -1   /* the server refused (4xx/5xx) or answered nonsense; see smtp_rply */
+#define SMTP_INVALID_HANDLE         -2   /* unknown, closed or foreign handle */
+#define SMTP_CANNOT_SEND_COMMAND    -3   /* the connection to the server is gone */
+#define SMTP_TIMED_OUT              -4   /* no reply within the connection's timeout */
+#define SMTP_IN_PROGRESS            -5   /* another operation (or the xhelo connect) is in flight */
+#define SMTP_ABORTED                -6   /* cancelled by smtp_xquit or a callback; the handle is gone */
+#define SMTP_INSUFFICIENT_LENGTH    -7   /* the caller's buffer is too small */
+#define SMTP_UNKNOWN_HOST           -8   /* the host name did not resolve */
+#define SMTP_CANNOT_ALLOC_SOCKET    -9   /* no socket could be allocated */
+#define SMTP_CANNOT_BIND_SOCKET    -10   /* the socket could not be bound */
+#define SMTP_HOST_NOT_RESPONDING   -11   /* nothing answered on the SMTP port */
+#define SMTP_CANNOT_INITIALIZE     -12   /* the smtp32d daemon cannot be reached or refused the handshake */
+#define SMTP_CANNOT_INIT_WINSOCK   -13   /* kept for compatibility */
+#define SMTP_OUT_OF_MEMORY         -14   /* a daemon connection limit was reached */
+#define SMTP_INVALID_OPTION        -15   /* unknown smtp_opts option */
+#define SMTP_INVALID_ARGUMENT      -16   /* NULL pointer, CR/LF/NUL in a string, value out of range */
+
+/* smtp_opts options. */
+#define OPT_YIELD_ON    1   /* value: smtp_yield_proc, or 0 for the default yield */
+#define OPT_YIELD_OFF   2   /* value: unused (0) */
+#define OPT_SET_PARAM   3   /* value: the new lParam */
+#define OPT_GET_PARAM   4   /* value: (uintptr_t) pointer to a uintptr_t receiving lParam */
+#define OPT_DEBUG       5   /* value: smtp_debug_proc, or 0 to stop debug copies */
+#define OPT_TIMEOUT     6   /* value: timeout in seconds, 1..999 */
+
+/* Size of the buffer smtp_date needs. */
+#define SMTP_DATE_SIZE  64
+
+typedef uint32_t SMTP_HANDLE;                       /* 0 is never a valid handle */
+
+/* Fills buf (room for len bytes); returns bytes copied, 0 = end, -1 = abort. Calling thread. */
+typedef int (*smtp_data_proc)(SMTP_HANDLE, char *buf, int len, uintptr_t lParam);
+/* One reply line (NUL-terminated; len excludes the NUL); -1 = abort. Calling thread. */
+typedef int (*smtp_line_proc)(SMTP_HANDLE, const char *line, int len, uintptr_t lParam);
+/* A copy of len bytes of traffic, either direction, in order (not NUL-terminated). Reader thread. */
+typedef int (*smtp_debug_proc)(SMTP_HANDLE, const char *buf, int len, uintptr_t lParam);
+/* The result code of an smtp_xhelo connect, once. Reader thread. */
+typedef int (*smtp_status_proc)(SMTP_HANDLE, int result, uintptr_t lParam);
+/* Called at least every 50 ms while a call waits for the daemon. Calling thread. */
+typedef int (*smtp_yield_proc)(void);
+
+/*
+ * smtp_helo: connects to host ("name", "1.2.3.4", "name:port", "[v6]",
+ * "[v6]:port"; port 25 by default), reads the greeting and sends EHLO local
+ * (HELO when EHLO is refused). On success stores the new handle in *conn.
+ * proc (may be NULL) receives a copy of all traffic from the greeting on, on
+ * the reader thread, with lParam.
+ * Returns SMTP_SUCCESS, SMTP_FAILURE (the server refused; smtp_rply(0, ...)
+ * on this thread gives the reply), SMTP_CANNOT_INITIALIZE (no daemon),
+ * SMTP_OUT_OF_MEMORY, SMTP_UNKNOWN_HOST, SMTP_CANNOT_ALLOC_SOCKET,
+ * SMTP_CANNOT_BIND_SOCKET, SMTP_HOST_NOT_RESPONDING, SMTP_CANNOT_SEND_COMMAND,
+ * SMTP_TIMED_OUT, SMTP_INVALID_ARGUMENT.
+ */
+int smtp_helo(const char *host, const char *local, SMTP_HANDLE *conn, smtp_debug_proc proc, uintptr_t lParam);
+
+/*
+ * smtp_xhelo: like smtp_helo, but stores the handle in *conn and returns at
+ * once; the connect runs in the daemon. stat (may be NULL) is called once, on
+ * the reader thread, with SMTP_SUCCESS or the connect's error (SMTP_ABORTED
+ * after smtp_xquit; SMTP_CANNOT_INITIALIZE if the daemon goes away). Calls on
+ * the handle before then return SMTP_IN_PROGRESS; after a failed connect the
+ * handle is invalid.
+ * Returns SMTP_SUCCESS, SMTP_CANNOT_INITIALIZE, SMTP_OUT_OF_MEMORY,
+ * SMTP_INVALID_ARGUMENT.
+ */
+int smtp_xhelo(const char *host, const char *local, SMTP_HANDLE *conn, smtp_debug_proc dbg, smtp_status_proc stat, uintptr_t lParam);
+
+/*
+ * smtp_mail: MAIL FROM:<from>, starting a message.
+ * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_FAILURE,
+ * SMTP_CANNOT_SEND_COMMAND, SMTP_TIMED_OUT, SMTP_IN_PROGRESS, SMTP_ABORTED,
+ * SMTP_INVALID_ARGUMENT.
+ */
+int smtp_mail(SMTP_HANDLE conn, const char *from);
+
+/* smtp_rcpt: RCPT TO:<to>, adding a recipient. Return codes as smtp_mail. */
+int smtp_rcpt(SMTP_HANDLE conn, const char *to);
+
+/*
+ * smtp_data: sends a message pulled from proc, which is called on this thread
+ * with a buffer of up to 64 KiB until it returns 0; then ends the message and
+ * returns the server's verdict. The daemon normalises line endings to CRLF
+ * and dot-stuffs. proc returning -1 (or smtp_xquit from another thread)
+ * resets the connection: SMTP_ABORTED, and the handle is invalid. A proc that
+ * claims more bytes than len also resets it (SMTP_INVALID_ARGUMENT).
+ * Returns as smtp_mail.
+ */
+int smtp_data(SMTP_HANDLE conn, smtp_data_proc proc);
+
+/*
+ * smtp_data_buf: sends len bytes of the message (the first call sends DATA);
+ * len 0 ends the message and returns the server's verdict. Returns as
+ * smtp_mail.
+ */
+int smtp_data_buf(SMTP_HANDLE conn, const char *buf, int len);   /* len 0 ends the message */
+
+/*
+ * smtp_rply: copies the last full server reply ("250-a\r\n250 b": lines joined
+ * by CRLF, without a final CRLF) into reply, truncated to len bytes including
+ * the NUL, and its code into *code ("" and 0 when there is none yet).
+ * Handle 0 gives the reply of this thread's last failed smtp_helo/smtp_xhelo.
+ * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS,
+ * SMTP_INVALID_ARGUMENT (code NULL, len < 0, reply NULL with len > 0).
+ */
+int smtp_rply(SMTP_HANDLE conn, char *reply, int len, int *code);
+
+/* smtp_noop: NOOP. Returns as smtp_mail. */
+int smtp_noop(SMTP_HANDLE conn);
+
+/* smtp_rset: RSET, abandoning the current message. Returns as smtp_mail. */
+int smtp_rset(SMTP_HANDLE conn);
+
+/*
+ * smtp_quit: sends QUIT, closes the connection and frees the handle.
+ * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS (the handle is
+ * then kept), or a transport error (the handle is freed anyway).
+ */
+int smtp_quit(SMTP_HANDLE conn);
+
+/*
+ * smtp_xquit: cancels an smtp_xhelo connect or the operation in flight on the
+ * handle (from any thread, or from a callback), closes the connection at once
+ * and frees the handle. The cancelled call returns SMTP_ABORTED; a cancelled
+ * connect calls stat with SMTP_ABORTED.
+ * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE.
+ */
+int smtp_xquit(SMTP_HANDLE conn);
+
+/*
+ * smtp_opts: sets a per-handle option: OPT_TIMEOUT (value 1..999 seconds, else
+ * SMTP_INVALID_ARGUMENT), OPT_SET_PARAM, OPT_GET_PARAM (value = uintptr_t *),
+ * OPT_DEBUG (value = smtp_debug_proc or 0), OPT_YIELD_ON (value =
+ * smtp_yield_proc or 0 = default; yielding is on by default), OPT_YIELD_OFF.
+ * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_INVALID_OPTION,
+ * SMTP_INVALID_ARGUMENT, or a daemon error for OPT_TIMEOUT/OPT_DEBUG.
+ */
+int smtp_opts(SMTP_HANDLE conn, uint16_t option, uintptr_t value);
+
+/*
+ * smtp_date: writes the current local date-time in RFC 5322 form
+ * ("Sat, 28 Nov 2026 13:28:29 +0100", English names whatever the locale) and
+ * a NUL into date, which must hold SMTP_DATE_SIZE (64) bytes.
+ * Returns the string's length, or SMTP_INVALID_ARGUMENT for NULL.
+ */
+int smtp_date(char *date);
+
+/* smtp_strerror: a static description of a return code (never NULL). */
+const char *smtp_strerror(int code);
+
+/* smtp_send: SEND FROM:<from> (RFC 821; most servers refuse it). Returns as smtp_mail. */
+int smtp_send(SMTP_HANDLE conn, const char *from);
+
+/* smtp_soml: SOML FROM:<from> (RFC 821; most servers refuse it). Returns as smtp_mail. */
+int smtp_soml(SMTP_HANDLE conn, const char *from);
+
+/* smtp_saml: SAML FROM:<from> (RFC 821; most servers refuse it). Returns as smtp_mail. */
+int smtp_saml(SMTP_HANDLE conn, const char *from);
+
+/* smtp_turn: TURN (RFC 821; most servers refuse it). Returns as smtp_mail. */
+int smtp_turn(SMTP_HANDLE conn);
+
+/* smtp_vrfy: VRFY name; the reply is in smtp_rply. Returns as smtp_mail. */
+int smtp_vrfy(SMTP_HANDLE conn, const char *name);
+
+/*
+ * smtp_expn: EXPN name; proc (may be NULL) is called on this thread once per
+ * reply line with its text (without code and separator). proc returning -1
+ * resets the connection: SMTP_ABORTED, the handle is invalid.
+ * Returns as smtp_mail.
+ */
+int smtp_expn(SMTP_HANDLE conn, const char *name, smtp_line_proc proc);
+
+/* smtp_help: HELP [topic] (NULL or "" = the list); proc as for smtp_expn. Returns as smtp_mail. */
+int smtp_help(SMTP_HANDLE conn, const char *topic, smtp_line_proc proc);
+
+/*
+ * smtp_direct: sends one command line msg (not QUIT; CR/LF inside is
+ * SMTP_INVALID_ARGUMENT) and copies the NUL-terminated reply text into
+ * rep_buf, whose size is *len. When it does not fit, the text is truncated,
+ * *len is set to the size needed (including the NUL) and the call returns
+ * SMTP_INSUFFICIENT_LENGTH (SMTP_FAILURE still wins for a 4xx/5xx reply).
+ * Returns as smtp_mail, plus SMTP_INSUFFICIENT_LENGTH.
+ */
+int smtp_direct(SMTP_HANDLE conn, const char *msg, char *rep_buf, int *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMTP32_H */
