@@ -150,6 +150,12 @@ impl TestDaemon {
         read_log(&self.dir.path().join("stderr.log"))
     }
 
+    /// A new client connection through the Rust client library.
+    pub fn client(&self) -> smtp32::Client {
+        smtp32::Client::connect(&self.socket)
+            .unwrap_or_else(|e| panic!("client cannot connect to the test daemon: {e:?}\nstderr:\n{}", self.stderr()))
+    }
+
     /// A raw frame-level connection that has completed the handshake.
     pub fn raw(&self) -> RawClient {
         RawClient::connect_hello(&self.socket)

@@ -13,6 +13,7 @@
 //! - [`peers`]: Postfix `smtp-sink`, an `aiosmtpd` store server, and our scripted fault server.
 //! - [`message`]: the reference DATA normalisation and message generators.
 //! - [`raw`]: a raw-frame IPC client for tests that break the protocol on purpose.
+//! - [`session`]: conveniences over the Rust client API (send one message, expect a code).
 
 pub mod daemon;
 pub mod message;
@@ -20,6 +21,7 @@ pub mod paths;
 pub mod peers;
 pub mod process;
 pub mod raw;
+pub mod session;
 pub mod wait;
 pub mod watchdog;
 

@@ -106,8 +106,8 @@ impl SmtpSink {
         self.child.pid()
     }
 
-    /// The number of transactions dumped so far (a transaction's file appears at MAIL time
-    /// and is complete once the client has the reply to the final dot).
+    /// The number of messages dumped so far (one file per transaction that reached the final
+    /// dot; a transaction abandoned with RSET leaves none).
     pub fn message_count(&self) -> usize {
         assert!(self.dumping, "this sink was started without dump: message_count is unknown");
         std::fs::read_dir(self.dir.path().join("dump")).expect("read dump dir").count()
