@@ -25,7 +25,7 @@ use actix::Arbiter;
 use config::Settings;
 use session::messages::Close;
 use state::DaemonState;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -34,9 +34,18 @@ use tracing::info;
 /// How long shutdown waits for connections to say QUIT.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// How SIGHUP reloads the configuration.
+pub struct Reload {
+    /// The `--config` file, if one was given.
+    pub config: Option<PathBuf>,
+    /// The debug log to switch to the new level and file.
+    pub debug_log: logging::DebugLog,
+}
+
 /// Runs the daemon on `socket` until SIGTERM or SIGINT, then closes every
-/// SMTP connection (QUIT where it can) and returns.
-pub fn run(settings: Settings, socket: &Path) -> Result<(), listener::ListenError> {
+/// SMTP connection (QUIT where it can) and returns. SIGHUP reloads the
+/// settings through `reload`; new values apply to new connections.
+pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), listener::ListenError> {
     let system = actix::System::new();
     let result = system.block_on(async move {
         let listener = listener::bind(socket)?;
@@ -45,6 +54,7 @@ pub fn run(settings: Settings, socket: &Path) -> Result<(), listener::ListenErro
         let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect()));
         let shutdown = CancellationToken::new();
         actix_rt::spawn(stop_on_signal(shutdown.clone()));
+        actix_rt::spawn(reload_on_hangup(state.clone(), reload));
         info!(socket = %socket.display(), arbiters = cores, "smtp32d {} listening", env!("CARGO_PKG_VERSION"));
         ipc::accept_loop(listener, state.clone(), shutdown).await;
         close_all(&state).await;
@@ -68,6 +78,29 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         _ = int.recv() => info!("SIGINT: shutting down"),
     }
     shutdown.cancel();
+}
+
+async fn reload_on_hangup(state: Arc<DaemonState>, reload: Reload) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match Settings::load(reload.config.as_deref()) {
+            Ok(new) => {
+                if new.socket != state.settings().socket {
+                    tracing::warn!("SIGHUP: a new `socket` applies only after a restart");
+                }
+                if let Err(e) = reload.debug_log.apply(new.debug_level, new.debug_log.as_deref()) {
+                    tracing::error!("SIGHUP: cannot open the debug log: {e}");
+                }
+                info!(timeout = new.timeout, debug_level = new.debug_level, "SIGHUP: configuration reloaded");
+                state.replace_settings(new);
+            }
+            Err(e) => tracing::error!("SIGHUP: keeping the old configuration: {e}"),
+        }
+    }
 }
 
 /// Asks every session to close and waits, up to the grace period, until the

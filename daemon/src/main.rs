@@ -45,12 +45,16 @@ fn main() -> ExitCode {
         println!("{settings:#?}");
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
-        eprintln!("smtp32d: cannot open the debug log: {e}");
-        return ExitCode::from(73); // EX_CANTCREAT
-    }
+    let debug_log = match smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
+        Ok(log) => log,
+        Err(e) => {
+            eprintln!("smtp32d: cannot open the debug log: {e}");
+            return ExitCode::from(73); // EX_CANTCREAT
+        }
+    };
     let socket = smtp32d::listener::socket_path(cli.socket.as_deref(), settings.socket.as_deref());
-    match smtp32d::run(settings, &socket) {
+    let reload = smtp32d::Reload { config: cli.config, debug_log };
+    match smtp32d::run(settings, &socket, reload) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("smtp32d: {e}");

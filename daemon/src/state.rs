@@ -5,13 +5,12 @@ use crate::config::Settings;
 use crate::registry::{ClientId, Registry};
 use actix::ArbiterHandle;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 /// The daemon's shared state.
 pub struct DaemonState {
-    /// Settings in force.
-    pub settings: Settings,
+    settings: RwLock<Arc<Settings>>,
     /// Every SMTP connection and its owner.
     pub registry: Arc<Registry>,
     arbiters: Vec<ArbiterHandle>,
@@ -25,7 +24,7 @@ impl DaemonState {
     /// State for a daemon whose session actors run on `arbiters` (at least one).
     pub fn new(settings: Settings, arbiters: Vec<ArbiterHandle>) -> DaemonState {
         DaemonState {
-            settings,
+            settings: RwLock::new(Arc::new(settings)),
             registry: Arc::new(Registry::new()),
             arbiters,
             next_arbiter: AtomicUsize::new(0),
@@ -33,6 +32,17 @@ impl DaemonState {
             clients: AtomicU32::new(0),
             started: Instant::now(),
         }
+    }
+
+    /// The settings in force now. New connections and clients use them;
+    /// existing ones keep what they started with.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Replaces the settings (SIGHUP).
+    pub fn replace_settings(&self, settings: Settings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 
     /// The arbiter for the next session, round robin, so actors spread over all cores.

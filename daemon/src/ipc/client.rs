@@ -43,7 +43,7 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let done = CancellationToken::new();
     let writer = actix_rt::spawn(write_loop(stream.clone(), rx, done.clone()));
 
-    let max = state.settings.max_frame_bytes;
+    let max = state.settings().max_frame_bytes;
     let mut reader = &*stream;
     let mut scratch = Vec::new();
     match handshake(&mut reader, max, &mut scratch, &state).await {
@@ -86,7 +86,7 @@ async fn handshake(
             Ok(Welcome {
                 protocol_version: PROTOCOL_VERSION,
                 daemon_version: env!("CARGO_PKG_VERSION").into(),
-                max_frame_bytes: state.settings.max_frame_bytes,
+                max_frame_bytes: state.settings().max_frame_bytes,
             })
         }
         Ok(Ok(ClientFrame::Hello(hello))) => Err(refuse(format!(

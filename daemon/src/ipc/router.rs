@@ -136,7 +136,7 @@ impl Router {
     ) -> Result<(Handle, Option<(Addr<SmtpSession>, Connect)>), Failure> {
         let endpoint = Endpoint::parse(host)?;
         validate_arg("local name", &local)?;
-        let settings = &self.state.settings;
+        let settings = self.state.settings();
         let registry = self.state.registry.clone();
         let arbiter = self.state.next_arbiter();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
