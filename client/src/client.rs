@@ -14,12 +14,13 @@ use crate::reader::{self, on_reader_thread};
 use crate::routing::Routing;
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
-use smtp32_protocol::codec::{read_frame, write_frame, MAX_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
+use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::endpoint::default_socket_path;
 use smtp32_protocol::{
     ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response, ReturnCode,
     PROTOCOL_VERSION,
 };
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, RecvTimeoutError};
@@ -101,7 +102,8 @@ impl Client {
                 routing,
                 next_id: AtomicU64::new(1),
                 daemon_version: welcome.daemon_version,
-                max_frame_bytes: welcome.max_frame_bytes.clamp(MIN_MAX_FRAME_BYTES, MAX_MAX_FRAME_BYTES),
+                // Never more than the protocol allows; never more than the daemon said.
+                max_frame_bytes: welcome.max_frame_bytes.min(MAX_MAX_FRAME_BYTES),
                 socket_path: path,
             }),
         })
@@ -252,8 +254,18 @@ impl Client {
         }
         let frame = ClientFrame::Request { id: RequestId(id), request };
         let mut scratch = lock(&self.inner.writer);
+        encode_frame(&frame, &mut scratch)
+            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
+        let body = scratch.len().saturating_sub(4);
+        if body > self.inner.max_frame_bytes as usize {
+            // The daemon would drop the whole IPC connection for it.
+            return Err(Error::invalid_argument(format!(
+                "request of {body} bytes exceeds the daemon's frame limit of {} bytes",
+                self.inner.max_frame_bytes
+            )));
+        }
         let mut w = &*self.inner.stream;
-        if let Err(e) = write_frame(&mut w, &frame, &mut scratch) {
+        if let Err(e) = w.write_all(&scratch) {
             // A partial frame desynchronises the stream: end it, the reader
             // then fails every other waiting call.
             shutdown(&self.inner.stream);

@@ -336,3 +336,20 @@ fn dropping_the_last_clone_closes_the_daemon_stream() {
         while d.requests.recv().is_ok() {}
     });
 }
+
+#[test]
+fn a_request_over_the_frame_limit_is_refused_locally_and_the_client_survives() {
+    let d = start_with(64 * 1024, None, |p, id, req| {
+        match req {
+            Request::Open { .. } => p.respond(id, Response::Opened { handle: h(1) }),
+            _ => p.respond(id, Response::Reply(reply(250, "ok"))),
+        }
+        Next::Continue
+    });
+    watchdog(10, move || {
+        let c = Client::connect(&d.path).unwrap();
+        let conn = c.helo("mx", "me", None).unwrap();
+        assert_eq!(conn.mail(&"a".repeat(70_000)).unwrap_err().code(), ReturnCode::InvalidArgument);
+        assert_eq!(conn.noop().unwrap().code, 250);
+    });
+}
