@@ -1,0 +1,188 @@
+//! An async facade (cargo feature `tokio`): the blocking API run on tokio's
+//! blocking thread pool, so an async program never blocks a runtime worker.
+//!
+//! Dropping a future does not cancel the SMTP operation behind it (it runs to
+//! its end on the blocking pool); cancel with [`AsyncConnection::xquit`].
+//! Callbacks still run on the client's reader thread, as in the blocking API.
+
+use crate::{Client, Connection, DaemonStatus, DataStep, DebugCallback, Error, Handle, Reply, Result, ReturnCode, StatusCallback};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Runs a blocking call on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(Error::new(ReturnCode::Failure, format!("smtp32 task failed: {e}"))))
+}
+
+/// The async form of [`Client`].
+#[derive(Clone, Debug)]
+pub struct AsyncClient {
+    inner: Client,
+}
+
+impl AsyncClient {
+    /// See [`Client::connect`].
+    pub async fn connect(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        blocking(move || Client::connect(path)).await.map(|inner| AsyncClient { inner })
+    }
+
+    /// See [`Client::connect_default`].
+    pub async fn connect_default() -> Result<Self> {
+        blocking(Client::connect_default).await.map(|inner| AsyncClient { inner })
+    }
+
+    /// The blocking client behind this one.
+    pub fn blocking(&self) -> &Client {
+        &self.inner
+    }
+
+    /// See [`Client::ping`].
+    pub async fn ping(&self, payload: Vec<u8>) -> Result<Duration> {
+        let c = self.inner.clone();
+        blocking(move || c.ping(&payload)).await
+    }
+
+    /// See [`Client::status`].
+    pub async fn status(&self) -> Result<DaemonStatus> {
+        let c = self.inner.clone();
+        blocking(move || c.status()).await
+    }
+
+    /// See [`Client::helo`].
+    pub async fn helo(&self, host: &str, local: &str, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
+        let (c, host, local) = (self.inner.clone(), host.to_owned(), local.to_owned());
+        blocking(move || c.helo(&host, &local, debug)).await.map(|inner| AsyncConnection { inner })
+    }
+
+    /// See [`Client::xhelo`].
+    pub async fn xhelo(
+        &self,
+        host: &str,
+        local: &str,
+        debug: Option<DebugCallback>,
+        status: StatusCallback,
+    ) -> Result<AsyncConnection> {
+        let (c, host, local) = (self.inner.clone(), host.to_owned(), local.to_owned());
+        blocking(move || c.xhelo(&host, &local, debug, status)).await.map(|inner| AsyncConnection { inner })
+    }
+}
+
+/// The async form of [`Connection`].
+#[derive(Clone, Debug)]
+pub struct AsyncConnection {
+    inner: Connection,
+}
+
+/// Async methods that take one string and return the reply.
+macro_rules! with_str {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        pub async fn $name(&self, arg: &str) -> Result<Reply> {
+            let (c, arg) = (self.inner.clone(), arg.to_owned());
+            blocking(move || c.$name(&arg)).await
+        }
+    )*};
+}
+
+/// Async methods without arguments that return the reply.
+macro_rules! no_arg {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        pub async fn $name(&self) -> Result<Reply> {
+            let c = self.inner.clone();
+            blocking(move || c.$name()).await
+        }
+    )*};
+}
+
+impl AsyncConnection {
+    /// The blocking connection behind this one.
+    pub fn blocking(&self) -> &Connection {
+        &self.inner
+    }
+
+    /// The SMTP-32 handle.
+    pub fn handle(&self) -> Handle {
+        self.inner.handle()
+    }
+
+    with_str!(
+        /// See [`Connection::mail`].
+        mail,
+        /// See [`Connection::send_from`].
+        send_from,
+        /// See [`Connection::soml`].
+        soml,
+        /// See [`Connection::saml`].
+        saml,
+        /// See [`Connection::rcpt`].
+        rcpt,
+        /// See [`Connection::vrfy`].
+        vrfy,
+        /// See [`Connection::expn`].
+        expn,
+        /// See [`Connection::direct`].
+        direct
+    );
+
+    no_arg!(
+        /// See [`Connection::noop`].
+        noop,
+        /// See [`Connection::rset`].
+        rset,
+        /// See [`Connection::turn`].
+        turn,
+        /// See [`Connection::data_end`].
+        data_end
+    );
+
+    /// See [`Connection::help`].
+    pub async fn help(&self, topic: Option<&str>) -> Result<Reply> {
+        let (c, topic) = (self.inner.clone(), topic.map(str::to_owned));
+        blocking(move || c.help(topic.as_deref())).await
+    }
+
+    /// See [`Connection::data_buf`].
+    pub async fn data_buf(&self, bytes: Vec<u8>) -> Result<()> {
+        let c = self.inner.clone();
+        blocking(move || c.data_buf(&bytes)).await
+    }
+
+    /// See [`Connection::data_from`]; `fill` runs on the blocking pool.
+    pub async fn data_from(&self, fill: impl FnMut(&mut [u8]) -> DataStep + Send + 'static) -> Result<Reply> {
+        let c = self.inner.clone();
+        blocking(move || c.data_from(fill)).await
+    }
+
+    /// See [`Connection::last_reply`].
+    pub async fn last_reply(&self) -> Result<Option<Reply>> {
+        let c = self.inner.clone();
+        blocking(move || c.last_reply()).await
+    }
+
+    /// See [`Connection::set_timeout`].
+    pub async fn set_timeout(&self, seconds: u32) -> Result<()> {
+        let c = self.inner.clone();
+        blocking(move || c.set_timeout(seconds)).await
+    }
+
+    /// See [`Connection::set_debug`].
+    pub async fn set_debug(&self, callback: Option<DebugCallback>) -> Result<()> {
+        let c = self.inner.clone();
+        blocking(move || c.set_debug(callback)).await
+    }
+
+    /// See [`Connection::quit`].
+    pub async fn quit(self) -> Result<()> {
+        blocking(move || self.inner.quit()).await
+    }
+
+    /// See [`Connection::xquit`]: cancels the operation in flight on this handle.
+    pub async fn xquit(&self) -> Result<()> {
+        let c = self.inner.clone();
+        blocking(move || c.xquit()).await
+    }
+}
