@@ -139,7 +139,8 @@ pub struct ScriptedServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     events: Mutex<Receiver<ServerEvent>>,
-    seen: Mutex<Vec<ServerEvent>>,
+    /// Every event received, and whether a wait has returned it.
+    seen: Mutex<Vec<(ServerEvent, bool)>>,
 }
 
 impl ScriptedServer {
@@ -167,24 +168,27 @@ impl ScriptedServer {
         self.addr.to_string()
     }
 
-    /// Waits for the first event (not yet returned by a wait) that `pred` accepts; panics after
-    /// `timeout` listing the events seen.
+    /// Waits for the earliest event that `pred` accepts and that no earlier wait returned
+    /// (events a wait skipped stay available to later waits); panics after `timeout` listing
+    /// the events seen.
     pub fn wait_event(&self, what: &str, timeout: Duration, pred: impl Fn(&ServerEvent) -> bool) -> ServerEvent {
         let deadline = Instant::now() + timeout;
         let rx = self.events.lock().unwrap();
         loop {
+            {
+                let mut seen = self.seen.lock().unwrap();
+                while let Ok(ev) = rx.try_recv() {
+                    seen.push((ev, false));
+                }
+                if let Some((ev, taken)) = seen.iter_mut().find(|(ev, taken)| !*taken && pred(ev)) {
+                    *taken = true;
+                    return ev.clone();
+                }
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(ev) => {
-                    self.seen.lock().unwrap().push(ev.clone());
-                    if pred(&ev) {
-                        return ev;
-                    }
-                }
-                Err(_) => panic!(
-                    "scripted server: no {what} within {timeout:?}; events so far: {:?}",
-                    self.seen.lock().unwrap()
-                ),
+                Ok(ev) => self.seen.lock().unwrap().push((ev, false)),
+                Err(_) => panic!("scripted server: no {what} within {timeout:?}; events so far: {:?}", self.events_locked(&rx)),
             }
         }
     }
@@ -215,14 +219,18 @@ impl ScriptedServer {
         });
     }
 
-    /// Every event seen by the waits so far plus any pending, in order.
+    /// Every event so far, in order (whether or not a wait returned it).
     pub fn events(&self) -> Vec<ServerEvent> {
         let rx = self.events.lock().unwrap();
+        self.events_locked(&rx)
+    }
+
+    fn events_locked(&self, rx: &Receiver<ServerEvent>) -> Vec<ServerEvent> {
         let mut seen = self.seen.lock().unwrap();
         while let Ok(ev) = rx.try_recv() {
-            seen.push(ev);
+            seen.push((ev, false));
         }
-        seen.clone()
+        seen.iter().map(|(ev, _)| ev.clone()).collect()
     }
 }
 
