@@ -32,6 +32,8 @@
 //! - `ffi/`: the C ABI.
 //! - `asynchronous.rs` (feature `tokio`): an async facade over the blocking calls.
 
+#![warn(missing_docs)]
+
 mod callbacks;
 mod client;
 mod connection;

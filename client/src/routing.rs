@@ -157,9 +157,9 @@ impl Routing {
         }
     }
 
-    /// Marks the connection dead: every waiting caller fails with `reason`
-    /// (their channels close), and every status callback still owed runs
-    /// with the same error. Idempotent.
+    /// Reader, when the stream ends: marks the connection dead; every waiting
+    /// caller fails with `reason` (their channels close), and every status
+    /// callback still owed runs with the same error. Idempotent.
     pub(crate) fn kill(&self, reason: &str) {
         let owed: Vec<(Handle, Arc<HandleEntry>)> = {
             let mut t = lock(&self.table);

@@ -5,7 +5,7 @@
 
 use super::state;
 use super::types::{SmtpLineProc, SMTP_HANDLE};
-use super::util::{c_str, finish, guard, handle, opt_c_str, rc};
+use super::util::{c_str, finish, guard, handle, opt_c_str, rc, OK};
 use crate::{Connection, Reply, Result, ReturnCode};
 use std::os::raw::{c_char, c_int};
 
@@ -112,7 +112,7 @@ pub extern "C" fn smtp_turn(conn: SMTP_HANDLE) -> c_int {
 
 /// Calls `proc_` once per line of `reply`; -1 resets the connection.
 fn each_line(h: SMTP_HANDLE, conn: &Connection, reply: &Reply, proc_: SmtpLineProc, lparam: usize) -> c_int {
-    let Some(p) = proc_ else { return 0 };
+    let Some(p) = proc_ else { return OK };
     let mut line = Vec::new();
     for text in &reply.lines {
         line.clear();
@@ -125,7 +125,7 @@ fn each_line(h: SMTP_HANDLE, conn: &Connection, reply: &Reply, proc_: SmtpLinePr
             return rc(ReturnCode::Aborted);
         }
     }
-    0
+    OK
 }
 
 /// Shared body of `smtp_expn` and `smtp_help`.
