@@ -5,6 +5,7 @@
 //! - [`scripted`]: a tiny in-process TCP server that stalls, cuts or babbles on cue.
 
 pub mod aiosmtpd;
+pub mod exim;
 pub mod scripted;
 pub mod smtp_sink;
 
