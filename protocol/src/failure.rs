@@ -5,6 +5,7 @@
 //! that decides it.
 
 use crate::reply::Reply;
+use crate::socks::ProxyStage;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -166,13 +167,37 @@ pub enum Failure {
     /// A daemon limit (connections in all, or per client) was reached.
     #[error("limit reached: {0}")]
     LimitReached(String),
+    /// The SOCKS proxy answered but would not carry the connection: no version
+    /// or method in common, a refused user name or password, or a refused
+    /// destination. `SMTP_FAILURE` ("remote error" in the manual's
+    /// `smtp_fw_helo` list); no SMTP reply exists, so `smtp_rply` has none.
+    /// An unreachable proxy is `HostNotResponding`, an unresolvable proxy
+    /// name `UnknownHost`.
+    #[error("SOCKS proxy failed at {stage}: {reason}")]
+    Proxy {
+        /// Where the proxy conversation stopped.
+        stage: ProxyStage,
+        /// What the proxy said, in words.
+        reason: String,
+    },
+    /// The daemon is shutting down (SIGTERM or `Request::Shutdown`): it opens
+    /// no connection and starts no mail transaction any more; work already in
+    /// flight may finish within its `shutdown_grace`. `SMTP_CANNOT_INITIALIZE`,
+    /// as when the daemon cannot be reached.
+    #[error("smtp32d is shutting down")]
+    ShuttingDown,
+    /// An admin request this client may not make (`Reload`, `Shutdown` by a
+    /// user who is neither root, the daemon's user nor in its `admin_group`).
+    /// `SMTP_FAILURE`.
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
 }
 
 impl Failure {
     /// The SMTP-32 return code for this failure. This is the one mapping.
     pub fn code(&self) -> ReturnCode {
         match self {
-            Failure::Refused(_) | Failure::BadReply(_) => ReturnCode::Failure,
+            Failure::Refused(_) | Failure::BadReply(_) | Failure::Proxy { .. } => ReturnCode::Failure,
             Failure::InvalidHandle => ReturnCode::InvalidHandle,
             Failure::InProgress => ReturnCode::InProgress,
             Failure::TimedOut(_) => ReturnCode::TimedOut,
@@ -183,6 +208,8 @@ impl Failure {
             Failure::CannotAllocSocket(_) => ReturnCode::CannotAllocSocket,
             Failure::InvalidArgument(_) => ReturnCode::InvalidArgument,
             Failure::LimitReached(_) => ReturnCode::OutOfMemory,
+            Failure::ShuttingDown => ReturnCode::CannotInitialize,
+            Failure::NotPermitted(_) => ReturnCode::Failure,
         }
     }
 
@@ -213,5 +240,13 @@ mod tests {
         let f = Failure::Refused(Reply { code: 550, lines: vec!["no".into()] });
         assert_eq!(f.code(), ReturnCode::Failure);
         assert_eq!(f.reply().map(|r| r.code), Some(550));
+    }
+
+    #[test]
+    fn proxy_failure_is_a_remote_error_without_reply() {
+        let f = Failure::Proxy { stage: ProxyStage::Authentication, reason: "password refused".into() };
+        assert_eq!(f.code(), ReturnCode::Failure);
+        assert_eq!(f.reply(), None);
+        assert_eq!(f.to_string(), "SOCKS proxy failed at authentication: password refused");
     }
 }

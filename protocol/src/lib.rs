@@ -16,7 +16,10 @@
 //! - [`status`]: the daemon status snapshot rendered by `smtp32ctl`.
 //! - [`codec`]: length prefix + bincode + frame size limit (sync and async).
 //! - [`endpoint`]: where the daemon's socket lives by default.
+//! - [`admin`]: connection rows and details for `smtp32ctl connections` / `show`.
+//! - [`socks`]: the SOCKS route of `smtp_fw_helo`, with a password type that never prints.
 
+pub mod admin;
 pub mod codec;
 pub mod endpoint;
 pub mod event;
@@ -26,8 +29,10 @@ pub mod ids;
 pub mod reply;
 pub mod request;
 pub mod response;
+pub mod socks;
 pub mod status;
 
+pub use admin::{ConnectionDetail, ConnectionInfo, ConnectionState, ErrorCount, InFlight, StateCounts, TrafficLine};
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
 pub use event::{Direction, Event};
 pub use failure::{Failure, ReturnCode};
@@ -36,4 +41,8 @@ pub use ids::{Handle, RequestId};
 pub use reply::Reply;
 pub use request::{Command, OpenMode, Request};
 pub use response::Response;
+pub use socks::{
+    DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
+    SocksVersions, DEFAULT_SOCKS_PORT,
+};
 pub use status::DaemonStatus;

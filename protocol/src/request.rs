@@ -1,6 +1,7 @@
 //! What a client asks of the daemon.
 
 use crate::ids::Handle;
+use crate::socks::SocksRoute;
 use serde::{Deserialize, Serialize};
 
 /// How `Open` reports the outcome of the connect.
@@ -82,13 +83,47 @@ pub enum Request {
     /// at once and free the handle; answered by `Response::Done`. The cancelled
     /// request is answered with `Failure::Aborted`.
     XQuit { handle: Handle },
+    /// Open an SMTP connection through a SOCKS proxy (`smtp_fw_helo`), always
+    /// synchronously; answered by `Response::Opened` after the proxy handshake,
+    /// the greeting and EHLO/HELO, all under one timeout. Its `Debug` never
+    /// shows the password.
+    OpenViaSocks {
+        /// Proxy, versions, methods, destination and credentials.
+        route: SocksRoute,
+        /// The name sent in EHLO/HELO.
+        local: String,
+        /// Send `Event::Traffic` copies of the SMTP traffic (not the proxy handshake).
+        debug: bool,
+    },
+    /// Admin: the SMTP connections this client may see (its uid's; all for an
+    /// admin); answered by `Response::Connections`.
+    ListConnections,
+    /// Admin: one connection with its recent traffic; answered by
+    /// `Response::ConnectionDetail`. Unlike every request above, an admin may
+    /// name a handle of another client here.
+    ShowConnection { handle: Handle },
+    /// Admin: cancel whatever is in flight on the connection and close it, as
+    /// `XQuit` does (the owner's call in flight gets `Failure::Aborted`);
+    /// answered by `Response::Done`.
+    CloseConnection { handle: Handle },
+    /// Admin: reload the configuration, as SIGHUP does; answered by
+    /// `Response::Done`, or `Failure::InvalidArgument` naming the bad key.
+    Reload,
+    /// Admin: shut the daemon down, as SIGTERM does; answered by `Response::Done`.
+    Shutdown,
 }
 
 impl Request {
     /// The handle this request addresses, if any.
     pub fn handle(&self) -> Option<Handle> {
         match self {
-            Request::Ping { .. } | Request::Status | Request::Open { .. } => None,
+            Request::Ping { .. }
+            | Request::Status
+            | Request::Open { .. }
+            | Request::OpenViaSocks { .. }
+            | Request::ListConnections
+            | Request::Reload
+            | Request::Shutdown => None,
             Request::Command { handle, .. }
             | Request::DataChunk { handle, .. }
             | Request::DataEnd { handle }
@@ -96,7 +131,9 @@ impl Request {
             | Request::SetTimeout { handle, .. }
             | Request::SetDebug { handle, .. }
             | Request::Quit { handle }
-            | Request::XQuit { handle } => Some(*handle),
+            | Request::XQuit { handle }
+            | Request::ShowConnection { handle }
+            | Request::CloseConnection { handle } => Some(*handle),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What the daemon answers to a request.
 
+use crate::admin::{ConnectionDetail, ConnectionInfo};
 use crate::failure::Failure;
 use crate::ids::Handle;
 use crate::reply::Reply;
@@ -13,7 +14,8 @@ pub enum Response {
     Pong { payload: Vec<u8> },
     /// For `Request::Status`.
     Status(DaemonStatus),
-    /// For `Request::Open`: the new handle (connected for `Sync`, connecting for `Async`).
+    /// For `Request::Open` and `Request::OpenViaSocks`: the new handle (connected
+    /// for `Sync` and `OpenViaSocks`, connecting for `Async`).
     Opened { handle: Handle },
     /// For `Request::Command` and `Request::DataEnd`: the server's positive reply.
     Reply(Reply),
@@ -23,4 +25,8 @@ pub enum Response {
     LastReply(Option<Reply>),
     /// For any request: it failed, and why.
     Failed(Failure),
+    /// For `Request::ListConnections`: one row per visible connection, by handle.
+    Connections(Vec<ConnectionInfo>),
+    /// For `Request::ShowConnection`.
+    ConnectionDetail(ConnectionDetail),
 }
