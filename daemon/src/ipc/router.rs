@@ -9,7 +9,7 @@ use crate::registry::ClientId;
 use crate::session::messages::{Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
 use crate::session::tap::EventTap;
 use crate::session::SmtpSession;
-use crate::smtp::{validate_arg, Endpoint};
+use crate::smtp::{validate_arg, Endpoint, Route};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, MailboxError};
 use smtp32_protocol::{
@@ -55,10 +55,12 @@ impl Router {
             Request::Ping { payload } => Response::Pong { payload },
             Request::Status => Response::Status(self.status()),
             Request::Open { host, local, mode, debug } => {
-                return match self.open(&host, local, mode, debug).await {
-                    Ok((handle, pending)) => (Response::Opened { handle }, pending),
-                    Err(f) => (Response::Failed(f), None),
-                }
+                let route = Endpoint::parse(&host).map(Route::Direct).map_err(Failure::from);
+                return self.answer_open(route, local, mode, debug).await;
+            }
+            Request::OpenViaSocks { route, local, debug } => {
+                let route = route.check().map(|()| Route::Socks(Box::new(route)));
+                return self.answer_open(route, local, OpenMode::Sync, debug).await;
             }
             Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
             Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
@@ -127,14 +129,30 @@ impl Router {
         }
     }
 
+    /// `Opened`, with the connect still to start for an `Async` open, or `Failed`.
+    async fn answer_open(
+        &self,
+        route: Result<Route, Failure>,
+        local: String,
+        mode: OpenMode,
+        debug: bool,
+    ) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
+        match self.open(route, local, mode, debug).await {
+            Ok((handle, pending)) => (Response::Opened { handle }, pending),
+            Err(f) => (Response::Failed(f), None),
+        }
+    }
+
+    /// Checks the arguments, registers a session and connects it along `route`
+    /// (at once for `Sync`; for `Async` the caller sends the returned `Connect`).
     async fn open(
         &self,
-        host: &str,
+        route: Result<Route, Failure>,
         local: String,
         mode: OpenMode,
         debug: bool,
     ) -> Result<(Handle, Option<(Addr<SmtpSession>, Connect)>), Failure> {
-        let endpoint = Endpoint::parse(host)?;
+        let route = route?;
         validate_arg("local name", &local)?;
         let settings = self.state.settings();
         let registry = self.state.registry.clone();
@@ -145,7 +163,7 @@ impl Router {
                 let tap = Arc::new(EventTap::new(handle, debug, out));
                 SmtpSession::start_in_arbiter(arbiter, move |_| SmtpSession::new(handle, owner, registry, tap, timeout))
             })?;
-        let connect = Connect { endpoint, local, mode };
+        let connect = Connect { route, local, mode };
         match mode {
             OpenMode::Async => Ok((handle, Some((session, connect)))),
             OpenMode::Sync => match session.send(connect).await {
@@ -176,7 +194,7 @@ fn gone(_: MailboxError) -> Response {
 }
 
 /// A one-line description of a request for the debug log: never message
-/// bytes, never secrets.
+/// bytes, never secrets (a SOCKS password is a `Secret`, whose `Debug` is `***`).
 fn summarise(request: &Request) -> String {
     match request {
         Request::DataChunk { handle, bytes } => format!("DataChunk {{ handle: {handle}, {} bytes }}", bytes.len()),
@@ -191,5 +209,26 @@ fn outcome(response: &Response) -> String {
         Response::Opened { handle } => format!("SMTP_SUCCESS (handle {handle})"),
         Response::Pong { .. } => "SMTP_SUCCESS (pong)".into(),
         _ => "SMTP_SUCCESS".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smtp32_protocol::{Secret, SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksUser, SocksVersions};
+
+    #[test]
+    fn socks_open_is_logged_without_its_password() {
+        let route = SocksRoute {
+            proxy: SocksEndpoint::new(SocksHost::parse("127.0.0.1").unwrap(), 1080).unwrap(),
+            versions: SocksVersions::Both,
+            methods: SocksMethods::parse("02").unwrap(),
+            destination: SocksEndpoint::new(SocksHost::parse("mail.example").unwrap(), 25).unwrap(),
+            username: Some(SocksUser::new("alice").unwrap()),
+            password: Some(Secret::new("s3cr3t-pw").unwrap()),
+        };
+        let line = summarise(&Request::OpenViaSocks { route, local: "me.example".into(), debug: false });
+        assert!(!line.contains("s3cr3t-pw"), "{line}");
+        assert!(line.contains("***") && line.contains("alice") && line.contains("mail.example"), "{line}");
     }
 }

@@ -1,13 +1,14 @@
 //! The messages an SMTP session actor understands.
 
-use crate::smtp::Endpoint;
+use crate::smtp::Route;
 use actix::Message;
 use smtp32_protocol::{Command, Failure, OpenMode, Reply};
 
-/// Connect, read the greeting and say EHLO/HELO. Sent once, right after start.
+/// Connect (straight or through a SOCKS proxy), read the greeting and say
+/// EHLO/HELO, all under one timeout and cancel. Sent once, right after start.
 pub struct Connect {
-    /// Where to connect.
-    pub endpoint: Endpoint,
+    /// Where to connect, and how.
+    pub route: Route,
     /// The EHLO/HELO name.
     pub local: String,
     /// `Async` reports the result as `Event::Connected` as well.

@@ -10,6 +10,11 @@
 //! step (a reply, positive or not); after a timeout, a cancel or an I/O error
 //! the TCP stream is dropped with the future.
 //!
+//! The connect is one such operation whatever its [`Route`](crate::smtp::Route):
+//! for `smtp_fw_helo` the SOCKS handshake, the greeting and EHLO/HELO all run
+//! under the one timeout and cancel token, so `XQuit` interrupts a stalled proxy
+//! as it does a stalled server.
+//!
 //! When the actor stops, for whatever reason, it removes its handle from the
 //! registry, so no path can leak a handle.
 
@@ -174,7 +179,7 @@ impl Handler<Connect> for SmtpSession {
             tokio::select! {
                 biased;
                 _ = token.cancelled() => Err(Failure::Aborted),
-                r = tokio::time::timeout(Duration::from_secs(secs.into()), SmtpClient::connect(&msg.endpoint, &msg.local, tap)) => match r {
+                r = tokio::time::timeout(Duration::from_secs(secs.into()), SmtpClient::connect(&msg.route, &msg.local, tap)) => match r {
                     Ok(Ok(v)) => Ok(v),
                     Ok(Err(e)) => Err(Failure::from(e)),
                     Err(_) => Err(Failure::TimedOut(secs)),

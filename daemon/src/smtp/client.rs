@@ -1,5 +1,5 @@
-//! One connection to an SMTP server: connect, greeting, EHLO/HELO, commands,
-//! message data and QUIT.
+//! One connection to an SMTP server: greeting, EHLO/HELO, commands, message
+//! data and QUIT, on a stream opened by [`Route::open`].
 //!
 //! [`SmtpClient`] owns the TCP stream and nothing else of the daemon. It sets
 //! no timeouts: the session wraps each call in its own timeout and cancel and
@@ -7,13 +7,12 @@
 //! to be resumed. Every byte written is shown to the [`TrafficTap`] before it
 //! goes out; every reply line read is shown by [`read_reply`].
 
-use super::{read_reply, validate_arg, DataEncoder, Endpoint, SmtpError, TrafficTap};
+use super::{read_reply, validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{lookup_host, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 
 /// Read buffer size; a reply line is bounded well below it in practice.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -36,21 +35,29 @@ pub struct SmtpClient {
 }
 
 impl SmtpClient {
-    /// Connects to `endpoint`, reads the 220 greeting and introduces itself
-    /// as `local` with EHLO, falling back to HELO when EHLO gets a 5xx.
-    /// Returns the client and the final EHLO/HELO reply.
+    /// Opens `route`, reads the 220 greeting and introduces itself as
+    /// `local` with EHLO, falling back to HELO when EHLO gets a 5xx.
+    /// Returns the client and the final EHLO/HELO reply. A bad `local` is
+    /// refused before any socket is opened.
     pub async fn connect(
-        endpoint: &Endpoint,
+        route: &Route,
         local: &str,
         tap: Arc<dyn TrafficTap>,
     ) -> Result<(SmtpClient, Reply), SmtpError> {
-        validate_arg("local name", local)?;
-        if local.is_empty() || local.contains([' ', '\t']) {
-            return Err(SmtpError::InvalidArgument(
-                "local name must be one non-empty word".into(),
-            ));
-        }
-        let stream = open_stream(endpoint).await?;
+        check_local_name(local)?;
+        let stream = route.open().await?;
+        Self::handshake(stream, local, tap).await
+    }
+
+    /// The SMTP part of a connect on a stream that is already open (straight
+    /// to the server or through a proxy): the 220 greeting, then EHLO, or
+    /// HELO when EHLO gets a 5xx. Returns the client and the final EHLO/HELO reply.
+    pub async fn handshake(
+        stream: TcpStream,
+        local: &str,
+        tap: Arc<dyn TrafficTap>,
+    ) -> Result<(SmtpClient, Reply), SmtpError> {
+        check_local_name(local)?;
         stream.set_nodelay(true)?;
         let (read, writer) = stream.into_split();
         let mut client = SmtpClient {
@@ -176,28 +183,13 @@ impl SmtpClient {
     }
 }
 
-/// Resolves the host and tries each address in turn.
-async fn open_stream(endpoint: &Endpoint) -> Result<TcpStream, SmtpError> {
-    let addrs: Vec<SocketAddr> = lookup_host((endpoint.host.as_str(), endpoint.port))
-        .await
-        .map_err(|_| SmtpError::UnknownHost(endpoint.host.clone()))?
-        .collect();
-    let mut last_error = None;
-    for addr in addrs {
-        let socket = match addr {
-            SocketAddr::V4(_) => TcpSocket::new_v4(),
-            SocketAddr::V6(_) => TcpSocket::new_v6(),
-        };
-        let socket = socket.map_err(|e| SmtpError::CannotAllocSocket(e.to_string()))?;
-        match socket.connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(e) => last_error = Some((addr, e)),
-        }
+/// The EHLO/HELO name: one non-empty word without CR, LF or NUL.
+pub fn check_local_name(local: &str) -> Result<(), SmtpError> {
+    validate_arg("local name", local)?;
+    if local.is_empty() || local.contains([' ', '\t']) {
+        return Err(SmtpError::InvalidArgument("local name must be one non-empty word".into()));
     }
-    Err(match last_error {
-        Some((addr, e)) => SmtpError::HostNotResponding(format!("{endpoint} ({addr}): {e}")),
-        None => SmtpError::UnknownHost(endpoint.host.clone()),
-    })
+    Ok(())
 }
 
 /// An EHLO line as a keyword entry: the keyword upper-cased, parameters as sent.

@@ -1,7 +1,9 @@
 //! Outbound SMTP: everything the daemon says to and hears from an SMTP server.
 //!
 //! This layer knows nothing of actix or of the IPC socket. It owns the
-//! parsing of the caller's host string ([`endpoint`]), the exact wire line of
+//! parsing of the caller's host string ([`endpoint`]), the way the TCP
+//! connection is made ([`route`]: straight, or through a SOCKS proxy by
+//! [`socks`]), the exact wire line of
 //! each command ([`command`]), the bounded reply reader ([`reply`]), DATA
 //! transparency ([`dot_stuff`]), the hook that copies traffic for the debug
 //! callback ([`tap`]) and the connection itself ([`client`]). Nothing here
@@ -16,16 +18,19 @@ pub mod command;
 pub mod dot_stuff;
 pub mod endpoint;
 pub mod reply;
+pub mod route;
+pub mod socks;
 pub mod tap;
 
-pub use client::SmtpClient;
+pub use client::{check_local_name, SmtpClient};
 pub use command::{command_line, validate_arg};
 pub use dot_stuff::DataEncoder;
 pub use endpoint::Endpoint;
 pub use reply::read_reply;
+pub use route::{open_tcp, Route};
 pub use tap::{NoTap, TrafficTap};
 
-use smtp32_protocol::{Failure, Reply};
+use smtp32_protocol::{Failure, ProxyStage, Reply};
 use thiserror::Error;
 
 /// Why an outbound SMTP operation failed.
@@ -56,6 +61,14 @@ pub enum SmtpError {
     /// The caller's argument cannot be sent: empty, CR/LF/NUL inside, or out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The SOCKS proxy answered but would not carry the connection.
+    #[error("SOCKS proxy failed at {stage}: {reason}")]
+    Proxy {
+        /// Where the proxy conversation stopped.
+        stage: ProxyStage,
+        /// Why, in words (never a password).
+        reason: String,
+    },
 }
 
 impl From<SmtpError> for Failure {
@@ -68,6 +81,7 @@ impl From<SmtpError> for Failure {
             SmtpError::HostNotResponding(why) => Failure::HostNotResponding(why),
             SmtpError::CannotAllocSocket(why) => Failure::CannotAllocSocket(why),
             SmtpError::InvalidArgument(why) => Failure::InvalidArgument(why),
+            SmtpError::Proxy { stage, reason } => Failure::Proxy { stage, reason },
         }
     }
 }
@@ -111,6 +125,10 @@ mod tests {
         assert_eq!(
             Failure::from(SmtpError::InvalidArgument("a".into())),
             Failure::InvalidArgument("a".into())
+        );
+        assert_eq!(
+            Failure::from(SmtpError::Proxy { stage: ProxyStage::Connect, reason: "r".into() }),
+            Failure::Proxy { stage: ProxyStage::Connect, reason: "r".into() }
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::smtp::tap::Recorder;
-use crate::smtp::NoTap;
+use crate::smtp::{Endpoint, NoTap};
 use std::future::Future;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -62,7 +62,7 @@ async fn connected(script: Vec<Step>) -> (SmtpClient, JoinHandle<()>) {
     let mut steps = Vec::from(GREET_EHLO);
     steps.extend(script);
     let (endpoint, server) = scripted(steps).await;
-    let (client, _) = SmtpClient::connect(&endpoint, "me.example", Arc::new(NoTap))
+    let (client, _) = SmtpClient::connect(&endpoint.clone().into(), "me.example", Arc::new(NoTap))
         .await
         .expect("connect");
     (client, server)
@@ -73,7 +73,7 @@ async fn greeting_and_ehlo() {
     watchdog(async {
         let (endpoint, server) = scripted(Vec::from(GREET_EHLO)).await;
         let tap = Arc::new(Recorder::default());
-        let (client, ehlo) = SmtpClient::connect(&endpoint, "me.example", tap.clone())
+        let (client, ehlo) = SmtpClient::connect(&endpoint.clone().into(), "me.example", tap.clone())
             .await
             .expect("connect");
         assert_eq!(ehlo.code, 250);
@@ -111,7 +111,7 @@ async fn ehlo_refused_falls_back_to_helo() {
             Say(b"250 old greets me\r\n"),
         ])
         .await;
-        let (client, helo) = SmtpClient::connect(&endpoint, "me", Arc::new(NoTap))
+        let (client, helo) = SmtpClient::connect(&endpoint.clone().into(), "me", Arc::new(NoTap))
             .await
             .expect("connect");
         assert_eq!(helo.lines, ["old greets me"]);
@@ -133,7 +133,7 @@ async fn helo_refused_is_refused() {
             Say(b"501 go away\r\n"),
         ])
         .await;
-        let result = SmtpClient::connect(&endpoint, "me", Arc::new(NoTap)).await;
+        let result = SmtpClient::connect(&endpoint.clone().into(), "me", Arc::new(NoTap)).await;
         assert!(matches!(result, Err(SmtpError::Refused(r)) if r.code == 501));
         server.await.expect("server");
     })
@@ -144,7 +144,7 @@ async fn helo_refused_is_refused() {
 async fn greeting_554_is_refused() {
     watchdog(async {
         let (endpoint, server) = scripted(vec![Say(b"554 no service\r\n")]).await;
-        let result = SmtpClient::connect(&endpoint, "me", Arc::new(NoTap)).await;
+        let result = SmtpClient::connect(&endpoint.clone().into(), "me", Arc::new(NoTap)).await;
         assert!(matches!(result, Err(SmtpError::Refused(r)) if r.code == 554));
         server.await.expect("server");
     })
@@ -249,7 +249,7 @@ async fn closed_port_is_host_not_responding() {
             host: "127.0.0.1".into(),
             port,
         };
-        let result = SmtpClient::connect(&endpoint, "me", Arc::new(NoTap)).await;
+        let result = SmtpClient::connect(&endpoint.clone().into(), "me", Arc::new(NoTap)).await;
         assert!(
             matches!(result, Err(SmtpError::HostNotResponding(_))),
             "{:?}",
@@ -266,7 +266,7 @@ async fn unresolvable_name_is_unknown_host() {
             host: "no-such-host.invalid".into(),
             port: 25,
         };
-        let result = SmtpClient::connect(&endpoint, "me", Arc::new(NoTap)).await;
+        let result = SmtpClient::connect(&endpoint.clone().into(), "me", Arc::new(NoTap)).await;
         assert!(matches!(result, Err(SmtpError::UnknownHost(h)) if h == "no-such-host.invalid"));
     })
     .await
@@ -280,7 +280,7 @@ async fn bad_local_names_are_refused_before_connecting() {
             port: 25,
         };
         for local in ["", "two words", "tab\there", "cr\r", "nul\0"] {
-            let result = SmtpClient::connect(&endpoint, local, Arc::new(NoTap)).await;
+            let result = SmtpClient::connect(&endpoint.clone().into(), local, Arc::new(NoTap)).await;
             assert!(
                 matches!(result, Err(SmtpError::InvalidArgument(_))),
                 "{local:?}"
