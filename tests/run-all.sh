@@ -6,8 +6,9 @@
 #   tests/run-all.sh --deps     only install what is missing
 #
 # Needs: Debian's postfix (for smtp-sink), swaks, microsocks, dante-server, ncat, openssl and a C
-# compiler, installed with apt-get when one is missing (as root, or through sudo); and a Python
-# venv with aiosmtpd at target/test-venv (override with SMTP32_TEST_VENV).
+# compiler, installed with apt-get when one is missing (as root, or through sudo); a private Exim
+# (tests/setup/install-exim.sh); and a Python venv with aiosmtpd at target/test-venv (override
+# with SMTP32_TEST_VENV).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -79,7 +80,16 @@ install_python_venv() {
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 }
 
+# --- Exim, for the `Exim` fixture (tests/src/peers/exim.rs) ----------------------------------
+# Debian's exim4-daemon-light unpacked into /opt/smtp32-test-exim beside postfix (the packages
+# conflict, so it is not apt-installed), its shared libraries, and the Debian-exim user. The
+# script is idempotent and returns at once when everything is in place.
+install_exim() {
+    bash "$ROOT/tests/setup/install-exim.sh"
+}
+
 install_system_packages
+install_exim
 install_python_venv
 export SMTP32_TEST_PYTHON="$VENV/bin/python"
 [ "${1:-}" = "--deps" ] && exit 0

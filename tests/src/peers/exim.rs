@@ -22,20 +22,19 @@
 //! the configuration); the fixture hands that user the spool, log and mail folders.
 //! Readiness is a `220` greeting carrying this fixture's token, polled with a deadline. The
 //! daemon is stopped by PID on drop. Exim's logs are in [`Exim::dir`]`/log`, and every error of
-//! the fixture quotes them.
+//! the fixture quotes them (set `SMTP32_TEST_KEEP_EXIM` to keep the folder of a failed start).
 
 pub mod certs;
 mod config;
+mod launch;
 
 pub use config::{ALIAS, ALIAS_MEMBERS, DOMAIN, MAILBOXES};
 
 use crate::process::ChildGuard;
-use std::ffi::CString;
+use launch::{exim_binary, exim_ids, io, launch, prepare, read_logs};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -70,6 +69,8 @@ pub struct EximOptions {
     pub xoauth2: bool,
     /// Extra lines for the main section of the configuration, e.g. `smtp_receive_timeout = 5s`.
     pub extra_main: Vec<String>,
+    /// The Exim binary; `None` means `$SMTP32_TEST_EXIM`, else [`DEFAULT_EXIM`].
+    pub binary: Option<PathBuf>,
 }
 
 impl Default for EximOptions {
@@ -83,6 +84,7 @@ impl Default for EximOptions {
             chunking: true,
             xoauth2: false,
             extra_main: Vec::new(),
+            binary: None,
         }
     }
 }
@@ -125,84 +127,22 @@ impl Exim {
 
     /// Starts a daemon configured by `opts`, retrying with other ports on a bind clash.
     pub fn start_with(opts: EximOptions) -> Result<Exim, EximError> {
-        let exim_path = exim_binary()?;
+        let exim_path = exim_binary(opts.binary.as_deref())?;
         let (uid, gid) = exim_ids()?;
         let dir = tempfile::Builder::new().prefix("exim-").tempdir().map_err(io("create the fixture folder"))?;
-        let root = dir.path().to_path_buf();
-        // Debian-exim must reach everything below; the config and the CA key stay root's.
-        set_mode(&root, 0o755)?;
-        let tls = root.join("tls");
-        mkdir(&tls, 0o755)?;
-        let ca = certs::TestCa::generate(&tls).map_err(EximError)?;
-        chown(&ca.leaf_key, uid, gid)?;
-        set_mode(&ca.leaf_key, 0o600)?;
-        for sub in ["spool", "log", "mail"] {
-            mkdir(&root.join(sub), 0o755)?;
-            chown(&root.join(sub), uid, gid)?;
-        }
-        write(&root.join("mailboxes"), &config::mailboxes_file())?;
-        write(&root.join("aliases"), &config::aliases_file())?;
         let ipv6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
-
-        let mut failures = Vec::new();
-        for attempt in 0..START_ATTEMPTS {
-            let smtp_port = free_port(ipv6)?;
-            let smtps_port = loop {
-                let p = free_port(ipv6)?;
-                if p != smtp_port {
-                    break p;
-                }
-            };
-            let token = format!("smtp32-fixture-{}-{smtp_port}", std::process::id());
-            let conf = root.join("exim.conf");
-            let text = config::render(&config::Params {
-                exim_path: exim_path.clone(),
-                dir: root.clone(),
-                smtp_port,
-                smtps_port,
-                ipv6,
-                banner_token: token.clone(),
-                chain: ca.chain.clone(),
-                key: ca.leaf_key.clone(),
-                user: TEST_USER,
-                password: TEST_PASSWORD,
-                xoauth2_token: XOAUTH2_TOKEN,
-                opts: &opts,
-            });
-            write(&conf, &text)?;
-            if attempt == 0 {
-                check_config(&exim_path, &conf)?;
+        let started = prepare(dir.path(), uid, gid)
+            .and_then(|ca| launch(dir.path(), &exim_path, &ca, ipv6, &opts).map(|(c, p, s)| (ca, c, p, s)));
+        match started {
+            Ok((ca, child, smtp_port, smtps_port)) => Ok(Exim { child, smtp_port, smtps_port, ipv6, ca, opts, dir }),
+            // The error quotes Exim's logs; with SMTP32_TEST_KEEP_EXIM set, the whole folder
+            // (configuration included) also stays for a look by hand.
+            Err(EximError(why)) if std::env::var_os("SMTP32_TEST_KEEP_EXIM").is_some() => {
+                let kept = dir.keep();
+                Err(EximError(format!("{why}\n(the fixture's folder {} is kept)", kept.display())))
             }
-            let stderr_path = root.join(format!("log/stderr.{attempt}"));
-            let stderr = std::fs::File::create(&stderr_path).map_err(io("create the stderr file"))?;
-            let mut cmd = Command::new(&exim_path);
-            // -bdf: daemon in the foreground (its PID is the child's); -q1m: retry deferred
-            // deliveries every minute (first deliveries happen at once, not on a queue run).
-            cmd.arg("-C").arg(&conf).args(["-bdf", "-q1m"]);
-            cmd.stdin(Stdio::null()).stdout(stderr.try_clone().map_err(io("dup stderr"))?).stderr(stderr);
-            let mut child = ChildGuard::spawn("exim", &mut cmd);
-            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, smtp_port));
-            match wait_ready(&mut child, addr, &token) {
-                Ok(()) => return Ok(Exim { child, smtp_port, smtps_port, ipv6, ca, opts, dir }),
-                Err(why) => {
-                    child.kill();
-                    let logs = read_logs(&root);
-                    if logs.contains("Address already in use") && attempt + 1 < START_ATTEMPTS {
-                        failures.push(format!("ports {smtp_port}/{smtps_port} taken meanwhile"));
-                        // Exim appends to its logs: start the next attempt's with a clean slate.
-                        for log in ["mainlog", "paniclog", "rejectlog"] {
-                            let _ = std::fs::remove_file(root.join("log").join(log));
-                        }
-                        continue;
-                    }
-                    return Err(EximError(format!(
-                        "Exim did not start ({why}; earlier attempts: {failures:?}); config {}\n{logs}",
-                        conf.display()
-                    )));
-                }
-            }
+            Err(e) => Err(e),
         }
-        unreachable!("the last attempt returns")
     }
 
     /// The plain SMTP port on 127.0.0.1 (STARTTLS offered).
@@ -323,88 +263,6 @@ impl Exim {
     }
 }
 
-/// The binary: `$SMTP32_TEST_EXIM`, else [`DEFAULT_EXIM`].
-fn exim_binary() -> Result<PathBuf, EximError> {
-    let path = std::env::var_os("SMTP32_TEST_EXIM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(DEFAULT_EXIM));
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(EximError(format!(
-            "the Exim binary {} is missing: run tests/setup/install-exim.sh (tests/run-all.sh does), \
-             which unpacks Debian's exim4-daemon-light there",
-            path.display()
-        )))
-    }
-}
-
-/// The uid and gid of `Debian-exim`.
-fn exim_ids() -> Result<(u32, u32), EximError> {
-    let name = CString::new(EXIM_USER).expect("no NUL in the user name");
-    // SAFETY: getpwnam with a valid C string; the result is read at once, before any other
-    // call that could overwrite its static buffer.
-    let pw = unsafe { libc::getpwnam(name.as_ptr()) };
-    if pw.is_null() {
-        return Err(EximError(format!(
-            "the system user {EXIM_USER} (compiled into Debian's exim4) does not exist: \
-             run tests/setup/install-exim.sh, which creates it"
-        )));
-    }
-    // SAFETY: non-null pointer to a passwd record returned just above.
-    Ok(unsafe { ((*pw).pw_uid, (*pw).pw_gid) })
-}
-
-/// `exim -bV` on the configuration: a syntax error is reported with Exim's own words.
-fn check_config(exim: &Path, conf: &Path) -> Result<(), EximError> {
-    let out = Command::new(exim)
-        .arg("-C")
-        .arg(conf)
-        .arg("-bV")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(io("run exim -bV"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(EximError(format!(
-        "exim -bV refused the configuration {} ({}): {}{}",
-        conf.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )))
-}
-
-/// Polls until the plain port greets with `token`, the daemon exits, or the deadline passes.
-fn wait_ready(child: &mut ChildGuard, addr: SocketAddr, token: &str) -> Result<(), String> {
-    let deadline = Instant::now() + READY_DEADLINE;
-    loop {
-        if let Some(status) = child.try_exit() {
-            return Err(format!("the daemon exited with {status}"));
-        }
-        let last = match super::read_greeting(addr, Duration::from_millis(500)) {
-            Ok(line) if line.starts_with("220 ") && line.contains(token) => return Ok(()),
-            Ok(line) => format!("greeting {line:?} is not this fixture's"),
-            Err(e) => e.to_string(),
-        };
-        if Instant::now() >= deadline {
-            return Err(format!("no greeting within {READY_DEADLINE:?} (last: {last})"));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// A port free on 127.0.0.1 (and on ::1 when `ipv6`) a moment ago.
-fn free_port(ipv6: bool) -> Result<u16, EximError> {
-    for _ in 0..50 {
-        let v4 = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(io("bind 127.0.0.1:0"))?;
-        let port = v4.local_addr().map_err(io("local_addr"))?.port();
-        if !ipv6 || TcpListener::bind((Ipv6Addr::LOCALHOST, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(EximError("no port free on both 127.0.0.1 and ::1 after 50 tries".into()))
-}
-
 /// `(seconds, microseconds)` from a maildir file name `<s>.M<us>P<pid>.<host>`; unknown = 0.
 fn maildir_time(name: &str) -> (u64, u64) {
     let mut parts = name.splitn(3, '.');
@@ -416,46 +274,4 @@ fn maildir_time(name: &str) -> (u64, u64) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (secs, micros)
-}
-
-fn read_logs(dir: &Path) -> String {
-    let log = dir.join("log");
-    let mut names: Vec<String> = std::fs::read_dir(&log)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
-        .unwrap_or_default();
-    names.sort();
-    let mut out = String::new();
-    for name in names {
-        let text = std::fs::read_to_string(log.join(&name)).unwrap_or_else(|e| format!("<unreadable: {e}>"));
-        if !text.trim().is_empty() {
-            out.push_str(&format!("--- exim {name} ---\n{}\n", text.trim_end()));
-        }
-    }
-    if out.is_empty() {
-        out.push_str("(Exim wrote no log)");
-    }
-    out
-}
-
-fn io(what: &'static str) -> impl Fn(std::io::Error) -> EximError {
-    move |e| EximError(format!("cannot {what}: {e}"))
-}
-
-fn mkdir(path: &Path, mode: u32) -> Result<(), EximError> {
-    std::fs::create_dir(path).map_err(|e| EximError(format!("cannot create {}: {e}", path.display())))?;
-    set_mode(path, mode)
-}
-
-fn write(path: &Path, text: &str) -> Result<(), EximError> {
-    std::fs::write(path, text).map_err(|e| EximError(format!("cannot write {}: {e}", path.display())))
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<(), EximError> {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| EximError(format!("cannot chmod {}: {e}", path.display())))
-}
-
-fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), EximError> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .map_err(|e| EximError(format!("cannot chown {} to {EXIM_USER}: {e}", path.display())))
 }

@@ -60,8 +60,10 @@ impl TestCa {
         std::fs::write(file("ca.cnf"), CA_CONFIG).map_err(|e| format!("write ca.cnf: {e}"))?;
         std::fs::write(file("leaf.cnf"), LEAF_CONFIG).map_err(|e| format!("write leaf.cnf: {e}"))?;
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        openssl(dir, &[&["req", "-x509", "-config", "ca.cnf", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem"], &ec[..]].concat())?;
-        openssl(dir, &[&["req", "-new", "-config", "leaf.cnf", "-keyout", "server.key", "-out", "server.csr"], &ec[..]].concat())?;
+        let ca_args = ["req", "-x509", "-config", "ca.cnf", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem"];
+        openssl(dir, &[&ca_args[..], &ec[..]].concat())?;
+        let csr_args = ["req", "-new", "-config", "leaf.cnf", "-keyout", "server.key", "-out", "server.csr"];
+        openssl(dir, &[&csr_args[..], &ec[..]].concat())?;
         let serial = format!("0x{:x}", unique_serial());
         openssl(
             dir,

@@ -90,6 +90,10 @@ chunking_advertise_hosts = @CHUNKING_HOSTS@
 # Deliver every message at once, however many come on one connection (the default queues the
 # 11th and later ones until the next queue run).
 smtp_accept_queue_per_connection = 0
+# Exim drops a client after 3 unknown commands or 3 protocol errors; a test that sends SEND,
+# SOML, SAML and TURN (all "500 unrecognized command") on one connection needs more.
+smtp_max_unknown_commands = 100
+smtp_max_synprot_errors = 100
 deliver_drop_privilege = true
 
 acl_smtp_rcpt = acl_check_rcpt
@@ -177,8 +181,7 @@ pub fn render(p: &Params<'_>) -> String {
     let interfaces = if p.ipv6 { "<; 127.0.0.1 ; ::1" } else { "<; 127.0.0.1" };
     // Exim refuses AUTH for a mechanism it did not advertise (503), so this both hides and
     // refuses AUTH on a connection without TLS.
-    let auth_condition =
-        if p.opts.auth_over_cleartext { String::new() } else { "server_advertise_condition = ${if def:tls_in_cipher}".to_string() };
+    let auth_condition = if p.opts.auth_over_cleartext { "" } else { "server_advertise_condition = ${if def:tls_in_cipher}" };
     let mut text = MAIN.to_string();
     if p.opts.xoauth2 {
         text.push_str(&XOAUTH2.replace("@BEARER@", p.xoauth2_token));
@@ -200,7 +203,7 @@ pub fn render(p: &Params<'_>) -> String {
         .replace("@UTF8_HOSTS@", on_off(p.opts.smtputf8))
         .replace("@PIPELINING_HOSTS@", on_off(p.opts.pipelining))
         .replace("@CHUNKING_HOSTS@", on_off(p.opts.chunking))
-        .replace("@AUTH_CONDITION@", &auth_condition)
+        .replace("@AUTH_CONDITION@", auth_condition)
         .replace("@USER@", p.user)
         .replace("@PASSWORD@", p.password)
 }
