@@ -43,6 +43,7 @@ mod error;
 pub mod ffi;
 mod reader;
 mod routing;
+pub mod socks;
 #[cfg(feature = "tokio")]
 pub mod asynchronous;
 
