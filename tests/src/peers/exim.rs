@@ -263,6 +263,19 @@ impl Exim {
     }
 }
 
+impl Drop for Exim {
+    fn drop(&mut self) {
+        // Exim forks a process per connection and per delivery, which outlive a daemon stopped
+        // alone. They share the daemon's process group (made for it at spawn): one signal to
+        // the group stops them all before the folder goes. Only while the daemon is unreaped
+        // is its PID, and so the group's id, certainly still ours. ChildGuard then reaps it.
+        if self.child.try_exit().is_none() {
+            // SAFETY: kill() on the process group led by our own, not yet reaped, child.
+            unsafe { libc::kill(-(self.child.pid() as i32), libc::SIGTERM) };
+        }
+    }
+}
+
 /// `(seconds, microseconds)` from a maildir file name `<s>.M<us>P<pid>.<host>`; unknown = 0.
 fn maildir_time(name: &str) -> (u64, u64) {
     let mut parts = name.splitn(3, '.');

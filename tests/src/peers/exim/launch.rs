@@ -11,6 +11,7 @@ use crate::process::ChildGuard;
 use std::ffi::CString;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -78,6 +79,9 @@ pub(super) fn launch(
         // deliveries every minute (first deliveries happen at once, not on a queue run).
         cmd.arg("-C").arg(&conf).args(["-bdf", "-q1m"]);
         cmd.stdin(Stdio::null()).stdout(stderr.try_clone().map_err(io("dup stderr"))?).stderr(stderr);
+        // Its own process group, so that the processes it forks per connection and delivery
+        // can be stopped with it (see `Drop for Exim`).
+        cmd.process_group(0);
         let mut child = ChildGuard::spawn("exim", &mut cmd);
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, smtp_port));
         let why = match wait_ready(&mut child, addr, &token) {
