@@ -97,12 +97,16 @@ export SMTP32_TEST_PYTHON="$VENV/bin/python"
 log "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
 
+# Doc tests first, so that the closing lines are those of the main run; every step runs even
+# after a failure, and any failure fails the script.
+status=0
 if cargo nextest --version >/dev/null 2>&1; then
-    log "cargo nextest run --workspace"
-    cargo nextest run --workspace --no-fail-fast
     log "cargo test --workspace --doc"
-    cargo test --workspace --doc
+    cargo test --workspace --doc || status=1
+    log "cargo nextest run --workspace"
+    cargo nextest run --workspace --no-fail-fast || status=1
 else
     log "cargo test --workspace (cargo-nextest not found)"
-    cargo test --workspace --no-fail-fast
+    cargo test --workspace --no-fail-fast || status=1
 fi
+exit $status
