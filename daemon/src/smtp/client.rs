@@ -118,8 +118,14 @@ impl SmtpClient {
         refuse_negative(self.read().await?)
     }
 
-    /// Sends QUIT and reads the 221 if it comes; errors are ignored, the connection closes either way.
+    /// Sends QUIT and reads the 221 if it comes; errors are ignored, the
+    /// connection closes either way. Inside a message (after the 354) a QUIT
+    /// line would become message content, so the connection is only closed:
+    /// without the final dot the server discards the partial message.
     pub async fn quit(mut self) {
+        if self.in_message {
+            return;
+        }
         if self.write_line("QUIT").await.is_ok() {
             let _ = self.read().await;
         }

@@ -9,12 +9,14 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-/// One step of the scripted server: send these bytes, or expect exactly these.
+/// One step of the scripted server: send these bytes, expect exactly these,
+/// or expect the client to close with nothing more sent.
 enum Step {
     Say(&'static [u8]),
     Expect(&'static [u8]),
+    ExpectClose,
 }
-use Step::{Expect, Say};
+use Step::{Expect, ExpectClose, Say};
 
 /// Fails the test instead of hanging it.
 async fn watchdog<T>(f: impl Future<Output = T>) -> T {
@@ -39,6 +41,11 @@ async fn scripted(script: Vec<Step>) -> (Endpoint, JoinHandle<()>) {
                         got.escape_ascii().to_string(),
                         want.escape_ascii().to_string()
                     );
+                }
+                ExpectClose => {
+                    let mut rest = Vec::new();
+                    conn.read_to_end(&mut rest).await.expect("server read to end");
+                    assert_eq!(rest.escape_ascii().to_string(), "", "bytes after the last expected step");
                 }
             }
         }
@@ -208,6 +215,23 @@ async fn message_bytes_on_the_wire_are_stuffed_and_normalised() {
         assert_eq!(client.data_end().await.expect("end").code, 250);
         let refused = client.data_end().await;
         assert!(matches!(refused, Err(SmtpError::Refused(r)) if r.code == 554));
+        server.await.expect("server");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn quit_inside_a_message_only_closes() {
+    watchdog(async {
+        let (mut client, server) = connected(vec![
+            Expect(b"DATA\r\n"),
+            Say(b"354 go ahead\r\n"),
+            Expect(b"partial\r\n"),
+            ExpectClose,
+        ])
+        .await;
+        client.data_chunk(b"partial\n").await.expect("chunk");
+        client.quit().await;
         server.await.expect("server");
     })
     .await
