@@ -21,6 +21,7 @@
 //! ```
 //!
 //! Layout:
+//! - `admin.rs`: the admin requests (connection listing and detail, close, reload, shutdown).
 //! - `client.rs`: [`Client`], the daemon connection, handshake and request/response calls.
 //! - `connection.rs`: [`Connection`], the SMTP operations on one handle.
 //! - `reader.rs`: the reader thread that routes responses and runs callbacks.
@@ -34,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+mod admin;
 mod callbacks;
 mod client;
 mod connection;
@@ -53,4 +55,7 @@ pub use connection::Connection;
 pub use data::{DataStep, CALLBACK_BUFFER_BYTES};
 pub use error::{Error, Result};
 pub use smtp32_protocol::endpoint::default_socket_path;
-pub use smtp32_protocol::{DaemonStatus, Direction, Handle, Reply, ReturnCode};
+pub use smtp32_protocol::{
+    ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
+    ReturnCode, StateCounts, TrafficLine,
+};

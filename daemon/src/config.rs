@@ -40,6 +40,19 @@ pub struct Settings {
     pub max_connections_per_client: u32,
     /// Largest frame body accepted from a client, in bytes.
     pub max_frame_bytes: u32,
+    /// Members of this group (and root, and the daemon's own user) see and
+    /// act on every client's connections through `smtp32ctl`; empty: nobody else.
+    #[serde(default)]
+    pub admin_group: String,
+    /// Seconds a shutdown lets operations and open mail transactions finish
+    /// before every connection gets QUIT (0..=3600).
+    pub shutdown_grace: u16,
+    /// Mode of the socket file the daemon binds: "0600" or "0660" (octal).
+    /// Not used when systemd passes the socket.
+    pub socket_mode: String,
+    /// Group of the socket file the daemon binds; empty: the daemon's group.
+    #[serde(default)]
+    pub socket_group: String,
 }
 
 /// Why the settings could not be loaded.
@@ -48,6 +61,16 @@ pub enum ConfigError {
     /// The config crate could not read or parse a source (names the key when it can).
     #[error("configuration: {0}")]
     Load(#[from] config::ConfigError),
+    /// A value is not one of those allowed.
+    #[error("configuration: `{key}` = {value:?} is not allowed: {why}")]
+    Invalid {
+        /// The offending key.
+        key: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// What is allowed, in words.
+        why: String,
+    },
     /// A value is outside its range.
     #[error("configuration: `{key}` = {value} is out of range ({range})")]
     OutOfRange {
@@ -94,7 +117,48 @@ impl Settings {
         check("debug_level", self.debug_level.into(), 0, 2)?;
         check("max_connections", self.max_connections.into(), 1, 1_000_000)?;
         check("max_connections_per_client", self.max_connections_per_client.into(), 1, self.max_connections.into())?;
-        check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())
+        check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())?;
+        check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
+        parse_socket_mode(&self.socket_mode)?;
+        for (key, group) in [("admin_group", &self.admin_group), ("socket_group", &self.socket_group)] {
+            if !group.is_empty() && crate::peer::group_id(group).is_none() {
+                let why = "no such group on this system".into();
+                return Err(ConfigError::Invalid { key, value: group.clone(), why });
+            }
+        }
+        Ok(())
+    }
+
+    /// The socket file's mode bits (validated at load: 0o600 or 0o660).
+    pub fn socket_mode_bits(&self) -> u32 {
+        parse_socket_mode(&self.socket_mode).unwrap_or(0o600)
+    }
+
+    /// The group id for the socket file, `None` to leave the daemon's group.
+    pub fn socket_gid(&self) -> Option<u32> {
+        Some(&self.socket_group).filter(|g| !g.is_empty()).and_then(|g| crate::peer::group_id(g))
+    }
+}
+
+/// Reads `socket_mode` as octal; only owner-only and owner+group read/write are allowed.
+fn parse_socket_mode(text: &str) -> Result<u32, ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        key: "socket_mode",
+        value: text.to_string(),
+        why: "use \"0600\" (owner only) or \"0660\" (owner and group); others may never connect".into(),
+    };
+    let digits = text.trim().trim_start_matches("0o");
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode @ (0o600 | 0o660)) => Ok(mode),
+        _ => Err(invalid()),
+    }
+}
+
+/// The configuration file `Settings::load(flag)` reads, if any.
+pub fn file_in_use(flag: Option<&Path>) -> Option<PathBuf> {
+    match flag {
+        Some(path) => Some(path.to_path_buf()),
+        None => Some(PathBuf::from(SYSTEM_CONFIG_PATH)).filter(|p| p.exists()),
     }
 }
 
@@ -140,6 +204,22 @@ mod tests {
     fn unknown_key_is_refused_by_name() {
         let e = load_text("tiemout = 5").unwrap_err().to_string();
         assert!(e.contains("tiemout"), "{e}");
+    }
+
+    #[test]
+    fn lifecycle_and_socket_keys() {
+        let s = load_text("").unwrap();
+        assert_eq!((s.shutdown_grace, s.socket_mode_bits(), s.admin_group.as_str()), (30, 0o600, ""));
+        assert_eq!(load_text("socket_mode = \"0660\"").unwrap().socket_mode_bits(), 0o660);
+        for bad in ["socket_mode = \"0666\"", "socket_mode = \"0644\"", "socket_mode = \"rw\""] {
+            let e = load_text(bad).unwrap_err().to_string();
+            assert!(e.contains("`socket_mode`"), "{e}");
+        }
+        let e = load_text("shutdown_grace = 3601").unwrap_err().to_string();
+        assert!(e.contains("`shutdown_grace`"), "{e}");
+        let e = load_text("admin_group = \"no-such-group-smtp32\"").unwrap_err().to_string();
+        assert!(e.contains("`admin_group`"), "{e}");
+        assert_eq!(load_text("socket_group = \"root\"").unwrap().socket_gid(), Some(0));
     }
 
     #[test]

@@ -1,17 +1,34 @@
 //! The daemon's local socket: which path, safe replacement of a stale socket
-//! file, refusal when another daemon is alive on it, and tight permissions.
+//! file, refusal when another daemon is alive on it, and tight permissions —
+//! or the socket systemd passed, adopted as it is ([`adopt`]).
 
 use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use smtp32_protocol::endpoint::{self, SOCKET_ENV};
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
-/// Mode of the socket file: owner only. Connecting needs write permission.
+/// Default mode of the socket file: owner only. Connecting needs write permission.
 pub const SOCKET_MODE: u32 = 0o600;
+
+/// How the socket file is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketPerms {
+    /// 0o600 or 0o660 (the `socket_mode` setting); world bits are always cleared.
+    pub mode: u32,
+    /// Group to give the file (the `socket_group` setting), `None` to keep the daemon's.
+    pub gid: Option<u32>,
+}
+
+impl Default for SocketPerms {
+    fn default() -> Self {
+        SocketPerms { mode: SOCKET_MODE, gid: None }
+    }
+}
 
 /// Why the socket could not be set up.
 #[derive(Debug, Error)]
@@ -42,28 +59,50 @@ pub fn socket_path(flag: Option<&Path>, setting: Option<&Path>) -> PathBuf {
         .unwrap_or_else(endpoint::default_socket_path)
 }
 
-/// Binds the listener at `path` with mode 0600. A missing parent directory is
-/// created with mode 0700; a stale socket file (nobody answers) is replaced;
-/// a live one is refused. Must run inside the tokio runtime.
-pub fn bind(path: &Path) -> Result<Listener, ListenError> {
+/// Binds the listener at `path` with `perms` (mode 0600 by default). A
+/// missing parent directory is created with mode 0700 (0750 for a group
+/// socket); a stale socket file (nobody answers) is replaced; a live one is
+/// refused. Must run inside the tokio runtime.
+pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
+    let mode = perms.mode & 0o770;
     let io_err = |source| ListenError::Io { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_err)?;
+        let dir_mode = if mode & 0o070 != 0 { 0o750 } else { 0o700 };
+        std::fs::DirBuilder::new().recursive(true).mode(dir_mode).create(dir).map_err(io_err)?;
+        if let Some(gid) = perms.gid {
+            chown_group(dir, gid).map_err(io_err)?;
+        }
     }
     remove_if_stale(path)?;
     let name = path.to_fs_name::<GenericFilePath>().map_err(io_err)?;
     let listener = ListenerOptions::new()
         .name(name)
-        .mode(SOCKET_MODE as libc::mode_t)
+        .mode(mode as libc::mode_t)
         .reclaim_name(true)
         .create_tokio()
         .map_err(io_err)?;
-    // Belt and braces: the file must never be group- or world-writable.
+    if let Some(gid) = perms.gid {
+        chown_group(path, gid).map_err(io_err)?;
+    }
+    // Belt and braces: the file must never carry more than the configured bits.
     let meta = std::fs::metadata(path).map_err(io_err)?;
-    if meta.permissions().mode() & 0o022 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE)).map_err(io_err)?;
+    if meta.permissions().mode() & 0o777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io_err)?;
     }
     Ok(listener)
+}
+
+/// Takes over a listening socket passed by systemd (`smtp32d.socket`). Its
+/// path, mode and group are the unit's business, and its file is left in
+/// place when the daemon exits (systemd owns it).
+pub fn adopt(fd: OwnedFd) -> io::Result<Listener> {
+    use interprocess::os::unix::uds_local_socket::tokio::Listener as UdsListener;
+    let uds = UdsListener::try_from(fd)?;
+    Ok(Listener::from(uds))
+}
+
+fn chown_group(path: &Path, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::chown(path, None, Some(gid))
 }
 
 fn remove_if_stale(path: &Path) -> Result<(), ListenError> {

@@ -4,14 +4,21 @@
 //! found only by the IPC client that created it: to everyone else it does not
 //! exist (`Failure::InvalidHandle`), so handles cannot be guessed across
 //! clients. Limits on connections in all and per client are enforced here.
+//!
+//! The admin requests are the one exception, and they go through their own
+//! lookups ([`Registry::visible`], [`Registry::lookup_admin`]): there a
+//! connection belongs to its owner's *uid*, so `smtp32ctl` run by the same
+//! user sees it, and an admin sees every connection.
 
+use crate::peer::Peer;
+use crate::session::activity::Activity;
 use crate::session::SmtpSession;
 use actix::Addr;
 use rand::Rng;
 use smtp32_protocol::{Failure, Handle};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Identifies one IPC client connection for the daemon's lifetime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,6 +27,23 @@ pub struct ClientId(pub u64);
 struct Entry {
     owner: ClientId,
     session: Addr<SmtpSession>,
+    activity: Arc<Activity>,
+}
+
+/// Who asks an admin request: their credentials and whether they are an admin.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    /// The asking client's credentials.
+    pub peer: Peer,
+    /// True for root, the daemon's user and `admin_group` members.
+    pub admin: bool,
+}
+
+impl Viewer {
+    /// True when this viewer may see and act on a connection opened by `owner`.
+    pub fn may_see(&self, owner: &Peer) -> bool {
+        self.admin || (self.peer.uid.is_some() && self.peer.uid == owner.uid)
+    }
 }
 
 #[derive(Default)]
@@ -47,13 +71,13 @@ impl Registry {
     }
 
     /// Picks a fresh handle for `owner` within the limits and registers the
-    /// session that `start` creates for it; returns both.
+    /// session that `start` creates for it (with its live record); returns the handle and session.
     pub fn open(
         &self,
         owner: ClientId,
         max_total: u32,
         max_per_client: u32,
-        start: impl FnOnce(Handle) -> Addr<SmtpSession>,
+        start: impl FnOnce(Handle) -> (Addr<SmtpSession>, Arc<Activity>),
     ) -> Result<(Handle, Addr<SmtpSession>), Failure> {
         let mut t = self.table();
         if t.entries.len() >= max_total as usize {
@@ -71,8 +95,8 @@ impl Registry {
                 }
             }
         };
-        let session = start(handle);
-        t.entries.insert(handle, Entry { owner, session: session.clone() });
+        let (session, activity) = start(handle);
+        t.entries.insert(handle, Entry { owner, session: session.clone(), activity });
         *t.per_client.entry(owner).or_default() += 1;
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok((handle, session))
@@ -104,6 +128,33 @@ impl Registry {
         let sessions: Vec<_> = handles.iter().filter_map(|h| t.entries.remove(h)).map(|e| e.session).collect();
         t.per_client.remove(&owner);
         sessions
+    }
+
+    /// The live records of the connections `viewer` may see, by handle.
+    pub fn visible(&self, viewer: &Viewer) -> Vec<Arc<Activity>> {
+        let mut seen: Vec<Arc<Activity>> = self
+            .table()
+            .entries
+            .values()
+            .filter(|e| viewer.may_see(&e.activity.owner()))
+            .map(|e| e.activity.clone())
+            .collect();
+        seen.sort_by_key(|a| a.handle());
+        seen
+    }
+
+    /// The session and record behind `handle` for an admin request: found
+    /// when `viewer` may see it, whichever client opened it.
+    pub fn lookup_admin(&self, viewer: &Viewer, handle: Handle) -> Result<(Addr<SmtpSession>, Arc<Activity>), Failure> {
+        match self.table().entries.get(&handle) {
+            Some(e) if viewer.may_see(&e.activity.owner()) => Ok((e.session.clone(), e.activity.clone())),
+            _ => Err(Failure::InvalidHandle),
+        }
+    }
+
+    /// The live record of every connection, for status counts and shutdown.
+    pub fn all_activities(&self) -> Vec<Arc<Activity>> {
+        self.table().entries.values().map(|e| e.activity.clone()).collect()
     }
 
     /// Every session, for shutdown.

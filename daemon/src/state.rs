@@ -1,10 +1,15 @@
 //! What every IPC client task shares: settings, the handle registry, the
-//! arbiters that run the SMTP session actors, and counters for `status`.
+//! arbiters that run the SMTP session actors, counters for `status`, the
+//! shutdown state and the means to reload.
 
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
+use crate::lifecycle::Lifecycle;
 use crate::registry::{ClientId, Registry};
+use crate::reload::Reload;
+use crate::stats::Totals;
 use actix::ArbiterHandle;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -18,12 +23,23 @@ pub struct DaemonState {
     next_client: AtomicU64,
     clients: AtomicU32,
     started: Instant,
+    /// Totals since start.
+    pub totals: Arc<Totals>,
+    /// Shutdown requested? Serving over?
+    pub lifecycle: Lifecycle,
+    reload: Reload,
+    config_file: Option<PathBuf>,
 }
 
 impl DaemonState {
-    /// State for a daemon whose session actors run on `arbiters` (at least one).
-    pub fn new(settings: Settings, arbiters: Vec<ArbiterHandle>) -> DaemonState {
+    /// State for a daemon whose session actors run on `arbiters` (at least
+    /// one), reloading its settings through `reload`.
+    pub fn new(settings: Settings, arbiters: Vec<ArbiterHandle>, reload: Reload) -> DaemonState {
         DaemonState {
+            totals: Arc::new(Totals::default()),
+            lifecycle: Lifecycle::new(),
+            config_file: reload.file_in_use(),
+            reload,
             settings: RwLock::new(Arc::new(settings)),
             registry: Arc::new(Registry::new()),
             arbiters,
@@ -43,6 +59,16 @@ impl DaemonState {
     /// Replaces the settings (SIGHUP).
     pub fn replace_settings(&self, settings: Settings) {
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
+    }
+
+    /// Reloads the settings (SIGHUP, `Request::Reload`); the old ones stay on error.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        self.reload.apply(self)
+    }
+
+    /// The configuration file read at start, if any.
+    pub fn config_file(&self) -> Option<&PathBuf> {
+        self.config_file.as_ref()
     }
 
     /// The arbiter for the next session, round robin, so actors spread over all cores.

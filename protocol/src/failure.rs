@@ -180,6 +180,17 @@ pub enum Failure {
         /// What the proxy said, in words.
         reason: String,
     },
+    /// The daemon is shutting down (SIGTERM or `Request::Shutdown`): it opens
+    /// no connection and starts no mail transaction any more; work already in
+    /// flight may finish within its `shutdown_grace`. `SMTP_CANNOT_INITIALIZE`,
+    /// as when the daemon cannot be reached.
+    #[error("smtp32d is shutting down")]
+    ShuttingDown,
+    /// An admin request this client may not make (`Reload`, `Shutdown` by a
+    /// user who is neither root, the daemon's user nor in its `admin_group`).
+    /// `SMTP_FAILURE`.
+    #[error("not permitted: {0}")]
+    NotPermitted(String),
 }
 
 impl Failure {
@@ -197,6 +208,8 @@ impl Failure {
             Failure::CannotAllocSocket(_) => ReturnCode::CannotAllocSocket,
             Failure::InvalidArgument(_) => ReturnCode::InvalidArgument,
             Failure::LimitReached(_) => ReturnCode::OutOfMemory,
+            Failure::ShuttingDown => ReturnCode::CannotInitialize,
+            Failure::NotPermitted(_) => ReturnCode::Failure,
         }
     }
 

@@ -16,8 +16,10 @@
 //! - [`status`]: the daemon status snapshot rendered by `smtp32ctl`.
 //! - [`codec`]: length prefix + bincode + frame size limit (sync and async).
 //! - [`endpoint`]: where the daemon's socket lives by default.
+//! - [`admin`]: connection rows and details for `smtp32ctl connections` / `show`.
 //! - [`socks`]: the SOCKS route of `smtp_fw_helo`, with a password type that never prints.
 
+pub mod admin;
 pub mod codec;
 pub mod endpoint;
 pub mod event;
@@ -30,6 +32,7 @@ pub mod response;
 pub mod socks;
 pub mod status;
 
+pub use admin::{ConnectionDetail, ConnectionInfo, ConnectionState, ErrorCount, InFlight, StateCounts, TrafficLine};
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
 pub use event::{Direction, Event};
 pub use failure::{Failure, ReturnCode};

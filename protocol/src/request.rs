@@ -95,13 +95,35 @@ pub enum Request {
         /// Send `Event::Traffic` copies of the SMTP traffic (not the proxy handshake).
         debug: bool,
     },
+    /// Admin: the SMTP connections this client may see (its uid's; all for an
+    /// admin); answered by `Response::Connections`.
+    ListConnections,
+    /// Admin: one connection with its recent traffic; answered by
+    /// `Response::ConnectionDetail`. Unlike every request above, an admin may
+    /// name a handle of another client here.
+    ShowConnection { handle: Handle },
+    /// Admin: cancel whatever is in flight on the connection and close it, as
+    /// `XQuit` does (the owner's call in flight gets `Failure::Aborted`);
+    /// answered by `Response::Done`.
+    CloseConnection { handle: Handle },
+    /// Admin: reload the configuration, as SIGHUP does; answered by
+    /// `Response::Done`, or `Failure::InvalidArgument` naming the bad key.
+    Reload,
+    /// Admin: shut the daemon down, as SIGTERM does; answered by `Response::Done`.
+    Shutdown,
 }
 
 impl Request {
     /// The handle this request addresses, if any.
     pub fn handle(&self) -> Option<Handle> {
         match self {
-            Request::Ping { .. } | Request::Status | Request::Open { .. } | Request::OpenViaSocks { .. } => None,
+            Request::Ping { .. }
+            | Request::Status
+            | Request::Open { .. }
+            | Request::OpenViaSocks { .. }
+            | Request::ListConnections
+            | Request::Reload
+            | Request::Shutdown => None,
             Request::Command { handle, .. }
             | Request::DataChunk { handle, .. }
             | Request::DataEnd { handle }
@@ -109,7 +131,9 @@ impl Request {
             | Request::SetTimeout { handle, .. }
             | Request::SetDebug { handle, .. }
             | Request::Quit { handle }
-            | Request::XQuit { handle } => Some(*handle),
+            | Request::XQuit { handle }
+            | Request::ShowConnection { handle }
+            | Request::CloseConnection { handle } => Some(*handle),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What the daemon answers to a request.
 
+use crate::admin::{ConnectionDetail, ConnectionInfo};
 use crate::failure::Failure;
 use crate::ids::Handle;
 use crate::reply::Reply;
@@ -24,4 +25,8 @@ pub enum Response {
     LastReply(Option<Reply>),
     /// For any request: it failed, and why.
     Failed(Failure),
+    /// For `Request::ListConnections`: one row per visible connection, by handle.
+    Connections(Vec<ConnectionInfo>),
+    /// For `Request::ShowConnection`.
+    ConnectionDetail(ConnectionDetail),
 }

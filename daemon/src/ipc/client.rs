@@ -10,6 +10,7 @@
 
 use super::router::Router;
 use crate::logging::ERROR_TARGET;
+use crate::peer::Peer;
 use crate::session::messages::Close;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
@@ -30,14 +31,18 @@ pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
 /// Time a new client has to send its `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves one client until it disconnects or breaks the protocol.
+/// Serves one client until it disconnects, breaks the protocol or the daemon stops.
 pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let id = state.client_connected();
-    let (pid, uid) = match stream.peer_creds() {
-        Ok(c) => (c.pid().map(|p| p as i64).unwrap_or(-1), c.euid().map(|u| u as i64).unwrap_or(-1)),
-        Err(_) => (-1, -1),
+    let peer = match stream.peer_creds() {
+        Ok(c) => Peer {
+            pid: c.pid().and_then(|p| u32::try_from(p).ok()),
+            uid: c.euid().map(|u| u as u32),
+            gid: c.egid().map(|g| g as u32),
+        },
+        Err(_) => Peer::default(),
     };
-    debug!(client = id.0, pid, uid, "client connected");
+    debug!(client = id.0, pid = ?peer.pid, uid = ?peer.uid, "client connected");
     let stream = Rc::new(stream);
     let (out, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
     let done = CancellationToken::new();
@@ -49,8 +54,12 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     match handshake(&mut reader, max, &mut scratch, &state).await {
         Ok(welcome) => {
             let _ = out.send(DaemonFrame::Welcome(welcome)).await;
-            let router = Rc::new(Router::new(state.clone(), id, out.clone()));
-            read_loop(&mut reader, max, &mut scratch, router, &out).await;
+            let router = Rc::new(Router::new(state.clone(), id, peer, out.clone()));
+            let stop = state.lifecycle.stop_token();
+            tokio::select! {
+                _ = read_loop(&mut reader, max, &mut scratch, router, &out) => {}
+                _ = stop.cancelled() => {}
+            }
         }
         Err(frame) => {
             let _ = out.send(frame).await;

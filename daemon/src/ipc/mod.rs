@@ -1,7 +1,8 @@
 //! The local-socket side of the daemon: the accept loop, one task per
 //! client ([`client`]) and the translation of requests into actor messages
-//! ([`router`]).
+//! ([`router`]), with the admin requests in [`admin`].
 
+pub mod admin;
 pub mod client;
 pub mod router;
 
@@ -10,16 +11,18 @@ use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::traits::tokio::Listener as _;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// Pause after a failed accept (e.g. out of file descriptors).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Accepts clients until `shutdown` fires; each is served by its own task.
-pub async fn accept_loop(listener: Listener, state: Arc<DaemonState>, shutdown: CancellationToken) {
+/// Accepts clients until serving stops (the end of a shutdown); each is
+/// served by its own task. During the shutdown's grace period clients are
+/// still accepted, so that they hear `ShuttingDown` instead of waiting.
+pub async fn accept_loop(listener: Listener, state: Arc<DaemonState>) {
+    let stop = state.lifecycle.stop_token();
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok(stream) => {
                     actix_rt::spawn(client::serve(stream, state.clone()));

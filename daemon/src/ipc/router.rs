@@ -2,19 +2,23 @@
 //!
 //! The router is the only place that checks a handle's owner (through the
 //! registry), and the only place that writes the debug log's call lines
-//! (level 2) and error lines (level 1).
+//! (level 2) and error lines (level 1). Admin requests are handed to
+//! [`super::admin`]; while the daemon shuts down, requests that would start
+//! new work (a connection, a mail transaction) are refused here with
+//! `Failure::ShuttingDown`.
 
+use super::admin;
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
-use crate::registry::ClientId;
+use crate::peer::Peer;
+use crate::registry::{ClientId, Viewer};
+use crate::session::activity::Activity;
 use crate::session::messages::{Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
 use crate::session::tap::EventTap;
-use crate::session::SmtpSession;
+use crate::session::{phase, SmtpSession};
 use crate::smtp::{validate_arg, Endpoint, Route};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, MailboxError};
-use smtp32_protocol::{
-    DaemonFrame, DaemonStatus, Failure, Handle, OpenMode, Request, RequestId, Response, PROTOCOL_VERSION,
-};
+use smtp32_protocol::{DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -23,19 +27,33 @@ use tracing::{debug, warn};
 pub struct Router {
     state: Arc<DaemonState>,
     client: ClientId,
+    viewer: Viewer,
     out: mpsc::Sender<DaemonFrame>,
 }
 
 impl Router {
-    /// A router for `client`, answering through `out`.
-    pub fn new(state: Arc<DaemonState>, client: ClientId, out: mpsc::Sender<DaemonFrame>) -> Router {
-        Router { state, client, out }
+    /// A router for `client`, whose socket credentials are `peer`, answering
+    /// through `out`. Whether the client is an admin is decided now, with the
+    /// `admin_group` in force.
+    pub fn new(state: Arc<DaemonState>, client: ClientId, peer: Peer, out: mpsc::Sender<DaemonFrame>) -> Router {
+        let viewer = Viewer { peer, admin: peer.is_admin(&state.settings().admin_group) };
+        Router { state, client, viewer, out }
     }
 
     /// Serves one request and queues its response.
     pub async fn serve(&self, id: RequestId, request: Request) {
         let summary = summarise(&request);
-        let (response, pending_connect) = self.route(request).await;
+        let is_data_end = matches!(request, Request::DataEnd { .. });
+        let (response, pending_connect) = if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
+            (Response::Failed(Failure::ShuttingDown), None)
+        } else {
+            self.route(request).await
+        };
+        match &response {
+            Response::Reply(_) if is_data_end => self.state.totals.message_accepted(),
+            Response::Failed(f) => self.state.totals.failed(f),
+            _ => {}
+        }
         match &response {
             Response::Failed(f) => {
                 warn!(target: ERROR_TARGET, client = self.client.0, "{summary} -> {} ({f})", f.code().name())
@@ -53,7 +71,12 @@ impl Router {
     async fn route(&self, request: Request) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
         let response = match request {
             Request::Ping { payload } => Response::Pong { payload },
-            Request::Status => Response::Status(self.status()),
+            Request::Status => admin::status(&self.state),
+            Request::ListConnections => admin::list(&self.state, &self.viewer),
+            Request::ShowConnection { handle } => admin::show(&self.state, &self.viewer, handle),
+            Request::CloseConnection { handle } => admin::close(&self.state, &self.viewer, handle).await,
+            Request::Reload => admin::reload(&self.state, &self.viewer),
+            Request::Shutdown => admin::shutdown(&self.state, &self.viewer),
             Request::Open { host, local, mode, debug } => {
                 let route = Endpoint::parse(&host).map(Route::Direct).map_err(Failure::from);
                 return self.answer_open(route, local, mode, debug).await;
@@ -158,10 +181,15 @@ impl Router {
         let registry = self.state.registry.clone();
         let arbiter = self.state.next_arbiter();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
+        let (peer, server, totals) = (self.viewer.peer, route.to_string(), self.state.totals.clone());
         let (handle, session) =
             self.state.registry.open(owner, settings.max_connections, settings.max_connections_per_client, |handle| {
-                let tap = Arc::new(EventTap::new(handle, debug, out));
-                SmtpSession::start_in_arbiter(arbiter, move |_| SmtpSession::new(handle, owner, registry, tap, timeout))
+                let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
+                let tap = Arc::new(EventTap::new(debug, out, activity.clone()));
+                let session = SmtpSession::start_in_arbiter(arbiter, move |_| {
+                    SmtpSession::new(handle, owner, registry, tap, timeout)
+                });
+                (session, activity)
             })?;
         let connect = Connect { route, local, mode };
         match mode {
@@ -173,17 +201,16 @@ impl Router {
             },
         }
     }
+}
 
-    fn status(&self) -> DaemonStatus {
-        DaemonStatus {
-            daemon_version: env!("CARGO_PKG_VERSION").into(),
-            protocol_version: PROTOCOL_VERSION,
-            pid: std::process::id(),
-            uptime_secs: self.state.uptime_secs(),
-            clients: self.state.clients(),
-            connections: self.state.registry.len() as u32,
-            connections_opened: self.state.registry.opened(),
-        }
+/// True for a request that would start new work: refused while shutting down.
+/// Requests on a transaction already open (RCPT, DATA...) go on, so a message
+/// under way can still finish within the grace period.
+fn starts_new_work(request: &Request) -> bool {
+    match request {
+        Request::Open { .. } | Request::OpenViaSocks { .. } => true,
+        Request::Command { command, .. } => phase::opens_transaction(command),
+        _ => false,
     }
 }
 

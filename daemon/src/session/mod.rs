@@ -18,14 +18,18 @@
 //! When the actor stops, for whatever reason, it removes its handle from the
 //! registry, so no path can leak a handle.
 
+pub mod activity;
 pub mod messages;
+pub mod phase;
 pub mod tap;
+pub mod traffic_log;
 
 use crate::registry::{ClientId, Registry};
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
 use messages::{Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
-use smtp32_protocol::{DaemonFrame, Event, Failure, Handle, OpenMode, Reply};
+use phase::{Effect, Outcome};
+use smtp32_protocol::{ConnectionState, DaemonFrame, Event, Failure, Handle, OpenMode, Reply};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +93,12 @@ impl SmtpSession {
     /// Runs `work` with the timeout and the cancel token; `work` hands the
     /// client back with its result. The reply to the caller travels through a
     /// oneshot, so a stopped actor answers `Aborted`.
-    fn spawn_op<F>(&mut self, ctx: &mut Context<Self>, work: F) -> ResponseFuture<Result<Option<Reply>, Failure>>
+    fn spawn_op<F>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        effect: Effect,
+        work: F,
+    ) -> ResponseFuture<Result<Option<Reply>, Failure>>
     where
         F: Future<Output = (SmtpClient, Result<Option<Reply>, SmtpError>)> + 'static,
     {
@@ -122,6 +131,13 @@ impl SmtpSession {
                 Ok(reply) => reply.as_ref(),
                 Err(f) => f.reply(),
             };
+            let outcome = match (&act.link, &result) {
+                (Link::Lost(_), _) => Outcome::Lost,
+                (_, Ok(_)) => Outcome::Accepted,
+                (_, Err(_)) => Outcome::Refused,
+            };
+            let activity = act.tap.activity();
+            activity.end(phase::after(activity.state(), effect, outcome), reply.map(|r| r.code));
             act.remember(reply);
             let _ = tx.send(result);
         }));
@@ -191,10 +207,12 @@ impl Handler<Connect> for SmtpSession {
             let result = match result {
                 Ok((client, reply)) => {
                     act.link = Link::Ready(client);
+                    act.tap.activity().end(ConnectionState::Ready, Some(reply.code));
                     act.last_reply = Some(reply);
                     Ok(())
                 }
                 Err(f) => {
+                    act.tap.activity().end(ConnectionState::Lost, f.reply().map(|r| r.code));
                     act.remember(f.reply());
                     act.link = Link::Lost(f.to_string());
                     // A failed connect frees its handle.
@@ -220,6 +238,7 @@ impl Handler<Perform> for SmtpSession {
     type Result = ResponseFuture<Result<Option<Reply>, Failure>>;
 
     fn handle(&mut self, Perform(op): Perform, ctx: &mut Self::Context) -> Self::Result {
+        let (effect, what) = (phase::effect(&op), phase::describe(&op));
         // Refuse a bad argument before touching the connection.
         let step = match op {
             Operation::Command(cmd) => match command_line(&cmd) {
@@ -236,7 +255,8 @@ impl Handler<Perform> for SmtpSession {
                 return Box::pin(std::future::ready(Err(self.unavailable())));
             }
         };
-        self.spawn_op(ctx, async move {
+        self.tap.activity().begin(what);
+        self.spawn_op(ctx, effect, async move {
             let result = match step {
                 Step::Line(line) => client.command(&line).await.map(Some),
                 Step::Chunk(bytes) => client.data_chunk(&bytes).await.map(|()| None),
@@ -260,6 +280,7 @@ impl Handler<SetTimeout> for SmtpSession {
 
     fn handle(&mut self, SetTimeout(secs): SetTimeout, _: &mut Self::Context) {
         self.timeout_secs = secs;
+        self.tap.activity().set_timeout(secs);
     }
 }
 
@@ -277,6 +298,8 @@ impl Handler<Quit> for SmtpSession {
     fn handle(&mut self, _: Quit, ctx: &mut Self::Context) -> Self::Result {
         match std::mem::replace(&mut self.link, Link::Lost("closed by QUIT".into())) {
             Link::Ready(client) => {
+                self.tap.activity().begin("QUIT".into());
+                self.tap.activity().set_state(ConnectionState::Closing);
                 let limit = Duration::from_secs(self.timeout_secs.into());
                 let (tx, rx) = oneshot::channel();
                 ctx.spawn(async move { tokio::time::timeout(limit, client.quit()).await }.into_actor(self).map(
@@ -303,6 +326,7 @@ impl Handler<XQuit> for SmtpSession {
     type Result = ();
 
     fn handle(&mut self, _: XQuit, ctx: &mut Self::Context) {
+        self.tap.activity().set_state(ConnectionState::Closing);
         self.cancel_in_flight();
         self.report_status(Err(Failure::Aborted));
         ctx.stop();
@@ -313,6 +337,7 @@ impl Handler<Close> for SmtpSession {
     type Result = ();
 
     fn handle(&mut self, _: Close, ctx: &mut Self::Context) {
+        self.tap.activity().set_state(ConnectionState::Closing);
         self.cancel_in_flight();
         self.report_status(Err(Failure::Aborted));
         match std::mem::replace(&mut self.link, Link::Lost("closed".into())) {

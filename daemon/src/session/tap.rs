@@ -1,10 +1,13 @@
 //! The session's side of the traffic hook: copies of SMTP traffic become
 //! `Event::Traffic` frames on the owning client's outbound queue while
-//! debugging is on for the handle.
+//! debugging is on for the handle, and every byte is counted and logged in
+//! the connection's [`Activity`] for the admin view.
 
+use super::activity::Activity;
 use crate::smtp::TrafficTap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Handle};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Sends traffic copies for one handle to its client.
@@ -13,17 +16,24 @@ pub struct EventTap {
     enabled: AtomicBool,
     dropped: AtomicU64,
     out: mpsc::Sender<DaemonFrame>,
+    activity: Arc<Activity>,
 }
 
 impl EventTap {
-    /// A tap for `handle` that starts enabled or not.
-    pub fn new(handle: Handle, enabled: bool, out: mpsc::Sender<DaemonFrame>) -> EventTap {
-        EventTap { handle, enabled: AtomicBool::new(enabled), dropped: AtomicU64::new(0), out }
+    /// A tap for the connection `activity` records, whose copies start enabled or not.
+    pub fn new(enabled: bool, out: mpsc::Sender<DaemonFrame>, activity: Arc<Activity>) -> EventTap {
+        EventTap { handle: activity.handle(), enabled: AtomicBool::new(enabled), dropped: AtomicU64::new(0), out, activity }
     }
 
     /// Switches the copies on or off; takes effect with the next byte.
     pub fn set_enabled(&self, enabled: bool) {
         self.enabled.store(enabled, Ordering::Relaxed);
+        self.activity.set_debug(enabled);
+    }
+
+    /// The connection's live record.
+    pub fn activity(&self) -> &Arc<Activity> {
+        &self.activity
     }
 
     /// The client's outbound queue, for events that must not be dropped.
@@ -39,6 +49,7 @@ impl EventTap {
 
 impl TrafficTap for EventTap {
     fn traffic(&self, direction: Direction, bytes: &[u8]) {
+        self.activity.traffic(direction, bytes);
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }

@@ -1,0 +1,221 @@
+//! What an SMTP connection is doing, readable at any moment without asking
+//! its actor: state, operation in flight, byte counts, last reply code and
+//! the recent traffic window.
+//!
+//! The session actor writes it as its dialogue moves on; its traffic tap
+//! feeds the bytes from inside the operation's future; the registry keeps
+//! an `Arc` of it for the admin listing, so `smtp32ctl connections` never
+//! waits behind an actor. Everything sits behind one short-held mutex.
+
+use super::traffic_log::TrafficLog;
+use crate::peer::Peer;
+use crate::stats::Totals;
+use smtp32_protocol::{
+    ConnectionDetail, ConnectionInfo, ConnectionState, Direction, Handle, InFlight,
+};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+/// The live record of one connection.
+#[derive(Debug)]
+pub struct Activity {
+    handle: Handle,
+    owner: Peer,
+    server: String,
+    local: String,
+    opened: Instant,
+    totals: Arc<Totals>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: ConnectionState,
+    in_flight: Option<(String, Instant)>,
+    last_traffic: Instant,
+    bytes_in: u64,
+    bytes_out: u64,
+    last_reply_code: Option<u16>,
+    timeout_secs: u16,
+    debug: bool,
+    log: TrafficLog,
+}
+
+impl Activity {
+    /// A record for a connection to `server` that starts connecting now.
+    pub fn new(
+        handle: Handle,
+        owner: Peer,
+        server: String,
+        local: String,
+        timeout_secs: u16,
+        debug: bool,
+        totals: Arc<Totals>,
+    ) -> Activity {
+        let now = Instant::now();
+        Activity {
+            handle,
+            owner,
+            server,
+            local,
+            opened: now,
+            totals,
+            inner: Mutex::new(Inner {
+                state: ConnectionState::Connecting,
+                in_flight: Some(("connect".into(), now)),
+                last_traffic: now,
+                bytes_in: 0,
+                bytes_out: 0,
+                last_reply_code: None,
+                timeout_secs,
+                debug,
+                log: TrafficLog::new(),
+            }),
+        }
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // Every update is a few plain assignments: a poisoned lock holds consistent data.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection's handle.
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    /// The client that opened the connection.
+    pub fn owner(&self) -> Peer {
+        self.owner
+    }
+
+    /// Records bytes that crossed the connection.
+    pub fn traffic(&self, direction: Direction, bytes: &[u8]) {
+        match direction {
+            Direction::ToServer => self.totals.sent(bytes.len()),
+            Direction::FromServer => self.totals.received(bytes.len()),
+        }
+        let at = self.opened.elapsed().as_millis() as u64;
+        let mut inner = self.inner();
+        inner.last_traffic = Instant::now();
+        match direction {
+            Direction::ToServer => inner.bytes_out += bytes.len() as u64,
+            Direction::FromServer => inner.bytes_in += bytes.len() as u64,
+        }
+        inner.log.record(direction, bytes, at);
+    }
+
+    /// An operation called `what` starts now.
+    pub fn begin(&self, what: String) {
+        self.inner().in_flight = Some((what, Instant::now()));
+    }
+
+    /// The operation in flight ended; the dialogue is now in `state`, and the
+    /// server's last complete reply had `reply_code`, if it sent one.
+    pub fn end(&self, state: ConnectionState, reply_code: Option<u16>) {
+        let mut inner = self.inner();
+        inner.in_flight = None;
+        inner.state = state;
+        if reply_code.is_some() {
+            inner.last_reply_code = reply_code;
+        }
+    }
+
+    /// The dialogue moved to `state` without an operation ending (closing).
+    pub fn set_state(&self, state: ConnectionState) {
+        self.inner().state = state;
+    }
+
+    /// The connection's timeout changed.
+    pub fn set_timeout(&self, secs: u16) {
+        self.inner().timeout_secs = secs;
+    }
+
+    /// Traffic copies to the owner were switched on or off.
+    pub fn set_debug(&self, on: bool) {
+        self.inner().debug = on;
+    }
+
+    /// Where the dialogue stands now.
+    pub fn state(&self) -> ConnectionState {
+        self.inner().state
+    }
+
+    /// True while work is under way that a graceful shutdown waits for: an
+    /// operation in flight, a connect, or an open mail transaction.
+    pub fn is_busy(&self) -> bool {
+        let inner = self.inner();
+        inner.in_flight.is_some()
+            || matches!(
+                inner.state,
+                ConnectionState::Connecting | ConnectionState::InTransaction | ConnectionState::InData
+            )
+    }
+
+    /// The row for `smtp32ctl connections`.
+    pub fn info(&self) -> ConnectionInfo {
+        let inner = self.inner();
+        self.info_of(&inner)
+    }
+
+    /// The detail for `smtp32ctl show`.
+    pub fn detail(&self) -> ConnectionDetail {
+        let inner = self.inner();
+        ConnectionDetail {
+            info: self.info_of(&inner),
+            local: self.local.clone(),
+            timeout_secs: inner.timeout_secs,
+            debug: inner.debug,
+            traffic: inner.log.lines(),
+            traffic_dropped: inner.log.dropped(),
+        }
+    }
+
+    fn info_of(&self, inner: &Inner) -> ConnectionInfo {
+        let millis = |since: Instant| since.elapsed().as_millis() as u64;
+        ConnectionInfo {
+            handle: self.handle,
+            owner_pid: self.owner.pid,
+            owner_uid: self.owner.uid,
+            server: self.server.clone(),
+            state: inner.state,
+            in_flight: inner
+                .in_flight
+                .as_ref()
+                .map(|(operation, since)| InFlight { operation: operation.clone(), millis: millis(*since) }),
+            age_millis: millis(self.opened),
+            idle_millis: millis(inner.last_traffic),
+            bytes_in: inner.bytes_in,
+            bytes_out: inner.bytes_out,
+            tls: None,
+            last_reply_code: inner.last_reply_code,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_a_connection() {
+        let totals = Arc::new(Totals::default());
+        let peer = Peer { pid: Some(7), uid: Some(1000), gid: Some(1000) };
+        let a = Activity::new(Handle::new(9).unwrap(), peer, "mx:25".into(), "me".into(), 20, false, totals.clone());
+        assert!(a.is_busy());
+        a.traffic(Direction::FromServer, b"220 hi\r\n");
+        a.end(ConnectionState::Ready, Some(220));
+        assert!(!a.is_busy());
+        a.begin("MAIL".into());
+        a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n");
+        let row = a.info();
+        assert_eq!(row.in_flight.as_ref().map(|f| f.operation.as_str()), Some("MAIL"));
+        assert_eq!((row.bytes_in, row.bytes_out, row.owner_uid), (8, 17, Some(1000)));
+        a.end(ConnectionState::InTransaction, None);
+        let d = a.detail();
+        assert_eq!(d.info.last_reply_code, Some(220));
+        assert_eq!(d.traffic.len(), 2);
+        assert!(a.is_busy(), "an open transaction is work in progress");
+        assert_eq!(totals.bytes_sent(), 17);
+    }
+}
