@@ -287,7 +287,14 @@ impl Connection {
         }
     }
 
+    /// Claims the handle for one call. A handle that was closed or aborted
+    /// before the call began is simply invalid (the manual: invalid once
+    /// `smtp_xquit` returns); only a call already under way when an `xquit`
+    /// arrives reports `Aborted`.
     fn begin(&self) -> Result<BusyGuard> {
+        if self.is_closed() {
+            return Err(Error::new(ReturnCode::InvalidHandle, "the handle was closed"));
+        }
         self.entry
             .begin()
             .ok_or_else(|| Error::new(ReturnCode::InProgress, "another operation is in progress on this handle"))
