@@ -8,6 +8,8 @@ pub mod aiosmtpd;
 pub mod exim;
 pub mod scripted;
 pub mod smtp_sink;
+pub mod socks;
+pub mod socks4_only;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpStream};
