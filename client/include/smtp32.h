@@ -106,6 +106,57 @@ int smtp_helo(const char *host, const char *local, SMTP_HANDLE *conn, smtp_debug
 int smtp_xhelo(const char *host, const char *local, SMTP_HANDLE *conn, smtp_debug_proc dbg, smtp_status_proc stat, uintptr_t lParam);
 
 /*
+ * Firewall (SOCKS) connect, the manual's d32-fw.h.
+ * socks_ver is FW_VERSION4, FW_VERSION5 or both (try 5, fall back to 4 when
+ * the proxy does not answer as a SOCKS5 server). addr_type says where the
+ * destination is: dest_host holds an IPv4 (FW_ADDR_IP4) or IPv6 (FW_ADDR_IP6,
+ * SOCKS5 only) address, or domain_name holds a DNS name (FW_ADDR_DNS) that
+ * the proxy resolves (SOCKS4a with version 4). methods holds n_methods of the
+ * characters '0' (no authentication), '1' (GSSAPI: not supported) and '2'
+ * (username/passwd, RFC 1929); it is read only for version 5. username is
+ * also the SOCKS4 user id. fw_port 0 means 1080; ports are in host byte
+ * order. String pointers that are not used must be NULL.
+ */
+#define FW_VERSION4  1
+#define FW_VERSION5  2
+#define FW_ADDR_IP4  1
+#define FW_ADDR_DNS  3
+#define FW_ADDR_IP6  4
+
+typedef struct fw_parameters {
+    const char *methods;          /* SOCKS5 methods, e.g. "0", "2", "02" */
+    unsigned char n_methods;      /* how many characters of methods to read */
+    unsigned char addr_type;      /* FW_ADDR_IP4, FW_ADDR_DNS or FW_ADDR_IP6 */
+    const char *domain_name;      /* destination DNS name (FW_ADDR_DNS) */
+    const char *fw_host;          /* the proxy's address or name */
+    const char *dest_host;        /* destination IP address (FW_ADDR_IP4/IP6) */
+    unsigned short fw_port;       /* the proxy's port; 0 = 1080 */
+    unsigned short dest_port;     /* the SMTP server's port */
+    const char *username;         /* SOCKS4 user id / SOCKS5 method 2 user */
+    const char *passwd;           /* SOCKS5 method 2 password */
+    int socks_ver;                /* FW_VERSION4 | FW_VERSION5 */
+    char reserved[256 - 6 * sizeof(char *) - 2 * sizeof(unsigned char) - 2 * sizeof(unsigned short) - sizeof(int)];
+} fw_param;
+
+/*
+ * smtp_fw_helo: like smtp_helo, but reaches the SMTP server through the SOCKS
+ * proxy described by fw; the proxy handshake, the greeting and EHLO/HELO are
+ * all under the connection's timeout. proc receives the SMTP traffic only,
+ * never the proxy handshake.
+ * Returns SMTP_SUCCESS; SMTP_FAILURE when the proxy answers but refuses (no
+ * common version or method, a wrong username/passwd, the destination refused
+ * by the proxy or unreachable from it) or the SMTP server refuses its
+ * greeting or EHLO/HELO (smtp_rply(0, ...) does not report fw_helo failures);
+ * SMTP_HOST_NOT_RESPONDING when nothing accepts on the proxy's port;
+ * SMTP_UNKNOWN_HOST when fw_host does not resolve; SMTP_INVALID_ARGUMENT for
+ * a field that breaks the rules above (GSSAPI alone, method 2 without
+ * username and passwd, IPv6 with version 4 only, dest_port 0, ...);
+ * SMTP_TIMED_OUT, SMTP_CANNOT_INITIALIZE, SMTP_OUT_OF_MEMORY,
+ * SMTP_CANNOT_ALLOC_SOCKET, SMTP_CANNOT_SEND_COMMAND.
+ */
+int smtp_fw_helo(const char *local, SMTP_HANDLE *conn, smtp_debug_proc proc, uintptr_t lParam, const fw_param *fw);
+
+/*
  * smtp_mail: MAIL FROM:<from>, starting a message.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_FAILURE,
  * SMTP_CANNOT_SEND_COMMAND, SMTP_TIMED_OUT, SMTP_IN_PROGRESS, SMTP_ABORTED,

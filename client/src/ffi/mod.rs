@@ -20,6 +20,7 @@
 
 mod commands;
 mod data;
+mod firewall;
 mod opts;
 mod session;
 mod state;
@@ -28,6 +29,7 @@ mod util;
 
 pub use commands::*;
 pub use data::*;
+pub use firewall::*;
 pub use opts::*;
 pub use session::*;
 pub use types::*;
