@@ -52,6 +52,11 @@ impl ChildGuard {
         self.child.as_mut().and_then(|c| c.stdout.take())
     }
 
+    /// Takes the child's piped stderr, if it was piped and not taken yet.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.as_mut().and_then(|c| c.stderr.take())
+    }
+
     /// The exit status if the child has already exited (without blocking).
     pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait"))

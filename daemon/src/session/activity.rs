@@ -35,7 +35,6 @@ struct Inner {
     last_traffic: Instant,
     bytes_in: u64,
     bytes_out: u64,
-    last_reply_code: Option<u16>,
     timeout_secs: u16,
     debug: bool,
     log: TrafficLog,
@@ -66,7 +65,6 @@ impl Activity {
                 last_traffic: now,
                 bytes_in: 0,
                 bytes_out: 0,
-                last_reply_code: None,
                 timeout_secs,
                 debug,
                 log: TrafficLog::new(),
@@ -110,15 +108,13 @@ impl Activity {
         self.inner().in_flight = Some((what, Instant::now()));
     }
 
-    /// The operation in flight ended; the dialogue is now in `state`, and the
-    /// server's last complete reply had `reply_code`, if it sent one.
-    pub fn end(&self, state: ConnectionState, reply_code: Option<u16>) {
+    /// The operation in flight ended; the dialogue is now in `state`. (The
+    /// last reply code comes from the traffic itself, so a 354 inside a data
+    /// step counts too.)
+    pub fn end(&self, state: ConnectionState) {
         let mut inner = self.inner();
         inner.in_flight = None;
         inner.state = state;
-        if reply_code.is_some() {
-            inner.last_reply_code = reply_code;
-        }
     }
 
     /// The dialogue moved to `state` without an operation ending (closing).
@@ -188,7 +184,7 @@ impl Activity {
             bytes_in: inner.bytes_in,
             bytes_out: inner.bytes_out,
             tls: None,
-            last_reply_code: inner.last_reply_code,
+            last_reply_code: inner.log.last_reply_code(),
         }
     }
 }
@@ -204,14 +200,14 @@ mod tests {
         let a = Activity::new(Handle::new(9).unwrap(), peer, "mx:25".into(), "me".into(), 20, false, totals.clone());
         assert!(a.is_busy());
         a.traffic(Direction::FromServer, b"220 hi\r\n");
-        a.end(ConnectionState::Ready, Some(220));
+        a.end(ConnectionState::Ready);
         assert!(!a.is_busy());
         a.begin("MAIL".into());
         a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n");
         let row = a.info();
         assert_eq!(row.in_flight.as_ref().map(|f| f.operation.as_str()), Some("MAIL"));
         assert_eq!((row.bytes_in, row.bytes_out, row.owner_uid), (8, 17, Some(1000)));
-        a.end(ConnectionState::InTransaction, None);
+        a.end(ConnectionState::InTransaction);
         let d = a.detail();
         assert_eq!(d.info.last_reply_code, Some(220));
         assert_eq!(d.traffic.len(), 2);

@@ -137,7 +137,7 @@ impl SmtpSession {
                 (_, Err(_)) => Outcome::Refused,
             };
             let activity = act.tap.activity();
-            activity.end(phase::after(activity.state(), effect, outcome), reply.map(|r| r.code));
+            activity.end(phase::after(activity.state(), effect, outcome));
             act.remember(reply);
             let _ = tx.send(result);
         }));
@@ -207,12 +207,12 @@ impl Handler<Connect> for SmtpSession {
             let result = match result {
                 Ok((client, reply)) => {
                     act.link = Link::Ready(client);
-                    act.tap.activity().end(ConnectionState::Ready, Some(reply.code));
+                    act.tap.activity().end(ConnectionState::Ready);
                     act.last_reply = Some(reply);
                     Ok(())
                 }
                 Err(f) => {
-                    act.tap.activity().end(ConnectionState::Lost, f.reply().map(|r| r.code));
+                    act.tap.activity().end(ConnectionState::Lost);
                     act.remember(f.reply());
                     act.link = Link::Lost(f.to_string());
                     // A failed connect frees its handle.

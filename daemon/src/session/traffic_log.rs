@@ -32,6 +32,8 @@ pub struct TrafficLog {
     in_content: bool,
     /// Content bytes counted into the last line.
     content_bytes: u64,
+    /// The code of the last complete reply seen.
+    last_code: Option<u16>,
 }
 
 impl TrafficLog {
@@ -72,6 +74,11 @@ impl TrafficLog {
         self.lines.iter().cloned().collect()
     }
 
+    /// The code of the last complete reply the server sent.
+    pub fn last_reply_code(&self) -> Option<u16> {
+        self.last_code
+    }
+
     /// Lines that fell out of the window.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -103,6 +110,9 @@ impl TrafficLog {
         let code = line.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit));
         // Only the last line of a reply (code followed by a space or nothing) ends it.
         let last = code.is_some() && line.get(3).is_none_or(|&b| b == b' ');
+        if let (true, Some(code)) = (last, code) {
+            self.last_code = std::str::from_utf8(code).ok().and_then(|c| c.parse().ok());
+        }
         if last {
             if self.in_auth && code != Some(b"334") {
                 self.in_auth = false;
@@ -181,6 +191,7 @@ mod tests {
         log.record(S, b"250-a\r\n250 ", 2);
         log.record(S, b"b\r\n", 3);
         assert_eq!(texts(&log), ["220 hi", "EHLO me", "250-a", "250 b"]);
+        assert_eq!(log.last_reply_code(), Some(250));
     }
 
     #[test]
