@@ -154,14 +154,22 @@ fn ensure_dante_user() {
         // 9: the account appeared meanwhile (another test process); fine.
         assert!(status.success() || status.code() == Some(9), "useradd {DANTE_USER}: {status}");
     }
-    let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("run chpasswd");
-    {
-        use std::io::Write;
-        let mut stdin = chpasswd.stdin.take().expect("chpasswd stdin");
-        writeln!(stdin, "{DANTE_USER}:{DANTE_PASSWORD}").expect("write to chpasswd");
+    // chpasswd locks /etc/shadow; another test process may hold the lock for a moment.
+    let deadline = Instant::now() + READY_DEADLINE;
+    loop {
+        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("run chpasswd");
+        {
+            use std::io::Write;
+            let mut stdin = chpasswd.stdin.take().expect("chpasswd stdin");
+            writeln!(stdin, "{DANTE_USER}:{DANTE_PASSWORD}").expect("write to chpasswd");
+        }
+        let status = chpasswd.wait().expect("wait for chpasswd");
+        if status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "chpasswd for {DANTE_USER}: {status}");
+        std::thread::sleep(Duration::from_millis(50));
     }
-    let status = chpasswd.wait().expect("wait for chpasswd");
-    assert!(status.success(), "chpasswd for {DANTE_USER}: {status}");
     *done = true;
 }
 
