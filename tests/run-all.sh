@@ -5,7 +5,7 @@
 #   tests/run-all.sh            install if needed, build, test
 #   tests/run-all.sh --deps     only install what is missing
 #
-# Needs: Debian's postfix (for smtp-sink), swaks, microsocks, dante-server, ncat, openssl and a C
+# Needs: Debian's postfix (for smtp-sink), swaks, microsocks, dante-server, openssh, ncat, openssl and a C
 # compiler, installed with apt-get when one is missing (as root, or through sudo); a private Exim
 # (tests/setup/install-exim.sh); and a Python venv with aiosmtpd at target/test-venv (override
 # with SMTP32_TEST_VENV).
@@ -61,6 +61,9 @@ install_system_packages() {
     command -v ncat >/dev/null || missing+=(ncat)
     command -v openssl >/dev/null || missing+=(openssl)
     command -v cc >/dev/null || missing+=(gcc libc6-dev)
+    # OpenSSH's `ssh -D` is the SOCKS4a proxy of tests/tests/socks.rs (Dante has no 4a).
+    [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+    command -v ssh >/dev/null || missing+=(openssh-client)
     if [ ${#missing[@]} -gt 0 ]; then
         apt_install "${missing[@]}"
     fi
