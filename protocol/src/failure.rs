@@ -5,6 +5,7 @@
 //! that decides it.
 
 use crate::reply::Reply;
+use crate::send::SendReport;
 use crate::socks::ProxyStage;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -47,11 +48,15 @@ pub enum ReturnCode {
     InvalidOption = -15,
     /// A NULL pointer, CR/LF/NUL inside an argument, or a value out of range.
     InvalidArgument = -16,
+    /// TLS could not be had: STARTTLS not offered where required, a failed
+    /// handshake, a certificate that does not verify, or AUTH refused over a
+    /// cleartext connection. `smtp_rply` gives the reason.
+    TlsFailure = -17,
 }
 
 impl ReturnCode {
     /// Every code, in numeric order from `Success` downwards.
-    pub const ALL: [ReturnCode; 17] = [
+    pub const ALL: [ReturnCode; 18] = [
         ReturnCode::Success,
         ReturnCode::Failure,
         ReturnCode::InvalidHandle,
@@ -69,6 +74,7 @@ impl ReturnCode {
         ReturnCode::OutOfMemory,
         ReturnCode::InvalidOption,
         ReturnCode::InvalidArgument,
+        ReturnCode::TlsFailure,
     ];
 
     /// The C value of this code.
@@ -101,6 +107,7 @@ impl ReturnCode {
             ReturnCode::OutOfMemory => "SMTP_OUT_OF_MEMORY",
             ReturnCode::InvalidOption => "SMTP_INVALID_OPTION",
             ReturnCode::InvalidArgument => "SMTP_INVALID_ARGUMENT",
+            ReturnCode::TlsFailure => "SMTP_TLS_FAILURE",
         }
     }
 
@@ -124,6 +131,7 @@ impl ReturnCode {
             ReturnCode::OutOfMemory => "no room for another connection (daemon limit reached)",
             ReturnCode::InvalidOption => "invalid option",
             ReturnCode::InvalidArgument => "invalid argument",
+            ReturnCode::TlsFailure => "TLS could not be established or the certificate did not verify",
         }
     }
 }
@@ -191,6 +199,24 @@ pub enum Failure {
     /// `SMTP_FAILURE`.
     #[error("not permitted: {0}")]
     NotPermitted(String),
+    /// TLS could not be had (`SMTP_TLS_FAILURE`): the server does not offer
+    /// STARTTLS where the policy requires it, the handshake failed or the
+    /// certificate did not verify (the connection is then gone), or AUTH was
+    /// refused over a cleartext connection. No SMTP reply exists; the text
+    /// says why.
+    #[error("TLS failure: {0}")]
+    Tls(String),
+    /// What the server announced in EHLO rules the request out, so nothing
+    /// was sent: an extension it does not offer (SMTPUTF8 for a non-ASCII
+    /// address, an AUTH mechanism) or a limit it advertised (SIZE).
+    /// `SMTP_FAILURE`; the connection stays usable.
+    #[error("not possible with this server: {0}")]
+    Unsupported(String),
+    /// `Request::SendMessage` did not deliver: MAIL, every RCPT, DATA or the
+    /// final dot was refused. `SMTP_FAILURE`; the report holds every reply,
+    /// and `reply()` is its verdict. The connection stays usable.
+    #[error("message not sent: {}", .0.verdict.to_wire_text())]
+    NotSent(SendReport),
 }
 
 impl Failure {
@@ -210,6 +236,8 @@ impl Failure {
             Failure::LimitReached(_) => ReturnCode::OutOfMemory,
             Failure::ShuttingDown => ReturnCode::CannotInitialize,
             Failure::NotPermitted(_) => ReturnCode::Failure,
+            Failure::Tls(_) => ReturnCode::TlsFailure,
+            Failure::Unsupported(_) | Failure::NotSent(_) => ReturnCode::Failure,
         }
     }
 
@@ -217,6 +245,7 @@ impl Failure {
     pub fn reply(&self) -> Option<&Reply> {
         match self {
             Failure::Refused(r) => Some(r),
+            Failure::NotSent(report) => Some(&report.verdict),
             _ => None,
         }
     }

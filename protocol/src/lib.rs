@@ -18,8 +18,11 @@
 //! - [`endpoint`]: where the daemon's socket lives by default.
 //! - [`admin`]: connection rows and details for `smtp32ctl connections` / `show`.
 //! - [`socks`]: the SOCKS route of `smtp_fw_helo`, with a password type that never prints.
+//! - [`auth`]: the SASL mechanism and secret of `smtp_auth` (the secret never prints).
+//! - [`send`]: the per-recipient report of `smtp_sendmsg`.
 
 pub mod admin;
+pub mod auth;
 pub mod codec;
 pub mod endpoint;
 pub mod event;
@@ -29,18 +32,21 @@ pub mod ids;
 pub mod reply;
 pub mod request;
 pub mod response;
+pub mod send;
 pub mod socks;
 pub mod status;
 
 pub use admin::{ConnectionDetail, ConnectionInfo, ConnectionState, ErrorCount, InFlight, StateCounts, TrafficLine};
+pub use auth::{AuthMechanism, AuthSecret};
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
 pub use event::{Direction, Event};
 pub use failure::{Failure, ReturnCode};
 pub use frame::{ClientFrame, DaemonFrame, Hello, Welcome, PROTOCOL_VERSION};
 pub use ids::{Handle, RequestId};
-pub use reply::Reply;
+pub use reply::{EnhancedStatus, Reply};
 pub use request::{Command, OpenMode, Request};
 pub use response::Response;
+pub use send::SendReport;
 pub use socks::{
     DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
     SocksVersions, DEFAULT_SOCKS_PORT,

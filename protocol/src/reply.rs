@@ -1,6 +1,7 @@
 //! A complete SMTP reply as the daemon parsed it from the server.
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// One SMTP reply (RFC 5321 §4.2): a three-digit code and the text of each
 /// line, without the code and separator and without the line ending.
@@ -32,6 +33,45 @@ impl Reply {
         }
         out
     }
+
+    /// The RFC 3463 enhanced status code at the start of the first line's
+    /// text (`250 2.1.0 Ok` gives `2.1.0`), as servers offering
+    /// ENHANCEDSTATUSCODES send it. Read from the text, so it costs nothing
+    /// on the wire; `None` when the text does not start with one, or its
+    /// class does not match the reply code's first digit.
+    pub fn enhanced(&self) -> Option<EnhancedStatus> {
+        let word = self.lines.first()?.split(' ').next()?;
+        let mut parts = word.split('.');
+        let class: u8 = parse_part(parts.next()?, 1)?;
+        let subject: u16 = parse_part(parts.next()?, 3)?;
+        let detail: u16 = parse_part(parts.next()?, 3)?;
+        let matches_code = u16::from(class) == self.code / 100;
+        (parts.next().is_none() && matches!(class, 2 | 4 | 5) && matches_code)
+            .then_some(EnhancedStatus { class, subject, detail })
+    }
+}
+
+/// An RFC 3463 enhanced status code `class.subject.detail`, e.g. `5.7.8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnhancedStatus {
+    /// 2 success, 4 persistent transient failure, 5 permanent failure.
+    pub class: u8,
+    /// The subject (0..=999), e.g. 7 for security or policy.
+    pub subject: u16,
+    /// The detail (0..=999).
+    pub detail: u16,
+}
+
+impl fmt::Display for EnhancedStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// 1..=`max_digits` ASCII digits as a number.
+fn parse_part<T: std::str::FromStr>(text: &str, max_digits: usize) -> Option<T> {
+    let ok = (1..=max_digits).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| text.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -44,5 +84,17 @@ mod tests {
         assert_eq!(r.to_wire_text(), "250-a\r\n250 b");
         assert!(r.is_positive());
         assert!(!Reply { code: 550, lines: vec![String::new()] }.is_positive());
+    }
+
+    #[test]
+    fn enhanced_status_is_read_from_the_first_line() {
+        let r = |code: u16, text: &str| Reply { code, lines: vec![text.into(), "more".into()] };
+        let e = r(535, "5.7.8 Authentication credentials invalid").enhanced();
+        assert_eq!(e, Some(EnhancedStatus { class: 5, subject: 7, detail: 8 }));
+        assert_eq!(e.map(|e| e.to_string()).as_deref(), Some("5.7.8"));
+        assert_eq!(r(250, "2.0.0").enhanced().map(|e| e.detail), Some(0));
+        for (code, text) in [(250, "Ok"), (250, "5.1.1 wrong class"), (250, "2.1"), (250, "2.1.0.1"), (250, "2.x.0"), (250, "")] {
+            assert_eq!(r(code, text).enhanced(), None, "{text:?}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! What a client asks of the daemon.
 
+use crate::auth::{AuthMechanism, AuthSecret};
 use crate::ids::Handle;
 use crate::socks::SocksRoute;
 use serde::{Deserialize, Serialize};
@@ -111,6 +112,39 @@ pub enum Request {
     Reload,
     /// Admin: shut the daemon down, as SIGTERM does; answered by `Response::Done`.
     Shutdown,
+    /// `smtp_starttls`: STARTTLS, the TLS handshake (verifying the server's
+    /// certificate against the name in the host string), then EHLO again;
+    /// answered by `Response::Reply` with the new EHLO reply.
+    StartTls { handle: Handle },
+    /// `smtp_auth`: SASL authentication; answered by `Response::Reply` (235).
+    /// Refused with `Failure::Tls` on a cleartext connection unless the
+    /// daemon's `auth.allow_cleartext` is set. Its `Debug` never shows the secret.
+    Auth {
+        handle: Handle,
+        /// `None`: the best the server offers (PLAIN, else LOGIN).
+        mechanism: Option<AuthMechanism>,
+        /// The user name (the authorization identity is left empty).
+        user: String,
+        /// The password, or the OAuth2 bearer token for XOAUTH2.
+        secret: AuthSecret,
+    },
+    /// `smtp_ext`: the EHLO keywords of the connection; answered by `Response::Extensions`.
+    Extensions { handle: Handle },
+    /// `smtp_sendmsg`: a whole transaction in one request — MAIL (with SIZE,
+    /// BODY=8BITMIME and SMTPUTF8 as the server offers and the message needs),
+    /// every RCPT, DATA and the message, dot-stuffed like `DataChunk`. With
+    /// PIPELINING, MAIL, the RCPTs and DATA go in one write. Answered by
+    /// `Response::Sent` when at least one recipient was accepted and the
+    /// final dot got 2xx, else `Failure::NotSent` with the same report.
+    SendMessage {
+        handle: Handle,
+        /// The reverse-path; empty for `<>`.
+        from: String,
+        /// At least one forward-path.
+        rcpts: Vec<String>,
+        /// The message as the application has it.
+        data: Vec<u8>,
+    },
 }
 
 impl Request {
@@ -133,7 +167,11 @@ impl Request {
             | Request::Quit { handle }
             | Request::XQuit { handle }
             | Request::ShowConnection { handle }
-            | Request::CloseConnection { handle } => Some(*handle),
+            | Request::CloseConnection { handle }
+            | Request::StartTls { handle }
+            | Request::Auth { handle, .. }
+            | Request::Extensions { handle }
+            | Request::SendMessage { handle, .. } => Some(*handle),
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::admin::{ConnectionDetail, ConnectionInfo};
 use crate::failure::Failure;
 use crate::ids::Handle;
 use crate::reply::Reply;
+use crate::send::SendReport;
 use crate::status::DaemonStatus;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,8 @@ pub enum Response {
     /// For `Request::Open` and `Request::OpenViaSocks`: the new handle (connected
     /// for `Sync` and `OpenViaSocks`, connecting for `Async`).
     Opened { handle: Handle },
-    /// For `Request::Command` and `Request::DataEnd`: the server's positive reply.
+    /// For `Request::Command`, `Request::DataEnd`, `Request::StartTls` and
+    /// `Request::Auth`: the server's positive reply.
     Reply(Reply),
     /// For requests that carry no result: it was done.
     Done,
@@ -29,4 +31,9 @@ pub enum Response {
     Connections(Vec<ConnectionInfo>),
     /// For `Request::ShowConnection`.
     ConnectionDetail(ConnectionDetail),
+    /// For `Request::Extensions`: each EHLO keyword line after the greeting
+    /// line, keyword upper-cased, parameters as sent (`SIZE 10485760`); empty after HELO.
+    Extensions(Vec<String>),
+    /// For `Request::SendMessage`: the message was delivered to at least one recipient.
+    Sent(SendReport),
 }
