@@ -53,6 +53,47 @@ pub struct Settings {
     /// Group of the socket file the daemon binds; empty: the daemon's group.
     #[serde(default)]
     pub socket_group: String,
+    /// TLS for SMTP connections (`[tls]`).
+    pub tls: TlsSettings,
+    /// SMTP AUTH (`[auth]`).
+    pub auth: AuthSettings,
+}
+
+/// The `[tls]` table: how SMTP connections do TLS and what they trust.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The policy of a bare host string: `none`, `opportunistic` or `required`
+    /// (a `smtp://...?tls=` or `smtps://` string chooses its own).
+    pub policy: TlsPolicy,
+    /// PEM files of CA certificates trusted besides the system's roots.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Hosts (as the application names them) whose certificate is not
+    /// verified. The administrator's decision alone: no application can ask.
+    #[serde(default)]
+    pub insecure_skip_verify_hosts: Vec<String>,
+}
+
+/// `tls.policy`: what a bare host string gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsPolicy {
+    /// Cleartext unless the application calls `smtp_starttls`.
+    None,
+    /// STARTTLS in `smtp_helo` when the server offers it.
+    Opportunistic,
+    /// STARTTLS in `smtp_helo`, which fails with `SMTP_TLS_FAILURE` without it.
+    Required,
+}
+
+/// The `[auth]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Let `smtp_auth` run on a connection without TLS (the secret then
+    /// crosses the network readable).
+    pub allow_cleartext: bool,
 }
 
 /// Why the settings could not be loaded.
@@ -120,6 +161,11 @@ impl Settings {
         check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())?;
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
         parse_socket_mode(&self.socket_mode)?;
+        crate::smtp::tls::check_settings(&self.tls).map_err(|why| ConfigError::Invalid {
+            key: "tls.ca_files",
+            value: format!("{:?}", self.tls.ca_files),
+            why,
+        })?;
         for (key, group) in [("admin_group", &self.admin_group), ("socket_group", &self.socket_group)] {
             if !group.is_empty() && crate::peer::group_id(group).is_none() {
                 let why = "no such group on this system".into();
@@ -220,6 +266,20 @@ mod tests {
         let e = load_text("admin_group = \"no-such-group-smtp32\"").unwrap_err().to_string();
         assert!(e.contains("`admin_group`"), "{e}");
         assert_eq!(load_text("socket_group = \"root\"").unwrap().socket_gid(), Some(0));
+    }
+
+    #[test]
+    fn tls_and_auth_tables() {
+        let s = load_text("").unwrap();
+        assert_eq!((s.tls.policy, s.auth.allow_cleartext), (TlsPolicy::None, false));
+        let s = load_text("[tls]\npolicy = \"required\"\n[auth]\nallow_cleartext = true").unwrap();
+        assert_eq!((s.tls.policy, s.auth.allow_cleartext), (TlsPolicy::Required, true));
+        let e = load_text("[tls]\npolicy = \"sometimes\"").unwrap_err().to_string();
+        assert!(e.contains("policy"), "{e}");
+        let e = load_text("[tls]\nca_files = [\"/nonexistent/ca.pem\"]").unwrap_err().to_string();
+        assert!(e.contains("tls.ca_files") && e.contains("/nonexistent/ca.pem"), "{e}");
+        let e = load_text("[tls]\nca_files = [\"/etc/hostname\"]").unwrap_err().to_string();
+        assert!(e.contains("no PEM certificate"), "{e}");
     }
 
     #[test]

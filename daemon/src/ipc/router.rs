@@ -12,10 +12,13 @@ use crate::logging::{CALL_TARGET, ERROR_TARGET};
 use crate::peer::Peer;
 use crate::registry::{ClientId, Viewer};
 use crate::session::activity::Activity;
-use crate::session::messages::{Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
+use crate::session::messages::{
+    Authenticate, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendMessage, SetDebug, SetTimeout,
+    StartTls, XQuit,
+};
 use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
-use crate::smtp::{validate_arg, Endpoint, Route};
+use crate::smtp::{validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, MailboxError};
 use smtp32_protocol::{DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response};
@@ -78,12 +81,29 @@ impl Router {
             Request::Reload => admin::reload(&self.state, &self.viewer),
             Request::Shutdown => admin::shutdown(&self.state, &self.viewer),
             Request::Open { host, local, mode, debug } => {
-                let route = Endpoint::parse(&host).map(Route::Direct).map_err(Failure::from);
-                return self.answer_open(route, local, mode, debug).await;
+                let target = Target::parse(&host).map_err(Failure::from);
+                let (route, tls) = match target {
+                    Ok(t) => (Ok(Route::Direct(t.endpoint)), t.tls),
+                    Err(f) => (Err(f), None),
+                };
+                return self.answer_open(route, tls, local, mode, debug).await;
             }
             Request::OpenViaSocks { route, local, debug } => {
                 let route = route.check().map(|()| Route::Socks(Box::new(route)));
-                return self.answer_open(route, local, OpenMode::Sync, debug).await;
+                return self.answer_open(route, None, local, OpenMode::Sync, debug).await;
+            }
+            Request::StartTls { handle } => self.ask(handle, StartTls).await.map_or_else(Response::Failed, Response::Reply),
+            Request::Auth { handle, mechanism, user, secret } => {
+                let allow_cleartext = self.state.settings().auth.allow_cleartext;
+                let msg = Authenticate { mechanism, user, secret, allow_cleartext };
+                self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Reply)
+            }
+            Request::Extensions { handle } => {
+                self.ask(handle, GetExtensions).await.map_or_else(Response::Failed, Response::Extensions)
+            }
+            Request::SendMessage { handle, from, rcpts, data } => {
+                let msg = SendMessage { from, rcpts, data };
+                self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
             }
             Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
             Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
@@ -139,6 +159,17 @@ impl Router {
         }
     }
 
+    /// Sends `msg` to the handle's session and waits for its result.
+    async fn ask<M, T>(&self, handle: Handle, msg: M) -> Result<T, Failure>
+    where
+        M: actix::Message<Result = Result<T, Failure>> + Send + 'static,
+        T: Send + 'static,
+        SmtpSession: actix::Handler<M>,
+    {
+        let session = self.session(handle)?;
+        session.send(msg).await.unwrap_or(Err(Failure::InvalidHandle))
+    }
+
     async fn perform(&self, handle: Handle, op: Operation) -> Response {
         let session = match self.session(handle) {
             Ok(s) => s,
@@ -156,21 +187,24 @@ impl Router {
     async fn answer_open(
         &self,
         route: Result<Route, Failure>,
+        tls: Option<TlsMode>,
         local: String,
         mode: OpenMode,
         debug: bool,
     ) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
-        match self.open(route, local, mode, debug).await {
+        match self.open(route, tls, local, mode, debug).await {
             Ok((handle, pending)) => (Response::Opened { handle }, pending),
             Err(f) => (Response::Failed(f), None),
         }
     }
 
     /// Checks the arguments, registers a session and connects it along `route`
-    /// (at once for `Sync`; for `Async` the caller sends the returned `Connect`).
+    /// with TLS as `tls` says (`None`: the configured `tls.policy`), at once
+    /// for `Sync`; for `Async` the caller sends the returned `Connect`.
     async fn open(
         &self,
         route: Result<Route, Failure>,
+        tls: Option<TlsMode>,
         local: String,
         mode: OpenMode,
         debug: bool,
@@ -178,6 +212,11 @@ impl Router {
         let route = route?;
         validate_arg("local name", &local)?;
         let settings = self.state.settings();
+        let tls = TlsPlan {
+            mode: tls.unwrap_or(settings.tls.policy.into()),
+            context: Some(TlsContext::shared(&settings.tls).map_err(Failure::Tls)?),
+            host: route.server_host(),
+        };
         let registry = self.state.registry.clone();
         let arbiter = self.state.next_arbiter();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
@@ -191,7 +230,7 @@ impl Router {
                 });
                 (session, activity)
             })?;
-        let connect = Connect { route, local, mode };
+        let connect = Connect { route, local, mode, tls };
         match mode {
             OpenMode::Async => Ok((handle, Some((session, connect)))),
             OpenMode::Sync => match session.send(connect).await {
@@ -208,7 +247,7 @@ impl Router {
 /// under way can still finish within the grace period.
 fn starts_new_work(request: &Request) -> bool {
     match request {
-        Request::Open { .. } | Request::OpenViaSocks { .. } => true,
+        Request::Open { .. } | Request::OpenViaSocks { .. } | Request::SendMessage { .. } => true,
         Request::Command { command, .. } => phase::opens_transaction(command),
         _ => false,
     }
@@ -221,10 +260,14 @@ fn gone(_: MailboxError) -> Response {
 }
 
 /// A one-line description of a request for the debug log: never message
-/// bytes, never secrets (a SOCKS password is a `Secret`, whose `Debug` is `***`).
+/// bytes, never secrets (a SOCKS password is a `Secret`, an AUTH secret an
+/// `AuthSecret`, and the `Debug` of both is `***`).
 fn summarise(request: &Request) -> String {
     match request {
         Request::DataChunk { handle, bytes } => format!("DataChunk {{ handle: {handle}, {} bytes }}", bytes.len()),
+        Request::SendMessage { handle, from, rcpts, data } => {
+            format!("SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {} bytes }}", data.len())
+        }
         Request::Ping { payload } => format!("Ping {{ {} bytes }}", payload.len()),
         other => format!("{other:?}"),
     }
@@ -235,6 +278,13 @@ fn outcome(response: &Response) -> String {
         Response::Reply(r) => format!("SMTP_SUCCESS ({} {})", r.code, r.lines.last().map(String::as_str).unwrap_or("")),
         Response::Opened { handle } => format!("SMTP_SUCCESS (handle {handle})"),
         Response::Pong { .. } => "SMTP_SUCCESS (pong)".into(),
+        Response::Sent(r) => format!(
+            "SMTP_SUCCESS ({} of {} recipients; {} {})",
+            r.accepted(),
+            r.recipients.len(),
+            r.verdict.code,
+            r.verdict.lines.last().map(String::as_str).unwrap_or("")
+        ),
         _ => "SMTP_SUCCESS".into(),
     }
 }
@@ -257,5 +307,16 @@ mod tests {
         let line = summarise(&Request::OpenViaSocks { route, local: "me.example".into(), debug: false });
         assert!(!line.contains("s3cr3t-pw"), "{line}");
         assert!(line.contains("***") && line.contains("alice") && line.contains("mail.example"), "{line}");
+    }
+
+    #[test]
+    fn auth_and_sendmsg_are_logged_without_secret_or_message() {
+        let handle = Handle::new(3).unwrap();
+        let secret = smtp32_protocol::AuthSecret::new("s3cr3t-pw").unwrap();
+        let line = summarise(&Request::Auth { handle, mechanism: None, user: "bob".into(), secret });
+        assert!(!line.contains("s3cr3t-pw") && line.contains("***") && line.contains("bob"), "{line}");
+        let data = b"Subject: private\r\n\r\nbody".to_vec();
+        let line = summarise(&Request::SendMessage { handle, from: "a@b".into(), rcpts: vec!["c@d".into()], data });
+        assert!(!line.contains("private") && line.contains("24 bytes") && line.contains("c@d"), "{line}");
     }
 }

@@ -38,6 +38,7 @@ struct Inner {
     timeout_secs: u16,
     debug: bool,
     log: TrafficLog,
+    tls: Option<String>,
 }
 
 impl Activity {
@@ -68,6 +69,7 @@ impl Activity {
                 timeout_secs,
                 debug,
                 log: TrafficLog::new(),
+                tls: None,
             }),
         }
     }
@@ -127,6 +129,11 @@ impl Activity {
         self.inner().timeout_secs = secs;
     }
 
+    /// TLS came up (version and cipher suite), or `None`: cleartext.
+    pub fn set_tls(&self, description: Option<String>) {
+        self.inner().tls = description;
+    }
+
     /// Traffic copies to the owner were switched on or off.
     pub fn set_debug(&self, on: bool) {
         self.inner().debug = on;
@@ -183,7 +190,7 @@ impl Activity {
             idle_millis: millis(inner.last_traffic),
             bytes_in: inner.bytes_in,
             bytes_out: inner.bytes_out,
-            tls: None,
+            tls: inner.tls.clone(),
             last_reply_code: inner.log.last_reply_code(),
         }
     }

@@ -1,8 +1,8 @@
 //! The messages an SMTP session actor understands.
 
-use crate::smtp::Route;
+use crate::smtp::{Route, TlsPlan};
 use actix::Message;
-use smtp32_protocol::{Command, Failure, OpenMode, Reply};
+use smtp32_protocol::{AuthMechanism, AuthSecret, Command, Failure, OpenMode, Reply, SendReport};
 
 /// Connect (straight or through a SOCKS proxy), read the greeting and say
 /// EHLO/HELO, all under one timeout and cancel. Sent once, right after start.
@@ -13,6 +13,8 @@ pub struct Connect {
     pub local: String,
     /// `Async` reports the result as `Event::Connected` as well.
     pub mode: OpenMode,
+    /// When and how to do TLS, and the name the certificate must carry.
+    pub tls: TlsPlan,
 }
 
 impl Message for Connect {
@@ -76,4 +78,48 @@ pub struct Close;
 
 impl Message for Close {
     type Result = ();
+}
+
+/// STARTTLS, the handshake and EHLO again (`smtp_starttls`).
+pub struct StartTls;
+
+impl Message for StartTls {
+    type Result = Result<Reply, Failure>;
+}
+
+/// SMTP AUTH (`smtp_auth`); the secret's `Debug` is `***`.
+pub struct Authenticate {
+    /// `None`: the best the server offers.
+    pub mechanism: Option<AuthMechanism>,
+    /// The user name.
+    pub user: String,
+    /// The password or bearer token.
+    pub secret: AuthSecret,
+    /// The daemon's `auth.allow_cleartext`, as it stood when the request came.
+    pub allow_cleartext: bool,
+}
+
+impl Message for Authenticate {
+    type Result = Result<Reply, Failure>;
+}
+
+/// The EHLO keyword lines (`smtp_ext`).
+pub struct GetExtensions;
+
+impl Message for GetExtensions {
+    type Result = Result<Vec<String>, Failure>;
+}
+
+/// A whole transaction in one operation (`smtp_sendmsg`).
+pub struct SendMessage {
+    /// The reverse-path.
+    pub from: String,
+    /// The forward-paths.
+    pub rcpts: Vec<String>,
+    /// The message as the application has it.
+    pub data: Vec<u8>,
+}
+
+impl Message for SendMessage {
+    type Result = Result<SendReport, Failure>;
 }

@@ -21,7 +21,9 @@
 pub mod activity;
 pub mod messages;
 pub mod phase;
+mod send;
 pub mod tap;
+mod tls_auth;
 pub mod traffic_log;
 
 use crate::registry::{ClientId, Registry};
@@ -93,14 +95,10 @@ impl SmtpSession {
     /// Runs `work` with the timeout and the cancel token; `work` hands the
     /// client back with its result. The reply to the caller travels through a
     /// oneshot, so a stopped actor answers `Aborted`.
-    fn spawn_op<F>(
-        &mut self,
-        ctx: &mut Context<Self>,
-        effect: Effect,
-        work: F,
-    ) -> ResponseFuture<Result<Option<Reply>, Failure>>
+    fn spawn_op<T, F>(&mut self, ctx: &mut Context<Self>, effect: Effect, work: F) -> ResponseFuture<Result<T, Failure>>
     where
-        F: Future<Output = (SmtpClient, Result<Option<Reply>, SmtpError>)> + 'static,
+        T: OpOutput + 'static,
+        F: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
     {
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
@@ -114,7 +112,7 @@ impl SmtpSession {
                 r = tokio::time::timeout(Duration::from_secs(secs.into()), work) => match r {
                     Ok((client, Ok(v))) => (Some(client), Ok(v)),
                     // A refusal leaves the dialogue in step: keep the connection.
-                    Ok((client, Err(SmtpError::Refused(reply)))) => (Some(client), Err(Failure::Refused(reply))),
+                    Ok((client, Err(e))) if e.keeps_connection() => (Some(client), Err(Failure::from(e))),
                     Ok((_, Err(e))) => (None, Err(Failure::from(e))),
                     Err(_) => (None, Err(Failure::TimedOut(secs))),
                 },
@@ -128,7 +126,7 @@ impl SmtpSession {
                 (None, Ok(_)) => Link::Lost("connection closed".into()),
             };
             let reply = match &result {
-                Ok(reply) => reply.as_ref(),
+                Ok(output) => output.reply(),
                 Err(f) => f.reply(),
             };
             let outcome = match (&act.link, &result) {
@@ -195,7 +193,7 @@ impl Handler<Connect> for SmtpSession {
             tokio::select! {
                 biased;
                 _ = token.cancelled() => Err(Failure::Aborted),
-                r = tokio::time::timeout(Duration::from_secs(secs.into()), SmtpClient::connect(&msg.route, &msg.local, tap)) => match r {
+                r = tokio::time::timeout(Duration::from_secs(secs.into()), SmtpClient::connect_with(&msg.route, &msg.local, msg.tls, tap)) => match r {
                     Ok(Ok(v)) => Ok(v),
                     Ok(Err(e)) => Err(Failure::from(e)),
                     Err(_) => Err(Failure::TimedOut(secs)),
@@ -206,6 +204,7 @@ impl Handler<Connect> for SmtpSession {
             act.cancel = None;
             let result = match result {
                 Ok((client, reply)) => {
+                    act.tap.activity().set_tls(client.tls_description());
                     act.link = Link::Ready(client);
                     act.tap.activity().end(ConnectionState::Ready);
                     act.last_reply = Some(reply);
@@ -224,6 +223,24 @@ impl Handler<Connect> for SmtpSession {
             let _ = tx.send(result);
         }));
         Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
+    }
+}
+
+/// What an operation hands back, and the server reply in it that `smtp_rply` keeps.
+trait OpOutput {
+    /// The reply to remember, if any.
+    fn reply(&self) -> Option<&Reply>;
+}
+
+impl OpOutput for Option<Reply> {
+    fn reply(&self) -> Option<&Reply> {
+        self.as_ref()
+    }
+}
+
+impl OpOutput for Reply {
+    fn reply(&self) -> Option<&Reply> {
+        Some(self)
     }
 }
 

@@ -1,18 +1,25 @@
-//! One connection to an SMTP server: greeting, EHLO/HELO, commands, message
-//! data and QUIT, on a stream opened by [`Route::open`].
+//! One connection to an SMTP server: greeting, EHLO/HELO, STARTTLS, AUTH,
+//! commands, message data and QUIT, on a stream opened by [`Route::open`].
 //!
-//! [`SmtpClient`] owns the TCP stream and nothing else of the daemon. It sets
-//! no timeouts: the session wraps each call in its own timeout and cancel and
-//! drops the client when either fires, so a half-finished exchange never has
-//! to be resumed. Every byte written is shown to the [`TrafficTap`] before it
-//! goes out; every reply line read is shown by [`read_reply`].
+//! [`SmtpClient`] owns the stream (plain or TLS, see [`SmtpStream`]) and
+//! nothing else of the daemon. It sets no timeouts: the session wraps each
+//! call in its own timeout and cancel and drops the client when either fires,
+//! so a half-finished exchange never has to be resumed. Every byte written is
+//! shown to the [`TrafficTap`] before it goes out (AUTH secrets redacted);
+//! every reply line read is shown by [`read_reply`].
+//!
+//! The child modules add the longer dialogues: `auth` (SASL PLAIN, LOGIN,
+//! XOAUTH2) and `send` (one whole pipelined transaction).
 
+mod auth;
+mod send;
+
+use super::stream::SmtpStream;
+use super::tls::{TlsMode, TlsPlan};
 use super::{read_reply, validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
 use std::sync::Arc;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 
 /// Read buffer size; a reply line is bounded well below it in practice.
 const READ_BUFFER_BYTES: usize = 4096;
@@ -21,8 +28,12 @@ const KEPT_WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// An open SMTP connection past its greeting and EHLO/HELO.
 pub struct SmtpClient {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    /// Reads go through the buffer; writes pass straight to the stream.
+    stream: BufReader<SmtpStream>,
+    /// The EHLO/HELO name, said again after STARTTLS.
+    local: String,
+    /// How this connection does TLS (mode, configuration, server name).
+    tls: TlsPlan,
     /// EHLO reply lines after the first: upper-cased keyword, parameters as sent.
     keywords: Vec<String>,
     esmtp: bool,
@@ -35,34 +46,69 @@ pub struct SmtpClient {
 }
 
 impl SmtpClient {
-    /// Opens `route`, reads the 220 greeting and introduces itself as
-    /// `local` with EHLO, falling back to HELO when EHLO gets a 5xx.
-    /// Returns the client and the final EHLO/HELO reply. A bad `local` is
-    /// refused before any socket is opened.
-    pub async fn connect(
+    /// [`SmtpClient::connect_with`] without TLS: cleartext from start to end
+    /// (STARTTLS is then refused, for want of a configuration).
+    pub async fn connect(route: &Route, local: &str, tap: Arc<dyn TrafficTap>) -> Result<(SmtpClient, Reply), SmtpError> {
+        Self::connect_with(route, local, TlsPlan::cleartext_only(), tap).await
+    }
+
+    /// Opens `route`, does TLS as `tls` says (implicit: before the greeting;
+    /// opportunistic or required: STARTTLS after EHLO), reads the 220 greeting
+    /// and introduces itself as `local` with EHLO, falling back to HELO when
+    /// EHLO gets a 5xx. Returns the client and the last EHLO/HELO reply. A bad
+    /// `local` is refused before any socket is opened.
+    pub async fn connect_with(
         route: &Route,
         local: &str,
+        tls: TlsPlan,
         tap: Arc<dyn TrafficTap>,
     ) -> Result<(SmtpClient, Reply), SmtpError> {
         check_local_name(local)?;
-        let stream = route.open().await?;
-        Self::handshake(stream, local, tap).await
+        let tcp = route.open().await?;
+        tcp.set_nodelay(true)?;
+        let stream = match tls.mode {
+            TlsMode::Implicit => SmtpStream::Tls(Box::new(tls.handshake(tcp).await?)),
+            _ => SmtpStream::Plain(tcp),
+        };
+        let (mut client, reply) = Self::handshake(stream, local, tls, tap).await?;
+        let offered = client.has_extension("STARTTLS");
+        match client.tls.mode {
+            TlsMode::Opportunistic if offered => match client.starttls().await {
+                // A refused STARTTLS leaves a usable cleartext connection.
+                Err(SmtpError::Refused(_)) => Ok((client, reply)),
+                other => other.map(|ehlo| (client, ehlo)),
+            },
+            TlsMode::Required if offered => match client.starttls().await {
+                Ok(ehlo) => Ok((client, ehlo)),
+                Err(SmtpError::Refused(r)) => {
+                    client.quit().await;
+                    Err(SmtpError::Tls(format!("the server refused STARTTLS: {}", r.to_wire_text())))
+                }
+                Err(e) => Err(e),
+            },
+            TlsMode::Required => {
+                client.quit().await;
+                Err(SmtpError::Tls("the server does not offer STARTTLS and the policy requires TLS".into()))
+            }
+            _ => Ok((client, reply)),
+        }
     }
 
     /// The SMTP part of a connect on a stream that is already open (straight
-    /// to the server or through a proxy): the 220 greeting, then EHLO, or
-    /// HELO when EHLO gets a 5xx. Returns the client and the final EHLO/HELO reply.
+    /// to the server or through a proxy, TLS already up for implicit TLS):
+    /// the 220 greeting, then EHLO, or HELO when EHLO gets a 5xx. Returns the
+    /// client and the final EHLO/HELO reply.
     pub async fn handshake(
-        stream: TcpStream,
+        stream: SmtpStream,
         local: &str,
+        tls: TlsPlan,
         tap: Arc<dyn TrafficTap>,
     ) -> Result<(SmtpClient, Reply), SmtpError> {
         check_local_name(local)?;
-        stream.set_nodelay(true)?;
-        let (read, writer) = stream.into_split();
         let mut client = SmtpClient {
-            reader: BufReader::with_capacity(READ_BUFFER_BYTES, read),
-            writer,
+            stream: BufReader::with_capacity(READ_BUFFER_BYTES, stream),
+            local: local.to_owned(),
+            tls,
             keywords: Vec::new(),
             esmtp: false,
             out: Vec::new(),
@@ -74,20 +120,39 @@ impl SmtpClient {
         if greeting.code != 220 {
             return Err(SmtpError::Refused(greeting));
         }
-        let ehlo = client.exchange(&format!("EHLO {local}")).await?;
-        if (500..600).contains(&ehlo.code) {
-            let helo = refuse_negative(client.exchange(&format!("HELO {local}")).await?)?;
-            return Ok((client, helo));
+        let reply = client.introduce().await?;
+        Ok((client, reply))
+    }
+
+    /// STARTTLS (RFC 3207): the 220, the TLS handshake verifying the server
+    /// for the host name the caller gave, then EHLO again (the keywords are
+    /// those of the new EHLO). STARTTLS not offered (or TLS already up) is
+    /// `TlsUnavailable` with nothing sent; a 4xx/5xx is `Refused`; both keep
+    /// the connection. A failed handshake is `Tls` and the connection is lost.
+    pub async fn starttls(&mut self) -> Result<Reply, SmtpError> {
+        if self.stream.get_ref().is_tls() {
+            return Err(SmtpError::TlsUnavailable("the connection is already encrypted".into()));
         }
-        let ehlo = refuse_negative(ehlo)?;
-        client.esmtp = true;
-        client.keywords = ehlo
-            .lines
-            .iter()
-            .skip(1)
-            .filter_map(|l| keyword_line(l))
-            .collect();
-        Ok((client, ehlo))
+        if !self.has_extension("STARTTLS") {
+            return Err(SmtpError::TlsUnavailable("the server does not offer STARTTLS".into()));
+        }
+        let reply = self.exchange("STARTTLS").await?;
+        if reply.code != 220 {
+            return Err(SmtpError::Refused(reply));
+        }
+        // Bytes read past the 220 would be taken as if they came over TLS
+        // (the CVE-2011-0411 injection): refuse them.
+        if !self.stream.buffer().is_empty() {
+            return Err(SmtpError::Tls("the server sent data after its 220 to STARTTLS".into()));
+        }
+        let tcp = self
+            .stream
+            .get_mut()
+            .take_plain()
+            .ok_or_else(|| SmtpError::Tls("no TCP stream to upgrade".into()))?;
+        let tls = self.tls.handshake(tcp).await?;
+        *self.stream.get_mut() = SmtpStream::Tls(Box::new(tls));
+        self.introduce().await
     }
 
     /// Sends one command line (without CRLF) and returns its reply; a 4xx/5xx reply is `Refused`.
@@ -113,8 +178,7 @@ impl SmtpClient {
         self.encoder.finish(&mut self.out);
         self.in_message = false;
         self.write_out().await?;
-        self.out.clear();
-        self.out.shrink_to(KEPT_WRITE_BUFFER_BYTES);
+        self.release_buffer();
         refuse_negative(self.read().await?)
     }
 
@@ -138,16 +202,44 @@ impl SmtpClient {
 
     /// True if the server announced `keyword` in its EHLO reply (case-insensitive).
     pub fn has_extension(&self, keyword: &str) -> bool {
-        self.keywords.iter().any(|line| {
-            line.split(' ')
-                .next()
-                .is_some_and(|k| k.eq_ignore_ascii_case(keyword))
+        self.extension(keyword).is_some()
+    }
+
+    /// The parameters of `keyword` (`""` when it has none) if the server announced it.
+    pub fn extension(&self, keyword: &str) -> Option<&str> {
+        self.keywords.iter().find_map(|line| {
+            let (k, params) = line.split_once(' ').unwrap_or((line, ""));
+            k.eq_ignore_ascii_case(keyword).then_some(params)
         })
     }
 
     /// True when the server accepted EHLO, false when it took HELO instead.
     pub fn is_esmtp(&self) -> bool {
         self.esmtp
+    }
+
+    /// True once TLS is up (implicit, or after STARTTLS).
+    pub fn is_tls(&self) -> bool {
+        self.stream.get_ref().is_tls()
+    }
+
+    /// The TLS version and cipher suite, for the admin view; `None` in cleartext.
+    pub fn tls_description(&self) -> Option<String> {
+        self.stream.get_ref().tls_description()
+    }
+
+    /// EHLO, or HELO when EHLO gets a 5xx; keeps the keywords of the reply.
+    async fn introduce(&mut self) -> Result<Reply, SmtpError> {
+        self.keywords.clear();
+        self.esmtp = false;
+        let ehlo = self.exchange(&format!("EHLO {}", self.local)).await?;
+        if (500..600).contains(&ehlo.code) {
+            return refuse_negative(self.exchange(&format!("HELO {}", self.local)).await?);
+        }
+        let ehlo = refuse_negative(ehlo)?;
+        self.esmtp = true;
+        self.keywords = ehlo.lines.iter().skip(1).filter_map(|l| keyword_line(l)).collect();
+        Ok(ehlo)
     }
 
     async fn start_message(&mut self) -> Result<(), SmtpError> {
@@ -176,16 +268,30 @@ impl SmtpClient {
 
     /// Shows the write buffer to the tap, then writes it in one `write_all`.
     async fn write_out(&mut self) -> Result<(), SmtpError> {
+        self.write_out_shown(None).await
+    }
+
+    /// Writes the buffer in one `write_all` (and a flush, which pushes the
+    /// last TLS record out); the tap sees `shown` instead of the buffer when
+    /// given, so a secret never reaches a traffic copy.
+    async fn write_out_shown(&mut self, shown: Option<&[u8]>) -> Result<(), SmtpError> {
         if self.out.is_empty() {
             return Ok(());
         }
-        self.tap.traffic(Direction::ToServer, &self.out);
-        self.writer.write_all(&self.out).await?;
+        self.tap.traffic(Direction::ToServer, shown.unwrap_or(&self.out));
+        self.stream.write_all(&self.out).await?;
+        self.stream.flush().await?;
         Ok(())
     }
 
+    /// Empties the write buffer and gives back the memory of a large message.
+    fn release_buffer(&mut self) {
+        self.out.clear();
+        self.out.shrink_to(KEPT_WRITE_BUFFER_BYTES);
+    }
+
     async fn read(&mut self) -> Result<Reply, SmtpError> {
-        read_reply(&mut self.reader, &*self.tap).await
+        read_reply(&mut self.stream, &*self.tap).await
     }
 }
 

@@ -24,6 +24,11 @@ pub struct Endpoint {
 impl Endpoint {
     /// Parses a caller's host string; every rejection is `InvalidArgument` naming the problem.
     pub fn parse(text: &str) -> Result<Endpoint, SmtpError> {
+        Self::parse_with_default(text, DEFAULT_PORT)
+    }
+
+    /// As [`Endpoint::parse`], with `default_port` when the string names none.
+    pub fn parse_with_default(text: &str, default_port: u16) -> Result<Endpoint, SmtpError> {
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid(
                 "host contains whitespace or a control character (CR, LF, NUL)",
@@ -33,7 +38,7 @@ impl Endpoint {
             return Err(invalid("host is empty"));
         }
         if let Some(rest) = text.strip_prefix('[') {
-            return parse_bracketed(rest);
+            return parse_bracketed(rest, default_port);
         }
         if text.contains(['[', ']']) {
             return Err(invalid(&format!("unbalanced brackets in host {text:?}")));
@@ -41,7 +46,7 @@ impl Endpoint {
         match text.matches(':').count() {
             0 => Ok(Endpoint {
                 host: text.to_owned(),
-                port: DEFAULT_PORT,
+                port: default_port,
             }),
             1 => {
                 let (host, port) = text.split_once(':').unwrap_or((text, ""));
@@ -57,7 +62,7 @@ impl Endpoint {
                 let addr = parse_v6(text)?;
                 Ok(Endpoint {
                     host: addr,
-                    port: DEFAULT_PORT,
+                    port: default_port,
                 })
             }
         }
@@ -75,7 +80,7 @@ impl fmt::Display for Endpoint {
 }
 
 /// `rest` is what follows the opening `[`: `v6addr]` or `v6addr]:port`.
-fn parse_bracketed(rest: &str) -> Result<Endpoint, SmtpError> {
+fn parse_bracketed(rest: &str, default_port: u16) -> Result<Endpoint, SmtpError> {
     let Some((inside, after)) = rest.split_once(']') else {
         return Err(invalid("unbalanced brackets: '[' without ']'"));
     };
@@ -87,7 +92,7 @@ fn parse_bracketed(rest: &str) -> Result<Endpoint, SmtpError> {
     }
     let host = parse_v6(inside)?;
     let port = match after {
-        "" => DEFAULT_PORT,
+        "" => default_port,
         _ => match after.strip_prefix(':') {
             Some(port) => parse_port(port)?,
             None => return Err(invalid(&format!("unexpected {after:?} after ']'"))),

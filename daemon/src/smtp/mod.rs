@@ -1,9 +1,11 @@
 //! Outbound SMTP: everything the daemon says to and hears from an SMTP server.
 //!
 //! This layer knows nothing of actix or of the IPC socket. It owns the
-//! parsing of the caller's host string ([`endpoint`]), the way the TCP
-//! connection is made ([`route`]: straight, or through a SOCKS proxy by
-//! [`socks`]), the exact wire line of
+//! parsing of the caller's host string ([`target`] for the URL forms and the
+//! TLS policy, [`endpoint`] for host and port), the way the TCP connection is
+//! made ([`route`]: straight, or through a SOCKS proxy by [`socks`]), TLS
+//! ([`tls`]: policy, verification, handshake; [`stream`]: plain or TLS under
+//! one reader and writer), the exact wire line of
 //! each command ([`command`]), the bounded reply reader ([`reply`]), DATA
 //! transparency ([`dot_stuff`]), the hook that copies traffic for the debug
 //! callback ([`tap`]) and the connection itself ([`client`]). Nothing here
@@ -20,7 +22,10 @@ pub mod endpoint;
 pub mod reply;
 pub mod route;
 pub mod socks;
+pub mod stream;
 pub mod tap;
+pub mod target;
+pub mod tls;
 
 pub use client::{check_local_name, SmtpClient};
 pub use command::{command_line, validate_arg};
@@ -30,7 +35,11 @@ pub use reply::read_reply;
 pub use route::{open_tcp, Route};
 pub use tap::{NoTap, TrafficTap};
 
-use smtp32_protocol::{Failure, ProxyStage, Reply};
+pub use stream::SmtpStream;
+pub use target::Target;
+pub use tls::{TlsContext, TlsMode, TlsPlan};
+
+use smtp32_protocol::{Failure, ProxyStage, Reply, SendReport};
 use thiserror::Error;
 
 /// Why an outbound SMTP operation failed.
@@ -69,6 +78,37 @@ pub enum SmtpError {
         /// Why, in words (never a password).
         reason: String,
     },
+    /// The TLS handshake failed or the certificate did not verify (or TLS was
+    /// required and the server would not start it); the connection is lost.
+    #[error("TLS failure: {0}")]
+    Tls(String),
+    /// TLS cannot be had or is needed first, and nothing was sent: STARTTLS
+    /// not offered, already encrypted, AUTH refused in cleartext. The
+    /// connection is unchanged.
+    #[error("TLS failure: {0}")]
+    TlsUnavailable(String),
+    /// The server's EHLO rules the request out (SIZE limit, no SMTPUTF8, no
+    /// such AUTH mechanism); nothing was sent.
+    #[error("not possible with this server: {0}")]
+    Unsupported(String),
+    /// A one-call send that did not deliver; the dialogue is still in step.
+    #[error("message not sent: {}", .0.verdict.to_wire_text())]
+    NotSent(SendReport),
+}
+
+impl SmtpError {
+    /// True when the dialogue is still in step after this error, so the
+    /// connection can be kept: a refusal, or a request refused before anything was sent.
+    pub fn keeps_connection(&self) -> bool {
+        matches!(
+            self,
+            SmtpError::Refused(_)
+                | SmtpError::TlsUnavailable(_)
+                | SmtpError::Unsupported(_)
+                | SmtpError::NotSent(_)
+                | SmtpError::InvalidArgument(_)
+        )
+    }
 }
 
 impl From<SmtpError> for Failure {
@@ -82,6 +122,9 @@ impl From<SmtpError> for Failure {
             SmtpError::CannotAllocSocket(why) => Failure::CannotAllocSocket(why),
             SmtpError::InvalidArgument(why) => Failure::InvalidArgument(why),
             SmtpError::Proxy { stage, reason } => Failure::Proxy { stage, reason },
+            SmtpError::Tls(why) | SmtpError::TlsUnavailable(why) => Failure::Tls(why),
+            SmtpError::Unsupported(why) => Failure::Unsupported(why),
+            SmtpError::NotSent(report) => Failure::NotSent(report),
         }
     }
 }

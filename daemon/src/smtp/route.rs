@@ -8,7 +8,7 @@
 //! a name and tries its addresses, for the SMTP server and the proxy alike.
 
 use super::{socks, Endpoint, SmtpError};
-use smtp32_protocol::SocksRoute;
+use smtp32_protocol::{SocksHost, SocksRoute};
 use std::fmt;
 use std::net::SocketAddr;
 use tokio::net::{lookup_host, TcpSocket, TcpStream};
@@ -28,6 +28,21 @@ impl Route {
         match self {
             Route::Direct(endpoint) => open_tcp(&endpoint.host, endpoint.port).await,
             Route::Socks(route) => socks::open(route).await,
+        }
+    }
+}
+
+impl Route {
+    /// The SMTP server's host as the caller named it (an IPv6 literal
+    /// without brackets): what its TLS certificate must be valid for.
+    pub fn server_host(&self) -> String {
+        match self {
+            Route::Direct(endpoint) => endpoint.host.clone(),
+            Route::Socks(r) => match &r.destination.host {
+                SocksHost::Ipv4(a) => a.to_string(),
+                SocksHost::Ipv6(a) => a.to_string(),
+                SocksHost::Domain(d) => d.as_str().to_owned(),
+            },
         }
     }
 }

@@ -313,3 +313,5 @@ async fn bad_local_names_are_refused_before_connecting() {
     })
     .await
 }
+
+mod send_auth;

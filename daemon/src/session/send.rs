@@ -1,0 +1,33 @@
+//! The session's one-call send (`smtp_sendmsg`): a whole transaction as one
+//! operation under the connection's timeout and cancel token. For the
+//! connection's state it counts as a message that ended (its final dot, or
+//! the RSET after a refusal), whatever the outcome.
+
+use super::messages::SendMessage;
+use super::phase::Effect;
+use super::{OpOutput, SmtpSession};
+use actix::prelude::*;
+use smtp32_protocol::{Failure, Reply, SendReport};
+
+impl OpOutput for SendReport {
+    fn reply(&self) -> Option<&Reply> {
+        Some(&self.verdict)
+    }
+}
+
+impl Handler<SendMessage> for SmtpSession {
+    type Result = ResponseFuture<Result<SendReport, Failure>>;
+
+    fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
+        let mut client = match self.take_ready() {
+            Ok(c) => c,
+            Err(f) => return Box::pin(std::future::ready(Err(f))),
+        };
+        let what = format!("SENDMSG ({} recipients, {} bytes)", msg.rcpts.len(), msg.data.len());
+        self.tap.activity().begin(what);
+        self.spawn_op(ctx, Effect::FinalDot, async move {
+            let result = client.send_message(&msg.from, &msg.rcpts, &msg.data).await;
+            (client, result)
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! One whole mail transaction in one call (`smtp_sendmsg`): MAIL with the
+//! parameters the server offers and the message needs, every RCPT, DATA and
+//! the message. With PIPELINING (RFC 2920) MAIL, the RCPTs and DATA go out in
+//! one write and the replies are read in order; without it, step by step.
+
+use super::SmtpClient;
+use crate::smtp::{command_line, DataEncoder, SmtpError};
+use smtp32_protocol::{Command, Reply, SendReport};
+
+/// The DATA reply that lets the message follow.
+const START_MAIL_INPUT: u16 = 354;
+
+impl SmtpClient {
+    /// Sends `data` from `from` to `rcpts`. Before anything is sent, refuses
+    /// (`Unsupported`) a message over the server's SIZE limit and a non-ASCII
+    /// address when the server lacks SMTPUTF8. MAIL declares `SIZE=` (when
+    /// offered), `BODY=8BITMIME` (8-bit data, when offered) and `SMTPUTF8`
+    /// (non-ASCII addresses). Returns the report when at least one recipient
+    /// was accepted and the final dot got 2xx; else `NotSent` with the same
+    /// report, after RSET when a transaction was left open.
+    pub async fn send_message(&mut self, from: &str, rcpts: &[String], data: &[u8]) -> Result<SendReport, SmtpError> {
+        if rcpts.is_empty() {
+            return Err(SmtpError::InvalidArgument("sendmsg needs at least one recipient".into()));
+        }
+        if self.in_message {
+            return Err(SmtpError::InvalidArgument("a message is under way: end it with data_end first".into()));
+        }
+        let mut mail = command_line(&Command::Mail { from: from.to_owned() })?;
+        let rcpt_lines = rcpts
+            .iter()
+            .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
+            .collect::<Result<Vec<_>, _>>()?;
+        // The message is made transparent once, into the write buffer's
+        // memory; its size is what SIZE declares and is checked against.
+        let mut body = std::mem::take(&mut self.out);
+        body.clear();
+        let mut encoder = DataEncoder::new();
+        encoder.encode(data, &mut body);
+        encoder.finish(&mut body);
+        let size = body.len() - b".\r\n".len();
+        if let Err(e) = self.mail_parameters(&mut mail, size, data, from, rcpts) {
+            self.out = body;
+            self.release_buffer();
+            return Err(e);
+        }
+        let pipelined = self.has_extension("PIPELINING");
+        if pipelined {
+            for line in std::iter::once(&mail).chain(&rcpt_lines) {
+                self.out.extend_from_slice(line.as_bytes());
+                self.out.extend_from_slice(b"\r\n");
+            }
+            self.out.extend_from_slice(b"DATA\r\n");
+            self.write_out().await?;
+        }
+        let mail_reply = self.step(pipelined, &mail).await?;
+        let mut recipients = Vec::with_capacity(rcpts.len());
+        if pipelined || mail_reply.is_positive() {
+            for line in &rcpt_lines {
+                recipients.push(self.step(pipelined, line).await?);
+            }
+        }
+        let go = mail_reply.is_positive() && recipients.iter().any(Reply::is_positive);
+        let data_reply = match (pipelined, go) {
+            (true, _) => Some(self.read().await?),
+            (false, true) => Some(self.exchange("DATA").await?),
+            (false, false) => None,
+        };
+        let report = |verdict: Reply, recipients: Vec<Reply>| SendReport { mail: mail_reply.clone(), recipients, verdict };
+        let data_reply = match data_reply {
+            Some(reply) if go && reply.code == START_MAIL_INPUT => reply,
+            stopped => {
+                // RFC 2920 §3.1: a server that answers DATA with 354 though no
+                // recipient was accepted gets an empty message, ending it.
+                if stopped.as_ref().is_some_and(|r| r.code == START_MAIL_INPUT) {
+                    self.write_line(".").await?;
+                    self.read().await?;
+                } else if mail_reply.is_positive() {
+                    self.exchange("RSET").await?;
+                }
+                let verdict = match stopped {
+                    Some(r) if go => r,
+                    _ if !mail_reply.is_positive() => mail_reply.clone(),
+                    _ => recipients.last().cloned().unwrap_or_else(|| mail_reply.clone()),
+                };
+                self.release_buffer();
+                return Err(SmtpError::NotSent(report(verdict, recipients)));
+            }
+        };
+        debug_assert_eq!(data_reply.code, START_MAIL_INPUT);
+        self.out = body;
+        self.in_message = true;
+        self.write_out().await?;
+        self.in_message = false;
+        self.release_buffer();
+        let verdict = self.read().await?;
+        let delivered = (200..300).contains(&verdict.code);
+        let report = report(verdict, recipients);
+        if delivered {
+            Ok(report)
+        } else {
+            Err(SmtpError::NotSent(report))
+        }
+    }
+
+    /// Appends the MAIL parameters to `mail`, or refuses what the server cannot take.
+    fn mail_parameters(
+        &self,
+        mail: &mut String,
+        size: usize,
+        data: &[u8],
+        from: &str,
+        rcpts: &[String],
+    ) -> Result<(), SmtpError> {
+        if let Some(limit) = self.size_limit() {
+            if size as u64 > limit {
+                return Err(SmtpError::Unsupported(format!(
+                    "the message is {size} bytes, over the server's SIZE limit of {limit} bytes"
+                )));
+            }
+        }
+        if let Some(addr) = std::iter::once(from).chain(rcpts.iter().map(String::as_str)).find(|a| !a.is_ascii()) {
+            if !self.has_extension("SMTPUTF8") {
+                return Err(SmtpError::Unsupported(format!(
+                    "the server does not offer SMTPUTF8, which the address {addr:?} needs"
+                )));
+            }
+            mail.push_str(" SMTPUTF8");
+        }
+        if self.has_extension("SIZE") {
+            mail.push_str(&format!(" SIZE={size}"));
+        }
+        if data.iter().any(|&b| b >= 0x80) && self.has_extension("8BITMIME") {
+            mail.push_str(" BODY=8BITMIME");
+        }
+        Ok(())
+    }
+
+    /// The server's SIZE limit in bytes; `None` when it gave none (or 0: no limit).
+    fn size_limit(&self) -> Option<u64> {
+        self.extension("SIZE")?.trim().parse().ok().filter(|&n| n > 0)
+    }
+
+    /// The reply to `line`: already written when pipelining, else sent now.
+    async fn step(&mut self, pipelined: bool, line: &str) -> Result<Reply, SmtpError> {
+        if pipelined {
+            self.read().await
+        } else {
+            self.exchange(line).await
+        }
+    }
+}

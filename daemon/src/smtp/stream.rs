@@ -1,0 +1,89 @@
+//! The byte stream under an SMTP connection: plain TCP, or TLS over TCP.
+//!
+//! [`SmtpStream`] lets [`SmtpClient`](super::SmtpClient) keep one reader and
+//! one writer path whether or not the connection is encrypted. STARTTLS takes
+//! the plain stream out ([`SmtpStream::take_plain`]) and puts the TLS one back.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+/// A connection's stream.
+pub enum SmtpStream {
+    /// Cleartext TCP.
+    Plain(TcpStream),
+    /// TLS over TCP (implicit, or after STARTTLS).
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Taken out for the TLS handshake, which failed: every I/O is an error.
+    Detached,
+}
+
+impl SmtpStream {
+    /// Takes the TCP stream out for a TLS handshake; `None` if it is not plain.
+    pub fn take_plain(&mut self) -> Option<TcpStream> {
+        match std::mem::replace(self, SmtpStream::Detached) {
+            SmtpStream::Plain(tcp) => Some(tcp),
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// For the admin view: `TLSv1_3 TLS13_AES_256_GCM_SHA384`, `None` when not encrypted.
+    pub fn tls_description(&self) -> Option<String> {
+        let SmtpStream::Tls(tls) = self else { return None };
+        let (_, conn) = tls.get_ref();
+        let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+        let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+        Some(format!("{version} {suite}").trim().to_string())
+    }
+
+    /// True once TLS is up.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, SmtpStream::Tls(_))
+    }
+}
+
+fn detached() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection was lost in the TLS handshake")
+}
+
+impl AsyncRead for SmtpStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            SmtpStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            SmtpStream::Detached => Poll::Ready(Err(detached())),
+        }
+    }
+}
+
+impl AsyncWrite for SmtpStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            SmtpStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            SmtpStream::Detached => Poll::Ready(Err(detached())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            SmtpStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            SmtpStream::Detached => Poll::Ready(Err(detached())),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            SmtpStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            SmtpStream::Detached => Poll::Ready(Ok(())),
+        }
+    }
+}
