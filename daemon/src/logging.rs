@@ -5,12 +5,14 @@
 //! Events for the debug log use two targets: [`ERROR_TARGET`] (level 1 and up)
 //! and [`CALL_TARGET`] (level 2: every client call with its arguments and
 //! return value). Callers never put passwords into either. The file layer can
-//! be swapped at run time ([`DebugLog::apply`]) when SIGHUP reloads settings.
+//! switch level and file at run time ([`DebugLog::apply`]) when SIGHUP reloads settings.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{reload, Layer, Registry};
@@ -22,11 +24,54 @@ pub const CALL_TARGET: &str = "smtp32d::call";
 /// The debug log's file name in the state directory.
 pub const DEBUG_LOG_FILE: &str = "smtp32d.dbg";
 
-type FileLayer = Option<Box<dyn Layer<Registry> + Send + Sync>>;
-
-/// Handle on the debug log file layer.
+/// Handle on the debug log: its filter and its file, both swappable.
+///
+/// The file layer itself is fixed; what a reload swaps is its per-layer
+/// filter (through `reload`, which supports filters) and the file behind its
+/// writer. Swapping a whole filtered layer through `reload` is not supported by
+/// `tracing-subscriber`: the new layer never gets its filter id, and the first
+/// event after the swap panics (it took the daemon down on SIGHUP).
 pub struct DebugLog {
-    handle: reload::Handle<FileLayer, Registry>,
+    filter: reload::Handle<Targets, Registry>,
+    file: DebugFile,
+}
+
+/// The debug log's current file (`None` at level 0), shared by every writer.
+#[derive(Clone, Default)]
+struct DebugFile(Arc<Mutex<Option<File>>>);
+
+/// Writes one formatted event to the current file, if there is one.
+struct DebugFileWriter(Arc<Mutex<Option<File>>>);
+
+impl Write for DebugFileWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match file.as_mut() {
+            Some(f) => f.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        // One lock for the whole event, so that lines from two threads never interleave.
+        let mut file = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match file.as_mut() {
+            Some(f) => f.write_all(buf),
+            None => Ok(()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for DebugFile {
+    type Writer = DebugFileWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        DebugFileWriter(self.0.clone())
+    }
 }
 
 /// The state directory: `$STATE_DIRECTORY` (systemd), else
@@ -49,23 +94,50 @@ pub fn state_dir() -> PathBuf {
 
 /// Installs the global subscriber with the debug log at `debug_level`.
 pub fn init(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<DebugLog> {
-    let (file, handle) = reload::Layer::new(file_layer(debug_level, debug_log)?);
+    let file = DebugFile::default();
+    *file.0.lock().unwrap_or_else(|e| e.into_inner()) = open_file(debug_level, debug_log)?;
+    let (filter, handle) = reload::Layer::new(targets(debug_level));
+    let file_layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file.clone()).with_filter(filter);
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
-    tracing_subscriber::registry().with(file).with(stderr).init();
-    Ok(DebugLog { handle })
+    tracing_subscriber::registry().with(file_layer).with(stderr).init();
+    Ok(DebugLog { filter: handle, file })
 }
 
 impl DebugLog {
-    /// Switches the debug log to `debug_level` and `debug_log`.
+    /// Switches the debug log to `debug_level` and `debug_log`. When the new
+    /// file cannot be opened, nothing changes.
     pub fn apply(&self, debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<()> {
-        let layer = file_layer(debug_level, debug_log)?;
-        self.handle.reload(layer).map_err(std::io::Error::other)
+        let new_file = open_file(debug_level, debug_log)?;
+        // Close the old file first when going quiet; open the new one before
+        // letting more events through.
+        if new_file.is_none() {
+            self.filter.reload(targets(debug_level)).map_err(std::io::Error::other)?;
+            *self.file.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        } else {
+            *self.file.0.lock().unwrap_or_else(|e| e.into_inner()) = new_file;
+            self.filter.reload(targets(debug_level)).map_err(std::io::Error::other)?;
+        }
+        Ok(())
     }
 }
 
-fn file_layer(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<FileLayer> {
+/// What reaches the file at `debug_level`: nothing at 0; errors (and any
+/// warning) at 1; also every call at 2.
+fn targets(debug_level: u8) -> Targets {
+    match debug_level {
+        0 => Targets::new().with_default(LevelFilter::OFF),
+        1 => Targets::new().with_target(ERROR_TARGET, LevelFilter::TRACE).with_default(LevelFilter::WARN),
+        _ => Targets::new()
+            .with_target(ERROR_TARGET, LevelFilter::TRACE)
+            .with_target(CALL_TARGET, LevelFilter::TRACE)
+            .with_default(LevelFilter::WARN),
+    }
+}
+
+/// Opens (appending, creating its folder) the file for `debug_level`; none at 0.
+fn open_file(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<Option<File>> {
     if debug_level == 0 {
         return Ok(None);
     }
@@ -73,11 +145,5 @@ fn file_layer(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<File
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let file = OpenOptions::new().create(true).append(true).open(&path)?;
-    let mut targets = Targets::new().with_target(ERROR_TARGET, LevelFilter::TRACE).with_default(LevelFilter::WARN);
-    if debug_level >= 2 {
-        targets = targets.with_target(CALL_TARGET, LevelFilter::TRACE);
-    }
-    let layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(Mutex::new(file)).with_filter(targets);
-    Ok(Some(Box::new(layer)))
+    OpenOptions::new().create(true).append(true).open(&path).map(Some)
 }

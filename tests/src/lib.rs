@@ -15,14 +15,20 @@
 //! - [`message`]: the reference DATA normalisation and message generators.
 //! - [`raw`]: a raw-frame IPC client for tests that break the protocol on purpose.
 //! - [`session`]: conveniences over the Rust client API (send one message, expect a code).
+//! - [`recorder`]: a TCP relay that records the exact bytes exchanged with a real server.
+//! - [`ffi`]: the shared daemon and buffers for C-ABI calls made from Rust tests.
+//! - [`c_program`]: compiling and running the C programs of `tests/c/`.
 
 pub mod ctl;
+pub mod c_program;
 pub mod daemon;
+pub mod ffi;
 pub mod message;
 pub mod paths;
 pub mod peers;
 pub mod process;
 pub mod raw;
+pub mod recorder;
 pub mod session;
 pub mod wait;
 pub mod watchdog;

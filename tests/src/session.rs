@@ -31,3 +31,45 @@ pub fn expect_code<T: Debug>(result: smtp32::Result<T>, code: ReturnCode, what: 
         }
     }
 }
+
+/// One copy the debug traffic callback was given: its direction and bytes.
+pub type TrafficPiece = (smtp32::Direction, Vec<u8>);
+
+/// Collects what a debug traffic callback is given, in order, for tests to inspect.
+#[derive(Clone, Default)]
+pub struct Traffic {
+    pieces: std::sync::Arc<std::sync::Mutex<Vec<TrafficPiece>>>,
+}
+
+impl Traffic {
+    /// An empty record.
+    pub fn new() -> Traffic {
+        Traffic::default()
+    }
+
+    /// A debug callback that appends to this record.
+    pub fn callback(&self) -> smtp32::DebugCallback {
+        let pieces = self.pieces.clone();
+        std::sync::Arc::new(move |_, dir, bytes: &[u8]| pieces.lock().unwrap().push((dir, bytes.to_vec())))
+    }
+
+    /// Every copy so far, in the order the callback got them.
+    pub fn pieces(&self) -> Vec<TrafficPiece> {
+        self.pieces.lock().unwrap().clone()
+    }
+
+    /// The concatenated bytes of one direction.
+    pub fn bytes(&self, dir: smtp32::Direction) -> Vec<u8> {
+        self.pieces().into_iter().filter(|(d, _)| *d == dir).flat_map(|(_, b)| b).collect()
+    }
+
+    /// What was sent to the server, as text.
+    pub fn sent(&self) -> String {
+        String::from_utf8_lossy(&self.bytes(smtp32::Direction::ToServer)).into_owned()
+    }
+
+    /// Forgets everything recorded so far.
+    pub fn clear(&self) {
+        self.pieces.lock().unwrap().clear();
+    }
+}
