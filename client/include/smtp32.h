@@ -31,6 +31,7 @@
 #define SMTP32_H
 
 #include <stdint.h>
+#include <stddef.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +55,7 @@ extern "C" {
 #define SMTP_OUT_OF_MEMORY         -14   /* a daemon connection limit was reached */
 #define SMTP_INVALID_OPTION        -15   /* unknown smtp_opts option */
 #define SMTP_INVALID_ARGUMENT      -16   /* NULL pointer, CR/LF/NUL in a string, value out of range */
+#define SMTP_TLS_FAILURE           -17   /* TLS could not be had or did not verify; smtp_rply gives the reason */
 
 /* smtp_opts options. */
 #define OPT_YIELD_ON    1   /* value: smtp_yield_proc, or 0 for the default yield */
@@ -85,8 +87,17 @@ typedef int (*smtp_yield_proc)(void);
  * (HELO when EHLO is refused). On success stores the new handle in *conn.
  * proc (may be NULL) receives a copy of all traffic from the greeting on, on
  * the reader thread, with lParam.
+ * TLS: "smtps://host[:port]" is TLS from the first byte (port 465 by
+ * default); "smtp://host[:port]?tls=none|opportunistic|required" (port 25)
+ * connects in the clear and, for opportunistic, upgrades with STARTTLS when
+ * the server offers it, for required fails with SMTP_TLS_FAILURE when TLS
+ * cannot be had (before any MAIL is possible). A plain host string uses the
+ * daemon's configured tls.policy (default none). Certificates are verified
+ * for the host name (or IP address) given here; only the daemon's
+ * administrator can make an exception.
  * Returns SMTP_SUCCESS, SMTP_FAILURE (the server refused; smtp_rply(0, ...)
- * on this thread gives the reply), SMTP_CANNOT_INITIALIZE (no daemon),
+ * on this thread gives the reply), SMTP_TLS_FAILURE (smtp_rply(0, ...) gives
+ * the reason, with code 0), SMTP_CANNOT_INITIALIZE (no daemon),
  * SMTP_OUT_OF_MEMORY, SMTP_UNKNOWN_HOST, SMTP_CANNOT_ALLOC_SOCKET,
  * SMTP_CANNOT_BIND_SOCKET, SMTP_HOST_NOT_RESPONDING, SMTP_CANNOT_SEND_COMMAND,
  * SMTP_TIMED_OUT, SMTP_INVALID_ARGUMENT.
@@ -189,6 +200,9 @@ int smtp_data_buf(SMTP_HANDLE conn, const char *buf, int len);   /* len 0 ends t
  * smtp_rply: copies the last full server reply ("250-a\r\n250 b": lines joined
  * by CRLF, without a final CRLF) into reply, truncated to len bytes including
  * the NUL, and its code into *code ("" and 0 when there is none yet).
+ * After a failure that no server reply explains (SMTP_TLS_FAILURE, or an
+ * SMTP_FAILURE the daemon decided on, such as a message over the server's
+ * SIZE limit) it gives the reason instead, with code 0, until the next call.
  * Handle 0 gives the reply of this thread's last failed smtp_helo/smtp_xhelo.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS,
  * SMTP_INVALID_ARGUMENT (code NULL, len < 0, reply NULL with len > 0).
@@ -273,6 +287,71 @@ int smtp_help(SMTP_HANDLE conn, const char *topic, smtp_line_proc proc);
  * Returns as smtp_mail, plus SMTP_INSUFFICIENT_LENGTH.
  */
 int smtp_direct(SMTP_HANDLE conn, const char *msg, char *rep_buf, int *len);
+
+/*
+ * smtp_starttls: sends STARTTLS, upgrades the connection to TLS (verifying
+ * the server's certificate for the host name given to smtp_helo, against the
+ * system's roots and the daemon's tls.ca_files) and sends EHLO again; the
+ * extensions are then those of the new EHLO.
+ * Returns SMTP_SUCCESS; SMTP_TLS_FAILURE when the server does not offer
+ * STARTTLS or the connection is already encrypted (the connection is
+ * unchanged), or when the handshake or the certificate check fails (the
+ * connection is gone: only smtp_quit/smtp_xquit remain); smtp_rply gives the
+ * reason. SMTP_FAILURE when the server refuses STARTTLS (4xx/5xx), and the
+ * errors of smtp_mail.
+ */
+int smtp_starttls(SMTP_HANDLE conn);
+
+/*
+ * smtp_auth: SMTP AUTH as user with secret (a password, or the OAuth2 bearer
+ * token for "XOAUTH2"). mechanism is "PLAIN", "LOGIN" or "XOAUTH2" (any
+ * case), or NULL for the best the server offers: PLAIN, else LOGIN (XOAUTH2
+ * only when named). The secret never appears in the daemon's logs, in debug
+ * callbacks (they see "AUTH PLAIN ***" and "***") or in smtp32ctl output.
+ * Returns SMTP_SUCCESS (235); SMTP_TLS_FAILURE on a connection without TLS
+ * (nothing is sent; only the daemon's administrator can allow AUTH in
+ * cleartext, with auth.allow_cleartext); SMTP_FAILURE when the server refuses
+ * (535 for a wrong password; smtp_rply gives it) or does not offer the
+ * mechanism (smtp_rply gives the reason); SMTP_INVALID_ARGUMENT for an
+ * unknown mechanism, an empty user or secret; and the errors of smtp_mail.
+ */
+int smtp_auth(SMTP_HANDLE conn, const char *mechanism, const char *user, const char *secret);
+
+/*
+ * smtp_ext: whether the server offered the EHLO keyword (any case, e.g.
+ * "SIZE", "PIPELINING", "AUTH"). When it did, its parameters ("10485760" for
+ * SIZE, "PLAIN LOGIN" for AUTH, "" for none) are copied NUL-terminated into
+ * params of len bytes (params may be NULL when len is 0).
+ * Returns SMTP_SUCCESS (offered); SMTP_FAILURE (not offered, or the server
+ * took HELO); SMTP_INSUFFICIENT_LENGTH (offered, but the parameters were
+ * truncated to fit); SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS,
+ * SMTP_INVALID_ARGUMENT.
+ */
+int smtp_ext(SMTP_HANDLE conn, const char *keyword, char *params, int len);
+
+/*
+ * smtp_sendmsg: a whole message in one call: MAIL FROM:<from> ("" for <>),
+ * RCPT TO for each of the nrcpts (>= 1) addresses of rcpts, DATA and the len
+ * bytes of msg, made transparent as by smtp_data_buf (line endings to CRLF,
+ * dot-stuffing, a final CRLF added). When the server offers PIPELINING the
+ * envelope goes out in one write. MAIL carries SIZE=n when the server offers
+ * SIZE, BODY=8BITMIME when msg has 8-bit bytes and the server offers
+ * 8BITMIME, SMTPUTF8 when an address is not ASCII and the server offers it.
+ * rcpt_codes (may be NULL) receives each recipient's reply code (0 when no
+ * RCPT was sent for it).
+ * Returns SMTP_SUCCESS when at least one recipient was accepted and the
+ * server took the message (the others have a 4xx/5xx code in rcpt_codes);
+ * SMTP_FAILURE when MAIL, every RCPT, DATA or the message was refused
+ * (smtp_rply gives the reply that decided; the transaction is reset), or,
+ * before anything is sent, when the message is over the server's SIZE limit
+ * or an address is not ASCII and the server lacks SMTPUTF8 (smtp_rply gives
+ * the reason, code 0); and the errors of smtp_mail.
+ * The whole request must fit the daemon's frame limit (4 MiB by default); a
+ * larger message is sent command by command (same result, one round trip per
+ * command, no MAIL parameters).
+ */
+int smtp_sendmsg(SMTP_HANDLE conn, const char *from, const char *const *rcpts, int nrcpts,
+                 const char *msg, size_t len, int *rcpt_codes);
 
 #ifdef __cplusplus
 }

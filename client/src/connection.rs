@@ -6,6 +6,12 @@
 //! reply. One operation at a time per handle: a second one started while
 //! another is in flight (from another thread) fails with `InProgress`;
 //! [`Connection::xquit`] is the exception and cancels the one in flight.
+//!
+//! Child modules add TLS, AUTH and the EHLO keywords (`tls_auth.rs`) and the
+//! one-call send (`sendmsg.rs`).
+
+mod sendmsg;
+mod tls_auth;
 
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry, YieldHook};
 use crate::client::{unexpected, Client};

@@ -5,7 +5,7 @@
 //! one mapping to return codes; this module only adds the codes that arise on
 //! the client side (the daemon cannot be reached, bad local input).
 
-use smtp32_protocol::{Failure, Reply, ReturnCode};
+use smtp32_protocol::{Failure, Reply, ReturnCode, SendReport};
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -17,12 +17,14 @@ pub struct Error {
     code: ReturnCode,
     reply: Option<Reply>,
     message: String,
+    /// For a `sendmsg` that did not deliver: every reply of the transaction.
+    report: Option<Box<SendReport>>,
 }
 
 impl Error {
     /// An error with this code and message and no server reply.
     pub fn new(code: ReturnCode, message: impl Into<String>) -> Self {
-        Error { code, reply: None, message: message.into() }
+        Error { code, reply: None, message: message.into(), report: None }
     }
 
     /// `SMTP_INVALID_ARGUMENT`: bad input detected before anything was sent.
@@ -43,6 +45,12 @@ impl Error {
     /// The server's reply, when the failure is a 4xx/5xx refusal.
     pub fn reply(&self) -> Option<&Reply> {
         self.reply.as_ref()
+    }
+
+    /// For a [`Connection::sendmsg`](crate::Connection::sendmsg) that did not
+    /// deliver: the reply to MAIL, to each RCPT and the verdict.
+    pub fn send_report(&self) -> Option<&SendReport> {
+        self.report.as_deref()
     }
 
     /// A human-readable description.
@@ -73,7 +81,11 @@ impl Error {
 
 impl From<Failure> for Error {
     fn from(failure: Failure) -> Self {
-        Error { code: failure.code(), reply: failure.reply().cloned(), message: failure.to_string() }
+        let report = match &failure {
+            Failure::NotSent(report) => Some(Box::new(report.clone())),
+            _ => None,
+        };
+        Error { code: failure.code(), reply: failure.reply().cloned(), message: failure.to_string(), report }
     }
 }
 

@@ -16,12 +16,15 @@
 //! handle table), `util.rs` (strings, buffers, panic guard), `session.rs`
 //! (helo, xhelo, quit, xquit, rply, direct), `commands.rs` (the one-reply
 //! commands), `data.rs` (smtp_data, smtp_data_buf), `opts.rs` (smtp_opts,
-//! smtp_date, smtp_strerror).
+//! smtp_date, smtp_strerror), `secure.rs` (smtp_starttls, smtp_auth,
+//! smtp_ext), `sendmsg.rs` (smtp_sendmsg).
 
 mod commands;
 mod data;
 mod firewall;
 mod opts;
+mod secure;
+mod sendmsg;
 mod session;
 mod state;
 mod types;
@@ -31,5 +34,7 @@ pub use commands::*;
 pub use data::*;
 pub use firewall::*;
 pub use opts::*;
+pub use secure::*;
+pub use sendmsg::*;
 pub use session::*;
 pub use types::*;

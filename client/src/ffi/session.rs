@@ -3,15 +3,17 @@
 
 use super::state::{self, CCallbacks};
 use super::types::{SmtpDebugProc, SmtpStatusProc, SMTP_HANDLE};
-use super::util::{c_str, copy_truncated, finish, flat, guard, handle, rc, OK};
+use super::util::{c_str, copy_truncated, failure_note, finish, flat, guard, handle, rc, OK};
 use crate::{Error, Reply, ReturnCode};
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_int};
 
 thread_local! {
-    /// The server reply of this thread's last failed `smtp_helo`/`smtp_xhelo`,
-    /// which `smtp_rply(0, ...)` returns (there is no handle to ask).
-    static LAST_OPEN_REPLY: RefCell<Option<Reply>> = const { RefCell::new(None) };
+    /// What `smtp_rply(0, ...)` returns after this thread's last failed
+    /// `smtp_helo`/`smtp_xhelo` (there is no handle to ask): the server's
+    /// reply text and code, or the reason with code 0 when no reply says it
+    /// (a TLS failure).
+    static LAST_OPEN_REPLY: RefCell<Option<(String, c_int)>> = const { RefCell::new(None) };
 }
 
 /// Shared body of `smtp_helo` and `smtp_xhelo`.
@@ -36,7 +38,11 @@ unsafe fn open(
         Some(stat) => client.xhelo(host, local, debug, cbs.status_callback(stat)),
     };
     let c = result.map_err(|e: Error| {
-        LAST_OPEN_REPLY.with(|r| *r.borrow_mut() = e.reply().cloned());
+        let text = match e.reply() {
+            Some(reply) => Some((reply.to_wire_text(), c_int::from(reply.code))),
+            None => failure_note(&e).map(|note| (note, 0)),
+        };
+        LAST_OPEN_REPLY.with(|r| *r.borrow_mut() = text);
         rc(e.code())
     })?;
     let h = c.handle().get();
@@ -117,7 +123,9 @@ pub extern "C" fn smtp_xquit(conn: SMTP_HANDLE) -> c_int {
 }
 
 /// `smtp_rply`: the last full reply (lines joined by CRLF) into `reply`
-/// (truncated to `len` bytes with the NUL) and its code into `*code`.
+/// (truncated to `len` bytes with the NUL) and its code into `*code`. After
+/// a failure that no server reply explains (`SMTP_TLS_FAILURE`, a SIZE
+/// refusal), the reason instead, with code 0.
 ///
 /// # Safety
 /// `reply` is writable for `len` bytes (may be NULL when `len` is 0); `code`
@@ -129,20 +137,21 @@ pub unsafe extern "C" fn smtp_rply(conn: SMTP_HANDLE, reply: *mut c_char, len: c
             return rc(ReturnCode::InvalidArgument);
         }
         let last = if conn == 0 {
-            Ok(LAST_OPEN_REPLY.with(|r| r.borrow().clone()))
+            LAST_OPEN_REPLY.with(|r| r.borrow().clone())
         } else {
             let st = match handle(conn) {
                 Ok(st) => st,
                 Err(c) => return c,
             };
-            let r = st.conn.last_reply();
-            if r.is_err() {
-                return finish(conn, &st, &r);
+            match st.cbs.note() {
+                Some(note) => Some((note, 0)),
+                None => match st.conn.last_reply() {
+                    Ok(r) => r.map(|r| (r.to_wire_text(), c_int::from(r.code))),
+                    Err(e) => return finish(conn, &st, &Err::<(), _>(e)),
+                },
             }
-            r
         };
-        let last = last.unwrap_or(None);
-        let (text, value) = last.map(|r| (r.to_wire_text(), c_int::from(r.code))).unwrap_or_default();
+        let (text, value) = last.unwrap_or_default();
         // SAFETY: buffer validity per this function's contract; code checked non-NULL.
         unsafe {
             copy_truncated(text.as_bytes(), reply, len as usize);

@@ -17,11 +17,19 @@ pub(crate) struct CCallbacks {
     debug: Mutex<SmtpDebugProc>,
     /// Set when the xhelo connect failed: the handle must not be (re)inserted.
     gone: AtomicBool,
+    /// Why the last call failed when no server reply says it (a TLS failure,
+    /// a SIZE refusal...): what `smtp_rply` gives until the next call.
+    note: Mutex<Option<String>>,
 }
 
 impl CCallbacks {
     pub(crate) fn new(lparam: usize, debug: SmtpDebugProc) -> Arc<Self> {
-        Arc::new(CCallbacks { lparam: AtomicUsize::new(lparam), debug: Mutex::new(debug), gone: AtomicBool::new(false) })
+        Arc::new(CCallbacks {
+            lparam: AtomicUsize::new(lparam),
+            debug: Mutex::new(debug),
+            gone: AtomicBool::new(false),
+            note: Mutex::new(None),
+        })
     }
 
     pub(crate) fn lparam(&self) -> usize {
@@ -30,6 +38,14 @@ impl CCallbacks {
 
     pub(crate) fn set_lparam(&self, value: usize) {
         self.lparam.store(value, Ordering::SeqCst);
+    }
+
+    pub(crate) fn set_note(&self, note: Option<String>) {
+        *lock(&self.note) = note;
+    }
+
+    pub(crate) fn note(&self) -> Option<String> {
+        lock(&self.note).clone()
     }
 
     pub(crate) fn set_debug(&self, proc_: SmtpDebugProc) {

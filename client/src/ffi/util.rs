@@ -68,9 +68,19 @@ pub(crate) fn handle(h: SMTP_HANDLE) -> Result<HandleState, c_int> {
     state::lookup(h).ok_or(rc(ReturnCode::InvalidHandle))
 }
 
+/// What `smtp_rply` reports for a failure that carries no server reply but
+/// a reason the daemon gave (`SMTP_TLS_FAILURE`, or `SMTP_FAILURE` such as a
+/// SIZE refusal): the text, with reply code 0 (no server said it).
+pub(crate) fn failure_note(e: &Error) -> Option<String> {
+    let explained = matches!(e.code(), ReturnCode::TlsFailure | ReturnCode::Failure);
+    (e.reply().is_none() && explained).then(|| e.message().to_owned())
+}
+
 /// The C code of `result`; forgets the handle when the operation left it
-/// closed (aborted, reset) or the daemon no longer knows it.
+/// closed (aborted, reset) or the daemon no longer knows it. Keeps the
+/// reason of a failure without a server reply for `smtp_rply`.
 pub(crate) fn finish<T>(h: SMTP_HANDLE, st: &HandleState, result: &Result<T, Error>) -> c_int {
+    st.cbs.set_note(result.as_ref().err().and_then(failure_note));
     match result {
         Ok(_) => OK,
         Err(e) => {
