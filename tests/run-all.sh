@@ -91,9 +91,25 @@ install_exim() {
     bash "$ROOT/tests/setup/install-exim.sh"
 }
 
+# --- packaging (tests/tests/package.rs): systemd's tools and cargo-deb --------------------
+# systemd-analyze and systemd-socket-activate come with Debian's `systemd` package (installing
+# it on a container starts nothing); cargo-deb builds from crates.io and takes a few minutes.
+install_packaging_tools() {
+    if ! command -v systemd-analyze >/dev/null || ! command -v systemd-socket-activate >/dev/null; then
+        apt_install systemd
+    fi
+    command -v dpkg-deb >/dev/null || apt_install dpkg
+    if ! cargo deb --version >/dev/null 2>&1; then
+        log "cargo install cargo-deb --locked"
+        cargo install cargo-deb --locked --quiet
+    fi
+}
+# -----------------------------------------------------------------------------------------
+
 install_system_packages
 install_exim
 install_python_venv
+install_packaging_tools
 export SMTP32_TEST_PYTHON="$VENV/bin/python"
 [ "${1:-}" = "--deps" ] && exit 0
 

@@ -252,6 +252,19 @@ mod tests {
         assert!(e.contains("tiemout"), "{e}");
     }
 
+    /// packaging/smtp32d.toml is what `smtp32d --print-default-config` prints, so the
+    /// shipped file cannot drift from the defaults.
+    #[test]
+    fn packaged_config_is_the_embedded_default() {
+        let packaged = include_str!("../../packaging/smtp32d.toml");
+        assert!(
+            packaged == DEFAULT_CONFIG,
+            "packaging/smtp32d.toml differs from the embedded defaults; regenerate it with\n  \
+             cargo run -q -p smtp32d -- --print-default-config > packaging/smtp32d.toml"
+        );
+        load_text(packaged).expect("the packaged file loads");
+    }
+
     #[test]
     fn lifecycle_and_socket_keys() {
         let s = load_text("").unwrap();
