@@ -37,8 +37,8 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let peer = match stream.peer_creds() {
         Ok(c) => Peer {
             pid: c.pid().and_then(|p| u32::try_from(p).ok()),
-            uid: c.euid().map(|u| u as u32),
-            gid: c.egid().map(|g| g as u32),
+            uid: c.euid(),
+            gid: c.egid(),
         },
         Err(_) => Peer::default(),
     };
