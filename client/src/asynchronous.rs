@@ -5,7 +5,7 @@
 //! its end on the blocking pool); cancel with [`AsyncConnection::xquit`].
 //! Callbacks still run on the client's reader thread, as in the blocking API.
 
-use crate::{Client, Connection, DaemonStatus, DataStep, DebugCallback, Error, Handle, Reply, Result, ReturnCode, StatusCallback};
+use crate::{AuthMechanism, Client, Connection, DaemonStatus, SendReport, DataStep, DebugCallback, Error, Handle, Reply, Result, ReturnCode, StatusCallback};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -136,8 +136,29 @@ impl AsyncConnection {
         /// See [`Connection::turn`].
         turn,
         /// See [`Connection::data_end`].
-        data_end
+        data_end,
+        /// See [`Connection::starttls`].
+        starttls
     );
+
+    /// See [`Connection::auth`].
+    pub async fn auth(&self, mechanism: Option<AuthMechanism>, user: &str, secret: &str) -> Result<Reply> {
+        let (c, user, secret) = (self.inner.clone(), user.to_owned(), secret.to_owned());
+        blocking(move || c.auth(mechanism, &user, &secret)).await
+    }
+
+    /// See [`Connection::extension`].
+    pub async fn extension(&self, keyword: &str) -> Result<Option<String>> {
+        let (c, keyword) = (self.inner.clone(), keyword.to_owned());
+        blocking(move || c.extension(&keyword)).await
+    }
+
+    /// See [`Connection::sendmsg`].
+    pub async fn sendmsg(&self, from: &str, rcpts: &[&str], msg: Vec<u8>) -> Result<SendReport> {
+        let (c, from) = (self.inner.clone(), from.to_owned());
+        let rcpts: Vec<String> = rcpts.iter().map(|r| r.to_string()).collect();
+        blocking(move || c.sendmsg(&from, &rcpts.iter().map(String::as_str).collect::<Vec<_>>(), &msg)).await
+    }
 
     /// See [`Connection::help`].
     pub async fn help(&self, topic: Option<&str>) -> Result<Reply> {

@@ -54,6 +54,7 @@ impl Router {
         };
         match &response {
             Response::Reply(_) if is_data_end => self.state.totals.message_accepted(),
+            Response::Sent(_) => self.state.totals.message_accepted(),
             Response::Failed(f) => self.state.totals.failed(f),
             _ => {}
         }
