@@ -12,6 +12,7 @@ use smtp32::socks::{Secret, SocksEndpoint, SocksHost, SocksMethods, SocksRoute, 
 use smtp32::ReturnCode;
 use smtp32_protocol::{Command, Handle, Request, Response};
 use smtp32_tests::daemon::DaemonOptions;
+use smtp32_tests::peers::socks::Microsocks;
 use smtp32_tests::session::{expect_code, LOCAL};
 use smtp32_tests::wait::poll_until;
 use smtp32_tests::{SmtpSink, TestDaemon, Watchdog};
@@ -36,8 +37,10 @@ fn dead_port() -> u16 {
 
 /// One session with a bit of everything: a successful transaction whose body carries
 /// [`BODY_MARKER`], a refused RCPT (`smtp-sink -f RCPT` on the second sink), a request on a
-/// handle the daemon does not know, and a SOCKS open with a password through a dead proxy.
+/// handle the daemon does not know, and SOCKS opens with a password: one through microsocks
+/// (succeeds) and one through a dead proxy (fails).
 fn exercise(d: &TestDaemon, ok: &SmtpSink, refusing: &SmtpSink) {
+    let proxy = Microsocks::with_password("socks-user", SOCKS_PASSWORD);
     let client = d.client();
     let conn = client.helo(&ok.host(), LOCAL, None).expect("helo");
     conn.mail(SENDER).expect("mail");
@@ -58,15 +61,17 @@ fn exercise(d: &TestDaemon, ok: &SmtpSink, refusing: &SmtpSink) {
         other => panic!("NOOP on an unknown handle: {other:?}"),
     }
 
-    let route = SocksRoute {
-        proxy: SocksEndpoint::new(SocksHost::parse("127.0.0.1").unwrap(), dead_port()).unwrap(),
+    let route = |proxy_port: u16, dest: &str, dest_port: u16| SocksRoute {
+        proxy: SocksEndpoint::new(SocksHost::parse("127.0.0.1").unwrap(), proxy_port).unwrap(),
         versions: SocksVersions::V5,
         methods: SocksMethods::parse("2").unwrap(),
-        destination: SocksEndpoint::new(SocksHost::parse("mail.example.test").unwrap(), 25).unwrap(),
+        destination: SocksEndpoint::new(SocksHost::parse(dest).unwrap(), dest_port).unwrap(),
         username: Some(SocksUser::new("socks-user").unwrap()),
         password: Some(Secret::new(SOCKS_PASSWORD).unwrap()),
     };
-    let e = client.fw_helo(route, LOCAL, None).expect_err("no proxy listens there");
+    let via = client.fw_helo(route(proxy.port(), "127.0.0.1", ok.addr().port()), LOCAL, None).expect("fw_helo via microsocks");
+    via.quit().expect("quit");
+    let e = client.fw_helo(route(dead_port(), "mail.example.test", 25), LOCAL, None).expect_err("no proxy listens there");
     assert_ne!(e.code(), ReturnCode::Success);
 }
 
@@ -160,7 +165,9 @@ fn level_2_has_every_call_with_its_arguments_and_return_code() {
     assert!(lines_with(&log, "Quit").iter().filter(|l| l.contains("SMTP_SUCCESS")).count() >= 2, "{log}");
     assert!(lines_with(&log, "SMTP_INVALID_HANDLE").iter().any(|l| l.contains("987654")), "{log}");
     let socks = lines_with(&log, "OpenViaSocks");
-    assert!(socks.iter().any(|l| l.contains("socks-user") && l.contains("***")), "the SOCKS open, password masked:\n{log}");
+    assert_eq!(socks.len(), 2, "both SOCKS opens:\n{log}");
+    assert!(socks.iter().all(|l| l.contains("socks-user") && l.contains("***")), "the SOCKS opens, password masked:\n{log}");
+    assert!(socks.iter().any(|l| l.contains("SMTP_SUCCESS")), "the SOCKS open through microsocks succeeded:\n{log}");
     assert_nothing_secret(&log);
 }
 
