@@ -15,7 +15,7 @@ use crate::routing::Routing;
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES};
-use smtp32_protocol::endpoint::default_socket_path;
+use smtp32_protocol::endpoint::client_socket_path;
 use smtp32_protocol::{
     ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response, ReturnCode,
     PROTOCOL_VERSION,
@@ -110,10 +110,11 @@ impl Client {
     }
 
     /// Connects to the daemon at the default socket path: `SMTP32_SOCKET`,
-    /// else `$XDG_RUNTIME_DIR/smtp32d.sock`, else the fallbacks of
-    /// [`default_socket_path`].
+    /// else `$XDG_RUNTIME_DIR/smtp32d.sock`, else the per-user fallback — and
+    /// the system daemon's `/run/smtp32d/smtp32d.sock` when the per-user
+    /// socket is absent (see [`client_socket_path`]).
     pub fn connect_default() -> Result<Client> {
-        Client::connect(default_socket_path())
+        Client::connect(client_socket_path())
     }
 
     /// The daemon's package version, from the handshake.

@@ -54,7 +54,7 @@ pub use client::Client;
 pub use connection::Connection;
 pub use data::{DataStep, CALLBACK_BUFFER_BYTES};
 pub use error::{Error, Result};
-pub use smtp32_protocol::endpoint::default_socket_path;
+pub use smtp32_protocol::endpoint::client_socket_path;
 pub use smtp32_protocol::{
     AuthMechanism, EnhancedStatus, SendReport,
     ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,

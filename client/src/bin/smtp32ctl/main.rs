@@ -93,7 +93,7 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(EX_USAGE) } else { ExitCode::SUCCESS };
         }
     };
-    let socket = cli.socket.unwrap_or_else(smtp32::default_socket_path);
+    let socket = cli.socket.unwrap_or_else(smtp32::client_socket_path);
     let client = match Client::connect(&socket) {
         Ok(c) => c,
         Err(e) => return fail(&e),
