@@ -1,0 +1,145 @@
+//! W4 (NOOP round trips: through the daemon, direct, and a bare Unix-socket
+//! ping-pong) and W6 (NOOPs while 10,000 connections are open from 100
+//! processes).
+//!
+//! Each sample is one sequential round trip; every round starts with a
+//! warm-up that is not timed. Per round the p50 and p99 are taken; the
+//! table shows the median of those over rounds.
+
+use crate::report::{Role, Row, Unit};
+use crate::stats::p50_p99;
+use crate::via_daemon;
+use crate::worker::Worker;
+use crate::{raw::Raw, Ctx};
+use anyhow::{Context, Result};
+use smtp32::Client;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::time::{Duration, Instant};
+
+const WARM_UP: usize = 2_000;
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Warm-up, then `n` timed calls of `f`; (p50, p99) in µs.
+fn sample(n: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<(f64, f64)> {
+    for _ in 0..WARM_UP.min(n) {
+        f()?;
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(micros(f()?));
+    }
+    Ok(p50_p99(&mut v))
+}
+
+/// Rows `KEY.p50` and `KEY.p99` from per-round pairs.
+fn pair(w: &'static str, key: &str, label: &str, role: Role, pairs: &[(f64, f64)]) -> [Row; 2] {
+    [
+        Row::new(w, &format!("{key}.p50"), &format!("{label}, p50"), Unit::Micros, role, pairs.iter().map(|p| p.0).collect()),
+        Row::new(w, &format!("{key}.p99"), &format!("{label}, p99"), Unit::Micros, role, pairs.iter().map(|p| p.1).collect()),
+    ]
+}
+
+/// W4: NOOP through the daemon, NOOP straight to the sink, 64-byte Unix ping-pong.
+pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
+    let n = ctx.size.w4_samples;
+    let path = ctx.dir.join("pingpong.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    let mut echo = Worker::spawn(&["echo".into(), path.display().to_string()])?;
+    let (mut unix, _) = listener.accept()?;
+    let client = Client::connect(ctx.daemon.socket())?;
+    let conn = via_daemon::open(&client, &ctx.sink_host)?;
+    let mut direct = Raw::connect(ctx.sink.addr())?;
+    let (mut u, mut d, mut s) = (vec![], vec![], vec![]);
+    let mut buf = [7u8; 64];
+    for round in 0..ctx.rounds {
+        ctx.progress(&format!("W4 round {}/{}", round + 1, ctx.rounds));
+        u.push(sample(n, || {
+            let start = Instant::now();
+            unix.write_all(&buf)?;
+            unix.read_exact(&mut buf)?;
+            Ok(start.elapsed())
+        })?);
+        d.push(sample(n, || direct.noop())?);
+        s.push(sample(n, || {
+            let start = Instant::now();
+            conn.noop()?;
+            Ok(start.elapsed())
+        })?);
+    }
+    drop(unix);
+    echo.line().ok(); // the echo worker exits when its socket closes
+    let _ = echo.finish();
+    direct.quit();
+    conn.quit()?;
+    let mut rows = Vec::new();
+    rows.extend(pair("W4", "w4.daemon", "NOOP through smtp32d", Role::Other, &s));
+    rows.extend(pair("W4", "w4.direct", "NOOP direct on TCP (raw client)", Role::Raw, &d));
+    rows.extend(pair("W4", "w4.unix", "64-byte Unix-socket ping-pong, two processes", Role::Other, &u));
+    Ok(rows)
+}
+
+/// W6: `w6_procs` worker processes hold `w6_conns` connections each; the
+/// bench times NOOPs on a connection of its own while they sit idle, then
+/// every worker times NOOPs over its own connections, all at once.
+pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
+    let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
+    let args = vec![
+        "hold".to_string(),
+        "--socket".into(),
+        ctx.daemon.socket().display().to_string(),
+        "--host".into(),
+        ctx.sink_host.clone(),
+        "--conns".into(),
+        conns.to_string(),
+        "--noops".into(),
+        noops.to_string(),
+    ];
+    ctx.progress(&format!("W6 opening {} connections from {procs} processes", procs * conns));
+    let opening = Instant::now();
+    let mut workers = (0..procs).map(|_| Worker::spawn(&args)).collect::<Result<Vec<_>>>()?;
+    for w in &mut workers {
+        w.ready().context("W6 worker did not open its connections")?;
+    }
+    let open_secs = opening.elapsed().as_secs_f64();
+    let client = Client::connect(ctx.daemon.socket())?;
+    let conn = via_daemon::open(&client, &ctx.sink_host)?;
+    let (mut idle, mut load) = (vec![], vec![]);
+    for round in 0..ctx.rounds {
+        ctx.progress(&format!("W6 round {}/{}", round + 1, ctx.rounds));
+        idle.push(sample(ctx.size.w4_samples, || {
+            let start = Instant::now();
+            conn.noop()?;
+            Ok(start.elapsed())
+        })?);
+        for w in &mut workers {
+            w.go()?;
+        }
+        let mut all = Vec::with_capacity(procs * noops);
+        for w in &mut workers {
+            let line = w.line()?;
+            let values = line.strip_prefix("lat ").context("W6 worker sent no latencies")?;
+            for v in values.split_whitespace() {
+                all.push(v.parse::<f64>()?);
+            }
+        }
+        load.push(p50_p99(&mut all));
+    }
+    conn.quit()?;
+    for w in workers {
+        w.finish()?;
+    }
+    let total = procs * conns;
+    let mut rows = Vec::new();
+    let label = format!("NOOP, one prober, {total} idle connections open");
+    rows.extend(pair("W6", "w6.idle", &label, Role::Other, &idle));
+    let label = format!("NOOP, all {procs} processes at once over their {total} connections");
+    let [p50, p99] = pair("W6", "w6.load", &label, Role::Other, &load);
+    rows.push(p50);
+    rows.push(p99.note(format!("{total} connections opened in {open_secs:.1} s")));
+    Ok(rows)
+}

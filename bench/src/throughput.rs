@@ -1,0 +1,212 @@
+//! W1 (one connection, many 1 KiB messages), W2 (50 connections from
+//! several processes) and W3 (one 100 MiB message).
+//!
+//! Within a round every path runs once, one after the other, so a change in
+//! the machine's load touches all of them alike; the table shows the median
+//! over rounds and the range.
+
+use crate::report::{Role, Row, Unit};
+use crate::via_daemon::{self, Path};
+use crate::worker::Worker;
+use crate::{lettre_row, raw, source, Ctx};
+use anyhow::Result;
+use raw::Raw;
+use smtp32::Client;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+const W1_SIZE: usize = 1024;
+/// Messages lettre sends without TCP_NODELAY (each waits ~40 ms for a delayed ACK).
+const LETTRE_PLAIN_MSGS: usize = 100;
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+/// W1: one connection, `ctx.w1_msgs` messages of 1 KiB, every path.
+pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
+    let n = ctx.size.w1_msgs;
+    let msg = raw::message(W1_SIZE);
+    let client = Client::connect(ctx.daemon.socket())?;
+    let addr = ctx.sink.addr();
+    let paths = [Path::PerCall, Path::SendMsg, Path::Batch];
+    let (mut src, mut pipe, mut batch, mut lettre, mut lettre_plain) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
+    let mut nodelay_set = true;
+    for round in 0..ctx.rounds {
+        ctx.progress(&format!("W1 round {}/{}", round + 1, ctx.rounds));
+        src.push(rate(n, source::run(&ctx.smtp_source, addr, 1, n, W1_SIZE)?));
+        let mut r = Raw::connect(addr)?;
+        pipe.push(rate(n, r.send_pipelined(&msg, n)?));
+        r.quit();
+        let mut r = Raw::connect(addr)?;
+        batch.push(rate(n, r.send_batched(&msg, n)?));
+        r.quit();
+        let (d, set) = lettre_row::send(addr, &msg, n, true)?;
+        nodelay_set &= set;
+        lettre.push(rate(n, d));
+        if ctx.lettre_plain {
+            let m = LETTRE_PLAIN_MSGS.min(n);
+            lettre_plain.push(rate(m, lettre_row::send(addr, &msg, m, false)?.0));
+        }
+        for (i, path) in paths.iter().enumerate().filter(|(_, p)| p.available()) {
+            let conn = via_daemon::open(&client, &ctx.sink_host)?;
+            ours[i].push(rate(n, via_daemon::send(&conn, *path, &msg, n)?));
+            conn.quit()?;
+        }
+    }
+    let mut rows = vec![
+        Row::new("W1", "w1.source", "Postfix smtp-source -s 1 -d (no pipelining)", Unit::MsgsPerSec, Role::Source, src),
+        Row::new("W1", "w1.raw", "direct raw client, batched (content + next envelope in one write)", Unit::MsgsPerSec, Role::Raw, batch),
+        Row::new("W1", "w1.raw_pipelined", "direct raw client, envelope pipelined", Unit::MsgsPerSec, Role::Other, pipe),
+    ];
+    let lettre_label = if nodelay_set {
+        "lettre 0.11 SmtpTransport, TCP_NODELAY set"
+    } else {
+        "lettre 0.11 SmtpTransport (TCP_NODELAY could not be set)"
+    };
+    rows.push(Row::new("W1", "w1.lettre", lettre_label, Unit::MsgsPerSec, Role::Other, lettre));
+    if ctx.lettre_plain {
+        rows.push(
+            Row::new("W1", "w1.lettre_plain", "lettre 0.11 SmtpTransport as shipped (no TCP_NODELAY)", Unit::MsgsPerSec, Role::Other, lettre_plain)
+                .note(format!("{} messages", LETTRE_PLAIN_MSGS.min(n))),
+        );
+    }
+    for (path, values) in paths.iter().zip(ours) {
+        rows.push(daemon_row("W1", &format!("w1.{}", key(*path)), path.label(), *path, values));
+    }
+    Ok(rows)
+}
+
+fn key(path: Path) -> &'static str {
+    match path {
+        Path::PerCall => "percall",
+        Path::SendMsg => "sendmsg",
+        Path::Batch => "batch",
+    }
+}
+
+fn daemon_row(w: &'static str, key: &str, label: &str, path: Path, values: Vec<f64>) -> Row {
+    let row = Row::new(w, key, label, Unit::MsgsPerSec, Role::Other, values);
+    if path.available() {
+        row
+    } else {
+        row.note("not in this smtp32 yet")
+    }
+}
+
+/// W2: `ctx.w2_conns` connections, `ctx.w2_msgs` messages in all.
+pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
+    let (conns, total, procs) = (ctx.size.w2_conns, ctx.size.w2_msgs, ctx.size.w2_procs);
+    let per_conn = total / conns;
+    let total = per_conn * conns;
+    let addr = ctx.sink.addr();
+    let paths = [Path::PerCall, Path::SendMsg, Path::Batch];
+    let (mut src, mut rawv) = (vec![], vec![]);
+    let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
+    for round in 0..ctx.rounds {
+        ctx.progress(&format!("W2 round {}/{}", round + 1, ctx.rounds));
+        src.push(rate(total, source::run(&ctx.smtp_source, addr, conns, total, W1_SIZE)?));
+        rawv.push(rate(total, raw_threads(addr, conns, per_conn)?));
+        for (i, path) in paths.iter().enumerate().filter(|(_, p)| p.available()) {
+            ours[i].push(rate(total, via_workers(ctx, *path, procs, conns / procs, per_conn)?));
+        }
+    }
+    let mut rows = vec![
+        Row::new("W2", "w2.source", &format!("Postfix smtp-source -s {conns} -d"), Unit::MsgsPerSec, Role::Source, src),
+        Row::new("W2", "w2.raw", &format!("direct raw client, batched, {conns} threads"), Unit::MsgsPerSec, Role::Raw, rawv),
+    ];
+    for (path, values) in paths.iter().zip(ours) {
+        let label = format!("{}, {procs} processes × {} threads", path.label(), conns / procs);
+        rows.push(daemon_row("W2", &format!("w2.{}", key(*path)), &label, *path, values));
+    }
+    Ok(rows)
+}
+
+/// `conns` raw connections on as many threads, started together; the time
+/// from the common start to the last thread's end.
+fn raw_threads(addr: std::net::SocketAddr, conns: usize, per_conn: usize) -> Result<Duration> {
+    let msg = raw::message(W1_SIZE);
+    let barrier = Barrier::new(conns + 1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..conns)
+            .map(|_| {
+                s.spawn(|| -> Result<()> {
+                    let r = Raw::connect(addr);
+                    barrier.wait();
+                    let mut r = r?;
+                    r.send_batched(&msg, per_conn)?;
+                    r.quit();
+                    Ok(())
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("raw sender panicked"))??;
+        }
+        Ok(start.elapsed())
+    })
+}
+
+/// `procs` worker processes with `threads` connections each; the time from
+/// `go` to the last `done`.
+fn via_workers(ctx: &Ctx, path: Path, procs: usize, threads: usize, per_conn: usize) -> Result<Duration> {
+    let args = |_: usize| {
+        vec![
+            "send".to_string(),
+            "--socket".into(),
+            ctx.daemon.socket().display().to_string(),
+            "--host".into(),
+            ctx.sink_host.clone(),
+            "--conns".into(),
+            threads.to_string(),
+            "--msgs".into(),
+            per_conn.to_string(),
+            "--size".into(),
+            W1_SIZE.to_string(),
+            "--path".into(),
+            path.name().into(),
+        ]
+    };
+    let mut workers = (0..procs).map(|i| Worker::spawn(&args(i))).collect::<Result<Vec<_>>>()?;
+    for w in &mut workers {
+        w.ready()?;
+    }
+    let start = Instant::now();
+    for w in &mut workers {
+        w.go()?;
+    }
+    for w in &mut workers {
+        let line = w.line()?;
+        anyhow::ensure!(line == "done", "worker said {line:?}");
+    }
+    let elapsed = start.elapsed();
+    for w in workers {
+        w.finish()?;
+    }
+    Ok(elapsed)
+}
+
+/// W3: one message of `ctx.w3_mib` MiB in 1 MiB pieces.
+pub fn w3(ctx: &Ctx) -> Result<Vec<Row>> {
+    let mib = ctx.size.w3_mib;
+    let chunk = raw::message(1 << 20);
+    let chunks: Vec<Vec<u8>> = (0..mib).map(|_| chunk.clone()).collect();
+    let client = Client::connect(ctx.daemon.socket())?;
+    let (mut rawv, mut ours) = (vec![], vec![]);
+    for round in 0..ctx.rounds {
+        ctx.progress(&format!("W3 round {}/{}", round + 1, ctx.rounds));
+        let mut r = Raw::connect(ctx.sink.addr())?;
+        rawv.push(mib as f64 / r.send_large(&chunks)?.as_secs_f64());
+        r.quit();
+        let conn = via_daemon::open(&client, &ctx.sink_host)?;
+        ours.push(mib as f64 / via_daemon::send_large(&conn, &chunks)?.as_secs_f64());
+        conn.quit()?;
+    }
+    Ok(vec![
+        Row::new("W3", "w3.raw", &format!("direct raw client, {mib} MiB in 1 MiB writes"), Unit::MibPerSec, Role::Raw, rawv),
+        Row::new("W3", "w3.smtp32", &format!("smtp32 data_buf, {mib} MiB in 1 MiB calls"), Unit::MibPerSec, Role::Other, ours),
+    ])
+}

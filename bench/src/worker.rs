@@ -1,0 +1,198 @@
+//! Worker processes: the bench re-executes itself (`smtp32-bench worker ...`)
+//! for the loads that need several client processes (W2, W6) and for the
+//! far end of the Unix-socket ping-pong (W4).
+//!
+//! A worker talks to the bench over its stdin/stdout, one line at a time:
+//! it sets up (connects, opens its SMTP connections), prints `ready`, waits
+//! for `go`, does its work, prints its result and, for `hold`, keeps its
+//! connections open until its stdin closes. The pipes are the only
+//! synchronisation; nothing sleeps.
+
+use crate::procs::Child;
+use crate::via_daemon::{self, Path as SendPath};
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use smtp32::Client;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Instant;
+
+/// What a worker does.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Job {
+    /// Echo 64-byte frames on the Unix socket at PATH until it closes.
+    Echo {
+        /// The socket to connect to.
+        path: PathBuf,
+    },
+    /// Open CONNS connections through the daemon and send MSGS messages on each, one thread per connection.
+    Send {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        conns: usize,
+        #[arg(long)]
+        msgs: usize,
+        #[arg(long)]
+        size: usize,
+        /// per-call, sendmsg or batch.
+        #[arg(long)]
+        path: String,
+    },
+    /// Open CONNS connections through the daemon; at each `go`, time NOOPS NOOPs cycling over them.
+    Hold {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        host: String,
+        #[arg(long)]
+        conns: usize,
+        #[arg(long)]
+        noops: usize,
+    },
+}
+
+/// Runs `job` in this (worker) process.
+pub fn run(job: Job) -> Result<()> {
+    match job {
+        Job::Echo { path } => echo(&path),
+        Job::Send { socket, host, conns, msgs, size, path } => {
+            let path = SendPath::parse(&path).context("unknown send path")?;
+            let client = Client::connect(&socket)?;
+            let msg = crate::raw::message(size);
+            let opened = (0..conns).map(|_| via_daemon::open(&client, &host)).collect::<Result<Vec<_>>>()?;
+            wait_for_go()?;
+            let results: Vec<Result<()>> = std::thread::scope(|s| {
+                let handles: Vec<_> = opened
+                    .iter()
+                    .map(|conn| s.spawn(|| via_daemon::send(conn, path, &msg, msgs).map(|_| ())))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| bail!("sender panicked"))).collect()
+            });
+            results.into_iter().collect::<Result<()>>()?;
+            say("done")?;
+            Ok(())
+        }
+        Job::Hold { socket, host, conns, noops } => {
+            let client = Client::connect(&socket)?;
+            let opened = (0..conns).map(|_| via_daemon::open(&client, &host)).collect::<Result<Vec<_>>>()?;
+            say("ready")?;
+            // One round per `go`; the connections stay open until stdin closes.
+            let mut lat = Vec::with_capacity(noops);
+            let mut next = 0;
+            while read_go()? {
+                lat.clear();
+                for _ in 0..noops {
+                    let start = Instant::now();
+                    opened[next % conns].noop()?;
+                    lat.push(start.elapsed().as_secs_f64() * 1e6);
+                    next += 1;
+                }
+                let line: Vec<String> = lat.iter().map(|v| format!("{v:.1}")).collect();
+                say(&format!("lat {}", line.join(" ")))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn say(line: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn wait_for_go() -> Result<()> {
+    say("ready")?;
+    if !read_go()? {
+        bail!("stdin closed before go");
+    }
+    Ok(())
+}
+
+/// True for a `go` line, false when stdin is closed.
+fn read_go() -> Result<bool> {
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line)? == 0 {
+        return Ok(false);
+    }
+    if line.trim() != "go" {
+        bail!("expected go, got {line:?}");
+    }
+    Ok(true)
+}
+
+fn echo(path: &std::path::Path) -> Result<()> {
+    let mut s = UnixStream::connect(path)?;
+    let mut buf = [0u8; 64];
+    loop {
+        match s.read_exact(&mut buf) {
+            Ok(()) => s.write_all(&buf)?,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// A worker process seen from the bench.
+pub struct Worker {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    /// Starts `smtp32-bench worker ARGS...`.
+    pub fn spawn(args: &[String]) -> Result<Worker> {
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("worker").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = Child::spawn("bench worker", &mut cmd)?;
+        let stdin = child.inner().stdin.take();
+        let stdout = BufReader::new(child.inner().stdout.take().context("worker stdout")?);
+        Ok(Worker { child, stdin, stdout })
+    }
+
+    /// The next line the worker prints; an error when it exits first.
+    pub fn line(&mut self) -> Result<String> {
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line)? == 0 {
+            self.child.check_alive()?;
+            bail!("worker closed its stdout");
+        }
+        Ok(line.trim_end().to_owned())
+    }
+
+    /// Waits for the worker's `ready`.
+    pub fn ready(&mut self) -> Result<()> {
+        let line = self.line()?;
+        if line != "ready" {
+            bail!("worker said {line:?} instead of ready");
+        }
+        Ok(())
+    }
+
+    /// Tells the worker to start.
+    pub fn go(&mut self) -> Result<()> {
+        let stdin = self.stdin.as_mut().context("worker stdin closed")?;
+        stdin.write_all(b"go\n")?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Closes the worker's stdin (a `hold` worker then closes its
+    /// connections and exits) and waits for it.
+    pub fn finish(mut self) -> Result<()> {
+        drop(self.stdin.take());
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("worker failed: {status}");
+        }
+        Ok(())
+    }
+}
