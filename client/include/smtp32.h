@@ -168,7 +168,10 @@ typedef struct fw_parameters {
 int smtp_fw_helo(const char *local, SMTP_HANDLE *conn, smtp_debug_proc proc, uintptr_t lParam, const fw_param *fw);
 
 /*
- * smtp_mail: MAIL FROM:<from>, starting a message.
+ * smtp_mail: MAIL FROM:<from>, starting a message. The message is not known
+ * yet, so no ESMTP parameter is added: a caller that needs SIZE=, BODY=8BITMIME
+ * or SMTPUTF8 passes them after the address, "<me@example.com> BODY=8BITMIME"
+ * (smtp_ext says what the server offers); smtp_sendmsg adds them itself.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_FAILURE,
  * SMTP_CANNOT_SEND_COMMAND, SMTP_TIMED_OUT, SMTP_IN_PROGRESS, SMTP_ABORTED,
  * SMTP_INVALID_ARGUMENT.

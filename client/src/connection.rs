@@ -56,7 +56,10 @@ impl Connection {
         &self.client
     }
 
-    /// `MAIL FROM:<from>`: starts a message transaction.
+    /// `MAIL FROM:<from>`: starts a message transaction. No ESMTP parameter
+    /// is added (the message is not known yet): pass them after the address,
+    /// `"<me@example.com> BODY=8BITMIME"`; [`Connection::sendmsg`] adds
+    /// `SIZE=`, `BODY=8BITMIME` and `SMTPUTF8` itself.
     pub fn mail(&self, from: &str) -> Result<Reply> {
         check_line("from", from)?;
         self.command(Command::Mail { from: from.to_owned() })

@@ -75,6 +75,20 @@ fn implicit_tls_on_the_smtps_port() {
 }
 
 #[test]
+fn an_ip_literal_is_verified_against_the_certificates_ip_addresses() {
+    let _wd = Watchdog::test("an_ip_literal_is_verified_against_the_certificates_ip_addresses");
+    let mta = exim();
+    let d = daemon_trusting(mta.ca_cert_path(), "");
+    let client = d.client();
+    let v4 = format!("smtp://127.0.0.1:{}?tls=required", mta.smtp_addr().port());
+    client.helo(&v4, LOCAL, None).expect("127.0.0.1 is in the certificate").quit().expect("quit");
+    if let Some(v6) = mta.smtps_addr_v6() {
+        let url = format!("smtps://[::1]:{}", v6.port());
+        client.helo(&url, LOCAL, None).expect("::1 is in the certificate").quit().expect("quit");
+    }
+}
+
+#[test]
 fn opportunistic_upgrades_where_offered_and_stays_clear_elsewhere() {
     let _wd = Watchdog::test("opportunistic_upgrades_where_offered_and_stays_clear_elsewhere");
     let mta = exim();
