@@ -68,6 +68,8 @@ fn implicit_tls_on_the_smtps_port() {
     let d = daemon_trusting(mta.ca_cert_path(), "");
     let host = format!("smtps://{}:{}", mta.tls_name(), mta.smtps_addr().port());
     let conn = d.client().helo(&host, LOCAL, None).expect("helo over implicit TLS");
+    let shown = ctl(d.socket_path(), &["show", &conn.handle().to_string()]).expect_code(0, "show").to_string();
+    assert!(shown.contains("TLSv1_3"), "smtp32ctl shows the TLS version: {shown}");
     expect_code(conn.starttls(), ReturnCode::TlsFailure, "STARTTLS inside TLS");
     assert_eq!(conn.auth(None, mta.user(), mta.password()).expect("auth").code, 235);
     deliver(&mta, &conn, "bob", "over implicit TLS");

@@ -66,8 +66,8 @@ impl SmtpClient {
             (false, false) => None,
         };
         let report = |verdict: Reply, recipients: Vec<Reply>| SendReport { mail: mail_reply.clone(), recipients, verdict };
-        let data_reply = match data_reply {
-            Some(reply) if go && reply.code == START_MAIL_INPUT => reply,
+        match data_reply {
+            Some(reply) if go && reply.code == START_MAIL_INPUT => {}
             stopped => {
                 // RFC 2920 §3.1: a server that answers DATA with 354 though no
                 // recipient was accepted gets an empty message, ending it.
@@ -85,8 +85,7 @@ impl SmtpClient {
                 self.release_buffer();
                 return Err(SmtpError::NotSent(report(verdict, recipients)));
             }
-        };
-        debug_assert_eq!(data_reply.code, START_MAIL_INPUT);
+        }
         self.out = body;
         self.in_message = true;
         self.write_out().await?;
