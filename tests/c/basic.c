@@ -19,22 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-static int failures = 0;
-
-#define CHECK(name, cond, ...)                                  \
-    do {                                                        \
-        if (cond) {                                             \
-            printf("ok - %s\n", name);                          \
-        } else {                                                \
-            printf("not ok - %s: ", name);                      \
-            printf(__VA_ARGS__);                                \
-            printf("\n");                                       \
-            failures++;                                         \
-        }                                                       \
-    } while (0)
-
-#define CHECK_RC(name, got, want) \
-    CHECK(name, (got) == (want), "got %d (%s), want %d (%s)", (got), smtp_strerror(got), (want), smtp_strerror(want))
+#include "check.h"
 
 /* Must match c_abi.rs: the first message, sent in pieces with smtp_data_buf. */
 static const char *PIECES[] = {"Subject: c data_buf\r\n\r\n.dot line\r", "\nbare lf\n", "no final newline"};

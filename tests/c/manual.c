@@ -29,26 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-static int failures = 0;
-
-#define CHECK(name, cond, ...)                 \
-    do {                                       \
-        if (cond) {                            \
-            printf("ok - %s\n", name);         \
-        } else {                               \
-            printf("not ok - %s: ", name);     \
-            printf(__VA_ARGS__);               \
-            printf("\n");                      \
-            failures++;                        \
-        }                                      \
-    } while (0)
-
-#define CHECK_RC(name, got, want)                                                         \
-    do {                                                                                  \
-        int got_ = (got);                                                                 \
-        CHECK(name, got_ == (want), "got %d (%s), want %d (%s)", got_, smtp_strerror(got_), \
-              (want), smtp_strerror(want));                                               \
-    } while (0)
+#include "check.h"
 
 static const char LOCAL[] = "manual.client.test";
 

@@ -14,22 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int failures = 0;
-
-#define CHECK(name, cond, ...)                \
-    do {                                      \
-        if (cond) {                           \
-            printf("ok - %s\n", name);        \
-        } else {                              \
-            printf("not ok - %s: ", name);    \
-            printf(__VA_ARGS__);              \
-            printf("\n");                     \
-            failures++;                       \
-        }                                     \
-    } while (0)
-
-#define CHECK_RC(name, got, want) \
-    CHECK(name, (got) == (want), "got %d (%s), want %d (%s)", (got), smtp_strerror(got), (want), smtp_strerror(want))
+#include "check.h"
 
 /* Must match c_sendmsg.rs. */
 static const char MESSAGE[] = "Subject: from C\r\n\r\n.one line from smtp_sendmsg\n";
