@@ -26,6 +26,7 @@ pub mod ffi;
 pub mod message;
 pub mod paths;
 pub mod peers;
+pub mod plain;
 pub mod process;
 pub mod raw;
 pub mod recorder;

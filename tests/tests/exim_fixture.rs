@@ -3,54 +3,13 @@
 //! verifying the server against the fixture's CA.
 
 use smtp32_tests::paths::venv_python;
+use smtp32_tests::plain::PlainSmtp;
 use smtp32_tests::peers::exim::{Exim, EximOptions};
 use smtp32_tests::Watchdog;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
-
-/// A bare SMTP conversation over TCP that keeps every reply's lines.
-struct Plain {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Plain {
-    fn connect(addr: SocketAddr) -> Plain {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(T)).unwrap();
-        let mut p = Plain { r: BufReader::new(s.try_clone().unwrap()), w: s };
-        let (code, lines) = p.reply();
-        assert_eq!(code, 220, "{lines:?}");
-        p
-    }
-
-    /// One whole reply: its code and the text of each line (after `NNN-` / `NNN `).
-    fn reply(&mut self) -> (u16, Vec<String>) {
-        let mut lines = Vec::new();
-        loop {
-            let mut line = String::new();
-            assert!(self.r.read_line(&mut line).expect("read reply") > 0, "server closed");
-            let line = line.trim_end();
-            lines.push(line.get(4..).unwrap_or("").to_string());
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return (line[..3].parse().expect("reply code"), lines);
-            }
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> (u16, Vec<String>) {
-        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        self.reply()
-    }
-
-    fn code(&mut self, line: &str) -> u16 {
-        self.cmd(line).0
-    }
-}
 
 /// Runs a Python `smtplib` script with `args` in `sys.argv[1:]`; returns its stdout, failing
 /// the test (with the script's stderr and Exim's logs) when it fails.
@@ -71,7 +30,7 @@ fn python(mta: &Exim, script: &str, args: &[String]) -> String {
 fn exim_plain_port_offers_starttls_and_answers_expn_vrfy_help() -> Result<(), Box<dyn std::error::Error>> {
     let _wd = Watchdog::arm("exim_plain_port_offers_starttls_and_answers_expn_vrfy_help", T * 3);
     let mta = Exim::start()?;
-    let mut c = Plain::connect(mta.smtp_addr());
+    let mut c = PlainSmtp::connect(mta.smtp_addr());
     let (code, ehlo) = c.cmd("EHLO client.test");
     assert_eq!(code, 250);
     for kw in ["STARTTLS", "SIZE 10485760", "8BITMIME", "PIPELINING", "CHUNKING", "SMTPUTF8", "HELP"] {
@@ -100,7 +59,7 @@ fn exim_plain_port_offers_starttls_and_answers_expn_vrfy_help() -> Result<(), Bo
     assert_eq!(c.code("RCPT TO:<someone@elsewhere.test>"), 550, "no relaying");
     assert_eq!(c.code("RCPT TO:<team@example.test>"), 250);
     assert_eq!(c.code("DATA"), 354);
-    c.w.write_all(b"Subject: plain\r\n\r\nhello over plain SMTP\r\n.\r\n").unwrap();
+    c.send_raw(b"Subject: plain\r\n\r\nhello over plain SMTP\r\n.\r\n");
     assert_eq!(c.reply().0, 250);
     assert_eq!(c.code("QUIT"), 221);
 
@@ -185,7 +144,7 @@ fn exim_options_cleartext_auth_size_limit_and_xoauth2() -> Result<(), Box<dyn st
         xoauth2: true,
         ..EximOptions::default()
     })?;
-    let mut c = Plain::connect(mta.smtp_addr());
+    let mut c = PlainSmtp::connect(mta.smtp_addr());
     let (_, ehlo) = c.cmd("EHLO client.test");
     assert!(ehlo.iter().any(|l| l == "SIZE 2000"), "{ehlo:?}");
     assert!(ehlo.iter().any(|l| l == "AUTH PLAIN LOGIN XOAUTH2"), "{ehlo:?}");
@@ -196,7 +155,7 @@ fn exim_options_cleartext_auth_size_limit_and_xoauth2() -> Result<(), Box<dyn st
     assert_eq!(c.code("MAIL FROM:<sender@client.test> SMTPUTF8"), 250);
     assert_eq!(c.code("RCPT TO:<josé@example.test>"), 250);
     assert_eq!(c.code("DATA"), 354);
-    c.w.write_all("Subject: ünïcode\r\n\r\nhé\r\n.\r\n".as_bytes()).unwrap();
+    c.send_raw("Subject: ünïcode\r\n\r\nhé\r\n.\r\n".as_bytes());
     assert_eq!(c.reply().0, 250);
     assert_eq!(c.code("QUIT"), 221);
     assert_eq!(mta.wait_for_delivery("josé", 1, T).len(), 1);

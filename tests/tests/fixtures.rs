@@ -3,64 +3,22 @@
 //! what it receives; the watchdog helpers fire.
 
 use smtp32_tests::message::expected_on_arrival;
+use smtp32_tests::plain::PlainSmtp;
 use smtp32_tests::{with_deadline, Aiosmtpd, Script, ScriptedServer, ServerEvent, SmtpSink, Watchdog};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
-
-/// A bare SMTP conversation over TCP, for checking the peers themselves.
-struct Plain {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Plain {
-    fn connect(addr: SocketAddr) -> Plain {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(T)).unwrap();
-        let mut p = Plain { r: BufReader::new(s.try_clone().unwrap()), w: s };
-        assert_eq!(p.reply(), 220);
-        p
-    }
-
-    /// Reads a whole (possibly multi-line) reply and returns its code.
-    fn reply(&mut self) -> u16 {
-        loop {
-            let mut line = String::new();
-            assert!(self.r.read_line(&mut line).expect("read reply") > 0, "server closed");
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return line[..3].parse().expect("reply code");
-            }
-        }
-    }
-
-    fn cmd(&mut self, line: &str) -> u16 {
-        self.w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
-        self.reply()
-    }
-
-    fn send_message(&mut self, from: &str, to: &str, stuffed_body: &[u8]) -> u16 {
-        assert_eq!(self.cmd(&format!("MAIL FROM:<{from}>")), 250);
-        assert_eq!(self.cmd(&format!("RCPT TO:<{to}>")), 250);
-        assert_eq!(self.cmd("DATA"), 354);
-        self.w.write_all(stuffed_body).unwrap();
-        self.w.write_all(b".\r\n").unwrap();
-        self.reply()
-    }
-}
 
 #[test]
 fn smtp_sink_greets_and_counts_messages() {
     let _wd = Watchdog::test("smtp_sink_greets_and_counts_messages");
     let sink = SmtpSink::start();
-    let mut c = Plain::connect(sink.addr());
-    assert_eq!(c.cmd("EHLO tester"), 250);
+    let mut c = PlainSmtp::connect(sink.addr());
+    assert_eq!(c.code("EHLO tester"), 250);
     for _ in 0..3 {
         assert_eq!(c.send_message("a@b.test", "c@d.test", b"Subject: x\r\n\r\nhi\r\n"), 250);
     }
-    assert_eq!(c.cmd("QUIT"), 221);
+    assert_eq!(c.code("QUIT"), 221);
     assert_eq!(sink.message_count(), 3);
     assert!(sink.dumps().iter().all(|d| d.windows(2).any(|w| w == b"hi")));
 }
@@ -69,9 +27,9 @@ fn smtp_sink_greets_and_counts_messages() {
 fn smtp_sink_faults_come_from_its_flags() {
     let _wd = Watchdog::test("smtp_sink_faults_come_from_its_flags");
     let sink = SmtpSink::with_flags(&["-e"]);
-    let mut c = Plain::connect(sink.addr());
-    assert_eq!(c.cmd("EHLO tester") / 100, 5, "-e must refuse EHLO so that clients fall back to HELO");
-    assert_eq!(c.cmd("HELO tester"), 250);
+    let mut c = PlainSmtp::connect(sink.addr());
+    assert_eq!(c.code("EHLO tester") / 100, 5, "-e must refuse EHLO so that clients fall back to HELO");
+    assert_eq!(c.code("HELO tester"), 250);
 }
 
 #[test]
@@ -87,13 +45,13 @@ fn two_sinks_get_different_ports() {
 fn aiosmtpd_stores_bytes_after_unstuffing_with_the_final_crlf() {
     let _wd = Watchdog::test("aiosmtpd_stores_bytes_after_unstuffing_with_the_final_crlf");
     let server = Aiosmtpd::start();
-    let mut c = Plain::connect(server.addr());
-    assert_eq!(c.cmd("EHLO tester"), 250);
+    let mut c = PlainSmtp::connect(server.addr());
+    assert_eq!(c.code("EHLO tester"), 250);
     let original = b".leading dot\r\n..two\r\n8-bit \xc3\xa9\xff\r\n.\r\nlast";
     let stuffed = b"..leading dot\r\n...two\r\n8-bit \xc3\xa9\xff\r\n..\r\nlast\r\n";
     assert_eq!(c.send_message("from@a.test", "to@b.test", stuffed), 250);
     assert_eq!(c.send_message("", "x@b.test", b""), 250);
-    assert_eq!(c.cmd("QUIT"), 221);
+    assert_eq!(c.code("QUIT"), 221);
     let got = server.wait_for_messages(2, T);
     assert_eq!(got[0].from, "from@a.test");
     assert_eq!(got[0].to, vec!["to@b.test".to_string()]);
@@ -107,14 +65,13 @@ fn aiosmtpd_stores_bytes_after_unstuffing_with_the_final_crlf() {
 fn scripted_server_reports_commands_and_closes() {
     let _wd = Watchdog::test("scripted_server_reports_commands_and_closes");
     let server = ScriptedServer::start(Script::stall_after_mail());
-    let mut c = Plain::connect(server.addr());
-    assert_eq!(c.cmd("EHLO tester"), 250);
-    c.w.write_all(b"MAIL FROM:<a@b.test>\r\n").unwrap();
+    let mut c = PlainSmtp::connect(server.addr());
+    assert_eq!(c.code("EHLO tester"), 250);
+    c.send_raw(b"MAIL FROM:<a@b.test>\r\n");
     assert_eq!(server.wait_received("MAIL", T), "MAIL FROM:<a@b.test>");
     // Stalled: nothing comes back, but the server notices when we hang up.
-    c.w.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
-    let mut buf = String::new();
-    assert!(c.r.read_line(&mut buf).is_err(), "a stalled server must not answer, got {buf:?}");
+    let got = c.read_line_within(Duration::from_millis(200));
+    assert!(got.is_err(), "a stalled server must not answer, got {got:?}");
     drop(c);
     server.wait_client_closed(1, T);
 }
@@ -123,9 +80,8 @@ fn scripted_server_reports_commands_and_closes() {
 fn scripted_server_close_after_greeting_hangs_up() {
     let _wd = Watchdog::test("scripted_server_close_after_greeting_hangs_up");
     let server = ScriptedServer::start(Script::close_after_greeting());
-    let mut c = Plain::connect(server.addr());
-    let mut line = String::new();
-    assert_eq!(c.r.read_line(&mut line).unwrap(), 0, "expected EOF after the greeting");
+    let mut c = PlainSmtp::connect(server.addr());
+    assert_eq!(c.read_line_within(T).expect("read"), "", "expected EOF after the greeting");
     server.wait_event("server close", T, |e| matches!(e, ServerEvent::ServerClosed { conn: 1 }));
 }
 
@@ -133,10 +89,10 @@ fn scripted_server_close_after_greeting_hangs_up() {
 fn scripted_server_accept_all_takes_a_message() {
     let _wd = Watchdog::test("scripted_server_accept_all_takes_a_message");
     let server = ScriptedServer::start(Script::greeted().accept_all());
-    let mut c = Plain::connect(server.addr());
-    assert_eq!(c.cmd("EHLO x"), 250);
+    let mut c = PlainSmtp::connect(server.addr());
+    assert_eq!(c.code("EHLO x"), 250);
     assert_eq!(c.send_message("a@b", "c@d", b"hello\r\n"), 250);
-    assert_eq!(c.cmd("QUIT"), 221);
+    assert_eq!(c.code("QUIT"), 221);
 }
 
 #[test]
