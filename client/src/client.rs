@@ -186,6 +186,26 @@ impl Client {
         self.open(host, local, OpenMode::Async, debug, Some(status))
     }
 
+    /// Opens an SMTP connection to the relay (smarthost) named in the
+    /// daemon's configuration (`relay.host`), authenticated with the
+    /// daemon's own credentials when it has any: the password never reaches
+    /// this process. Use the connection like any other (`sendmsg`, `quit`).
+    /// Fails with `Failure` carrying [`Failure::NotConfigured`] when the
+    /// daemon has no relay, [`Failure::RelayAuth`] (code and reply of the
+    /// cause, e.g. 535) when the relay refuses the credentials (see
+    /// [`Error::failure`]), and as [`Client::helo`] does when the connect fails.
+    ///
+    /// [`Failure::NotConfigured`]: crate::Failure::NotConfigured
+    /// [`Failure::RelayAuth`]: crate::Failure::RelayAuth
+    pub fn open_relay(&self, debug: Option<DebugCallback>) -> Result<Connection> {
+        let entry = HandleEntry::new(debug, None);
+        let request = Request::OpenRelay { debug: entry.debug().is_some() };
+        match self.call(request, Some(default_yield()), Some(entry.clone()))? {
+            Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     fn open(
         &self,
         host: &str,

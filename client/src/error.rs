@@ -17,14 +17,15 @@ pub struct Error {
     code: ReturnCode,
     reply: Option<Reply>,
     message: String,
-    /// For a `sendmsg` that did not deliver: every reply of the transaction.
-    report: Option<Box<SendReport>>,
+    /// The daemon's reason as it came on the wire (for a `sendmsg` that did
+    /// not deliver, with every reply of the transaction).
+    failure: Option<Box<Failure>>,
 }
 
 impl Error {
     /// An error with this code and message and no server reply.
     pub fn new(code: ReturnCode, message: impl Into<String>) -> Self {
-        Error { code, reply: None, message: message.into(), report: None }
+        Error { code, reply: None, message: message.into(), failure: None }
     }
 
     /// `SMTP_INVALID_ARGUMENT`: bad input detected before anything was sent.
@@ -50,7 +51,17 @@ impl Error {
     /// For a [`Connection::sendmsg`](crate::Connection::sendmsg) that did not
     /// deliver: the reply to MAIL, to each RCPT and the verdict.
     pub fn send_report(&self) -> Option<&SendReport> {
-        self.report.as_deref()
+        match self.failure.as_deref() {
+            Some(Failure::NotSent(report)) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// The daemon's reason for the failure, exactly as it reported it (for
+    /// example [`Failure::RelayAuth`] from [`Client::open_relay`](crate::Client::open_relay));
+    /// `None` for errors raised on this side (the daemon unreachable, bad input).
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failure.as_deref()
     }
 
     /// A human-readable description.
@@ -81,11 +92,12 @@ impl Error {
 
 impl From<Failure> for Error {
     fn from(failure: Failure) -> Self {
-        let report = match &failure {
-            Failure::NotSent(report) => Some(Box::new(report.clone())),
-            _ => None,
-        };
-        Error { code: failure.code(), reply: failure.reply().cloned(), message: failure.to_string(), report }
+        Error {
+            code: failure.code(),
+            reply: failure.reply().cloned(),
+            message: failure.to_string(),
+            failure: Some(Box::new(failure)),
+        }
     }
 }
 

@@ -56,7 +56,7 @@ pub use data::{DataStep, CALLBACK_BUFFER_BYTES};
 pub use error::{Error, Result};
 pub use smtp32_protocol::endpoint::client_socket_path;
 pub use smtp32_protocol::{
-    AuthMechanism, EnhancedStatus, SendReport,
+    AuthMechanism, EnhancedStatus, Failure, SendReport,
     ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
     ReturnCode, StateCounts, TrafficLine,
 };

@@ -3,6 +3,10 @@
 //! an unknown key or an out-of-range value stops the daemon with a message
 //! that names the key.
 
+mod relay;
+
+pub use relay::RelaySettings;
+
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use smtp32_protocol::codec::MAX_MAX_FRAME_BYTES;
@@ -57,6 +61,8 @@ pub struct Settings {
     pub tls: TlsSettings,
     /// SMTP AUTH (`[auth]`).
     pub auth: AuthSettings,
+    /// The smarthost of `smtp32-sendmail` (`[relay]`).
+    pub relay: RelaySettings,
 }
 
 /// The `[tls]` table: how SMTP connections do TLS and what they trust.
@@ -141,8 +147,10 @@ impl Settings {
         builder = builder.add_source(
             Environment::with_prefix(ENV_PREFIX).prefix_separator("_").separator("__").try_parsing(true),
         );
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
+        settings.relay.load_password_file()?;
+        settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
         Ok(settings.normalised())
     }
 
@@ -293,6 +301,45 @@ mod tests {
         assert!(e.contains("tls.ca_files") && e.contains("/nonexistent/ca.pem"), "{e}");
         let e = load_text("[tls]\nca_files = [\"/etc/hostname\"]").unwrap_err().to_string();
         assert!(e.contains("no PEM certificate"), "{e}");
+    }
+
+    #[test]
+    fn relay_table() {
+        let s = load_text("").unwrap();
+        assert_eq!((s.relay.host.as_str(), s.relay.credentials()), ("", None));
+        assert!(!s.relay.ehlo_name().is_empty());
+        let mut pw = tempfile::NamedTempFile::new().unwrap();
+        pw.write_all(b"s3cr3t-relay\n").unwrap();
+        let text = format!(
+            "[relay]\nhost = \"smtps://relay.example\"\nlocal = \"me.example\"\nuser = \"app\"\npassword_file = {:?}",
+            pw.path()
+        );
+        let s = load_text(&text).unwrap();
+        let (user, secret) = s.relay.credentials().expect("credentials");
+        assert_eq!((user, secret.expose(), s.relay.ehlo_name().as_str()), ("app", "s3cr3t-relay", "me.example"));
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cr3t-relay") && shown.contains("***"), "{shown}");
+        let s = load_text("[relay]\nhost = \"smtp://h:2525\"\nuser = \"u\"\npassword = \"p\"\n[auth]\nallow_cleartext = true").unwrap();
+        assert_eq!(s.relay.credentials().map(|(u, p)| (u, p.expose())), Some(("u", "p")));
+    }
+
+    #[test]
+    fn relay_mistakes_name_the_key_and_never_the_password() {
+        let cases = [
+            ("host = \"smtp://h?tls=maybe\"", "`relay.host`"),
+            ("host = \"h\"\nlocal = \"two words\"", "`relay.local`"),
+            ("host = \"smtps://h\"\nuser = \"u\"", "`relay.password`"),
+            ("host = \"smtps://h\"\npassword = \"hunter2\"", "`relay.user`"),
+            ("user = \"u\"\npassword = \"hunter2\"", "`relay.host`"),
+            ("host = \"smtp://h:587\"\nuser = \"u\"\npassword = \"hunter2\"", "without TLS"),
+            ("host = \"smtps://h\"\nuser = \"u\"\npassword = \"hunter2\"\npassword_file = \"/etc/hostname\"", "not both"),
+            ("host = \"smtps://h\"\nuser = \"u\"\npassword_file = \"/nonexistent/pw\"", "cannot read"),
+        ];
+        for (table, needle) in cases {
+            let e = load_text(&format!("[relay]\n{table}")).unwrap_err().to_string();
+            assert!(e.contains(needle), "{table}: {e}");
+            assert!(!e.contains("hunter2"), "{table}: {e}");
+        }
     }
 
     #[test]

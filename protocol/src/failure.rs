@@ -217,6 +217,17 @@ pub enum Failure {
     /// and `reply()` is its verdict. The connection stays usable.
     #[error("message not sent: {}", .0.verdict.to_wire_text())]
     NotSent(SendReport),
+    /// The request needs a daemon setting that is not there: `OpenRelay`
+    /// without `relay.host`. The text names the key. `SMTP_FAILURE`.
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+    /// `OpenRelay`: the relay did not accept the daemon's AUTH credentials,
+    /// or AUTH could not run (the relay offers no AUTH, or no TLS where the
+    /// daemon requires it); the inner failure says which (never itself a
+    /// `RelayAuth`). The connection was closed. The return code and the
+    /// reply are the inner failure's.
+    #[error("the relay refused the daemon's AUTH: {0}")]
+    RelayAuth(Box<Failure>),
 }
 
 impl Failure {
@@ -237,7 +248,8 @@ impl Failure {
             Failure::ShuttingDown => ReturnCode::CannotInitialize,
             Failure::NotPermitted(_) => ReturnCode::Failure,
             Failure::Tls(_) => ReturnCode::TlsFailure,
-            Failure::Unsupported(_) | Failure::NotSent(_) => ReturnCode::Failure,
+            Failure::Unsupported(_) | Failure::NotSent(_) | Failure::NotConfigured(_) => ReturnCode::Failure,
+            Failure::RelayAuth(inner) => inner.code(),
         }
     }
 
@@ -246,6 +258,7 @@ impl Failure {
         match self {
             Failure::Refused(r) => Some(r),
             Failure::NotSent(report) => Some(&report.verdict),
+            Failure::RelayAuth(inner) => inner.reply(),
             _ => None,
         }
     }
@@ -277,5 +290,16 @@ mod tests {
         assert_eq!(f.code(), ReturnCode::Failure);
         assert_eq!(f.reply(), None);
         assert_eq!(f.to_string(), "SOCKS proxy failed at authentication: password refused");
+    }
+
+    #[test]
+    fn relay_auth_takes_code_and_reply_from_its_cause() {
+        let refused = Failure::Refused(Reply { code: 535, lines: vec!["5.7.8 bad credentials".into()] });
+        let f = Failure::RelayAuth(Box::new(refused));
+        assert_eq!((f.code(), f.reply().map(|r| r.code)), (ReturnCode::Failure, Some(535)));
+        assert!(f.to_string().contains("535 5.7.8 bad credentials"), "{f}");
+        let f = Failure::RelayAuth(Box::new(Failure::TimedOut(20)));
+        assert_eq!((f.code(), f.reply()), (ReturnCode::TimedOut, None));
+        assert_eq!(Failure::NotConfigured("relay.host".into()).code(), ReturnCode::Failure);
     }
 }

@@ -145,6 +145,18 @@ pub enum Request {
         /// The message as the application has it.
         data: Vec<u8>,
     },
+    /// `smtp32-sendmail`: open an SMTP connection to the relay (smarthost)
+    /// named in the daemon's configuration (`relay.host`, with its TLS
+    /// policy), say EHLO as `relay.local`, and authenticate with the
+    /// daemon's `relay.user` and password when they are configured; answered
+    /// by `Response::Opened`. The client never sees the credentials: it only
+    /// uses the handle (`SendMessage`, `Command`, data, `Quit`) like any
+    /// other. No `relay.host`: `Failure::NotConfigured`; a failed AUTH:
+    /// `Failure::RelayAuth` (the connection is closed).
+    OpenRelay {
+        /// Send `Event::Traffic` copies from the greeting on (AUTH lines redacted).
+        debug: bool,
+    },
 }
 
 impl Request {
@@ -157,7 +169,8 @@ impl Request {
             | Request::OpenViaSocks { .. }
             | Request::ListConnections
             | Request::Reload
-            | Request::Shutdown => None,
+            | Request::Shutdown
+            | Request::OpenRelay { .. } => None,
             Request::Command { handle, .. }
             | Request::DataChunk { handle, .. }
             | Request::DataEnd { handle }
@@ -173,5 +186,30 @@ impl Request {
             | Request::Extensions { handle }
             | Request::SendMessage { handle, .. } => Some(*handle),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Failure, Reply};
+    use serde::Serialize;
+
+    /// The body bytes after the length prefix.
+    fn body(frame: &impl Serialize) -> Vec<u8> {
+        let mut buf = Vec::new();
+        crate::codec::encode_frame(frame, &mut buf).unwrap();
+        buf.split_off(4)
+    }
+
+    /// The variant indices PROTOCOL.md gives for the relay additions (issue 5, `smtp32-sendmail`).
+    #[test]
+    fn documented_relay_indices() {
+        assert_eq!(body(&Request::OpenRelay { debug: true }), [21, 1]);
+        assert_eq!(body(&Failure::NotConfigured("k".into())), [18, 1, b'k']);
+        let refused = Failure::Refused(Reply { code: 535, lines: vec![] });
+        // The cause follows the tag as a Failure of its own: Refused(Reply { 535, [] }).
+        assert_eq!(body(&Failure::RelayAuth(Box::new(refused))), [19, 0, 0xfb, 0x17, 0x02, 0]);
+        assert_eq!(Request::OpenRelay { debug: false }.handle(), None);
     }
 }

@@ -93,6 +93,10 @@ impl Router {
                 let route = route.check().map(|()| Route::Socks(Box::new(route)));
                 return self.answer_open(route, None, local, OpenMode::Sync, debug).await;
             }
+            Request::OpenRelay { debug } => match self.open_relay(debug).await {
+                Ok(handle) => Response::Opened { handle },
+                Err(f) => Response::Failed(f),
+            },
             Request::StartTls { handle } => self.ask(handle, StartTls).await.map_or_else(Response::Failed, Response::Reply),
             Request::Auth { handle, mechanism, user, secret } => {
                 let allow_cleartext = self.state.settings().auth.allow_cleartext;
@@ -184,6 +188,38 @@ impl Router {
         }
     }
 
+    /// `OpenRelay`: a synchronous open of the configured smarthost, then
+    /// AUTH with the daemon's credentials when there are any. A failed AUTH
+    /// closes the connection (QUIT when the dialogue is still in step).
+    async fn open_relay(&self, debug: bool) -> Result<Handle, Failure> {
+        let settings = self.state.settings();
+        let relay = &settings.relay;
+        if relay.host.is_empty() {
+            return Err(Failure::NotConfigured(
+                "the daemon has no relay: set relay.host in its configuration".into(),
+            ));
+        }
+        let target = Target::parse(&relay.host).map_err(Failure::from)?;
+        let route = Ok(Route::Direct(target.endpoint));
+        let (handle, _) = self.open(route, target.tls, relay.ehlo_name(), OpenMode::Sync, debug).await?;
+        if let Some((user, secret)) = relay.credentials() {
+            let msg = Authenticate {
+                mechanism: None,
+                user: user.to_owned(),
+                secret: secret.clone(),
+                allow_cleartext: settings.auth.allow_cleartext,
+            };
+            if let Err(cause) = self.ask(handle, msg).await {
+                if let Ok(session) = self.session(handle) {
+                    let _ = session.send(Quit).await;
+                }
+                self.forget(handle);
+                return Err(Failure::RelayAuth(Box::new(cause)));
+            }
+        }
+        Ok(handle)
+    }
+
     /// `Opened`, with the connect still to start for an `Async` open, or `Failed`.
     async fn answer_open(
         &self,
@@ -248,7 +284,9 @@ impl Router {
 /// under way can still finish within the grace period.
 fn starts_new_work(request: &Request) -> bool {
     match request {
-        Request::Open { .. } | Request::OpenViaSocks { .. } | Request::SendMessage { .. } => true,
+        Request::Open { .. } | Request::OpenViaSocks { .. } | Request::OpenRelay { .. } | Request::SendMessage { .. } => {
+            true
+        }
         Request::Command { command, .. } => phase::opens_transaction(command),
         _ => false,
     }
