@@ -1,0 +1,178 @@
+//! `smtp32-sendmail`: a sendmail front end for programs that only know how
+//! to pipe a message into `sendmail`. It sends the message through smtp32d
+//! to the relay (smarthost) in the daemon's configuration; the relay's TLS
+//! and AUTH credentials stay with the daemon.
+//!
+//! Layout:
+//! - `args.rs`: the sendmail command line (hand-parsed, getopt-style) and `--help`.
+//! - `headers.rs`: the header section: `-t` recipients, Bcc removal, From/Date added.
+//! - `address.rs`: RFC 5322 address lists (via `mailparse`) to SMTP addr-specs.
+//! - `local.rs`: the invoking user's login and full name, the host name.
+//! - `relay.rs`: the daemon conversation (open the relay, `sendmsg`, QUIT).
+//! - `exit.rs`: sysexits codes and the one mapping from failures to them.
+//!
+//! The order of work: parse the command line, read standard input to its
+//! end (always, so the writer never gets SIGPIPE), prepare the message,
+//! settle the envelope, then talk to the daemon. Nothing is sent unless the
+//! envelope is complete.
+
+mod address;
+mod args;
+mod exit;
+mod headers;
+mod local;
+mod relay;
+
+use args::{Mode, Options};
+use exit::{Exit, EX_DATAERR, EX_IOERR, EX_OK, EX_OSERR, EX_USAGE};
+use local::LocalUser;
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::from(EX_OK),
+        Err(exit) => {
+            eprintln!("smtp32-sendmail: {}", exit.message);
+            ExitCode::from(exit.code)
+        }
+    }
+}
+
+fn run() -> Result<(), Exit> {
+    let opts = match args::parse(std::env::args_os().skip(1)) {
+        Ok(Mode::Send(opts)) => opts,
+        Ok(Mode::Help) => {
+            print!("{}", args::USAGE);
+            return Ok(());
+        }
+        Ok(Mode::Version) => {
+            println!("smtp32-sendmail {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+        Err(args::UsageError(why)) => return Err(Exit::new(EX_USAGE, format!("{why}\n(see smtp32-sendmail --help)"))),
+    };
+    let input = read_message(opts.ignore_dots)?;
+    let host = local::hostname();
+    let user = LocalUser::current();
+    let sender = match &opts.sender {
+        Some(given) => address::sender(given, &host).map_err(|e| Exit::new(EX_USAGE, format!("-f: {e}")))?,
+        None => match &user.login {
+            Some(login) => format!("{login}@{host}"),
+            None => return Err(Exit::new(EX_OSERR, "your login name is unknown to this system: give the sender with -f")),
+        },
+    };
+    // The From field names a real mailbox even when the envelope has the null sender.
+    let from_addr = match (&sender, &user.login) {
+        (s, _) if !s.is_empty() => s.clone(),
+        (_, Some(login)) => format!("{login}@{host}"),
+        (_, None) => format!("MAILER-DAEMON@{host}"),
+    };
+    let full_name = opts.full_name.clone().or_else(|| std::env::var("NAME").ok()).or(user.gecos_name.clone());
+    let date = smtp32::date::rfc5322_now();
+    let from_value = headers::from_value(full_name.as_deref(), &from_addr);
+    let additions = headers::Additions { from: &from_value, date: &date };
+    let prepared = headers::prepare(&input, &additions).map_err(|e| Exit::new(EX_DATAERR, e))?;
+    let rcpts = recipients(&opts, &prepared.recipients, &host)?;
+    if rcpts.is_empty() {
+        let why = if opts.extract_recipients {
+            "no recipients: the message has no To:, Cc: or Bcc: address and none was given as an argument"
+        } else {
+            "no recipients: name them as arguments, or use -t to take them from the message's headers"
+        };
+        return Err(Exit::new(EX_DATAERR, why));
+    }
+    let envelope = relay::Envelope { from: &sender, rcpts: &rcpts };
+    let report = relay::send(&envelope, &prepared.data)?;
+    let refused = exit::refusals(&report, &rcpts);
+    if !refused.is_empty() {
+        eprintln!("smtp32-sendmail: the relay refused, and did not deliver to:{refused}");
+    }
+    if opts.verbose {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "MAIL FROM:<{sender}>: {}", report.mail.to_wire_text());
+        for (to, reply) in rcpts.iter().zip(&report.recipients) {
+            let _ = writeln!(err, "RCPT TO:<{to}>: {}", reply.to_wire_text());
+        }
+        let _ = writeln!(err, "message: {}", report.verdict.to_wire_text());
+    }
+    Ok(())
+}
+
+/// Reads standard input to its end. Unless `ignore_dots`, a line holding a
+/// single dot ends the message (what follows is read and dropped).
+fn read_message(ignore_dots: bool) -> Result<Vec<u8>, Exit> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut input)
+        .map_err(|e| Exit::new(EX_IOERR, format!("cannot read the message from standard input: {e}")))?;
+    if !ignore_dots {
+        input.truncate(lone_dot_line(&input).unwrap_or(input.len()));
+    }
+    Ok(input)
+}
+
+/// The offset of the first line that is a single `.` (LF or CRLF ended, or at the end).
+fn lone_dot_line(input: &[u8]) -> Option<usize> {
+    let mut start = 0;
+    while start < input.len() {
+        let end = input[start..].iter().position(|&b| b == b'\n').map_or(input.len(), |i| start + i);
+        let line = &input[start..end];
+        if line == b"." || line == b".\r" {
+            return Some(start);
+        }
+        start = end + 1;
+    }
+    None
+}
+
+/// The argument recipients, then (with `-t`) those of the headers, each
+/// qualified, without repeats (compared without regard to case).
+fn recipients(opts: &Options, from_headers: &[String], host: &str) -> Result<Vec<String>, Exit> {
+    let mut all: Vec<String> = Vec::new();
+    for arg in &opts.recipients {
+        let list = address::from_text(arg).map_err(|e| Exit::new(EX_USAGE, format!("recipient {arg:?}: {e}")))?;
+        all.extend(list);
+    }
+    if opts.extract_recipients {
+        all.extend(from_headers.iter().cloned());
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(all.len());
+    for addr in all {
+        let addr = address::qualify(&addr, host);
+        if !unique.iter().any(|u| u.eq_ignore_ascii_case(&addr)) {
+            unique.push(addr);
+        }
+    }
+    Ok(unique)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lone_dot_ends_the_message() {
+        assert_eq!(lone_dot_line(b"a\n.\nb\n"), Some(2));
+        assert_eq!(lone_dot_line(b"a\r\n.\r\nb\r\n"), Some(3));
+        assert_eq!(lone_dot_line(b".\n"), Some(0));
+        assert_eq!(lone_dot_line(b"a\n."), Some(2));
+        assert_eq!(lone_dot_line(b"a\n..\n.a\n"), None);
+    }
+
+    #[test]
+    fn recipients_are_qualified_and_unique() {
+        let opts = Options {
+            extract_recipients: true,
+            recipients: vec!["a@x.test, root".into(), "B@x.test".into()],
+            ..Options::default()
+        };
+        let got = recipients(&opts, &["b@x.test".into(), "A@X.test".into(), "c@y.test".into()], "h.test").unwrap();
+        assert_eq!(got, ["a@x.test", "root@h.test", "B@x.test", "c@y.test"]);
+        let without_t = Options { extract_recipients: false, ..opts };
+        assert_eq!(recipients(&without_t, &["c@y.test".into()], "h").unwrap().len(), 3);
+        let bad = Options { recipients: vec!["foo bar baz".into()], ..Options::default() };
+        assert_eq!(recipients(&bad, &[], "h").unwrap_err().code, EX_USAGE);
+    }
+}
