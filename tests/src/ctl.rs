@@ -73,10 +73,24 @@ pub fn as_other_user(program: &Path) -> Command {
 }
 
 /// Runs `cmd` to completion within `timeout` (killed and a panic after it), capturing its output.
-pub fn run(mut cmd: Command, timeout: Duration) -> Output {
+pub fn run(cmd: Command, timeout: Duration) -> Output {
+    run_with_input(cmd, None, timeout)
+}
+
+/// [`run`] with `input` written to the program's stdin (then closed) from another thread;
+/// `None`: stdin is `/dev/null`. A program that exits without reading it all is fine.
+pub fn run_with_input(mut cmd: Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
     let what = format!("{cmd:?}");
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
+    cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = ChildGuard::spawn(&what, &mut cmd);
+    if let (Some(input), Some(mut pipe)) = (input, child.take_stdin()) {
+        std::thread::spawn(move || {
+            use std::io::Write;
+            // A broken pipe only means the program stopped reading: its exit code tells.
+            let _ = pipe.write_all(&input);
+        });
+    }
     let mut out = child.take_stdout().expect("stdout piped");
     let mut err = child.take_stderr().expect("stderr piped");
     let readers = (

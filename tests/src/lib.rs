@@ -17,6 +17,7 @@
 //! - [`session`]: conveniences over the Rust client API (send one message, expect a code).
 //! - [`recorder`]: a TCP relay that records the exact bytes exchanged with a real server.
 //! - [`ffi`]: the shared daemon and buffers for C-ABI calls made from Rust tests.
+//! - [`sendmail`]: running `smtp32-sendmail` with a message on stdin; a relay's daemon config.
 //! - [`c_program`]: compiling and running the C programs of `tests/c/`.
 
 pub mod ctl;
@@ -30,6 +31,7 @@ pub mod plain;
 pub mod process;
 pub mod raw;
 pub mod recorder;
+pub mod sendmail;
 pub mod session;
 pub mod wait;
 pub mod watchdog;

@@ -47,6 +47,11 @@ impl ChildGuard {
         self.child.as_ref().expect("child present").id()
     }
 
+    /// Takes the child's piped stdin, if it was piped and not taken yet.
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.as_mut().and_then(|c| c.stdin.take())
+    }
+
     /// Takes the child's piped stdout, if it was piped and not taken yet.
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.as_mut().and_then(|c| c.stdout.take())

@@ -4,6 +4,9 @@
 //! n-th message it writes `<n>.eml` (the DATA bytes after dot-unstuffing, each line with its
 //! CRLF, without the final `.CRLF`) and then `<n>.json` (the envelope), each renamed into place:
 //! a test waits for the `.json` file, never for time to pass.
+//!
+//! [`Aiosmtpd::start_with_auth`] makes it require AUTH (PLAIN or LOGIN, without TLS: loopback
+//! only) for one user and password, and record who authenticated in [`StoredMessage::auth_login`].
 
 use crate::paths::{crate_dir, venv_python};
 use crate::process::ChildGuard;
@@ -26,6 +29,9 @@ pub struct StoredMessage {
     pub to: Vec<String>,
     /// The DATA bytes after dot-unstuffing, including the last line's CRLF.
     pub bytes: Vec<u8>,
+    /// The user the session authenticated as (servers started with
+    /// [`Aiosmtpd::start_with_auth`]); `None` without AUTH.
+    pub auth_login: Option<String>,
 }
 
 /// A running store server, stopped by PID on drop.
@@ -38,6 +44,16 @@ pub struct Aiosmtpd {
 impl Aiosmtpd {
     /// Starts the store server and waits (with a deadline) until it listens.
     pub fn start() -> Aiosmtpd {
+        Self::launch(None)
+    }
+
+    /// Starts a store server that offers AUTH PLAIN and LOGIN without TLS, accepts only
+    /// `user` with `password` (535 otherwise) and refuses MAIL before AUTH (530).
+    pub fn start_with_auth(user: &str, password: &str) -> Aiosmtpd {
+        Self::launch(Some((user, password)))
+    }
+
+    fn launch(auth: Option<(&str, &str)>) -> Aiosmtpd {
         let python = venv_python();
         let script = crate_dir().join("peers/store_server.py");
         let dir = tempfile::Builder::new().prefix("aiosmtpd-").tempdir().expect("tempdir");
@@ -48,8 +64,11 @@ impl Aiosmtpd {
         let mut cmd = Command::new(&python);
         cmd.arg("-u")
             .arg(&script)
-            .arg(&store)
-            .stdin(Stdio::null())
+            .arg(&store);
+        if let Some((user, password)) = auth {
+            cmd.arg("--auth").arg(format!("{user}:{password}"));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
         let mut child = ChildGuard::spawn("aiosmtpd", &mut cmd);
@@ -143,6 +162,7 @@ impl Aiosmtpd {
                 .map(|v| v.as_str().expect("rcpt").to_string())
                 .collect(),
             bytes,
+            auth_login: meta["auth_login"].as_str().map(str::to_string),
         }
     }
 

@@ -1,0 +1,64 @@
+//! Running `smtp32-sendmail` as an application would: the message on its stdin, the daemon's
+//! socket in `SMTP32_SOCKET`, with a deadline; and the daemon configuration of a relay.
+
+use crate::ctl::{run_with_input, Output};
+use crate::paths::built;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// How long one `smtp32-sendmail` run may take.
+const RUN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The built `smtp32-sendmail`.
+pub fn sendmail_binary() -> PathBuf {
+    built("smtp32-sendmail")
+}
+
+/// `smtp32-sendmail ARGS...` with `SMTP32_SOCKET=socket` and `message` on stdin. The caller's
+/// `SMTP32*` and `NAME` variables are not passed on.
+pub fn sendmail(socket: &Path, args: &[&str], message: &[u8]) -> Output {
+    let mut cmd = Command::new(sendmail_binary());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SMTP32") || key == "NAME" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("SMTP32_SOCKET", socket).args(args);
+    run_with_input(cmd, Some(message.to_vec()), RUN_DEADLINE)
+}
+
+/// The `[relay]` (and `[auth]`) tables for a daemon that relays to `host` (a plain loopback
+/// server, so AUTH in cleartext is allowed) as `user` with the password in `password_file`.
+pub fn relay_config(host: &str, user: &str, password_file: &Path) -> String {
+    format!(
+        "[relay]\nhost = \"smtp://{host}?tls=none\"\nlocal = \"relay-client.test\"\nuser = \"{user}\"\n\
+         password_file = {:?}\n\n[auth]\nallow_cleartext = true\n",
+        password_file.display().to_string()
+    )
+}
+
+/// What `smtp32-sendmail` uses when there is no `-f`: this user's login name @ the host name.
+pub fn default_sender() -> String {
+    format!("{}@{}", login_name(), hostname())
+}
+
+/// The login name of this process's real uid.
+pub fn login_name() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage or null; it is read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        assert!(!pw.is_null(), "this uid has no password entry");
+        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+    }
+}
+
+/// The machine's host name, as `gethostname(2)` gives it.
+pub fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length minus the last byte, which stays 0.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    assert_eq!(rc, 0, "gethostname failed");
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,0 +1,198 @@
+//! `smtp32-sendmail` end to end: the real binary, a message on its stdin, the real daemon
+//! relaying to aiosmtpd, which requires AUTH and records who authenticated. Checked: `-t` with
+//! folded To/Cc/Bcc (display names, comments, a group), the envelope and the byte-exact arrival
+//! with Bcc removed; `-f`, `-F` (a From added), argument recipients; the lone-dot rule and `-i`;
+//! a message larger than one request frame; the password in no log; and the exit codes: no
+//! recipients 65, no relay configured 78, daemon down 69, wrong relay password 77, bad flag 64.
+
+use smtp32_tests::daemon::DaemonOptions;
+use smtp32_tests::message::expected_on_arrival;
+use smtp32_tests::sendmail::{default_sender, relay_config, sendmail};
+use smtp32_tests::{Aiosmtpd, TestDaemon, Watchdog};
+use std::time::Duration;
+use tempfile::TempDir;
+
+const T: Duration = Duration::from_secs(20);
+const USER: &str = "relay-user";
+const PASSWORD: &str = "Pw-relay-7f3e9c";
+
+/// A daemon whose relay is `server`, logging every call to `smtp32d.dbg` in `dir`, with
+/// `password` (in a file in `dir`) for AUTH.
+fn relay_daemon(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &str) -> TestDaemon {
+    let password_file = dir.path().join("relay-password");
+    std::fs::write(&password_file, format!("{password}\n")).expect("write the password file");
+    let debug_log = dir.path().join("smtp32d.dbg");
+    let config = format!(
+        "debug_level = 2\ndebug_log = {:?}\n{extra}\n{}",
+        debug_log.display().to_string(),
+        relay_config(&server.host(), USER, &password_file)
+    );
+    TestDaemon::start_with(DaemonOptions::default().config(&config))
+}
+
+fn tempdir() -> TempDir {
+    tempfile::Builder::new().prefix("sendmail-test-").tempdir().expect("tempdir")
+}
+
+#[test]
+fn dash_t_delivers_through_a_relay_with_auth() {
+    let _wd = Watchdog::test("dash_t_delivers_through_a_relay_with_auth");
+    let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
+    let dir = tempdir();
+    let d = relay_daemon(&server, &dir, PASSWORD, "");
+    let bcc = "Bcc: hidden@example.test,\r\n\tEve <eve@example.test>\r\n";
+    let message = format!(
+        "From: Alice Example <alice@example.test>\r\n\
+         To: \"Doe, Jane\" <jane@example.test>,\r\n  bob@example.test (Bob)\r\n\
+         Cc: Team: carol@example.test, Dan <dan@example.test>;\r\n\
+         {bcc}\
+         Subject: relay test\r\n\
+         Date: Sat, 28 Nov 2026 13:28:29 +0000\r\n\
+         \r\n\
+         Body line with LF only\n\
+         .a line with a leading dot\r\n\
+         Bcc: this is body text and stays\r\n"
+    );
+    let out = sendmail(d.socket_path(), &["-t"], message.as_bytes());
+    out.expect_code(0, "sendmail -t");
+    let got = server.wait_for_messages(1, T).remove(0);
+    assert_eq!(got.from, default_sender(), "no -f: login name @ host name");
+    assert_eq!(
+        got.to,
+        ["jane@example.test", "bob@example.test", "carol@example.test", "dan@example.test", "hidden@example.test", "eve@example.test"],
+        "every To, Cc and Bcc address, in order"
+    );
+    assert_eq!(got.auth_login.as_deref(), Some(USER), "the daemon authenticated with its relay.user");
+    let want = expected_on_arrival(message.replace(bcc, "").as_bytes());
+    assert_eq!(String::from_utf8_lossy(&got.bytes), String::from_utf8_lossy(&want), "Bcc removed, the rest as sent");
+    assert_eq!(server.message_count(), 1);
+    // The password reached the relay and nothing else: not the daemon's stderr, not its call log.
+    let log = std::fs::read_to_string(dir.path().join("smtp32d.dbg")).expect("debug log");
+    assert!(log.contains("OpenRelay"), "the call is logged:\n{log}");
+    for (what, text) in [("debug log", log), ("daemon stderr", d.stderr()), ("sendmail stderr", out.stderr.clone())] {
+        assert!(!text.contains(PASSWORD), "the password is in the {what}:\n{text}");
+    }
+}
+
+#[test]
+fn dash_f_dash_capital_f_and_argument_recipients() {
+    let _wd = Watchdog::test("dash_f_dash_capital_f_and_argument_recipients");
+    let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
+    let dir = tempdir();
+    let d = relay_daemon(&server, &dir, PASSWORD, "");
+
+    // No From: -F names the one that is added; -t and an argument recipient (added, as in Postfix).
+    let message = "To: one@example.test\r\nSubject: no from\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\nhi\r\n";
+    let args = ["-t", "-fsender@example.test", "-F", "Jane Q. Public", "extra@example.test"];
+    sendmail(d.socket_path(), &args, message.as_bytes()).expect_code(0, "sendmail -t -f -F rcpt");
+    let got = server.wait_for_messages(1, T).remove(0);
+    assert_eq!((got.from.as_str(), got.to.as_slice()), ("sender@example.test", &["extra@example.test".to_string(), "one@example.test".to_string()][..]));
+    let want = format!("From: \"Jane Q. Public\" <sender@example.test>\r\n{message}");
+    assert_eq!(String::from_utf8_lossy(&got.bytes), want);
+
+    // Without -t the headers name no envelope recipient; -f as a separate word; the message,
+    // which has a From, arrives unchanged.
+    let message = "From: a@example.test\r\nTo: header-only@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\nx\r\n";
+    let args = ["-oi", "-f", "<bounce@example.test>", "--", "arg1@example.test", "arg2@example.test"];
+    sendmail(d.socket_path(), &args, message.as_bytes()).expect_code(0, "sendmail -f rcpts");
+    let got = server.wait_for_messages(2, T).remove(1);
+    assert_eq!((got.from.as_str(), got.to.as_slice()), ("bounce@example.test", &["arg1@example.test".to_string(), "arg2@example.test".to_string()][..]));
+    assert_eq!(got.bytes, message.as_bytes());
+}
+
+#[test]
+fn a_lone_dot_ends_the_message_unless_dash_i() {
+    let _wd = Watchdog::test("a_lone_dot_ends_the_message_unless_dash_i");
+    let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
+    let dir = tempdir();
+    let d = relay_daemon(&server, &dir, PASSWORD, "");
+    let head = "From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\nbefore\r\n";
+    let message = format!("{head}.\r\nafter\r\n");
+    sendmail(d.socket_path(), &["r@example.test"], message.as_bytes()).expect_code(0, "without -i");
+    assert_eq!(server.wait_for_messages(1, T)[0].bytes, head.as_bytes(), "the lone dot ended the message");
+    sendmail(d.socket_path(), &["-i", "r@example.test"], message.as_bytes()).expect_code(0, "with -i");
+    assert_eq!(server.wait_for_messages(2, T)[1].bytes, message.as_bytes(), "with -i the dot is data");
+}
+
+#[test]
+fn a_message_larger_than_one_request_frame_is_sent_in_chunks() {
+    let _wd = Watchdog::test("a_message_larger_than_one_request_frame_is_sent_in_chunks");
+    let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
+    let dir = tempdir();
+    let d = relay_daemon(&server, &dir, PASSWORD, "max_frame_bytes = 65536");
+    let mut message = String::from("From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\n");
+    for i in 0..4000 {
+        message.push_str(&format!("line {i:05} of a message three times the daemon's frame limit\r\n"));
+    }
+    assert!(message.len() > 3 * 65536);
+    sendmail(d.socket_path(), &["big@example.test"], message.as_bytes()).expect_code(0, "a big message");
+    let got = server.wait_for_messages(1, T).remove(0);
+    assert_eq!((got.to.as_slice(), got.bytes.len()), (&["big@example.test".to_string()][..], message.len()));
+    assert!(got.bytes == message.as_bytes(), "the big message arrived unchanged");
+}
+
+#[test]
+fn no_recipients_is_a_data_error() {
+    let _wd = Watchdog::test("no_recipients_is_a_data_error");
+    // Decided before the daemon is asked: the socket need not exist.
+    let dir = tempdir();
+    let socket = dir.path().join("no-daemon.sock");
+    let out = sendmail(&socket, &[], b"Subject: x\r\n\r\nbody\r\n");
+    out.expect_code(65, "no arguments, no -t");
+    assert!(out.stderr.contains("no recipients"), "{}", out.stderr);
+    let out = sendmail(&socket, &["-t"], b"From: a@example.test\r\nCc: undisclosed-recipients:;\r\n\r\nbody\r\n");
+    out.expect_code(65, "-t without recipient headers");
+    let out = sendmail(&socket, &["-t"], b"To: this is not an address\r\n\r\nbody\r\n");
+    out.expect_code(65, "-t with an unreadable To");
+    assert!(out.stderr.contains("To:"), "{}", out.stderr);
+}
+
+#[test]
+fn no_relay_configured_is_a_config_error() {
+    let _wd = Watchdog::test("no_relay_configured_is_a_config_error");
+    let d = TestDaemon::start();
+    let out = sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
+    out.expect_code(78, "the daemon has no [relay] host");
+    assert!(out.stderr.contains("relay.host"), "{}", out.stderr);
+    d.assert_serving();
+}
+
+#[test]
+fn daemon_down_is_unavailable() {
+    let _wd = Watchdog::test("daemon_down_is_unavailable");
+    let dir = tempdir();
+    let out = sendmail(&dir.path().join("nobody-listens.sock"), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
+    out.expect_code(69, "no daemon");
+    assert!(out.stderr.contains("smtp32d cannot be reached"), "{}", out.stderr);
+}
+
+#[test]
+fn a_wrong_relay_password_is_no_permission() {
+    let _wd = Watchdog::test("a_wrong_relay_password_is_no_permission");
+    let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
+    let dir = tempdir();
+    let d = relay_daemon(&server, &dir, "not-the-password", "");
+    let out = sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
+    out.expect_code(77, "the relay refuses the daemon's credentials (EX_NOPERM)");
+    assert!(out.stderr.contains("535"), "the relay's reply is shown: {}", out.stderr);
+    assert!(!out.stderr.contains("not-the-password"), "{}", out.stderr);
+    assert_eq!(server.message_count(), 0);
+    // The failed relay connection is gone from the daemon.
+    assert!(d.client().status().expect("status").connections == 0);
+}
+
+#[test]
+fn help_and_bad_flags() {
+    let _wd = Watchdog::test("help_and_bad_flags");
+    let dir = tempdir();
+    let socket = dir.path().join("unused.sock");
+    let out = sendmail(&socket, &["--help"], b"");
+    let help = out.expect_code(0, "--help");
+    for needle in ["Usage: smtp32-sendmail", "-t", "-f SENDER", "-F FULLNAME", "-oi", "Exit codes"] {
+        assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
+    }
+    let out = sendmail(&socket, &["-q1h"], b"");
+    out.expect_code(64, "an unknown flag");
+    assert!(out.stderr.contains("unknown option -q"), "{}", out.stderr);
+    sendmail(&socket, &["-bs"], b"").expect_code(64, "SMTP on stdin is not offered");
+}
