@@ -1,5 +1,5 @@
 //! What every IPC client task shares: settings, the handle registry, the
-//! arbiters that run the SMTP session actors, counters for `status`, the
+//! arbiters that serve the clients and run their SMTP session actors, counters for `status`, the
 //! shutdown state and the means to reload.
 
 use crate::config::{ConfigError, Settings};
@@ -71,7 +71,8 @@ impl DaemonState {
         self.config_file.as_ref()
     }
 
-    /// The arbiter for the next session, round robin, so actors spread over all cores.
+    /// The arbiter for the next IPC client, round robin, so clients (and the
+    /// sessions each opens, which run on its arbiter) spread over all cores.
     pub fn next_arbiter(&self) -> &ArbiterHandle {
         let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed);
         &self.arbiters[i % self.arbiters.len()]
