@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Debian package smtp32_<version>_<arch>.deb: release binaries of
-# smtp32d, smtp32ctl and libsmtp32.{so,a}, then cargo-deb (metadata in
+# smtp32d, smtp32ctl, smtp32-sendmail and libsmtp32.{so,a}, then cargo-deb (metadata in
 # daemon/Cargo.toml) with the units, tmpfiles entry, default config, header
 # and pkg-config file of this folder. Prints the path of the .deb last.
 #

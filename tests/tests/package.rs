@@ -2,8 +2,9 @@
 //! machine with `dpkg -i`, `systemd-analyze verify` accepts its units, and the installed daemon
 //! answers the installed `smtp32ctl ping` when started the way its units start it: socket
 //! activation (through `systemd-socket-activate`, fd 3 and `LISTEN_*`) with the unit's
-//! `ExecStart`, as an unprivileged user, reporting READY=1 and STOPPING=1 on `NOTIFY_SOCKET`.
-//! Finally `dpkg --purge` removes it again.
+//! `ExecStart`, as an unprivileged user, reporting READY=1 and STOPPING=1 on `NOTIFY_SOCKET`;
+//! the installed `smtp32-sendmail` reaches it (and exits 78: the packaged config names no
+//! relay), and no `/usr/sbin/sendmail` was installed. Finally `dpkg --purge` removes it again.
 //!
 //! Needs root (dpkg), cargo-deb and systemd's tools; `tests/run-all.sh` installs them. Missing
 //! ones fail the test with a message — it never passes without having checked.
@@ -19,9 +20,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const INSTALLED: [&str; 10] = [
+const INSTALLED: [&str; 11] = [
     "/usr/bin/smtp32d",
     "/usr/bin/smtp32ctl",
+    "/usr/bin/smtp32-sendmail",
     "/usr/lib/libsmtp32.so",
     "/usr/lib/libsmtp32.a",
     "/usr/include/smtp32.h",
@@ -149,6 +151,14 @@ fn the_package_builds_installs_verifies_and_serves() {
     let status = ctl(&["status", "--json"]).json();
     assert_eq!(status["config_file"], "/etc/smtp32d/smtp32d.toml", "{status}");
     assert_eq!(status["pid"], daemon.pid(), "the activated process serves: {status}");
+    let mut sendmail = Command::new("/usr/bin/smtp32-sendmail");
+    sendmail.env("SMTP32_SOCKET", &socket).arg("root@localhost");
+    let out = smtp32_tests::ctl::run_with_input(sendmail, Some(b"Subject: x\n\nx\n".to_vec()), Duration::from_secs(20));
+    out.expect_code(78, "the installed smtp32-sendmail without a relay configured");
+    assert!(out.stderr.contains("relay.host"), "{}", out.stderr);
+    let sendmail_path = Path::new("/usr/sbin/sendmail");
+    let ours = std::fs::canonicalize(sendmail_path).is_ok_and(|p| p == Path::new("/usr/bin/smtp32-sendmail"));
+    assert!(!ours, "the package must not take over /usr/sbin/sendmail");
 
     daemon.signal(libc::SIGTERM);
     assert_eq!(notified(&notify), "STOPPING=1");
