@@ -93,6 +93,9 @@ pub struct Size {
     w6_procs: usize,
     w6_conns: usize,
     w6_noops: usize,
+    w6_interval_us: u64,
+    w6_sinks: usize,
+    w5_sinks: usize,
 }
 
 impl Size {
@@ -107,7 +110,10 @@ impl Size {
             w5_conns: 10_000,
             w6_procs: 100,
             w6_conns: 100,
-            w6_noops: 200,
+            w6_noops: 100,
+            w6_interval_us: 50_000,
+            w6_sinks: 50,
+            w5_sinks: 8,
         }
     }
 
@@ -122,7 +128,10 @@ impl Size {
             w5_conns: 1_000,
             w6_procs: 10,
             w6_conns: 100,
-            w6_noops: 100,
+            w6_noops: 50,
+            w6_interval_us: 50_000,
+            w6_sinks: 2,
+            w5_sinks: 2,
         }
     }
 }
@@ -134,6 +143,7 @@ pub struct Ctx {
     daemon: Daemon,
     daemon_binary: PathBuf,
     smtp_source: PathBuf,
+    sink_program: PathBuf,
     dir: PathBuf,
     rounds: usize,
     size: Size,
@@ -178,7 +188,7 @@ fn bench(cli: Cli) -> Result<()> {
     let sink_program = required("/usr/sbin/smtp-sink")?;
     let tmp = tempfile::Builder::new().prefix("smtp32-bench-").tempdir()?;
     let max_conns = size.w5_conns.max(size.w6_procs * size.w6_conns) + 1000;
-    let sink = Sink::start(&sink_program, max_conns + 1000)?;
+    let sink = Sink::start(&sink_program, 1000)?;
     let daemon = Daemon::start(&daemon_binary, tmp.path(), max_conns)?;
     let ctx = Ctx {
         sink_host: sink.addr().to_string(),
@@ -186,6 +196,7 @@ fn bench(cli: Cli) -> Result<()> {
         daemon,
         daemon_binary,
         smtp_source,
+        sink_program,
         dir: tmp.path().to_path_buf(),
         rounds,
         size,

@@ -6,14 +6,13 @@
 //! VmRSS, opens `w5_conns` more from several threads (one IPC client each),
 //! and reads VmRSS again: the difference over the count is the figure.
 
-use crate::procs::{rss_kib, Daemon};
+use crate::procs::{rss_kib, Daemon, Sink};
 use crate::report::{Role, Row, Unit};
 use crate::{via_daemon, Ctx};
 use anyhow::Result;
 use smtp32::{Client, Connection};
 
 const WARM_CONNS: usize = 100;
-const THREADS: usize = 8;
 
 /// W5 rows: KiB per idle connection, and the daemon's RSS with all of them open.
 pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
@@ -22,6 +21,9 @@ pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W5 round {}/{}: {n} connections", round + 1, ctx.rounds));
         let dir = tempfile::Builder::new().prefix("w5-").tempdir_in(&ctx.dir)?;
+        // One opener thread per sink: one smtp-sink slows down with its number of sessions.
+        let threads = ctx.size.w5_sinks;
+        let sinks = (0..threads).map(|_| Sink::start(&ctx.sink_program, n / threads + 100)).collect::<Result<Vec<_>>>()?;
         let daemon = Daemon::start(&ctx.daemon_binary, dir.path(), n + WARM_CONNS + 16)?;
         let warm_client = Client::connect(daemon.socket())?;
         let warm = (0..WARM_CONNS).map(|_| via_daemon::open(&warm_client, &ctx.sink_host)).collect::<Result<Vec<_>>>()?;
@@ -30,13 +32,13 @@ pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
         }
         let before = rss_kib(daemon.pid())?;
         let held: Vec<(Client, Vec<Connection>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..THREADS)
+            let handles: Vec<_> = (0..threads)
                 .map(|t| {
-                    let share = n / THREADS + usize::from(t < n % THREADS);
-                    let daemon = &daemon;
+                    let share = n / threads + usize::from(t < n % threads);
+                    let (daemon, host) = (&daemon, sinks[t].addr().to_string());
                     s.spawn(move || -> Result<(Client, Vec<Connection>)> {
                         let client = Client::connect(daemon.socket())?;
-                        let conns = (0..share).map(|_| via_daemon::open(&client, &ctx.sink_host)).collect::<Result<_>>()?;
+                        let conns = (0..share).map(|_| via_daemon::open(&client, &host)).collect::<Result<_>>()?;
                         Ok((client, conns))
                     })
                 })
@@ -48,6 +50,7 @@ pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
         total.push(after as f64 / 1024.0);
         drop(held);
         drop(warm);
+        drop(sinks);
     }
     Ok(vec![
         Row::new("W5", "w5.kib", &format!("smtp32d RSS per idle SMTP connection, {n} open"), Unit::Kib, Role::Other, per_conn),

@@ -43,7 +43,8 @@ pub enum Job {
         #[arg(long)]
         path: String,
     },
-    /// Open CONNS connections through the daemon; at each `go`, time NOOPS NOOPs cycling over them.
+    /// Open CONNS connections through the daemon; at each `go`, time NOOPS
+    /// NOOPs cycling over them, one every INTERVAL_US microseconds.
     Hold {
         #[arg(long)]
         socket: PathBuf,
@@ -53,6 +54,8 @@ pub enum Job {
         conns: usize,
         #[arg(long)]
         noops: usize,
+        #[arg(long)]
+        interval_us: u64,
     },
 }
 
@@ -77,7 +80,7 @@ pub fn run(job: Job) -> Result<()> {
             say("done")?;
             Ok(())
         }
-        Job::Hold { socket, host, conns, noops } => {
+        Job::Hold { socket, host, conns, noops, interval_us } => {
             let client = Client::connect(&socket)?;
             let opened = (0..conns).map(|_| via_daemon::open(&client, &host)).collect::<Result<Vec<_>>>()?;
             say("ready")?;
@@ -86,11 +89,19 @@ pub fn run(job: Job) -> Result<()> {
             let mut next = 0;
             while read_go()? {
                 lat.clear();
+                // A steady rate, not a closed loop: the load is the same
+                // whatever the latency, and a late NOOP does not push the next.
+                let interval = std::time::Duration::from_micros(interval_us);
+                let mut due = Instant::now();
                 for _ in 0..noops {
+                    due += interval;
                     let start = Instant::now();
                     opened[next % conns].noop()?;
                     lat.push(start.elapsed().as_secs_f64() * 1e6);
                     next += 1;
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
                 }
                 let line: Vec<String> = lat.iter().map(|v| format!("{v:.1}")).collect();
                 say(&format!("lat {}", line.join(" ")))?;
