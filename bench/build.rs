@@ -50,7 +50,7 @@ fn collect(dir: &Path, out: &mut String) {
 
 /// The text of `pub fn NAME ... {` with whitespace collapsed.
 fn signature(text: &str, name: &str) -> Option<String> {
-    let start = text.find(&format!("pub fn {name}("))?;
+    let start = [format!("pub fn {name}("), format!("pub fn {name}<")].iter().find_map(|p| text.find(p.as_str()))?;
     let end = start + text[start..].find('{')?;
     Some(text[start..end].split_whitespace().collect::<Vec<_>>().join(" "))
 }

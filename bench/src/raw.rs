@@ -23,6 +23,9 @@ pub const TO: &str = "sink@smtp32.test";
 /// none starting with a dot, ending in CRLF.
 pub fn message(size: usize) -> Vec<u8> {
     let mut m = format!("From: <{FROM}>\r\nTo: <{TO}>\r\nSubject: smtp32 bench\r\n\r\n").into_bytes();
+    if m.len() + 2 > size {
+        m.clear();
+    }
     let line = b"The quick brown fox jumps over the lazy dog, again and again and again.\r\n";
     while m.len() < size {
         let room = size - m.len();
@@ -176,7 +179,7 @@ mod tests {
 
     #[test]
     fn messages_have_the_exact_size_and_no_leading_dots() {
-        for size in [60, 100, 1024, 4097] {
+        for size in [2, 3, 60, 100, 1024, 4097] {
             let m = message(size);
             assert_eq!(m.len(), size, "size {size}");
             assert!(m.ends_with(b"\r\n"));

@@ -7,9 +7,11 @@
 //! another is in flight (from another thread) fails with `InProgress`;
 //! [`Connection::xquit`] is the exception and cancels the one in flight.
 //!
-//! Child modules add TLS, AUTH and the EHLO keywords (`tls_auth.rs`) and the
-//! one-call send (`sendmsg.rs`).
+//! Child modules add TLS, AUTH and the EHLO keywords (`tls_auth.rs`), the
+//! one-call send (`sendmsg.rs`) and the batched send (`batch.rs`).
 
+mod batch;
+pub use batch::Outgoing;
 mod sendmsg;
 mod tls_auth;
 

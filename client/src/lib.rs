@@ -51,7 +51,7 @@ pub mod asynchronous;
 
 pub use callbacks::{default_yield, DebugCallback, StatusCallback, YieldHook};
 pub use client::Client;
-pub use connection::Connection;
+pub use connection::{Connection, Outgoing};
 pub use data::{DataStep, CALLBACK_BUFFER_BYTES};
 pub use error::{Error, Result};
 pub use smtp32_protocol::endpoint::client_socket_path;

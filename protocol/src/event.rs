@@ -32,6 +32,7 @@ pub enum Event {
         /// Which way they went.
         direction: Direction,
         /// The bytes, exactly as on the wire (AUTH secrets redacted).
+        #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
 }

@@ -20,9 +20,11 @@
 //! - [`socks`]: the SOCKS route of `smtp_fw_helo`, with a password type that never prints.
 //! - [`auth`]: the SASL mechanism and secret of `smtp_auth` (the secret never prints).
 //! - [`send`]: the per-recipient report of `smtp_sendmsg`.
+//! - [`batch`]: the messages and per-message outcomes of `send_many`.
 
 pub mod admin;
 pub mod auth;
+pub mod batch;
 pub mod codec;
 pub mod endpoint;
 pub mod event;
@@ -38,6 +40,7 @@ pub mod status;
 
 pub use admin::{ConnectionDetail, ConnectionInfo, ConnectionState, ErrorCount, InFlight, StateCounts, TrafficLine};
 pub use auth::{AuthMechanism, AuthSecret};
+pub use batch::{BatchMessage, BatchOutcome};
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
 pub use event::{Direction, Event};
 pub use failure::{Failure, ReturnCode};

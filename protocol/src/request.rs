@@ -1,6 +1,7 @@
 //! What a client asks of the daemon.
 
 use crate::auth::{AuthMechanism, AuthSecret};
+use crate::batch::BatchMessage;
 use crate::ids::Handle;
 use crate::socks::SocksRoute;
 use serde::{Deserialize, Serialize};
@@ -49,7 +50,10 @@ pub enum Command {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     /// Liveness check; answered by `Response::Pong` with the same payload.
-    Ping { payload: Vec<u8> },
+    Ping {
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
     /// Daemon state; answered by `Response::Status`.
     Status,
     /// Open an SMTP connection (`smtp_helo` / `smtp_xhelo`); answered by `Response::Opened`.
@@ -68,7 +72,11 @@ pub enum Request {
     /// Message bytes for the current transaction. The first chunk of a message
     /// sends `DATA` and waits for 354; every chunk is dot-stuffed and its line
     /// endings normalised to CRLF. Answered by `Response::Done` once written.
-    DataChunk { handle: Handle, bytes: Vec<u8> },
+    DataChunk {
+        handle: Handle,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
     /// End of the message (sends `DATA` first if no chunk did): the final CRLF
     /// if missing, then `.`; answered by `Response::Reply` with the server's verdict.
     DataEnd { handle: Handle },
@@ -143,6 +151,7 @@ pub enum Request {
         /// At least one forward-path.
         rcpts: Vec<String>,
         /// The message as the application has it.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// `smtp32-sendmail`: open an SMTP connection to the relay (smarthost)
@@ -156,6 +165,18 @@ pub enum Request {
     OpenRelay {
         /// Send `Event::Traffic` copies from the greeting on (AUTH lines redacted).
         debug: bool,
+    },
+    /// `send_many`: many whole transactions on one connection in one
+    /// request, each like `SendMessage`. With PIPELINING the envelope of
+    /// each message after the first goes out in the same write as the
+    /// previous message's content, so a message costs one SMTP round trip.
+    /// Answered by `Response::SentBatch` with one outcome per message, in
+    /// order; a refused message does not stop the batch. The handle's
+    /// timeout applies to each message, not to the whole batch.
+    SendBatch {
+        handle: Handle,
+        /// The messages, in the order they are sent.
+        messages: Vec<BatchMessage>,
     },
 }
 
@@ -184,7 +205,8 @@ impl Request {
             | Request::StartTls { handle }
             | Request::Auth { handle, .. }
             | Request::Extensions { handle }
-            | Request::SendMessage { handle, .. } => Some(*handle),
+            | Request::SendMessage { handle, .. }
+            | Request::SendBatch { handle, .. } => Some(*handle),
         }
     }
 }

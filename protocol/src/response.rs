@@ -1,6 +1,7 @@
 //! What the daemon answers to a request.
 
 use crate::admin::{ConnectionDetail, ConnectionInfo};
+use crate::batch::BatchOutcome;
 use crate::failure::Failure;
 use crate::ids::Handle;
 use crate::reply::Reply;
@@ -12,7 +13,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
     /// For `Request::Ping`: the same payload.
-    Pong { payload: Vec<u8> },
+    Pong {
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
     /// For `Request::Status`.
     Status(DaemonStatus),
     /// For `Request::Open` and `Request::OpenViaSocks`: the new handle (connected
@@ -36,4 +40,6 @@ pub enum Response {
     Extensions(Vec<String>),
     /// For `Request::SendMessage`: the message was delivered to at least one recipient.
     Sent(SendReport),
+    /// For `Request::SendBatch`: one outcome per message, in request order.
+    SentBatch(Vec<BatchOutcome>),
 }

@@ -13,7 +13,7 @@ use crate::peer::Peer;
 use crate::registry::{ClientId, Viewer};
 use crate::session::activity::Activity;
 use crate::session::messages::{
-    Authenticate, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendMessage, SetDebug, SetTimeout,
+    Authenticate, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch, SendMessage, SetDebug, SetTimeout,
     StartTls, XQuit,
 };
 use crate::session::tap::EventTap;
@@ -55,6 +55,11 @@ impl Router {
         match &response {
             Response::Reply(_) if is_data_end => self.state.totals.message_accepted(),
             Response::Sent(_) => self.state.totals.message_accepted(),
+            Response::SentBatch(outcomes) => {
+                for _ in outcomes.iter().filter(|o| o.is_ok()) {
+                    self.state.totals.message_accepted();
+                }
+            }
             Response::Failed(f) => self.state.totals.failed(f),
             _ => {}
         }
@@ -109,6 +114,10 @@ impl Router {
             Request::SendMessage { handle, from, rcpts, data } => {
                 let msg = SendMessage { from, rcpts, data };
                 self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
+            }
+            Request::SendBatch { handle, messages } => {
+                let outcomes = self.ask(handle, SendBatch { messages }).await;
+                outcomes.map_or_else(Response::Failed, Response::SentBatch)
             }
             Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
             Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
@@ -285,7 +294,7 @@ impl Router {
 /// under way can still finish within the grace period.
 fn starts_new_work(request: &Request) -> bool {
     match request {
-        Request::Open { .. } | Request::OpenViaSocks { .. } | Request::OpenRelay { .. } | Request::SendMessage { .. } => {
+        Request::Open { .. } | Request::OpenViaSocks { .. } | Request::OpenRelay { .. } | Request::SendMessage { .. } | Request::SendBatch { .. } => {
             true
         }
         Request::Command { command, .. } => phase::opens_transaction(command),
@@ -308,6 +317,11 @@ fn summarise(request: &Request) -> String {
         Request::SendMessage { handle, from, rcpts, data } => {
             format!("SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {} bytes }}", data.len())
         }
+        Request::SendBatch { handle, messages } => format!(
+            "SendBatch {{ handle: {handle}, {} messages, {} bytes }}",
+            messages.len(),
+            messages.iter().map(|m| m.data.len()).sum::<usize>()
+        ),
         Request::Ping { payload } => format!("Ping {{ {} bytes }}", payload.len()),
         other => format!("{other:?}"),
     }

@@ -2,7 +2,7 @@
 
 use crate::smtp::{Route, TlsPlan};
 use actix::Message;
-use smtp32_protocol::{AuthMechanism, AuthSecret, Command, Failure, OpenMode, Reply, SendReport};
+use smtp32_protocol::{AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Command, Failure, OpenMode, Reply, SendReport};
 
 /// Connect (straight or through a SOCKS proxy), read the greeting and say
 /// EHLO/HELO, all under one timeout and cancel. Sent once, right after start.
@@ -122,4 +122,14 @@ pub struct SendMessage {
 
 impl Message for SendMessage {
     type Result = Result<SendReport, Failure>;
+}
+
+/// Many whole transactions in one operation (`send_many`).
+pub struct SendBatch {
+    /// The messages, in the order they are sent.
+    pub messages: Vec<BatchMessage>,
+}
+
+impl Message for SendBatch {
+    type Result = Result<Vec<BatchOutcome>, Failure>;
 }

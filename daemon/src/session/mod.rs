@@ -19,6 +19,7 @@
 //! registry, so no path can leak a handle.
 
 pub mod activity;
+mod batch;
 pub mod messages;
 pub mod phase;
 mod send;
@@ -100,21 +101,47 @@ impl SmtpSession {
         T: OpOutput + 'static,
         F: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
     {
+        let limit = Some(self.timeout_secs);
+        self.spawn_op_within(ctx, effect, limit, async move {
+            let (client, result) = work.await;
+            (Some(client), result)
+        })
+    }
+
+    /// [`SmtpSession::spawn_op`] for work that keeps its own time (`limit`
+    /// `None`: only the cancel token applies) and may give the client up
+    /// itself (`None`: the connection is out of step) while still succeeding.
+    fn spawn_op_within<T, F>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        effect: Effect,
+        limit: Option<u16>,
+        work: F,
+    ) -> ResponseFuture<Result<T, Failure>>
+    where
+        T: OpOutput + 'static,
+        F: Future<Output = (Option<SmtpClient>, Result<T, SmtpError>)> + 'static,
+    {
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
         self.link = Link::Busy;
-        let secs = self.timeout_secs;
         let (tx, rx) = oneshot::channel();
         let guarded = async move {
+            let timed = async move {
+                match limit {
+                    Some(secs) => tokio::time::timeout(Duration::from_secs(secs.into()), work).await.map_err(|_| secs),
+                    None => Ok(work.await),
+                }
+            };
             tokio::select! {
                 biased;
                 _ = token.cancelled() => (None, Err(Failure::Aborted)),
-                r = tokio::time::timeout(Duration::from_secs(secs.into()), work) => match r {
-                    Ok((client, Ok(v))) => (Some(client), Ok(v)),
+                r = timed => match r {
+                    Ok((client, Ok(v))) => (client, Ok(v)),
                     // A refusal leaves the dialogue in step: keep the connection.
-                    Ok((client, Err(e))) if e.keeps_connection() => (Some(client), Err(Failure::from(e))),
+                    Ok((client, Err(e))) if e.keeps_connection() => (client, Err(Failure::from(e))),
                     Ok((_, Err(e))) => (None, Err(Failure::from(e))),
-                    Err(_) => (None, Err(Failure::TimedOut(secs))),
+                    Err(secs) => (None, Err(Failure::TimedOut(secs))),
                 },
             }
         };

@@ -9,9 +9,11 @@
 //! every reply line read is shown by [`read_reply`].
 //!
 //! The child modules add the longer dialogues: `auth` (SASL PLAIN, LOGIN,
-//! XOAUTH2) and `send` (one whole pipelined transaction).
+//! XOAUTH2), `send` (one whole pipelined transaction) and `batch` (many,
+//! each envelope pipelined behind the previous message).
 
 mod auth;
+mod batch;
 mod send;
 
 use super::stream::SmtpStream;

@@ -20,7 +20,7 @@ pub fn command_line(cmd: &Command) -> Result<String, SmtpError> {
             if is_blank(to) {
                 return Err(SmtpError::InvalidArgument("recipient is empty".into()));
             }
-            Ok(format!("RCPT TO:{}", path(to)))
+            Ok(path("RCPT TO:", to))
         }
         Command::Noop => Ok("NOOP".into()),
         Command::Rset => Ok("RSET".into()),
@@ -62,20 +62,32 @@ pub fn validate_arg(name: &str, value: &str) -> Result<(), SmtpError> {
 /// `VERB FROM:<from>`; a blank sender is the null reverse-path `<>`.
 fn reverse_path(verb: &str, from: &str) -> Result<String, SmtpError> {
     validate_arg("sender", from)?;
+    let mut prefix = String::with_capacity(verb.len() + 6);
+    prefix.push_str(verb);
+    prefix.push_str(" FROM:");
     if is_blank(from) {
-        return Ok(format!("{verb} FROM:<>"));
+        prefix.push_str("<>");
+        return Ok(prefix);
     }
-    Ok(format!("{verb} FROM:{}", path(from)))
+    Ok(path(&prefix, from))
 }
 
-/// An address already in angle brackets is used as given, so a caller can
-/// append ESMTP parameters after the `>`; anything else gets wrapped.
-fn path(addr: &str) -> String {
+/// `prefix` then the address: an address already in angle brackets is used
+/// as given, so a caller can append ESMTP parameters after the `>`; anything
+/// else gets wrapped. (Built by hand: `format!` cost a tenth of a message's
+/// CPU in a batch.)
+fn path(prefix: &str, addr: &str) -> String {
+    // Room for the ESMTP parameters a send may append (SIZE, BODY, SMTPUTF8).
+    let mut line = String::with_capacity(prefix.len() + addr.len() + 40);
+    line.push_str(prefix);
     if addr.starts_with('<') {
-        addr.to_owned()
+        line.push_str(addr);
     } else {
-        format!("<{addr}>")
+        line.push('<');
+        line.push_str(addr);
+        line.push('>');
     }
+    line
 }
 
 fn verb_with_name(verb: &str, name: &str) -> Result<String, SmtpError> {

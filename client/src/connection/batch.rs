@@ -1,0 +1,151 @@
+//! Many messages in few requests: [`Connection::send_many`].
+
+use super::Connection;
+use crate::client::unexpected;
+use crate::error::{check_line, Error, Result};
+use smtp32_protocol::{BatchMessage, Request, Response, ReturnCode, SendReport};
+
+/// Room for a request's own fields and each message's framing.
+const REQUEST_OVERHEAD_BYTES: usize = 64;
+const MESSAGE_OVERHEAD_BYTES: usize = 16;
+
+/// One message for [`Connection::send_many`]: what [`Connection::sendmsg`] takes.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    /// The reverse-path (`""` for `<>`).
+    pub from: &'a str,
+    /// The forward-paths; at least one.
+    pub rcpts: &'a [&'a str],
+    /// The message as the application has it (made transparent by the daemon).
+    pub data: &'a [u8],
+}
+
+impl Outgoing<'_> {
+    /// Bytes this message takes in a request frame (an upper bound).
+    fn frame_bytes(&self) -> usize {
+        self.data.len() + self.from.len() + self.rcpts.iter().map(|r| r.len() + 5).sum::<usize>() + MESSAGE_OVERHEAD_BYTES
+    }
+
+    fn check(&self) -> Result<()> {
+        check_line("from", self.from)?;
+        if self.rcpts.is_empty() {
+            return Err(Error::invalid_argument("a message needs at least one recipient"));
+        }
+        self.rcpts.iter().try_for_each(|to| check_line("recipient", to))
+    }
+
+    fn to_wire(self) -> BatchMessage {
+        BatchMessage {
+            from: self.from.to_owned(),
+            rcpts: self.rcpts.iter().map(|r| r.to_string()).collect(),
+            data: self.data.to_vec(),
+        }
+    }
+}
+
+impl Connection {
+    /// Sends many messages on this connection, each as [`Connection::sendmsg`]
+    /// would, but in as few daemon requests as the frame limit allows and,
+    /// when the server offers PIPELINING, with each message's envelope
+    /// (MAIL, RCPTs, DATA) pipelined behind the previous message's content:
+    /// one SMTP round trip per message instead of two, and one IPC round
+    /// trip per request instead of one per message.
+    ///
+    /// Returns one result per message, in order: the report when the server
+    /// took it, else the error `sendmsg` would have given. A refused message
+    /// does not stop the others. When the connection fails (I/O error,
+    /// timeout — the handle's timeout applies to each message), that message
+    /// and every later one get that error, and the connection is gone. The
+    /// outer `Err` is only for a call that could not start (the handle is
+    /// closed or busy). A message too large for one request is sent on its
+    /// own, as `sendmsg` sends it.
+    pub fn send_many<'a>(&self, messages: impl IntoIterator<Item = Outgoing<'a>>) -> Result<Vec<Result<SendReport>>> {
+        let mut busy = Some(self.begin()?);
+        let limit = self.client.chunk_limit();
+        let mut results: Vec<Option<Result<SendReport>>> = Vec::new();
+        let mut pending: Vec<(usize, BatchMessage)> = Vec::new();
+        let mut pending_bytes = REQUEST_OVERHEAD_BYTES;
+        let mut fatal: Option<Error> = None;
+        for m in messages {
+            let index = results.len();
+            results.push(None);
+            if let Some(e) = &fatal {
+                results[index] = Some(Err(e.clone()));
+                continue;
+            }
+            if let Err(e) = m.check() {
+                results[index] = Some(Err(e));
+                continue;
+            }
+            let bytes = m.frame_bytes();
+            if pending_bytes + bytes > limit && !pending.is_empty() {
+                fatal = self.flush(&mut pending, &mut results);
+                pending_bytes = REQUEST_OVERHEAD_BYTES;
+                if let Some(e) = &fatal {
+                    results[index] = Some(Err(e.clone()));
+                    continue;
+                }
+            }
+            if REQUEST_OVERHEAD_BYTES + bytes > limit {
+                // Too large for any request: sendmsg streams it (it claims the handle itself).
+                drop(busy.take());
+                let sent = self.sendmsg(m.from, m.rcpts, m.data);
+                busy = self.begin().ok();
+                fatal = match (&sent, &busy) {
+                    (Err(e), _) if stops_the_rest(e) => Some(e.clone()),
+                    (_, None) => Some(Error::new(ReturnCode::InProgress, "another operation took the handle")),
+                    _ => None,
+                };
+                results[index] = Some(sent);
+                continue;
+            }
+            pending_bytes += bytes;
+            pending.push((index, m.to_wire()));
+        }
+        if fatal.is_none() && !pending.is_empty() {
+            self.flush(&mut pending, &mut results);
+        }
+        drop(busy);
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::new(ReturnCode::Failure, "the message was not sent"))))
+            .collect())
+    }
+
+    /// Sends the pending messages as one `SendBatch` and files their
+    /// outcomes; returns the error that stops the rest of the call, if any.
+    fn flush(&self, pending: &mut Vec<(usize, BatchMessage)>, results: &mut [Option<Result<SendReport>>]) -> Option<Error> {
+        let (indices, messages): (Vec<usize>, Vec<BatchMessage>) = pending.drain(..).unzip();
+        let outcome = self.request(Request::SendBatch { handle: self.handle, messages });
+        let outcomes = match outcome {
+            Ok(Response::SentBatch(o)) if o.len() == indices.len() => o,
+            Ok(other) => {
+                let e = unexpected(other);
+                indices.iter().for_each(|&i| results[i] = Some(Err(e.clone())));
+                return Some(e);
+            }
+            Err(e) => {
+                indices.iter().for_each(|&i| results[i] = Some(Err(e.clone())));
+                return Some(e);
+            }
+        };
+        let mut stop = None;
+        for (i, o) in indices.into_iter().zip(outcomes) {
+            let r = o.map_err(Error::from);
+            if let Err(e) = &r {
+                if stops_the_rest(e) {
+                    stop = Some(e.clone());
+                }
+            }
+            results[i] = Some(r);
+        }
+        stop
+    }
+}
+
+/// True for an error after which nothing more can be sent on the handle
+/// (the connection is gone, timed out, aborted, or the daemon is stopping),
+/// as opposed to a refusal of one message.
+fn stops_the_rest(e: &Error) -> bool {
+    !matches!(e.code(), ReturnCode::Failure | ReturnCode::InvalidArgument)
+}

@@ -1,0 +1,42 @@
+//! The session's batched send (`send_many`): many transactions as one
+//! operation under the connection's cancel token, with the connection's
+//! timeout applied to each message rather than to the whole batch (a batch
+//! of thousands may rightly take longer than one timeout).
+
+use super::messages::SendBatch;
+use super::phase::Effect;
+use super::{OpOutput, SmtpSession};
+use actix::prelude::*;
+use smtp32_protocol::{BatchOutcome, Failure, Reply};
+use std::time::Duration;
+
+impl OpOutput for Vec<BatchOutcome> {
+    /// The last message's verdict, as `smtp_rply` would show after it.
+    fn reply(&self) -> Option<&Reply> {
+        match self.last()? {
+            Ok(report) => Some(&report.verdict),
+            Err(f) => f.reply(),
+        }
+    }
+}
+
+impl Handler<SendBatch> for SmtpSession {
+    type Result = ResponseFuture<Result<Vec<BatchOutcome>, Failure>>;
+
+    fn handle(&mut self, msg: SendBatch, ctx: &mut Self::Context) -> Self::Result {
+        if msg.messages.is_empty() {
+            return Box::pin(std::future::ready(Err(Failure::InvalidArgument("an empty batch".into()))));
+        }
+        let mut client = match self.take_ready() {
+            Ok(c) => c,
+            Err(f) => return Box::pin(std::future::ready(Err(f))),
+        };
+        let bytes: usize = msg.messages.iter().map(|m| m.data.len()).sum();
+        self.tap.activity().begin(format!("SENDBATCH ({} messages, {bytes} bytes)", msg.messages.len()));
+        let step = Duration::from_secs(self.timeout_secs.into());
+        self.spawn_op_within(ctx, Effect::FinalDot, None, async move {
+            let end = client.send_batch(&msg.messages, step).await;
+            (end.in_step.then_some(client), Ok(end.outcomes))
+        })
+    }
+}
