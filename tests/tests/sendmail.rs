@@ -196,3 +196,38 @@ fn help_and_bad_flags() {
     assert!(out.stderr.contains("unknown option -q"), "{}", out.stderr);
     sendmail(&socket, &["-bs"], b"").expect_code(64, "SMTP on stdin is not offered");
 }
+
+#[test]
+fn starttls_required_and_auth_at_exim_with_a_refused_recipient() {
+    let _wd = Watchdog::test("starttls_required_and_auth_at_exim_with_a_refused_recipient");
+    let mta = smtp32_tests::peers::exim::Exim::start().unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
+    let dir = tempdir();
+    let password_file = dir.path().join("relay-password");
+    std::fs::write(&password_file, mta.password()).expect("write the password file");
+    // TLS required (AUTH is offered only after STARTTLS), no cleartext AUTH allowed.
+    let config = format!(
+        "[tls]\nca_files = [{:?}]\n\n[relay]\nhost = \"smtp://{}:{}?tls=required\"\nuser = \"{}\"\npassword_file = {:?}\n",
+        mta.ca_cert_path().display().to_string(),
+        mta.tls_name(),
+        mta.smtp_addr().port(),
+        mta.user(),
+        password_file.display().to_string()
+    );
+    let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
+    let (alice, bob, nobody) = (mta.address("alice"), mta.address("bob"), mta.address("nobody"));
+    let message = format!("To: {alice}, {nobody}\r\nCc: {bob}\r\nSubject: via exim\r\n\r\nover TLS\r\n");
+    let out = sendmail(d.socket_path(), &["-t", "-v"], message.as_bytes());
+    out.expect_code(0, "delivered to two of three");
+    assert!(out.stderr.contains(&format!("<{nobody}>: 550")), "the refused recipient is named: {}", out.stderr);
+    assert!(out.stderr.contains(&format!("RCPT TO:<{alice}>: 250")), "-v shows each reply: {}", out.stderr);
+    for mailbox in ["alice", "bob"] {
+        let got = mta.wait_for_delivery(mailbox, 1, T).remove(0);
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.contains("Subject: via exim") && text.contains("From: "), "{text}");
+    }
+
+    // Every recipient refused: EX_NOUSER, nothing sent.
+    let out = sendmail(d.socket_path(), &[&nobody, &mta.address("nobody-either")], b"Subject: x\r\n\r\nx\r\n");
+    out.expect_code(67, "every recipient refused");
+    assert!(out.stderr.contains("refused every recipient"), "{}", out.stderr);
+}
