@@ -57,6 +57,12 @@ impl AsyncClient {
         blocking(move || c.helo(&host, &local, debug)).await.map(|inner| AsyncConnection { inner })
     }
 
+    /// See [`Client::open_relay`].
+    pub async fn open_relay(&self, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
+        let c = self.inner.clone();
+        blocking(move || c.open_relay(debug)).await.map(|inner| AsyncConnection { inner })
+    }
+
     /// See [`Client::xhelo`].
     pub async fn xhelo(
         &self,

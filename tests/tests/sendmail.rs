@@ -2,8 +2,10 @@
 //! relaying to aiosmtpd, which requires AUTH and records who authenticated. Checked: `-t` with
 //! folded To/Cc/Bcc (display names, comments, a group), the envelope and the byte-exact arrival
 //! with Bcc removed; `-f`, `-F` (a From added), argument recipients; the lone-dot rule and `-i`;
-//! a message larger than one request frame; the password in no log; and the exit codes: no
-//! recipients 65, no relay configured 78, daemon down 69, wrong relay password 77, bad flag 64.
+//! a message larger than one request frame; the password in no log; a relay behind STARTTLS
+//! (required) and AUTH at Exim, with a refused recipient reported on stderr; and the exit codes:
+//! no recipients 65, no relay configured 78, daemon down 69, wrong relay password 77, every
+//! recipient refused 67, bad flag 64.
 
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::message::expected_on_arrival;
