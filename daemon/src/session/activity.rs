@@ -95,9 +95,10 @@ impl Activity {
             Direction::ToServer => self.totals.sent(bytes.len()),
             Direction::FromServer => self.totals.received(bytes.len()),
         }
-        let at = self.opened.elapsed().as_millis() as u64;
+        let now = Instant::now();
+        let at = now.saturating_duration_since(self.opened).as_millis() as u64;
         let mut inner = self.inner();
-        inner.last_traffic = Instant::now();
+        inner.last_traffic = now;
         match direction {
             Direction::ToServer => inner.bytes_out += bytes.len() as u64,
             Direction::FromServer => inner.bytes_in += bytes.len() as u64,

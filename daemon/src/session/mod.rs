@@ -148,7 +148,10 @@ impl SmtpSession {
         ctx.spawn(guarded.into_actor(self).map(move |(client, result), act, _| {
             act.cancel = None;
             act.link = match (client, &result) {
-                (Some(c), _) => Link::Ready(c),
+                (Some(mut c), _) => {
+                    c.release_idle();
+                    Link::Ready(c)
+                }
                 (None, Err(f)) => Link::Lost(f.to_string()),
                 (None, Ok(_)) => Link::Lost("connection closed".into()),
             };
@@ -230,7 +233,8 @@ impl Handler<Connect> for SmtpSession {
         ctx.spawn(connect.into_actor(self).map(move |result, act, ctx| {
             act.cancel = None;
             let result = match result {
-                Ok((client, reply)) => {
+                Ok((mut client, reply)) => {
+                    client.release_idle();
                     act.tap.activity().set_tls(client.tls_description());
                     act.link = Link::Ready(client);
                     act.tap.activity().end(ConnectionState::Ready);

@@ -6,8 +6,16 @@
 //! - a client line starting `AUTH ` keeps only the verb (`AUTH [redacted]`),
 //!   and every client line after it is `[redacted]` until the server answers
 //!   with something other than 334 (the AUTH LOGIN / PLAIN continuations);
-//! - after a 354 reply, everything the client sends until the server speaks
-//!   again is message content and is stored as one `[message data: N bytes]` line.
+//! - after a 354 reply, everything the client sends up to and including the
+//!   final `.` line is message content and is stored as one
+//!   `[message data: N bytes]` line; what follows the dot in the same write
+//!   (the next envelope of a pipelined batch) is logged as lines again.
+//!
+//! Every SMTP write and reply passes through here, so the window is kept
+//! compact and cheap: line bytes back to back in one ring with a small
+//! record per line, turned into text only when someone asks. (A `String`
+//! per line cost about 2 KiB per idle connection and a fifth of the
+//! daemon's instructions per message.)
 
 use smtp32_protocol::{Direction, TrafficLine};
 use std::collections::VecDeque;
@@ -19,10 +27,51 @@ pub const MAX_BYTES: usize = 16 * 1024;
 /// A longer line is cut to this many bytes (and marked).
 pub const MAX_LINE_BYTES: usize = 512;
 
+/// What marks a line that was cut.
+const CUT_MARK: &str = "[...]";
+/// Bytes a `[message data: N bytes]` line is counted as.
+const CONTENT_LINE_BYTES: usize = 32;
+
+/// One line of the window.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    at_millis: u64,
+    direction: Direction,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// `len` bytes of the ring, `cut` when the line was longer.
+    Text { len: u32, cut: bool },
+    /// Message content, summarised.
+    Content(u64),
+}
+
+impl Entry {
+    /// Bytes counted against [`MAX_BYTES`].
+    fn weight(&self) -> usize {
+        match self.kind {
+            Kind::Text { len, cut } => len as usize + if cut { CUT_MARK.len() } else { 0 },
+            Kind::Content(_) => CONTENT_LINE_BYTES,
+        }
+    }
+
+    /// Bytes of the ring it holds.
+    fn stored(&self) -> usize {
+        match self.kind {
+            Kind::Text { len, .. } => len as usize,
+            Kind::Content(_) => 0,
+        }
+    }
+}
+
 /// The bounded window of recent lines.
 #[derive(Debug, Default)]
 pub struct TrafficLog {
-    lines: VecDeque<TrafficLine>,
+    /// The text of every kept line, back to back, oldest first.
+    text: VecDeque<u8>,
+    entries: VecDeque<Entry>,
     bytes: usize,
     dropped: u64,
     /// Bytes of a line not yet ended by LF, per direction (client, server).
@@ -30,8 +79,8 @@ pub struct TrafficLog {
     in_auth: bool,
     /// Set after a 354: client bytes are message content.
     in_content: bool,
-    /// Content bytes counted into the last line.
-    content_bytes: u64,
+    /// The content so far ends with CRLF (a `.` line may follow).
+    content_at_line_start: bool,
     /// The code of the last complete reply seen.
     last_code: Option<u16>,
 }
@@ -43,35 +92,68 @@ impl TrafficLog {
     }
 
     /// Records `bytes` that went `direction` at `at_millis` after the connection opened.
-    pub fn record(&mut self, direction: Direction, bytes: &[u8], at_millis: u64) {
+    pub fn record(&mut self, direction: Direction, mut bytes: &[u8], at_millis: u64) {
         if direction == Direction::ToServer && self.in_content {
-            self.count_content(bytes.len() as u64, at_millis);
-            return;
+            match self.end_of_content(bytes) {
+                None => return self.count_content(bytes, at_millis),
+                Some(end) => {
+                    self.count_content(&bytes[..end], at_millis);
+                    self.in_content = false;
+                    bytes = &bytes[end..];
+                }
+            }
         }
         let slot = match direction {
             Direction::ToServer => 0,
             Direction::FromServer => 1,
         };
         let mut rest = bytes;
-        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
-            let mut line = std::mem::take(&mut self.partial[slot]);
-            push_bounded(&mut line, &rest[..end]);
-            rest = &rest[end + 1..];
-            self.finish_line(direction, line, at_millis);
+        while let Some(end) = memchr::memchr(b'\n', rest) {
+            let (line, after) = (&rest[..end], &rest[end + 1..]);
+            rest = after;
+            if self.partial[slot].is_empty() {
+                self.finish_line(direction, line, at_millis);
+            } else {
+                let mut joined = std::mem::take(&mut self.partial[slot]);
+                push_bounded(&mut joined, line);
+                self.finish_line(direction, &joined, at_millis);
+            }
             if direction == Direction::ToServer && self.in_content {
                 // The rest of this write is already message content.
                 if !rest.is_empty() {
-                    self.count_content(rest.len() as u64, at_millis);
+                    self.record(direction, rest, at_millis);
                 }
                 return;
             }
         }
-        push_bounded(&mut self.partial[slot], rest);
+        if !rest.is_empty() {
+            push_bounded(&mut self.partial[slot], rest);
+        }
     }
 
     /// The lines kept, oldest first.
     pub fn lines(&self) -> Vec<TrafficLine> {
-        self.lines.iter().cloned().collect()
+        let mut at = 0;
+        let mut buf = Vec::new();
+        self.entries
+            .iter()
+            .map(|e| {
+                let text = match e.kind {
+                    Kind::Content(n) => format!("[message data: {n} bytes]"),
+                    Kind::Text { len, cut } => {
+                        buf.clear();
+                        buf.extend(self.text.range(at..at + len as usize));
+                        at += len as usize;
+                        let mut t = String::from_utf8_lossy(&buf).into_owned();
+                        if cut {
+                            t.push_str(CUT_MARK);
+                        }
+                        t
+                    }
+                };
+                TrafficLine { at_millis: e.at_millis, direction: e.direction, text }
+            })
+            .collect()
     }
 
     /// The code of the last complete reply the server sent.
@@ -84,29 +166,43 @@ impl TrafficLog {
         self.dropped
     }
 
-    fn finish_line(&mut self, direction: Direction, mut line: Vec<u8>, at_millis: u64) {
-        if line.last() == Some(&b'\r') {
-            line.pop();
+    /// Where the content ends in `bytes` (just past the final `.` CRLF), if it does.
+    fn end_of_content(&self, bytes: &[u8]) -> Option<usize> {
+        if self.content_at_line_start && bytes.starts_with(b".\r\n") {
+            return Some(3);
         }
-        let text = match direction {
-            Direction::ToServer => self.client_text(&line),
-            Direction::FromServer => self.server_text(&line),
-        };
-        self.push(TrafficLine { at_millis, direction, text });
+        // Dot-stuffing leaves at most one end marker in a write, and it sits
+        // near the end (only a pipelined envelope follows it): search backwards.
+        memchr::memmem::rfind(bytes, b"\r\n.\r\n").map(|at| at + 5)
     }
 
-    fn client_text(&mut self, line: &[u8]) -> String {
+    fn finish_line(&mut self, direction: Direction, line: &[u8], at_millis: u64) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line: &[u8] = match direction {
+            Direction::ToServer => self.client_text(line),
+            Direction::FromServer => self.server_text(line),
+        };
+        if direction == Direction::FromServer {
+            self.in_content = self.in_content && line.starts_with(b"354");
+        }
+        let cut = line.len() > MAX_LINE_BYTES;
+        let kept = &line[..line.len().min(MAX_LINE_BYTES)];
+        self.text.extend(kept);
+        self.push(Entry { at_millis, direction, kind: Kind::Text { len: kept.len() as u32, cut } });
+    }
+
+    fn client_text<'a>(&mut self, line: &'a [u8]) -> &'a [u8] {
         if self.in_auth {
-            return "[redacted]".into();
+            return b"[redacted]";
         }
         if line.len() >= 5 && line[..5].eq_ignore_ascii_case(b"AUTH ") {
             self.in_auth = true;
-            return "AUTH [redacted]".into();
+            return b"AUTH [redacted]";
         }
-        text_of(line)
+        line
     }
 
-    fn server_text(&mut self, line: &[u8]) -> String {
+    fn server_text<'a>(&mut self, line: &'a [u8]) -> &'a [u8] {
         let code = line.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit));
         // Only the last line of a reply (code followed by a space or nothing) ends it.
         let last = code.is_some() && line.get(3).is_none_or(|&b| b == b' ');
@@ -119,39 +215,33 @@ impl TrafficLog {
             }
             if code == Some(b"354") {
                 self.in_content = true;
-                self.content_bytes = 0;
+                self.content_at_line_start = true;
             }
         }
-        text_of(line)
+        line
     }
 
-    /// Adds `n` content bytes to the running `[message data: N bytes]` line.
-    fn count_content(&mut self, n: u64, at_millis: u64) {
-        let continuing = self.content_bytes > 0;
-        self.content_bytes += n;
-        let text = format!("[message data: {} bytes]", self.content_bytes);
-        if continuing {
-            if let Some(last) = self.lines.back_mut() {
-                self.bytes = self.bytes - last.text.len() + text.len();
-                last.text = text;
-                return;
-            }
+    fn count_content(&mut self, bytes: &[u8], at_millis: u64) {
+        if bytes.is_empty() {
+            return;
         }
-        self.push(TrafficLine { at_millis, direction: Direction::ToServer, text });
+        self.content_at_line_start = bytes.ends_with(b"\r\n");
+        let n = bytes.len() as u64;
+        if let Some(Entry { kind: Kind::Content(total), direction: Direction::ToServer, .. }) = self.entries.back_mut() {
+            *total += n;
+            return;
+        }
+        self.push(Entry { at_millis, direction: Direction::ToServer, kind: Kind::Content(n) });
     }
 
-    fn push(&mut self, line: TrafficLine) {
-        if line.direction == Direction::FromServer {
-            // The server spoke: whatever the client sends next is not content.
-            self.in_content = self.in_content && line.text.starts_with("354");
-            self.content_bytes = 0;
-        }
-        self.bytes += line.text.len();
-        self.lines.push_back(line);
-        while self.lines.len() > MAX_LINES || self.bytes > MAX_BYTES {
-            match self.lines.pop_front() {
+    fn push(&mut self, entry: Entry) {
+        self.bytes += entry.weight();
+        self.entries.push_back(entry);
+        while self.entries.len() > MAX_LINES || self.bytes > MAX_BYTES {
+            match self.entries.pop_front() {
                 Some(old) => {
-                    self.bytes -= old.text.len();
+                    self.bytes -= old.weight();
+                    self.text.drain(..old.stored());
                     self.dropped += 1;
                 }
                 None => break,
@@ -160,18 +250,9 @@ impl TrafficLog {
     }
 }
 
-/// Appends `more` to `line`, keeping at most [`MAX_LINE_BYTES`] (+1 to mark a cut).
 fn push_bounded(line: &mut Vec<u8>, more: &[u8]) {
     let room = (MAX_LINE_BYTES + 1).saturating_sub(line.len());
     line.extend_from_slice(&more[..more.len().min(room)]);
-}
-
-fn text_of(line: &[u8]) -> String {
-    if line.len() > MAX_LINE_BYTES {
-        format!("{}[...]", String::from_utf8_lossy(&line[..MAX_LINE_BYTES]))
-    } else {
-        String::from_utf8_lossy(line).into_owned()
-    }
 }
 
 #[cfg(test)]
@@ -222,6 +303,32 @@ mod tests {
         log.record(S, b"250 queued\r\n", 0);
         log.record(C, b"QUIT\r\n", 0);
         assert_eq!(texts(&log), ["DATA", "354 go", "[message data: 34 bytes]", "250 queued", "QUIT"]);
+    }
+
+    #[test]
+    fn an_envelope_after_the_final_dot_is_logged_as_lines() {
+        let mut log = TrafficLog::new();
+        log.record(S, b"354 go\r\n", 0);
+        log.record(C, b"body\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", 0);
+        log.record(S, b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n", 0);
+        log.record(C, b"x\r\n", 0);
+        log.record(C, b".\r\nQUIT\r\n", 0);
+        assert_eq!(
+            texts(&log),
+            [
+                "354 go",
+                "[message data: 9 bytes]",
+                "MAIL FROM:<a@b>",
+                "RCPT TO:<c@d>",
+                "DATA",
+                "250 queued",
+                "250 ok",
+                "250 ok",
+                "354 go",
+                "[message data: 6 bytes]",
+                "QUIT"
+            ]
+        );
     }
 
     #[test]

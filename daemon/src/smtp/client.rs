@@ -21,17 +21,20 @@ use super::tls::{TlsMode, TlsPlan};
 use super::{read_reply, validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
 use std::sync::Arc;
-use tokio::io::{AsyncWriteExt, BufReader};
+use super::read_buf::ReadBuffer;
+use tokio::io::AsyncWriteExt;
 
 /// Read buffer size; a reply line is bounded well below it in practice.
 const READ_BUFFER_BYTES: usize = 4096;
+/// Capacity the write buffer may keep while the connection is idle.
+const IDLE_WRITE_BUFFER_BYTES: usize = 512;
 /// Capacity the write buffer keeps after a message; a large chunk's is released.
 const KEPT_WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
 /// An open SMTP connection past its greeting and EHLO/HELO.
 pub struct SmtpClient {
     /// Reads go through the buffer; writes pass straight to the stream.
-    stream: BufReader<SmtpStream>,
+    stream: ReadBuffer<SmtpStream>,
     /// The EHLO/HELO name, said again after STARTTLS.
     local: String,
     /// How this connection does TLS (mode, configuration, server name).
@@ -108,7 +111,7 @@ impl SmtpClient {
     ) -> Result<(SmtpClient, Reply), SmtpError> {
         check_local_name(local)?;
         let mut client = SmtpClient {
-            stream: BufReader::with_capacity(READ_BUFFER_BYTES, stream),
+            stream: ReadBuffer::with_capacity(READ_BUFFER_BYTES, stream),
             local: local.to_owned(),
             tls,
             keywords: Vec::new(),
@@ -284,6 +287,16 @@ impl SmtpClient {
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
         Ok(())
+    }
+
+    /// Gives back the read buffer (when it holds nothing the server sent
+    /// ahead) and all but a little of the write buffer: called when an
+    /// operation ends, so an idle connection holds no buffer memory.
+    pub fn release_idle(&mut self) {
+        self.stream.release_if_empty();
+        if self.out.capacity() > IDLE_WRITE_BUFFER_BYTES {
+            self.out = Vec::new();
+        }
     }
 
     /// Empties the write buffer and gives back the memory of a large message.
