@@ -7,7 +7,7 @@
 //! ([`tls`]: policy, verification, handshake; [`stream`]: plain or TLS under
 //! one reader and writer), the exact wire line of
 //! each command ([`command`]), the bounded reply reader ([`reply`]) over a
-read buffer that is given back while the connection is idle ([`read_buf`]), DATA
+//! read buffer that is given back while the connection is idle ([`read_buf`]), DATA
 //! transparency ([`dot_stuff`]), the hook that copies traffic for the debug
 //! callback ([`tap`]) and the connection itself ([`client`]). Nothing here
 //! sets a timeout: the session wraps every operation in its own timeout and
