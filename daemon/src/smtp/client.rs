@@ -30,6 +30,8 @@ const READ_BUFFER_BYTES: usize = 4096;
 const IDLE_WRITE_BUFFER_BYTES: usize = 512;
 /// Capacity the write buffer keeps after a message; a large chunk's is released.
 const KEPT_WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// How much of an unsolicited reply a `BadReply` quotes.
+const UNSOLICITED_QUOTE_BYTES: usize = 80;
 
 /// An open SMTP connection past its greeting and EHLO/HELO.
 pub struct SmtpClient {
@@ -258,10 +260,41 @@ impl SmtpClient {
         Ok(())
     }
 
-    /// Writes `line` CRLF and reads the reply, whatever its code.
+    /// Writes `line` CRLF and reads the reply, whatever its code. Refuses to
+    /// send when the server has already said something nobody asked for.
     async fn exchange(&mut self, line: &str) -> Result<Reply, SmtpError> {
+        self.check_in_step()?;
         self.write_line(line).await?;
         self.read().await
+    }
+
+    /// Before a command: the server must have nothing more to say. SMTP
+    /// replies carry no sequence number, so a reply sent before it was asked
+    /// for (two replies to one command, a pipelining violation) would be
+    /// taken as the answer to the next command and the dialogue would run out
+    /// of step: a `RCPT` "accepted" by the reply to something else. Bytes
+    /// already buffered or waiting on the socket are a `BadReply` (the session
+    /// then drops the connection); an end of stream is `Closed`. A stray
+    /// reply that arrives only after the next command was sent cannot be told
+    /// apart from the answer to it — no SMTP client can; the usual case, an
+    /// extra reply sent together with the one before it, is caught here.
+    fn check_in_step(&mut self) -> Result<(), SmtpError> {
+        use std::task::{Context, Poll, Waker};
+        use tokio::io::AsyncBufRead;
+        // One poll, never a wait: buffered bytes, or bytes the stream (TCP or TLS) can hand
+        // over at once. A later real read registers its own waker.
+        let mut cx = Context::from_waker(Waker::noop());
+        let stray = match std::pin::Pin::new(&mut self.stream).poll_fill_buf(&mut cx) {
+            Poll::Pending => return Ok(()),
+            Poll::Ready(Err(e)) => return Err(SmtpError::Io(e)),
+            Poll::Ready(Ok([])) => return Err(SmtpError::Closed),
+            Poll::Ready(Ok(waiting)) => waiting[..waiting.len().min(UNSOLICITED_QUOTE_BYTES)].to_vec(),
+        };
+        self.tap.traffic(Direction::FromServer, &stray);
+        Err(SmtpError::BadReply(format!(
+            "server sent data before it was asked (a reply to no command): \"{}\"",
+            stray.escape_ascii()
+        )))
     }
 
     async fn write_line(&mut self, line: &str) -> Result<(), SmtpError> {

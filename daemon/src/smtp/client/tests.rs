@@ -314,4 +314,35 @@ async fn bad_local_names_are_refused_before_connecting() {
     .await
 }
 
+#[tokio::test]
+async fn a_reply_nobody_asked_for_is_refused_before_the_next_command() {
+    watchdog(async {
+        // Two replies to MAIL: the second would be read as the answer to RCPT.
+        let (mut client, server) = connected(vec![
+            Expect(b"MAIL FROM:<a@b>\r\n"),
+            Say(b"250 ok\r\n250 and another\r\n"),
+            ExpectClose,
+        ])
+        .await;
+        assert_eq!(client.command("MAIL FROM:<a@b>").await.expect("mail").code, 250);
+        match client.command("RCPT TO:<c@d>").await {
+            Err(SmtpError::BadReply(why)) => assert!(why.contains("before it was asked"), "{why}"),
+            other => panic!("RCPT after an unsolicited reply gave {other:?}"),
+        }
+        drop(client);
+        server.await.expect("server: RCPT must never reach the wire");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_server_gone_while_idle_is_closed_before_writing() {
+    watchdog(async {
+        let (mut client, server) = connected(vec![]).await;
+        server.await.expect("server closes after EHLO");
+        assert!(matches!(client.command("NOOP").await, Err(SmtpError::Closed)));
+    })
+    .await
+}
+
 mod send_auth;
