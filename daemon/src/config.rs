@@ -24,6 +24,9 @@ pub const SYSTEM_CONFIG_PATH: &str = "/etc/smtp32d/smtp32d.toml";
 /// Prefix of the environment variables that override settings (`SMTP32D_TIMEOUT=5`).
 pub const ENV_PREFIX: &str = "SMTP32D";
 
+/// The largest `idle_timeout` accepted: one day.
+pub const MAX_IDLE_TIMEOUT: u32 = 86_400;
+
 /// Validated daemon settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +60,9 @@ pub struct Settings {
     /// Group of the socket file the daemon binds; empty: the daemon's group.
     #[serde(default)]
     pub socket_group: String,
+    /// Seconds an SMTP connection may sit with no operation before the daemon
+    /// closes it (QUIT where it can); 0 = never (0..=86400).
+    pub idle_timeout: u32,
     /// TLS for SMTP connections (`[tls]`).
     pub tls: TlsSettings,
     /// SMTP AUTH (`[auth]`).
@@ -168,6 +174,7 @@ impl Settings {
         check("max_connections_per_client", self.max_connections_per_client.into(), 1, self.max_connections.into())?;
         check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())?;
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
+        check("idle_timeout", self.idle_timeout.into(), 0, MAX_IDLE_TIMEOUT.into())?;
         parse_socket_mode(&self.socket_mode)?;
         crate::smtp::tls::check_settings(&self.tls).map_err(|why| ConfigError::Invalid {
             key: "tls.ca_files",
@@ -340,6 +347,14 @@ mod tests {
             assert!(e.contains(needle), "{table}: {e}");
             assert!(!e.contains("hunter2"), "{table}: {e}");
         }
+    }
+
+    #[test]
+    fn idle_timeout_defaults_to_five_minutes_and_zero_means_never() {
+        assert_eq!(load_text("").unwrap().idle_timeout, 300);
+        assert_eq!(load_text("idle_timeout = 0").unwrap().idle_timeout, 0);
+        let e = load_text("idle_timeout = 86401").unwrap_err().to_string();
+        assert!(e.contains("`idle_timeout`"), "{e}");
     }
 
     #[test]

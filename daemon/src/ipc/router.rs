@@ -267,13 +267,14 @@ impl Router {
         // The session runs on this client's arbiter (see `ipc`).
         let arbiter = actix::Arbiter::current();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
+        let idle = settings.idle_timeout;
         let (peer, server, totals) = (self.viewer.peer, route.to_string(), self.state.totals.clone());
         let (handle, session) =
             self.state.registry.open(owner, settings.max_connections, settings.max_connections_per_client, |handle| {
                 let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
                 let tap = Arc::new(EventTap::new(debug, out, activity.clone()));
                 let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                    SmtpSession::new(handle, owner, registry, tap, timeout)
+                    SmtpSession::new(handle, owner, registry, tap, timeout).with_idle_timeout(idle)
                 });
                 (session, activity)
             })?;

@@ -17,6 +17,14 @@
 //!
 //! When the actor stops, for whatever reason, it removes its handle from the
 //! registry, so no path can leak a handle.
+//!
+//! Idle connections: while the link is `Ready` (no operation in flight) an
+//! idle timer runs (`idle_timeout`, 0 = never); every operation disarms it and
+//! re-arms it when it ends. When it fires the daemon closes the TCP connection
+//! (QUIT unless inside DATA) and the handle stays, answering
+//! `ConnectionLost` (`SMTP_CANNOT_SEND_COMMAND`) as after any lost
+//! connection, until the owner's `Quit` frees it: a caller that comes back
+//! late learns what happened instead of meeting an unknown handle.
 
 pub mod activity;
 mod batch;
@@ -67,6 +75,10 @@ pub struct SmtpSession {
     tap: Arc<EventTap>,
     /// Set for `smtp_xhelo` until its `Event::Connected` has been sent.
     pending_status: bool,
+    /// Seconds idle before the daemon closes the connection; 0 = never.
+    idle_secs: u32,
+    /// The idle timer, armed only while the link is `Ready`.
+    idle_timer: Option<SpawnHandle>,
 }
 
 impl SmtpSession {
@@ -82,7 +94,45 @@ impl SmtpSession {
             cancel: None,
             tap,
             pending_status: false,
+            idle_secs: 0,
+            idle_timer: None,
         }
+    }
+
+    /// Closes the connection after `secs` seconds without an operation (0 = never).
+    pub fn with_idle_timeout(mut self, secs: u32) -> Self {
+        self.idle_secs = secs;
+        self
+    }
+
+    /// (Re)starts the idle timer if the connection is idle and a limit is set.
+    fn arm_idle(&mut self, ctx: &mut Context<Self>) {
+        self.disarm_idle(ctx);
+        if self.idle_secs > 0 && matches!(self.link, Link::Ready(_)) {
+            let after = Duration::from_secs(self.idle_secs.into());
+            self.idle_timer = Some(ctx.run_later(after, |act, ctx| act.idle_expired(ctx)));
+        }
+    }
+
+    fn disarm_idle(&mut self, ctx: &mut Context<Self>) {
+        if let Some(timer) = self.idle_timer.take() {
+            ctx.cancel_future(timer);
+        }
+    }
+
+    /// The idle timer fired: close the TCP connection, keep the handle.
+    fn idle_expired(&mut self, ctx: &mut Context<Self>) {
+        self.idle_timer = None;
+        let why = format!("closed by smtp32d after {} s idle (idle_timeout)", self.idle_secs);
+        let Link::Ready(client) = std::mem::replace(&mut self.link, Link::Lost(why)) else {
+            return;
+        };
+        tracing::debug!(handle = %self.handle, "idle timeout: closing the SMTP connection");
+        self.tap.activity().set_state(ConnectionState::Closing);
+        let activity = self.tap.activity().clone();
+        ctx.spawn(async move { tokio::time::timeout(CLOSE_QUIT_LIMIT, client.quit()).await }.into_actor(self).map(
+            move |_, _, _| activity.set_state(ConnectionState::Lost),
+        ));
     }
 
     /// The failure an operation gets when the connection is not idle.
@@ -122,6 +172,7 @@ impl SmtpSession {
         T: OpOutput + 'static,
         F: Future<Output = (Option<SmtpClient>, Result<T, SmtpError>)> + 'static,
     {
+        self.disarm_idle(ctx);
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
         self.link = Link::Busy;
@@ -145,7 +196,7 @@ impl SmtpSession {
                 },
             }
         };
-        ctx.spawn(guarded.into_actor(self).map(move |(client, result), act, _| {
+        ctx.spawn(guarded.into_actor(self).map(move |(client, result), act, ctx| {
             act.cancel = None;
             act.link = match (client, &result) {
                 (Some(mut c), _) => {
@@ -167,6 +218,7 @@ impl SmtpSession {
             let activity = act.tap.activity();
             activity.end(phase::after(activity.state(), effect, outcome));
             act.remember(reply);
+            act.arm_idle(ctx);
             let _ = tx.send(result);
         }));
         Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
@@ -239,6 +291,7 @@ impl Handler<Connect> for SmtpSession {
                     act.link = Link::Ready(client);
                     act.tap.activity().end(ConnectionState::Ready);
                     act.last_reply = Some(reply);
+                    act.arm_idle(ctx);
                     Ok(())
                 }
                 Err(f) => {
