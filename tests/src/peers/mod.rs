@@ -3,8 +3,10 @@
 //! - [`smtp_sink`]: Postfix's `smtp-sink`, a fast sink with configurable faults.
 //! - [`aiosmtpd`]: a Python `aiosmtpd` server that stores every message it receives, byte-exact.
 //! - [`scripted`]: a tiny in-process TCP server that stalls, cuts or babbles on cue.
+//! - [`blackhole`]: a loopback port whose SYNs are dropped (a full accept queue).
 
 pub mod aiosmtpd;
+pub mod blackhole;
 pub mod exim;
 pub mod scripted;
 pub mod smtp_sink;

@@ -4,7 +4,9 @@
 //! close. Every line the client sends and every connect/close is reported as a
 //! [`ServerEvent`], so a test can wait for "the client has sent MAIL" instead of sleeping.
 //! A stalled connection keeps reading (and reporting) until the client closes it or the server
-//! is dropped, so a test can also observe that the daemon hung up.
+//! is dropped, so a test can also observe that the daemon hung up. For the fault matrix a
+//! script can also freeze (stop reading, so the client's writes back up), delay, flood the
+//! client with bytes, read a whole message, or reset the connection (TCP RST).
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -32,6 +34,17 @@ pub enum Step {
     AcceptAll,
     /// Close the connection.
     Close,
+    /// Read lines up to and including the lone `.` that ends a message.
+    ExpectMessage,
+    /// Neither read nor write again, so the client's writes fill the socket buffers; hold
+    /// the connection open until the server is dropped.
+    Freeze,
+    /// Wait this long before the next step (a slow server).
+    Delay(Duration),
+    /// Write `line` over and over, `total` bytes in all or until the client hangs up.
+    Flood { line: Vec<u8>, total: usize },
+    /// Reset the connection: SO_LINGER 0, then close, so the client gets a TCP RST.
+    Reset,
 }
 
 /// What a connection does, step by step.
@@ -86,6 +99,46 @@ impl Script {
     pub fn close(mut self) -> Script {
         self.steps.push(Step::Close);
         self
+    }
+
+    /// Reads a whole message, up to its final lone `.`.
+    pub fn expect_message(mut self) -> Script {
+        self.steps.push(Step::ExpectMessage);
+        self
+    }
+
+    /// Stops reading and writing (the client's writes back up), holding the connection open.
+    pub fn freeze(mut self) -> Script {
+        self.steps.push(Step::Freeze);
+        self
+    }
+
+    /// Waits `delay` before the next step.
+    pub fn delay(mut self, delay: Duration) -> Script {
+        self.steps.push(Step::Delay(delay));
+        self
+    }
+
+    /// Writes `line` repeatedly, `total` bytes in all (or until the client hangs up).
+    pub fn flood(mut self, line: &[u8], total: usize) -> Script {
+        self.steps.push(Step::Flood { line: line.to_vec(), total });
+        self
+    }
+
+    /// Resets the connection (TCP RST).
+    pub fn reset(mut self) -> Script {
+        self.steps.push(Step::Reset);
+        self
+    }
+
+    /// Greeted, then MAIL and RCPT accepted: ready for DATA.
+    pub fn in_transaction() -> Script {
+        Script::greeted().expect("MAIL").reply("250 sender ok").expect("RCPT").reply("250 recipient ok")
+    }
+
+    /// In a transaction, DATA answered with 354: the message may come.
+    pub fn in_data() -> Script {
+        Script::in_transaction().expect("DATA").reply("354 go ahead")
     }
 
     /// The greeting and an EHLO answered, ready for MAIL.
@@ -242,6 +295,23 @@ impl Drop for ScriptedServer {
     }
 }
 
+/// SO_LINGER with a zero timeout: closing the socket then sends a RST instead of a FIN.
+fn set_linger_zero(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket descriptor and a properly sized option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt(SO_LINGER): {}", std::io::Error::last_os_error());
+}
+
 /// The upper-cased first word of a command line.
 fn verb_of(line: &str) -> String {
     line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase()
@@ -310,6 +380,34 @@ impl Conn {
                 },
                 Step::AcceptAll => return self.accept_all(),
                 Step::Close => break,
+                Step::ExpectMessage => loop {
+                    match self.read_line() {
+                        Read1::Line(line) if line == "." => break,
+                        Read1::Line(_) => {}
+                        Read1::Closed | Read1::Stopped => return,
+                    }
+                },
+                Step::Freeze => {
+                    while !self.stop.load(Ordering::SeqCst) {
+                        std::thread::sleep(POLL);
+                    }
+                    return;
+                }
+                Step::Delay(d) => std::thread::sleep(*d),
+                Step::Flood { line, total } => {
+                    let mut sent = 0;
+                    while sent < *total {
+                        if self.stream.write_all(line).is_err() {
+                            return self.emit(ServerEvent::ClientClosed { conn: self.conn });
+                        }
+                        sent += line.len();
+                    }
+                }
+                Step::Reset => {
+                    set_linger_zero(&self.stream);
+                    self.emit(ServerEvent::ServerClosed { conn: self.conn });
+                    return;
+                }
             }
         }
         self.emit(ServerEvent::ServerClosed { conn: self.conn });
