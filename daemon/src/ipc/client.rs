@@ -4,7 +4,8 @@
 //! The reader decodes frames and spawns one task per request, so an
 //! `XQuit` is served while another request of the same client is in flight;
 //! at most [`MAX_REQUESTS_IN_FLIGHT`] run at once, after which the reader
-//! stops reading (backpressure instead of unbounded memory). Every outbound
+//! stops reading (backpressure instead of unbounded memory), though it
+//! still notices the client hanging up and then cancels its work at once. Every outbound
 //! frame — responses and events pushed by session actors — goes through one
 //! bounded queue to the writer, which keeps per-handle order.
 
@@ -30,6 +31,8 @@ pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
 /// Time a new client has to send its `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a reader that waits for a free request slot checks whether its client hung up.
+const HANGUP_CHECK: Duration = Duration::from_millis(100);
 
 /// Serves one client until it disconnects, breaks the protocol or the daemon stops.
 pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
@@ -130,13 +133,42 @@ async fn read_loop(
                 return;
             }
         };
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        // All slots busy: the reader stops reading (backpressure), so it would not see the
+        // client hang up until a slot frees, which may be a whole timeout away. Look for the
+        // hang-up itself meanwhile, so a dead client's work is cancelled at once.
+        let permit = loop {
+            tokio::select! {
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(p) => break p,
+                    Err(_) => return,
+                },
+                _ = tokio::time::sleep(HANGUP_CHECK) => {
+                    if peer_hung_up(reader) {
+                        return;
+                    }
+                }
+            }
+        };
         let router = router.clone();
         actix_rt::spawn(async move {
             router.serve(id, request).await;
             drop(permit);
         });
     }
+}
+
+/// True when the client has closed its end (or the socket failed), whatever is still unread.
+fn peer_hung_up(stream: &Stream) -> bool {
+    use std::os::fd::{AsFd, AsRawFd};
+    #[allow(irrefutable_let_patterns)]
+    let Stream::UdSocket(s) = stream
+    else {
+        return false;
+    };
+    let mut fd = libc::pollfd { fd: s.inner().as_fd().as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: one valid pollfd for a descriptor the stream owns; timeout 0, so it never blocks.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
