@@ -12,6 +12,7 @@
 //! - [`ctl`]: running `smtp32ctl` (as this user or as `nobody`) with a deadline, reading its JSON.
 //! - [`daemon`]: [`daemon::TestDaemon`], the real `smtp32d` on a private socket.
 //! - [`peers`]: Postfix `smtp-sink`, an `aiosmtpd` store server, and our scripted fault server.
+//! - [`lines`]: a helper process's stdout, line by line, with deadlines.
 //! - [`memory`]: a process's resident memory (now and peak) from `/proc`.
 //! - [`message`]: the reference DATA normalisation and message generators.
 //! - [`raw`]: a raw-frame IPC client for tests that break the protocol on purpose.
@@ -25,6 +26,7 @@ pub mod ctl;
 pub mod c_program;
 pub mod daemon;
 pub mod ffi;
+pub mod lines;
 pub mod memory;
 pub mod message;
 pub mod paths;

@@ -45,6 +45,9 @@ pub enum Step {
     Flood { line: Vec<u8>, total: usize },
     /// Reset the connection: SO_LINGER 0, then close, so the client gets a TCP RST.
     Reset,
+    /// Like `AcceptAll`, but every command other than DATA, the final dot and QUIT is answered
+    /// with these bytes (a whole reply, line endings included).
+    AnswerAllWith(Vec<u8>),
 }
 
 /// What a connection does, step by step.
@@ -98,6 +101,13 @@ impl Script {
     /// Closes the connection.
     pub fn close(mut self) -> Script {
         self.steps.push(Step::Close);
+        self
+    }
+
+    /// Answers every further command with `reply` (whole reply bytes), DATA with 354, the final
+    /// dot with 250 and QUIT with 221.
+    pub fn answer_all_with(mut self, reply: &[u8]) -> Script {
+        self.steps.push(Step::AnswerAllWith(reply.to_vec()));
         self
     }
 
@@ -378,7 +388,8 @@ impl Conn {
                         return;
                     }
                 },
-                Step::AcceptAll => return self.accept_all(),
+                Step::AcceptAll => return self.accept_all(b"250 ok\r\n"),
+                Step::AnswerAllWith(reply) => return self.accept_all(reply),
                 Step::Close => break,
                 Step::ExpectMessage => loop {
                     match self.read_line() {
@@ -413,29 +424,29 @@ impl Conn {
         self.emit(ServerEvent::ServerClosed { conn: self.conn });
     }
 
-    fn accept_all(mut self) {
+    fn accept_all(mut self, other: &[u8]) {
         let mut in_data = false;
         loop {
             let line = match self.read_line() {
                 Read1::Line(line) => line,
                 _ => return,
             };
-            let answer = if in_data {
+            let answer: &[u8] = if in_data {
                 if line != "." {
                     continue;
                 }
                 in_data = false;
-                "250 accepted"
+                b"250 accepted\r\n"
             } else if verb_of(&line) == "DATA" {
                 in_data = true;
-                "354 go ahead"
+                b"354 go ahead\r\n"
             } else if verb_of(&line) == "QUIT" {
                 let _ = self.stream.write_all(b"221 bye\r\n");
                 return self.emit(ServerEvent::ServerClosed { conn: self.conn });
             } else {
-                "250 ok"
+                other
             };
-            if self.stream.write_all(format!("{answer}\r\n").as_bytes()).is_err() {
+            if self.stream.write_all(answer).is_err() {
                 return self.emit(ServerEvent::ClientClosed { conn: self.conn });
             }
         }
