@@ -28,11 +28,12 @@ pub fn command_line(cmd: &Command) -> Result<String, SmtpError> {
         Command::Vrfy { name } => verb_with_name("VRFY", name),
         Command::Expn { name } => verb_with_name("EXPN", name),
         Command::Help { topic } => match topic.as_deref() {
-            Some(topic) if !is_blank(topic) => {
+            // Checked before the blank test: "\r\n" is blank, and refused all the same.
+            Some(topic) => {
                 validate_arg("help topic", topic)?;
-                Ok(format!("HELP {topic}"))
+                Ok(if is_blank(topic) { "HELP".into() } else { format!("HELP {topic}") })
             }
-            _ => Ok("HELP".into()),
+            None => Ok("HELP".into()),
         },
         Command::Direct { line } => {
             validate_arg("command line", line)?;
@@ -241,6 +242,9 @@ mod tests {
             },
             "help topic contains",
         );
+        // Blank, yet a line break: refused like any other, never sent as a bare HELP.
+        rejected(Command::Help { topic: Some("\r\n".into()) }, "help topic contains");
+        assert_eq!(line(Command::Help { topic: Some("  ".into()) }), "HELP");
     }
 
     #[test]
