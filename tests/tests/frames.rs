@@ -244,3 +244,31 @@ fn many_abusive_clients_in_a_row() {
     }
     b.check_unaffected();
 }
+
+#[test]
+fn unknown_variant_indices_are_protocol_errors() {
+    let _wd = Watchdog::test("unknown_variant_indices_are_protocol_errors");
+    let b = Bystander::start();
+    // Bodies by hand (PROTOCOL.md): an enum is its variant index as a varint, then its fields.
+    // 200 is far past every variant a version-1 daemon knows.
+    let with_len = |body: &[u8]| {
+        let mut bytes = (body.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(body);
+        bytes
+    };
+    let cases: [(&str, Vec<u8>, bool); 5] = [
+        ("ClientFrame variant 200 before Hello", vec![200], false),
+        ("ClientFrame variant 200", vec![200, 1, 2, 3], true),
+        ("Request variant 200", vec![1, 7, 200], true),
+        // Request::Command { handle 1, Command variant 200 }
+        ("Command variant 200", vec![1, 8, 3, 1, 200], true),
+        // Request::Open { host "h", local "l", OpenMode variant 9, debug false }
+        ("OpenMode variant 9", vec![1, 9, 2, 1, b'h', 1, b'l', 9, 0], true),
+    ];
+    for (what, body, after_hello) in cases {
+        let mut raw = if after_hello { b.daemon.raw() } else { RawClient::connect(b.daemon.socket_path()) };
+        raw.send_bytes(&with_len(&body)).unwrap();
+        expect_protocol_error(&mut raw, what);
+    }
+    b.check_unaffected();
+}

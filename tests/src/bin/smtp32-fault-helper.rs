@@ -11,6 +11,8 @@
 //!   line `restarted` on stdin it reports `OLD code` (the old handle before any new helo),
 //!   `NEW code handle` (a new `smtp_helo`), `OLDAFTER code` (the old handle after it),
 //!   `NEWNOOP code`, `NEWQUIT code`, then `DONE`.
+//! - `smtp32-fault-helper connect-as-nobody SOCKET` (as root): drops to uid/gid 65534 and
+//!   tries to connect to SOCKET; prints `REFUSED error` or `CONNECTED`.
 
 use smtp32::ffi;
 use std::ffi::CString;
@@ -22,6 +24,7 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("block") if args.len() == 5 => block(Path::new(&args[2]), &args[3], &args[4]),
         Some("c-abi-restart") if args.len() == 4 => c_abi_restart(&args[2], &args[3]),
+        Some("connect-as-nobody") if args.len() == 3 => connect_as_nobody(Path::new(&args[2])),
         _ => {
             eprintln!("usage: smtp32-fault-helper block SOCKET HOST PHASE | c-abi-restart HOST STALL_HOST");
             std::process::exit(2);
@@ -110,4 +113,17 @@ fn c_abi_restart(host: &str, stall_host: &str) {
     say(&format!("NEWNOOP {}", ffi::smtp_noop(new)));
     say(&format!("NEWQUIT {}", ffi::smtp_quit(new)));
     say("DONE");
+}
+
+fn connect_as_nobody(socket: &Path) {
+    // SAFETY: plain credential calls in a single-threaded process.
+    unsafe {
+        assert_eq!(libc::setgroups(0, std::ptr::null()), 0, "setgroups");
+        assert_eq!(libc::setgid(65534), 0, "setgid");
+        assert_eq!(libc::setuid(65534), 0, "setuid");
+    }
+    match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(_) => say("CONNECTED"),
+        Err(e) => say(&format!("REFUSED {e}")),
+    }
 }
