@@ -92,6 +92,32 @@ pub fn generated_message(size: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// The header line that names a chaos-test message.
+pub const CHAOS_ID_HEADER: &str = "X-Chaos-Id: ";
+
+/// The chaos test's message `id` (e.g. `3-117`) under `seed`: a header naming it, then a body
+/// of 200 to 6,000 bytes from [`generated_message`] (mixed line endings, leading dots, 8-bit
+/// bytes, no final newline). Sender and checker both call this, so the checker knows the
+/// exact bytes that must have arrived ([`expected_on_arrival`]).
+pub fn chaos_message(seed: u64, id: &str) -> Vec<u8> {
+    let mut h = seed ^ 0xC4A0_5EED;
+    for b in id.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3);
+    }
+    let mut rng = Xorshift::new(h);
+    let size = 200 + rng.below(5_800) as usize;
+    let mut out = format!("{CHAOS_ID_HEADER}{id}\r\nSubject: chaos {id}\r\n\r\n").into_bytes();
+    out.extend_from_slice(&generated_message(size, rng.next_u64()));
+    out
+}
+
+/// The id in a stored chaos message's first line, if it has one.
+pub fn chaos_id(stored: &[u8]) -> Option<String> {
+    let first = stored.split(|&b| b == b'\r').next()?;
+    let id = std::str::from_utf8(first).ok()?.strip_prefix(CHAOS_ID_HEADER)?;
+    Some(id.to_string())
+}
+
 /// A short readable description of where two byte strings first differ, for assert messages
 /// about big messages.
 pub fn first_difference(got: &[u8], want: &[u8]) -> String {
@@ -118,6 +144,15 @@ mod tests {
         assert_eq!(expected_on_arrival(b""), b"");
         assert_eq!(expected_on_arrival(b"\r"), b"\r\n");
         assert_eq!(expected_on_arrival(b".\r\n"), b".\r\n");
+    }
+
+    #[test]
+    fn chaos_messages_carry_their_id_and_follow_the_seed() {
+        let m = chaos_message(9, "3-117");
+        assert_eq!(chaos_id(&expected_on_arrival(&m)).as_deref(), Some("3-117"));
+        assert_eq!(m, chaos_message(9, "3-117"));
+        assert_ne!(m, chaos_message(9, "3-118"));
+        assert_eq!(chaos_id(b"Subject: x\r\n"), None);
     }
 
     #[test]
