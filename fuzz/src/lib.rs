@@ -1,0 +1,3 @@
+//! The oracles behind the fuzz targets; see [`oracles`].
+
+pub mod oracles;
