@@ -106,6 +106,46 @@ install_packaging_tools() {
 }
 # -----------------------------------------------------------------------------------------
 
+# --- Fuzzing (issue 6) -------------------------------------------------------------------------
+# The three parsers that read untrusted bytes (fuzz/: the IPC frame decoder, the SMTP reply
+# reader, the dot-stuffer), each fuzzed by libFuzzer for SMTP32_FUZZ_SECONDS (default 30) from
+# the committed corpus (fuzz/corpus/<target>/; new finds go to a scratch folder). cargo-fuzz
+# wants a nightly toolchain for its sanitizers; with the stable toolchain this project builds
+# on, RUSTC_BOOTSTRAP=1 and `-s none` build the same coverage-guided fuzzers without
+# AddressSanitizer. Caught are panics (the oracles' assertions among them), arithmetic overflow
+# (debug assertions are on), hangs and memory blow-ups (-rss_limit_mb). The oracles also run on
+# stable in the main test run (daemon/tests/fuzz_corpus.rs, corpus plus seeded mutations).
+# SMTP32_FUZZ_SECONDS=0 leaves fuzzing out (for a quick local run; CI keeps the default).
+run_fuzzers() {
+    local seconds=${SMTP32_FUZZ_SECONDS:-30}
+    if [ "$seconds" -eq 0 ]; then
+        log "fuzzing left out (SMTP32_FUZZ_SECONDS=0)"
+        return 0
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        log "cargo install cargo-fuzz --locked"
+        cargo install cargo-fuzz --locked --quiet || return 1
+    fi
+    log "cargo fuzz build -s none (stable toolchain, RUSTC_BOOTSTRAP=1)"
+    RUSTC_BOOTSTRAP=1 cargo fuzz build -s none || return 1
+    local target runs scratch failed=0
+    for target in frame_decoder reply_parser dot_stuffer; do
+        scratch=$(mktemp -d)
+        log "cargo fuzz run $target for $seconds s"
+        if RUSTC_BOOTSTRAP=1 cargo fuzz run -s none "$target" "$scratch" "fuzz/corpus/$target" -- \
+            -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 >"$scratch/fuzz.log" 2>&1; then
+            runs=$(grep -o 'Done [0-9]* runs' "$scratch/fuzz.log" | tail -1)
+            log "fuzz $target: ${runs:-no count} in $seconds s, nothing broke"
+        else
+            log "fuzz $target FAILED; the end of its log (the input is in fuzz/artifacts/$target/):"
+            tail -40 "$scratch/fuzz.log" >&2
+            failed=1
+        fi
+        rm -rf "$scratch"
+    done
+    return $failed
+}
+
 install_system_packages
 install_exim
 install_python_venv
@@ -122,9 +162,12 @@ status=0
 if cargo nextest --version >/dev/null 2>&1; then
     log "cargo test --workspace --doc"
     cargo test --workspace --doc || status=1
+    # Before the main run, so that its closing lines stay the last ones.
+    run_fuzzers || status=1
     log "cargo nextest run --workspace"
     cargo nextest run --workspace --no-fail-fast || status=1
 else
+    run_fuzzers || status=1
     log "cargo test --workspace (cargo-nextest not found)"
     cargo test --workspace --no-fail-fast || status=1
 fi
