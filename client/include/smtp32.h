@@ -18,8 +18,10 @@
  *   NUL, or an out-of-range value is SMTP_INVALID_ARGUMENT.
  * - A 4xx/5xx reply from the server is SMTP_FAILURE; smtp_rply then returns
  *   that reply.
- * - Debug and status callbacks run on the library's reader thread
- *   ("smtp32-reader"), in the order the daemon sent them. They must return
+ * - Debug and status callbacks run on the thread that reads the daemon's
+ *   answers: a thread waiting in an smtp32 call (usually the caller itself),
+ *   or the library's reader thread ("smtp32-reader") while no call waits;
+ *   always in the order the daemon sent them. They must return
  *   quickly and must not call blocking smtp32 functions (those return
  *   SMTP_IN_PROGRESS there); smtp_xquit and smtp_opts(OPT_SET_PARAM/
  *   OPT_GET_PARAM) may be called. Data, line and yield callbacks run on the
@@ -85,8 +87,8 @@ typedef int (*smtp_yield_proc)(void);
  * smtp_helo: connects to host ("name", "1.2.3.4", "name:port", "[v6]",
  * "[v6]:port"; port 25 by default), reads the greeting and sends EHLO local
  * (HELO when EHLO is refused). On success stores the new handle in *conn.
- * proc (may be NULL) receives a copy of all traffic from the greeting on, on
- * the reader thread, with lParam.
+ * proc (may be NULL) receives a copy of all traffic from the greeting on, as
+ * the callbacks above run, with lParam.
  * TLS: "smtps://host[:port]" is TLS from the first byte (port 465 by
  * default); "smtp://host[:port]?tls=none|opportunistic|required" (port 25)
  * connects in the clear and, for opportunistic, upgrades with STARTTLS when
@@ -106,8 +108,8 @@ int smtp_helo(const char *host, const char *local, SMTP_HANDLE *conn, smtp_debug
 
 /*
  * smtp_xhelo: like smtp_helo, but stores the handle in *conn and returns at
- * once; the connect runs in the daemon. stat (may be NULL) is called once, on
- * the reader thread, with SMTP_SUCCESS or the connect's error (SMTP_ABORTED
+ * once; the connect runs in the daemon. stat (may be NULL) is called once, as
+ * the callbacks above run, with SMTP_SUCCESS or the connect's error (SMTP_ABORTED
  * after smtp_xquit; SMTP_CANNOT_INITIALIZE if the daemon goes away). Calls on
  * the handle before then return SMTP_IN_PROGRESS; after a failed connect the
  * handle is invalid.

@@ -3,7 +3,7 @@
 //!
 //! Dropping a future does not cancel the SMTP operation behind it (it runs to
 //! its end on the blocking pool); cancel with [`AsyncConnection::xquit`].
-//! Callbacks still run on the client's reader thread, as in the blocking API.
+//! Callbacks run as in the blocking API (on the thread that reads the daemon's answers).
 
 use crate::{AuthMechanism, Client, Connection, DaemonStatus, SendReport, DataStep, DebugCallback, Error, Handle, Reply, Result, ReturnCode, StatusCallback};
 use std::path::PathBuf;

@@ -1,11 +1,13 @@
-//! Callback types and the per-handle state that the reader thread and the
+//! Callback types and the per-handle state that the reading thread and the
 //! calling threads share.
 //!
-//! Callbacks run on the client's reader thread ("smtp32-reader"), in the
-//! order the daemon sent the frames, so the traffic copies caused by a call
-//! are delivered before that call returns. A callback must return quickly and
-//! must not call blocking smtp32 functions: such a call fails at once with
-//! `ReturnCode::InProgress` instead of deadlocking the reader.
+//! Callbacks run on the thread that reads the daemon stream (see
+//! `reader.rs`): a thread waiting in a call — usually the caller itself —
+//! or the client's reader thread ("smtp32-reader") while no call waits. They
+//! run in the order the daemon sent the frames, so the traffic copies caused
+//! by a call are delivered before that call returns. A callback must return
+//! quickly and must not call blocking smtp32 functions: such a call fails at
+//! once with `ReturnCode::InProgress` instead of deadlocking the reader.
 //! [`Connection::xquit`](crate::Connection::xquit) is the exception: from a
 //! callback it is sent without waiting for its answer.
 
@@ -15,11 +17,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Receives a copy of every byte exchanged with the SMTP server, both
-/// directions, in wire order. Runs on the reader thread.
+/// directions, in wire order. Runs on the thread that reads (module docs).
 pub type DebugCallback = Arc<dyn Fn(Handle, Direction, &[u8]) + Send + Sync>;
 
 /// Receives the outcome of an asynchronous connect ([`Client::xhelo`](crate::Client::xhelo)),
-/// exactly once. Runs on the reader thread.
+/// exactly once. Runs on the thread that reads (module docs).
 pub type StatusCallback = Box<dyn FnOnce(Handle, Result<(), Error>) + Send>;
 
 /// Called on the waiting thread at least every 50 ms while a call waits for

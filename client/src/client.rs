@@ -1,17 +1,17 @@
 //! [`Client`]: one IPC connection to the smtp32d daemon, shared by every
 //! SMTP handle opened through it.
 //!
-//! Requests are written under one mutex (with a reusable encode buffer);
-//! responses come back through the reader thread (see `reader.rs`). A caller
-//! waits on its own channel in 50 ms steps and runs its yield hook between
-//! steps. When the daemon goes away the client is dead for good: make a new
+//! Requests are written under one mutex (with a reusable encode buffer). A
+//! caller then reads the stream itself while nobody else does, or waits to
+//! be handed its response (see `reader.rs`), in 50 ms steps, running its
+//! yield hook between steps. When the daemon goes away the client is dead for good: make a new
 //! one.
 
 use crate::callbacks::{default_yield, lock, DebugCallback, HandleEntry, StatusCallback, YieldHook};
 use crate::connection::Connection;
 use crate::error::{check_line, Error, Result};
-use crate::reader::{self, on_reader_thread};
-use crate::routing::Routing;
+use crate::reader::{self, on_reader_thread, Gate};
+use crate::routing::{Routing, Slot};
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES};
@@ -23,7 +23,6 @@ use smtp32_protocol::{
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -44,6 +43,7 @@ struct Inner {
     stream: Arc<Stream>,
     writer: Mutex<Vec<u8>>,
     routing: Arc<Routing>,
+    gate: Arc<Gate>,
     next_id: AtomicU64,
     daemon_version: String,
     max_frame_bytes: u32,
@@ -94,12 +94,14 @@ impl Client {
         let welcome = handshake(&stream).map_err(|e| unreachable(&e))?;
         let stream = Arc::new(stream);
         let routing = Arc::new(Routing::default());
-        reader::spawn(stream.clone(), routing.clone()).map_err(|e| unreachable(&e))?;
+        let gate = Arc::new(Gate::default());
+        reader::spawn(stream.clone(), routing.clone(), gate.clone()).map_err(|e| unreachable(&e))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 stream,
                 writer: Mutex::new(Vec::new()),
                 routing,
+                gate,
                 next_id: AtomicU64::new(1),
                 daemon_version: welcome.daemon_version,
                 // Never more than the protocol allows; never more than the daemon said.
@@ -172,7 +174,8 @@ impl Client {
     }
 
     /// Starts an SMTP connection in the background (`smtp_xhelo`) and returns
-    /// its handle at once. `status` runs once, on the reader thread, with the
+    /// its handle at once. `status` runs once (as callbacks run, see
+    /// `callbacks.rs`), with the
     /// outcome of the connect (`Aborted` after an `xquit` during the connect,
     /// `CannotInitialize` if the daemon goes away first). Calls on the
     /// connection before then fail with `InProgress`.
@@ -239,27 +242,37 @@ impl Client {
         if on_reader_thread() {
             return Err(Error::new(
                 ReturnCode::InProgress,
-                "blocking smtp32 call from a callback (callbacks run on the reader thread)",
+                "blocking smtp32 call from a callback (it would wait for the thread running the callback)",
             ));
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = sync_channel(1);
-        self.inner.routing.register(id, tx, opening)?;
+        let slot = Slot::new();
+        self.inner.routing.register(id, slot.clone(), opening)?;
+        let gate = &self.inner.gate;
+        gate.enter();
+        let _waiting = ExitGuard(gate, id);
         if let Err(e) = self.send(id, request) {
             self.inner.routing.unregister(id);
             return Err(e);
         }
+        let mut since_yield = Instant::now();
         loop {
-            match rx.recv_timeout(YIELD_INTERVAL) {
-                Ok(Response::Failed(f)) => return Err(f.into()),
-                Ok(response) => return Ok(response),
-                Err(RecvTimeoutError::Timeout) => {
-                    if let Some(hook) = &yield_hook {
-                        hook();
-                    }
-                }
-                Err(RecvTimeoutError::Disconnected) => return Err(self.lost()),
+            match slot.take() {
+                Some(Ok(Response::Failed(f))) => return Err(f.into()),
+                Some(Ok(response)) => return Ok(response),
+                Some(Err(())) => return Err(self.lost()),
+                None => {}
             }
+            let wait = YIELD_INTERVAL.saturating_sub(since_yield.elapsed());
+            if wait.is_zero() {
+                if let Some(hook) = &yield_hook {
+                    hook();
+                }
+                since_yield = Instant::now();
+                continue;
+            }
+            // Read the stream ourselves when nobody else does (see reader.rs).
+            let _ = gate.take_turn(id, &slot, wait, &self.inner.stream, &self.inner.routing);
         }
     }
 
@@ -305,6 +318,15 @@ impl Client {
 
     pub(crate) fn routing(&self) -> &Routing {
         &self.inner.routing
+    }
+}
+
+/// Counts a call out of the gate's waiting callers however it ends.
+struct ExitGuard<'a>(&'a Gate, u64);
+
+impl Drop for ExitGuard<'_> {
+    fn drop(&mut self) {
+        self.0.exit(self.1);
     }
 }
 

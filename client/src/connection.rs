@@ -228,14 +228,14 @@ impl Connection {
     /// Cancels whatever is in flight on this handle (an `xhelo` connect
     /// included), closes the connection at once and frees the handle. Safe
     /// from any thread while another call on the handle runs: that call then
-    /// fails with `Aborted`. From a callback (the reader thread) the request
-    /// is sent without waiting for the daemon's answer.
+    /// fails with `Aborted`. From a callback the request is sent without
+    /// waiting for the daemon's answer.
     pub fn xquit(&self) -> Result<()> {
         self.entry.mark_aborted();
         let request = Request::XQuit { handle: self.handle };
         if on_reader_thread() {
             // Writing may block behind a large data chunk; never do that on
-            // the reader thread, which must keep draining the daemon.
+            // the thread that reads, which must keep draining the daemon.
             let client = self.client.clone();
             std::thread::Builder::new()
                 .name("smtp32-xquit".into())

@@ -5,7 +5,8 @@
 //! [`Connection`] opened through it ([`Client::helo`], [`Client::xhelo`]) is
 //! one SMTP connection (an SMTP-32 handle) that the daemon runs. Calls block
 //! the calling thread; callbacks (debug traffic, connect status) run on the
-//! client's reader thread. Errors carry the SMTP-32 return code and the
+//! thread that reads the daemon's answers (a waiting caller, else the
+//! client's reader thread). Errors carry the SMTP-32 return code and the
 //! server's reply ([`Error`]). The C ABI in [`ffi`] (header
 //! `client/include/smtp32.h`) is a thin layer over this API.
 //!
@@ -24,7 +25,7 @@
 //! - `admin.rs`: the admin requests (connection listing and detail, close, reload, shutdown).
 //! - `client.rs`: [`Client`], the daemon connection, handshake and request/response calls.
 //! - `connection.rs`: [`Connection`], the SMTP operations on one handle.
-//! - `reader.rs`: the reader thread that routes responses and runs callbacks.
+//! - `reader.rs`: who reads the daemon stream (a waiting caller, else the reader thread), routing responses and running callbacks.
 //! - `routing.rs`: who waits for which response; callbacks per handle.
 //! - `callbacks.rs`: callback types and per-handle client state.
 //! - `data.rs`: data chunk sizes and the `smtp_data` pull loop.

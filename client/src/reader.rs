@@ -1,63 +1,267 @@
-//! The reader thread: the only reader of the daemon stream.
+//! Reading the daemon stream: one reader at a time, in frame order.
 //!
-//! It reads frames in order, hands each response to its waiting caller and
-//! runs the callbacks of events, all on this one thread, so traffic copies
-//! are delivered before the response of the call that caused them. When the
-//! stream ends or breaks it marks the connection dead, which fails every
-//! waiting call, and exits.
+//! Whoever holds the [`Gate`] reads. A caller waiting for its response holds
+//! it itself whenever it is free, reads frames and routes them (other
+//! callers' responses, traffic copies, connect statuses) until its own
+//! response arrives, then hands the gate to the next waiting caller. So a
+//! lone caller gets its response without any thread switch: handing it over
+//! from a reader thread cost a wake-up, about 8 µs of a 37 µs NOOP round trip.
+//!
+//! The reader thread ("smtp32-reader") takes the gate only once no call has
+//! been waiting for [`HANDBACK`], and then blocks in a read until a frame
+//! comes, so events that arrive while the application makes no call
+//! (an `xhelo` status, say) are still delivered, at most [`HANDBACK`] late.
+//!
+//! Frames are routed by the holder before it lets go of the gate, so they
+//! are routed in the order the daemon sent them: traffic copies still come
+//! before the response of the call that caused them. Callbacks therefore
+//! run on whichever thread reads — the reader thread or a thread inside a
+//! blocking call — always marked so that a blocking call from inside a
+//! callback fails with `InProgress` instead of deadlocking.
 
-use crate::routing::Routing;
+use crate::callbacks::lock;
+use crate::routing::{Routing, Slot};
 use interprocess::local_socket::Stream;
 use smtp32_protocol::codec::{read_frame, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::{DaemonFrame, Event};
 use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long no call must have been waiting before the reader thread reads.
+pub(crate) const HANDBACK: Duration = Duration::from_millis(20);
+
+/// A read buffer larger than this is not kept for the next frame.
+const KEPT_SCRATCH_BYTES: usize = 1 << 20;
 
 thread_local! {
     static ON_READER: Cell<bool> = const { Cell::new(false) };
 }
 
-/// True on a reader thread, i.e. inside a debug or status callback.
+/// True on the reader thread or inside a callback, where a blocking call
+/// would wait for a frame that only this thread could read.
 pub(crate) fn on_reader_thread() -> bool {
     ON_READER.with(Cell::get)
 }
 
+/// Marks the current thread as running callbacks until dropped.
+struct CallbackScope(bool);
+
+impl CallbackScope {
+    fn enter() -> CallbackScope {
+        CallbackScope(ON_READER.with(|f| f.replace(true)))
+    }
+}
+
+impl Drop for CallbackScope {
+    fn drop(&mut self) {
+        let was = self.0;
+        ON_READER.with(|f| f.set(was));
+    }
+}
+
+/// The right to read the stream, and who waits for it.
+#[derive(Default)]
+pub(crate) struct Gate {
+    state: Mutex<GateState>,
+    /// The reader thread waits here for the callers to go quiet.
+    quiet: Condvar,
+}
+
+struct GateState {
+    held: bool,
+    /// Calls waiting for a response now.
+    callers: usize,
+    /// When the last of them ended.
+    last_call: Instant,
+    /// Callers parked until the gate is free, by request id.
+    sleepers: Vec<(u64, Arc<Slot>)>,
+    /// The frame buffer, lent to the holder.
+    scratch: Vec<u8>,
+}
+
+impl Default for GateState {
+    fn default() -> Self {
+        GateState { held: false, callers: 0, last_call: Instant::now(), sleepers: Vec::new(), scratch: Vec::new() }
+    }
+}
+
+/// How a caller's turn at the gate went.
+pub(crate) enum Turn {
+    /// Its slot is filled, or the stream is dead.
+    Settled,
+    /// It read for a whole yield interval without its response.
+    Waited,
+    /// Someone else reads; the caller parked until woken or the interval passed.
+    Parked,
+}
+
+impl Gate {
+    /// A call starts waiting.
+    pub(crate) fn enter(&self) {
+        lock(&self.state).callers += 1;
+    }
+
+    /// A call stops waiting.
+    pub(crate) fn exit(&self, id: u64) {
+        let mut s = lock(&self.state);
+        s.callers -= 1;
+        s.last_call = Instant::now();
+        s.sleepers.retain(|(i, _)| *i != id);
+    }
+
+    /// Lets go of the gate, returns the buffer and wakes one parked caller
+    /// (it reads next, unless its response has come meanwhile).
+    fn release(&self, mut scratch: Vec<u8>) {
+        if scratch.capacity() > KEPT_SCRATCH_BYTES {
+            scratch = Vec::new();
+        }
+        let next = {
+            let mut s = lock(&self.state);
+            s.held = false;
+            s.scratch = scratch;
+            // A sleeper whose response came meanwhile is on its way out: skip it.
+            s.sleepers.retain(|(_, slot)| slot.is_waiting());
+            (!s.sleepers.is_empty()).then(|| s.sleepers.remove(0).1)
+        };
+        if let Some(slot) = next {
+            slot.wake();
+        }
+        self.quiet.notify_one();
+    }
+
+    /// The caller of request `id` (waiting on `slot`) reads for at most
+    /// `wait`, or parks for it when another thread reads.
+    pub(crate) fn take_turn(&self, id: u64, slot: &Arc<Slot>, wait: Duration, stream: &Stream, routing: &Routing) -> Turn {
+        let scratch = {
+            let mut s = lock(&self.state);
+            if s.held || !CALLERS_READ {
+                if !s.sleepers.iter().any(|(i, _)| *i == id) {
+                    s.sleepers.push((id, slot.clone()));
+                }
+                drop(s);
+                std::thread::park_timeout(wait);
+                return Turn::Parked;
+            }
+            s.held = true;
+            s.sleepers.retain(|(i, _)| *i != id);
+            std::mem::take(&mut s.scratch)
+        };
+        let mut scratch = scratch;
+        let deadline = Instant::now() + wait;
+        let turn = loop {
+            if !slot.is_waiting() {
+                break Turn::Settled;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match readable(stream, left) {
+                Ok(true) => {}
+                Ok(false) => break Turn::Waited,
+                Err(e) => {
+                    routing.kill(&format!("daemon connection lost: {e}"));
+                    break Turn::Settled;
+                }
+            }
+            if let Err(reason) = read_one(stream, routing, &mut scratch) {
+                routing.kill(&format!("daemon connection lost: {reason}"));
+                break Turn::Settled;
+            }
+        };
+        self.release(scratch);
+        turn
+    }
+
+    /// Reader thread: waits until no call has waited for [`HANDBACK`], then
+    /// takes the gate; `None` once the connection is dead.
+    fn hold_when_quiet(&self, routing: &Routing) -> Option<Vec<u8>> {
+        let mut s = lock(&self.state);
+        loop {
+            if routing.dead_reason().is_some() {
+                return None;
+            }
+            let quiet_for = s.last_call.elapsed();
+            if !s.held && (!CALLERS_READ || (s.callers == 0 && quiet_for >= HANDBACK)) {
+                s.held = true;
+                return Some(std::mem::take(&mut s.scratch));
+            }
+            let wait = if s.held || s.callers > 0 { HANDBACK } else { HANDBACK - quiet_for };
+            s = self.quiet.wait_timeout(s, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+}
+
+/// Reads one frame and routes it (running callbacks marked as such);
+/// `Err` with the reason when the stream ended or broke.
+fn read_one(stream: &Stream, routing: &Routing, scratch: &mut Vec<u8>) -> Result<(), String> {
+    let mut reader = stream;
+    let frame: DaemonFrame = read_frame(&mut reader, MAX_MAX_FRAME_BYTES, scratch).map_err(|e| e.to_string())?;
+    let _scope = CallbackScope::enter();
+    match frame {
+        DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
+        DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => routing.route_traffic(handle, direction, bytes),
+        DaemonFrame::Event(Event::Connected { handle, result }) => routing.route_connected(handle, result),
+        DaemonFrame::ProtocolError { reason } => return Err(format!("daemon reported a protocol error: {reason}")),
+        DaemonFrame::Welcome(_) | DaemonFrame::Refused { .. } => {
+            return Err("unexpected handshake frame from the daemon".to_owned())
+        }
+    }
+    Ok(())
+}
+
 /// Starts the reader thread for `stream`.
-pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>) -> std::io::Result<()> {
+pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>, gate: Arc<Gate>) -> std::io::Result<()> {
     std::thread::Builder::new().name("smtp32-reader".into()).spawn(move || {
         ON_READER.with(|f| f.set(true));
-        let reason = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&stream, &routing)))
-            .unwrap_or_else(|_| "smtp32 reader thread panicked".to_owned());
-        routing.kill(&format!("daemon connection lost: {reason}"));
+        let run = || -> Option<String> {
+            loop {
+                let mut scratch = gate.hold_when_quiet(&routing)?;
+                let read = read_one(&stream, &routing, &mut scratch);
+                gate.release(scratch);
+                if let Err(reason) = read {
+                    return Some(reason);
+                }
+            }
+        };
+        let reason = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+            .unwrap_or_else(|_| Some("smtp32 reader thread panicked".to_owned()));
+        if let Some(reason) = reason {
+            routing.kill(&format!("daemon connection lost: {reason}"));
+        }
     })?;
     Ok(())
 }
 
-/// Reads frames until the stream ends; returns why it ended.
-fn run(stream: &Stream, routing: &Routing) -> String {
-    let mut scratch = Vec::new();
-    let mut reader = stream;
-    loop {
-        let frame: DaemonFrame = match read_frame(&mut reader, MAX_MAX_FRAME_BYTES, &mut scratch) {
-            Ok(f) => f,
-            Err(e) => return e.to_string(),
-        };
-        // A 50 MiB message must not keep 50 MiB of scratch alive forever.
-        if scratch.capacity() > 1 << 20 {
-            scratch = Vec::new();
-        }
-        match frame {
-            DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
-            DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => {
-                routing.route_traffic(handle, direction, bytes)
-            }
-            DaemonFrame::Event(Event::Connected { handle, result }) => {
-                routing.route_connected(handle, result)
-            }
-            DaemonFrame::ProtocolError { reason } => return format!("daemon reported a protocol error: {reason}"),
-            DaemonFrame::Welcome(_) | DaemonFrame::Refused { .. } => {
-                return "unexpected handshake frame from the daemon".to_owned()
+/// Callers read for themselves where they can wait for the stream with a
+/// timeout (poll, on Unix); elsewhere the reader thread reads for everyone.
+const CALLERS_READ: bool = cfg!(unix);
+
+/// Waits up to `wait` for the stream to be readable.
+#[cfg(unix)]
+fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
+    use std::os::fd::{AsFd, AsRawFd};
+    #[allow(irrefutable_let_patterns)]
+    let Stream::UdSocket(s) = stream
+    else {
+        return Ok(true);
+    };
+    let mut fd = libc::pollfd { fd: s.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    // SAFETY: one pollfd on a descriptor `stream` owns for the duration of the call.
+    match unsafe { libc::poll(&mut fd, 1, ms) } {
+        n if n > 0 => Ok(true),
+        0 => Ok(false),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
             }
         }
     }
+}
+
+#[cfg(not(unix))]
+fn readable(_: &Stream, _: Duration) -> std::io::Result<bool> {
+    Ok(true)
 }

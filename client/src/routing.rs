@@ -19,16 +19,76 @@ use crate::callbacks::{deliver_traffic, lock, run_guarded, HandleEntry};
 use crate::error::Error;
 use smtp32_protocol::{Direction, Failure, Handle, Response};
 use std::collections::HashMap;
-use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex};
+use std::thread::Thread;
 
 /// Traffic parked for handles whose `Opened` has not been routed yet is
 /// dropped past this many bytes (a connect exchanges a few kilobytes).
 const MAX_PARKED_BYTES: usize = 1 << 20;
 
+/// Where one waiting caller's response lands; filling it wakes the caller.
+pub(crate) struct Slot {
+    state: Mutex<SlotState>,
+    thread: Thread,
+}
+
+enum SlotState {
+    Waiting,
+    Done(Response),
+    /// The daemon connection died first.
+    Dead,
+    /// The response was taken.
+    Taken,
+}
+
+impl Slot {
+    /// A slot for the calling thread.
+    pub(crate) fn new() -> Arc<Slot> {
+        Arc::new(Slot { state: Mutex::new(SlotState::Waiting), thread: std::thread::current() })
+    }
+
+    /// True until the response (or the connection's death) arrives.
+    pub(crate) fn is_waiting(&self) -> bool {
+        matches!(*lock(&self.state), SlotState::Waiting)
+    }
+
+    /// `Some(Ok(response))` once it came, `Some(Err(()))` when the connection
+    /// died first, `None` while waiting.
+    pub(crate) fn take(&self) -> Option<Result<Response, ()>> {
+        let mut s = lock(&self.state);
+        match std::mem::replace(&mut *s, SlotState::Taken) {
+            SlotState::Done(r) => Some(Ok(r)),
+            SlotState::Dead | SlotState::Taken => Some(Err(())),
+            SlotState::Waiting => {
+                *s = SlotState::Waiting;
+                None
+            }
+        }
+    }
+
+    /// Wakes the waiting thread (to read, or to see its response).
+    pub(crate) fn wake(&self) {
+        self.thread.unpark();
+    }
+
+    fn fill(&self, response: Response) {
+        *lock(&self.state) = SlotState::Done(response);
+        self.wake();
+    }
+
+    fn kill(&self) {
+        let mut s = lock(&self.state);
+        if matches!(*s, SlotState::Waiting) {
+            *s = SlotState::Dead;
+        }
+        drop(s);
+        self.wake();
+    }
+}
+
 #[derive(Default)]
 struct Table {
-    pending: HashMap<u64, SyncSender<Response>>,
+    pending: HashMap<u64, Arc<Slot>>,
     opening: HashMap<u64, Arc<HandleEntry>>,
     handles: HashMap<Handle, Arc<HandleEntry>>,
     parked: HashMap<Handle, Vec<(Direction, Vec<u8>)>>,
@@ -45,17 +105,12 @@ pub(crate) struct Routing {
 impl Routing {
     /// Registers a caller waiting for the response to `id` (and, for `Open`,
     /// the entry to move to the new handle). Fails when the connection is dead.
-    pub(crate) fn register(
-        &self,
-        id: u64,
-        tx: SyncSender<Response>,
-        opening: Option<Arc<HandleEntry>>,
-    ) -> Result<(), Error> {
+    pub(crate) fn register(&self, id: u64, slot: Arc<Slot>, opening: Option<Arc<HandleEntry>>) -> Result<(), Error> {
         let mut t = lock(&self.table);
         if let Some(reason) = &t.dead {
             return Err(Error::cannot_initialize(reason.clone()));
         }
-        t.pending.insert(id, tx);
+        t.pending.insert(id, slot);
         if let Some(entry) = opening {
             t.opening.insert(id, entry);
         }
@@ -111,10 +166,8 @@ impl Routing {
                 deliver_traffic(&entry, handle, direction, &bytes);
             }
         }
-        if let Some(tx) = tx {
-            // The channel has room for exactly this one response; a caller
-            // that is gone (it cannot be, it waits until answered) is ignored.
-            let _ = tx.try_send(response);
+        if let Some(slot) = tx {
+            slot.fill(response);
         }
     }
 
@@ -158,20 +211,23 @@ impl Routing {
     }
 
     /// Reader, when the stream ends: marks the connection dead; every waiting
-    /// caller fails with `reason` (their channels close), and every status
-    /// callback still owed runs with the same error. Idempotent.
+    /// caller fails with `reason` (their slots are killed and woken), and every
+    /// status callback still owed runs with the same error. Idempotent.
     pub(crate) fn kill(&self, reason: &str) {
-        let owed: Vec<(Handle, Arc<HandleEntry>)> = {
+        let (owed, waiting): (Vec<(Handle, Arc<HandleEntry>)>, Vec<Arc<Slot>>) = {
             let mut t = lock(&self.table);
             if t.dead.is_some() {
                 return;
             }
             t.dead = Some(reason.to_owned());
-            t.pending.clear();
+            let waiting = t.pending.drain().map(|(_, s)| s).collect();
             t.opening.clear();
             t.parked.clear();
-            t.handles.drain().collect()
+            (t.handles.drain().collect(), waiting)
         };
+        for slot in waiting {
+            slot.kill();
+        }
         for (handle, entry) in owed {
             if let Some(cb) = entry.take_status() {
                 let err = Error::cannot_initialize(reason);

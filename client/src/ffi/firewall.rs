@@ -76,7 +76,7 @@ pub struct fw_param {
 /// SOCKS proxy named in `fw`, reads the greeting and sends EHLO `local`
 /// (HELO when EHLO is refused); on success stores the new handle in `*conn`.
 /// `proc_` (may be NULL) receives a copy of the SMTP traffic, never the proxy
-/// handshake, on the reader thread, with `lparam`.
+/// handshake, on the thread that reads the daemon's answers, with `lparam`.
 ///
 /// # Safety
 /// `local` is a NUL-terminated string; `conn` points to writable storage for

@@ -8,7 +8,8 @@
 //! [`Client`](crate::Client) serves every handle; it is made on the first
 //! `smtp_helo`/`smtp_xhelo`, and made anew by the next one after the daemon
 //! went away (handles of the old one are then invalid). C callbacks run on the
-//! library's reader thread ("smtp32-reader"), except the data and line
+//! thread that reads the daemon's answers (a thread waiting in a call, else the
+//! library's reader thread "smtp32-reader"), except the data and line
 //! callbacks of `smtp_data`, `smtp_expn` and `smtp_help`, and the yield
 //! callback, which run on the calling thread.
 //!

@@ -54,7 +54,7 @@ unsafe fn open(
 
 /// `smtp_helo`: opens an SMTP connection and returns when the server has
 /// accepted EHLO/HELO. `proc` (may be NULL) gets a copy of all traffic on the
-/// reader thread.
+/// thread that reads the daemon's answers.
 ///
 /// # Safety
 /// `host` and `local` are NUL-terminated strings; `conn` points to writable
@@ -72,7 +72,7 @@ pub unsafe extern "C" fn smtp_helo(
 }
 
 /// `smtp_xhelo`: returns a handle at once; `stat` (may be NULL) runs later on
-/// the reader thread with the connect's result.
+/// the thread that reads the daemon's answers, with the connect's result.
 ///
 /// # Safety
 /// As for [`smtp_helo`].
