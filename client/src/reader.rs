@@ -22,7 +22,8 @@
 use crate::callbacks::lock;
 use crate::routing::{Routing, Slot};
 use interprocess::local_socket::Stream;
-use smtp32_protocol::codec::{read_frame, MAX_MAX_FRAME_BYTES};
+use smtp32_protocol::codec::{decode_body, CodecError, MAX_MAX_FRAME_BYTES};
+use std::io::Read;
 use smtp32_protocol::{DaemonFrame, Event};
 use std::cell::Cell;
 use std::sync::{Arc, Condvar, Mutex};
@@ -32,7 +33,9 @@ use std::time::{Duration, Instant};
 pub(crate) const HANDBACK: Duration = Duration::from_millis(20);
 
 /// A read buffer larger than this is not kept for the next frame.
-const KEPT_SCRATCH_BYTES: usize = 1 << 20;
+const KEPT_INBUF_BYTES: usize = 1 << 20;
+/// Bytes asked of the stream at a time (a frame and the frames after it).
+const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 thread_local! {
     static ON_READER: Cell<bool> = const { Cell::new(false) };
@@ -76,13 +79,13 @@ struct GateState {
     last_call: Instant,
     /// Callers parked until the gate is free, by request id.
     sleepers: Vec<(u64, Arc<Slot>)>,
-    /// The frame buffer, lent to the holder.
-    scratch: Vec<u8>,
+    /// What was read and not yet decoded, lent to the holder.
+    inbuf: InBuf,
 }
 
 impl Default for GateState {
     fn default() -> Self {
-        GateState { held: false, callers: 0, last_call: Instant::now(), sleepers: Vec::new(), scratch: Vec::new() }
+        GateState { held: false, callers: 0, last_call: Instant::now(), sleepers: Vec::new(), inbuf: InBuf::default() }
     }
 }
 
@@ -112,14 +115,12 @@ impl Gate {
 
     /// Lets go of the gate, returns the buffer and wakes one parked caller
     /// (it reads next, unless its response has come meanwhile).
-    fn release(&self, mut scratch: Vec<u8>) {
-        if scratch.capacity() > KEPT_SCRATCH_BYTES {
-            scratch = Vec::new();
-        }
+    fn release(&self, mut inbuf: InBuf) {
+        inbuf.trim();
         let next = {
             let mut s = lock(&self.state);
             s.held = false;
-            s.scratch = scratch;
+            s.inbuf = inbuf;
             // A sleeper whose response came meanwhile is on its way out: skip it.
             s.sleepers.retain(|(_, slot)| slot.is_waiting());
             (!s.sleepers.is_empty()).then(|| s.sleepers.remove(0).1)
@@ -133,7 +134,7 @@ impl Gate {
     /// The caller of request `id` (waiting on `slot`) reads for at most
     /// `wait`, or parks for it when another thread reads.
     pub(crate) fn take_turn(&self, id: u64, slot: &Arc<Slot>, wait: Duration, stream: &Stream, routing: &Routing) -> Turn {
-        let scratch = {
+        let inbuf = {
             let mut s = lock(&self.state);
             if s.held || !CALLERS_READ {
                 if !s.sleepers.iter().any(|(i, _)| *i == id) {
@@ -145,16 +146,16 @@ impl Gate {
             }
             s.held = true;
             s.sleepers.retain(|(i, _)| *i != id);
-            std::mem::take(&mut s.scratch)
+            std::mem::take(&mut s.inbuf)
         };
-        let mut scratch = scratch;
+        let mut inbuf = inbuf;
         let deadline = Instant::now() + wait;
         let turn = loop {
             if !slot.is_waiting() {
                 break Turn::Settled;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match readable(stream, left) {
+            match if inbuf.has_frame() { Ok(true) } else { readable(stream, left) } {
                 Ok(true) => {}
                 Ok(false) => break Turn::Waited,
                 Err(e) => {
@@ -162,18 +163,18 @@ impl Gate {
                     break Turn::Settled;
                 }
             }
-            if let Err(reason) = read_one(stream, routing, &mut scratch) {
+            if let Err(reason) = read_one(stream, routing, &mut inbuf) {
                 routing.kill(&format!("daemon connection lost: {reason}"));
                 break Turn::Settled;
             }
         };
-        self.release(scratch);
+        self.release(inbuf);
         turn
     }
 
     /// Reader thread: waits until no call has waited for [`HANDBACK`], then
     /// takes the gate; `None` once the connection is dead.
-    fn hold_when_quiet(&self, routing: &Routing) -> Option<Vec<u8>> {
+    fn hold_when_quiet(&self, routing: &Routing) -> Option<InBuf> {
         let mut s = lock(&self.state);
         loop {
             if routing.dead_reason().is_some() {
@@ -182,7 +183,7 @@ impl Gate {
             let quiet_for = s.last_call.elapsed();
             if !s.held && (!CALLERS_READ || (s.callers == 0 && quiet_for >= HANDBACK)) {
                 s.held = true;
-                return Some(std::mem::take(&mut s.scratch));
+                return Some(std::mem::take(&mut s.inbuf));
             }
             let wait = if s.held || s.callers > 0 { HANDBACK } else { HANDBACK - quiet_for };
             s = self.quiet.wait_timeout(s, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
@@ -192,9 +193,8 @@ impl Gate {
 
 /// Reads one frame and routes it (running callbacks marked as such);
 /// `Err` with the reason when the stream ended or broke.
-fn read_one(stream: &Stream, routing: &Routing, scratch: &mut Vec<u8>) -> Result<(), String> {
-    let mut reader = stream;
-    let frame: DaemonFrame = read_frame(&mut reader, MAX_MAX_FRAME_BYTES, scratch).map_err(|e| e.to_string())?;
+fn read_one(stream: &Stream, routing: &Routing, inbuf: &mut InBuf) -> Result<(), String> {
+    let frame: DaemonFrame = inbuf.next_frame(stream).map_err(|e| e.to_string())?;
     let _scope = CallbackScope::enter();
     match frame {
         DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
@@ -214,9 +214,9 @@ pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>, gate: Arc<Gate>)
         ON_READER.with(|f| f.set(true));
         let run = || -> Option<String> {
             loop {
-                let mut scratch = gate.hold_when_quiet(&routing)?;
-                let read = read_one(&stream, &routing, &mut scratch);
-                gate.release(scratch);
+                let mut inbuf = gate.hold_when_quiet(&routing)?;
+                let read = read_one(&stream, &routing, &mut inbuf);
+                gate.release(inbuf);
                 if let Err(reason) = read {
                     return Some(reason);
                 }
@@ -264,4 +264,82 @@ fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
 #[cfg(not(unix))]
 fn readable(_: &Stream, _: Duration) -> std::io::Result<bool> {
     Ok(true)
+}
+
+/// Bytes read from the stream and not yet decoded: one read usually brings a
+/// whole frame (prefix and body), often several.
+#[derive(Default)]
+struct InBuf {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl InBuf {
+    /// True when a whole frame is already buffered.
+    fn has_frame(&self) -> bool {
+        let data = &self.buf[self.start..];
+        data.len() >= 4 && data.len() - 4 >= u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize
+    }
+
+    /// Reads (blocking) until a whole frame is buffered, then decodes it.
+    fn next_frame(&mut self, stream: &Stream) -> Result<DaemonFrame, CodecError> {
+        self.fill(stream, 4)?;
+        let data = &self.buf[self.start..];
+        let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+        if len > MAX_MAX_FRAME_BYTES {
+            return Err(CodecError::Oversized { len, max: MAX_MAX_FRAME_BYTES });
+        }
+        if len == 0 {
+            return Err(CodecError::Malformed("empty frame".into()));
+        }
+        let len = len as usize;
+        self.fill(stream, 4 + len)?;
+        let body = self.start + 4..self.start + 4 + len;
+        self.start = body.end;
+        decode_body(&self.buf[body])
+    }
+
+    /// Reads until at least `want` bytes are buffered past `start`.
+    fn fill(&mut self, stream: &Stream, want: usize) -> Result<(), CodecError> {
+        if self.buf.len() - self.start >= want {
+            return Ok(());
+        }
+        // Move what is left to the front, and make room for the rest.
+        self.buf.drain(..self.start);
+        self.start = 0;
+        let mut reader = stream;
+        let mut filled = self.buf.len();
+        self.buf.resize(want.max(filled + READ_CHUNK_BYTES), 0);
+        while filled < want {
+            match reader.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.buf.truncate(filled);
+                    return Err(if filled == 0 {
+                        CodecError::Closed
+                    } else {
+                        std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()
+                    });
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(filled);
+                    return Err(e.into());
+                }
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(())
+    }
+
+    /// Drops a large buffer once it holds nothing undecoded.
+    fn trim(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+            if self.buf.capacity() > KEPT_INBUF_BYTES {
+                self.buf = Vec::new();
+            }
+        }
+    }
 }

@@ -69,15 +69,29 @@ impl CodecError {
 /// Encodes `frame` with its length prefix into `out`, replacing its contents.
 pub fn encode_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
     out.clear();
+    append_frame(frame, out)
+}
+
+/// Encodes `frame` with its length prefix after what `out` already holds,
+/// so several frames can go out in one write. On error `out` is as before.
+pub fn append_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let start = out.len();
     out.extend_from_slice(&[0; 4]);
-    bincode::serde::encode_into_std_write(frame, out, CONFIG)
-        .map_err(|e| CodecError::Malformed(e.to_string()))?;
-    let len = u32::try_from(out.len() - 4).map_err(|_| CodecError::Oversized {
-        len: u32::MAX,
-        max: MAX_MAX_FRAME_BYTES,
-    })?;
-    out[..4].copy_from_slice(&len.to_le_bytes());
-    Ok(())
+    let encoded = bincode::serde::encode_into_std_write(frame, out, CONFIG)
+        .map_err(|e| CodecError::Malformed(e.to_string()))
+        .and_then(|_| {
+            u32::try_from(out.len() - start - 4).map_err(|_| CodecError::Oversized { len: u32::MAX, max: MAX_MAX_FRAME_BYTES })
+        });
+    match encoded {
+        Ok(len) => {
+            out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
+        }
+    }
 }
 
 /// Decodes one frame body (without its prefix); every byte must be used.
@@ -208,6 +222,18 @@ mod tests {
         write_frame(&mut wire, &ping(), &mut buf).unwrap();
         let got: ClientFrame = read_frame(&mut wire.as_slice(), 1024, &mut buf).unwrap();
         assert_eq!(got, ping());
+    }
+
+    #[test]
+    fn appended_frames_read_back_in_order() {
+        let mut wire = Vec::new();
+        append_frame(&ping(), &mut wire).unwrap();
+        append_frame(&ClientFrame::Hello(Hello { protocol_version: 1, client_name: "x".into() }), &mut wire).unwrap();
+        let mut r = wire.as_slice();
+        let mut buf = Vec::new();
+        assert_eq!(read_frame::<_, ClientFrame>(&mut r, 1024, &mut buf).unwrap(), ping());
+        assert!(matches!(read_frame::<_, ClientFrame>(&mut r, 1024, &mut buf).unwrap(), ClientFrame::Hello(_)));
+        assert!(r.is_empty());
     }
 
     #[test]

@@ -16,7 +16,8 @@ use crate::session::messages::Close;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
-use smtp32_protocol::codec::{read_frame_async, write_frame_async, CodecError};
+use smtp32_protocol::codec::{append_frame, read_frame_async, CodecError};
+use tokio::io::{AsyncWriteExt, BufReader};
 use smtp32_protocol::{ClientFrame, DaemonFrame, Welcome, PROTOCOL_VERSION};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,6 +30,12 @@ use tracing::{debug, warn};
 pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
 /// Requests of one client served concurrently.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
+/// Read buffer of a client's stream.
+const IPC_READ_BUFFER_BYTES: usize = 16 * 1024;
+/// Queued frames are gathered into one write up to this many bytes.
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
+/// The write buffer is freed after a frame larger than this.
+const KEPT_WRITE_BUFFER_BYTES: usize = 1 << 20;
 /// Time a new client has to send its `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a reader that waits for a free request slot checks whether its client hung up.
@@ -52,7 +59,8 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let writer = actix_rt::spawn(write_loop(stream.clone(), rx, done.clone()));
 
     let max = state.settings().max_frame_bytes;
-    let mut reader = &*stream;
+    // Buffered: a frame's prefix and body (and often the next frames) come in one read.
+    let mut reader = BufReader::with_capacity(IPC_READ_BUFFER_BYTES, &*stream);
     let mut scratch = Vec::new();
     match handshake(&mut reader, max, &mut scratch, &state).await {
         Ok(welcome) => {
@@ -85,7 +93,7 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
 
 /// Reads the `Hello`; returns the `Welcome` to send, or the frame that refuses.
 async fn handshake(
-    reader: &mut &Stream,
+    reader: &mut BufReader<&Stream>,
     max: u32,
     scratch: &mut Vec<u8>,
     state: &DaemonState,
@@ -113,7 +121,7 @@ async fn handshake(
 }
 
 async fn read_loop(
-    reader: &mut &Stream,
+    reader: &mut BufReader<&Stream>,
     max: u32,
     scratch: &mut Vec<u8>,
     router: Rc<Router>,
@@ -143,7 +151,7 @@ async fn read_loop(
                     Err(_) => return,
                 },
                 _ = tokio::time::sleep(HANGUP_CHECK) => {
-                    if peer_hung_up(reader) {
+                    if peer_hung_up(reader.get_ref()) {
                         return;
                     }
                 }
@@ -176,11 +184,12 @@ async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
     let _ = out.send(DaemonFrame::ProtocolError { reason: e.to_string() }).await;
 }
 
-/// Writes queued frames in order; once `done` fires it flushes what is
+/// Writes queued frames in order, as many as are queued (up to
+/// [`WRITE_BATCH_BYTES`]) in one write; once `done` fires it flushes what is
 /// already queued and returns.
 async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken) {
     let mut writer = &*stream;
-    let mut scratch = Vec::new();
+    let mut out = Vec::new();
     loop {
         let frame = tokio::select! {
             biased;
@@ -190,13 +199,26 @@ async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, don
             },
             _ = done.cancelled() => break,
         };
-        if write_frame_async(&mut writer, &frame, &mut scratch).await.is_err() {
+        out.clear();
+        let _ = append_frame(&frame, &mut out);
+        while out.len() < WRITE_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(frame) => {
+                    let _ = append_frame(&frame, &mut out);
+                }
+                Err(_) => break,
+            }
+        }
+        if writer.write_all(&out).await.is_err() {
             return;
         }
+        if out.capacity() > KEPT_WRITE_BUFFER_BYTES {
+            out = Vec::new();
+        }
     }
+    out.clear();
     while let Ok(frame) = rx.try_recv() {
-        if write_frame_async(&mut writer, &frame, &mut scratch).await.is_err() {
-            return;
-        }
+        let _ = append_frame(&frame, &mut out);
     }
+    let _ = writer.write_all(&out).await;
 }
