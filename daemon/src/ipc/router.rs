@@ -45,7 +45,9 @@ impl Router {
 
     /// Serves one request and queues its response.
     pub async fn serve(&self, id: RequestId, request: Request) {
-        let summary = summarise(&request);
+        // What the log line names: kept cheaply now (the request moves on),
+        // made text only if a line is written.
+        let summary = Summary::of(&request);
         let is_data_end = matches!(request, Request::DataEnd { .. });
         let (response, pending_connect) = if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
             (Response::Failed(Failure::ShuttingDown), None)
@@ -312,19 +314,55 @@ fn gone(_: MailboxError) -> Response {
 /// A one-line description of a request for the debug log: never message
 /// bytes, never secrets (a SOCKS password is a `Secret`, an AUTH secret an
 /// `AuthSecret`, and the `Debug` of both is `***`).
+#[cfg(test)]
 fn summarise(request: &Request) -> String {
-    match request {
-        Request::DataChunk { handle, bytes } => format!("DataChunk {{ handle: {handle}, {} bytes }}", bytes.len()),
-        Request::SendMessage { handle, from, rcpts, data } => {
-            format!("SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {} bytes }}", data.len())
+    Summary::of(request).to_string()
+}
+
+/// A request as its log line shows it, taken before the request is served:
+/// the payloads only by size, everything else as the request's `Debug`.
+/// Formatting it on every call cost a few thousand instructions even with
+/// the call log off, so it is formatted only when a line is written.
+enum Summary {
+    /// A request without bulk data, shown as its `Debug`.
+    Plain(Request),
+    Chunk { handle: Handle, bytes: usize },
+    Send { handle: Handle, from: String, rcpts: Vec<String>, bytes: usize },
+    Batch { handle: Handle, messages: usize, bytes: usize },
+    Ping { bytes: usize },
+}
+
+impl Summary {
+    fn of(request: &Request) -> Summary {
+        match request {
+            Request::DataChunk { handle, bytes } => Summary::Chunk { handle: *handle, bytes: bytes.len() },
+            Request::SendMessage { handle, from, rcpts, data } => {
+                Summary::Send { handle: *handle, from: from.clone(), rcpts: rcpts.clone(), bytes: data.len() }
+            }
+            Request::SendBatch { handle, messages } => Summary::Batch {
+                handle: *handle,
+                messages: messages.len(),
+                bytes: messages.iter().map(|m| m.data.len()).sum(),
+            },
+            Request::Ping { payload } => Summary::Ping { bytes: payload.len() },
+            other => Summary::Plain(other.clone()),
         }
-        Request::SendBatch { handle, messages } => format!(
-            "SendBatch {{ handle: {handle}, {} messages, {} bytes }}",
-            messages.len(),
-            messages.iter().map(|m| m.data.len()).sum::<usize>()
-        ),
-        Request::Ping { payload } => format!("Ping {{ {} bytes }}", payload.len()),
-        other => format!("{other:?}"),
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Summary::Chunk { handle, bytes } => write!(f, "DataChunk {{ handle: {handle}, {bytes} bytes }}"),
+            Summary::Send { handle, from, rcpts, bytes } => {
+                write!(f, "SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}")
+            }
+            Summary::Batch { handle, messages, bytes } => {
+                write!(f, "SendBatch {{ handle: {handle}, {messages} messages, {bytes} bytes }}")
+            }
+            Summary::Ping { bytes } => write!(f, "Ping {{ {bytes} bytes }}"),
+            Summary::Plain(request) => write!(f, "{request:?}"),
+        }
     }
 }
 
