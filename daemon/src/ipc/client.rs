@@ -7,18 +7,23 @@
 //! stops reading (backpressure instead of unbounded memory), though it
 //! still notices the client hanging up and then cancels its work at once. Every outbound
 //! frame — responses and events pushed by session actors — goes through one
-//! bounded queue to the writer, which keeps per-handle order.
+//! bounded queue to the writer, which keeps per-handle order. Memory per
+//! client is bounded in bytes too: request frames over 64 KiB share a budget
+//! of 16 MiB in flight (small ones, `XQuit` among them, never wait for it), and
+//! traffic copies one of [`COPY_BUDGET_BYTES`](crate::session::tap::COPY_BUDGET_BYTES)
+//! queued (see `session::tap`).
 
 use super::router::Router;
 use crate::logging::ERROR_TARGET;
 use crate::peer::Peer;
 use crate::session::messages::Close;
+use crate::session::tap::CopyBudget;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
 use smtp32_protocol::codec::{append_frame, read_frame_async, CodecError};
 use tokio::io::{AsyncWriteExt, BufReader};
-use smtp32_protocol::{ClientFrame, DaemonFrame, Welcome, PROTOCOL_VERSION};
+use smtp32_protocol::{ClientFrame, DaemonFrame, Event, Welcome, PROTOCOL_VERSION};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +45,12 @@ const KEPT_WRITE_BUFFER_BYTES: usize = 1 << 20;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a reader that waits for a free request slot checks whether its client hung up.
 const HANGUP_CHECK: Duration = Duration::from_millis(100);
+/// Request frames up to this size need only a slot; larger ones also take their size from
+/// [`LARGE_REQUEST_BYTES_IN_FLIGHT`]. The reader's buffer shrinks back to it after a larger frame.
+const SMALL_FRAME_BYTES: usize = 64 * 1024;
+/// Bytes of large request frames (DATA chunks, whole messages) of one client in flight at
+/// once; at least one largest frame.
+const LARGE_REQUEST_BYTES_IN_FLIGHT: usize = 16 << 20;
 
 /// Serves one client until it disconnects, breaks the protocol or the daemon stops.
 pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
@@ -56,7 +67,8 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let stream = Rc::new(stream);
     let (out, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
     let done = CancellationToken::new();
-    let writer = actix_rt::spawn(write_loop(stream.clone(), rx, done.clone()));
+    let copies = Arc::new(CopyBudget::default());
+    let writer = actix_rt::spawn(write_loop(stream.clone(), rx, done.clone(), copies.clone()));
 
     let max = state.settings().max_frame_bytes;
     // Buffered: a frame's prefix and body (and often the next frames) come in one read.
@@ -65,7 +77,7 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     match handshake(&mut reader, max, &mut scratch, &state).await {
         Ok(welcome) => {
             let _ = out.send(DaemonFrame::Welcome(welcome)).await;
-            let router = Rc::new(Router::new(state.clone(), id, peer, out.clone()));
+            let router = Rc::new(Router::new(state.clone(), id, peer, out.clone()).with_copy_budget(copies));
             let stop = state.lifecycle.stop_token();
             tokio::select! {
                 _ = read_loop(&mut reader, max, &mut scratch, router, &out) => {}
@@ -128,6 +140,7 @@ async fn read_loop(
     out: &mpsc::Sender<DaemonFrame>,
 ) {
     let permits = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
+    let large_bytes = Arc::new(Semaphore::new(LARGE_REQUEST_BYTES_IN_FLIGHT.max(max as usize)));
     loop {
         let frame = match read_frame_async::<_, ClientFrame>(reader, max, scratch).await {
             Ok(frame) => frame,
@@ -141,27 +154,42 @@ async fn read_loop(
                 return;
             }
         };
-        // All slots busy: the reader stops reading (backpressure), so it would not see the
-        // client hang up until a slot frees, which may be a whole timeout away. Look for the
-        // hang-up itself meanwhile, so a dead client's work is cancelled at once.
-        let permit = loop {
-            tokio::select! {
-                permit = permits.clone().acquire_owned() => match permit {
-                    Ok(p) => break p,
-                    Err(_) => return,
-                },
-                _ = tokio::time::sleep(HANGUP_CHECK) => {
-                    if peer_hung_up(reader.get_ref()) {
-                        return;
-                    }
-                }
-            }
+        let size = scratch.len();
+        if scratch.capacity() > SMALL_FRAME_BYTES {
+            // Do not keep a frame-sized buffer for the client's lifetime.
+            *scratch = Vec::new();
+        }
+        let Some(permit) = acquire(&permits, 1, reader.get_ref()).await else { return };
+        let large = match size {
+            n if n > SMALL_FRAME_BYTES => match acquire(&large_bytes, n, reader.get_ref()).await {
+                Some(p) => Some(p),
+                None => return,
+            },
+            _ => None,
         };
         let router = router.clone();
         actix_rt::spawn(async move {
             router.serve(id, request).await;
-            drop(permit);
+            drop((permit, large));
         });
+    }
+}
+
+/// Takes `n` permits of `semaphore` for a request. While they are busy the reader stops
+/// reading (backpressure), so it would not see the client hang up until they free, which may
+/// be a whole timeout away: it looks for the hang-up itself meanwhile, so a dead client's work
+/// is cancelled at once (`None`).
+async fn acquire(semaphore: &Arc<Semaphore>, n: usize, reader: &Stream) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    loop {
+        tokio::select! {
+            permit = semaphore.clone().acquire_many_owned(n) => return permit.ok(),
+            _ = tokio::time::sleep(HANGUP_CHECK) => {
+                if peer_hung_up(reader) {
+                    return None;
+                }
+            }
+        }
     }
 }
 
@@ -187,7 +215,7 @@ async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
 /// Writes queued frames in order, as many as are queued (up to
 /// [`WRITE_BATCH_BYTES`]) in one write; once `done` fires it flushes what is
 /// already queued and returns.
-async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken) {
+async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken, copies: Arc<CopyBudget>) {
     let mut writer = &*stream;
     let mut out = Vec::new();
     loop {
@@ -200,10 +228,13 @@ async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, don
             _ = done.cancelled() => break,
         };
         out.clear();
+        // Traffic copies in this write: their bytes go back to the budget once written.
+        let mut copy_bytes = copy_len(&frame);
         let _ = append_frame(&frame, &mut out);
         while out.len() < WRITE_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(frame) => {
+                    copy_bytes += copy_len(&frame);
                     let _ = append_frame(&frame, &mut out);
                 }
                 Err(_) => break,
@@ -212,6 +243,7 @@ async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, don
         if writer.write_all(&out).await.is_err() {
             return;
         }
+        copies.release(copy_bytes);
         if out.capacity() > KEPT_WRITE_BUFFER_BYTES {
             out = Vec::new();
         }
@@ -221,4 +253,12 @@ async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, don
         let _ = append_frame(&frame, &mut out);
     }
     let _ = writer.write_all(&out).await;
+}
+
+/// The bytes a frame holds against the client's copy budget: a traffic copy's, else none.
+fn copy_len(frame: &DaemonFrame) -> usize {
+    match frame {
+        DaemonFrame::Event(Event::Traffic { bytes, .. }) => bytes.len(),
+        _ => 0,
+    }
 }

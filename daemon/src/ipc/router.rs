@@ -16,7 +16,7 @@ use crate::session::messages::{
     Authenticate, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch, SendMessage, SetDebug, SetTimeout,
     StartTls, XQuit,
 };
-use crate::session::tap::EventTap;
+use crate::session::tap::{CopyBudget, EventTap};
 use crate::session::{phase, SmtpSession};
 use crate::smtp::{validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
@@ -32,6 +32,8 @@ pub struct Router {
     client: ClientId,
     viewer: Viewer,
     out: mpsc::Sender<DaemonFrame>,
+    /// The client's queued traffic copies, shared by every tap of its connections.
+    copies: Arc<CopyBudget>,
 }
 
 impl Router {
@@ -40,7 +42,14 @@ impl Router {
     /// `admin_group` in force.
     pub fn new(state: Arc<DaemonState>, client: ClientId, peer: Peer, out: mpsc::Sender<DaemonFrame>) -> Router {
         let viewer = Viewer { peer, admin: peer.is_admin(&state.settings().admin_group) };
-        Router { state, client, viewer, out }
+        Router { state, client, viewer, out, copies: Arc::default() }
+    }
+
+    /// Counts the traffic copies of this client's connections against `copies`,
+    /// which the client's writer gives back as it writes them.
+    pub fn with_copy_budget(mut self, copies: Arc<CopyBudget>) -> Router {
+        self.copies = copies;
+        self
     }
 
     /// Serves one request and queues its response.
@@ -270,11 +279,12 @@ impl Router {
         let arbiter = actix::Arbiter::current();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
         let idle = settings.idle_timeout;
+        let copies = self.copies.clone();
         let (peer, server, totals) = (self.viewer.peer, route.to_string(), self.state.totals.clone());
         let (handle, session) =
             self.state.registry.open(owner, settings.max_connections, settings.max_connections_per_client, |handle| {
                 let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
-                let tap = Arc::new(EventTap::new(debug, out, activity.clone()));
+                let tap = Arc::new(EventTap::new(debug, out, activity.clone()).with_copy_budget(copies));
                 let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
                     SmtpSession::new(handle, owner, registry, tap, timeout).with_idle_timeout(idle)
                 });
