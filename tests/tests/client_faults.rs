@@ -4,10 +4,11 @@
 //!
 //! The per-client queue policy these tests hold the daemon to (daemon/src/ipc/client.rs,
 //! session/tap.rs): everything the daemon sends a client goes through one queue of 1024 frames.
-//! When it is full, debug traffic copies are dropped (counted) and responses wait; a request
-//! whose response waits keeps its slot, and at most 256 requests of one client run at once, so
-//! the daemon stops reading from a client that does not read. A client's memory in the daemon
-//! is thus bounded by 1024 queued frames plus 256 requests in flight, whatever it does.
+//! When it is full, or 4 MiB of copies wait unwritten, debug traffic copies are dropped
+//! (counted) and responses wait; a request whose response waits keeps its slot, at most 256
+//! requests of one client run at once and frames over 64 KiB at most 16 MiB together, so the
+//! daemon stops reading from a client that does not read. A client's memory in the daemon is
+//! thus bounded in frames and in bytes, whatever it does.
 
 use smtp32::ReturnCode;
 use smtp32_protocol::codec::encode_frame;
@@ -183,6 +184,61 @@ fn a_client_that_never_reads_drops_its_debug_copies_not_its_responses() {
     assert!(copies < replies, "debug copies must have been dropped: {copies} copies for {replies} replies");
     drop(raw);
     wait_counts(&probe, 0, 1, "the daemon to free the never-reading client's 128 connections");
+}
+
+#[test]
+fn big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget() {
+    let _wd = Watchdog::test("big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget");
+    // 256 chunks of 1 MiB with debug on, one per connection: each makes a 1 MiB traffic copy.
+    // Counting frames alone, the queue (1024 frames) would hold them all; the byte budget on
+    // copies keeps the daemon's memory to a few MiB whatever the chunk size.
+    const CHUNKS: usize = 256;
+    let line = format!("{}\r\n", "x".repeat(1022));
+    let chunk = line.repeat(1024).into_bytes();
+    let sink = SmtpSink::with_flags(&["-m", "300"]);
+    let d = TestDaemon::start();
+    let probe = d.client();
+    let before = peak_rss_kib(d.pid());
+    let mut raw = d.raw();
+    let handles: Vec<Handle> = (0..CHUNKS).map(|_| open(&mut raw, &sink.host(), true)).collect();
+    for &handle in &handles {
+        for command in [Command::Mail { from: "a@a.test".into() }, Command::Rcpt { to: "b@b.test".into() }] {
+            match raw.request(Request::Command { handle, command }, T) {
+                Response::Reply(r) => assert_eq!(r.code, 250),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let sent_before = probe.status().expect("status").bytes_sent;
+    let mut writer = raw.stream().try_clone().expect("clone the stream");
+    let total = chunk.len() * CHUNKS;
+    let write = std::thread::spawn(move || {
+        for (i, &handle) in handles.iter().enumerate() {
+            writer.write_all(&frame(i as u64 + 1, Request::DataChunk { handle, bytes: chunk.clone() })).expect("write");
+        }
+    });
+    // Every chunk went out to the server; the answers and copies wait in the queue, unread.
+    wait_for(Duration::from_secs(60), "256 MiB to reach the server", || {
+        probe.status().expect("status").bytes_sent - sent_before >= total as u64
+    });
+    write.join().expect("writer");
+    let grown = peak_rss_kib(d.pid()).saturating_sub(before);
+    let (mut answered, mut copied) = (HashSet::new(), 0u64);
+    while answered.len() < CHUNKS {
+        match raw.recv(T) {
+            Ok(DaemonFrame::Response { id, response: Response::Done }) => {
+                assert!(answered.insert(id.0), "chunk {} answered twice", id.0);
+            }
+            Ok(DaemonFrame::Response { id, response }) => panic!("chunk {} answered {response:?}", id.0),
+            Ok(DaemonFrame::Event(Event::Traffic { direction: Direction::ToServer, bytes, .. })) if bytes.len() > 1 << 19 => copied += 1,
+            Ok(DaemonFrame::Event(_)) => {}
+            Ok(other) => panic!("unexpected frame {other:?}"),
+            Err(e) => panic!("{} of {CHUNKS} answers: {e}", answered.len()),
+        }
+    }
+    println!("{CHUNKS} chunks of 1 MiB with debug on, never read: {copied} copies delivered, peak RSS +{grown} KiB");
+    assert!(copied < 32, "copies beyond the byte budget must be dropped: {copied} of 1 MiB each were queued");
+    assert!(grown < 96 * 1024, "the daemon's peak memory grew by {grown} KiB");
 }
 
 // ---- a client that floods ---------------------------------------------------------------------
