@@ -166,14 +166,25 @@ impl TrafficLog {
         self.dropped
     }
 
-    /// Where the content ends in `bytes` (just past the final `.` CRLF), if it does.
+    /// Where the content ends in `bytes` (just past the final `.` CRLF), if
+    /// it does. The daemon writes the end of a message in one of three ways:
+    /// the dot alone (`data_end` after a line end), the content's last bytes
+    /// with the dot, or those followed by the next message's pipelined
+    /// envelope, which ends with `DATA`. Anything else is content through and
+    /// through and is not scanned (a 1 MiB chunk costs nothing here).
     fn end_of_content(&self, bytes: &[u8]) -> Option<usize> {
         if self.content_at_line_start && bytes.starts_with(b".\r\n") {
             return Some(3);
         }
-        // Dot-stuffing leaves at most one end marker in a write, and it sits
-        // near the end (only a pipelined envelope follows it): search backwards.
-        memchr::memmem::rfind(bytes, b"\r\n.\r\n").map(|at| at + 5)
+        if bytes.ends_with(b"\r\n.\r\n") {
+            return Some(bytes.len());
+        }
+        if bytes.ends_with(b"DATA\r\n") {
+            // Dot-stuffing leaves one end marker at most, just before the
+            // envelope: search back from the end.
+            return memchr::memmem::rfind(bytes, b"\r\n.\r\n").map(|at| at + 5);
+        }
+        None
     }
 
     fn finish_line(&mut self, direction: Direction, line: &[u8], at_millis: u64) {
