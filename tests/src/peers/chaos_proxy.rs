@@ -261,7 +261,7 @@ impl Relay {
                         let _ = server.shutdown(Shutdown::Write);
                     }
                     Ok(n) => {
-                        if let Some(end) = self.from_client(&buf[..n], server, stats) {
+                        if let Some(end) = self.forward_client(&buf[..n], server, stats) {
                             return end;
                         }
                     }
@@ -271,7 +271,7 @@ impl Relay {
                 match (&*server).read(&mut buf) {
                     Ok(0) | Err(_) => return End::Done,
                     Ok(n) => {
-                        if let Some(end) = self.from_server(&buf[..n], client) {
+                        if let Some(end) = self.forward_server(&buf[..n], client) {
                             return end;
                         }
                     }
@@ -281,7 +281,7 @@ impl Relay {
     }
 
     /// Forwards the daemon's bytes, firing the fault when its moment comes.
-    fn from_client(&mut self, bytes: &[u8], server: &TcpStream, stats: &ChaosStats) -> Option<End> {
+    fn forward_client(&mut self, bytes: &[u8], server: &TcpStream, stats: &ChaosStats) -> Option<End> {
         let start = self.from_client;
         self.from_client += bytes.len() as u64;
         if !self.fired {
@@ -310,7 +310,7 @@ impl Relay {
     }
 
     /// Forwards the server's bytes, firing a cut of them when its moment comes.
-    fn from_server(&mut self, bytes: &[u8], client: &TcpStream) -> Option<End> {
+    fn forward_server(&mut self, bytes: &[u8], client: &TcpStream) -> Option<End> {
         let start = self.from_server;
         self.from_server += bytes.len() as u64;
         if let (false, Fault::CutFromServer(at)) = (self.fired, self.fault) {
