@@ -111,6 +111,12 @@ impl Activity {
         self.inner().in_flight = Some((what, Instant::now()));
     }
 
+    /// Gives back the slack of the traffic window (after the connect, when
+    /// the connection may sit idle for long).
+    pub fn compact(&self) {
+        self.inner().log.compact();
+    }
+
     /// The operation in flight ended; the dialogue is now in `state`. (The
     /// last reply code comes from the traffic itself, so a 354 inside a data
     /// step counts too.)

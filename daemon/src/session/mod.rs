@@ -285,8 +285,12 @@ impl Handler<Connect> for SmtpSession {
         ctx.spawn(connect.into_actor(self).map(move |result, act, ctx| {
             act.cancel = None;
             let result = match result {
-                Ok((mut client, reply)) => {
+                Ok((mut client, mut reply)) => {
+                    // A connection may now sit idle for long: hold no slack.
                     client.release_idle();
+                    client.compact();
+                    reply.lines.shrink_to_fit();
+                    act.tap.activity().compact();
                     act.tap.activity().set_tls(client.tls_description());
                     act.link = Link::Ready(client);
                     act.tap.activity().end(ConnectionState::Ready);

@@ -131,6 +131,15 @@ impl TrafficLog {
         }
     }
 
+    /// Gives back spare capacity (the window keeps what it holds).
+    pub fn compact(&mut self) {
+        self.text.shrink_to_fit();
+        self.entries.shrink_to_fit();
+        for p in &mut self.partial {
+            p.shrink_to_fit();
+        }
+    }
+
     /// The lines kept, oldest first.
     pub fn lines(&self) -> Vec<TrafficLine> {
         let mut at = 0;

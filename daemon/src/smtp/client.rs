@@ -332,6 +332,12 @@ impl SmtpClient {
         }
     }
 
+    /// Gives back the slack of what the connect kept (the EHLO keywords).
+    pub fn compact(&mut self) {
+        self.keywords.shrink_to_fit();
+        self.local.shrink_to_fit();
+    }
+
     /// Empties the write buffer and gives back the memory of a large message.
     fn release_buffer(&mut self) {
         self.out.clear();
