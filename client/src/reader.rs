@@ -7,10 +7,13 @@
 //! lone caller gets its response without any thread switch: handing it over
 //! from a reader thread cost a wake-up, about 8 µs of a 37 µs NOOP round trip.
 //!
-//! The reader thread ("smtp32-reader") takes the gate only once no call has
-//! been waiting for [`HANDBACK`], and then blocks in a read until a frame
-//! comes, so events that arrive while the application makes no call
-//! (an `xhelo` status, say) are still delivered, at most [`HANDBACK`] late.
+//! The reader thread ("smtp32-reader") reads only once no call has been
+//! waiting for [`HANDBACK`], so events that arrive while the application
+//! makes no call (an `xhelo` status, say) are still delivered, at most
+//! [`HANDBACK`] late. It waits for data *without* holding the gate and takes
+//! it only to read a frame that is there, so a call that starts while it
+//! waits still reads its own response: after a pause, a hand-over from the
+//! reader thread made a paced NOOP several times slower.
 //!
 //! Frames are routed by the holder before it lets go of the gate, so they
 //! are routed in the order the daemon sent them: traffic copies still come
@@ -155,7 +158,7 @@ impl Gate {
                 break Turn::Settled;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match if inbuf.has_frame() { Ok(true) } else { readable(stream, left) } {
+            match if inbuf.has_frame() { Ok(true) } else { readable(stream, Some(left)) } {
                 Ok(true) => {}
                 Ok(false) => break Turn::Waited,
                 Err(e) => {
@@ -172,22 +175,37 @@ impl Gate {
         turn
     }
 
-    /// Reader thread: waits until no call has waited for [`HANDBACK`], then
-    /// takes the gate; `None` once the connection is dead.
-    fn hold_when_quiet(&self, routing: &Routing) -> Option<InBuf> {
+    /// True when the reader thread may read: nobody holds the gate and no
+    /// call has waited for [`HANDBACK`].
+    fn quiet_enough(s: &GateState) -> bool {
+        !s.held && (!CALLERS_READ || (s.callers == 0 && s.last_call.elapsed() >= HANDBACK))
+    }
+
+    /// Reader thread: waits until [`Gate::quiet_enough`]; `Some(true)` when a
+    /// whole frame is already buffered, `None` once the connection is dead.
+    fn wait_quiet(&self, routing: &Routing) -> Option<bool> {
         let mut s = lock(&self.state);
         loop {
             if routing.dead_reason().is_some() {
                 return None;
             }
-            let quiet_for = s.last_call.elapsed();
-            if !s.held && (!CALLERS_READ || (s.callers == 0 && quiet_for >= HANDBACK)) {
-                s.held = true;
-                return Some(std::mem::take(&mut s.inbuf));
+            if Self::quiet_enough(&s) {
+                return Some(s.inbuf.has_frame());
             }
-            let wait = if s.held || s.callers > 0 { HANDBACK } else { HANDBACK - quiet_for };
-            s = self.quiet.wait_timeout(s, wait).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+            let quiet_for = s.last_call.elapsed();
+            let wait = if s.held || s.callers > 0 { HANDBACK } else { HANDBACK.saturating_sub(quiet_for) };
+            s = self.quiet.wait_timeout(s, wait.max(Duration::from_millis(1))).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
         }
+    }
+
+    /// Reader thread: takes the gate if it still may.
+    fn hold_if_quiet(&self) -> Option<InBuf> {
+        let mut s = lock(&self.state);
+        if !Self::quiet_enough(&s) {
+            return None;
+        }
+        s.held = true;
+        Some(std::mem::take(&mut s.inbuf))
     }
 }
 
@@ -214,7 +232,21 @@ pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>, gate: Arc<Gate>)
         ON_READER.with(|f| f.set(true));
         let run = || -> Option<String> {
             loop {
-                let mut inbuf = gate.hold_when_quiet(&routing)?;
+                let buffered = gate.wait_quiet(&routing)?;
+                if CALLERS_READ && !buffered {
+                    // Wait for data without holding the gate: a call that
+                    // starts meanwhile reads its own response (no hand-over).
+                    if let Err(e) = readable(&stream, None) {
+                        return Some(e.to_string());
+                    }
+                }
+                let Some(mut inbuf) = gate.hold_if_quiet() else { continue };
+                // A caller may have read what woke us.
+                let ready = !CALLERS_READ || inbuf.has_frame() || readable(&stream, Some(Duration::ZERO)).unwrap_or(true);
+                if !ready {
+                    gate.release(inbuf);
+                    continue;
+                }
                 let read = read_one(&stream, &routing, &mut inbuf);
                 gate.release(inbuf);
                 if let Err(reason) = read {
@@ -235,9 +267,10 @@ pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>, gate: Arc<Gate>)
 /// timeout (poll, on Unix); elsewhere the reader thread reads for everyone.
 const CALLERS_READ: bool = cfg!(unix);
 
-/// Waits up to `wait` for the stream to be readable.
+/// Waits up to `wait` (`None`: as long as it takes) for the stream to be
+/// readable (or closed).
 #[cfg(unix)]
-fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
+fn readable(stream: &Stream, wait: Option<Duration>) -> std::io::Result<bool> {
     use std::os::fd::{AsFd, AsRawFd};
     #[allow(irrefutable_let_patterns)]
     let Stream::UdSocket(s) = stream
@@ -245,7 +278,7 @@ fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
         return Ok(true);
     };
     let mut fd = libc::pollfd { fd: s.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let ms = wait.map_or(-1, |w| w.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
     // SAFETY: one pollfd on a descriptor `stream` owns for the duration of the call.
     match unsafe { libc::poll(&mut fd, 1, ms) } {
         n if n > 0 => Ok(true),
@@ -262,7 +295,7 @@ fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
 }
 
 #[cfg(not(unix))]
-fn readable(_: &Stream, _: Duration) -> std::io::Result<bool> {
+fn readable(_: &Stream, _: Option<Duration>) -> std::io::Result<bool> {
     Ok(true)
 }
 
