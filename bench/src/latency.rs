@@ -91,7 +91,9 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
 /// grows with its number of sessions: ~0.9 ms a NOOP with 5,000 idle ones).
 /// The bench times NOOPs on a connection of its own while they sit idle;
 /// then every worker sends NOOPs at a steady rate over its connections, all
-/// at once, and times each.
+/// at once, and times each, while the bench times a direct NOOP on TCP at
+/// the same pace: a NOOP after a pause pays for waking sleeping threads (and
+/// on a VM, idle vCPUs), which that reference shows apart from the daemon.
 pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
     let interval_us = ctx.size.w6_interval_us;
@@ -123,7 +125,8 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let open_secs = opening.elapsed().as_secs_f64();
     let client = Client::connect(ctx.daemon.socket())?;
     let conn = via_daemon::open(&client, &ctx.sink_host)?;
-    let (mut idle, mut load) = (vec![], vec![]);
+    let (mut idle, mut load, mut paced_direct) = (vec![], vec![], vec![]);
+    let mut direct = Raw::connect(ctx.sink.addr())?;
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W6 round {}/{}", round + 1, ctx.rounds));
         idle.push(sample(ctx.size.w4_samples, || {
@@ -134,16 +137,34 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         for w in &mut workers {
             w.go()?;
         }
-        let mut all = Vec::with_capacity(procs * noops);
-        for w in &mut workers {
-            let line = w.line()?;
-            let values = line.strip_prefix("lat ").context("W6 worker sent no latencies")?;
-            for v in values.split_whitespace() {
-                all.push(v.parse::<f64>()?);
+        let mut reference = std::thread::scope(|s| {
+            let paced = s.spawn(|| -> Result<Vec<f64>> {
+                let interval = Duration::from_micros(interval_us);
+                let mut due = Instant::now();
+                let mut lat = Vec::with_capacity(noops);
+                for _ in 0..noops {
+                    due += interval;
+                    lat.push(micros(direct.noop()?));
+                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                }
+                Ok(lat)
+            });
+            let mut all = Vec::with_capacity(procs * noops);
+            for w in &mut workers {
+                let line = w.line()?;
+                let values = line.strip_prefix("lat ").context("W6 worker sent no latencies")?;
+                for v in values.split_whitespace() {
+                    all.push(v.parse::<f64>()?);
+                }
             }
-        }
-        load.push(p50_p99(&mut all));
+            load.push(p50_p99(&mut all));
+            paced.join().map_err(|_| anyhow::anyhow!("paced NOOP thread panicked"))?
+        })?;
+        paced_direct.push(p50_p99(&mut reference));
     }
+    direct.quit();
     conn.quit()?;
     for w in workers {
         w.finish()?;
@@ -161,5 +182,7 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         "{total} connections to {} smtp-sinks, opened in {open_secs:.1} s",
         ctx.size.w6_sinks
     )));
+    let label = format!("reference: NOOP direct on TCP, one every {} ms, during the same load", interval_us / 1000);
+    rows.extend(pair("W6", "w6.paced_direct", &label, Role::Other, &paced_direct));
     Ok(rows)
 }
