@@ -33,6 +33,18 @@ const KEPT_WRITE_BUFFER_BYTES: usize = 64 * 1024;
 /// How much of an unsolicited reply a `BadReply` quotes.
 const UNSOLICITED_QUOTE_BYTES: usize = 80;
 
+/// The EHLO keywords a send consults for every message (a keyword search
+/// per lookup cost 2.5k instructions a message).
+#[derive(Debug, Clone, Copy, Default)]
+struct SendCaps {
+    pipelining: bool,
+    size: bool,
+    /// The SIZE limit; `None` when none was given (or 0: no limit).
+    size_limit: Option<u64>,
+    smtputf8: bool,
+    eightbitmime: bool,
+}
+
 /// An open SMTP connection past its greeting and EHLO/HELO.
 pub struct SmtpClient {
     /// Reads go through the buffer; writes pass straight to the stream.
@@ -43,6 +55,8 @@ pub struct SmtpClient {
     tls: TlsPlan,
     /// EHLO reply lines after the first: upper-cased keyword, parameters as sent.
     keywords: Vec<String>,
+    /// What a send asks of the keywords, looked up once per EHLO.
+    caps: SendCaps,
     esmtp: bool,
     /// Reused for every write so a message does not allocate per chunk.
     out: Vec<u8>,
@@ -117,6 +131,7 @@ impl SmtpClient {
             local: local.to_owned(),
             tls,
             keywords: Vec::new(),
+            caps: SendCaps::default(),
             esmtp: false,
             out: Vec::new(),
             encoder: DataEncoder::new(),
@@ -238,6 +253,7 @@ impl SmtpClient {
     /// EHLO, or HELO when EHLO gets a 5xx; keeps the keywords of the reply.
     async fn introduce(&mut self) -> Result<Reply, SmtpError> {
         self.keywords.clear();
+        self.caps = SendCaps::default();
         self.esmtp = false;
         let ehlo = self.exchange(&format!("EHLO {}", self.local)).await?;
         if (500..600).contains(&ehlo.code) {
@@ -246,6 +262,13 @@ impl SmtpClient {
         let ehlo = refuse_negative(ehlo)?;
         self.esmtp = true;
         self.keywords = ehlo.lines.iter().skip(1).filter_map(|l| keyword_line(l)).collect();
+        self.caps = SendCaps {
+            pipelining: self.has_extension("PIPELINING"),
+            size: self.has_extension("SIZE"),
+            size_limit: self.extension("SIZE").and_then(|p| p.trim().parse().ok()).filter(|&n| n > 0),
+            smtputf8: self.has_extension("SMTPUTF8"),
+            eightbitmime: self.has_extension("8BITMIME"),
+        };
         Ok(ehlo)
     }
 

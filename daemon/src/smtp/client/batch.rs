@@ -119,7 +119,7 @@ impl SmtpClient {
             queue.fail_from(0, busy);
             return queue.finish(true);
         }
-        if !self.has_extension("PIPELINING") {
+        if !self.caps.pipelining {
             return self.send_batch_unpipelined(queue, step_limit).await;
         }
         let Some(mut current) = queue.prepare(self) else { return queue.finish(true) };

@@ -43,7 +43,7 @@ impl SmtpClient {
             self.release_buffer();
             return Err(e);
         }
-        let pipelined = self.has_extension("PIPELINING");
+        let pipelined = self.caps.pipelining;
         if pipelined {
             for line in std::iter::once(&mail).chain(&rcpt_lines) {
                 self.out.extend_from_slice(line.as_bytes());
@@ -118,18 +118,18 @@ impl SmtpClient {
             }
         }
         if let Some(addr) = std::iter::once(from).chain(rcpts.iter().map(String::as_str)).find(|a| !a.is_ascii()) {
-            if !self.has_extension("SMTPUTF8") {
+            if !self.caps.smtputf8 {
                 return Err(SmtpError::Unsupported(format!(
                     "the server does not offer SMTPUTF8, which the address {addr:?} needs"
                 )));
             }
             mail.push_str(" SMTPUTF8");
         }
-        if self.has_extension("SIZE") {
+        if self.caps.size {
             use std::fmt::Write as _;
             let _ = write!(mail, " SIZE={size}");
         }
-        if !data.is_ascii() && self.has_extension("8BITMIME") {
+        if self.caps.eightbitmime && !data.is_ascii() {
             mail.push_str(" BODY=8BITMIME");
         }
         Ok(())
@@ -137,7 +137,7 @@ impl SmtpClient {
 
     /// The server's SIZE limit in bytes; `None` when it gave none (or 0: no limit).
     fn size_limit(&self) -> Option<u64> {
-        self.extension("SIZE")?.trim().parse().ok().filter(|&n| n > 0)
+        self.caps.size_limit
     }
 
     /// The reply to `line`: already written when pipelining, else sent now.
