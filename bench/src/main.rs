@@ -66,6 +66,12 @@ struct Cli {
     /// Also run lettre without TCP_NODELAY (100 messages; ~40 ms each).
     #[arg(long)]
     lettre_plain: bool,
+    /// W6: worker processes (the connections are shared among them).
+    #[arg(long, value_name = "N")]
+    w6_procs: Option<usize>,
+    /// W6: milliseconds between two NOOPs of one worker under load.
+    #[arg(long, value_name = "MS")]
+    w6_interval_ms: Option<u64>,
     #[command(subcommand)]
     worker: Option<WorkerCmd>,
 }
@@ -174,7 +180,16 @@ fn bench(cli: Cli) -> Result<()> {
     if let Some(cpu) = cli.pin {
         procs::pin_to(cpu)?;
     }
-    let size = if cli.quick { Size::quick() } else { Size::full() };
+    let mut size = if cli.quick { Size::quick() } else { Size::full() };
+    if let Some(procs) = cli.w6_procs.filter(|&p| p > 0) {
+        let total = size.w6_procs * size.w6_conns;
+        size.w6_conns = total.div_ceil(procs);
+        size.w6_procs = procs;
+        size.w6_sinks = size.w6_sinks.min(procs);
+    }
+    if let Some(ms) = cli.w6_interval_ms.filter(|&m| m > 0) {
+        size.w6_interval_us = ms * 1000;
+    }
     let rounds = cli.rounds.unwrap_or(if cli.quick { 2 } else { 5 }).max(1);
     let wanted = |w: &str| cli.only.is_empty() || cli.only.iter().any(|o| o.eq_ignore_ascii_case(w));
     if (wanted("w5") && size.w5_conns > 1000 || wanted("w6")) && (nofile as usize) < size.w5_conns.max(size.w6_procs * size.w6_conns) + 1000 {
