@@ -3,8 +3,9 @@
 //! Each round starts a daemon of its own (memory freed by an earlier round
 //! would be reused without growing the RSS, and make the figure look
 //! better than it is), opens a few connections to warm it up, reads its
-//! VmRSS, opens `w5_conns` more from several threads (one IPC client each),
-//! and reads VmRSS again: the difference over the count is the figure.
+//! VmRSS, opens `w5_conns` more from several threads (one IPC client and
+//! one smtp-sink each: a sink slows down with its number of sessions), and
+//! reads VmRSS again: the difference over the count is the figure.
 
 use crate::procs::{rss_kib, Daemon, Sink};
 use crate::report::{Role, Row, Unit};
