@@ -230,12 +230,18 @@ async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, don
         out.clear();
         // Traffic copies in this write: their bytes go back to the budget once written.
         let mut copy_bytes = copy_len(&frame);
-        let _ = append_frame(&frame, &mut out);
+        // A frame that cannot be encoded ends the stream (as a failed write
+        // does): dropping it would leave its caller waiting for ever.
+        if append_frame(&frame, &mut out).is_err() {
+            return;
+        }
         while out.len() < WRITE_BATCH_BYTES {
             match rx.try_recv() {
                 Ok(frame) => {
                     copy_bytes += copy_len(&frame);
-                    let _ = append_frame(&frame, &mut out);
+                    if append_frame(&frame, &mut out).is_err() {
+                        return;
+                    }
                 }
                 Err(_) => break,
             }
@@ -250,7 +256,9 @@ async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, don
     }
     out.clear();
     while let Ok(frame) = rx.try_recv() {
-        let _ = append_frame(&frame, &mut out);
+        if append_frame(&frame, &mut out).is_err() {
+            break;
+        }
     }
     let _ = writer.write_all(&out).await;
 }
