@@ -345,4 +345,5 @@ async fn a_server_gone_while_idle_is_closed_before_writing() {
     .await
 }
 
+mod batch;
 mod send_auth;
