@@ -140,7 +140,8 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(
     let mut prefix = [0u8; 4];
     read_prefix(r, &mut prefix)?;
     let len = check_len(prefix, max)?;
-    scratch.clear();
+    // No clear(): resize then zeroes only what the buffer grows by (the
+    // read overwrites every byte), not a whole 4 MiB frame each time.
     scratch.resize(len, 0);
     r.read_exact(scratch)?;
     decode_body(scratch)
@@ -196,7 +197,7 @@ mod async_io {
             }
         }
         let len = check_len(prefix, max)?;
-        scratch.clear();
+        // See `read_frame`: zero only what the buffer grows by.
         scratch.resize(len, 0);
         r.read_exact(scratch).await?;
         decode_body(scratch)

@@ -6,7 +6,7 @@
 //! call in its own timeout and cancel and drops the client when either fires,
 //! so a half-finished exchange never has to be resumed. Every byte written is
 //! shown to the [`TrafficTap`] before it goes out (AUTH secrets redacted);
-//! every reply line read is shown by [`read_reply`].
+//! every reply line read is shown by [`read_reply`](super::read_reply).
 //!
 //! The child modules add the longer dialogues: `auth` (SASL PLAIN, LOGIN,
 //! XOAUTH2), `send` (one whole pipelined transaction) and `batch` (many,
@@ -18,7 +18,8 @@ mod send;
 
 use super::stream::SmtpStream;
 use super::tls::{TlsMode, TlsPlan};
-use super::{read_reply, validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
+use super::reply::read_reply_with;
+use super::{validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
 use std::sync::Arc;
 use super::read_buf::ReadBuffer;
@@ -60,6 +61,8 @@ pub struct SmtpClient {
     esmtp: bool,
     /// Reused for every write so a message does not allocate per chunk.
     out: Vec<u8>,
+    /// Reused for every reply line read.
+    line: Vec<u8>,
     encoder: DataEncoder,
     /// True between the 354 to DATA and the final `.`.
     in_message: bool,
@@ -134,6 +137,7 @@ impl SmtpClient {
             caps: SendCaps::default(),
             esmtp: false,
             out: Vec::new(),
+            line: Vec::new(),
             encoder: DataEncoder::new(),
             in_message: false,
             tap,
@@ -350,6 +354,7 @@ impl SmtpClient {
     /// operation ends, so an idle connection holds no buffer memory.
     pub fn release_idle(&mut self) {
         self.stream.release_if_empty();
+        self.line = Vec::new();
         if self.out.capacity() > IDLE_WRITE_BUFFER_BYTES {
             self.out = Vec::new();
         }
@@ -368,7 +373,7 @@ impl SmtpClient {
     }
 
     async fn read(&mut self) -> Result<Reply, SmtpError> {
-        read_reply(&mut self.stream, &*self.tap).await
+        read_reply_with(&mut self.stream, &*self.tap, &mut self.line).await
     }
 }
 

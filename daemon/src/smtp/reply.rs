@@ -28,14 +28,23 @@ pub async fn read_reply<R: AsyncBufRead + Unpin>(
     r: &mut R,
     tap: &dyn TrafficTap,
 ) -> Result<Reply, SmtpError> {
-    let mut line = Vec::with_capacity(128);
-    let mut lines = Vec::new();
+    read_reply_with(r, tap, &mut Vec::with_capacity(128)).await
+}
+
+/// [`read_reply`] with the caller's line buffer, so a connection reading
+/// reply after reply does not allocate one per reply.
+pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    tap: &dyn TrafficTap,
+    line: &mut Vec<u8>,
+) -> Result<Reply, SmtpError> {
+    let mut lines = Vec::with_capacity(1);
     let mut code = None;
     let mut total = 0;
     loop {
         let limit = MAX_LINE_BYTES.min(MAX_REPLY_BYTES - total);
         line.clear();
-        if !read_line(r, &mut line, limit).await? {
+        if !read_line(r, line, limit).await? {
             return Err(SmtpError::BadReply(if limit == MAX_LINE_BYTES {
                 format!("reply line longer than {MAX_LINE_BYTES} bytes")
             } else {
@@ -43,13 +52,13 @@ pub async fn read_reply<R: AsyncBufRead + Unpin>(
             }));
         }
         total += line.len();
-        tap.traffic(Direction::FromServer, &line);
-        let parsed = parse_line(&line)?;
+        tap.traffic(Direction::FromServer, line);
+        let parsed = parse_line(line)?;
         let expected = *code.get_or_insert(parsed.code);
         if expected != parsed.code {
             return Err(bad(
                 &format!("reply code changes within a reply (expected {expected})"),
-                &line,
+                line,
             ));
         }
         lines.push(parsed.text);
