@@ -175,6 +175,7 @@ pub struct ErrorCount {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::body_of as body;
 
     #[test]
     fn counts_follow_states() {
@@ -185,13 +186,6 @@ mod tests {
         c.add(ConnectionState::InData);
         assert!(ConnectionState::ALL.iter().all(|&s| c.get(s) == if s == ConnectionState::InData { 2 } else { 1 }));
         assert_eq!(ConnectionState::InTransaction.name(), "in-transaction");
-    }
-
-    /// The body bytes after the length prefix.
-    fn body(frame: &impl Serialize) -> Vec<u8> {
-        let mut buf = Vec::new();
-        crate::codec::encode_frame(frame, &mut buf).unwrap();
-        buf.split_off(4)
     }
 
     /// The variant indices PROTOCOL.md gives for the admin additions.

@@ -27,14 +27,8 @@ pub type BatchOutcome = Result<SendReport, Failure>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::body_of as body;
     use crate::{Handle, Reply, Request, Response};
-    use serde::Serialize;
-
-    fn body(frame: &impl Serialize) -> Vec<u8> {
-        let mut buf = Vec::new();
-        crate::codec::encode_frame(frame, &mut buf).unwrap();
-        buf.split_off(4)
-    }
 
     /// The variant indices and layout PROTOCOL.md gives for the batch.
     #[test]

@@ -207,6 +207,15 @@ mod async_io {
 #[cfg(feature = "tokio")]
 pub use async_io::{read_frame_async, write_frame_async};
 
+/// The body bytes of `frame` after its length prefix, for the tests that pin
+/// the variant indices PROTOCOL.md gives.
+#[cfg(test)]
+pub(crate) fn body_of(frame: &impl Serialize) -> Vec<u8> {
+    let mut buf = Vec::new();
+    encode_frame(frame, &mut buf).expect("encode");
+    buf.split_off(4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -214,15 +214,8 @@ impl Request {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::body_of as body;
     use crate::{Failure, Reply};
-    use serde::Serialize;
-
-    /// The body bytes after the length prefix.
-    fn body(frame: &impl Serialize) -> Vec<u8> {
-        let mut buf = Vec::new();
-        crate::codec::encode_frame(frame, &mut buf).unwrap();
-        buf.split_off(4)
-    }
 
     /// The variant indices PROTOCOL.md gives for the relay additions (issue 5, `smtp32-sendmail`).
     #[test]

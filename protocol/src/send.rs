@@ -39,17 +39,10 @@ impl SendReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde::Serialize;
+    use crate::codec::body_of as body;
 
     fn r(code: u16) -> Reply {
         Reply { code, lines: vec![String::new()] }
-    }
-
-    /// The body bytes after the length prefix.
-    fn body(frame: &impl Serialize) -> Vec<u8> {
-        let mut buf = Vec::new();
-        crate::codec::encode_frame(frame, &mut buf).unwrap();
-        buf.split_off(4)
     }
 
     /// The variant indices PROTOCOL.md gives for the TLS, AUTH, extension and
