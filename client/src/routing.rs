@@ -32,6 +32,9 @@ pub(crate) struct Slot {
     thread: Thread,
 }
 
+// One slot per waiting call, and the response is its payload: boxing it
+// would only add an allocation to every call.
+#[allow(clippy::large_enum_variant)]
 enum SlotState {
     Waiting,
     Done(Response),
@@ -214,16 +217,17 @@ impl Routing {
     /// caller fails with `reason` (their slots are killed and woken), and every
     /// status callback still owed runs with the same error. Idempotent.
     pub(crate) fn kill(&self, reason: &str) {
-        let (owed, waiting): (Vec<(Handle, Arc<HandleEntry>)>, Vec<Arc<Slot>>) = {
+        let (owed, waiting) = {
             let mut t = lock(&self.table);
             if t.dead.is_some() {
                 return;
             }
             t.dead = Some(reason.to_owned());
-            let waiting = t.pending.drain().map(|(_, s)| s).collect();
+            let waiting: Vec<Arc<Slot>> = t.pending.drain().map(|(_, s)| s).collect();
             t.opening.clear();
             t.parked.clear();
-            (t.handles.drain().collect(), waiting)
+            let owed: Vec<(Handle, Arc<HandleEntry>)> = t.handles.drain().collect();
+            (owed, waiting)
         };
         for slot in waiting {
             slot.kill();

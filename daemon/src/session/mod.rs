@@ -52,6 +52,9 @@ use tokio_util::sync::CancellationToken;
 const CLOSE_QUIT_LIMIT: Duration = Duration::from_secs(5);
 
 /// Where the SMTP connection stands.
+// One `Link` per session and the client is its payload: boxing it would only
+// add an allocation and a pointer to every connection.
+#[allow(clippy::large_enum_variant)]
 enum Link {
     /// The connect is in flight.
     Connecting,

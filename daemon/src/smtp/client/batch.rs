@@ -90,10 +90,13 @@ impl Queue<'_> {
     }
 
     /// Message `index` and every one after it that has no outcome yet get `failure`.
-    fn fail_from(&mut self, index: usize, failure: Failure) {
+    /// Ends the batch: message `index` and every later one without an
+    /// outcome yet fail with `failure`.
+    fn end_from(mut self, index: usize, failure: Failure, in_step: bool) -> BatchEnd {
         for slot in self.outcomes[index..].iter_mut().filter(|o| o.is_none()) {
             *slot = Some(Err(failure.clone()));
         }
+        self.finish(in_step)
     }
 
     fn finish(self, in_step: bool) -> BatchEnd {
@@ -106,6 +109,11 @@ impl Queue<'_> {
     }
 }
 
+/// The failure of a message whose exchange outlived `step_limit`.
+fn timed_out(step_limit: Duration) -> Failure {
+    Failure::TimedOut(u16::try_from(step_limit.as_secs()).unwrap_or(u16::MAX))
+}
+
 impl SmtpClient {
     /// Sends `messages` one after the other, pipelined as the module says.
     /// Each message's exchange must finish within `step_limit`; past it, or
@@ -116,8 +124,7 @@ impl SmtpClient {
         let mut queue = Queue { messages, next: 0, outcomes: vec![None; messages.len()], spare: Vec::new() };
         if self.in_message {
             let busy = Failure::InvalidArgument("a message is under way: end it with data_end first".into());
-            queue.fail_from(0, busy);
-            return queue.finish(true);
+            return queue.end_from(0, busy, true);
         }
         if !self.caps.pipelining {
             return self.send_batch_unpipelined(queue, step_limit).await;
@@ -126,8 +133,7 @@ impl SmtpClient {
         self.out.clear();
         current.envelope(&mut self.out);
         if let Err(e) = self.write_out().await {
-            queue.fail_from(current.index, Failure::from(e));
-            return queue.finish(false);
+            return queue.end_from(current.index, Failure::from(e), false);
         }
         loop {
             let index = current.index;
@@ -138,15 +144,8 @@ impl SmtpClient {
                     self.release_buffer();
                     return queue.finish(true);
                 }
-                Ok(Err(e)) => {
-                    queue.fail_from(index, Failure::from(e));
-                    return queue.finish(false);
-                }
-                Err(_) => {
-                    let secs = u16::try_from(step_limit.as_secs()).unwrap_or(u16::MAX);
-                    queue.fail_from(index, Failure::TimedOut(secs));
-                    return queue.finish(false);
-                }
+                Ok(Err(e)) => return queue.end_from(index, Failure::from(e), false),
+                Err(_) => return queue.end_from(index, timed_out(step_limit), false),
             }
         }
     }
@@ -225,15 +224,8 @@ impl SmtpClient {
             match sent {
                 Ok(Ok(report)) => queue.outcomes[index] = Some(Ok(report)),
                 Ok(Err(e)) if e.keeps_connection() => queue.outcomes[index] = Some(Err(Failure::from(e))),
-                Ok(Err(e)) => {
-                    queue.fail_from(index, Failure::from(e));
-                    return queue.finish(false);
-                }
-                Err(_) => {
-                    let secs = u16::try_from(step_limit.as_secs()).unwrap_or(u16::MAX);
-                    queue.fail_from(index, Failure::TimedOut(secs));
-                    return queue.finish(false);
-                }
+                Ok(Err(e)) => return queue.end_from(index, Failure::from(e), false),
+                Err(_) => return queue.end_from(index, timed_out(step_limit), false),
             }
         }
         queue.finish(true)
