@@ -152,10 +152,15 @@ fn blocking_call_from_debug_callback_returns_in_progress() {
 #[test]
 fn xquit_from_another_thread_aborts_the_call_in_flight() {
     let stalled = Arc::new(Mutex::new(None));
+    let (arrived_tx, arrived) = mpsc::channel();
+    let arrived_tx = Mutex::new(arrived_tx);
     let d = start(move |p, id, req| {
         match req {
             Request::Open { .. } => p.respond(id, Response::Opened { handle: h(9) }),
-            Request::Command { .. } => *stalled.lock().unwrap() = Some(id),
+            Request::Command { .. } => {
+                *stalled.lock().unwrap() = Some(id);
+                let _ = arrived_tx.lock().unwrap().send(());
+            }
             Request::XQuit { .. } => {
                 if let Some(old) = stalled.lock().unwrap().take() {
                     p.respond(old, Response::Failed(Failure::Aborted));
@@ -171,7 +176,7 @@ fn xquit_from_another_thread_aborts_the_call_in_flight() {
         let conn = c.helo("mx", "me", None).unwrap();
         let other = conn.clone();
         let t = std::thread::spawn(move || other.rcpt("x@y"));
-        std::thread::sleep(Duration::from_millis(100));
+        arrived.recv_timeout(Duration::from_secs(5)).expect("the RCPT reached the daemon");
         assert_eq!(conn.noop().unwrap_err().code(), ReturnCode::InProgress, "second call while busy");
         conn.xquit().unwrap();
         let e = t.join().unwrap().unwrap_err();
