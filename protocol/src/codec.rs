@@ -3,9 +3,11 @@
 //! A frame on the wire is a 4-byte little-endian body length followed by the
 //! body: the frame value encoded with bincode 2 (serde mode, standard
 //! configuration: little-endian, variable-length integers). The length is
-//! checked against the peer's limit before anything is allocated for the body.
-//! Both directions reuse caller-owned buffers, so the hot path does not
-//! allocate per frame.
+//! checked against the peer's limit before anything is allocated for the body,
+//! and the body's buffer then grows only as its bytes arrive: a peer that
+//! announces a large frame and sends one byte costs a few bytes, not the
+//! announced length. Both directions reuse caller-owned buffers, so the hot
+//! path does not allocate per frame.
 
 use bincode::config::{Configuration, LittleEndian, Limit, Varint};
 use serde::de::DeserializeOwned;
@@ -94,6 +96,14 @@ pub fn append_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), Co
     }
 }
 
+/// The length of `frame` on the wire, prefix included: what [`append_frame`]
+/// would add, computed without encoding (a byte payload costs nothing to measure).
+pub fn encoded_len<T: Serialize>(frame: &T) -> Result<usize, CodecError> {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    bincode::serde::encode_into_writer(frame, &mut size, CONFIG).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    Ok(4 + size.bytes_written)
+}
+
 /// Decodes one frame body (without its prefix); every byte must be used.
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     let (value, used) = bincode::serde::decode_from_slice::<T, _>(body, CONFIG)
@@ -140,11 +150,19 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(
     let mut prefix = [0u8; 4];
     read_prefix(r, &mut prefix)?;
     let len = check_len(prefix, max)?;
-    // No clear(): resize then zeroes only what the buffer grows by (the
-    // read overwrites every byte), not a whole 4 MiB frame each time.
-    scratch.resize(len, 0);
-    r.read_exact(scratch)?;
+    scratch.clear();
+    // Grows with the bytes that arrive (at most doubling), never to the announced length up front.
+    let got = r.take(len as u64).read_to_end(scratch)?;
+    body_complete(got, len)?;
     decode_body(scratch)
+}
+
+/// A body cut short by the end of the stream is `UnexpectedEof`.
+fn body_complete(got: usize, len: usize) -> Result<(), CodecError> {
+    if got < len {
+        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+    }
+    Ok(())
 }
 
 /// Reads the 4-byte prefix, telling a clean close (no byte) from a cut one.
@@ -197,9 +215,10 @@ mod async_io {
             }
         }
         let len = check_len(prefix, max)?;
-        // See `read_frame`: zero only what the buffer grows by.
-        scratch.resize(len, 0);
-        r.read_exact(scratch).await?;
+        scratch.clear();
+        // See `read_frame`: the buffer grows with the bytes that arrive.
+        let got = (&mut *r).take(len as u64).read_to_end(scratch).await?;
+        body_complete(got, len)?;
         decode_body(scratch)
     }
 }
@@ -309,5 +328,32 @@ mod golden {
         assert_eq!(hex(&reply), "08 00 00 00 02 02 03 fa 01 02 4f 4b");
         let failed = DaemonFrame::Response { id: RequestId(3), response: Response::Failed(Failure::TimedOut(20)) };
         assert_eq!(hex(&failed), "05 00 00 00 02 03 06 04 14");
+    }
+}
+
+#[cfg(test)]
+mod growth {
+    //! A frame's buffer grows with its bytes, not with the length it announces.
+    use super::*;
+    use crate::{ClientFrame, Request, RequestId};
+
+    #[test]
+    fn an_announced_body_that_never_comes_allocates_nothing_like_its_length() {
+        let mut wire = (4u32 << 20).to_le_bytes().to_vec();
+        wire.push(1);
+        let mut buf = Vec::new();
+        let err = read_frame::<_, ClientFrame>(&mut wire.as_slice(), 8 << 20, &mut buf).unwrap_err();
+        assert!(err.is_disconnect(), "{err}");
+        assert!(buf.capacity() < 64 * 1024, "capacity {} for one byte received", buf.capacity());
+    }
+
+    #[test]
+    fn encoded_len_is_what_append_frame_writes() {
+        for payload in [vec![], vec![7; 300], vec![1; 70_000]] {
+            let frame = ClientFrame::Request { id: RequestId(1 << 40), request: Request::Ping { payload } };
+            let mut wire = Vec::new();
+            append_frame(&frame, &mut wire).unwrap();
+            assert_eq!(encoded_len(&frame).unwrap(), wire.len());
+        }
     }
 }
