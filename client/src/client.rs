@@ -16,6 +16,7 @@ use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::endpoint::client_socket_path;
+use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError};
 use smtp32_protocol::{
     ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response, ReturnCode,
     PROTOCOL_VERSION,
@@ -70,6 +71,23 @@ fn shutdown(stream: &Stream) {
 #[cfg(not(unix))]
 fn shutdown(_stream: &Stream) {}
 
+/// The uid the daemon runs as, as the kernel reports it for the socket's peer.
+#[cfg(unix)]
+fn daemon_uid(stream: &Stream) -> Option<u32> {
+    use interprocess::local_socket::traits::StreamCommon as _;
+    stream.peer_creds().ok().and_then(|c| c.euid())
+}
+
+/// Named pipes are checked by their own rules (not yet: see the README's Windows notes).
+#[cfg(not(unix))]
+fn daemon_uid(_stream: &Stream) -> Option<u32> {
+    Some(smtp32_protocol::endpoint::trust::effective_uid())
+}
+
+fn untrusted(e: TrustError) -> Error {
+    Error::cannot_initialize(format!("smtp32d socket not trusted: {e}"))
+}
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
@@ -89,8 +107,11 @@ impl Client {
         let unreachable = |e: &dyn std::fmt::Display| {
             Error::cannot_initialize(format!("cannot reach smtp32d at {}: {e}", path.display()))
         };
+        // Nothing is sent to a socket that another user could have planted.
+        let trusted = check_socket_path(&path).map_err(untrusted)?;
         let name = path.clone().to_fs_name::<GenericFilePath>().map_err(|e| unreachable(&e))?;
         let stream = Stream::connect(name).map_err(|e| unreachable(&e))?;
+        trusted.check_daemon(daemon_uid(&stream)).map_err(untrusted)?;
         let welcome = handshake(&stream).map_err(|e| unreachable(&e))?;
         let stream = Arc::new(stream);
         let routing = Arc::new(Routing::default());

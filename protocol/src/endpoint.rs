@@ -1,52 +1,72 @@
-//! Where the daemon's socket lives when nobody says otherwise.
+//! Where the daemon's socket lives when nobody says otherwise, and whether a
+//! socket found there may be trusted ([`trust`]).
 //!
-//! Order: the `SMTP32_SOCKET` environment variable, else
+//! The daemon's order: the `SMTP32_SOCKET` environment variable, else
 //! `$XDG_RUNTIME_DIR/smtp32d.sock`, else `/run/smtp32d/smtp32d.sock` for root
-//! and `/tmp/smtp32d-$UID/smtp32d.sock` for everyone else. The daemon puts its
+//! and `/tmp/smtp32d-$UID/smtp32d.sock` for everyone else. It puts its
 //! `--socket` flag and its `socket` setting in front of this.
 //!
-//! Clients use [`client_socket_path`]: the same rules, except that when the
-//! per-user socket is absent and the system daemon's socket exists (the
-//! packaged service), they use the system one, so a program run by any user
-//! finds the shared daemon without setting `SMTP32_SOCKET`.
+//! Clients use [`client_socket_path`]: `SMTP32_SOCKET` when set, else the
+//! first of these that exists — `$XDG_RUNTIME_DIR/smtp32d.sock` (a folder
+//! only its user can write), the system daemon's socket, and only then the
+//! per-user folder under `/tmp`, which anyone could have made first and which
+//! [`trust::check_socket_path`] therefore checks before anything is sent.
 
-use std::path::PathBuf;
+pub mod trust;
+
+use std::path::{Path, PathBuf};
 
 /// The environment variable that names the socket for daemon and clients.
 pub const SOCKET_ENV: &str = "SMTP32_SOCKET";
 /// The socket's file name inside a runtime directory.
 pub const SOCKET_FILE: &str = "smtp32d.sock";
-
-/// The socket path from the environment and the default rules.
-pub fn default_socket_path() -> PathBuf {
-    if let Some(p) = std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
-        return PathBuf::from(dir).join(SOCKET_FILE);
-    }
-    fallback_socket_path(effective_uid())
-}
-
 /// The system daemon's socket (the packaged service listens here).
 pub const SYSTEM_SOCKET_PATH: &str = "/run/smtp32d/smtp32d.sock";
 
-/// Where a client looks for the daemon: [`default_socket_path`], unless
-/// `SMTP32_SOCKET` is unset, that path does not exist and
-/// [`SYSTEM_SOCKET_PATH`] does.
-pub fn client_socket_path() -> PathBuf {
-    let own = default_socket_path();
-    let explicit = std::env::var_os(SOCKET_ENV).is_some_and(|p| !p.is_empty());
-    prefer_system(own, explicit, |p| p.exists())
+/// The socket path from the environment and the default rules (the daemon's view).
+pub fn default_socket_path() -> PathBuf {
+    explicit_socket_path().unwrap_or_else(|| {
+        xdg_socket_path().unwrap_or_else(|| fallback_socket_path(trust::effective_uid()))
+    })
 }
 
-fn prefer_system(own: PathBuf, explicit: bool, exists: impl Fn(&std::path::Path) -> bool) -> PathBuf {
-    let system = PathBuf::from(SYSTEM_SOCKET_PATH);
-    if !explicit && !exists(&own) && exists(&system) {
-        system
-    } else {
-        own
+/// Where a client looks for the daemon: `SMTP32_SOCKET` when set, else the
+/// first existing of `$XDG_RUNTIME_DIR/smtp32d.sock`, [`SYSTEM_SOCKET_PATH`]
+/// and the per-user fallback; when none exists, the first of them (so the
+/// error names the path a user would expect).
+pub fn client_socket_path() -> PathBuf {
+    if let Some(path) = explicit_socket_path() {
+        return path;
     }
+    let uid = trust::effective_uid();
+    let candidates = client_candidates(xdg_socket_path(), uid);
+    first_existing(candidates, |p| std::fs::symlink_metadata(p).is_ok())
+}
+
+fn explicit_socket_path() -> Option<PathBuf> {
+    std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()).map(PathBuf::from)
+}
+
+fn xdg_socket_path() -> Option<PathBuf> {
+    std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()).map(|d| PathBuf::from(d).join(SOCKET_FILE))
+}
+
+/// The client's candidates in order of trust: the runtime directory, the
+/// system socket, the per-user fallback (the last two are one for root).
+fn client_candidates(xdg: Option<PathBuf>, uid: u32) -> Vec<PathBuf> {
+    let mut candidates: Vec<PathBuf> = xdg.into_iter().collect();
+    candidates.push(PathBuf::from(SYSTEM_SOCKET_PATH));
+    let fallback = fallback_socket_path(uid);
+    if !candidates.contains(&fallback) {
+        candidates.push(fallback);
+    }
+    candidates
+}
+
+fn first_existing(candidates: Vec<PathBuf>, exists: impl Fn(&Path) -> bool) -> PathBuf {
+    let found = candidates.iter().find(|p| exists(p)).cloned();
+    // `client_candidates` always yields the system path, so the list is never empty.
+    found.or_else(|| candidates.into_iter().next()).unwrap_or_else(|| PathBuf::from(SYSTEM_SOCKET_PATH))
 }
 
 /// The path used when neither `SMTP32_SOCKET` nor `XDG_RUNTIME_DIR` is set.
@@ -58,35 +78,26 @@ pub fn fallback_socket_path(uid: u32) -> PathBuf {
     }
 }
 
-#[cfg(unix)]
-fn effective_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc_geteuid() }
-}
-
-#[cfg(unix)]
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-#[cfg(not(unix))]
-fn effective_uid() -> u32 {
-    1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn clients_fall_back_to_the_system_socket_only_when_theirs_is_absent() {
-        let own = PathBuf::from("/tmp/smtp32d-1000/smtp32d.sock");
+    fn clients_prefer_the_runtime_dir_then_the_system_socket_then_the_per_user_folder() {
+        let xdg = PathBuf::from("/run/user/1000/smtp32d.sock");
         let system = PathBuf::from(SYSTEM_SOCKET_PATH);
-        assert_eq!(prefer_system(own.clone(), false, |p| p == system), system);
-        assert_eq!(prefer_system(own.clone(), false, |_| true), own);
-        assert_eq!(prefer_system(own.clone(), true, |p| p == system), own);
-        assert_eq!(prefer_system(own.clone(), false, |_| false), own);
+        let per_user = PathBuf::from("/tmp/smtp32d-1000/smtp32d.sock");
+        let all = client_candidates(Some(xdg.clone()), 1000);
+        assert_eq!(all, vec![xdg.clone(), system.clone(), per_user.clone()]);
+        assert_eq!(first_existing(all.clone(), |_| true), xdg);
+        // A planted per-user socket never wins over the system daemon's.
+        assert_eq!(first_existing(all.clone(), |p| p != xdg), system);
+        assert_eq!(first_existing(all.clone(), |p| p == per_user), per_user);
+        assert_eq!(first_existing(all, |_| false), xdg);
+        let no_xdg = client_candidates(None, 1000);
+        assert_eq!(first_existing(no_xdg.clone(), |p| p == per_user || p == system), system);
+        assert_eq!(first_existing(no_xdg, |_| false), system);
+        assert_eq!(client_candidates(None, 0), vec![system]);
     }
 
     #[test]
