@@ -24,6 +24,11 @@ pub const SYSTEM_CONFIG_PATH: &str = "/etc/smtp32d/smtp32d.toml";
 /// Prefix of the environment variables that override settings (`SMTP32D_TIMEOUT=5`).
 pub const ENV_PREFIX: &str = "SMTP32D";
 
+/// The smallest `client_queue_bytes` accepted.
+pub const MIN_CLIENT_QUEUE_BYTES: u32 = 64 * 1024;
+/// The largest `client_queue_bytes` accepted.
+pub const MAX_CLIENT_QUEUE_BYTES: u32 = 1 << 30;
+
 /// The largest `idle_timeout` accepted: one day.
 pub const MAX_IDLE_TIMEOUT: u32 = 86_400;
 
@@ -45,6 +50,21 @@ pub struct Settings {
     pub max_connections: u32,
     /// SMTP connections open at once per IPC client (1..=max_connections).
     pub max_connections_per_client: u32,
+    /// SMTP connections open at once per user, all of the user's clients
+    /// together (1..=1_000_000; above `max_connections` it is that); root and
+    /// the daemon's user are not limited.
+    pub max_connections_per_user: u32,
+    /// IPC clients connected at once, all users together (1..=100_000).
+    pub max_clients: u32,
+    /// IPC clients connected at once per user (1..=100_000; above
+    /// `max_clients` it is that); root and the daemon's user are not limited.
+    pub max_clients_per_user: u32,
+    /// Bytes one IPC client may hold in the daemon: requests being served and
+    /// responses and traffic copies waiting for it to read them.
+    pub client_queue_bytes: u32,
+    /// Seconds a client may take to finish a frame it began to send, or to
+    /// read responses that wait for it, before it is disconnected (1..=3600).
+    pub client_stall_timeout: u32,
     /// Largest frame body accepted from a client, in bytes.
     pub max_frame_bytes: u32,
     /// Members of this group (and root, and the daemon's own user) see and
@@ -173,6 +193,12 @@ impl Settings {
         check("max_connections", self.max_connections.into(), 1, 1_000_000)?;
         check("max_connections_per_client", self.max_connections_per_client.into(), 1, self.max_connections.into())?;
         check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())?;
+        // A per-user limit above the total is allowed and means the total.
+        check("max_connections_per_user", self.max_connections_per_user.into(), 1, 1_000_000)?;
+        check("max_clients", self.max_clients.into(), 1, 100_000)?;
+        check("max_clients_per_user", self.max_clients_per_user.into(), 1, 100_000)?;
+        check("client_queue_bytes", self.client_queue_bytes.into(), MIN_CLIENT_QUEUE_BYTES.into(), MAX_CLIENT_QUEUE_BYTES.into())?;
+        check("client_stall_timeout", self.client_stall_timeout.into(), 1, 3600)?;
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
         check("idle_timeout", self.idle_timeout.into(), 0, MAX_IDLE_TIMEOUT.into())?;
         parse_socket_mode(&self.socket_mode)?;
@@ -355,6 +381,18 @@ mod tests {
         assert_eq!(load_text("idle_timeout = 0").unwrap().idle_timeout, 0);
         let e = load_text("idle_timeout = 86401").unwrap_err().to_string();
         assert!(e.contains("`idle_timeout`"), "{e}");
+    }
+
+    #[test]
+    fn client_limits_have_defaults_that_keep_one_user_from_taking_everything() {
+        let s = load_text("").unwrap();
+        assert!(s.max_clients_per_user < s.max_clients);
+        assert!(s.max_connections_per_user < s.max_connections);
+        assert_eq!((s.client_queue_bytes, s.client_stall_timeout), (8 << 20, 60));
+        let e = load_text("max_clients_per_user = 0").unwrap_err().to_string();
+        assert!(e.contains("`max_clients_per_user`"), "{e}");
+        let e = load_text("client_stall_timeout = 0").unwrap_err().to_string();
+        assert!(e.contains("`client_stall_timeout`"), "{e}");
     }
 
     #[test]

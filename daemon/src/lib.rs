@@ -6,6 +6,8 @@
 //! - [`listener`]: the Unix socket: path, permissions, stale-file handling.
 //! - [`ipc`]: the accept loop, one task per client, request routing.
 //! - [`registry`]: handles, their owners and the connection limits.
+//! - [`seats`]: the limits on IPC clients, in all and per user.
+//! - [`budget`]: the bytes one IPC client may hold in the daemon.
 //! - [`session`]: the actix actor per SMTP connection, with timeout and cancel.
 //! - [`smtp`]: outbound SMTP, free of actix and IPC.
 //! - [`state`]: what the client tasks share.
@@ -17,6 +19,7 @@
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
+pub mod budget;
 pub mod config;
 pub mod ipc;
 pub mod lifecycle;
@@ -25,6 +28,7 @@ pub mod logging;
 pub mod peer;
 pub mod registry;
 pub mod reload;
+pub mod seats;
 pub mod session;
 pub mod smtp;
 pub mod state;

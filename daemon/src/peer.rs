@@ -23,20 +23,48 @@ pub struct Peer {
 impl Peer {
     /// True when this peer may see and act on every connection: root, the
     /// daemon's own user, or a member of `admin_group` (empty: nobody else).
+    /// May block on the user database: see [`Peer::admin_without_lookup`].
     pub fn is_admin(&self, admin_group: &str) -> bool {
+        if let Some(known) = self.admin_without_lookup(admin_group) {
+            return known;
+        }
         let Some(uid) = self.uid else { return false };
-        // SAFETY: geteuid has no preconditions.
-        if uid == 0 || uid == unsafe { libc::geteuid() } {
-            return true;
-        }
-        if admin_group.is_empty() {
-            return false;
-        }
         match group_id(admin_group) {
             Some(gid) => self.gid == Some(gid) || user_groups(uid).contains(&gid),
             None => false,
         }
     }
+}
+
+impl Peer {
+    /// Admin status when it needs no look-up in the user database: root and
+    /// the daemon's own user are admins, an unknown uid or an empty
+    /// `admin_group` leaves everyone else out; `None` when group membership decides.
+    pub fn admin_without_lookup(&self, admin_group: &str) -> Option<bool> {
+        let Some(uid) = self.uid else { return Some(false) };
+        if is_owner(uid) {
+            return Some(true);
+        }
+        admin_group.is_empty().then_some(false)
+    }
+
+    /// The uid whose per-user limits (`max_clients_per_user`,
+    /// `max_connections_per_user`) apply to this peer. Root and the daemon's
+    /// own user own the daemon and are not limited per user; a peer whose uid
+    /// the kernel did not report counts as `u32::MAX` ("nobody known").
+    pub fn limited_uid(&self) -> Option<u32> {
+        match self.uid {
+            Some(uid) if is_owner(uid) => None,
+            Some(uid) => Some(uid),
+            None => Some(u32::MAX),
+        }
+    }
+}
+
+/// Root or the user the daemon runs as.
+fn is_owner(uid: u32) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    uid == 0 || uid == unsafe { libc::geteuid() }
 }
 
 /// The id of the group called `name`, if it exists.

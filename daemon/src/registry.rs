@@ -3,7 +3,8 @@
 //! Handles are random non-zero 32-bit ids, unique in the daemon. A handle is
 //! found only by the IPC client that created it: to everyone else it does not
 //! exist (`Failure::InvalidHandle`), so handles cannot be guessed across
-//! clients. Limits on connections in all and per client are enforced here.
+//! clients. Limits on connections in all, per IPC client and per user (uid,
+//! across all of that user's clients) are enforced here.
 //!
 //! The admin requests are the one exception, and they go through their own
 //! lookups ([`Registry::visible`], [`Registry::lookup_admin`]): there a
@@ -26,6 +27,8 @@ pub struct ClientId(pub u64);
 
 struct Entry {
     owner: ClientId,
+    /// The uid the connection counts against, if its user is limited.
+    user: Option<u32>,
     session: Addr<SmtpSession>,
     activity: Arc<Activity>,
 }
@@ -50,6 +53,20 @@ impl Viewer {
 struct Table {
     entries: HashMap<Handle, Entry>,
     per_client: HashMap<ClientId, u32>,
+    /// Connections by the uid they count against (`ConnectionLimits::per_user`).
+    per_user: HashMap<u32, u32>,
+}
+
+/// The limits an open is checked against.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// `max_connections`: all clients together.
+    pub total: u32,
+    /// `max_connections_per_client`: one IPC client.
+    pub per_client: u32,
+    /// The uid the connection counts against and `max_connections_per_user`,
+    /// `None` for the users not limited per user (root, the daemon's own).
+    pub per_user: Option<(u32, u32)>,
 }
 
 /// The daemon-wide handle table, shared by every IPC client task.
@@ -75,17 +92,23 @@ impl Registry {
     pub fn open(
         &self,
         owner: ClientId,
-        max_total: u32,
-        max_per_client: u32,
+        limits: ConnectionLimits,
         start: impl FnOnce(Handle) -> (Addr<SmtpSession>, Arc<Activity>),
     ) -> Result<(Handle, Addr<SmtpSession>), Failure> {
         let mut t = self.table();
+        let max_total = limits.total;
         if t.entries.len() >= max_total as usize {
             return Err(Failure::LimitReached(format!("the daemon holds its maximum of {max_total} connections")));
         }
         let mine = t.per_client.get(&owner).copied().unwrap_or(0);
-        if mine >= max_per_client {
-            return Err(Failure::LimitReached(format!("this client holds its maximum of {max_per_client} connections")));
+        if mine >= limits.per_client {
+            let max = limits.per_client;
+            return Err(Failure::LimitReached(format!("this client holds its maximum of {max} connections")));
+        }
+        if let Some((uid, max)) = limits.per_user {
+            if t.per_user.get(&uid).copied().unwrap_or(0) >= max {
+                return Err(Failure::LimitReached(format!("uid {uid} holds its maximum of {max} connections")));
+            }
         }
         let mut rng = rand::rng();
         let handle = loop {
@@ -96,8 +119,12 @@ impl Registry {
             }
         };
         let (session, activity) = start(handle);
-        t.entries.insert(handle, Entry { owner, session: session.clone(), activity });
+        let user = limits.per_user.map(|(uid, _)| uid);
+        t.entries.insert(handle, Entry { owner, user, session: session.clone(), activity });
         *t.per_client.entry(owner).or_default() += 1;
+        if let Some(uid) = user {
+            *t.per_user.entry(uid).or_default() += 1;
+        }
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok((handle, session))
     }
@@ -116,7 +143,9 @@ impl Registry {
         if !matches!(t.entries.get(&handle), Some(e) if e.owner == owner) {
             return false;
         }
-        t.entries.remove(&handle);
+        if let Some(entry) = t.entries.remove(&handle) {
+            release_user(&mut t, entry.user);
+        }
         release(&mut t, owner, 1);
         true
     }
@@ -125,7 +154,14 @@ impl Registry {
     pub fn remove_client(&self, owner: ClientId) -> Vec<Addr<SmtpSession>> {
         let mut t = self.table();
         let handles: Vec<Handle> = t.entries.iter().filter(|(_, e)| e.owner == owner).map(|(h, _)| *h).collect();
-        let sessions: Vec<_> = handles.iter().filter_map(|h| t.entries.remove(h)).map(|e| e.session).collect();
+        let entries: Vec<Entry> = handles.iter().filter_map(|h| t.entries.remove(h)).collect();
+        let sessions = entries
+            .into_iter()
+            .map(|e| {
+                release_user(&mut t, e.user);
+                e.session
+            })
+            .collect();
         t.per_client.remove(&owner);
         sessions
     }
@@ -189,6 +225,16 @@ fn release(t: &mut Table, owner: ClientId, n: u32) {
         *c = c.saturating_sub(n);
         if *c == 0 {
             t.per_client.remove(&owner);
+        }
+    }
+}
+
+fn release_user(t: &mut Table, user: Option<u32>) {
+    let Some(uid) = user else { return };
+    if let Some(c) = t.per_user.get_mut(&uid) {
+        *c = c.saturating_sub(1);
+        if *c == 0 {
+            t.per_user.remove(&uid);
         }
     }
 }

@@ -6,9 +6,10 @@ use crate::config::{ConfigError, Settings};
 use crate::lifecycle::Lifecycle;
 use crate::registry::{ClientId, Registry};
 use crate::reload::Reload;
+use crate::seats::Seats;
 use crate::stats::Totals;
 use actix::ArbiterHandle;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -21,7 +22,8 @@ pub struct DaemonState {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     next_client: AtomicU64,
-    clients: AtomicU32,
+    /// The IPC clients connected now, in all and per user.
+    pub seats: Arc<Seats>,
     started: Instant,
     /// Totals since start.
     pub totals: Arc<Totals>,
@@ -45,7 +47,7 @@ impl DaemonState {
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             next_client: AtomicU64::new(1),
-            clients: AtomicU32::new(0),
+            seats: Arc::new(Seats::default()),
             started: Instant::now(),
         }
     }
@@ -78,20 +80,14 @@ impl DaemonState {
         &self.arbiters[i % self.arbiters.len()]
     }
 
-    /// Registers a new IPC client and returns its id.
-    pub fn client_connected(&self) -> ClientId {
-        self.clients.fetch_add(1, Ordering::Relaxed);
+    /// A fresh id for a new IPC client.
+    pub fn next_client_id(&self) -> ClientId {
         ClientId(self.next_client.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// Counts an IPC client out.
-    pub fn client_disconnected(&self) {
-        self.clients.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// IPC clients connected now.
     pub fn clients(&self) -> u32 {
-        self.clients.load(Ordering::Relaxed)
+        self.seats.taken()
     }
 
     /// Seconds since start.

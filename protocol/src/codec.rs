@@ -205,6 +205,14 @@ mod async_io {
         max: u32,
         scratch: &mut Vec<u8>,
     ) -> Result<T, CodecError> {
+        let len = read_frame_len_async(r, max).await?;
+        read_frame_body_async(r, len, scratch).await
+    }
+
+    /// Reads a frame's length prefix and checks it against `max`: the first
+    /// half of [`read_frame_async`], for a reader that decides between the two
+    /// halves whether it has room for the body.
+    pub async fn read_frame_len_async<R: AsyncRead + Unpin>(r: &mut R, max: u32) -> Result<usize, CodecError> {
         let mut prefix = [0u8; 4];
         let mut got = 0;
         while got < 4 {
@@ -214,7 +222,15 @@ mod async_io {
                 n => got += n,
             }
         }
-        let len = check_len(prefix, max)?;
+        check_len(prefix, max)
+    }
+
+    /// Reads and decodes a body of `len` bytes (from [`read_frame_len_async`]) into `scratch`.
+    pub async fn read_frame_body_async<R: AsyncRead + Unpin, T: DeserializeOwned>(
+        r: &mut R,
+        len: usize,
+        scratch: &mut Vec<u8>,
+    ) -> Result<T, CodecError> {
         scratch.clear();
         // See `read_frame`: the buffer grows with the bytes that arrive.
         let got = (&mut *r).take(len as u64).read_to_end(scratch).await?;
@@ -224,7 +240,7 @@ mod async_io {
 }
 
 #[cfg(feature = "tokio")]
-pub use async_io::{read_frame_async, write_frame_async};
+pub use async_io::{read_frame_async, read_frame_body_async, read_frame_len_async, write_frame_async};
 
 /// The body bytes of `frame` after its length prefix, for the tests that pin
 /// the variant indices PROTOCOL.md gives.

@@ -3,30 +3,38 @@
 //!
 //! The reader decodes frames and spawns one task per request, so an
 //! `XQuit` is served while another request of the same client is in flight;
-//! at most [`MAX_REQUESTS_IN_FLIGHT`] run at once, after which the reader
-//! stops reading (backpressure instead of unbounded memory), though it
-//! still notices the client hanging up and then cancels its work at once. Every outbound
-//! frame — responses and events pushed by session actors — goes through one
-//! bounded queue to the writer, which keeps per-handle order. Memory per
-//! client is bounded in bytes too: request frames over 64 KiB share a budget
-//! of 16 MiB in flight (small ones, `XQuit` among them, never wait for it), and
-//! traffic copies one of [`COPY_BUDGET_BYTES`](crate::session::tap::COPY_BUDGET_BYTES)
-//! queued (see `session::tap`).
+//! at most [`MAX_REQUESTS_IN_FLIGHT`] run at once. Every outbound frame —
+//! responses and events pushed by session actors — goes through one bounded
+//! queue to the writer, which keeps per-handle order.
+//!
+//! What a client costs the daemon is bounded in bytes and in time:
+//! - its requests while served and its responses and copies waiting to be
+//!   written count against one [`ClientBudget`] of `client_queue_bytes`; over
+//!   it, the reader takes no further large request (it still notices the
+//!   client hanging up and then cancels its work at once);
+//! - a frame's buffer grows as its bytes arrive, and a frame begun must be
+//!   complete within `client_stall_timeout`;
+//! - a client that reads nothing for `client_stall_timeout` while responses
+//!   wait for it is disconnected, its connections closed as if it had died;
+//! - `max_clients` and `max_clients_per_user` limit how many are connected.
 
 use super::router::Router;
+use crate::budget::{charge_of, ClientBudget, SMALL_REQUEST_BYTES};
 use crate::logging::ERROR_TARGET;
 use crate::peer::Peer;
 use crate::session::messages::Close;
-use crate::session::tap::CopyBudget;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
-use smtp32_protocol::codec::{append_frame, read_frame_async, CodecError};
-use tokio::io::{AsyncWriteExt, BufReader};
-use smtp32_protocol::{ClientFrame, DaemonFrame, Event, Welcome, PROTOCOL_VERSION};
+use smtp32_protocol::codec::{
+    append_frame, read_frame_async, read_frame_body_async, read_frame_len_async, CodecError,
+};
+use smtp32_protocol::{ClientFrame, DaemonFrame, Welcome, PROTOCOL_VERSION};
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -43,18 +51,14 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 const KEPT_WRITE_BUFFER_BYTES: usize = 1 << 20;
 /// Time a new client has to send its `Hello`.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How often a reader that waits for a free request slot checks whether its client hung up.
+/// How often a reader that waits for room checks whether its client hung up.
 const HANGUP_CHECK: Duration = Duration::from_millis(100);
-/// Request frames up to this size need only a slot; larger ones also take their size from
-/// [`LARGE_REQUEST_BYTES_IN_FLIGHT`]. The reader's buffer shrinks back to it after a larger frame.
-const SMALL_FRAME_BYTES: usize = 64 * 1024;
-/// Bytes of large request frames (DATA chunks, whole messages) of one client in flight at
-/// once; at least one largest frame.
-const LARGE_REQUEST_BYTES_IN_FLIGHT: usize = 16 << 20;
+/// The reader's frame buffer shrinks back after a frame larger than this.
+const KEPT_FRAME_BUFFER_BYTES: usize = 64 * 1024;
 
-/// Serves one client until it disconnects, breaks the protocol or the daemon stops.
+/// Serves one client until it disconnects, breaks the protocol, stalls or the daemon stops.
 pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
-    let id = state.client_connected();
+    let id = state.next_client_id();
     let peer = match stream.peer_creds() {
         Ok(c) => Peer {
             pid: c.pid().and_then(|p| u32::try_from(p).ok()),
@@ -64,24 +68,42 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
         Err(_) => Peer::default(),
     };
     debug!(client = id.0, pid = ?peer.pid, uid = ?peer.uid, "client connected");
+    let settings = state.settings();
+    let stall = Duration::from_secs(settings.client_stall_timeout.into());
     let stream = Rc::new(stream);
     let (out, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
     let done = CancellationToken::new();
-    let copies = Arc::new(CopyBudget::default());
-    let writer = actix_rt::spawn(write_loop(stream.clone(), rx, done.clone(), copies.clone()));
+    let stalled = CancellationToken::new();
+    let budget = Arc::new(ClientBudget::new(settings.client_queue_bytes as usize));
+    let writer = Writer { stream: stream.clone(), budget: budget.clone(), stall, stalled: stalled.clone() };
+    let writer = actix_rt::spawn(writer.run(rx, done.clone()));
 
-    let max = state.settings().max_frame_bytes;
+    let max = settings.max_frame_bytes;
     // Buffered: a frame's prefix and body (and often the next frames) come in one read.
     let mut reader = BufReader::with_capacity(IPC_READ_BUFFER_BYTES, &*stream);
     let mut scratch = Vec::new();
-    match handshake(&mut reader, max, &mut scratch, &state).await {
+    let seat = state.seats.take(peer.limited_uid(), settings.max_clients, settings.max_clients_per_user);
+    let welcome = match seat {
+        Ok(_) => handshake(&mut reader, max, &mut scratch, &state).await,
+        Err(ref reason) => {
+            warn!(target: ERROR_TARGET, uid = ?peer.uid, "client refused: {reason}");
+            Err(DaemonFrame::Refused { protocol_version: PROTOCOL_VERSION, reason: reason.clone() })
+        }
+    };
+    match welcome {
         Ok(welcome) => {
             let _ = out.send(DaemonFrame::Welcome(welcome)).await;
-            let router = Rc::new(Router::new(state.clone(), id, peer, out.clone()).with_copy_budget(copies));
+            let router = Rc::new(Router::new(state.clone(), id, peer, out.clone(), budget.clone()));
             let stop = state.lifecycle.stop_token();
+            let frames = Frames { reader: &mut reader, max, stall, scratch: &mut scratch, budget: &budget };
             tokio::select! {
-                _ = read_loop(&mut reader, max, &mut scratch, router, &out) => {}
+                _ = read_loop(frames, router, &out) => {}
                 _ = stop.cancelled() => {}
+                _ = stalled.cancelled() => {
+                    let secs = stall.as_secs();
+                    warn!(target: ERROR_TARGET, client = id.0, uid = ?peer.uid,
+                        "client read nothing for {secs} s while responses waited: disconnected");
+                }
             }
         }
         Err(frame) => {
@@ -99,9 +121,10 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     drop(out);
     done.cancel();
     let _ = writer.await;
-    state.client_disconnected();
+    drop(seat);
     debug!(client = id.0, "client disconnected");
 }
+
 
 /// Reads the `Hello`; returns the `Welcome` to send, or the frame that refuses.
 async fn handshake(
@@ -132,60 +155,116 @@ async fn handshake(
     }
 }
 
-async fn read_loop(
-    reader: &mut BufReader<&Stream>,
+
+/// What the reader reads with: the stream, the frame limit, how long a
+/// frame begun may take, its reusable buffer and the client's budget.
+struct Frames<'a, 'b> {
+    reader: &'a mut BufReader<&'b Stream>,
     max: u32,
-    scratch: &mut Vec<u8>,
-    router: Rc<Router>,
-    out: &mpsc::Sender<DaemonFrame>,
-) {
+    stall: Duration,
+    scratch: &'a mut Vec<u8>,
+    budget: &'a Arc<ClientBudget>,
+}
+
+/// Why the reader stopped reading.
+enum Stop {
+    /// The client closed or cut the stream, or hung up while the reader waited.
+    Gone,
+    /// It broke the protocol (answered with `ProtocolError`).
+    Broken(CodecError),
+    /// A frame it began did not arrive in full within the stall timeout.
+    Stalled,
+}
+
+impl Frames<'_, '_> {
+    /// The next request frame, its body's bytes charged to the budget (the
+    /// caller releases them once the request is served). Waits, without a
+    /// time limit, for a frame to begin and for room in the budget; a frame
+    /// begun must then arrive within the stall timeout.
+    async fn next(&mut self) -> Result<(ClientFrame, usize), Stop> {
+        match self.reader.fill_buf().await {
+            Ok([]) | Err(_) => return Err(Stop::Gone),
+            Ok(_) => {}
+        }
+        let len = within_stall(self.stall, read_frame_len_async(self.reader, self.max)).await?;
+        if len <= SMALL_REQUEST_BYTES {
+            self.budget.charge(len);
+        } else if until_hangup(self.budget.charge_when_room(len), self.reader.get_ref()).await.is_none() {
+            return Err(Stop::Gone);
+        }
+        let frame = within_stall(self.stall, read_frame_body_async(self.reader, len, self.scratch)).await;
+        if self.scratch.capacity() > KEPT_FRAME_BUFFER_BYTES {
+            // Do not keep a frame-sized buffer for the client's lifetime.
+            *self.scratch = Vec::new();
+        }
+        match frame {
+            Ok(frame) => Ok((frame, len)),
+            Err(stop) => {
+                self.budget.release(len);
+                Err(stop)
+            }
+        }
+    }
+
+}
+
+/// Runs one half of a frame read within `stall`.
+async fn within_stall<T>(stall: Duration, read: impl Future<Output = Result<T, CodecError>>) -> Result<T, Stop> {
+    match tokio::time::timeout(stall, read).await {
+        Err(_) => Err(Stop::Stalled),
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if e.is_disconnect() => Err(Stop::Gone),
+        Ok(Err(e)) => Err(Stop::Broken(e)),
+    }
+}
+
+async fn read_loop(mut frames: Frames<'_, '_>, router: Rc<Router>, out: &mpsc::Sender<DaemonFrame>) {
     let permits = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
-    let large_bytes = Arc::new(Semaphore::new(LARGE_REQUEST_BYTES_IN_FLIGHT.max(max as usize)));
+    let budget = frames.budget.clone();
     loop {
-        let frame = match read_frame_async::<_, ClientFrame>(reader, max, scratch).await {
-            Ok(frame) => frame,
-            Err(e) if e.is_disconnect() => return,
-            Err(e) => return protocol_error(out, e).await,
+        let (frame, charged) = match frames.next().await {
+            Ok(next) => next,
+            Err(Stop::Gone) => return,
+            Err(Stop::Broken(e)) => return protocol_error(out, e).await,
+            Err(Stop::Stalled) => {
+                let secs = frames.stall.as_secs();
+                warn!(target: ERROR_TARGET, "client began a frame and did not finish it within {secs} s: disconnected");
+                return;
+            }
         };
         let (id, request) = match frame {
             ClientFrame::Request { id, request } => (id, request),
             ClientFrame::Hello(_) => {
+                budget.release(charged);
                 let _ = out.send(DaemonFrame::ProtocolError { reason: "Hello sent twice".into() }).await;
                 return;
             }
         };
-        let size = scratch.len();
-        if scratch.capacity() > SMALL_FRAME_BYTES {
-            // Do not keep a frame-sized buffer for the client's lifetime.
-            *scratch = Vec::new();
-        }
-        let Some(permit) = acquire(&permits, 1, reader.get_ref()).await else { return };
-        let large = match size {
-            n if n > SMALL_FRAME_BYTES => match acquire(&large_bytes, n, reader.get_ref()).await {
-                Some(p) => Some(p),
-                None => return,
-            },
-            _ => None,
+        let Some(Ok(permit)) = until_hangup(permits.clone().acquire_owned(), frames.reader.get_ref()).await else {
+            budget.release(charged);
+            return;
         };
-        let router = router.clone();
+        let (router, budget) = (router.clone(), budget.clone());
         actix_rt::spawn(async move {
             router.serve(id, request).await;
-            drop((permit, large));
+            budget.release(charged);
+            drop(permit);
         });
     }
 }
 
-/// Takes `n` permits of `semaphore` for a request. While they are busy the reader stops
-/// reading (backpressure), so it would not see the client hang up until they free, which may
-/// be a whole timeout away: it looks for the hang-up itself meanwhile, so a dead client's work
-/// is cancelled at once (`None`).
-async fn acquire(semaphore: &Arc<Semaphore>, n: usize, reader: &Stream) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    let n = u32::try_from(n).unwrap_or(u32::MAX);
+/// Runs `wait` (a wait for room: request slots, budget bytes). While it waits
+/// the reader reads nothing (backpressure), so it would not see the client
+/// hang up until room frees, which may be a whole timeout away: it looks for
+/// the hang-up itself meanwhile, so a dead client's work is cancelled at once
+/// (`None`).
+async fn until_hangup<T>(wait: impl Future<Output = T>, stream: &Stream) -> Option<T> {
+    tokio::pin!(wait);
     loop {
         tokio::select! {
-            permit = semaphore.clone().acquire_many_owned(n) => return permit.ok(),
+            done = &mut wait => return Some(done),
             _ = tokio::time::sleep(HANGUP_CHECK) => {
-                if peer_hung_up(reader) {
+                if peer_hung_up(stream) {
                     return None;
                 }
             }
@@ -214,59 +293,82 @@ async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
 
 /// Writes queued frames in order, as many as are queued (up to
 /// [`WRITE_BATCH_BYTES`]) in one write; once `done` fires it flushes what is
-/// already queued and returns.
-async fn write_loop(stream: Rc<Stream>, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken, copies: Arc<CopyBudget>) {
-    let mut writer = &*stream;
-    let mut out = Vec::new();
-    loop {
-        let frame = tokio::select! {
-            biased;
-            frame = rx.recv() => match frame {
-                Some(frame) => frame,
-                None => return,
-            },
-            _ = done.cancelled() => break,
-        };
-        out.clear();
-        // Traffic copies in this write: their bytes go back to the budget once written.
-        let mut copy_bytes = copy_len(&frame);
-        // A frame that cannot be encoded ends the stream (as a failed write
-        // does): dropping it would leave its caller waiting for ever.
-        if append_frame(&frame, &mut out).is_err() {
-            return;
-        }
-        while out.len() < WRITE_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(frame) => {
-                    copy_bytes += copy_len(&frame);
-                    if append_frame(&frame, &mut out).is_err() {
-                        return;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        if writer.write_all(&out).await.is_err() {
-            return;
-        }
-        copies.release(copy_bytes);
-        if out.capacity() > KEPT_WRITE_BUFFER_BYTES {
-            out = Vec::new();
-        }
-    }
-    out.clear();
-    while let Ok(frame) = rx.try_recv() {
-        if append_frame(&frame, &mut out).is_err() {
-            break;
-        }
-    }
-    let _ = writer.write_all(&out).await;
+
+/// The client's single writer: the stream, the budget it gives bytes back
+/// to, and the stall timeout after which a client that reads nothing is cut.
+struct Writer {
+    stream: Rc<Stream>,
+    budget: Arc<ClientBudget>,
+    stall: Duration,
+    stalled: CancellationToken,
 }
 
-/// The bytes a frame holds against the client's copy budget: a traffic copy's, else none.
-fn copy_len(frame: &DaemonFrame) -> usize {
-    match frame {
-        DaemonFrame::Event(Event::Traffic { bytes, .. }) => bytes.len(),
-        _ => 0,
+impl Writer {
+    /// Writes queued frames in order, as many as are queued (up to
+    /// [`WRITE_BATCH_BYTES`]) in one write; once `done` fires it flushes what is
+    /// already queued and returns. A write that makes no progress for the
+    /// stall timeout ends the client (`stalled`).
+    async fn run(self, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken) {
+        let mut out = Vec::new();
+        loop {
+            let frame = tokio::select! {
+                biased;
+                frame = rx.recv() => match frame {
+                    Some(frame) => frame,
+                    None => return,
+                },
+                _ = done.cancelled() => break,
+            };
+            out.clear();
+            // Bytes these frames hold against the budget, given back once written.
+            let mut charged = charge_of(&frame);
+            // A frame that cannot be encoded ends the stream (as a failed write
+            // does): dropping it would leave its caller waiting for ever.
+            if append_frame(&frame, &mut out).is_err() {
+                return;
+            }
+            while out.len() < WRITE_BATCH_BYTES {
+                match rx.try_recv() {
+                    Ok(frame) => {
+                        charged += charge_of(&frame);
+                        if append_frame(&frame, &mut out).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            if !self.write_or_stall(&out).await {
+                return;
+            }
+            self.budget.release(charged);
+            if out.capacity() > KEPT_WRITE_BUFFER_BYTES {
+                out = Vec::new();
+            }
+        }
+        out.clear();
+        while let Ok(frame) = rx.try_recv() {
+            if append_frame(&frame, &mut out).is_err() {
+                break;
+            }
+        }
+        let _ = self.write_or_stall(&out).await;
+    }
+
+    /// Writes all of `bytes`; false when the stream failed, or when the client
+    /// read nothing for the stall timeout (then `stalled` fires).
+    async fn write_or_stall(&self, mut bytes: &[u8]) -> bool {
+        let mut writer = &*self.stream;
+        while !bytes.is_empty() {
+            match tokio::time::timeout(self.stall, writer.write(bytes)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return false,
+                Ok(Ok(n)) => bytes = &bytes[n..],
+                Err(_) => {
+                    self.stalled.cancel();
+                    return false;
+                }
+            }
+        }
+        true
     }
 }

@@ -10,13 +10,14 @@
 use super::admin;
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
 use crate::peer::Peer;
-use crate::registry::{ClientId, Viewer};
+use crate::budget::{charge_of, ClientBudget};
+use crate::registry::{ClientId, ConnectionLimits, Viewer};
 use crate::session::activity::Activity;
 use crate::session::messages::{
     Authenticate, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch, SendMessage, SetDebug, SetTimeout,
     StartTls, XQuit,
 };
-use crate::session::tap::{CopyBudget, EventTap};
+use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
 use crate::smtp::{validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
@@ -30,26 +31,38 @@ use tracing::{debug, warn};
 pub struct Router {
     state: Arc<DaemonState>,
     client: ClientId,
-    viewer: Viewer,
+    peer: Peer,
     out: mpsc::Sender<DaemonFrame>,
-    /// The client's queued traffic copies, shared by every tap of its connections.
-    copies: Arc<CopyBudget>,
+    /// The client's bytes in the daemon, shared by its writer and every tap of its connections.
+    budget: Arc<ClientBudget>,
 }
 
 impl Router {
     /// A router for `client`, whose socket credentials are `peer`, answering
-    /// through `out`. Whether the client is an admin is decided now, with the
-    /// `admin_group` in force.
-    pub fn new(state: Arc<DaemonState>, client: ClientId, peer: Peer, out: mpsc::Sender<DaemonFrame>) -> Router {
-        let viewer = Viewer { peer, admin: peer.is_admin(&state.settings().admin_group) };
-        Router { state, client, viewer, out, copies: Arc::default() }
+    /// through `out`; responses and traffic copies count against `budget`,
+    /// which the client's writer gives back as it writes them.
+    pub fn new(
+        state: Arc<DaemonState>,
+        client: ClientId,
+        peer: Peer,
+        out: mpsc::Sender<DaemonFrame>,
+        budget: Arc<ClientBudget>,
+    ) -> Router {
+        Router { state, client, peer, out, budget }
     }
 
-    /// Counts the traffic copies of this client's connections against `copies`,
-    /// which the client's writer gives back as it writes them.
-    pub fn with_copy_budget(mut self, copies: Arc<CopyBudget>) -> Router {
-        self.copies = copies;
-        self
+    /// Who asks an admin request, with admin status as the configuration in
+    /// force now says (so a reload that changes `admin_group` applies to
+    /// clients already connected). The group look-up may block on the user
+    /// database (NSS, LDAP), so it runs on the blocking pool, not here.
+    async fn viewer(&self) -> Viewer {
+        let group = self.state.settings().admin_group.clone();
+        let peer = self.peer;
+        let admin = match peer.admin_without_lookup(&group) {
+            Some(known) => known,
+            None => tokio::task::spawn_blocking(move || peer.is_admin(&group)).await.unwrap_or(false),
+        };
+        Viewer { peer, admin }
     }
 
     /// Serves one request and queues its response.
@@ -85,7 +98,12 @@ impl Router {
             }
             _ => debug!(target: CALL_TARGET, client = self.client.0, "{summary} -> {}", outcome(&response)),
         }
-        let _ = self.out.send(DaemonFrame::Response { id, response }).await;
+        let frame = DaemonFrame::Response { id, response };
+        let charge = charge_of(&frame);
+        self.budget.charge(charge);
+        if self.out.send(frame).await.is_err() {
+            self.budget.release(charge);
+        }
         // An asynchronous connect starts only once `Opened` is queued, so its
         // `Event::Connected` can never overtake the handle's announcement.
         if let Some((session, connect)) = pending_connect {
@@ -117,11 +135,11 @@ impl Router {
         let response = match request {
             Request::Ping { payload } => Response::Pong { payload },
             Request::Status => admin::status(&self.state),
-            Request::ListConnections => admin::list(&self.state, &self.viewer),
-            Request::ShowConnection { handle } => admin::show(&self.state, &self.viewer, handle),
-            Request::CloseConnection { handle } => admin::close(&self.state, &self.viewer, handle).await,
-            Request::Reload => admin::reload(&self.state, &self.viewer),
-            Request::Shutdown => admin::shutdown(&self.state, &self.viewer),
+            Request::ListConnections => admin::list(&self.state, &self.viewer().await),
+            Request::ShowConnection { handle } => admin::show(&self.state, &self.viewer().await, handle),
+            Request::CloseConnection { handle } => admin::close(&self.state, &self.viewer().await, handle).await,
+            Request::Reload => admin::reload(&self.state, &self.viewer().await),
+            Request::Shutdown => admin::shutdown(&self.state, &self.viewer().await),
             Request::Open { host, local, mode, debug } => {
                 let target = Target::parse(&host).map_err(Failure::from);
                 let (route, tls) = match target {
@@ -304,12 +322,17 @@ impl Router {
         let arbiter = actix::Arbiter::current();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
         let idle = settings.idle_timeout;
-        let copies = self.copies.clone();
-        let (peer, server, totals) = (self.viewer.peer, route.to_string(), self.state.totals.clone());
+        let budget = self.budget.clone();
+        let (peer, server, totals) = (self.peer, route.to_string(), self.state.totals.clone());
+        let limits = ConnectionLimits {
+            total: settings.max_connections,
+            per_client: settings.max_connections_per_client,
+            per_user: peer.limited_uid().map(|uid| (uid, settings.max_connections_per_user)),
+        };
         let (handle, session) =
-            self.state.registry.open(owner, settings.max_connections, settings.max_connections_per_client, |handle| {
+            self.state.registry.open(owner, limits, |handle| {
                 let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
-                let tap = Arc::new(EventTap::new(debug, out, activity.clone()).with_copy_budget(copies));
+                let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
                 let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
                     SmtpSession::new(handle, owner, registry, tap, timeout).with_idle_timeout(idle)
                 });

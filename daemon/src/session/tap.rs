@@ -4,48 +4,18 @@
 //! the connection's [`Activity`] for the admin view.
 //!
 //! Policy for a client that does not read: responses wait in its queue; copies
-//! are dropped (counted) when the queue is full, or when the client already has
-//! [`COPY_BUDGET_BYTES`] of copies queued and not yet written ([`CopyBudget`]).
-//! The queue counts frames, and one copy of a DATA chunk can be megabytes: the
-//! byte budget is what keeps those copies from piling up.
+//! are dropped (counted) when the queue is full, or when they do not fit in
+//! the client's byte budget ([`ClientBudget`]). The queue counts frames, and
+//! one copy of a DATA chunk can be megabytes: the byte budget is what keeps
+//! those copies from piling up.
 
 use super::activity::Activity;
+use crate::budget::ClientBudget;
 use crate::smtp::TrafficTap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Handle};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
-
-/// Bytes of traffic copies one client may have queued and not yet written.
-pub const COPY_BUDGET_BYTES: usize = 4 << 20;
-
-/// The bytes of traffic copies a client has queued that its writer has not
-/// written yet; shared by the client's taps and its writer.
-#[derive(Debug, Default)]
-pub struct CopyBudget {
-    queued: AtomicUsize,
-}
-
-impl CopyBudget {
-    /// Reserves room for a copy of `n` bytes: allowed within the budget, and
-    /// always when no copy is queued (so a copy larger than the budget can
-    /// still pass, one at a time).
-    pub fn try_take(&self, n: usize) -> bool {
-        self.queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| (q == 0 || q + n <= COPY_BUDGET_BYTES).then_some(q + n))
-            .is_ok()
-    }
-
-    /// Gives back a copy's bytes once it is written (or was not queued after all).
-    pub fn release(&self, n: usize) {
-        let _ = self.queued.fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| Some(q.saturating_sub(n)));
-    }
-
-    /// Bytes of copies queued now.
-    pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
-}
 
 /// Sends traffic copies for one handle to its client.
 pub struct EventTap {
@@ -54,20 +24,20 @@ pub struct EventTap {
     dropped: AtomicU64,
     out: mpsc::Sender<DaemonFrame>,
     activity: Arc<Activity>,
-    budget: Arc<CopyBudget>,
+    budget: Arc<ClientBudget>,
 }
 
 impl EventTap {
-    /// A tap for the connection `activity` records, whose copies start enabled or not.
-    pub fn new(enabled: bool, out: mpsc::Sender<DaemonFrame>, activity: Arc<Activity>) -> EventTap {
-        let budget = Arc::new(CopyBudget::default());
-        EventTap { handle: activity.handle(), enabled: AtomicBool::new(enabled), dropped: AtomicU64::new(0), out, activity, budget }
-    }
-
-    /// Counts this tap's copies against `budget`, the one its client's writer gives back.
-    pub fn with_copy_budget(mut self, budget: Arc<CopyBudget>) -> EventTap {
-        self.budget = budget;
-        self
+    /// A tap for the connection `activity` records, whose copies start enabled
+    /// or not and count against `budget`, the one its client's writer gives back.
+    pub fn new(
+        enabled: bool,
+        out: mpsc::Sender<DaemonFrame>,
+        activity: Arc<Activity>,
+        budget: Arc<ClientBudget>,
+    ) -> EventTap {
+        let handle = activity.handle();
+        EventTap { handle, enabled: AtomicBool::new(enabled), dropped: AtomicU64::new(0), out, activity, budget }
     }
 
     /// Switches the copies on or off; takes effect with the next byte.
@@ -100,7 +70,7 @@ impl TrafficTap for EventTap {
         }
         // Policy (module docs): a client that does not read loses debug copies
         // (counted), never responses.
-        if !self.budget.try_take(bytes.len()) {
+        if !self.budget.try_charge(bytes.len()) {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -109,23 +79,5 @@ impl TrafficTap for EventTap {
             self.budget.release(bytes.len());
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_copy_budget_holds_its_bytes_and_lets_one_big_copy_through() {
-        let b = CopyBudget::default();
-        assert!(b.try_take(COPY_BUDGET_BYTES + 1), "a big copy passes when nothing is queued");
-        assert!(!b.try_take(1), "nothing more while it waits");
-        b.release(COPY_BUDGET_BYTES + 1);
-        assert!(b.try_take(COPY_BUDGET_BYTES / 2) && b.try_take(COPY_BUDGET_BYTES / 2));
-        assert!(!b.try_take(1));
-        b.release(COPY_BUDGET_BYTES / 2);
-        assert!(b.try_take(10));
-        assert_eq!(b.queued(), COPY_BUDGET_BYTES / 2 + 10);
     }
 }

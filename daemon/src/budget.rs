@@ -1,0 +1,125 @@
+//! The bytes one IPC client holds in the daemon, counted against one budget
+//! (`client_queue_bytes`): its requests while they are served, and the
+//! responses and traffic copies waiting for it to read them.
+//!
+//! Policy: a response is always queued (dropping it would leave its caller
+//! waiting); a traffic copy is dropped (and counted) when it does not fit; and
+//! while the client is over its budget the daemon reads no further request
+//! larger than [`SMALL_REQUEST_BYTES`] from it. Small ones (`XQuit` among them)
+//! are still read, up to the client's limit on requests in flight. Whatever the
+//! client sends or fails to read, what it holds is therefore bounded in bytes;
+//! the README gives the formula.
+//!
+//! Producers and the writer measure a frame the same way ([`charge_of`]), so
+//! what is taken is exactly what is given back.
+
+use smtp32_protocol::codec::encoded_len;
+use smtp32_protocol::{DaemonFrame, Event};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::sync::Notify;
+
+/// Requests up to this size are read even while the client is over its budget.
+pub const SMALL_REQUEST_BYTES: usize = 4 * 1024;
+
+/// One IPC client's bytes in the daemon, shared by its reader, its request
+/// tasks, the traffic taps of its connections and its writer.
+#[derive(Debug)]
+pub struct ClientBudget {
+    held: AtomicUsize,
+    limit: usize,
+    freed: Notify,
+}
+
+impl ClientBudget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> ClientBudget {
+        ClientBudget { held: AtomicUsize::new(0), limit, freed: Notify::new() }
+    }
+
+    /// Takes `n` bytes whatever the budget says (a response, a small request).
+    pub fn charge(&self, n: usize) {
+        self.held.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Takes `n` bytes if they fit, or if nothing is held (so one item larger
+    /// than the whole budget can still pass, alone).
+    pub fn try_charge(&self, n: usize) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                (h == 0 || h.saturating_add(n) <= self.limit).then_some(h + n)
+            })
+            .is_ok()
+    }
+
+    /// Waits until `n` bytes fit (see [`ClientBudget::try_charge`]) and takes them.
+    pub async fn charge_when_room(&self, n: usize) {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so a release in between is not missed.
+            freed.as_mut().enable();
+            if self.try_charge(n) {
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    /// Gives back `n` bytes (written, served, or not queued after all).
+    pub fn release(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let _ = self.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| Some(h.saturating_sub(n)));
+        self.freed.notify_waiters();
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+}
+
+/// What a frame holds against its client's budget while it waits to be
+/// written: a response its encoded size, a traffic copy its bytes; the rare
+/// small events (a connect's status) nothing.
+pub fn charge_of(frame: &DaemonFrame) -> usize {
+    match frame {
+        DaemonFrame::Response { .. } => encoded_len(frame).unwrap_or(0),
+        DaemonFrame::Event(Event::Traffic { bytes, .. }) => bytes.len(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_fit_or_are_refused_and_one_big_item_passes_alone() {
+        let b = ClientBudget::new(100);
+        assert!(b.try_charge(150), "nothing held: a big item passes");
+        assert!(!b.try_charge(1));
+        b.release(150);
+        assert!(b.try_charge(60) && b.try_charge(40) && !b.try_charge(1));
+        b.charge(500);
+        assert_eq!(b.held(), 600);
+        b.release(600);
+        assert_eq!(b.held(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_charge_goes_through_when_bytes_are_given_back() {
+        let b = std::sync::Arc::new(ClientBudget::new(100));
+        b.charge(100);
+        let waiter = tokio::spawn({
+            let b = b.clone();
+            async move { b.charge_when_room(50).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        b.release(60);
+        waiter.await.unwrap();
+        assert_eq!(b.held(), 90);
+    }
+}
