@@ -291,9 +291,6 @@ async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
     let _ = out.send(DaemonFrame::ProtocolError { reason: e.to_string() }).await;
 }
 
-/// Writes queued frames in order, as many as are queued (up to
-/// [`WRITE_BATCH_BYTES`]) in one write; once `done` fires it flushes what is
-
 /// The client's single writer: the stream, the budget it gives bytes back
 /// to, and the stall timeout after which a client that reads nothing is cut.
 struct Writer {
