@@ -4,9 +4,12 @@
 //!
 //! Events for the debug log use two targets: [`ERROR_TARGET`] (level 1 and up)
 //! and [`CALL_TARGET`] (level 2: every client call with its arguments and
-//! return value). Callers never put passwords into either. The file layer can
+//! return value). Callers never put passwords into either. The file is
+//! created mode 0600 in a folder only the daemon's user may write, and a link
+//! at its name is never followed. The file layer can
 //! switch level and file at run time ([`DebugLog::apply`]) when SIGHUP reloads settings.
 
+use smtp32_protocol::endpoint::trust::{self, effective_uid, Uids};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -76,20 +79,20 @@ impl<'a> MakeWriter<'a> for DebugFile {
 
 /// The state directory: `$STATE_DIRECTORY` (systemd), else
 /// `$XDG_STATE_HOME/smtp32d`, else `/var/lib/smtp32d` for root, else
-/// `~/.local/state/smtp32d`.
-pub fn state_dir() -> PathBuf {
+/// `~/.local/state/smtp32d`; `None` when none of these can be known (never a
+/// shared folder such as `/tmp`, where another user could prepare the file).
+pub fn state_dir() -> Option<PathBuf> {
     let env_dir = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(d) = env_dir("STATE_DIRECTORY") {
-        return d;
+        return Some(d);
     }
     if let Some(d) = env_dir("XDG_STATE_HOME") {
-        return d.join("smtp32d");
+        return Some(d.join("smtp32d"));
     }
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return PathBuf::from("/var/lib/smtp32d");
+    if effective_uid() == 0 {
+        return Some(PathBuf::from("/var/lib/smtp32d"));
     }
-    env_dir("HOME").unwrap_or_else(|| PathBuf::from("/tmp")).join(".local/state/smtp32d")
+    env_dir("HOME").map(|home| home.join(".local/state/smtp32d"))
 }
 
 /// Installs the global subscriber with the debug log at `debug_level`.
@@ -137,13 +140,79 @@ fn targets(debug_level: u8) -> Targets {
 }
 
 /// Opens (appending, creating its folder) the file for `debug_level`; none at 0.
+///
+/// The log holds what programs did, so it is made as safely as the socket:
+/// only in a folder the daemon's user owns and nobody else may write (made
+/// 0700 when missing), without following a link at the file's name, mode
+/// 0600, and only if what is there is a regular file of the daemon's user.
 fn open_file(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<Option<File>> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     if debug_level == 0 {
         return Ok(None);
     }
-    let path = debug_log.map(Path::to_path_buf).unwrap_or_else(|| state_dir().join(DEBUG_LOG_FILE));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+    let path = match debug_log {
+        Some(p) => p.to_path_buf(),
+        None => state_dir().map(|d| d.join(DEBUG_LOG_FILE)).ok_or_else(|| {
+            let why = "no folder for the debug log: set debug_log, or STATE_DIRECTORY, XDG_STATE_HOME or HOME";
+            Error::new(ErrorKind::NotFound, why)
+        })?,
+    };
+    let dir = trust::folder_of(&path);
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    let me = effective_uid();
+    trust::check_folder(&dir, &Uids::of(&[me]), None)
+        .map_err(|e| Error::new(ErrorKind::PermissionDenied, format!("debug log {}: {e}", path.display())))?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| Error::new(e.kind(), format!("debug log {}: {e} (a link there is never followed)", path.display())))?;
+    let meta = file.metadata()?;
+    if !meta.file_type().is_file() || meta.uid() != me {
+        let why = format!("debug log {}: not a regular file of uid {me}", path.display());
+        return Err(Error::new(ErrorKind::PermissionDenied, why));
     }
-    OpenOptions::new().create(true).append(true).open(&path).map(Some)
+    if meta.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(Some(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_debug_log_is_private_and_never_follows_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/smtp32d.dbg");
+        let file = open_file(2, Some(&log)).unwrap().expect("a file at level 2");
+        drop(file);
+        assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(log.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let planted = dir.path().join("logs/planted.dbg");
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let err = open_file(2, Some(&planted)).unwrap_err();
+        assert!(err.to_string().contains("never followed"), "{err}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    }
+
+    #[test]
+    fn the_debug_log_is_refused_in_a_folder_others_can_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let err = open_file(1, Some(&open.join("x.dbg"))).unwrap_err();
+        assert!(err.to_string().contains("every user"), "{err}");
+        assert!(!open.join("x.dbg").exists());
+        assert!(open_file(0, Some(&open.join("x.dbg"))).unwrap().is_none());
+    }
 }

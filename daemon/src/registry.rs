@@ -137,6 +137,14 @@ impl Registry {
         }
     }
 
+    /// The live record behind `handle`, if `owner` created it.
+    pub fn activity(&self, owner: ClientId, handle: Handle) -> Option<Arc<Activity>> {
+        match self.table().entries.get(&handle) {
+            Some(e) if e.owner == owner => Some(e.activity.clone()),
+            _ => None,
+        }
+    }
+
     /// Forgets `handle` if `owner` holds it; returns whether it did.
     pub fn remove(&self, owner: ClientId, handle: Handle) -> bool {
         let mut t = self.table();

@@ -19,10 +19,10 @@ use crate::session::messages::{
 };
 use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
-use crate::smtp::{validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
+use crate::smtp::{redact, validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, MailboxError};
-use smtp32_protocol::{DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response};
+use smtp32_protocol::{Command, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -65,11 +65,17 @@ impl Router {
         Viewer { peer, admin }
     }
 
+    /// True when the connection behind `handle` (this client's) is inside an
+    /// AUTH exchange, as its traffic shows.
+    fn in_auth_exchange(&self, handle: Handle) -> bool {
+        self.state.registry.activity(self.client, handle).is_some_and(|a| a.in_auth_exchange())
+    }
+
     /// Serves one request and queues its response.
     pub async fn serve(&self, id: RequestId, request: Request) {
         // What the log line names: kept cheaply now (the request moves on),
         // made text only if a line is written.
-        let summary = Summary::of(&request);
+        let summary = Summary::of(&request, |handle| self.in_auth_exchange(handle));
         let is_data_end = matches!(request, Request::DataEnd { .. });
         let (response, pending_connect) = if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
             (Response::Failed(Failure::ShuttingDown), None)
@@ -374,7 +380,7 @@ fn gone(_: MailboxError) -> Response {
 /// `AuthSecret`, and the `Debug` of both is `***`).
 #[cfg(test)]
 fn summarise(request: &Request) -> String {
-    Summary::of(request).to_string()
+    Summary::of(request, |_| false).to_string()
 }
 
 /// A request as its log line shows it, taken before the request is served:
@@ -391,8 +397,14 @@ enum Summary {
 }
 
 impl Summary {
-    fn of(request: &Request) -> Summary {
+    /// `in_auth_exchange` tells whether a handle's connection is inside an AUTH
+    /// exchange, where any line is SASL data (asked only for `smtp_direct` lines).
+    fn of(request: &Request, in_auth_exchange: impl Fn(Handle) -> bool) -> Summary {
         match request {
+            Request::Command { handle, command: Command::Direct { line } } => {
+                let shown = redact::for_log(line, in_auth_exchange(*handle)).into_owned();
+                Summary::Plain(Request::Command { handle: *handle, command: Command::Direct { line: shown } })
+            }
             Request::DataChunk { handle, bytes } => Summary::Chunk { handle: *handle, bytes: bytes.len() },
             Request::SendMessage { handle, from, rcpts, data } => {
                 Summary::Send { handle: *handle, from: from.clone(), rcpts: rcpts.clone(), bytes: data.len() }
@@ -458,6 +470,18 @@ mod tests {
         let line = summarise(&Request::OpenViaSocks { route, local: "me.example".into(), debug: false });
         assert!(!line.contains("s3cr3t-pw"), "{line}");
         assert!(line.contains("***") && line.contains("alice") && line.contains("mail.example"), "{line}");
+    }
+
+    #[test]
+    fn direct_auth_lines_and_their_continuations_are_logged_without_secret() {
+        let handle = Handle::new(3).unwrap();
+        let direct = |line: &str| Request::Command { handle, command: Command::Direct { line: line.into() } };
+        let line = Summary::of(&direct("AUTH PLAIN AGJvYgBzM2NyM3Q="), |_| false).to_string();
+        assert!(!line.contains("AGJvYgBzM2NyM3Q=") && line.contains("AUTH PLAIN ***"), "{line}");
+        let line = Summary::of(&direct("czNjcjN0"), |_| true).to_string();
+        assert!(!line.contains("czNjcjN0") && line.contains("***"), "{line}");
+        let line = Summary::of(&direct("ETRN example.org"), |_| false).to_string();
+        assert!(line.contains("ETRN example.org"), "{line}");
     }
 
     #[test]

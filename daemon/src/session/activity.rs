@@ -162,6 +162,11 @@ impl Activity {
             )
     }
 
+    /// True while the connection is inside an AUTH exchange (its traffic says so).
+    pub fn in_auth_exchange(&self) -> bool {
+        self.inner().log.in_auth_exchange()
+    }
+
     /// The row for `smtp32ctl connections`.
     pub fn info(&self) -> ConnectionInfo {
         let inner = self.inner();

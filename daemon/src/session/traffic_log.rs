@@ -170,6 +170,11 @@ impl TrafficLog {
         self.last_code
     }
 
+    /// True from an `AUTH` line until the server's reply other than 334.
+    pub fn in_auth_exchange(&self) -> bool {
+        self.in_auth
+    }
+
     /// Lines that fell out of the window.
     pub fn dropped(&self) -> u64 {
         self.dropped

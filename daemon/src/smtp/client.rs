@@ -16,6 +16,7 @@ mod auth;
 mod batch;
 mod send;
 
+use super::redact;
 use super::stream::SmtpStream;
 use super::tls::{TlsMode, TlsPlan};
 use super::reply::read_reply_with;
@@ -66,6 +67,9 @@ pub struct SmtpClient {
     encoder: DataEncoder,
     /// True between the 354 to DATA and the final `.`.
     in_message: bool,
+    /// True from an `AUTH` line until a reply other than 334: every line
+    /// written meanwhile carries SASL data and reaches the tap as `***`.
+    in_auth: bool,
     tap: Arc<dyn TrafficTap>,
 }
 
@@ -140,6 +144,7 @@ impl SmtpClient {
             line: Vec::new(),
             encoder: DataEncoder::new(),
             in_message: false,
+            in_auth: false,
             tap,
         };
         let greeting = client.read().await?;
@@ -324,11 +329,22 @@ impl SmtpClient {
         )))
     }
 
+    /// Writes one command line. Whatever sent it (`smtp_direct` included),
+    /// an `AUTH` line reaches the tap without its initial response, and every
+    /// line after it until the exchange ends as `***`.
     async fn write_line(&mut self, line: &str) -> Result<(), SmtpError> {
         self.out.clear();
         self.out.extend_from_slice(line.as_bytes());
         self.out.extend_from_slice(b"\r\n");
-        self.write_out().await
+        let shown = if self.in_auth {
+            Some(redact::CONTINUATION.to_vec())
+        } else if redact::is_auth(line) {
+            self.in_auth = true;
+            redact::auth_line(line)
+        } else {
+            None
+        };
+        self.write_out_shown(shown.as_deref()).await
     }
 
     /// Shows the write buffer to the tap, then writes it in one `write_all`.
@@ -373,7 +389,11 @@ impl SmtpClient {
     }
 
     async fn read(&mut self) -> Result<Reply, SmtpError> {
-        read_reply_with(&mut self.stream, &*self.tap, &mut self.line).await
+        let reply = read_reply_with(&mut self.stream, &*self.tap, &mut self.line).await?;
+        if reply.code != 334 {
+            self.in_auth = false;
+        }
+        Ok(reply)
     }
 }
 

@@ -9,7 +9,8 @@
 //! each command ([`command`]), the bounded reply reader ([`reply`]) over a
 //! read buffer that is given back while the connection is idle ([`read_buf`]), DATA
 //! transparency ([`dot_stuff`]), the hook that copies traffic for the debug
-//! callback ([`tap`]) and the connection itself ([`client`]). Nothing here
+//! callback ([`tap`]), what of an AUTH exchange may be shown ([`redact`]) and
+//! the connection itself ([`client`]). Nothing here
 //! sets a timeout: the session wraps every operation in its own timeout and
 //! cancel, so each future in this module may simply be dropped.
 //!
@@ -21,6 +22,7 @@ pub mod command;
 pub mod dot_stuff;
 pub mod endpoint;
 pub mod read_buf;
+pub mod redact;
 pub mod reply;
 pub mod route;
 pub mod socks;

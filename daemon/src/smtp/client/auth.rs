@@ -95,6 +95,7 @@ impl SmtpClient {
         self.out.extend_from_slice(line.as_bytes());
         self.out.extend_from_slice(b"\r\n");
         let shown = format!("{shown}\r\n");
+        self.in_auth = true;
         let written = self.write_out_shown(Some(shown.as_bytes())).await;
         // The buffer held the secret: clear it before anything else can look.
         self.out.fill(0);

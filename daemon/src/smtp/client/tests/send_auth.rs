@@ -209,3 +209,34 @@ async fn auth_is_refused_in_cleartext_or_for_a_mechanism_not_offered() {
     })
     .await
 }
+
+#[tokio::test]
+async fn auth_sent_as_direct_lines_is_redacted_in_the_tap_until_the_exchange_ends() {
+    watchdog(async {
+        let tap = Arc::new(Recorder::default());
+        let script = vec![
+            Expect(b"AUTH PLAIN AHVzZXIAcHc=\r\n"),
+            Say(b"535 5.7.8 no\r\n"),
+            Expect(b"AUTH LOGIN\r\n"),
+            Say(b"334 VXNlcm5hbWU6\r\n"),
+            Expect(b"dXNlcg==\r\n"),
+            Say(b"334 UGFzc3dvcmQ6\r\n"),
+            Expect(b"cHc=\r\n"),
+            Say(b"235 2.7.0 ok\r\n"),
+            Expect(b"NOOP\r\n"),
+            Say(b"250 ok\r\n"),
+            ExpectClose,
+        ];
+        let (mut client, server) = with_ehlo(PIPELINING_EHLO, script, tap.clone()).await;
+        tap.take();
+        assert!(client.command("AUTH PLAIN AHVzZXIAcHc=").await.is_err());
+        for line in ["AUTH LOGIN", "dXNlcg==", "cHc=", "NOOP"] {
+            client.command(line).await.expect(line);
+        }
+        let shown = to_server(&tap);
+        assert_eq!(shown, "AUTH PLAIN ***\\r\\nAUTH LOGIN\\r\\n***\\r\\n***\\r\\nNOOP\\r\\n");
+        drop(client);
+        server.await.expect("server");
+    })
+    .await
+}
