@@ -10,11 +10,11 @@ pub fn status(s: &DaemonStatus) -> String {
     let mut line = |k: &str, v: String| {
         let _ = writeln!(out, "{:<20}{v}", format!("{k}:"));
     };
-    line("daemon version", s.daemon_version.clone());
+    line("daemon version", printable(&s.daemon_version));
     line("protocol version", s.protocol_version.to_string());
     line("pid", s.pid.to_string());
     line("uptime", clock(s.uptime_secs));
-    line("config file", s.config_file.clone().unwrap_or_else(|| "(built-in defaults)".into()));
+    line("config file", s.config_file.as_deref().map(printable).unwrap_or_else(|| "(built-in defaults)".into()));
     if s.shutting_down {
         line("state", "shutting down".into());
     }
@@ -69,14 +69,14 @@ fn cells(c: &ConnectionInfo) -> [String; 12] {
         c.handle.to_string(),
         opt(c.owner_pid),
         opt(c.owner_uid),
-        c.server.clone(),
+        printable(&c.server),
         c.state.name().into(),
-        c.in_flight.as_ref().map(|f| format!("{} {}", f.operation, millis(f.millis))).unwrap_or_else(|| "-".into()),
+        c.in_flight.as_ref().map(|f| format!("{} {}", printable(&f.operation), millis(f.millis))).unwrap_or_else(|| "-".into()),
         clock(c.age_millis / 1000),
         millis(c.idle_millis),
         c.bytes_in.to_string(),
         c.bytes_out.to_string(),
-        c.tls.clone().unwrap_or_else(|| "-".into()),
+        c.tls.as_deref().map(printable).unwrap_or_else(|| "-".into()),
         c.last_reply_code.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
     ]
 }
@@ -91,17 +91,17 @@ pub fn detail(d: &ConnectionDetail) -> String {
     let owner = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
     line("handle", c.handle.to_string());
     line("owner", format!("pid {}, uid {}", owner(c.owner_pid), owner(c.owner_uid)));
-    line("server", c.server.clone());
-    line("local name", d.local.clone());
+    line("server", printable(&c.server));
+    line("local name", printable(&d.local));
     line("state", c.state.name().into());
     line(
         "in flight",
-        c.in_flight.as_ref().map(|f| format!("{} for {}", f.operation, millis(f.millis))).unwrap_or_else(|| "-".into()),
+        c.in_flight.as_ref().map(|f| format!("{} for {}", printable(&f.operation), millis(f.millis))).unwrap_or_else(|| "-".into()),
     );
     line("age", clock(c.age_millis / 1000));
     line("idle", millis(c.idle_millis));
     line("bytes in/out", format!("{} / {}", c.bytes_in, c.bytes_out));
-    line("tls", c.tls.clone().unwrap_or_else(|| "none".into()));
+    line("tls", c.tls.as_deref().map(printable).unwrap_or_else(|| "none".into()));
     line("last reply", c.last_reply_code.map(|r| r.to_string()).unwrap_or_else(|| "-".into()));
     line("timeout", format!("{} s", d.timeout_secs));
     line("debug copies", if d.debug { "on" } else { "off" }.into());
@@ -116,9 +116,18 @@ pub fn detail(d: &ConnectionDetail) -> String {
     out
 }
 
-/// Control characters shown as `\xNN`, so a server cannot drive the terminal.
+/// Text from users and servers (local names, host strings, traffic) with
+/// control characters shown as `\xNN` and bidirectional overrides as
+/// `\u{NNNN}`, so that nobody can drive an administrator's terminal or make
+/// a line read other than it is.
 fn printable(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { format!("\\x{:02x}", c as u32) } else { c.to_string() }).collect()
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => format!("\\u{{{:04x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// `HH:MM:SS`, with days in front when there are any.
@@ -172,9 +181,21 @@ mod tests {
     }
 
     #[test]
+    fn every_column_from_users_or_servers_is_escaped() {
+        let mut r = row();
+        r.server = "evil\u{1b}]0;owned\u{7}:25".into();
+        r.in_flight = Some(InFlight { operation: "RCPT\u{1b}[2J".into(), millis: 1 });
+        r.tls = Some("TLS\u{9b}".into());
+        let t = connections(&[r]);
+        assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+        assert!(t.contains("evil\\x1b]0;owned\\x07:25") && t.contains("RCPT\\x1b[2J"), "{t}");
+    }
+
+    #[test]
     fn durations_read_well() {
         assert_eq!(clock(90_061), "1d 01:01:01");
         assert_eq!(millis(125_000), "2m05s");
         assert_eq!(printable("a\u{1b}[2J"), "a\\x1b[2J");
+        assert_eq!(printable("x\u{202e}y\u{7f}"), "x\\u{202e}y\\x7f");
     }
 }
