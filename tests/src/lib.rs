@@ -21,6 +21,7 @@
 //! - [`ffi`]: the shared daemon and buffers for C-ABI calls made from Rust tests.
 //! - [`sendmail`]: running `smtp32-sendmail` with a message on stdin; a relay's daemon config.
 //! - [`c_program`]: compiling and running the C programs of `tests/c/`.
+//! - [`users`]: second local users who play the hostile neighbour.
 
 pub mod ctl;
 pub mod c_program;
@@ -37,6 +38,7 @@ pub mod raw;
 pub mod recorder;
 pub mod sendmail;
 pub mod session;
+pub mod users;
 pub mod wait;
 pub mod watchdog;
 
