@@ -1,6 +1,8 @@
 //! The bytes one IPC client holds in the daemon, counted against one budget
 //! (`client_queue_bytes`): its requests while they are served, and the
-//! responses and traffic copies waiting for it to read them.
+//! responses and traffic copies waiting for it to read them. The budgets of
+//! one user's clients also draw on that user's budget (`user_queue_bytes`),
+//! so that many clients of one user cannot add up to more.
 //!
 //! Policy: a response is always queued (dropping it would leave its caller
 //! waiting); a traffic copy is dropped (and counted) when it does not fit; and
@@ -16,6 +18,7 @@
 use smtp32_protocol::codec::encoded_len;
 use smtp32_protocol::{DaemonFrame, Event};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Requests up to this size are read even while the client is over its budget.
@@ -25,25 +28,33 @@ pub const SMALL_REQUEST_BYTES: usize = 4 * 1024;
 /// tasks, the traffic taps of its connections and its writer.
 #[derive(Debug)]
 pub struct ClientBudget {
+    own: Bytes,
+    /// The budget of the client's user, shared by all of that user's clients;
+    /// `None` for the users not limited per user (root, the daemon's own).
+    user: Option<Arc<Bytes>>,
+}
+
+/// One counter of bytes against a limit, with a wake-up when bytes are given back.
+#[derive(Debug)]
+pub struct Bytes {
     held: AtomicUsize,
     limit: usize,
     freed: Notify,
 }
 
-impl ClientBudget {
-    /// A budget of `limit` bytes.
-    pub fn new(limit: usize) -> ClientBudget {
-        ClientBudget { held: AtomicUsize::new(0), limit, freed: Notify::new() }
+impl Bytes {
+    /// A counter of `limit` bytes, none held.
+    pub fn new(limit: usize) -> Bytes {
+        Bytes { held: AtomicUsize::new(0), limit, freed: Notify::new() }
     }
 
-    /// Takes `n` bytes whatever the budget says (a response, a small request).
-    pub fn charge(&self, n: usize) {
+    fn charge(&self, n: usize) {
         self.held.fetch_add(n, Ordering::AcqRel);
     }
 
     /// Takes `n` bytes if they fit, or if nothing is held (so one item larger
     /// than the whole budget can still pass, alone).
-    pub fn try_charge(&self, n: usize) -> bool {
+    fn try_charge(&self, n: usize) -> bool {
         self.held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
                 (h == 0 || h.saturating_add(n) <= self.limit).then_some(h + n)
@@ -51,17 +62,76 @@ impl ClientBudget {
             .is_ok()
     }
 
+    fn release(&self, n: usize) {
+        self.undo(n);
+        self.freed.notify_waiters();
+    }
+
+    /// Gives back bytes taken a moment ago without waking anyone: nobody
+    /// could have waited for them (waking would make a waiter spin on itself).
+    fn undo(&self, n: usize) {
+        let _ = self.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| Some(h.saturating_sub(n)));
+    }
+
+    /// Bytes held now.
+    pub fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+}
+
+impl ClientBudget {
+    /// A budget of `limit` bytes that also draws on `user` when given.
+    pub fn new(limit: usize, user: Option<Arc<Bytes>>) -> ClientBudget {
+        ClientBudget { own: Bytes::new(limit), user }
+    }
+
+    /// Takes `n` bytes whatever the budgets say (a response, a small request).
+    pub fn charge(&self, n: usize) {
+        self.own.charge(n);
+        if let Some(user) = &self.user {
+            user.charge(n);
+        }
+    }
+
+    /// Takes `n` bytes if they fit in the client's budget and in its user's
+    /// (each lets one item pass when it holds nothing); takes none otherwise.
+    pub fn try_charge(&self, n: usize) -> bool {
+        if !self.own.try_charge(n) {
+            return false;
+        }
+        match &self.user {
+            Some(user) if !user.try_charge(n) => {
+                self.own.undo(n);
+                false
+            }
+            _ => true,
+        }
+    }
+
     /// Waits until `n` bytes fit (see [`ClientBudget::try_charge`]) and takes them.
     pub async fn charge_when_room(&self, n: usize) {
         loop {
-            let freed = self.freed.notified();
-            tokio::pin!(freed);
+            let own = self.own.freed.notified();
+            tokio::pin!(own);
             // Registered before the check, so a release in between is not missed.
-            freed.as_mut().enable();
+            own.as_mut().enable();
+            let Some(user) = &self.user else {
+                if self.try_charge(n) {
+                    return;
+                }
+                own.await;
+                continue;
+            };
+            let shared = user.freed.notified();
+            tokio::pin!(shared);
+            shared.as_mut().enable();
             if self.try_charge(n) {
                 return;
             }
-            freed.await;
+            tokio::select! {
+                _ = own => {}
+                _ = shared => {}
+            }
         }
     }
 
@@ -70,13 +140,15 @@ impl ClientBudget {
         if n == 0 {
             return;
         }
-        let _ = self.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| Some(h.saturating_sub(n)));
-        self.freed.notify_waiters();
+        self.own.release(n);
+        if let Some(user) = &self.user {
+            user.release(n);
+        }
     }
 
-    /// Bytes held now.
+    /// Bytes this client holds now.
     pub fn held(&self) -> usize {
-        self.held.load(Ordering::Acquire)
+        self.own.held()
     }
 }
 
@@ -97,7 +169,7 @@ mod tests {
 
     #[test]
     fn copies_fit_or_are_refused_and_one_big_item_passes_alone() {
-        let b = ClientBudget::new(100);
+        let b = ClientBudget::new(100, None);
         assert!(b.try_charge(150), "nothing held: a big item passes");
         assert!(!b.try_charge(1));
         b.release(150);
@@ -109,8 +181,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn one_users_clients_share_the_users_budget() {
+        let user = Arc::new(Bytes::new(150));
+        let a = Arc::new(ClientBudget::new(100, Some(user.clone())));
+        let b = Arc::new(ClientBudget::new(100, Some(user.clone())));
+        assert!(a.try_charge(100));
+        assert!(!b.try_charge(60), "each client fits, the user does not");
+        assert_eq!((b.held(), user.held()), (0, 100));
+        let waiter = tokio::spawn({
+            let b = b.clone();
+            async move { b.charge_when_room(60).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        a.release(50);
+        waiter.await.unwrap();
+        assert_eq!((a.held(), b.held(), user.held()), (50, 60, 110));
+    }
+
+    #[tokio::test]
     async fn a_waiting_charge_goes_through_when_bytes_are_given_back() {
-        let b = std::sync::Arc::new(ClientBudget::new(100));
+        let b = Arc::new(ClientBudget::new(100, None));
         b.charge(100);
         let waiter = tokio::spawn({
             let b = b.clone();

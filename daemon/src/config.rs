@@ -62,6 +62,9 @@ pub struct Settings {
     /// Bytes one IPC client may hold in the daemon: requests being served and
     /// responses and traffic copies waiting for it to read them.
     pub client_queue_bytes: u32,
+    /// Bytes all the clients of one user may hold together (root and the
+    /// daemon's user are not limited).
+    pub user_queue_bytes: u32,
     /// Seconds a client may take to finish a frame it began to send, or to
     /// read responses that wait for it, before it is disconnected (1..=3600).
     pub client_stall_timeout: u32,
@@ -198,6 +201,7 @@ impl Settings {
         check("max_clients", self.max_clients.into(), 1, 100_000)?;
         check("max_clients_per_user", self.max_clients_per_user.into(), 1, 100_000)?;
         check("client_queue_bytes", self.client_queue_bytes.into(), MIN_CLIENT_QUEUE_BYTES.into(), MAX_CLIENT_QUEUE_BYTES.into())?;
+        check("user_queue_bytes", self.user_queue_bytes.into(), MIN_CLIENT_QUEUE_BYTES.into(), MAX_CLIENT_QUEUE_BYTES.into())?;
         check("client_stall_timeout", self.client_stall_timeout.into(), 1, 3600)?;
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
         check("idle_timeout", self.idle_timeout.into(), 0, MAX_IDLE_TIMEOUT.into())?;
@@ -388,7 +392,7 @@ mod tests {
         let s = load_text("").unwrap();
         assert!(s.max_clients_per_user < s.max_clients);
         assert!(s.max_connections_per_user < s.max_connections);
-        assert_eq!((s.client_queue_bytes, s.client_stall_timeout), (8 << 20, 60));
+        assert_eq!((s.client_queue_bytes, s.user_queue_bytes, s.client_stall_timeout), (8 << 20, 32 << 20, 60));
         let e = load_text("max_clients_per_user = 0").unwrap_err().to_string();
         assert!(e.contains("`max_clients_per_user`"), "{e}");
         let e = load_text("client_stall_timeout = 0").unwrap_err().to_string();

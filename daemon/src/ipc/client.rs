@@ -9,8 +9,9 @@
 //!
 //! What a client costs the daemon is bounded in bytes and in time:
 //! - its requests while served and its responses and copies waiting to be
-//!   written count against one [`ClientBudget`] of `client_queue_bytes`; over
-//!   it, the reader takes no further large request (it still notices the
+//!   written count against one [`ClientBudget`] of `client_queue_bytes`, which
+//!   also draws on its user's `user_queue_bytes`; over either, the reader
+//!   takes no further large request (it still notices the
 //!   client hanging up and then cancels its work at once);
 //! - a frame's buffer grows as its bytes arrive, and a frame begun must be
 //!   complete within `client_stall_timeout`;
@@ -22,6 +23,7 @@ use super::router::Router;
 use crate::budget::{charge_of, ClientBudget, SMALL_REQUEST_BYTES};
 use crate::logging::ERROR_TARGET;
 use crate::peer::Peer;
+use crate::seats::{Seat, SeatLimits};
 use crate::session::messages::Close;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
@@ -74,7 +76,14 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let (out, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
     let done = CancellationToken::new();
     let stalled = CancellationToken::new();
-    let budget = Arc::new(ClientBudget::new(settings.client_queue_bytes as usize));
+    let limits = SeatLimits {
+        total: settings.max_clients,
+        per_user: settings.max_clients_per_user,
+        user_bytes: settings.user_queue_bytes as usize,
+    };
+    let seat = state.seats.take(peer.limited_uid(), limits);
+    let user_budget = seat.as_ref().ok().and_then(Seat::user_budget);
+    let budget = Arc::new(ClientBudget::new(settings.client_queue_bytes as usize, user_budget));
     let writer = Writer { stream: stream.clone(), budget: budget.clone(), stall, stalled: stalled.clone() };
     let writer = actix_rt::spawn(writer.run(rx, done.clone()));
 
@@ -82,7 +91,6 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     // Buffered: a frame's prefix and body (and often the next frames) come in one read.
     let mut reader = BufReader::with_capacity(IPC_READ_BUFFER_BYTES, &*stream);
     let mut scratch = Vec::new();
-    let seat = state.seats.take(peer.limited_uid(), settings.max_clients, settings.max_clients_per_user);
     let welcome = match seat {
         Ok(_) => handshake(&mut reader, max, &mut scratch, &state).await,
         Err(ref reason) => {
