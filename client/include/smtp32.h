@@ -26,6 +26,14 @@
  *   SMTP_IN_PROGRESS there); smtp_xquit and smtp_opts(OPT_SET_PARAM/
  *   OPT_GET_PARAM) may be called. Data, line and yield callbacks run on the
  *   thread that made the call.
+ * - Callbacks never outlive their handle: once smtp_quit or smtp_xquit has
+ *   returned (on any thread), no callback of that handle (debug, status,
+ *   data, line) runs again, so the context lParam points to may be freed.
+ *   They wait for a callback already running on another thread to return;
+ *   called from inside a callback, they wait for none (that could deadlock)
+ *   but still let none start. Do not hold a lock your callbacks take while
+ *   calling them.
+ * - *conn is stored before any callback of the new handle runs.
  * - No function ever unwinds or aborts on bad input; an internal panic is
  *   reported as SMTP_FAILURE.
  */
@@ -223,7 +231,8 @@ int smtp_rset(SMTP_HANDLE conn);
 /*
  * smtp_quit: sends QUIT, closes the connection and frees the handle.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS (the handle is
- * then kept), or a transport error (the handle is freed anyway).
+ * then kept), or a transport error (the handle is freed anyway). Once it has
+ * freed the handle, no callback of it runs again (see the general rules).
  */
 int smtp_quit(SMTP_HANDLE conn);
 
@@ -231,7 +240,9 @@ int smtp_quit(SMTP_HANDLE conn);
  * smtp_xquit: cancels an smtp_xhelo connect or the operation in flight on the
  * handle (from any thread, or from a callback), closes the connection at once
  * and frees the handle. The cancelled call returns SMTP_ABORTED; a cancelled
- * connect calls stat with SMTP_ABORTED.
+ * connect calls stat with SMTP_ABORTED before smtp_xquit returns (on the
+ * thread that calls smtp_xquit). After it returns no callback of the handle
+ * runs again: a data or line proc on another thread is not called again.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE.
  */
 int smtp_xquit(SMTP_HANDLE conn);
