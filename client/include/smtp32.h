@@ -167,7 +167,7 @@ typedef struct fw_parameters {
  * Returns SMTP_SUCCESS; SMTP_FAILURE when the proxy answers but refuses (no
  * common version or method, a wrong username/passwd, the destination refused
  * by the proxy or unreachable from it) or the SMTP server refuses its
- * greeting or EHLO/HELO (smtp_rply(0, ...) does not report fw_helo failures);
+ * greeting or EHLO/HELO (smtp_rply(0, ...) gives the reply or the reason);
  * SMTP_HOST_NOT_RESPONDING when nothing accepts on the proxy's port;
  * SMTP_UNKNOWN_HOST when fw_host does not resolve; SMTP_INVALID_ARGUMENT for
  * a field that breaks the rules above (GSSAPI alone, method 2 without
@@ -193,9 +193,10 @@ int smtp_rcpt(SMTP_HANDLE conn, const char *to);
 
 /*
  * smtp_data: sends a message pulled from proc, which is called on this thread
- * with a buffer of up to 64 KiB until it returns 0; then ends the message and
- * returns the server's verdict. The daemon normalises line endings to CRLF
- * and dot-stuffs. proc returning -1 (or smtp_xquit from another thread)
+ * with a buffer of 4 KiB to 64 KiB (len is never below 4096, so a proc that
+ * writes a line per call always has room) until it returns 0; then ends the
+ * message and returns the server's verdict. The daemon normalises line
+ * endings to CRLF and dot-stuffs. proc returning -1 (or smtp_xquit from another thread)
  * resets the connection: SMTP_ABORTED, and the handle is invalid. A proc that
  * claims more bytes than len also resets it (SMTP_INVALID_ARGUMENT).
  * Returns as smtp_mail.
@@ -216,7 +217,9 @@ int smtp_data_buf(SMTP_HANDLE conn, const char *buf, int len);   /* len 0 ends t
  * After a failure that no server reply explains (SMTP_TLS_FAILURE, or an
  * SMTP_FAILURE the daemon decided on, such as a message over the server's
  * SIZE limit) it gives the reason instead, with code 0, until the next call.
- * Handle 0 gives the reply of this thread's last failed smtp_helo/smtp_xhelo.
+ * Handle 0 gives the reply of this thread's last failed smtp_helo, smtp_xhelo
+ * or smtp_fw_helo (a proxy's refusal as a reason with code 0); every open,
+ * successful or not, resets it.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS,
  * SMTP_INVALID_ARGUMENT (code NULL, len < 0, reply NULL with len > 0).
  */
@@ -285,8 +288,9 @@ int smtp_vrfy(SMTP_HANDLE conn, const char *name);
 
 /*
  * smtp_expn: EXPN name; proc (may be NULL) is called on this thread once per
- * reply line with its text (without code and separator). proc returning -1
- * resets the connection: SMTP_ABORTED, the handle is invalid.
+ * reply line with its text (without code and separator). proc returning -1,
+ * or smtp_xquit (from proc or another thread) while lines are delivered,
+ * resets the connection: no further line, SMTP_ABORTED, the handle is invalid.
  * Returns as smtp_mail.
  */
 int smtp_expn(SMTP_HANDLE conn, const char *name, smtp_line_proc proc);

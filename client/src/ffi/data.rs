@@ -6,8 +6,8 @@ use super::util::{finish, guard, handle, rc};
 use crate::{DataStep, ReturnCode};
 use std::os::raw::{c_char, c_int};
 
-/// `smtp_data`: calls `proc_` (on the calling thread) with a buffer of up to
-/// 64 KiB until it returns 0, then ends the message. -1 (or `smtp_xquit`)
+/// `smtp_data`: calls `proc_` (on the calling thread) with a buffer of 4 KiB
+/// to 64 KiB until it returns 0, then ends the message. -1 (or `smtp_xquit`)
 /// resets the connection: `SMTP_ABORTED`, the handle is gone.
 #[no_mangle]
 pub extern "C" fn smtp_data(conn: SMTP_HANDLE, proc_: SmtpDataProc) -> c_int {
