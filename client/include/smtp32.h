@@ -1,10 +1,12 @@
 /*
  * smtp32.h - the SMTP-32 handle API, served by the smtp32d daemon.
  *
- * A program written from the SMTP-32 manual compiles against this header with
- * only the include line changed. Types are modernised: GLOBALHANDLE is
- * SMTP_HANDLE, the DWORD lParam is uintptr_t, FARPROC is one of the typed
- * callbacks below. Link with -lsmtp32 (libsmtp32.so or libsmtp32.a).
+ * Types are modernised: GLOBALHANDLE is SMTP_HANDLE, the DWORD lParam is
+ * uintptr_t, FARPROC is one of the typed callbacks below. A program written
+ * from the SMTP-32 manual includes <d32-smtp.h> (and <d32-fw.h>) instead,
+ * which define the manual's types on top of this header, and drops only
+ * "#include <windows.h>"; the README's "Porting from SMTP-32" lists what
+ * behaves differently. Link with -lsmtp32 (libsmtp32.so or libsmtp32.a).
  *
  * The library finds the daemon through the SMTP32_SOCKET environment
  * variable, else $XDG_RUNTIME_DIR/smtp32d.sock, else
