@@ -49,6 +49,16 @@
 extern "C" {
 #endif
 
+/*
+ * The version of this header, which is the smtp32 crate's version (a unit
+ * test keeps them equal). smtp32_version() gives the library's at run time.
+ * The shared library's SONAME, libsmtp32.so.1, changes only with the C ABI.
+ */
+#define SMTP32_VERSION_MAJOR 0
+#define SMTP32_VERSION_MINOR 1
+#define SMTP32_VERSION_PATCH 0
+#define SMTP32_VERSION "0.1.0"
+
 /* Return codes (the numbers of ReturnCode in protocol/src/failure.rs). */
 #define SMTP_SUCCESS                 0   /* the operation succeeded */
 #define SMTP_FAILURE                -1   /* the server refused (4xx/5xx) or answered nonsense; see smtp_rply */
@@ -272,6 +282,12 @@ int smtp_date(char *date);
 
 /* smtp_strerror: a static description of a return code (never NULL). */
 const char *smtp_strerror(int code);
+
+/*
+ * smtp32_version: the library's version, "MAJOR.MINOR.PATCH" (a static
+ * string), to compare with the SMTP32_VERSION a program was compiled with.
+ */
+const char *smtp32_version(void);
 
 /* smtp_send: SEND FROM:<from> (RFC 821; most servers refuse it). Returns as smtp_mail. */
 int smtp_send(SMTP_HANDLE conn, const char *from);
