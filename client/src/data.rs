@@ -148,7 +148,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(end, PumpEnd::End);
-        assert!(offered.iter().all(|&n| n >= MIN_CALLBACK_BUFFER_BYTES), "{:?}", offered.iter().min());
+        let smallest = offered.iter().min();
+        assert!(offered.iter().all(|&n| n >= MIN_CALLBACK_BUFFER_BYTES), "{smallest:?}");
         // A batch smaller than 4 KiB is offered whole.
         let (_, sent) = run(&[7u8; 10_000], 100);
         assert!(sent.iter().all(|c| c.len() <= 100));

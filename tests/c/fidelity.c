@@ -100,10 +100,12 @@ static void xquit_during_listing(const char *exim, const char *verb, int from_ca
     int rc = strcmp(verb, "smtp_expn") == 0 ? smtp_expn(l.h, "team@example.test", line_proc)
                                             : smtp_help(l.h, NULL, line_proc);
     if (threaded) pthread_join(thread, NULL);
-    snprintf(name, sizeof name, "smtp_xquit during %s %s gives SMTP_ABORTED and no further line", verb, who);
+    snprintf(name, sizeof name, "smtp_xquit during %s %s gives SMTP_ABORTED and no further line",
+             verb, who);
     CHECK(name, rc == SMTP_ABORTED && l.xquit_rc == SMTP_SUCCESS && atomic_load(&l.lines) == 1 &&
                     atomic_load(&l.lines_after_xquit) == 0 && (from_callback || l.saw_handle_freed),
-          "%s returned %d (%s), xquit %d, %d lines (%d after xquit returned)", verb, rc, smtp_strerror(rc), l.xquit_rc,
+          "%s returned %d (%s), xquit %d, %d lines (%d after xquit returned)", verb, rc,
+          smtp_strerror(rc), l.xquit_rc,
           atomic_load(&l.lines), atomic_load(&l.lines_after_xquit));
     snprintf(name, sizeof name, "the handle is invalid after smtp_xquit during %s %s", verb, who);
     CHECK_RC(name, smtp_noop(l.h), SMTP_INVALID_HANDLE);
@@ -117,7 +119,8 @@ static int last_open_reply(char *text, int size) {
     return rc == SMTP_SUCCESS ? code : rc;
 }
 
-static void fw_to(fw_param *fw, char *host, size_t size, const char *hostport, unsigned short socks_port,
+static void fw_to(fw_param *fw, char *host, size_t size, const char *hostport,
+                  unsigned short socks_port,
                   const char *user, const char *pass) {
     const char *colon = strrchr(hostport, ':');
     size_t n = colon ? (size_t)(colon - hostport) : 0;
@@ -137,17 +140,21 @@ static void fw_to(fw_param *fw, char *host, size_t size, const char *hostport, u
     fw->socks_ver = FW_VERSION5;
 }
 
-static void last_open_reply_is_reset(const char *sink, const char *refusing, unsigned short socks_port,
+static void last_open_reply_is_reset(const char *sink, const char *refusing,
+                                     unsigned short socks_port,
                                      const char *user, const char *pass) {
     char text[512];
     SMTP_HANDLE h = 0;
-    CHECK_RC("smtp_helo to the refusing server", smtp_helo(refusing, LOCAL, &h, NULL, 0), SMTP_FAILURE);
+    CHECK_RC("smtp_helo to the refusing server", smtp_helo(refusing, LOCAL, &h, NULL, 0),
+             SMTP_FAILURE);
     int code = last_open_reply(text, sizeof text);
-    CHECK("smtp_rply(0) gives the refusal", code >= 500 && code < 600, "code %d \"%s\"", code, text);
+    CHECK("smtp_rply(0) gives the refusal", code >= 500 && code < 600, "code %d \"%s\"", code,
+          text);
 
     CHECK_RC("smtp_helo that works", smtp_helo(sink, LOCAL, &h, NULL, 0), SMTP_SUCCESS);
     code = last_open_reply(text, sizeof text);
-    CHECK("smtp_rply(0) is empty after an smtp_helo that worked", code == 0 && text[0] == '\0', "code %d \"%s\"", code, text);
+    CHECK("smtp_rply(0) is empty after an smtp_helo that worked", code == 0 && text[0] == '\0',
+          "code %d \"%s\"", code, text);
     smtp_quit(h);
 
     char host[256];
@@ -156,25 +163,31 @@ static void last_open_reply_is_reset(const char *sink, const char *refusing, uns
     fw_to(&fw, host, sizeof host, sink, socks_port, user, pass);
     CHECK_RC("smtp_fw_helo that works", smtp_fw_helo(LOCAL, &h, NULL, 0, &fw), SMTP_SUCCESS);
     code = last_open_reply(text, sizeof text);
-    CHECK("smtp_rply(0) is empty after an smtp_fw_helo that worked", code == 0 && text[0] == '\0', "code %d \"%s\"", code, text);
+    CHECK("smtp_rply(0) is empty after an smtp_fw_helo that worked", code == 0 && text[0] == '\0',
+          "code %d \"%s\"", code, text);
     smtp_quit(h);
 
     fw_to(&fw, host, sizeof host, refusing, socks_port, user, pass);
-    CHECK_RC("smtp_fw_helo to the refusing server", smtp_fw_helo(LOCAL, &h, NULL, 0, &fw), SMTP_FAILURE);
+    CHECK_RC("smtp_fw_helo to the refusing server", smtp_fw_helo(LOCAL, &h, NULL, 0, &fw),
+             SMTP_FAILURE);
     code = last_open_reply(text, sizeof text);
-    CHECK("smtp_rply(0) gives the refusal through the proxy", code >= 500 && code < 600, "code %d \"%s\"", code, text);
+    CHECK("smtp_rply(0) gives the refusal through the proxy", code >= 500 && code < 600,
+          "code %d \"%s\"", code, text);
 
     fw_to(&fw, host, sizeof host, sink, socks_port, user, "not-the-password");
-    CHECK_RC("smtp_fw_helo with a wrong proxy password", smtp_fw_helo(LOCAL, &h, NULL, 0, &fw), SMTP_FAILURE);
+    CHECK_RC("smtp_fw_helo with a wrong proxy password", smtp_fw_helo(LOCAL, &h, NULL, 0, &fw),
+             SMTP_FAILURE);
     code = last_open_reply(text, sizeof text);
-    CHECK("smtp_rply(0) gives the proxy's refusal as a reason with code 0", code == 0 && text[0] != '\0',
+    CHECK("smtp_rply(0) gives the proxy's refusal as a reason with code 0",
+          code == 0 && text[0] != '\0',
           "code %d \"%s\"", code, text);
 
     SMTP_HANDLE x = 0;
     smtp_helo(refusing, LOCAL, &h, NULL, 0);
     CHECK_RC("smtp_xhelo", smtp_xhelo(sink, LOCAL, &x, NULL, NULL, 0), SMTP_SUCCESS);
     code = last_open_reply(text, sizeof text);
-    CHECK("smtp_rply(0) is empty after an smtp_xhelo", code == 0 && text[0] == '\0', "code %d \"%s\"", code, text);
+    CHECK("smtp_rply(0) is empty after an smtp_xhelo", code == 0 && text[0] == '\0',
+          "code %d \"%s\"", code, text);
     smtp_xquit(x);
 }
 
@@ -205,7 +218,8 @@ static void data_offers_room_for_a_line(const char *sink) {
     CHECK_RC("smtp_mail for smtp_data", smtp_mail(h, "lines@client.test"), SMTP_SUCCESS);
     CHECK_RC("smtp_rcpt for smtp_data", smtp_rcpt(h, "sink@server.test"), SMTP_SUCCESS);
     CHECK_RC("smtp_data of 3 MiB, a line per call", smtp_data(h, line_at_a_time), SMTP_SUCCESS);
-    CHECK("smtp_data offers the fill proc at least 4 KiB every time", smallest_offer >= 4096 && pulled >= MESSAGE_BYTES,
+    CHECK("smtp_data offers the fill proc at least 4 KiB every time",
+          smallest_offer >= 4096 && pulled >= MESSAGE_BYTES,
           "smallest offer %d bytes, %ld bytes pulled", smallest_offer, pulled);
     smtp_quit(h);
 }
@@ -240,8 +254,10 @@ static void xhelo_stores_conn_first(const char *sink) {
     CHECK_RC("smtp_xhelo 20 times", rc, SMTP_SUCCESS);
     for (int i = 0; i < 15000 && atomic_load(&statuses) < OPENS; i++) sleep_ms(1);
     CHECK("smtp_xhelo stores *conn before its status and debug procs run",
-          atomic_load(&statuses) == OPENS && atomic_load(&successes) == OPENS && atomic_load(&unset_in_callback) == 0,
-          "%d statuses (%d successes), %d callbacks saw *conn unset", atomic_load(&statuses), atomic_load(&successes),
+          atomic_load(&statuses) == OPENS && atomic_load(&successes) == OPENS &&
+              atomic_load(&unset_in_callback) == 0,
+          "%d statuses (%d successes), %d callbacks saw *conn unset", atomic_load(&statuses),
+          atomic_load(&successes),
           atomic_load(&unset_in_callback));
     for (int i = 0; i < OPENS; i++) smtp_quit(opened[i]);
 }

@@ -141,7 +141,8 @@ static void xquit_during_data(const char *sink, int round) {
     atomic_store(&c->magic, DEAD);
     pthread_join(thread, NULL);
     snprintf(name, sizeof name, "round %d: smtp_xquit during smtp_data on another thread", round);
-    CHECK(name, busy && rc == SMTP_SUCCESS && s.rc == SMTP_ABORTED, "%d callbacks seen; xquit %d (%s); smtp_data %d (%s)",
+    CHECK(name, busy && rc == SMTP_SUCCESS && s.rc == SMTP_ABORTED,
+          "%d callbacks seen; xquit %d (%s); smtp_data %d (%s)",
           atomic_load(&c->calls), rc, smtp_strerror(rc), s.rc, smtp_strerror(s.rc));
     free(c);
 }
@@ -164,7 +165,8 @@ static void *noop_loop(void *arg) {
 static void quit_while_another_thread_reads(const char *sink, int round) {
     char name[128];
     nooper_t other = {0, 0, 0};
-    CHECK_RC("smtp_helo for the busy neighbour", smtp_helo(sink, LOCAL, &other.h, debug_proc, (uintptr_t)context_new()),
+    CHECK_RC("smtp_helo for the busy neighbour",
+             smtp_helo(sink, LOCAL, &other.h, debug_proc, (uintptr_t)context_new()),
              SMTP_SUCCESS);
     pthread_t thread;
     if (pthread_create(&thread, NULL, noop_loop, &other) != 0) {
@@ -182,8 +184,11 @@ static void quit_while_another_thread_reads(const char *sink, int round) {
     atomic_store(&other.stop, 1);
     pthread_join(thread, NULL);
     snprintf(name, sizeof name, "round %d: smtp_quit while another thread reads", round);
-    CHECK(name, rc == SMTP_SUCCESS && quit == SMTP_SUCCESS && other.failed == 0 && atomic_load(&c->calls) > 0,
-          "noop %d, quit %d (%s), neighbour failures %d, %d callbacks", rc, quit, smtp_strerror(quit), other.failed,
+    CHECK(name,
+          rc == SMTP_SUCCESS && quit == SMTP_SUCCESS && other.failed == 0 &&
+              atomic_load(&c->calls) > 0,
+          "noop %d, quit %d (%s), neighbour failures %d, %d callbacks", rc, quit,
+          smtp_strerror(quit), other.failed,
           atomic_load(&c->calls));
     uintptr_t neighbour = 0;
     smtp_opts(other.h, OPT_GET_PARAM, (uintptr_t)&neighbour);
@@ -199,15 +204,19 @@ static void xquit_during_connect(const char *stall, const char *sink, int round)
     context_t *c = context_new();
     SMTP_HANDLE h = 0;
     snprintf(name, sizeof name, "round %d: smtp_xhelo to a stalled server", round);
-    CHECK_RC(name, smtp_xhelo(stall, LOCAL, &h, debug_proc, status_proc, (uintptr_t)c), SMTP_SUCCESS);
+    CHECK_RC(name, smtp_xhelo(stall, LOCAL, &h, debug_proc, status_proc, (uintptr_t)c),
+             SMTP_SUCCESS);
     /* The greeting's copy arrives on the reader thread; EHLO then stalls. */
     int greeted = wait_calls(c, 1);
     int rc = smtp_xquit(h);
     int statuses = atomic_load(&c->status_calls), result = atomic_load(&c->status_result);
     atomic_store(&c->magic, DEAD);
-    snprintf(name, sizeof name, "round %d: smtp_xquit calls the status proc with SMTP_ABORTED before it returns", round);
+    snprintf(name, sizeof name,
+             "round %d: smtp_xquit calls the status proc with SMTP_ABORTED before it returns",
+             round);
     CHECK(name, greeted && rc == SMTP_SUCCESS && statuses == 1 && result == SMTP_ABORTED,
-          "greeted %d, xquit %d (%s), %d status calls, result %d", greeted, rc, smtp_strerror(rc), statuses, result);
+          "greeted %d, xquit %d (%s), %d status calls, result %d", greeted, rc, smtp_strerror(rc),
+          statuses, result);
     /* The daemon's answer to the cancelled connect comes before the answers to a later
      * connect: once one is made, a late status or copy would have been counted. */
     SMTP_HANDLE probe = 0;
@@ -224,7 +233,8 @@ int main(int argc, char **argv) {
     for (int round = 1; round <= 5; round++) xquit_during_data(argv[1], round);
     for (int round = 1; round <= 5; round++) quit_while_another_thread_reads(argv[1], round);
     for (int round = 1; round <= 3; round++) xquit_during_connect(argv[2], argv[1], round);
-    CHECK("no callback touched its context after smtp_quit/smtp_xquit returned", atomic_load(&touched_after_quit) == 0,
+    CHECK("no callback touched its context after smtp_quit/smtp_xquit returned",
+          atomic_load(&touched_after_quit) == 0,
           "%d callbacks did", atomic_load(&touched_after_quit));
     printf("%d failed\n", failures);
     return failures > 99 ? 99 : failures;

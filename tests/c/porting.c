@@ -117,20 +117,22 @@ int main(int argc, char **argv)
     CHECK_RC("smtp_helo with (FARPROC) and (DWORD)&ctx",
              smtp_helo(host, "porting.client.test", &hConn, lpfnDebug, (DWORD)&ctx), SMTP_SUCCESS);
     CHECK("the debug proc got its DWORD lParam", ctx.debug_calls > 0, "%d calls", ctx.debug_calls);
-    CHECK_RC("smtp_opts OPT_GET_PARAM into a DWORD", smtp_opts(hConn, OPT_GET_PARAM, (DWORD)(DWORD far *)&param),
-             SMTP_SUCCESS);
-    CHECK("OPT_GET_PARAM gives the whole pointer back", param == (DWORD)&ctx, "got %lx", (unsigned long)param);
+    CHECK_RC("smtp_opts OPT_GET_PARAM into a DWORD",
+             smtp_opts(hConn, OPT_GET_PARAM, (DWORD)(DWORD far *)&param), SMTP_SUCCESS);
+    CHECK("OPT_GET_PARAM gives the whole pointer back", param == (DWORD)&ctx, "got %lx",
+          (unsigned long)param);
     CHECK_RC("smtp_opts OPT_TIMEOUT", smtp_opts(hConn, OPT_TIMEOUT, 30), SMTP_SUCCESS);
-    CHECK_RC("smtp_opts OPT_YIELD_ON with a (DWORD)(FARPROC)", smtp_opts(hConn, OPT_YIELD_ON, (DWORD)(FARPROC)YieldProc),
-             SMTP_SUCCESS);
-    CHECK_RC("smtp_opts OPT_DEBUG with a MakeProcInstance thunk", smtp_opts(hConn, OPT_DEBUG, (DWORD)lpfnDebug),
-             SMTP_SUCCESS);
+    CHECK_RC("smtp_opts OPT_YIELD_ON with a (DWORD)(FARPROC)",
+             smtp_opts(hConn, OPT_YIELD_ON, (DWORD)(FARPROC)YieldProc), SMTP_SUCCESS);
+    CHECK_RC("smtp_opts OPT_DEBUG with a MakeProcInstance thunk",
+             smtp_opts(hConn, OPT_DEBUG, (DWORD)lpfnDebug), SMTP_SUCCESS);
 
     CHECK_RC("smtp_mail", smtp_mail(hConn, "ported@client.test"), SMTP_SUCCESS);
     CHECK_RC("smtp_rcpt", smtp_rcpt(hConn, "sink@server.test"), SMTP_SUCCESS);
     ctx.next = MESSAGE;
     lpfnData = MakeProcInstance((FARPROC)DataProc, hInst);
-    CHECK_RC("smtp_data with a K&R callback through FARPROC", smtp_data(hConn, lpfnData), SMTP_SUCCESS);
+    CHECK_RC("smtp_data with a K&R callback through FARPROC", smtp_data(hConn, lpfnData),
+             SMTP_SUCCESS);
     FreeProcInstance(lpfnData);
     CHECK("smtp_data pulled the whole message", *ctx.next == '\0', "left: %s", ctx.next);
 
@@ -140,7 +142,8 @@ int main(int argc, char **argv)
     CHECK_RC("smtp_data with the callback itself", smtp_data(hConn, DataProc), SMTP_SUCCESS);
 
     /* smtp-sink implements neither EXPN nor HELP: the refusal is in smtp_rply. */
-    CHECK_RC("smtp_expn with a (FARPROC) line proc", smtp_expn(hConn, "team", (FARPROC)LineProc), SMTP_FAILURE);
+    CHECK_RC("smtp_expn with a (FARPROC) line proc", smtp_expn(hConn, "team", (FARPROC)LineProc),
+             SMTP_FAILURE);
     CHECK_RC("smtp_help with the line proc itself", smtp_help(hConn, NULL, LineProc), SMTP_FAILURE);
     CHECK_RC("smtp_rply", smtp_rply(hConn, reply, sizeof reply, &code), SMTP_SUCCESS);
     CHECK("smtp_rply gives the refusal", code >= 500 && code < 600, "%d %s", code, reply);
@@ -151,7 +154,8 @@ int main(int argc, char **argv)
     FreeProcInstance(lpfnDebug);
 
     CHECK_RC("smtp_xhelo with (FARPROC) status proc",
-             smtp_xhelo(host, "porting.client.test", &hConn, NULL, (FARPROC)StatusProc, (DWORD)&ctx), SMTP_SUCCESS);
+             smtp_xhelo(host, "porting.client.test", &hConn, NULL, (FARPROC)StatusProc,
+                        (DWORD)&ctx), SMTP_SUCCESS);
     for (i = 0; i < 15000 && ctx.status_calls == 0; i++) pause_ms(1);
     CHECK("smtp_xhelo status", ctx.status_calls == 1 && ctx.status == SMTP_SUCCESS, "%d calls, %d",
           ctx.status_calls, ctx.status);
@@ -172,7 +176,8 @@ int main(int argc, char **argv)
         fw.dest_port = (unsigned short)atoi(colon + 1);
         fw.socks_ver = FW_VERSION5;
         CHECK_RC("smtp_fw_helo with a (FARPROC) debug proc",
-                 smtp_fw_helo("porting.client.test", &hConn, (FARPROC)DebugProc, (DWORD)&ctx, &fw), SMTP_SUCCESS);
+                 smtp_fw_helo("porting.client.test", &hConn, (FARPROC)DebugProc, (DWORD)&ctx, &fw),
+                              SMTP_SUCCESS);
         CHECK_RC("smtp_quit after smtp_fw_helo", smtp_quit(hConn), SMTP_SUCCESS);
     }
     printf("%d failed\n", failures);

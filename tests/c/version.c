@@ -12,10 +12,13 @@
 
 int main(void) {
     char built[64];
-    snprintf(built, sizeof built, "%d.%d.%d", SMTP32_VERSION_MAJOR, SMTP32_VERSION_MINOR, SMTP32_VERSION_PATCH);
-    CHECK("SMTP32_VERSION is MAJOR.MINOR.PATCH", strcmp(built, SMTP32_VERSION) == 0, "%s vs %s", built, SMTP32_VERSION);
+    snprintf(built, sizeof built, "%d.%d.%d", SMTP32_VERSION_MAJOR, SMTP32_VERSION_MINOR,
+             SMTP32_VERSION_PATCH);
+    CHECK("SMTP32_VERSION is MAJOR.MINOR.PATCH", strcmp(built, SMTP32_VERSION) == 0, "%s vs %s",
+          built, SMTP32_VERSION);
     const char *running = smtp32_version();
-    CHECK("smtp32_version() is the header's SMTP32_VERSION", running && strcmp(running, SMTP32_VERSION) == 0,
+    CHECK("smtp32_version() is the header's SMTP32_VERSION", running && strcmp(running,
+          SMTP32_VERSION) == 0,
           "library %s, header %s", running ? running : "(null)", SMTP32_VERSION);
     printf("version %s\n", running ? running : "(null)");
     return failures;

@@ -18,12 +18,24 @@ fn no_callback_runs_after_quit_or_xquit_returned_on_another_thread() {
     let dir = tempfile::tempdir().unwrap();
     let exe = compile(dir.path(), "lifetime.c", &FLAGS, Link::Shared);
     // Endless messages: the sink keeps nothing.
-    let sink = SmtpSink::start_with(SmtpSinkOptions { flags: vec![], dump: false });
+    let sink = SmtpSink::start_with(SmtpSinkOptions {
+        flags: vec![],
+        dump: false,
+    });
     let stall = SmtpSink::with_flags(&["-W", "EHLO:30"]);
     let d = TestDaemon::start();
-    let out = run(&exe, d.socket_path(), &[&sink.host(), &stall.host()], Duration::from_secs(90));
+    let out = run(
+        &exe,
+        d.socket_path(),
+        &[&sink.host(), &stall.host()],
+        Duration::from_secs(90),
+    );
     out.assert_clean("lifetime.c");
     let passed = out.passed();
     assert!(passed.len() >= 30, "too few checks ran:\n{}", out.stdout);
-    assert!(passed.contains(&"no callback touched its context after smtp_quit/smtp_xquit returned"), "{}", out.stdout);
+    assert!(
+        passed.contains(&"no callback touched its context after smtp_quit/smtp_xquit returned"),
+        "{}",
+        out.stdout
+    );
 }

@@ -44,9 +44,16 @@ fn xquit_during_listings_last_open_reply_fill_room_and_xhelo_conn_follow_the_man
         Duration::from_secs(90),
     );
     out.assert_clean("fidelity.c");
-    assert!(out.passed().len() >= 30, "too few checks ran:\n{}", out.stdout);
+    assert!(
+        out.passed().len() >= 30,
+        "too few checks ran:\n{}",
+        out.stdout
+    );
     let dumps = sink.dumps();
     // 3146 lines of 1000 bytes, as the sink dumps them (with its own envelope lines).
     let sizes: Vec<usize> = dumps.iter().map(Vec::len).collect();
-    assert!(sizes.iter().any(|&n| n >= 3_100_000), "the 3 MiB message did not reach the sink: sizes {sizes:?}");
+    assert!(
+        sizes.iter().any(|&n| n >= 3_100_000),
+        "the 3 MiB message did not reach the sink: sizes {sizes:?}"
+    );
 }

@@ -26,12 +26,18 @@ fn rust_exports() -> Vec<Export> {
     let dir = crate_dir().join("../client/src/ffi");
     let mut exports = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("read client/src/ffi") {
-        let text = std::fs::read_to_string(entry.expect("dir entry").path()).expect("read a source file");
+        let text =
+            std::fs::read_to_string(entry.expect("dir entry").path()).expect("read a source file");
         for piece in text.split("extern \"C\" fn ").skip(1) {
-            let signature = piece.split('{').next().expect("a signature before the body");
+            let signature = piece
+                .split('{')
+                .next()
+                .expect("a signature before the body");
             let signature: String = signature.split_whitespace().collect::<Vec<_>>().join(" ");
             let (name, rest) = signature.split_once('(').expect("a parameter list");
-            let (params, ret) = rest.rsplit_once(')').expect("the end of the parameter list");
+            let (params, ret) = rest
+                .rsplit_once(')')
+                .expect("the end of the parameter list");
             let params = params
                 .split(',')
                 .map(str::trim)
@@ -39,7 +45,11 @@ fn rust_exports() -> Vec<Export> {
                 .map(|p| p.split_once(':').expect("name: type").1.trim().to_string())
                 .collect();
             let ret = ret.trim().strip_prefix("->").map(|r| r.trim().to_string());
-            exports.push(Export { name: name.trim().to_string(), params, ret });
+            exports.push(Export {
+                name: name.trim().to_string(),
+                params,
+                ret,
+            });
         }
     }
     exports.sort_by(|a, b| a.name.cmp(&b.name));
@@ -63,13 +73,17 @@ fn c_type(rust: &str) -> &'static str {
         "SmtpStatusProc" => "smtp_status_proc",
         "SmtpDataProc" => "smtp_data_proc",
         "SmtpLineProc" => "smtp_line_proc",
-        other => panic!("no C type for the Rust type {other:?}: add it to c_type in {}", file!()),
+        other => panic!(
+            "no C type for the Rust type {other:?}: add it to c_type in {}",
+            file!()
+        ),
     }
 }
 
 /// The functions `smtp32.h` declares (prototypes start at column 0).
 fn header_functions() -> BTreeSet<String> {
-    let header = std::fs::read_to_string(crate_dir().join("../client/include/smtp32.h")).expect("read smtp32.h");
+    let header = std::fs::read_to_string(crate_dir().join("../client/include/smtp32.h"))
+        .expect("read smtp32.h");
     header
         .lines()
         .filter(|l| l.starts_with("int ") || l.starts_with("const char *"))
@@ -83,10 +97,21 @@ fn header_functions() -> BTreeSet<String> {
 #[test]
 fn the_shared_library_carries_the_soname_libsmtp32_so_1() {
     let _wd = Watchdog::test("the_shared_library_carries_the_soname_libsmtp32_so_1");
-    let out = Command::new("readelf").arg("-d").arg(built("libsmtp32.so")).output().expect("run readelf (binutils)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(built("libsmtp32.so"))
+        .output()
+        .expect("run readelf (binutils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let dynamic = String::from_utf8_lossy(&out.stdout);
-    let soname = dynamic.lines().find(|l| l.contains("(SONAME)")).unwrap_or_else(|| panic!("no SONAME:\n{dynamic}"));
+    let soname = dynamic
+        .lines()
+        .find(|l| l.contains("(SONAME)"))
+        .unwrap_or_else(|| panic!("no SONAME:\n{dynamic}"));
     assert!(soname.contains(&format!("[{SONAME}]")), "{soname}");
 }
 
@@ -94,19 +119,38 @@ fn the_shared_library_carries_the_soname_libsmtp32_so_1() {
 fn every_header_prototype_has_the_type_of_the_library_function() {
     let _wd = Watchdog::test("every_header_prototype_has_the_type_of_the_library_function");
     let exports = rust_exports();
-    assert!(exports.len() >= 28, "too few extern \"C\" functions found: {exports:?}");
-    let mut c = String::from("#include \"smtp32.h\"\n\n/* One pointer per library function, typed as the Rust side defines it. */\n");
+    assert!(
+        exports.len() >= 28,
+        "too few extern \"C\" functions found: {exports:?}"
+    );
+    let mut c = String::from("#include \"smtp32.h\"\n\n");
+    c.push_str("/* One pointer per library function, typed as the Rust side defines it. */\n");
     for e in &exports {
         let params: Vec<&str> = e.params.iter().map(|p| c_type(p)).collect();
-        let params = if params.is_empty() { "void".to_string() } else { params.join(", ") };
+        let params = if params.is_empty() {
+            "void".to_string()
+        } else {
+            params.join(", ")
+        };
         let ret = e.ret.as_deref().map_or("void", c_type);
-        c.push_str(&format!("{ret} (*const check_{name})({params}) = {name};\n", name = e.name));
+        c.push_str(&format!(
+            "{ret} (*const check_{name})({params}) = {name};\n",
+            name = e.name
+        ));
     }
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("prototypes.c");
     std::fs::write(&src, &c).unwrap();
     let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-c", "-o"])
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-c",
+            "-o",
+        ])
         .arg(dir.path().join("prototypes.o"))
         .arg("-I")
         .arg(crate_dir().join("../client/include"))
@@ -115,7 +159,7 @@ fn every_header_prototype_has_the_type_of_the_library_function() {
         .expect("run cc");
     assert!(
         out.status.success(),
-        "a prototype of smtp32.h differs from the library's function:\n{}\n--- the program ---\n{c}",
+        "a prototype of smtp32.h differs from the library's function:\n{}\n--- program ---\n{c}",
         String::from_utf8_lossy(&out.stderr)
     );
 }
@@ -128,34 +172,70 @@ fn the_library_exports_exactly_the_headers_functions() {
         .arg(built("libsmtp32.so"))
         .output()
         .expect("run nm (binutils)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let exported: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| match l.split_whitespace().collect::<Vec<_>>()[..] {
-            [_, "T", name] if name.starts_with("smtp_") || name.starts_with("smtp32_") => Some(name.to_string()),
+            [_, "T", name] if name.starts_with("smtp_") || name.starts_with("smtp32_") => {
+                Some(name.to_string())
+            }
             _ => None,
         })
         .collect();
     let header = header_functions();
-    assert_eq!(exported, header, "exported smtp functions (left) and smtp32.h's prototypes (right) differ");
+    assert_eq!(
+        exported, header,
+        "exported smtp functions (left) and smtp32.h's prototypes (right) differ"
+    );
     let rust: BTreeSet<String> = rust_exports().into_iter().map(|e| e.name).collect();
-    assert_eq!(rust, header, "client/src/ffi's extern \"C\" functions (left) and smtp32.h's (right) differ");
+    assert_eq!(
+        rust, header,
+        "client/src/ffi's extern \"C\" functions (left) and smtp32.h's (right) differ"
+    );
 }
 
 #[test]
 fn the_version_macros_smtp32_version_and_pkg_config_are_the_crate_version() {
-    let _wd = Watchdog::test("the_version_macros_smtp32_version_and_pkg_config_are_the_crate_version");
+    let _wd =
+        Watchdog::test("the_version_macros_smtp32_version_and_pkg_config_are_the_crate_version");
     let dir = tempfile::tempdir().unwrap();
-    let exe = compile(dir.path(), "version.c", &["-std=c11", "-Wall", "-Wextra", "-Werror"], Link::Shared);
-    let out = run(&exe, &dir.path().join("no-daemon.sock"), &[], Duration::from_secs(20));
+    let exe = compile(
+        dir.path(),
+        "version.c",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror"],
+        Link::Shared,
+    );
+    let out = run(
+        &exe,
+        &dir.path().join("no-daemon.sock"),
+        &[],
+        Duration::from_secs(20),
+    );
     out.assert_clean("version.c");
-    assert!(out.stdout.contains(&format!("version {}\n", env!("CARGO_PKG_VERSION"))), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("version {}\n", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        out.stdout
+    );
 
     let pc = Command::new("pkg-config")
         .args(["--modversion", "smtp32"])
         .env("PKG_CONFIG_PATH", crate_dir().join("../packaging"))
         .output()
         .expect("run pkg-config (tests/run-all.sh installs it)");
-    assert!(pc.status.success(), "{}", String::from_utf8_lossy(&pc.stderr));
-    assert_eq!(String::from_utf8_lossy(&pc.stdout).trim(), env!("CARGO_PKG_VERSION"), "packaging/smtp32.pc's Version");
+    assert!(
+        pc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pc.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&pc.stdout).trim(),
+        env!("CARGO_PKG_VERSION"),
+        "packaging/smtp32.pc's Version"
+    );
 }

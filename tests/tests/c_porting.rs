@@ -13,18 +13,41 @@ use std::time::Duration;
 
 #[test]
 fn a_program_written_from_the_manual_compiles_with_only_windows_h_dropped_and_runs() {
-    let _wd = Watchdog::test("a_program_written_from_the_manual_compiles_with_only_windows_h_dropped_and_runs");
+    let _wd = Watchdog::test(
+        "a_program_written_from_the_manual_compiles_with_only_windows_h_dropped_and_runs",
+    );
     let c99 = tempfile::tempdir().unwrap();
-    compile(c99.path(), "porting.c", &["-std=c99", "-Wall", "-Wextra", "-Werror"], Link::Shared);
+    compile(
+        c99.path(),
+        "porting.c",
+        &["-std=c99", "-Wall", "-Wextra", "-Werror"],
+        Link::Shared,
+    );
     let dir = tempfile::tempdir().unwrap();
     let exe = compile(dir.path(), "porting.c", &["-Wall", "-Werror"], Link::Shared);
     let sink = SmtpSink::start();
     let socks = Microsocks::start();
     let d = TestDaemon::start();
-    let out = run(&exe, d.socket_path(), &[&sink.host(), &socks.port().to_string()], Duration::from_secs(60));
+    let out = run(
+        &exe,
+        d.socket_path(),
+        &[&sink.host(), &socks.port().to_string()],
+        Duration::from_secs(60),
+    );
     out.assert_clean("porting.c");
-    assert!(out.passed().len() >= 25, "too few checks ran:\n{}", out.stdout);
-    let messages: Vec<String> = sink.dumps().iter().map(|m| String::from_utf8_lossy(m).into_owned()).collect();
-    let ported = messages.iter().filter(|m| m.contains("Subject: ported from SMTP-32")).count();
+    assert!(
+        out.passed().len() >= 25,
+        "too few checks ran:\n{}",
+        out.stdout
+    );
+    let messages: Vec<String> = sink
+        .dumps()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let ported = messages
+        .iter()
+        .filter(|m| m.contains("Subject: ported from SMTP-32"))
+        .count();
     assert_eq!(ported, 2, "both smtp_data messages arrive: {messages:?}");
 }

@@ -35,7 +35,12 @@ pub(crate) struct CCallbacks {
 
 impl CCallbacks {
     /// The callbacks of a handle being opened; `conn` is the caller's `*conn`.
-    pub(crate) fn new(lparam: usize, debug: SmtpDebugProc, status: SmtpStatusProc, conn: *mut SMTP_HANDLE) -> Arc<Self> {
+    pub(crate) fn new(
+        lparam: usize,
+        debug: SmtpDebugProc,
+        status: SmtpStatusProc,
+        conn: *mut SMTP_HANDLE,
+    ) -> Arc<Self> {
         Arc::new(CCallbacks {
             lparam: AtomicUsize::new(lparam),
             debug: Mutex::new(debug),

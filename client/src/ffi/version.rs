@@ -31,7 +31,11 @@ mod tests {
     #[test]
     fn the_header_version_macros_are_the_crate_version() {
         let quoted = format!("\"{}\"", env!("CARGO_PKG_VERSION"));
-        assert_eq!(define("SMTP32_VERSION"), Some(quoted.as_str()), "SMTP32_VERSION in smtp32.h");
+        assert_eq!(
+            define("SMTP32_VERSION"),
+            Some(quoted.as_str()),
+            "SMTP32_VERSION in smtp32.h"
+        );
         for (name, value) in [
             ("SMTP32_VERSION_MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
             ("SMTP32_VERSION_MINOR", env!("CARGO_PKG_VERSION_MINOR")),
