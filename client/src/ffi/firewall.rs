@@ -110,14 +110,10 @@ unsafe fn fw_helo(
     let (local, route) = unsafe { (c_str(local)?, read_route(&*fw)?) };
     let client = state::client().map_err(|e| open_failed(&e))?;
     let cbs = CCallbacks::new(lparam, proc_, None, conn);
+    let _conn_out = cbs.conn_out_scope();
     let debug = proc_.map(|_| cbs.debug_callback());
-    match client.fw_helo(route, local, debug) {
-        Ok(c) => opened(c, cbs),
-        Err(e) => {
-            cbs.forget_conn_out();
-            return Err(open_failed(&e));
-        }
-    }
+    let c = client.fw_helo(route, local, debug).map_err(|e| open_failed(&e))?;
+    opened(c, &cbs);
     Ok(OK)
 }
 

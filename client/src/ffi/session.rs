@@ -36,7 +36,7 @@ pub(crate) fn open_failed(e: &Error) -> c_int {
 
 /// Records the handle an open gave: into the table, then into `*conn` (unless
 /// a callback already stored it there, see `state.rs`).
-pub(crate) fn opened(c: Connection, cbs: Arc<CCallbacks>) {
+pub(crate) fn opened(c: Connection, cbs: &Arc<CCallbacks>) {
     let h = c.handle().get();
     state::insert(c, cbs.clone());
     cbs.publish(h);
@@ -59,18 +59,14 @@ unsafe fn open(
     }
     let client = state::client().map_err(|e| open_failed(&e))?;
     let cbs = CCallbacks::new(lparam, dbg, stat.flatten(), conn);
+    let _conn_out = cbs.conn_out_scope();
     let debug = dbg.map(|_| cbs.debug_callback());
     let result = match stat {
         None => client.helo(host, local, debug),
         Some(_) => client.xhelo(host, local, debug, cbs.status_callback()),
     };
-    match result {
-        Ok(c) => opened(c, cbs),
-        Err(e) => {
-            cbs.forget_conn_out();
-            return Err(open_failed(&e));
-        }
-    }
+    let c = result.map_err(|e| open_failed(&e))?;
+    opened(c, &cbs);
     Ok(OK)
 }
 

@@ -84,9 +84,10 @@ impl CCallbacks {
         }
     }
 
-    /// The opening call ends: its `*conn` must not be written any more.
-    pub(crate) fn forget_conn_out(&self) {
-        *lock(&self.conn_out) = 0;
+    /// Until the returned guard is dropped (when the opening call ends, however
+    /// it ends), callbacks may store the handle in `*conn`; never after.
+    pub(crate) fn conn_out_scope(&self) -> ConnOutScope<'_> {
+        ConnOutScope(self)
     }
 
     /// Admits one C callback for handle `h` (storing `h` in `*conn` first):
@@ -142,6 +143,15 @@ impl CCallbacks {
                 stat(h.get(), code, me.lparam());
             }
         })
+    }
+}
+
+/// The opening call's `*conn` stays writable for callbacks while this lives.
+pub(crate) struct ConnOutScope<'a>(&'a CCallbacks);
+
+impl Drop for ConnOutScope<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.conn_out) = 0;
     }
 }
 
