@@ -61,6 +61,8 @@ install_system_packages() {
     command -v ncat >/dev/null || missing+=(ncat)
     command -v openssl >/dev/null || missing+=(openssl)
     command -v cc >/dev/null || missing+=(gcc libc6-dev)
+    # tests/tests/c_library.rs: pkg-config --modversion smtp32.
+    command -v pkg-config >/dev/null || missing+=(pkg-config)
     # OpenSSH's `ssh -D` is the SOCKS4a proxy of tests/tests/socks.rs (Dante has no 4a).
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
     command -v ssh >/dev/null || missing+=(openssh-client)

@@ -1,10 +1,12 @@
 /*
  * smtp32.h - the SMTP-32 handle API, served by the smtp32d daemon.
  *
- * A program written from the SMTP-32 manual compiles against this header with
- * only the include line changed. Types are modernised: GLOBALHANDLE is
- * SMTP_HANDLE, the DWORD lParam is uintptr_t, FARPROC is one of the typed
- * callbacks below. Link with -lsmtp32 (libsmtp32.so or libsmtp32.a).
+ * Types are modernised: GLOBALHANDLE is SMTP_HANDLE, the DWORD lParam is
+ * uintptr_t, FARPROC is one of the typed callbacks below. A program written
+ * from the SMTP-32 manual includes <d32-smtp.h> (and <d32-fw.h>) instead,
+ * which define the manual's types on top of this header, and drops only
+ * "#include <windows.h>"; the README's "Porting from SMTP-32" lists what
+ * behaves differently. Link with -lsmtp32 (libsmtp32.so or libsmtp32.a).
  *
  * The library finds the daemon through the SMTP32_SOCKET environment
  * variable, else $XDG_RUNTIME_DIR/smtp32d.sock, else
@@ -26,6 +28,14 @@
  *   SMTP_IN_PROGRESS there); smtp_xquit and smtp_opts(OPT_SET_PARAM/
  *   OPT_GET_PARAM) may be called. Data, line and yield callbacks run on the
  *   thread that made the call.
+ * - Callbacks never outlive their handle: once smtp_quit or smtp_xquit has
+ *   returned (on any thread), no callback of that handle (debug, status,
+ *   data, line) runs again, so the context lParam points to may be freed.
+ *   They wait for a callback already running on another thread to return;
+ *   called from inside a callback, they wait for none (that could deadlock)
+ *   but still let none start. Do not hold a lock your callbacks take while
+ *   calling them.
+ * - *conn is stored before any callback of the new handle runs.
  * - No function ever unwinds or aborts on bad input; an internal panic is
  *   reported as SMTP_FAILURE.
  */
@@ -38,6 +48,16 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The version of this header, which is the smtp32 crate's version (a unit
+ * test keeps them equal). smtp32_version() gives the library's at run time.
+ * The shared library's SONAME, libsmtp32.so.1, changes only with the C ABI.
+ */
+#define SMTP32_VERSION_MAJOR 0
+#define SMTP32_VERSION_MINOR 1
+#define SMTP32_VERSION_PATCH 0
+#define SMTP32_VERSION "0.1.0"
 
 /* Return codes (the numbers of ReturnCode in protocol/src/failure.rs). */
 #define SMTP_SUCCESS                 0   /* the operation succeeded */
@@ -159,7 +179,7 @@ typedef struct fw_parameters {
  * Returns SMTP_SUCCESS; SMTP_FAILURE when the proxy answers but refuses (no
  * common version or method, a wrong username/passwd, the destination refused
  * by the proxy or unreachable from it) or the SMTP server refuses its
- * greeting or EHLO/HELO (smtp_rply(0, ...) does not report fw_helo failures);
+ * greeting or EHLO/HELO (smtp_rply(0, ...) gives the reply or the reason);
  * SMTP_HOST_NOT_RESPONDING when nothing accepts on the proxy's port;
  * SMTP_UNKNOWN_HOST when fw_host does not resolve; SMTP_INVALID_ARGUMENT for
  * a field that breaks the rules above (GSSAPI alone, method 2 without
@@ -185,9 +205,10 @@ int smtp_rcpt(SMTP_HANDLE conn, const char *to);
 
 /*
  * smtp_data: sends a message pulled from proc, which is called on this thread
- * with a buffer of up to 64 KiB until it returns 0; then ends the message and
- * returns the server's verdict. The daemon normalises line endings to CRLF
- * and dot-stuffs. proc returning -1 (or smtp_xquit from another thread)
+ * with a buffer of 4 KiB to 64 KiB (len is never below 4096, so a proc that
+ * writes a line per call always has room) until it returns 0; then ends the
+ * message and returns the server's verdict. The daemon normalises line
+ * endings to CRLF and dot-stuffs. proc returning -1 (or smtp_xquit from another thread)
  * resets the connection: SMTP_ABORTED, and the handle is invalid. A proc that
  * claims more bytes than len also resets it (SMTP_INVALID_ARGUMENT).
  * Returns as smtp_mail.
@@ -208,7 +229,9 @@ int smtp_data_buf(SMTP_HANDLE conn, const char *buf, int len);   /* len 0 ends t
  * After a failure that no server reply explains (SMTP_TLS_FAILURE, or an
  * SMTP_FAILURE the daemon decided on, such as a message over the server's
  * SIZE limit) it gives the reason instead, with code 0, until the next call.
- * Handle 0 gives the reply of this thread's last failed smtp_helo/smtp_xhelo.
+ * Handle 0 gives the reply of this thread's last failed smtp_helo, smtp_xhelo
+ * or smtp_fw_helo (a proxy's refusal as a reason with code 0); every open,
+ * successful or not, resets it.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS,
  * SMTP_INVALID_ARGUMENT (code NULL, len < 0, reply NULL with len > 0).
  */
@@ -223,7 +246,8 @@ int smtp_rset(SMTP_HANDLE conn);
 /*
  * smtp_quit: sends QUIT, closes the connection and frees the handle.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS (the handle is
- * then kept), or a transport error (the handle is freed anyway).
+ * then kept), or a transport error (the handle is freed anyway). Once it has
+ * freed the handle, no callback of it runs again (see the general rules).
  */
 int smtp_quit(SMTP_HANDLE conn);
 
@@ -231,7 +255,9 @@ int smtp_quit(SMTP_HANDLE conn);
  * smtp_xquit: cancels an smtp_xhelo connect or the operation in flight on the
  * handle (from any thread, or from a callback), closes the connection at once
  * and frees the handle. The cancelled call returns SMTP_ABORTED; a cancelled
- * connect calls stat with SMTP_ABORTED.
+ * connect calls stat with SMTP_ABORTED before smtp_xquit returns (on the
+ * thread that calls smtp_xquit). After it returns no callback of the handle
+ * runs again: a data or line proc on another thread is not called again.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE.
  */
 int smtp_xquit(SMTP_HANDLE conn);
@@ -257,6 +283,12 @@ int smtp_date(char *date);
 /* smtp_strerror: a static description of a return code (never NULL). */
 const char *smtp_strerror(int code);
 
+/*
+ * smtp32_version: the library's version, "MAJOR.MINOR.PATCH" (a static
+ * string), to compare with the SMTP32_VERSION a program was compiled with.
+ */
+const char *smtp32_version(void);
+
 /* smtp_send: SEND FROM:<from> (RFC 821; most servers refuse it). Returns as smtp_mail. */
 int smtp_send(SMTP_HANDLE conn, const char *from);
 
@@ -274,8 +306,9 @@ int smtp_vrfy(SMTP_HANDLE conn, const char *name);
 
 /*
  * smtp_expn: EXPN name; proc (may be NULL) is called on this thread once per
- * reply line with its text (without code and separator). proc returning -1
- * resets the connection: SMTP_ABORTED, the handle is invalid.
+ * reply line with its text (without code and separator). proc returning -1,
+ * or smtp_xquit (from proc or another thread) while lines are delivered,
+ * resets the connection: no further line, SMTP_ABORTED, the handle is invalid.
  * Returns as smtp_mail.
  */
 int smtp_expn(SMTP_HANDLE conn, const char *name, smtp_line_proc proc);

@@ -10,6 +10,10 @@
 //! once with `ReturnCode::InProgress` instead of deadlocking the reader.
 //! [`Connection::xquit`](crate::Connection::xquit) is the exception: from a
 //! callback it is sent without waiting for its answer.
+//!
+//! [`CallbackGate`] is what lets a C program free a handle's lParam context
+//! once `smtp_quit`/`smtp_xquit` returned: closing it waits for the
+//! handle's callbacks running on other threads and admits no new one.
 
 use crate::error::Error;
 use smtp32_protocol::{Direction, Handle};
@@ -147,5 +151,74 @@ pub(crate) fn run_guarded(what: &str, f: impl FnOnce()) {
 pub(crate) fn deliver_traffic(entry: &HandleEntry, handle: Handle, direction: Direction, bytes: &[u8]) {
     if let Some(cb) = entry.debug() {
         run_guarded("debug", || cb(handle, direction, bytes));
+    }
+}
+
+thread_local! {
+    /// How many callbacks (of any handle) this thread is running now.
+    static CALLBACK_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// True while the current thread runs a callback admitted by a [`CallbackGate`].
+pub(crate) fn in_callback() -> bool {
+    CALLBACK_DEPTH.with(|d| d.get() > 0)
+}
+
+/// Admits the callbacks of one handle until it is closed, and lets the closer
+/// wait for those already running: once [`CallbackGate::close`] has returned
+/// (outside a callback), none of the handle's callbacks runs again.
+#[derive(Default)]
+pub(crate) struct CallbackGate {
+    state: Mutex<GateState>,
+    idle: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    closed: bool,
+    running: usize,
+}
+
+impl CallbackGate {
+    /// Admits one callback: `None` once the handle is closed.
+    pub(crate) fn enter(&self) -> Option<CallbackTurn<'_>> {
+        let mut s = lock(&self.state);
+        if s.closed {
+            return None;
+        }
+        s.running += 1;
+        drop(s);
+        CALLBACK_DEPTH.with(|d| d.set(d.get() + 1));
+        Some(CallbackTurn(self))
+    }
+
+    /// Admits no callback from now on, then waits until those running have
+    /// returned, unless called from inside a callback: that one cannot be
+    /// waited for (it is the caller), and waiting for another thread's could
+    /// deadlock when that thread waits for this one, so there it returns at
+    /// once.
+    pub(crate) fn close(&self) {
+        let mut s = lock(&self.state);
+        s.closed = true;
+        if in_callback() {
+            return;
+        }
+        while s.running > 0 {
+            s = self.idle.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// One running callback; its end is counted when dropped.
+pub(crate) struct CallbackTurn<'a>(&'a CallbackGate);
+
+impl Drop for CallbackTurn<'_> {
+    fn drop(&mut self) {
+        CALLBACK_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        let mut s = lock(&self.0.state);
+        s.running -= 1;
+        if s.running == 0 {
+            self.0.idle.notify_all();
+        }
     }
 }

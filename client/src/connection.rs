@@ -156,7 +156,7 @@ impl Connection {
     }
 
     /// Sends a whole message pulled from `fill` (the `smtp_data` model):
-    /// `fill` copies bytes into the buffer it is given (at most 64 KiB) and
+    /// `fill` copies bytes into the buffer it is given (4 KiB to 64 KiB) and
     /// says how many; `DataStep::End` (or `Bytes(0)`) ends the message and
     /// the server's verdict is returned. `DataStep::Abort` resets the
     /// connection and returns an `Aborted` error; the handle is then gone.

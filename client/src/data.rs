@@ -13,6 +13,11 @@ pub const CALLBACK_BUFFER_BYTES: usize = 64 * 1024;
 /// round trips than one per callback, bounded memory).
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
+/// A data callback is never offered less room than this (or the whole batch,
+/// when a batch is smaller): a batch with less left is sent first, so that a
+/// callback that writes a line at a time always has room for one.
+pub const MIN_CALLBACK_BUFFER_BYTES: usize = 4 * 1024;
+
 /// What a data callback did with the buffer it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataStep {
@@ -42,9 +47,11 @@ pub(crate) fn chunk_limit(max_frame_bytes: u32) -> usize {
     (max_frame_bytes.saturating_sub(FRAME_OVERHEAD_BYTES) as usize).max(1)
 }
 
-/// Calls `fill` with windows of at most [`CALLBACK_BUFFER_BYTES`] and hands
-/// batches of at most `chunk` bytes to `send`, until `fill` ends or aborts,
-/// `send` fails, or `stop()` says the handle was cancelled meanwhile.
+/// Calls `fill` with windows of at most [`CALLBACK_BUFFER_BYTES`] and at
+/// least [`MIN_CALLBACK_BUFFER_BYTES`] (or the whole batch when `chunk` is
+/// smaller), and hands batches of at most `chunk` bytes to `send`, until
+/// `fill` ends or aborts, `send` fails, or `stop()` says the handle was
+/// cancelled meanwhile.
 pub(crate) fn pump(
     chunk: usize,
     mut fill: impl FnMut(&mut [u8]) -> DataStep,
@@ -52,11 +59,16 @@ pub(crate) fn pump(
     stop: impl Fn() -> Option<Error>,
 ) -> Result<PumpEnd> {
     let cap = chunk.clamp(1, MAX_BATCH_BYTES);
+    let least = cap.min(MIN_CALLBACK_BUFFER_BYTES);
     let mut buf = vec![0u8; cap];
     let mut filled = 0;
     loop {
         if let Some(e) = stop() {
             return Err(e);
+        }
+        if cap - filled < least {
+            send(&buf[..filled])?;
+            filled = 0;
         }
         let room = (cap - filled).min(CALLBACK_BUFFER_BYTES);
         match fill(&mut buf[filled..filled + room]) {
@@ -68,13 +80,7 @@ pub(crate) fn pump(
                 }
                 return Ok(PumpEnd::End);
             }
-            DataStep::Bytes(n) => {
-                filled += n;
-                if filled == cap {
-                    send(&buf[..filled])?;
-                    filled = 0;
-                }
-            }
+            DataStep::Bytes(n) => filled += n,
         }
     }
 }
@@ -119,6 +125,34 @@ mod tests {
         assert!(sent.iter().all(|c| !c.is_empty() && c.len() <= 4096));
         assert_eq!(sent.concat(), msg);
         assert_eq!(run(b"", 4096).1.len(), 0);
+    }
+
+    #[test]
+    fn the_callback_is_always_offered_at_least_4_kib() {
+        // Lines of 1000 bytes never fill a 1 MiB batch exactly: the batch is
+        // sent early instead of offering the callback the 576 bytes left.
+        let mut offered = Vec::new();
+        let mut total = 0;
+        let end = pump(
+            MAX_BATCH_BYTES,
+            |buf| {
+                offered.push(buf.len());
+                if total >= 3 * MAX_BATCH_BYTES {
+                    return DataStep::End;
+                }
+                total += 1000;
+                DataStep::Bytes(1000)
+            },
+            |_| Ok(()),
+            || None,
+        )
+        .unwrap();
+        assert_eq!(end, PumpEnd::End);
+        let smallest = offered.iter().min();
+        assert!(offered.iter().all(|&n| n >= MIN_CALLBACK_BUFFER_BYTES), "{smallest:?}");
+        // A batch smaller than 4 KiB is offered whole.
+        let (_, sent) = run(&[7u8; 10_000], 100);
+        assert!(sent.iter().all(|c| c.len() <= 100));
     }
 
     #[test]

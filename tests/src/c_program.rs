@@ -1,6 +1,7 @@
 //! C programs against the C ABI: compiled with `cc` from `tests/c/` against
-//! `client/include/smtp32.h`, linked with the built `libsmtp32.so` (rpath) or `libsmtp32.a`, and
-//! run with `SMTP32_SOCKET` pointing at a test daemon.
+//! `client/include/smtp32.h`, linked with the built `libsmtp32.so` (loaded through its SONAME,
+//! `libsmtp32.so.1`, from an rpath) or `libsmtp32.a`, and run with `SMTP32_SOCKET` pointing at a
+//! test daemon.
 //!
 //! The programs print one line per check, `ok - NAME` or `not ok - NAME: detail`, and exit with
 //! the number of failed checks; [`CRun`] reads that back. A run is bounded: a program still
@@ -33,11 +34,7 @@ pub fn compile(dir: &Path, source: &str, flags: &[&str], link: Link) -> PathBuf 
     let mut cc = Command::new("cc");
     cc.args(flags).arg("-I").arg(&include).arg(&src).arg("-o").arg(&exe);
     match link {
-        Link::Shared => {
-            let so = built("libsmtp32.so");
-            let libdir = so.parent().expect("profile dir");
-            cc.arg("-L").arg(libdir).arg("-lsmtp32").arg(format!("-Wl,-rpath,{}", libdir.display()));
-        }
+        Link::Shared => link_shared(&mut cc, dir),
         Link::Static => {
             cc.arg(built("libsmtp32.a")).args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]);
         }
@@ -51,6 +48,24 @@ pub fn compile(dir: &Path, source: &str, flags: &[&str], link: Link) -> PathBuf 
         String::from_utf8_lossy(&out.stderr)
     );
     exe
+}
+
+/// The library's SONAME: what a program linked with `-lsmtp32` loads at run time.
+pub const SONAME: &str = "libsmtp32.so.1";
+
+/// Adds `-lsmtp32` against the built `libsmtp32.so` to `cc`, and an rpath to a folder in `dir`
+/// where [`SONAME`] links to it (cargo builds only `libsmtp32.so`; the package installs the
+/// `.so.1` link).
+pub fn link_shared(cc: &mut Command, dir: &Path) {
+    let so = built("libsmtp32.so");
+    let libdir = so.parent().expect("profile dir");
+    let runtime = dir.join("runtime-lib");
+    std::fs::create_dir_all(&runtime).expect("create the runtime library folder");
+    let link = runtime.join(SONAME);
+    if std::fs::symlink_metadata(&link).is_err() {
+        std::os::unix::fs::symlink(&so, &link).expect("link the SONAME to the built library");
+    }
+    cc.arg("-L").arg(libdir).arg("-lsmtp32").arg(format!("-Wl,-rpath,{}", runtime.display()));
 }
 
 /// What a finished C program printed and how it exited.

@@ -20,13 +20,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const INSTALLED: [&str; 11] = [
+const INSTALLED: [&str; 15] = [
     "/usr/bin/smtp32d",
     "/usr/bin/smtp32ctl",
     "/usr/bin/smtp32-sendmail",
     "/usr/lib/libsmtp32.so",
+    "/usr/lib/libsmtp32.so.1",
+    "/usr/lib/libsmtp32.so.1.0.0",
     "/usr/lib/libsmtp32.a",
     "/usr/include/smtp32.h",
+    "/usr/include/d32-smtp.h",
+    "/usr/include/d32-fw.h",
     "/usr/lib/pkgconfig/smtp32.pc",
     "/lib/systemd/system/smtp32d.service",
     "/lib/systemd/system/smtp32d.socket",

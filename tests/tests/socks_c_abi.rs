@@ -4,7 +4,8 @@
 //! It sends one message and exits with the return code of the first call that did not give
 //! SMTP_SUCCESS (negated, so 0 is success), which this test compares.
 
-use smtp32_tests::paths::{built, crate_dir};
+use smtp32_tests::c_program::link_shared;
+use smtp32_tests::paths::crate_dir;
 use smtp32_tests::peers::socks::{Dante, Microsocks};
 use smtp32_tests::{SmtpSink, TestDaemon, Watchdog};
 use std::path::{Path, PathBuf};
@@ -52,21 +53,15 @@ fn compile(dir: &Path) -> PathBuf {
     let src = dir.join("fw.c");
     std::fs::write(&src, PROGRAM).expect("write fw.c");
     let exe = dir.join("fw");
-    let so = built("libsmtp32.so");
-    let libdir = so.parent().expect("lib dir");
-    let out = Command::new("cc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
+    let mut cc = Command::new("cc");
+    cc.args(["-std=c11", "-Wall", "-Wextra", "-Werror"])
         .arg("-I")
         .arg(crate_dir().join("../client/include"))
         .arg(&src)
         .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(libdir)
-        .arg("-lsmtp32")
-        .arg(format!("-Wl,-rpath,{}", libdir.display()))
-        .output()
-        .expect("run cc (Debian package gcc)");
+        .arg(&exe);
+    link_shared(&mut cc, dir);
+    let out = cc.output().expect("run cc (Debian package gcc)");
     assert!(out.status.success(), "compiling fw.c failed:\n{}", String::from_utf8_lossy(&out.stderr));
     exe
 }

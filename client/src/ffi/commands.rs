@@ -3,7 +3,7 @@
 //! `smtp_rset`, `smtp_turn`, `smtp_vrfy`, `smtp_expn`, `smtp_help`.
 //! A 4xx/5xx reply is `SMTP_FAILURE`; `smtp_rply` then gives the reply.
 
-use super::state;
+use super::state::{self, HandleState};
 use super::types::{SmtpLineProc, SMTP_HANDLE};
 use super::util::{c_str, finish, guard, handle, opt_c_str, rc, OK};
 use crate::{Connection, Reply, Result, ReturnCode};
@@ -110,20 +110,33 @@ pub extern "C" fn smtp_turn(conn: SMTP_HANDLE) -> c_int {
     run(conn, Connection::turn)
 }
 
-/// Calls `proc_` once per line of `reply`; -1 resets the connection.
-fn each_line(h: SMTP_HANDLE, conn: &Connection, reply: &Reply, proc_: SmtpLineProc, lparam: usize) -> c_int {
+/// Calls `proc_` once per line of `reply`. -1 resets the connection; so does
+/// `smtp_xquit` (or `smtp_quit`) from a line proc or another thread, after
+/// which no line follows. Both give `SMTP_ABORTED`.
+fn each_line(h: SMTP_HANDLE, st: &HandleState, reply: &Reply, proc_: SmtpLineProc) -> c_int {
     let Some(p) = proc_ else { return OK };
+    let aborted = || {
+        state::forget(h, &st.cbs);
+        rc(ReturnCode::Aborted)
+    };
     let mut line = Vec::new();
     for text in &reply.lines {
         line.clear();
         line.extend_from_slice(text.as_bytes());
         line.push(0);
         let len = c_int::try_from(text.len()).unwrap_or(c_int::MAX);
-        if p(h, line.as_ptr().cast(), len, lparam) == -1 {
-            let _ = conn.xquit();
-            state::forget(h);
-            return rc(ReturnCode::Aborted);
+        let Some(turn) = st.cbs.enter(h).filter(|_| !st.conn.is_closed()) else {
+            return aborted();
+        };
+        let verdict = p(h, line.as_ptr().cast(), len, st.cbs.lparam());
+        drop(turn);
+        if verdict == -1 {
+            let _ = st.conn.xquit();
+            return aborted();
         }
+    }
+    if st.conn.is_closed() {
+        return aborted();
     }
     OK
 }
@@ -136,7 +149,7 @@ fn listing(h: SMTP_HANDLE, proc_: SmtpLineProc, op: impl FnOnce(&Connection) -> 
             Err(code) => return code,
         };
         match op(&st.conn) {
-            Ok(reply) => each_line(h, &st.conn, &reply, proc_, st.cbs.lparam()),
+            Ok(reply) => each_line(h, &st, &reply, proc_),
             err => finish(h, &st, &err),
         }
     })

@@ -6,8 +6,8 @@ use super::util::{finish, guard, handle, rc};
 use crate::{DataStep, ReturnCode};
 use std::os::raw::{c_char, c_int};
 
-/// `smtp_data`: calls `proc_` (on the calling thread) with a buffer of up to
-/// 64 KiB until it returns 0, then ends the message. -1 (or `smtp_xquit`)
+/// `smtp_data`: calls `proc_` (on the calling thread) with a buffer of 4 KiB
+/// to 64 KiB until it returns 0, then ends the message. -1 (or `smtp_xquit`)
 /// resets the connection: `SMTP_ABORTED`, the handle is gone.
 #[no_mangle]
 pub extern "C" fn smtp_data(conn: SMTP_HANDLE, proc_: SmtpDataProc) -> c_int {
@@ -20,6 +20,8 @@ pub extern "C" fn smtp_data(conn: SMTP_HANDLE, proc_: SmtpDataProc) -> c_int {
         let cbs = st.cbs.clone();
         let result = st.conn.data_from(|buf| {
             let len = c_int::try_from(buf.len()).unwrap_or(c_int::MAX);
+            // Closed by smtp_xquit on another thread: the proc is not called again.
+            let Some(_turn) = cbs.enter(conn) else { return DataStep::Abort };
             match p(conn, buf.as_mut_ptr().cast::<c_char>(), len, cbs.lparam()) {
                 n if n < 0 => DataStep::Abort,
                 0 => DataStep::End,

@@ -10,6 +10,7 @@
 //! no server reply; an unreachable proxy is `SMTP_HOST_NOT_RESPONDING`; an
 //! unresolvable proxy name is `SMTP_UNKNOWN_HOST`.
 
+use super::session::{open_begins, open_failed, opened};
 use super::state::{self, CCallbacks};
 use super::types::{SmtpDebugProc, SMTP_HANDLE};
 use super::util::{c_str, flat, guard, opt_c_str, rc, OK};
@@ -101,19 +102,18 @@ unsafe fn fw_helo(
     lparam: usize,
     fw: *const fw_param,
 ) -> Result<c_int, c_int> {
+    open_begins();
     if conn.is_null() || fw.is_null() {
         return Err(rc(ReturnCode::InvalidArgument));
     }
     // SAFETY: the caller passes NUL-terminated strings and a valid fw_param.
     let (local, route) = unsafe { (c_str(local)?, read_route(&*fw)?) };
-    let client = state::client().map_err(|e| rc(e.code()))?;
-    let cbs = CCallbacks::new(lparam, proc_);
+    let client = state::client().map_err(|e| open_failed(&e))?;
+    let cbs = CCallbacks::new(lparam, proc_, None, conn);
+    let _conn_out = cbs.conn_out_scope();
     let debug = proc_.map(|_| cbs.debug_callback());
-    let c = client.fw_helo(route, local, debug).map_err(|e| rc(e.code()))?;
-    let h = c.handle().get();
-    state::insert(c, cbs);
-    // SAFETY: checked non-NULL; the caller provides room for one handle.
-    unsafe { *conn = h };
+    let c = client.fw_helo(route, local, debug).map_err(|e| open_failed(&e))?;
+    opened(c, &cbs);
     Ok(OK)
 }
 

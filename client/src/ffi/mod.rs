@@ -18,7 +18,7 @@
 //! (helo, xhelo, quit, xquit, rply, direct), `commands.rs` (the one-reply
 //! commands), `data.rs` (smtp_data, smtp_data_buf), `opts.rs` (smtp_opts,
 //! smtp_date, smtp_strerror), `secure.rs` (smtp_starttls, smtp_auth,
-//! smtp_ext), `sendmsg.rs` (smtp_sendmsg).
+//! smtp_ext), `sendmsg.rs` (smtp_sendmsg), `version.rs` (smtp32_version).
 
 mod commands;
 mod data;
@@ -30,6 +30,7 @@ mod session;
 mod state;
 mod types;
 mod util;
+mod version;
 
 pub use commands::*;
 pub use data::*;
@@ -39,3 +40,4 @@ pub use secure::*;
 pub use sendmsg::*;
 pub use session::*;
 pub use types::*;
+pub use version::*;

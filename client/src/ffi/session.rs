@@ -2,6 +2,8 @@
 //! `smtp_xhelo`, `smtp_quit`, `smtp_xquit`, `smtp_rply`, `smtp_direct`.
 
 use super::state::{self, CCallbacks};
+use crate::Connection;
+use std::sync::Arc;
 use super::types::{SmtpDebugProc, SmtpStatusProc, SMTP_HANDLE};
 use super::util::{c_str, copy_truncated, failure_note, finish, flat, guard, handle, rc, OK};
 use crate::{Error, Reply, ReturnCode};
@@ -10,10 +12,34 @@ use std::os::raw::{c_char, c_int};
 
 thread_local! {
     /// What `smtp_rply(0, ...)` returns after this thread's last failed
-    /// `smtp_helo`/`smtp_xhelo` (there is no handle to ask): the server's
-    /// reply text and code, or the reason with code 0 when no reply says it
-    /// (a TLS failure).
+    /// `smtp_helo`/`smtp_xhelo`/`smtp_fw_helo` (there is no handle to ask):
+    /// the server's reply text and code, or the reason with code 0 when no
+    /// reply says it (a TLS failure, a proxy's refusal). Every open resets it.
     static LAST_OPEN_REPLY: RefCell<Option<(String, c_int)>> = const { RefCell::new(None) };
+}
+
+/// An open begins on this thread: `smtp_rply(0, ...)` forgets the last one.
+pub(crate) fn open_begins() {
+    LAST_OPEN_REPLY.with(|r| *r.borrow_mut() = None);
+}
+
+/// An open failed: keeps what `smtp_rply(0, ...)` should say about it, and
+/// returns its code.
+pub(crate) fn open_failed(e: &Error) -> c_int {
+    let text = match e.reply() {
+        Some(reply) => Some((reply.to_wire_text(), c_int::from(reply.code))),
+        None => failure_note(e).map(|note| (note, 0)),
+    };
+    LAST_OPEN_REPLY.with(|r| *r.borrow_mut() = text);
+    rc(e.code())
+}
+
+/// Records the handle an open gave: into the table, then into `*conn` (unless
+/// a callback already stored it there, see `state.rs`).
+pub(crate) fn opened(c: Connection, cbs: &Arc<CCallbacks>) {
+    let h = c.handle().get();
+    state::insert(c, cbs.clone());
+    cbs.publish(h);
 }
 
 /// Shared body of `smtp_helo` and `smtp_xhelo`.
@@ -25,30 +51,22 @@ unsafe fn open(
     stat: Option<SmtpStatusProc>,
     lparam: usize,
 ) -> Result<c_int, c_int> {
+    open_begins();
     // SAFETY: the caller passes NUL-terminated strings or NULL.
     let (host, local) = unsafe { (c_str(host)?, c_str(local)?) };
     if conn.is_null() {
         return Err(rc(ReturnCode::InvalidArgument));
     }
-    let client = state::client().map_err(|e| rc(e.code()))?;
-    let cbs = CCallbacks::new(lparam, dbg);
+    let client = state::client().map_err(|e| open_failed(&e))?;
+    let cbs = CCallbacks::new(lparam, dbg, stat.flatten(), conn);
+    let _conn_out = cbs.conn_out_scope();
     let debug = dbg.map(|_| cbs.debug_callback());
     let result = match stat {
         None => client.helo(host, local, debug),
-        Some(stat) => client.xhelo(host, local, debug, cbs.status_callback(stat)),
+        Some(_) => client.xhelo(host, local, debug, cbs.status_callback()),
     };
-    let c = result.map_err(|e: Error| {
-        let text = match e.reply() {
-            Some(reply) => Some((reply.to_wire_text(), c_int::from(reply.code))),
-            None => failure_note(&e).map(|note| (note, 0)),
-        };
-        LAST_OPEN_REPLY.with(|r| *r.borrow_mut() = text);
-        rc(e.code())
-    })?;
-    let h = c.handle().get();
-    state::insert(c, cbs);
-    // SAFETY: checked non-NULL; the caller provides room for one handle.
-    unsafe { *conn = h };
+    let c = result.map_err(|e| open_failed(&e))?;
+    opened(c, &cbs);
     Ok(OK)
 }
 
@@ -89,7 +107,8 @@ pub unsafe extern "C" fn smtp_xhelo(
     guard(|| flat(unsafe { open(host, local, conn, dbg, Some(stat), lparam) }))
 }
 
-/// `smtp_quit`: sends QUIT and frees the handle.
+/// `smtp_quit`: sends QUIT and frees the handle; once it returns no callback
+/// of the handle runs again.
 #[no_mangle]
 pub extern "C" fn smtp_quit(conn: SMTP_HANDLE) -> c_int {
     guard(|| {
@@ -101,14 +120,16 @@ pub extern "C" fn smtp_quit(conn: SMTP_HANDLE) -> c_int {
         match &result {
             Err(e) if e.code() == ReturnCode::InProgress => rc(ReturnCode::InProgress),
             _ => {
-                state::forget(conn);
+                state::forget(conn, &st.cbs);
                 finish(conn, &st, &result)
             }
         }
     })
 }
 
-/// `smtp_xquit`: cancels what is in flight on the handle and frees it.
+/// `smtp_xquit`: cancels what is in flight on the handle and frees it. The
+/// status proc of a cancelled `smtp_xhelo` is called (`SMTP_ABORTED`) before
+/// it returns, and no callback of the handle runs after.
 #[no_mangle]
 pub extern "C" fn smtp_xquit(conn: SMTP_HANDLE) -> c_int {
     guard(|| {
@@ -117,7 +138,8 @@ pub extern "C" fn smtp_xquit(conn: SMTP_HANDLE) -> c_int {
             Err(code) => return code,
         };
         let result = st.conn.xquit();
-        state::forget(conn);
+        st.cbs.abort_status(conn);
+        state::forget(conn, &st.cbs);
         finish(conn, &st, &result)
     })
 }

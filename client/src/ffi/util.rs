@@ -85,7 +85,7 @@ pub(crate) fn finish<T>(h: SMTP_HANDLE, st: &HandleState, result: &Result<T, Err
         Ok(_) => OK,
         Err(e) => {
             if e.code() == ReturnCode::InvalidHandle || st.conn.is_closed() {
-                state::forget(h);
+                state::forget(h, &st.cbs);
             }
             rc(e.code())
         }
