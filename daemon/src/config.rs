@@ -3,8 +3,10 @@
 //! an unknown key or an out-of-range value stops the daemon with a message
 //! that names the key.
 
+mod queue;
 mod relay;
 
+pub use queue::QueueSettings;
 pub use relay::RelaySettings;
 
 use config::{Config, Environment, File, FileFormat};
@@ -69,6 +71,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The smarthost of `smtp32-sendmail` (`[relay]`).
     pub relay: RelaySettings,
+    /// The mail queue of `smtp32-sendmail` (`[queue]`).
+    pub queue: QueueSettings,
 }
 
 /// The `[tls]` table: how SMTP connections do TLS and what they trust.
@@ -157,6 +161,7 @@ impl Settings {
         settings.validate()?;
         settings.relay.load_password_file()?;
         settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
+        settings.queue.check()?;
         Ok(settings.normalised())
     }
 

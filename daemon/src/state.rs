@@ -4,6 +4,7 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::lifecycle::Lifecycle;
+use crate::queue::QueueSlot;
 use crate::registry::{ClientId, Registry};
 use crate::reload::Reload;
 use crate::stats::Totals;
@@ -29,6 +30,8 @@ pub struct DaemonState {
     pub lifecycle: Lifecycle,
     reload: Reload,
     config_file: Option<PathBuf>,
+    /// The mail queue of `smtp32-sendmail`, opened on first use.
+    pub queue: QueueSlot,
 }
 
 impl DaemonState {
@@ -47,6 +50,7 @@ impl DaemonState {
             next_client: AtomicU64::new(1),
             clients: AtomicU32::new(0),
             started: Instant::now(),
+            queue: QueueSlot::default(),
         }
     }
 
@@ -81,6 +85,12 @@ impl DaemonState {
     /// Registers a new IPC client and returns its id.
     pub fn client_connected(&self) -> ClientId {
         self.clients.fetch_add(1, Ordering::Relaxed);
+        ClientId(self.next_client.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A client id for work of the daemon's own (the queue runner), not
+    /// counted as a connected client.
+    pub fn internal_client(&self) -> ClientId {
         ClientId(self.next_client.fetch_add(1, Ordering::Relaxed))
     }
 

@@ -34,6 +34,15 @@ pub struct RelaySettings {
     /// A file holding the password (one line); relative: in `$CREDENTIALS_DIRECTORY`.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// Messages from `smtp32-sendmail` go through the daemon's queue
+    /// (`[queue]`); false: they are sent at once, and a failure is the
+    /// caller's to handle.
+    #[serde(default = "yes")]
+    pub queue: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl RelaySettings {

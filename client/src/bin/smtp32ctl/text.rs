@@ -117,7 +117,7 @@ pub fn detail(d: &ConnectionDetail) -> String {
 }
 
 /// Control characters shown as `\xNN`, so a server cannot drive the terminal.
-fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { format!("\\x{:02x}", c as u32) } else { c.to_string() }).collect()
 }
 

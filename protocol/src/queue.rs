@@ -1,0 +1,46 @@
+//! The daemon's mail queue as clients see it: a message handed to the
+//! queue (`smtp32-sendmail`), and one row of `smtp32ctl queue`.
+
+use serde::{Deserialize, Serialize};
+
+/// A message for the daemon's queue: the envelope, the DSN requests of
+/// sendmail's `-N`/`-R`/`-V`, and the message itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The reverse-path; empty for `<>`.
+    pub from: String,
+    /// At least one forward-path.
+    pub rcpts: Vec<String>,
+    /// `NOTIFY=` for every recipient (`-N`, e.g. `FAILURE,DELAY`); empty: none.
+    pub notify: String,
+    /// `RET=` (`-R`: `FULL` or `HDRS`); empty: none.
+    pub ret: String,
+    /// `ENVID=` (`-V`); empty: none.
+    pub envid: String,
+    /// The message as the application has it.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+}
+
+/// One queued message, as `smtp32ctl queue` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    /// The queue id (upper-case hex).
+    pub id: String,
+    /// The uid that submitted it.
+    pub uid: u32,
+    /// The reverse-path; empty for `<>`.
+    pub from: String,
+    /// The recipients not yet delivered nor bounced.
+    pub rcpts: Vec<String>,
+    /// The message size in bytes.
+    pub size: u64,
+    /// Seconds since it was queued.
+    pub age_secs: u64,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Why the last attempt failed; empty before the first.
+    pub last_error: String,
+    /// Seconds until the next attempt (0: due now or under way).
+    pub next_try_secs: u64,
+}
