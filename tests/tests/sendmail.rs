@@ -1,11 +1,13 @@
 //! `smtp32-sendmail` end to end: the real binary, a message on its stdin, the real daemon
-//! relaying to aiosmtpd, which requires AUTH and records who authenticated. Checked: `-t` with
-//! folded To/Cc/Bcc (display names, comments, a group), the envelope and the byte-exact arrival
-//! with Bcc removed; `-f`, `-F` (a From added), argument recipients; the lone-dot rule and `-i`;
-//! a message larger than one request frame; the password in no log; a relay behind STARTTLS
-//! (required) and AUTH at Exim, with a refused recipient reported on stderr; and the exit codes:
-//! no recipients 65, no relay configured 78, daemon down 69, wrong relay password 77, every
-//! recipient refused 67, bad flag 64.
+//! (through its queue, unless the test turns it off) relaying to aiosmtpd, which requires AUTH
+//! and records who authenticated. Checked: `-t` with folded To/Cc/Bcc (display names, comments,
+//! a group), the envelope and the byte-exact arrival with Bcc removed; `-f`, `-F` (a From
+//! added), `$NAME`, a Message-ID added, argument recipients; the lone-dot rule and `-i`; a
+//! message larger than one request frame; the password in no log; a wrong relay password
+//! deferring the message (queue) or exit 77 (no queue); a relay behind STARTTLS (required) and
+//! AUTH at Exim without the queue, with a refused recipient reported on stderr; and the exit
+//! codes: no recipients 65, no relay configured 78, daemon down 69, every recipient refused 67,
+//! bad flag or a control character in `$NAME` 64. The queue itself: `tests/queue.rs`.
 
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::message::expected_on_arrival;
@@ -21,6 +23,11 @@ const PASSWORD: &str = "Pw-relay-7f3e9c";
 /// A daemon whose relay is `server`, logging every call to `smtp32d.dbg` in `dir`, with
 /// `password` (in a file in `dir`) for AUTH.
 fn relay_daemon(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &str) -> TestDaemon {
+    relay_daemon_with(server, dir, password, extra, DaemonOptions::default())
+}
+
+/// [`relay_daemon`] with more options (environment variables) in `opts`.
+fn relay_daemon_with(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &str, opts: DaemonOptions) -> TestDaemon {
     let password_file = dir.path().join("relay-password");
     std::fs::write(&password_file, format!("{password}\n")).expect("write the password file");
     let debug_log = dir.path().join("smtp32d.dbg");
@@ -29,7 +36,7 @@ fn relay_daemon(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &str) -
         debug_log.display().to_string(),
         relay_config(&server.host(), USER, &password_file)
     );
-    TestDaemon::start_with(DaemonOptions::default().config(&config))
+    TestDaemon::start_with(opts.config(&config))
 }
 
 fn tempdir() -> TempDir {
@@ -50,6 +57,7 @@ fn dash_t_delivers_through_a_relay_with_auth() {
          {bcc}\
          Subject: relay test\r\n\
          Date: Sat, 28 Nov 2026 13:28:29 +0000\r\n\
+         Message-ID: <t1@example.test>\r\n\
          \r\n\
          Body line with LF only\n\
          .a line with a leading dot\r\n\
@@ -84,7 +92,7 @@ fn dash_f_dash_capital_f_and_argument_recipients() {
     let d = relay_daemon(&server, &dir, PASSWORD, "");
 
     // No From: -F names the one that is added; -t and an argument recipient (added, as in Postfix).
-    let message = "To: one@example.test\r\nSubject: no from\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\nhi\r\n";
+    let message = "To: one@example.test\r\nSubject: no from\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t2@example.test>\r\n\r\nhi\r\n";
     let args = ["-t", "-fsender@example.test", "-F", "Jane Q. Public", "extra@example.test"];
     sendmail(d.socket_path(), &args, message.as_bytes()).expect_code(0, "sendmail -t -f -F rcpt");
     let got = server.wait_for_messages(1, T).remove(0);
@@ -94,7 +102,7 @@ fn dash_f_dash_capital_f_and_argument_recipients() {
 
     // Without -t the headers name no envelope recipient; -f as a separate word; the message,
     // which has a From, arrives unchanged.
-    let message = "From: a@example.test\r\nTo: header-only@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\nx\r\n";
+    let message = "From: a@example.test\r\nTo: header-only@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t3@example.test>\r\n\r\nx\r\n";
     let args = ["-oi", "-f", "<bounce@example.test>", "--", "arg1@example.test", "arg2@example.test"];
     sendmail(d.socket_path(), &args, message.as_bytes()).expect_code(0, "sendmail -f rcpts");
     let got = server.wait_for_messages(2, T).remove(1);
@@ -108,7 +116,7 @@ fn a_lone_dot_ends_the_message_unless_dash_i() {
     let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
     let dir = tempdir();
     let d = relay_daemon(&server, &dir, PASSWORD, "");
-    let head = "From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\nbefore\r\n";
+    let head = "From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t4@example.test>\r\n\r\nbefore\r\n";
     let message = format!("{head}.\r\nafter\r\n");
     sendmail(d.socket_path(), &["r@example.test"], message.as_bytes()).expect_code(0, "without -i");
     assert_eq!(server.wait_for_messages(1, T)[0].bytes, head.as_bytes(), "the lone dot ended the message");
@@ -122,7 +130,7 @@ fn a_message_larger_than_one_request_frame_is_sent_in_chunks() {
     let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
     let dir = tempdir();
     let d = relay_daemon(&server, &dir, PASSWORD, "max_frame_bytes = 65536");
-    let mut message = String::from("From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\n");
+    let mut message = String::from("From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t5@example.test>\r\n\r\n");
     for i in 0..4000 {
         message.push_str(&format!("line {i:05} of a message three times the daemon's frame limit\r\n"));
     }
@@ -169,11 +177,24 @@ fn daemon_down_is_unavailable() {
 }
 
 #[test]
-fn a_wrong_relay_password_is_no_permission() {
-    let _wd = Watchdog::test("a_wrong_relay_password_is_no_permission");
+fn a_wrong_relay_password_defers_the_message_or_without_the_queue_is_no_permission() {
+    let _wd = Watchdog::test("a_wrong_relay_password_defers_the_message_or_without_the_queue_is_no_permission");
     let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
     let dir = tempdir();
+    // The queue keeps the message and says why it waits.
     let d = relay_daemon(&server, &dir, "not-the-password", "");
+    sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n").expect_code(0, "queued");
+    let rows = smtp32_tests::wait::poll_until(T, "a failed attempt", || {
+        let rows = smtp32_tests::ctl::ctl(d.socket_path(), &["queue", "--json"]).json();
+        let failed = rows[0]["last_error"].as_str().is_some_and(|e| e.contains("535"));
+        failed.then_some(rows)
+    });
+    assert!(!rows.to_string().contains("not-the-password"), "{rows}");
+    drop(d);
+
+    // Without the queue: EX_NOPERM at once.
+    let opts = DaemonOptions::default().env("SMTP32D_RELAY__QUEUE", "false");
+    let d = relay_daemon_with(&server, &dir, "not-the-password", "", opts);
     let out = sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
     out.expect_code(77, "the relay refuses the daemon's credentials (EX_NOPERM)");
     assert!(out.stderr.contains("535"), "the relay's reply is shown: {}", out.stderr);
@@ -181,6 +202,38 @@ fn a_wrong_relay_password_is_no_permission() {
     assert_eq!(server.message_count(), 0);
     // The failed relay connection is gone from the daemon.
     assert!(d.client().status().expect("status").connections == 0);
+}
+
+#[test]
+fn a_message_without_message_id_gets_one_and_name_gives_the_full_name() {
+    let _wd = Watchdog::test("a_message_without_message_id_gets_one_and_name_gives_the_full_name");
+    let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
+    let dir = tempdir();
+    let d = relay_daemon(&server, &dir, PASSWORD, "");
+    let cmd = std::process::Command::new(smtp32_tests::sendmail::sendmail_binary());
+    let out = smtp32_tests::sendmail::sendmail_as(cmd, d.socket_path(), &["r@example.test"], &[("NAME", "Env Name")], b"Subject: x\r\n\r\nbody\r\n");
+    out.expect_code(0, "queued");
+    let got = String::from_utf8_lossy(&server.wait_for_messages(1, T)[0].bytes).into_owned();
+    let host = smtp32_tests::sendmail::hostname();
+    assert!(got.starts_with(&format!("From: Env Name <{}>\r\nDate: ", default_sender())), "{got}");
+    let id = got.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap_or_else(|| panic!("no Message-ID:\n{got}"));
+    assert!(id.starts_with('<') && id.ends_with(&format!("@{host}>")), "{id}");
+}
+
+#[test]
+fn dollar_name_with_control_characters_is_refused_as_dash_capital_f_is() {
+    let _wd = Watchdog::test("dollar_name_with_control_characters_is_refused_as_dash_capital_f_is");
+    // Decided before the daemon is asked: the socket need not exist.
+    let dir = tempdir();
+    let socket = dir.path().join("no-daemon.sock");
+    let cmd = || std::process::Command::new(smtp32_tests::sendmail::sendmail_binary());
+    let evil = [("NAME", "Eve\r\nBcc: victim@example.test")];
+    let out = smtp32_tests::sendmail::sendmail_as(cmd(), &socket, &["r@example.test"], &evil, b"Subject: x\r\n\r\nb\r\n");
+    out.expect_code(64, "a CR LF in $NAME");
+    assert!(out.stderr.contains("$NAME") && out.stderr.contains("control"), "{}", out.stderr);
+    // -F wins over $NAME, so a bad $NAME does not matter then.
+    let out = smtp32_tests::sendmail::sendmail_as(cmd(), &socket, &["-F", "Ok", "r@example.test"], &evil, b"x\r\n");
+    out.expect_code(69, "past the name check, no daemon");
 }
 
 #[test]
@@ -193,22 +246,23 @@ fn help_and_bad_flags() {
     for needle in ["Usage: smtp32-sendmail", "-t", "-f SENDER", "-F FULLNAME", "-oi", "Exit codes"] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
-    let out = sendmail(&socket, &["-q1h"], b"");
+    let out = sendmail(&socket, &["-z"], b"");
     out.expect_code(64, "an unknown flag");
-    assert!(out.stderr.contains("unknown option -q"), "{}", out.stderr);
+    assert!(out.stderr.contains("unknown option -z"), "{}", out.stderr);
     sendmail(&socket, &["-bs"], b"").expect_code(64, "SMTP on stdin is not offered");
 }
 
 #[test]
 fn starttls_required_and_auth_at_exim_with_a_refused_recipient() {
     let _wd = Watchdog::test("starttls_required_and_auth_at_exim_with_a_refused_recipient");
+    // Without the queue (relay.queue = false): the relay's answers reach the caller at once.
     let mta = smtp32_tests::peers::exim::Exim::start().unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
     let dir = tempdir();
     let password_file = dir.path().join("relay-password");
     std::fs::write(&password_file, mta.password()).expect("write the password file");
     // TLS required (AUTH is offered only after STARTTLS), no cleartext AUTH allowed.
     let config = format!(
-        "[tls]\nca_files = [{:?}]\n\n[relay]\nhost = \"smtp://{}:{}?tls=required\"\nuser = \"{}\"\npassword_file = {:?}\n",
+        "[tls]\nca_files = [{:?}]\n\n[relay]\nhost = \"smtp://{}:{}?tls=required\"\nuser = \"{}\"\npassword_file = {:?}\nqueue = false\n",
         mta.ca_cert_path().display().to_string(),
         mta.tls_name(),
         mta.smtp_addr().port(),
