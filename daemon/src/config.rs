@@ -7,7 +7,7 @@ mod queue;
 mod relay;
 
 pub use queue::QueueSettings;
-pub use relay::RelaySettings;
+pub use relay::{machine_hostname, Aliases, RelaySettings};
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
@@ -159,7 +159,7 @@ impl Settings {
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
-        settings.relay.load_password_file()?;
+        settings.relay.load_files()?;
         settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
         settings.queue.check()?;
         Ok(settings.normalised())

@@ -221,6 +221,34 @@ fn a_message_without_message_id_gets_one_and_name_gives_the_full_name() {
 }
 
 #[test]
+fn relay_from_maildomain_and_aliases_are_what_the_relay_sees() {
+    let _wd = Watchdog::test("relay_from_maildomain_and_aliases_are_what_the_relay_sees");
+    let server = Aiosmtpd::start();
+    let dir = tempdir();
+    let aliases = dir.path().join("aliases");
+    std::fs::write(&aliases, "# this host's names\nroot: ops@example.com,\n  dev@example.com\ndefault: all@example.com\n").expect("aliases");
+    let config = format!(
+        "[relay]\nhost = \"smtp://{}?tls=none\"\nfrom = \"bounces@example.com\"\nmaildomain = \"example.com\"\naliases = {:?}\n\
+         \n[queue]\ndir = {:?}\n",
+        server.host(),
+        aliases.display().to_string(),
+        dir.path().join("queue").display().to_string()
+    );
+    let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
+    let message = "To: root\r\nCc: someone@elsewhere.test\r\nSubject: cron\r\n\r\nroot@host stays in the body\r\n";
+    sendmail(d.socket_path(), &["-t", "cron"], message.as_bytes()).expect_code(0, "queued");
+    let got = server.wait_for_messages(1, T).remove(0);
+    assert_eq!(got.from, "bounces@example.com", "relay.from forces the envelope sender");
+    assert_eq!(got.to, ["all@example.com", "ops@example.com", "dev@example.com", "someone@elsewhere.test"], "aliases, default included");
+    let text = String::from_utf8_lossy(&got.bytes);
+    let login = smtp32_tests::sendmail::login_name();
+    assert!(text.contains(&format!("<{login}@example.com>\r\n")) || text.contains(&format!("From: {login}@example.com\r\n")), "{text}");
+    let host = format!("@{}", smtp32_tests::sendmail::hostname());
+    let from_line = text.lines().find(|l| l.starts_with("From: ")).expect("a From field");
+    assert!(!from_line.contains(&host), "this host's name is gone from the From field: {text}");
+}
+
+#[test]
 fn dollar_name_with_control_characters_is_refused_as_dash_capital_f_is() {
     let _wd = Watchdog::test("dollar_name_with_control_characters_is_refused_as_dash_capital_f_is");
     // Decided before the daemon is asked: the socket need not exist.

@@ -282,10 +282,14 @@ impl Router {
         Ok(handle)
     }
 
-    /// `QueueSubmit`: into the queue (on disk before `Queued` is answered),
-    /// or, with `relay.queue = false`, through the relay at once.
+    /// `QueueSubmit`: rewritten for the relay (`relay.from`, `maildomain`,
+    /// `aliases`), then into the queue (on disk before `Queued` is
+    /// answered), or, with `relay.queue = false`, through the relay at once.
     async fn queue_submit(&self, submission: Submission) -> Response {
-        if !self.state.settings().relay.queue {
+        let settings = self.state.settings();
+        let host = crate::config::machine_hostname().unwrap_or_else(|| "localhost".into());
+        let submission = crate::queue::rewrite::apply(&settings.relay, &host, submission);
+        if !settings.relay.queue {
             return self.send_now(submission).await;
         }
         let Some(uid) = self.viewer.peer.uid else {

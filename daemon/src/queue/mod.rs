@@ -6,6 +6,7 @@
 //! - [`store`]: the files (one per message, written with fsync and an atomic rename).
 //! - [`runner`]: the task that delivers through the relay, retries and bounces.
 //! - [`dsn`]: the RFC 3464 bounce.
+//! - [`rewrite`]: `relay.from`, `relay.maildomain` and `relay.aliases` applied to a message.
 //! - [`clock`]: Unix time and its RFC 5322 form.
 //!
 //! [`Queue`] is the index in memory over the store: the files are the
@@ -15,6 +16,7 @@
 
 pub mod clock;
 pub mod dsn;
+pub mod rewrite;
 pub mod runner;
 pub mod store;
 
