@@ -255,3 +255,53 @@ fn another_user_can_neither_list_flush_nor_delete_your_queued_messages() {
     assert_eq!(mailq.expect_code(0, "-bp"), "Mail queue is empty\n");
     d.assert_serving();
 }
+
+/// A tmpfs mounted for one test, unmounted on drop (the test runs as root, as CI does).
+struct SmallFilesystem(std::path::PathBuf);
+
+impl SmallFilesystem {
+    fn mount(dir: &Path, size: &str) -> SmallFilesystem {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "mount a {size} tmpfs on {} (the test needs root): {status}", dir.display());
+        SmallFilesystem(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallFilesystem {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_with_75_and_keeps_what_was_queued() {
+    let _wd = Watchdog::test("a_full_disk_refuses_with_75_and_keeps_what_was_queued");
+    let dir = tempdir();
+    let _fs = SmallFilesystem::mount(dir.path(), "512k");
+    let d = queue_daemon(&format!("127.0.0.1:{}", free_port()), &dir.path().join("queue"));
+    let filler = "x".repeat(40 * 1024);
+    let mut queued = 0;
+    let refused = loop {
+        assert!(queued < 40, "512 KiB took {queued} messages of 40 KiB");
+        let out = sendmail(d.socket_path(), &["r@example.test"], format!("{}{filler}\r\n", message(queued)).as_bytes());
+        if out.code == 0 {
+            queued += 1;
+            continue;
+        }
+        break out;
+    };
+    refused.expect_code(75, "the queue cannot store the message");
+    assert!(refused.stderr.contains("No space left"), "{}", refused.stderr);
+    assert!(queued >= 3, "only {queued} messages fitted");
+    let rows = queue_rows(d.socket_path());
+    assert_eq!(rows.len(), queued, "every message queued before the disk filled is still there");
+    assert!(std::fs::read_dir(dir.path().join("queue/tmp")).expect("tmp").next().is_none(), "no half-written file left");
+    // Room again: the next message is taken.
+    ctl(d.socket_path(), &["delete", rows[0]["id"].as_str().expect("id")]).expect_code(0, "delete one");
+    sendmail(d.socket_path(), &["r@example.test"], message(99).as_bytes()).expect_code(0, "queued once there is room");
+    d.assert_serving();
+}

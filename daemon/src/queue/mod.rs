@@ -224,9 +224,11 @@ impl Queue {
         Ok(())
     }
 
-    /// Gives a message back without a new state (it was not tried).
-    pub fn release(&self, id: &str) {
+    /// Gives a message back with `state` kept in memory only (the disk
+    /// refused it; what is on disk stays the truth after a restart).
+    pub fn release_with(&self, id: &str, state: DeliveryState) {
         if let Some(item) = self.items().get_mut(id) {
+            item.state = state;
             item.busy = false;
         }
     }

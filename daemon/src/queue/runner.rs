@@ -237,18 +237,24 @@ async fn settle(queue: &Arc<Queue>, settings: &Settings, relay: &str, message: D
         send_bounce(queue, settings, relay, &id, &envelope, &failed).await;
     }
     let q = queue.clone();
-    let result = if deferred.is_empty() {
-        blocking(move || q.finish(&id)).await
-    } else {
-        state.attempts.push(Attempt { at: now, error: deferred[0].1.clone() });
-        state.next_try = now + settings.queue.backoff(state.attempts.len() as u32).as_secs();
-        state.remaining = deferred.into_iter().map(|(r, _)| r).collect();
-        state.in_flight = false;
-        blocking(move || q.record(&id, state, true)).await
-    };
-    if let Err(e) = result {
-        // The in_flight record stays: the next start retries and says so.
-        warn!(target: QUEUE_TARGET, "cannot record a delivery outcome: {e}");
+    if deferred.is_empty() {
+        if let Err(e) = blocking(move || q.finish(&id)).await {
+            // Kept busy: not sent again by this run; the next start finds it
+            // under way and says so.
+            warn!(target: QUEUE_TARGET, "cannot remove a delivered message: {e}");
+        }
+        return;
+    }
+    state.attempts.push(Attempt { at: now, error: deferred[0].1.clone() });
+    state.next_try = now + settings.queue.backoff(state.attempts.len() as u32).as_secs();
+    state.remaining = deferred.into_iter().map(|(r, _)| r).collect();
+    state.in_flight = false;
+    let (kept, id_kept) = (state.clone(), id.clone());
+    if let Err(e) = blocking(move || q.record(&id, state, true)).await {
+        // Nothing was delivered to these recipients, so trying them again
+        // later (the disk may have room by then) cannot double anything.
+        warn!(target: QUEUE_TARGET, "{id_kept}: cannot record the deferral: {e}");
+        queue.release_with(&id_kept, kept);
     }
 }
 
