@@ -198,7 +198,7 @@ fn kill_dash_9_during_delivery_loses_nothing_and_doubles_only_ambiguous_dots() {
     down.kill();
 
     // Each daemon delivers a random share of what is left, then dies by SIGKILL.
-    let mut rng = Xorshift::new(0x5eed_13);
+    let mut rng = Xorshift::new(0x005e_ed13);
     let mut ambiguous = 0;
     for _ in 0..KILLS {
         let mut d = queue_daemon(&server.host(), qdir.path());
@@ -249,7 +249,7 @@ fn another_user_can_neither_list_flush_nor_delete_your_queued_messages() {
     assert_eq!(queue_rows(&socket).len(), 2, "root, an admin, sees both, and nothing was deleted");
     ctl_as_other(&socket, &["delete", &theirs]).expect_code(0, "the other user deletes their own");
     let ids: Vec<String> = queue_rows(&socket).iter().map(|r| r["id"].as_str().unwrap_or("").to_string()).collect();
-    assert_eq!(ids, [mine.clone()]);
+    assert_eq!(ids, [mine.as_str()]);
     ctl(&socket, &["delete", &mine]).expect_code(0, "an admin deletes any");
     let mailq = sendmail(&socket, &["-bp"], b"");
     assert_eq!(mailq.expect_code(0, "-bp"), "Mail queue is empty\n");
