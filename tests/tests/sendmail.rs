@@ -249,6 +249,46 @@ fn relay_from_maildomain_and_aliases_are_what_the_relay_sees() {
 }
 
 #[test]
+fn dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message() {
+    let _wd = Watchdog::test("dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message");
+    let server = Aiosmtpd::start();
+    let dir = tempdir();
+    let config = smtp32_tests::sendmail::queue_config(&server.host(), &dir.path().join("queue"));
+    let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
+    // Symfony's SendmailTransport in -bs mode: EHLO, then per message MAIL, RCPT..., DATA, the
+    // dot-stuffed message, the dot; QUIT at the end.
+    let first = "From: App <app@example.test>\r\nTo: a@example.test\r\nSubject: via -bs\r\n\
+                 Date: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <bs1@example.test>\r\n\r\n\
+                 .leading dot\r\nbody\r\n";
+    let dialogue = format!(
+        "EHLO [127.0.0.1]\r\nMAIL FROM:<app@example.test>\r\nRCPT TO:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n\
+         DATA\r\n{}.\r\nRSET\r\nMAIL FROM:<app@example.test> BODY=8BITMIME\r\nRCPT TO:<c@example.test>\r\n\
+         DATA\r\nSubject: second\r\n\r\nx\r\n.\r\nQUIT\r\n",
+        first.replace("\r\n.", "\r\n..")
+    );
+    let out = sendmail(d.socket_path(), &["-bs"], dialogue.as_bytes());
+    let said = out.expect_code(0, "sendmail -bs");
+    let ids: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("250 2.0.0 Ok: queued as ")).collect();
+    assert_eq!(ids.len(), 2, "{said}");
+    let host = smtp32_tests::sendmail::hostname();
+    let data_go = "354 End data with <CR><LF>.<CR><LF>\r\n";
+    let want = format!(
+        "220 {host} ESMTP smtp32-sendmail\r\n250-{host}\r\n250 8BITMIME\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n\
+         {data_go}250 2.0.0 Ok: queued as {}\r\n250 2.0.0 Ok\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n\
+         {data_go}250 2.0.0 Ok: queued as {}\r\n221 2.0.0 Bye\r\n",
+        ids[0],
+        ids[1]
+    );
+    assert_eq!(said, want);
+    let got = server.wait_for_messages(2, T);
+    let first_got = got.iter().find(|m| m.to == ["a@example.test", "b@example.test"]).expect("the first message");
+    assert_eq!((first_got.from.as_str(), String::from_utf8_lossy(&first_got.bytes)), ("app@example.test", first.into()));
+    let second = got.iter().find(|m| m.to == ["c@example.test"]).expect("the second message");
+    let text = String::from_utf8_lossy(&second.bytes);
+    assert!(text.starts_with("From: ") && text.contains("Message-ID: <") && text.ends_with("Subject: second\r\n\r\nx\r\n"), "{text}");
+}
+
+#[test]
 fn dollar_name_with_control_characters_is_refused_as_dash_capital_f_is() {
     let _wd = Watchdog::test("dollar_name_with_control_characters_is_refused_as_dash_capital_f_is");
     // Decided before the daemon is asked: the socket need not exist.
@@ -277,7 +317,7 @@ fn help_and_bad_flags() {
     let out = sendmail(&socket, &["-z"], b"");
     out.expect_code(64, "an unknown flag");
     assert!(out.stderr.contains("unknown option -z"), "{}", out.stderr);
-    sendmail(&socket, &["-bs"], b"").expect_code(64, "SMTP on stdin is not offered");
+    sendmail(&socket, &["-bx"], b"").expect_code(64, "an unknown mode");
 }
 
 #[test]

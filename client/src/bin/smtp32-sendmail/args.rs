@@ -16,6 +16,8 @@ use std::ffi::OsString;
 pub enum Mode {
     /// Read a message on stdin and send it.
     Send(Options),
+    /// `-bs`: an SMTP server on stdin and stdout, each message into the queue.
+    SmtpSession(Options),
     /// `-bp` (mailq): list the queued messages this user may see.
     ListQueue,
     /// `-q`: try the queued messages now (`-qI<id>`: that one).
@@ -47,6 +49,8 @@ pub struct Options {
     pub envid: Option<String>,
     /// The recipient arguments, as given (each may be a list).
     pub recipients: Vec<String>,
+    /// `-bs`: speak SMTP on stdin and stdout.
+    pub smtp_session: bool,
 }
 
 /// A bad command line, in words.
@@ -56,6 +60,7 @@ pub struct UsageError(pub String);
 /// The `--help` text.
 pub const USAGE: &str = "\
 Usage: smtp32-sendmail [OPTIONS] [--] [RECIPIENT...] < MESSAGE
+       smtp32-sendmail -bs        (SMTP on standard input and output)
        smtp32-sendmail -bp        (list the queue, as mailq)
        smtp32-sendmail -q[I<ID>]  (try the queued messages now)
 
@@ -80,6 +85,8 @@ Options:
   -V ENVID      DSN envelope id. (-N, -R and -V are kept with the message;
                 the daemon does not pass them to the relay yet.)
   -v            Print the queue id (or, without a queue, the relay's replies).
+  -bs           Speak SMTP on standard input and output (EHLO, MAIL, RCPT, DATA,
+                RSET, QUIT; for Symfony and Laravel): each message is queued.
   -bp           List your queued messages (all of them for an admin).
   -q, -qI<ID>   Try your queued messages (or the one with that id) now.
   --help        Print this text.       --version   Print the version.
@@ -156,6 +163,10 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Mode, UsageErr
                     if letter == 'b' && value == "p" {
                         return Ok(Mode::ListQueue);
                     }
+                    if letter == 'b' && value == "s" {
+                        opts.smtp_session = true;
+                        break;
+                    }
                     apply(&mut opts, letter, value)?;
                     break;
                 }
@@ -166,6 +177,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Mode, UsageErr
                 }
             }
         }
+    }
+    if opts.smtp_session {
+        return Ok(Mode::SmtpSession(opts));
     }
     Ok(Mode::Send(opts))
 }
@@ -202,7 +216,7 @@ fn apply(opts: &mut Options, letter: char, value: String) -> Result<(), UsageErr
         'b' => {
             if value != "m" {
                 return Err(UsageError(format!(
-                    "-b{value} is not supported: smtp32-sendmail sends mail (-bm) and lists its queue (-bp)"
+                    "-b{value} is not supported: smtp32-sendmail sends mail (-bm, -bs) and lists its queue (-bp)"
                 )));
             }
         }
@@ -297,6 +311,7 @@ mod tests {
             (Some("FAILURE,DELAY"), Some("HDRS"), Some("id-1"))
         );
         assert_eq!(send(&["-Nnever"]).notify.as_deref(), Some("NEVER"));
+        assert!(matches!(parse(["-bs"].map(OsString::from)), Ok(Mode::SmtpSession(_))));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - `address.rs`: RFC 5322 address lists (via `mailparse`) to SMTP addr-specs.
 //! - `local.rs`: the invoking user's login and full name, the host name.
 //! - `relay.rs`: the daemon conversation (submit to the queue; `-bp`, `-q`).
+//! - `smtp_session.rs`: `-bs`, an SMTP server on standard input and output.
 //! - `exit.rs`: sysexits codes and the one mapping from failures to them.
 //!
 //! The order of work: parse the command line, read standard input to its
@@ -23,6 +24,7 @@ mod exit;
 mod headers;
 mod local;
 mod relay;
+mod smtp_session;
 
 use args::{Mode, Options};
 use exit::{Exit, EX_DATAERR, EX_IOERR, EX_OK, EX_OSERR, EX_USAGE};
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), Exit> {
     let opts = match args::parse(std::env::args_os().skip(1)) {
         Ok(Mode::Send(opts)) => opts,
+        Ok(Mode::SmtpSession(opts)) => return smtp_session::serve(&opts, &Composer::new(&opts)?),
         Ok(Mode::ListQueue) => {
             print!("{}", relay::list(&relay::connect()?)?);
             return Ok(());
@@ -60,31 +63,13 @@ fn run() -> Result<(), Exit> {
         Err(args::UsageError(why)) => return Err(Exit::new(EX_USAGE, format!("{why}\n(see smtp32-sendmail --help)"))),
     };
     let input = read_message(opts.ignore_dots)?;
-    let host = local::hostname();
-    let user = LocalUser::current();
+    let composer = Composer::new(&opts)?;
     let sender = match &opts.sender {
-        Some(given) => address::sender(given, &host).map_err(|e| Exit::new(EX_USAGE, format!("-f: {e}")))?,
-        None => match &user.login {
-            Some(login) => format!("{login}@{host}"),
-            None => return Err(Exit::new(EX_OSERR, "your login name is unknown to this system: give the sender with -f")),
-        },
+        Some(given) => address::sender(given, &composer.host).map_err(|e| Exit::new(EX_USAGE, format!("-f: {e}")))?,
+        None => composer.login_address()?,
     };
-    // The From field names a real mailbox even when the envelope has the null sender.
-    let from_addr = match (&sender, &user.login) {
-        (s, _) if !s.is_empty() => s.clone(),
-        (_, Some(login)) => format!("{login}@{host}"),
-        (_, None) => format!("MAILER-DAEMON@{host}"),
-    };
-    let full_name = match &opts.full_name {
-        Some(given) => Some(given.clone()),
-        None => name_from_environment()?.or(user.gecos_name.clone()),
-    };
-    let date = smtp32::date::rfc5322_now();
-    let from_value = headers::from_value(full_name.as_deref(), &from_addr);
-    let message_id = new_message_id(&host);
-    let additions = headers::Additions { from: &from_value, date: &date, message_id: &message_id };
-    let prepared = headers::prepare(&input, &additions).map_err(|e| Exit::new(EX_DATAERR, e))?;
-    let rcpts = recipients(&opts, &prepared.recipients, &host)?;
+    let prepared = composer.prepare(&input, &sender)?;
+    let rcpts = recipients(&opts, &prepared.recipients, &composer.host)?;
     if rcpts.is_empty() {
         let why = if opts.extract_recipients {
             "no recipients: the message has no To:, Cc: or Bcc: address and none was given as an argument"
@@ -93,14 +78,7 @@ fn run() -> Result<(), Exit> {
         };
         return Err(Exit::new(EX_DATAERR, why));
     }
-    let submission = Submission {
-        from: sender.clone(),
-        rcpts: rcpts.clone(),
-        notify: opts.notify.clone().unwrap_or_default(),
-        ret: opts.ret.clone().unwrap_or_default(),
-        envid: opts.envid.clone().unwrap_or_default(),
-        data: prepared.data,
-    };
+    let submission = submission(&opts, sender.clone(), rcpts.clone(), prepared.data);
     let report = match relay::submit(&relay::connect()?, submission)? {
         Submitted::Queued(id) => {
             if opts.verbose {
@@ -123,6 +101,62 @@ fn run() -> Result<(), Exit> {
         let _ = writeln!(err, "message: {}", report.verdict.to_wire_text());
     }
     Ok(())
+}
+
+/// A message for the daemon, with the DSN requests of `opts`.
+fn submission(opts: &Options, from: String, rcpts: Vec<String>, data: Vec<u8>) -> Submission {
+    Submission {
+        from,
+        rcpts,
+        notify: opts.notify.clone().unwrap_or_default(),
+        ret: opts.ret.clone().unwrap_or_default(),
+        envid: opts.envid.clone().unwrap_or_default(),
+        data,
+    }
+}
+
+/// What every message of this run is prepared with: the host, the user and
+/// the full name for a From field that is missing.
+pub struct Composer {
+    /// This machine's name, which qualifies bare names.
+    pub host: String,
+    user: LocalUser,
+    full_name: Option<String>,
+}
+
+impl Composer {
+    /// Looks up the user and the full name (`-F`, else `$NAME`, else GECOS).
+    fn new(opts: &Options) -> Result<Composer, Exit> {
+        let user = LocalUser::current();
+        let full_name = match &opts.full_name {
+            Some(given) => Some(given.clone()),
+            None => name_from_environment()?.or(user.gecos_name.clone()),
+        };
+        Ok(Composer { host: local::hostname(), user, full_name })
+    }
+
+    /// `login@host`, the default sender.
+    pub fn login_address(&self) -> Result<String, Exit> {
+        match &self.user.login {
+            Some(login) => Ok(format!("{login}@{}", self.host)),
+            None => Err(Exit::new(EX_OSERR, "your login name is unknown to this system: give the sender with -f")),
+        }
+    }
+
+    /// `input` with its header section prepared for envelope sender `sender`.
+    pub fn prepare(&self, input: &[u8], sender: &str) -> Result<headers::Prepared, Exit> {
+        // The From field names a real mailbox even when the envelope has the null sender.
+        let from_addr = match (sender, &self.user.login) {
+            (s, _) if !s.is_empty() => s.to_string(),
+            (_, Some(login)) => format!("{login}@{}", self.host),
+            (_, None) => format!("MAILER-DAEMON@{}", self.host),
+        };
+        let date = smtp32::date::rfc5322_now();
+        let from_value = headers::from_value(self.full_name.as_deref(), &from_addr);
+        let message_id = new_message_id(&self.host);
+        let additions = headers::Additions { from: &from_value, date: &date, message_id: &message_id };
+        headers::prepare(input, &additions).map_err(|e| Exit::new(EX_DATAERR, e))
+    }
 }
 
 /// The full name in `$NAME`, if set; one holding control characters (a CR
