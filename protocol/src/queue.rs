@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 /// A message for the daemon's queue: the envelope, the DSN requests of
-/// sendmail's `-N`/`-R`/`-V`, and the message itself.
+/// sendmail's `-N`/`-R`/`-V` (passed to a relay that offers DSN; values
+/// outside RFC 3461's are `Failure::InvalidArgument`), and the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Submission {
     /// The reverse-path; empty for `<>`.

@@ -14,7 +14,7 @@ use smtp32_tests::paths::venv_python;
 use smtp32_tests::peers::smtp_sink::SmtpSinkOptions;
 use smtp32_tests::process::free_port;
 use smtp32_tests::sendmail::{queue_config, sendmail, sendmail_as, sendmail_binary};
-use smtp32_tests::wait::wait_for;
+use smtp32_tests::wait::{poll_until, wait_for};
 use smtp32_tests::{Aiosmtpd, SmtpSink, TestDaemon, Watchdog};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -304,4 +304,31 @@ fn a_full_disk_refuses_with_75_and_keeps_what_was_queued() {
     ctl(d.socket_path(), &["delete", rows[0]["id"].as_str().expect("id")]).expect_code(0, "delete one");
     sendmail(d.socket_path(), &["r@example.test"], message(99).as_bytes()).expect_code(0, "queued once there is room");
     d.assert_serving();
+}
+
+#[test]
+fn dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise() {
+    let _wd = Watchdog::test("dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise");
+    let flags = ["-N", "failure,delay", "-R", "hdrs", "-V", "env+1", "r@example.test"];
+    for (sink_flags, offered) in [(&[][..], true), (&["-N"][..], false)] {
+        let sink = SmtpSink::with_flags(sink_flags);
+        let qdir = tempdir();
+        let d = queue_daemon(&sink.host(), qdir.path());
+        sendmail(d.socket_path(), &flags, message(1).as_bytes()).expect_code(0, "queued");
+        // The sink writes its dump file as the transaction goes: wait for the message's last line.
+        let dump = poll_until(T, "the delivery", || {
+            let dumps = sink.dumps();
+            let text = dumps.first().map(|d| String::from_utf8_lossy(d).into_owned())?;
+            text.contains("body 1").then_some(text)
+        });
+        let mail = dump.lines().find(|l| l.starts_with("X-Mail-Args: ")).expect("X-Mail-Args");
+        let rcpt = dump.lines().find(|l| l.starts_with("X-Rcpt-Args: ")).expect("X-Rcpt-Args");
+        if offered {
+            assert!(mail.ends_with(" RET=HDRS ENVID=env+2B1"), "{mail}");
+            assert!(rcpt.ends_with("<r@example.test> NOTIFY=FAILURE,DELAY"), "{rcpt}");
+        } else {
+            assert!(!mail.contains("RET=") && !rcpt.contains("NOTIFY="), "{mail} / {rcpt}");
+            assert!(d.stderr().contains("does not offer DSN"), "{}", d.stderr());
+        }
+    }
 }

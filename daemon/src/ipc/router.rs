@@ -101,7 +101,7 @@ impl Router {
             Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
             Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
             Request::SendMessage { handle, from, rcpts, data } => {
-                let msg = SendMessage { from, rcpts, data };
+                let msg = SendMessage { from, rcpts, data, dsn: None };
                 self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
             }
             Request::SendBatch { handle, messages } => {
@@ -148,7 +148,7 @@ impl Router {
                 self.ask(handle, GetExtensions).await.map_or_else(Response::Failed, Response::Extensions)
             }
             Request::SendMessage { handle, from, rcpts, data } => {
-                let msg = SendMessage { from, rcpts, data };
+                let msg = SendMessage { from, rcpts, data, dsn: None };
                 self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
             }
             Request::SendBatch { handle, messages } => {
@@ -316,13 +316,29 @@ impl Router {
             Ok(handle) => handle,
             Err(f) => return Response::Failed(f),
         };
-        let Submission { from, rcpts, data, .. } = submission;
-        let result = self.ask(handle, SendMessage { from, rcpts, data }).await;
+        let Submission { from, rcpts, data, notify, ret, envid } = submission;
+        let dsn = crate::queue::dsn_request(&notify, &ret, &envid);
+        let result = self.ask(handle, SendMessage { from, rcpts, data, dsn }).await;
         if let Ok(session) = self.session(handle) {
             let _ = session.send(Quit).await;
         }
         self.forget(handle);
         result.map_or_else(Response::Failed, Response::Sent)
+    }
+
+    /// The queue runner's send: `SendMessage` with DSN parameters, which no
+    /// client request carries; answered and counted as `SendMessage` is.
+    pub async fn send_queued(&self, handle: Handle, msg: SendMessage) -> Response {
+        match self.ask(handle, msg).await {
+            Ok(report) => {
+                self.state.totals.message_accepted();
+                Response::Sent(report)
+            }
+            Err(f) => {
+                self.state.totals.failed(&f);
+                Response::Failed(f)
+            }
+        }
     }
 
     /// `Opened`, with the connect still to start for an `Async` open, or `Failed`.

@@ -21,6 +21,7 @@ pub mod runner;
 pub mod store;
 
 use crate::registry::Viewer;
+use crate::smtp::DsnRequest;
 use crate::state::DaemonState;
 use smtp32_protocol::{Failure, QueueEntry, Submission};
 use std::collections::HashMap;
@@ -100,6 +101,7 @@ impl Queue {
     pub fn submit(&self, uid: u32, submission: Submission) -> Result<String, Failure> {
         let Submission { from, rcpts, notify, ret, envid, data } = submission;
         check_envelope(&from, &rcpts)?;
+        DsnRequest { notify: notify.clone(), ret: ret.clone(), envid: envid.clone() }.check()?;
         let envelope = Envelope { uid, from, rcpts, notify, ret, envid, queued_at: clock::now() };
         let id = self.add(envelope, &data)?;
         let items = self.items();
@@ -298,6 +300,12 @@ impl QueueSlot {
         *slot = Some(queue.clone());
         Ok(queue)
     }
+}
+
+/// The DSN parameters asked for, if any.
+pub fn dsn_request(notify: &str, ret: &str, envid: &str) -> Option<DsnRequest> {
+    let dsn = DsnRequest { notify: notify.into(), ret: ret.into(), envid: envid.into() };
+    (!dsn.is_empty()).then_some(dsn)
 }
 
 /// True when `viewer` may see a message submitted by `uid`.

@@ -19,6 +19,7 @@ use super::{clock, Due, Queue, QUEUE_TARGET};
 use crate::config::Settings;
 use crate::ipc::router::Router;
 use crate::peer::Peer;
+use crate::session::messages::SendMessage;
 use crate::state::DaemonState;
 use smtp32_protocol::{DaemonFrame, Failure, Handle, Reply, Request, RequestId, Response, SendReport};
 use std::sync::Arc;
@@ -100,6 +101,14 @@ async fn deliver(queue: &Arc<Queue>, settings: &Settings, link: &mut RelayLink, 
             return;
         }
     };
+    let wants_dsn = due.iter().any(|m| super::dsn_request(&m.envelope.notify, &m.envelope.ret, &m.envelope.envid).is_some());
+    if wants_dsn {
+        let offered = matches!(link.call(Request::Extensions { handle }).await,
+            Response::Extensions(keywords) if keywords.iter().any(|k| k.split(' ').next() == Some("DSN")));
+        if !offered {
+            warn!(target: QUEUE_TARGET, "the relay does not offer DSN: the -N/-R/-V requests of the messages due are not passed on");
+        }
+    }
     let mut broken: Option<String> = None;
     for message in due {
         if let Some(why) = &broken {
@@ -133,13 +142,14 @@ async fn attempt(queue: &Arc<Queue>, link: &mut RelayLink, handle: Handle, messa
         // Sending without the record could double the message after a crash.
         return (all(format!("cannot record the delivery state: {e}")), None);
     }
-    let request = Request::SendMessage {
-        handle,
-        from: message.envelope.from.clone(),
+    let envelope = &message.envelope;
+    let send = SendMessage {
+        from: envelope.from.clone(),
         rcpts: message.state.remaining.clone(),
         data,
+        dsn: super::dsn_request(&envelope.notify, &envelope.ret, &envelope.envid),
     };
-    classify(&message.state.remaining, link.call(request).await)
+    classify(&message.state.remaining, link.router.send_queued(handle, send).await)
 }
 
 /// Each recipient's verdict from the answer to `SendMessage`, and the

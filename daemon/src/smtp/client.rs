@@ -14,7 +14,10 @@
 
 mod auth;
 mod batch;
+mod dsn;
 mod send;
+
+pub use dsn::DsnRequest;
 
 use super::stream::SmtpStream;
 use super::tls::{TlsMode, TlsPlan};

@@ -82,8 +82,8 @@ Options:
                 line ends the message (standard input is still read to its end).
   -N LIST       DSN notify: never, or a list of success, failure, delay.
   -R full|hdrs  DSN return: the whole message or its headers.
-  -V ENVID      DSN envelope id. (-N, -R and -V are kept with the message;
-                the daemon does not pass them to the relay yet.)
+  -V ENVID      DSN envelope id. (-N, -R and -V go to the relay when it
+                offers DSN, and are left out otherwise.)
   -v            Print the queue id (or, without a queue, the relay's replies).
   -bs           Speak SMTP on standard input and output (EHLO, MAIL, RCPT, DATA,
                 RSET, QUIT; for Symfony and Laravel): each message is queued.
