@@ -332,3 +332,23 @@ fn dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise() {
         }
     }
 }
+
+#[test]
+fn a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced() {
+    let _wd = Watchdog::test("a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced");
+    let qdir = tempdir();
+    let config = format!("{}max_age = 1\n", queue_config(&format!("127.0.0.1:{}", free_port()), qdir.path()));
+    let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
+    sendmail(d.socket_path(), &["-f", "sender@example.test", "r@example.test"], message(1).as_bytes()).expect_code(0, "queued");
+    // The relay never answers: after max_age the message gives way to its DSN, from <> to the sender...
+    let dsn = poll_until(T, "the bounce in place of the message", || {
+        let rows = queue_rows(d.socket_path());
+        (rows.len() == 1 && rows[0]["from"] == "").then(|| rows[0].clone())
+    });
+    assert_eq!(dsn["rcpts"], serde_json::json!(["sender@example.test"]), "{dsn}");
+    // ...which, undeliverable past max_age too, is dropped with a log line, not bounced to <>.
+    wait_for(T, "the bounce to expire", || queue_rows(d.socket_path()).is_empty());
+    let log = d.stderr();
+    assert!(log.contains("status=bounced (") && log.contains("sender non-delivery notification"), "{log}");
+    assert!(log.contains("its sender is <>: no bounce"), "{log}");
+}
