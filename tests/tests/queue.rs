@@ -1,8 +1,9 @@
 //! The daemon's mail queue end to end, with real servers: messages handed in while the relay is
 //! down arrive once when it comes back (smtp-sink on the same port); a relay answering 4xx for
 //! a while gets them later; a 5xx gives a DSN that Exim delivers to the sender and that parses
-//! as `multipart/report`; `kill -9` of the daemon while it delivers a few hundred messages loses
-//! none and doubles none beyond the ambiguous dots it logs; another user can neither list,
+//! as `multipart/report`; `kill -9` of the daemon while it delivers a few hundred messages
+//! through a fault-injecting proxy loses none and doubles none beyond the ambiguous dots it
+//! logs; another user can neither list,
 //! flush nor delete your messages.
 
 use serde_json::Value;
@@ -11,6 +12,7 @@ use smtp32_tests::ctl::{as_other_user, ctl, ctl_as_other, OTHER_GROUP};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::message::Xorshift;
 use smtp32_tests::paths::venv_python;
+use smtp32_tests::peers::chaos_proxy::ChaosProxy;
 use smtp32_tests::peers::smtp_sink::SmtpSinkOptions;
 use smtp32_tests::process::free_port;
 use smtp32_tests::sendmail::{queue_config, sendmail, sendmail_as, sendmail_binary};
@@ -171,8 +173,8 @@ fn parse_dsn(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn kill_dash_9_during_delivery_loses_nothing_and_doubles_only_ambiguous_dots() {
-    let _wd = Watchdog::arm("kill_dash_9_during_delivery_loses_nothing_and_doubles_only_ambiguous_dots", Duration::from_secs(240));
+fn kill_dash_9_and_network_faults_during_delivery_lose_nothing_and_double_only_ambiguous_dots() {
+    let _wd = Watchdog::arm("kill_dash_9_and_network_faults_during_delivery_lose_nothing_and_double_only_ambiguous_dots", Duration::from_secs(240));
     const MESSAGES: usize = 300;
     const KILLS: usize = 6;
     let server = Aiosmtpd::start();
@@ -197,26 +199,31 @@ fn kill_dash_9_during_delivery_loses_nothing_and_doubles_only_ambiguous_dots() {
     drop(client);
     down.kill();
 
-    // Each daemon delivers a random share of what is left, then dies by SIGKILL.
-    let mut rng = Xorshift::new(0x005e_ed13);
+    // Each daemon delivers a random share of what is left through the fault-injecting proxy
+    // (cuts, resets, stalls, verdicts dropped after the dot), then dies by SIGKILL.
+    let seed = 0x005e_ed13;
+    let proxy = ChaosProxy::start(server.addr(), seed);
+    let mut rng = Xorshift::new(seed);
     let mut ambiguous = 0;
     for _ in 0..KILLS {
-        let mut d = queue_daemon(&server.host(), qdir.path());
+        let mut d = queue_daemon(&proxy.host(), qdir.path());
         let target = (server.message_count() + 10 + rng.below(50) as usize).min(MESSAGES - 1);
         wait_for(T, "some deliveries before the kill", || server.message_count() >= target);
         d.kill();
         ambiguous += d.stderr().matches("ambiguous").count();
     }
-    let d = queue_daemon(&server.host(), qdir.path());
+    let d = queue_daemon(&proxy.host(), qdir.path());
     wait_for(Duration::from_secs(120), "the queue to empty", || queue_rows(d.socket_path()).is_empty());
     ambiguous += d.stderr().matches("ambiguous").count();
+    proxy.wait_idle(T);
     let stored: Vec<Vec<u8>> = (1..=server.message_count()).map(|i| server.message(i).bytes).collect();
     let count = arrivals(stored.iter().map(Vec::as_slice));
     let lost = (0..MESSAGES).filter(|s| !count.contains_key(s)).count();
     let doubled: usize = count.values().map(|n| n - 1).sum();
     eprintln!(
         "queue crash test: {MESSAGES} messages, {KILLS} kills, {lost} lost, {doubled} doubled, \
-         {ambiguous} ambiguous dots logged; {per_second:.0} messages/s accepted with fsync"
+         {ambiguous} ambiguous dots logged; proxy: {}; {per_second:.0} messages/s accepted with fsync",
+        proxy.stats().summary()
     );
     assert_eq!(lost, 0, "no message lost");
     assert!(doubled <= ambiguous, "{doubled} doubled but only {ambiguous} ambiguous dots logged");

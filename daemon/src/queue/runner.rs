@@ -10,8 +10,9 @@
 //! Each message's transaction is bracketed on disk: `in_flight` is written
 //! before it starts and its outcome after it ends, so a crash between the
 //! two (the one window SMTP cannot settle: was the final dot taken?) is
-//! found at the next start and logged as ambiguous. A message whose
-//! transaction was recorded as delivered is removed and never sent again.
+//! found at the next start and logged as ambiguous; so is a connection that
+//! fails during a transaction. A message whose transaction was recorded as
+//! delivered is removed and never sent again.
 
 use super::dsn::{self, Bounce, Failed};
 use super::store::{Attempt, DeliveryState};
@@ -117,6 +118,14 @@ async fn deliver(queue: &Arc<Queue>, settings: &Settings, link: &mut RelayLink, 
             continue;
         }
         let (verdicts, lost) = attempt(queue, link, handle, &message).await;
+        if let Some(why) = &lost {
+            warn!(
+                target: QUEUE_TARGET,
+                "{}: ambiguous: the connection failed during the transaction ({why}); had the final \
+                 dot gone through, the relay has the message, which will be sent again",
+                message.id
+            );
+        }
         broken = lost;
         settle(queue, settings, &relay, message, verdicts).await;
     }
