@@ -41,7 +41,9 @@ impl Client {
 
     /// Makes one queued message (or all this caller may see) due now.
     pub fn flush_queue(&self, id: Option<&str>) -> Result<()> {
-        self.expect_done(Request::QueueFlush { id: id.map(str::to_owned) })
+        self.expect_done(Request::QueueFlush {
+            id: id.map(str::to_owned),
+        })
     }
 
     /// Removes a queued message without delivering it.

@@ -64,10 +64,16 @@ mod tests {
             data: vec![b'x'],
         };
         let wire = body(&Request::QueueSubmit(submission));
-        assert_eq!(wire, [23, 1, b'a', 1, 1, b't', 0, 4, b'H', b'D', b'R', b'S', 0, 1, b'x']);
+        assert_eq!(
+            wire,
+            [23, 1, b'a', 1, 1, b't', 0, 4, b'H', b'D', b'R', b'S', 0, 1, b'x']
+        );
         assert_eq!(body(&Request::QueueList), [24]);
         assert_eq!(body(&Request::QueueFlush { id: None }), [25, 0]);
-        assert_eq!(body(&Request::QueueDelete { id: "A".into() }), [26, 1, b'A']);
+        assert_eq!(
+            body(&Request::QueueDelete { id: "A".into() }),
+            [26, 1, b'A']
+        );
         assert_eq!(body(&Response::Queued { id: "A".into() }), [12, 1, b'A']);
         let entry = QueueEntry {
             id: "A".into(),
@@ -80,7 +86,10 @@ mod tests {
             last_error: String::new(),
             next_try_secs: 4,
         };
-        assert_eq!(body(&Response::QueueEntries(vec![entry])), [13, 1, 1, b'A', 7, 0, 0, 1, 2, 3, 0, 4]);
+        assert_eq!(
+            body(&Response::QueueEntries(vec![entry])),
+            [13, 1, 1, b'A', 7, 0, 0, 1, 2, 3, 0, 4]
+        );
         assert_eq!(Request::QueueList.handle(), None);
     }
 }

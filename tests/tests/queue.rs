@@ -27,7 +27,10 @@ use tempfile::TempDir;
 const T: Duration = Duration::from_secs(30);
 
 fn tempdir() -> TempDir {
-    tempfile::Builder::new().prefix("queue-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("queue-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 fn queue_daemon(relay_host: &str, queue_dir: &Path) -> TestDaemon {
@@ -61,17 +64,26 @@ fn arrivals<'a>(messages: impl IntoIterator<Item = &'a [u8]>) -> BTreeMap<usize,
 }
 
 fn sink_on(port: u16, flags: &[&str]) -> SmtpSink {
-    SmtpSink::start_with(SmtpSinkOptions { flags: flags.iter().map(|f| f.to_string()).collect(), dump: true, port: Some(port) })
+    SmtpSink::start_with(SmtpSinkOptions {
+        flags: flags.iter().map(|f| f.to_string()).collect(),
+        dump: true,
+        port: Some(port),
+    })
 }
 
 #[test]
 fn messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back() {
-    let _wd = Watchdog::test("messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back");
+    let _wd =
+        Watchdog::test("messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back");
     let port = free_port();
     let qdir = tempdir();
     let d = queue_daemon(&format!("127.0.0.1:{port}"), qdir.path());
     for seq in 0..5 {
-        let out = sendmail(d.socket_path(), &["-v", "r@example.test"], message(seq).as_bytes());
+        let out = sendmail(
+            d.socket_path(),
+            &["-v", "r@example.test"],
+            message(seq).as_bytes(),
+        );
         out.expect_code(0, "queued while nothing listens on the relay's port");
         assert!(out.stderr.contains("queued as "), "{}", out.stderr);
     }
@@ -81,17 +93,35 @@ fn messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back() {
         rows.len() == 5 && rows.iter().all(|r| r["attempts"].as_u64() >= Some(1))
     });
     let rows = queue_rows(d.socket_path());
-    assert!(rows[0]["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{rows:?}");
-    let mode = std::fs::metadata(qdir.path()).expect("queue dir").permissions().mode() & 0o777;
+    assert!(
+        rows[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{rows:?}"
+    );
+    let mode = std::fs::metadata(qdir.path())
+        .expect("queue dir")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o700, "the queue directory is the daemon's alone");
 
     let sink = sink_on(port, &[]);
-    wait_for(T, "the queue to empty", || queue_rows(d.socket_path()).is_empty());
+    wait_for(T, "the queue to empty", || {
+        queue_rows(d.socket_path()).is_empty()
+    });
     let dumps = sink.dumps();
     let count = arrivals(dumps.iter().map(Vec::as_slice));
-    assert_eq!(count, (0..5).map(|s| (s, 1)).collect(), "every message once");
+    assert_eq!(
+        count,
+        (0..5).map(|s| (s, 1)).collect(),
+        "every message once"
+    );
     let log = d.stderr();
-    assert!(log.contains("status=deferred") && log.contains("status=sent"), "one log line per attempt:\n{log}");
+    assert!(
+        log.contains("status=deferred") && log.contains("status=sent"),
+        "one log line per attempt:\n{log}"
+    );
 }
 
 #[test]
@@ -102,33 +132,47 @@ fn a_relay_answering_4xx_for_a_while_gets_every_message_later() {
     let mut refusing = sink_on(port, &["-r", "RCPT"]);
     let d = queue_daemon(&format!("127.0.0.1:{port}"), qdir.path());
     for seq in 0..3 {
-        sendmail(d.socket_path(), &["r@example.test"], message(seq).as_bytes()).expect_code(0, "queued");
+        sendmail(
+            d.socket_path(),
+            &["r@example.test"],
+            message(seq).as_bytes(),
+        )
+        .expect_code(0, "queued");
     }
     wait_for(T, "two refused attempts of every message", || {
         let rows = queue_rows(d.socket_path());
         rows.len() == 3
             && rows.iter().all(|r| {
-                r["attempts"].as_u64() >= Some(2) && r["last_error"].as_str().is_some_and(|e| e.starts_with('4'))
+                r["attempts"].as_u64() >= Some(2)
+                    && r["last_error"].as_str().is_some_and(|e| e.starts_with('4'))
             })
     });
     assert_eq!(refusing.message_count(), 0);
     refusing.stop();
     let sink = sink_on(port, &[]);
-    wait_for(T, "the queue to empty", || queue_rows(d.socket_path()).is_empty());
+    wait_for(T, "the queue to empty", || {
+        queue_rows(d.socket_path()).is_empty()
+    });
     let dumps = sink.dumps();
-    assert_eq!(arrivals(dumps.iter().map(Vec::as_slice)), (0..3).map(|s| (s, 1)).collect());
+    assert_eq!(
+        arrivals(dumps.iter().map(Vec::as_slice)),
+        (0..3).map(|s| (s, 1)).collect()
+    );
 }
 
 #[test]
 fn a_refused_recipient_is_bounced_alone_with_a_dsn_that_parses_as_multipart_report() {
-    let _wd = Watchdog::test("a_refused_recipient_is_bounced_alone_with_a_dsn_that_parses_as_multipart_report");
-    let mta = smtp32_tests::peers::exim::Exim::start().unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
+    let _wd = Watchdog::test(
+        "a_refused_recipient_is_bounced_alone_with_a_dsn_that_parses_as_multipart_report",
+    );
+    let mta = smtp32_tests::peers::exim::Exim::start()
+        .unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
     let dir = tempdir();
     let password_file = dir.path().join("relay-password");
     std::fs::write(&password_file, mta.password()).expect("write the password file");
     let config = format!(
-        "[tls]\nca_files = [{:?}]\n\n[relay]\nhost = \"smtp://{}:{}?tls=required\"\nuser = \"{}\"\npassword_file = {:?}\n\n\
-         [queue]\ndir = {:?}\nretry_first = 1\nretry_max = 1\n",
+        "[tls]\nca_files = [{:?}]\n\n[relay]\nhost = \"smtp://{}:{}?tls=required\"\nuser = \"{}\"\n\
+         password_file = {:?}\n\n[queue]\ndir = {:?}\nretry_first = 1\nretry_max = 1\n",
         mta.ca_cert_path().display().to_string(),
         mta.tls_name(),
         mta.smtp_addr().port(),
@@ -137,7 +181,11 @@ fn a_refused_recipient_is_bounced_alone_with_a_dsn_that_parses_as_multipart_repo
         dir.path().join("queue").display().to_string()
     );
     let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
-    let (alice, bob, nobody) = (mta.address("alice"), mta.address("bob"), mta.address("nobody"));
+    let (alice, bob, nobody) = (
+        mta.address("alice"),
+        mta.address("bob"),
+        mta.address("nobody"),
+    );
     let message = format!("To: {bob}, {nobody}\r\nSubject: half refused\r\n\r\nfor bob\r\n");
     sendmail(d.socket_path(), &["-t", "-f", &alice], message.as_bytes()).expect_code(0, "queued");
     let delivered = mta.wait_for_delivery("bob", 1, T).remove(0);
@@ -146,13 +194,29 @@ fn a_refused_recipient_is_bounced_alone_with_a_dsn_that_parses_as_multipart_repo
     let parsed = parse_dsn(&dsn);
     let lines: Vec<&str> = parsed.lines().collect();
     let shown = String::from_utf8_lossy(&dsn);
-    assert_eq!(lines.len(), 3, "one recipient group, the refused one's:\n{parsed}\n{shown}");
+    assert_eq!(
+        lines.len(),
+        3,
+        "one recipient group, the refused one's:\n{parsed}\n{shown}"
+    );
     assert_eq!(lines[0], "multipart/report delivery-status", "{shown}");
-    assert_eq!(lines[1], "text/plain,message/delivery-status,text/rfc822-headers", "{shown}");
+    assert_eq!(
+        lines[1], "text/plain,message/delivery-status,text/rfc822-headers",
+        "{shown}"
+    );
     // Exim's 550 has no enhanced code: the status is the class's, 5.0.0.
-    assert_eq!(lines[2], format!("rfc822; {nobody}|failed|5.0.0"), "{shown}");
-    assert!(String::from_utf8_lossy(&dsn).contains("Subject: half refused"), "the original headers are quoted");
-    wait_for(T, "the queue to empty", || queue_rows(d.socket_path()).is_empty());
+    assert_eq!(
+        lines[2],
+        format!("rfc822; {nobody}|failed|5.0.0"),
+        "{shown}"
+    );
+    assert!(
+        String::from_utf8_lossy(&dsn).contains("Subject: half refused"),
+        "the original headers are quoted"
+    );
+    wait_for(T, "the queue to empty", || {
+        queue_rows(d.socket_path()).is_empty()
+    });
     assert!(d.stderr().contains("status=bounced"), "{}", d.stderr());
 }
 
@@ -164,8 +228,10 @@ fn parse_dsn(bytes: &[u8]) -> String {
         m = email.message_from_bytes(sys.stdin.buffer.read(), policy=policy.default)\n\
         print(m.get_content_type(), m.get_param('report-type'))\n\
         print(','.join(p.get_content_type() for p in m.iter_parts()))\n\
-        status = [p for p in m.iter_parts() if p.get_content_type() == 'message/delivery-status'][0]\n\
-        for g in status.get_payload()[1:]:\n    print('|'.join([g['Final-Recipient'], g['Action'], g['Status']]))\n";
+        kind = 'message/delivery-status'\n\
+        status = [p for p in m.iter_parts() if p.get_content_type() == kind][0]\n\
+        for g in status.get_payload()[1:]:\n\
+        \x20   print('|'.join([g['Final-Recipient'], g['Action'], g['Status']]))\n";
     let mut cmd = std::process::Command::new(venv_python());
     cmd.arg("-c").arg(SCRIPT);
     let out = smtp32_tests::ctl::run_with_input(cmd, Some(bytes.to_vec()), T);
@@ -173,8 +239,9 @@ fn parse_dsn(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn kill_dash_9_and_network_faults_during_delivery_lose_nothing_and_double_only_ambiguous_dots() {
-    let _wd = Watchdog::arm("kill_dash_9_and_network_faults_during_delivery_lose_nothing_and_double_only_ambiguous_dots", Duration::from_secs(240));
+fn kill_9_and_network_faults_lose_nothing_and_double_only_ambiguous_dots() {
+    let name = "kill_9_and_network_faults_lose_nothing_and_double_only_ambiguous_dots";
+    let _wd = Watchdog::arm(name, Duration::from_secs(240));
     const MESSAGES: usize = 300;
     const KILLS: usize = 6;
     let server = Aiosmtpd::start();
@@ -193,7 +260,10 @@ fn kill_dash_9_and_network_faults_during_delivery_lose_nothing_and_double_only_a
             envid: String::new(),
             data: message(seq).into_bytes(),
         };
-        assert!(matches!(client.submit(submission), Ok(Submitted::Queued(_))), "message {seq} queued");
+        assert!(
+            matches!(client.submit(submission), Ok(Submitted::Queued(_))),
+            "message {seq} queued"
+        );
     }
     let per_second = MESSAGES as f64 / started.elapsed().as_secs_f64();
     drop(client);
@@ -208,25 +278,35 @@ fn kill_dash_9_and_network_faults_during_delivery_lose_nothing_and_double_only_a
     for _ in 0..KILLS {
         let mut d = queue_daemon(&proxy.host(), qdir.path());
         let target = (server.message_count() + 10 + rng.below(50) as usize).min(MESSAGES - 1);
-        wait_for(T, "some deliveries before the kill", || server.message_count() >= target);
+        wait_for(T, "some deliveries before the kill", || {
+            server.message_count() >= target
+        });
         d.kill();
         ambiguous += d.stderr().matches("ambiguous").count();
     }
     let d = queue_daemon(&proxy.host(), qdir.path());
-    wait_for(Duration::from_secs(120), "the queue to empty", || queue_rows(d.socket_path()).is_empty());
+    wait_for(Duration::from_secs(120), "the queue to empty", || {
+        queue_rows(d.socket_path()).is_empty()
+    });
     ambiguous += d.stderr().matches("ambiguous").count();
     proxy.wait_idle(T);
-    let stored: Vec<Vec<u8>> = (1..=server.message_count()).map(|i| server.message(i).bytes).collect();
+    let stored: Vec<Vec<u8>> = (1..=server.message_count())
+        .map(|i| server.message(i).bytes)
+        .collect();
     let count = arrivals(stored.iter().map(Vec::as_slice));
     let lost = (0..MESSAGES).filter(|s| !count.contains_key(s)).count();
     let doubled: usize = count.values().map(|n| n - 1).sum();
     eprintln!(
         "queue crash test: {MESSAGES} messages, {KILLS} kills, {lost} lost, {doubled} doubled, \
-         {ambiguous} ambiguous dots logged; proxy: {}; {per_second:.0} messages/s accepted with fsync",
+         {ambiguous} ambiguous dots logged; proxy: {}; \
+         {per_second:.0} messages/s accepted with fsync",
         proxy.stats().summary()
     );
     assert_eq!(lost, 0, "no message lost");
-    assert!(doubled <= ambiguous, "{doubled} doubled but only {ambiguous} ambiguous dots logged");
+    assert!(
+        doubled <= ambiguous,
+        "{doubled} doubled but only {ambiguous} ambiguous dots logged"
+    );
 }
 
 #[test]
@@ -237,25 +317,51 @@ fn another_user_can_neither_list_flush_nor_delete_your_queued_messages() {
     let socket = dir.path().join("smtp32d.sock");
     let config = format!(
         "socket_mode = \"0660\"\nsocket_group = \"{OTHER_GROUP}\"\n{}",
-        queue_config(&format!("127.0.0.1:{}", free_port()), &dir.path().join("queue"))
+        queue_config(
+            &format!("127.0.0.1:{}", free_port()),
+            &dir.path().join("queue")
+        )
     );
     let d = TestDaemon::start_with(DaemonOptions::default().socket(&socket).config(&config));
     let out = sendmail(&socket, &["-v", "r@example.test"], message(1).as_bytes());
-    let mine = out.stderr.trim().rsplit(' ').next().expect("the queue id").to_string();
-    let theirs_out = sendmail_as(as_other_user(&sendmail_binary()), &socket, &["r@example.test"], &[], message(2).as_bytes());
+    let mine = out
+        .stderr
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("the queue id")
+        .to_string();
+    let theirs_out = sendmail_as(
+        as_other_user(&sendmail_binary()),
+        &socket,
+        &["r@example.test"],
+        &[],
+        message(2).as_bytes(),
+    );
     theirs_out.expect_code(0, "the other user queues a message too");
 
     let listed = ctl_as_other(&socket, &["queue", "--json"]);
     let rows = listed.json();
     let rows = rows.as_array().expect("array");
-    assert_eq!(rows.len(), 1, "the other user sees their own message only: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        1,
+        "the other user sees their own message only: {rows:?}"
+    );
     assert_ne!(rows[0]["id"].as_str(), Some(mine.as_str()));
     let theirs = rows[0]["id"].as_str().expect("id").to_string();
     ctl_as_other(&socket, &["flush", &mine]).expect_code(1, "flush of another user's message");
     ctl_as_other(&socket, &["delete", &mine]).expect_code(1, "delete of another user's message");
-    assert_eq!(queue_rows(&socket).len(), 2, "root, an admin, sees both, and nothing was deleted");
+    assert_eq!(
+        queue_rows(&socket).len(),
+        2,
+        "root, an admin, sees both, and nothing was deleted"
+    );
     ctl_as_other(&socket, &["delete", &theirs]).expect_code(0, "the other user deletes their own");
-    let ids: Vec<String> = queue_rows(&socket).iter().map(|r| r["id"].as_str().unwrap_or("").to_string()).collect();
+    let ids: Vec<String> = queue_rows(&socket)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or("").to_string())
+        .collect();
     assert_eq!(ids, [mine.as_str()]);
     ctl(&socket, &["delete", &mine]).expect_code(0, "an admin deletes any");
     let mailq = sendmail(&socket, &["-bp"], b"");
@@ -269,11 +375,21 @@ struct SmallFilesystem(std::path::PathBuf);
 impl SmallFilesystem {
     fn mount(dir: &Path, size: &str) -> SmallFilesystem {
         let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir)
             .status()
             .expect("run mount");
-        assert!(status.success(), "mount a {size} tmpfs on {} (the test needs root): {status}", dir.display());
+        assert!(
+            status.success(),
+            "mount a {size} tmpfs on {} (the test needs root): {status}",
+            dir.display()
+        );
         SmallFilesystem(dir.to_path_buf())
     }
 }
@@ -289,12 +405,19 @@ fn a_full_disk_refuses_with_75_and_keeps_what_was_queued() {
     let _wd = Watchdog::test("a_full_disk_refuses_with_75_and_keeps_what_was_queued");
     let dir = tempdir();
     let _fs = SmallFilesystem::mount(dir.path(), "512k");
-    let d = queue_daemon(&format!("127.0.0.1:{}", free_port()), &dir.path().join("queue"));
+    let d = queue_daemon(
+        &format!("127.0.0.1:{}", free_port()),
+        &dir.path().join("queue"),
+    );
     let filler = "x".repeat(40 * 1024);
     let mut queued = 0;
     let refused = loop {
         assert!(queued < 40, "512 KiB took {queued} messages of 40 KiB");
-        let out = sendmail(d.socket_path(), &["r@example.test"], format!("{}{filler}\r\n", message(queued)).as_bytes());
+        let out = sendmail(
+            d.socket_path(),
+            &["r@example.test"],
+            format!("{}{filler}\r\n", message(queued)).as_bytes(),
+        );
         if out.code == 0 {
             queued += 1;
             continue;
@@ -302,21 +425,48 @@ fn a_full_disk_refuses_with_75_and_keeps_what_was_queued() {
         break out;
     };
     refused.expect_code(75, "the queue cannot store the message");
-    assert!(refused.stderr.contains("No space left"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("No space left"),
+        "{}",
+        refused.stderr
+    );
     assert!(queued >= 3, "only {queued} messages fitted");
     let rows = queue_rows(d.socket_path());
-    assert_eq!(rows.len(), queued, "every message queued before the disk filled is still there");
-    assert!(std::fs::read_dir(dir.path().join("queue/tmp")).expect("tmp").next().is_none(), "no half-written file left");
+    assert_eq!(
+        rows.len(),
+        queued,
+        "every message queued before the disk filled is still there"
+    );
+    assert!(
+        std::fs::read_dir(dir.path().join("queue/tmp"))
+            .expect("tmp")
+            .next()
+            .is_none(),
+        "no half-written file left"
+    );
     // Room again: the next message is taken.
-    ctl(d.socket_path(), &["delete", rows[0]["id"].as_str().expect("id")]).expect_code(0, "delete one");
-    sendmail(d.socket_path(), &["r@example.test"], message(99).as_bytes()).expect_code(0, "queued once there is room");
+    ctl(
+        d.socket_path(),
+        &["delete", rows[0]["id"].as_str().expect("id")],
+    )
+    .expect_code(0, "delete one");
+    sendmail(d.socket_path(), &["r@example.test"], message(99).as_bytes())
+        .expect_code(0, "queued once there is room");
     d.assert_serving();
 }
 
 #[test]
 fn dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise() {
     let _wd = Watchdog::test("dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise");
-    let flags = ["-N", "failure,delay", "-R", "hdrs", "-V", "env+1", "r@example.test"];
+    let flags = [
+        "-N",
+        "failure,delay",
+        "-R",
+        "hdrs",
+        "-V",
+        "env+1",
+        "r@example.test",
+    ];
     for (sink_flags, offered) in [(&[][..], true), (&["-N"][..], false)] {
         let sink = SmtpSink::with_flags(sink_flags);
         let qdir = tempdir();
@@ -325,16 +475,30 @@ fn dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise() {
         // The sink writes its dump file as the transaction goes: wait for the message's last line.
         let dump = poll_until(T, "the delivery", || {
             let dumps = sink.dumps();
-            let text = dumps.first().map(|d| String::from_utf8_lossy(d).into_owned())?;
+            let text = dumps
+                .first()
+                .map(|d| String::from_utf8_lossy(d).into_owned())?;
             text.contains("body 1").then_some(text)
         });
-        let mail = dump.lines().find(|l| l.starts_with("X-Mail-Args: ")).expect("X-Mail-Args");
-        let rcpt = dump.lines().find(|l| l.starts_with("X-Rcpt-Args: ")).expect("X-Rcpt-Args");
+        let mail = dump
+            .lines()
+            .find(|l| l.starts_with("X-Mail-Args: "))
+            .expect("X-Mail-Args");
+        let rcpt = dump
+            .lines()
+            .find(|l| l.starts_with("X-Rcpt-Args: "))
+            .expect("X-Rcpt-Args");
         if offered {
             assert!(mail.ends_with(" RET=HDRS ENVID=env+2B1"), "{mail}");
-            assert!(rcpt.ends_with("<r@example.test> NOTIFY=FAILURE,DELAY"), "{rcpt}");
+            assert!(
+                rcpt.ends_with("<r@example.test> NOTIFY=FAILURE,DELAY"),
+                "{rcpt}"
+            );
         } else {
-            assert!(!mail.contains("RET=") && !rcpt.contains("NOTIFY="), "{mail} / {rcpt}");
+            assert!(
+                !mail.contains("RET=") && !rcpt.contains("NOTIFY="),
+                "{mail} / {rcpt}"
+            );
             assert!(d.stderr().contains("does not offer DSN"), "{}", d.stderr());
         }
     }
@@ -342,20 +506,39 @@ fn dsn_flags_reach_a_relay_that_offers_dsn_and_are_left_out_otherwise() {
 
 #[test]
 fn a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced() {
-    let _wd = Watchdog::test("a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced");
+    let _wd =
+        Watchdog::test("a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced");
     let qdir = tempdir();
-    let config = format!("{}max_age = 1\n", queue_config(&format!("127.0.0.1:{}", free_port()), qdir.path()));
+    let config = format!(
+        "{}max_age = 1\n",
+        queue_config(&format!("127.0.0.1:{}", free_port()), qdir.path())
+    );
     let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
-    sendmail(d.socket_path(), &["-f", "sender@example.test", "r@example.test"], message(1).as_bytes()).expect_code(0, "queued");
-    // The relay never answers: after max_age the message gives way to its DSN, from <> to the sender...
+    sendmail(
+        d.socket_path(),
+        &["-f", "sender@example.test", "r@example.test"],
+        message(1).as_bytes(),
+    )
+    .expect_code(0, "queued");
+    // The relay never answers: after max_age the message gives way to its DSN, from <> to the
+    // sender...
     let dsn = poll_until(T, "the bounce in place of the message", || {
         let rows = queue_rows(d.socket_path());
         (rows.len() == 1 && rows[0]["from"] == "").then(|| rows[0].clone())
     });
-    assert_eq!(dsn["rcpts"], serde_json::json!(["sender@example.test"]), "{dsn}");
+    assert_eq!(
+        dsn["rcpts"],
+        serde_json::json!(["sender@example.test"]),
+        "{dsn}"
+    );
     // ...which, undeliverable past max_age too, is dropped with a log line, not bounced to <>.
-    wait_for(T, "the bounce to expire", || queue_rows(d.socket_path()).is_empty());
+    wait_for(T, "the bounce to expire", || {
+        queue_rows(d.socket_path()).is_empty()
+    });
     let log = d.stderr();
-    assert!(log.contains("status=bounced (") && log.contains("sender non-delivery notification"), "{log}");
+    assert!(
+        log.contains("status=bounced (") && log.contains("sender non-delivery notification"),
+        "{log}"
+    );
     assert!(log.contains("its sender is <>: no bounce"), "{log}");
 }

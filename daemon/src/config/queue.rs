@@ -39,14 +39,22 @@ impl QueueSettings {
     /// `retry_first`, doubled at each try, at most `retry_max`.
     pub fn backoff(&self, attempts: u32) -> Duration {
         let doublings = attempts.saturating_sub(1).min(30);
-        let secs = self.retry_first.saturating_mul(1u64 << doublings).min(self.retry_max);
+        let secs = self
+            .retry_first
+            .saturating_mul(1u64 << doublings)
+            .min(self.retry_max);
         Duration::from_secs(secs)
     }
 
     /// Range checks, naming the key.
     pub(super) fn check(&self) -> Result<(), ConfigError> {
         super::check("queue.retry_first", self.retry_first, 1, MAX_SECONDS)?;
-        super::check("queue.retry_max", self.retry_max, self.retry_first, MAX_SECONDS)?;
+        super::check(
+            "queue.retry_max",
+            self.retry_max,
+            self.retry_first,
+            MAX_SECONDS,
+        )?;
         super::check("queue.max_age", self.max_age, 1, MAX_SECONDS)
     }
 }
@@ -57,7 +65,12 @@ mod tests {
 
     #[test]
     fn the_wait_doubles_up_to_its_maximum() {
-        let q = QueueSettings { dir: PathBuf::new(), retry_first: 300, retry_max: 3600, max_age: 5 * 86_400 };
+        let q = QueueSettings {
+            dir: PathBuf::new(),
+            retry_first: 300,
+            retry_max: 3600,
+            max_age: 5 * 86_400,
+        };
         let waits: Vec<u64> = (1..=6).map(|n| q.backoff(n).as_secs()).collect();
         assert_eq!(waits, [300, 600, 1200, 2400, 3600, 3600]);
         assert_eq!(q.backoff(u32::MAX).as_secs(), 3600);

@@ -34,27 +34,40 @@ pub struct Bounce<'a> {
 
 /// The whole DSN message, CRLF line ends, to the original sender.
 pub fn render(bounce: &Bounce, failed: &[Failed], boundary: &str) -> Vec<u8> {
-    let Bounce { id, envelope, host, relay, date, .. } = bounce;
+    let Bounce {
+        id,
+        envelope,
+        host,
+        relay,
+        date,
+        ..
+    } = bounce;
     let mut text = String::new();
     let mut line = |s: &str| {
         text.push_str(s);
         text.push_str("\r\n");
     };
-    line(&format!("From: Mail Delivery System <MAILER-DAEMON@{host}>"));
+    line(&format!(
+        "From: Mail Delivery System <MAILER-DAEMON@{host}>"
+    ));
     line(&format!("To: <{}>", envelope.from));
     line("Subject: Undelivered Mail Returned to Sender");
     line(&format!("Date: {date}"));
     line(&format!("Message-ID: <{id}.dsn@{host}>"));
     line("Auto-Submitted: auto-replied");
     line("MIME-Version: 1.0");
-    line(&format!("Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\""));
+    line(&format!(
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\""
+    ));
     line("");
     line("This is a MIME-encapsulated message.");
     line("");
     line(&format!("--{boundary}"));
     line("Content-Type: text/plain; charset=us-ascii");
     line("");
-    line(&format!("This is smtp32d on {host}. Your message (queue id {id}) could not be"));
+    line(&format!(
+        "This is smtp32d on {host}. Your message (queue id {id}) could not be"
+    ));
     line("delivered to the recipients below; this error is permanent.");
     line("");
     for f in failed {
@@ -69,7 +82,10 @@ pub fn render(bounce: &Bounce, failed: &[Failed], boundary: &str) -> Vec<u8> {
     if !envelope.envid.is_empty() {
         line(&format!("Original-Envelope-Id: {}", envelope.envid));
     }
-    line(&format!("Arrival-Date: {}", crate::queue::clock::rfc5322(envelope.queued_at)));
+    line(&format!(
+        "Arrival-Date: {}",
+        crate::queue::clock::rfc5322(envelope.queued_at)
+    ));
     for f in failed {
         line("");
         line(&format!("Final-Recipient: rfc822; {}", f.rcpt));
@@ -102,7 +118,10 @@ fn header_section(message: &[u8]) -> Vec<&[u8]> {
 
 /// The RFC 3463 status of an SMTP reply: its enhanced code, else the class's `x.0.0`.
 pub fn status_of(reply: &smtp32_protocol::Reply) -> String {
-    reply.enhanced().map(|e| e.to_string()).unwrap_or_else(|| format!("{}.0.0", reply.code / 100))
+    reply
+        .enhanced()
+        .map(|e| e.to_string())
+        .unwrap_or_else(|| format!("{}.0.0", reply.code / 100))
 }
 
 #[cfg(test)]
@@ -128,15 +147,28 @@ mod tests {
             relay: "relay.test",
             date: "Thu, 1 Jan 1970 00:00:00 +0000",
         };
-        let failed =
-            [Failed { rcpt: "nobody@y.test".into(), status: "5.1.1".into(), diagnostic: "550 5.1.1 unknown".into() }];
+        let failed = [Failed {
+            rcpt: "nobody@y.test".into(),
+            status: "5.1.1".into(),
+            diagnostic: "550 5.1.1 unknown".into(),
+        }];
         let text = String::from_utf8(render(&bounce, &failed, "B0")).unwrap();
-        assert!(text.contains("Content-Type: multipart/report; report-type=delivery-status; boundary=\"B0\""));
-        assert!(text.contains("\r\nFinal-Recipient: rfc822; nobody@y.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"));
+        assert!(text.contains(
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B0\""
+        ));
+        assert!(text.contains(
+            "\r\nFinal-Recipient: rfc822; nobody@y.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        ));
         assert!(text.contains("Original-Envelope-Id: E1\r\n"));
-        assert!(text.contains("\r\nSubject: hi\r\nTo: nobody@y.test\r\n\r\n--B0--\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nSubject: hi\r\nTo: nobody@y.test\r\n\r\n--B0--\r\n"),
+            "{text}"
+        );
         assert!(!text.contains("secret body"));
-        let reply = smtp32_protocol::Reply { code: 554, lines: vec!["no".into()] };
+        let reply = smtp32_protocol::Reply {
+            code: 554,
+            lines: vec!["no".into()],
+        };
         assert_eq!(status_of(&reply), "5.0.0");
     }
 }

@@ -76,17 +76,29 @@ impl Queue {
             if state.in_flight {
                 warn!(
                     target: QUEUE_TARGET,
-                    "{}: ambiguous: the daemon stopped during a transaction with the relay, which may \
-                     already have the message; sending it again",
+                    "{}: ambiguous: the daemon stopped during a transaction with the relay, \
+                     which may already have the message; sending it again",
                     found.id
                 );
                 state.in_flight = false;
                 state.next_try = 0;
             }
-            items.insert(found.id, Item { envelope: found.envelope, state, size: found.size, busy: false });
+            items.insert(
+                found.id,
+                Item {
+                    envelope: found.envelope,
+                    state,
+                    size: found.size,
+                    busy: false,
+                },
+            );
         }
         info!(target: QUEUE_TARGET, "queue {}: {} messages", dir.display(), items.len());
-        Ok(Queue { store, items: Mutex::new(items), wake: Notify::new() })
+        Ok(Queue {
+            store,
+            items: Mutex::new(items),
+            wake: Notify::new(),
+        })
     }
 
     fn items(&self) -> std::sync::MutexGuard<'_, HashMap<String, Item>> {
@@ -99,15 +111,37 @@ impl Queue {
     /// call it off the async threads). A full disk or any write error is
     /// `Failure::LimitReached`, and nothing was queued.
     pub fn submit(&self, uid: u32, submission: Submission) -> Result<String, Failure> {
-        let Submission { from, rcpts, notify, ret, envid, data } = submission;
+        let Submission {
+            from,
+            rcpts,
+            notify,
+            ret,
+            envid,
+            data,
+        } = submission;
         check_envelope(&from, &rcpts)?;
-        DsnRequest { notify: notify.clone(), ret: ret.clone(), envid: envid.clone() }.check()?;
-        let envelope = Envelope { uid, from, rcpts, notify, ret, envid, queued_at: clock::now() };
+        DsnRequest {
+            notify: notify.clone(),
+            ret: ret.clone(),
+            envid: envid.clone(),
+        }
+        .check()?;
+        let envelope = Envelope {
+            uid,
+            from,
+            rcpts,
+            notify,
+            ret,
+            envid,
+            queued_at: clock::now(),
+        };
         let id = self.add(envelope, &data)?;
         let items = self.items();
         if let Some(item) = items.get(&id) {
             let e = &item.envelope;
-            info!(target: QUEUE_TARGET, "{id}: uid={uid} from=<{}> size={} nrcpt={} queued", e.from, item.size, e.rcpts.len());
+            let (from, size, n) = (&e.from, item.size, e.rcpts.len());
+            let line = format!("{id}: uid={uid} from=<{from}> size={size} nrcpt={n} queued");
+            info!(target: QUEUE_TARGET, "{line}");
         }
         drop(items);
         self.wake.notify_one();
@@ -123,11 +157,17 @@ impl Queue {
             }
         };
         self.store.add(&id, &envelope, data).map_err(|e| {
-            warn!(target: QUEUE_TARGET, "cannot queue a message in {}: {e}", self.store.dir().display());
+            let dir = self.store.dir().display();
+            warn!(target: QUEUE_TARGET, "cannot queue a message in {dir}: {e}");
             Failure::LimitReached(format!("the queue cannot store the message now: {e}"))
         })?;
         let state = DeliveryState::fresh(&envelope);
-        let item = Item { envelope, state, size: data.len() as u64, busy: false };
+        let item = Item {
+            envelope,
+            state,
+            size: data.len() as u64,
+            busy: false,
+        };
         self.items().insert(id.clone(), item);
         Ok(id)
     }
@@ -147,8 +187,17 @@ impl Queue {
                 size: item.size,
                 age_secs: now.saturating_sub(item.envelope.queued_at),
                 attempts: item.state.attempts.len() as u32,
-                last_error: item.state.attempts.last().map(|a| a.error.clone()).unwrap_or_default(),
-                next_try_secs: if item.busy { 0 } else { item.state.next_try.saturating_sub(now) },
+                last_error: item
+                    .state
+                    .attempts
+                    .last()
+                    .map(|a| a.error.clone())
+                    .unwrap_or_default(),
+                next_try_secs: if item.busy {
+                    0
+                } else {
+                    item.state.next_try.saturating_sub(now)
+                },
             })
             .collect();
         drop(items);
@@ -165,7 +214,10 @@ impl Queue {
                 _ => return Err(unknown(id)),
             },
             None => {
-                for item in items.values_mut().filter(|i| may_see(viewer, i.envelope.uid)) {
+                for item in items
+                    .values_mut()
+                    .filter(|i| may_see(viewer, i.envelope.uid))
+                {
                     item.state.next_try = 0;
                 }
             }
@@ -187,7 +239,9 @@ impl Queue {
             }
             _ => return Err(unknown(id)),
         }
-        self.store.remove(id).map_err(|e| Failure::InvalidArgument(format!("cannot delete {id}: {e}")))?;
+        self.store
+            .remove(id)
+            .map_err(|e| Failure::InvalidArgument(format!("cannot delete {id}: {e}")))?;
         items.remove(id);
         drop(items);
         info!(target: QUEUE_TARGET, "{id}: deleted by uid {}", viewer.peer.uid.unwrap_or(u32::MAX));
@@ -202,7 +256,12 @@ impl Queue {
             .filter(|(_, item)| !item.busy && item.state.next_try <= now)
             .map(|(id, item)| {
                 item.busy = true;
-                Due { id: id.clone(), envelope: item.envelope.clone(), state: item.state.clone(), size: item.size }
+                Due {
+                    id: id.clone(),
+                    envelope: item.envelope.clone(),
+                    state: item.state.clone(),
+                    size: item.size,
+                }
             })
             .collect();
         drop(items);
@@ -212,7 +271,11 @@ impl Queue {
 
     /// The earliest next try of a message not under way.
     pub fn next_due(&self) -> Option<u64> {
-        self.items().values().filter(|i| !i.busy).map(|i| i.state.next_try).min()
+        self.items()
+            .values()
+            .filter(|i| !i.busy)
+            .map(|i| i.state.next_try)
+            .min()
     }
 
     /// Records `state` for a message the runner holds (blocking); with
@@ -289,14 +352,21 @@ impl QueueSlot {
         }
         let settings = state.settings();
         if settings.relay.host.is_empty() {
-            return Err(Failure::NotConfigured("the daemon has no relay: set relay.host in its configuration".into()));
+            return Err(Failure::NotConfigured(
+                "the daemon has no relay: set relay.host in its configuration".into(),
+            ));
         }
         let dir = settings.queue.directory();
         let queue = Arc::new(Queue::open(&dir).map_err(|e| {
             warn!(target: QUEUE_TARGET, "cannot open the queue {}: {e}", dir.display());
-            Failure::LimitReached(format!("the daemon's queue {} cannot be used: {e}", dir.display()))
+            Failure::LimitReached(format!(
+                "the daemon's queue {} cannot be used: {e}",
+                dir.display()
+            ))
         })?);
-        state.next_arbiter().spawn(runner::run(queue.clone(), state.clone()));
+        state
+            .next_arbiter()
+            .spawn(runner::run(queue.clone(), state.clone()));
         *slot = Some(queue.clone());
         Ok(queue)
     }
@@ -304,7 +374,11 @@ impl QueueSlot {
 
 /// The DSN parameters asked for, if any.
 pub fn dsn_request(notify: &str, ret: &str, envid: &str) -> Option<DsnRequest> {
-    let dsn = DsnRequest { notify: notify.into(), ret: ret.into(), envid: envid.into() };
+    let dsn = DsnRequest {
+        notify: notify.into(),
+        ret: ret.into(),
+        envid: envid.into(),
+    };
     (!dsn.is_empty()).then_some(dsn)
 }
 
@@ -320,12 +394,16 @@ fn unknown(id: &str) -> Failure {
 /// A sender and at least one recipient, with no CR, LF or NUL, no `<>` inside.
 fn check_envelope(from: &str, rcpts: &[String]) -> Result<(), Failure> {
     if rcpts.is_empty() {
-        return Err(Failure::InvalidArgument("a message needs at least one recipient".into()));
+        return Err(Failure::InvalidArgument(
+            "a message needs at least one recipient".into(),
+        ));
     }
     for addr in std::iter::once(from).chain(rcpts.iter().map(String::as_str)) {
         crate::smtp::validate_arg("address", addr)?;
         if addr.contains(['<', '>']) {
-            return Err(Failure::InvalidArgument(format!("address {addr:?}: give it without <>")));
+            return Err(Failure::InvalidArgument(format!(
+                "address {addr:?}: give it without <>"
+            )));
         }
     }
     if rcpts.iter().any(String::is_empty) {
@@ -345,7 +423,14 @@ mod tests {
     use crate::peer::Peer;
 
     fn viewer(uid: u32, admin: bool) -> Viewer {
-        Viewer { peer: Peer { pid: None, uid: Some(uid), gid: None }, admin }
+        Viewer {
+            peer: Peer {
+                pid: None,
+                uid: Some(uid),
+                gid: None,
+            },
+            admin,
+        }
     }
 
     fn submission(rcpts: &[&str]) -> Submission {
@@ -366,14 +451,20 @@ mod tests {
         let mine = queue.submit(1000, submission(&["b@y.test"])).unwrap();
         let theirs = queue.submit(1001, submission(&["c@y.test"])).unwrap();
         let rows = queue.list(&viewer(1000, false));
-        assert_eq!(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [mine.as_str()]);
+        assert_eq!(
+            rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            [mine.as_str()]
+        );
         assert_eq!(rows[0].size, 18);
         assert_eq!(queue.list(&viewer(5, true)).len(), 2);
         assert!(queue.flush(&viewer(1000, false), Some(&theirs)).is_err());
         assert!(queue.delete(&viewer(1000, false), &theirs).is_err());
         queue.delete(&viewer(1000, false), &mine).unwrap();
         queue.delete(&viewer(5, true), &theirs).unwrap();
-        assert!(Queue::open(dir.path()).unwrap().list(&viewer(0, true)).is_empty());
+        assert!(Queue::open(dir.path())
+            .unwrap()
+            .list(&viewer(0, true))
+            .is_empty());
     }
 
     #[test]
@@ -383,8 +474,15 @@ mod tests {
         let id = queue.submit(1000, submission(&["b@y.test"])).unwrap();
         let due = queue.take_due(clock::now());
         assert_eq!(due.len(), 1);
-        assert!(queue.take_due(clock::now()).is_empty(), "a message is taken once");
-        let state = DeliveryState { in_flight: true, next_try: u64::MAX, ..due[0].state.clone() };
+        assert!(
+            queue.take_due(clock::now()).is_empty(),
+            "a message is taken once"
+        );
+        let state = DeliveryState {
+            in_flight: true,
+            next_try: u64::MAX,
+            ..due[0].state.clone()
+        };
         queue.record(&id, state, false).unwrap();
         let reopened = Queue::open(dir.path()).unwrap();
         assert_eq!(reopened.take_due(clock::now()).len(), 1);

@@ -16,12 +16,15 @@ pub fn apply(relay: &RelaySettings, host: &str, mut submission: Submission) -> S
     let maildomain = relay.maildomain.as_str();
     let is_local = |addr: &str| -> Option<String> {
         let (name, domain) = addr.rsplit_once('@')?;
-        let local = domain.eq_ignore_ascii_case(host) || (!maildomain.is_empty() && domain.eq_ignore_ascii_case(maildomain));
+        let local = domain.eq_ignore_ascii_case(host)
+            || (!maildomain.is_empty() && domain.eq_ignore_ascii_case(maildomain));
         local.then(|| name.to_string())
     };
     let requalify = |addr: String| -> String {
         match addr.rsplit_once('@') {
-            Some((name, domain)) if !maildomain.is_empty() && domain.eq_ignore_ascii_case(host) => format!("{name}@{maildomain}"),
+            Some((name, domain)) if !maildomain.is_empty() && domain.eq_ignore_ascii_case(host) => {
+                format!("{name}@{maildomain}")
+            }
             _ => addr,
         }
     };
@@ -38,7 +41,11 @@ pub fn apply(relay: &RelaySettings, host: &str, mut submission: Submission) -> S
         }
     }
     submission.rcpts = rcpts;
-    submission.from = if relay.from.is_empty() { requalify(submission.from) } else { relay.from.clone() };
+    submission.from = if relay.from.is_empty() {
+        requalify(submission.from)
+    } else {
+        relay.from.clone()
+    };
     if !maildomain.is_empty() {
         submission.data = rewrite_headers(&submission.data, host, maildomain);
     }
@@ -52,7 +59,10 @@ fn rewrite_headers(data: &[u8], host: &str, maildomain: &str) -> Vec<u8> {
     let mut in_address_field = false;
     let mut rest = data;
     while !rest.is_empty() {
-        let end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |i| i + 1);
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
         let (line, tail) = rest.split_at(end);
         let content = line.strip_suffix(b"\n").unwrap_or(line);
         let content = content.strip_suffix(b"\r").unwrap_or(content);
@@ -62,7 +72,9 @@ fn rewrite_headers(data: &[u8], host: &str, maildomain: &str) -> Vec<u8> {
         }
         if !line.starts_with(b" ") && !line.starts_with(b"\t") {
             let name = line.split(|&b| b == b':').next().unwrap_or_default();
-            in_address_field = ADDRESS_FIELDS.iter().any(|f| f.as_bytes().eq_ignore_ascii_case(name.trim_ascii()));
+            in_address_field = ADDRESS_FIELDS
+                .iter()
+                .any(|f| f.as_bytes().eq_ignore_ascii_case(name.trim_ascii()));
         }
         if in_address_field {
             out.extend_from_slice(&replace_domain(line, host, maildomain));
@@ -82,8 +94,12 @@ fn replace_domain(line: &[u8], host: &str, maildomain: &str) -> Vec<u8> {
     let mut i = 0;
     while i < line.len() {
         let here = &line[i..];
-        let ends_domain = |after: Option<&u8>| !matches!(after, Some(b) if b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.');
-        if here.len() >= needle.len() && here[..needle.len()].eq_ignore_ascii_case(needle) && ends_domain(here.get(needle.len())) {
+        let in_domain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.';
+        let ends_domain = |after: Option<&u8>| !after.is_some_and(in_domain);
+        if here.len() >= needle.len()
+            && here[..needle.len()].eq_ignore_ascii_case(needle)
+            && ends_domain(here.get(needle.len()))
+        {
             out.push(b'@');
             out.extend_from_slice(maildomain.as_bytes());
             i += needle.len();
@@ -126,23 +142,51 @@ mod tests {
 
     #[test]
     fn maildomain_requalifies_the_envelope_and_address_fields_only() {
-        let data = "From: Root <root@web01>\r\nTo: a@web01.other, b@WEB01\r\n (c@web01)\r\nSubject: root@web01\r\n\r\nroot@web01\r\n";
-        let got = apply(&relay("maildomain = example.com", ""), "web01", submission("root@web01", &["x@web01", "y@z.test"], data));
+        let data = "From: Root <root@web01>\r\nTo: a@web01.other, b@WEB01\r\n (c@web01)\r\n\
+                    Subject: root@web01\r\n\r\nroot@web01\r\n";
+        let got = apply(
+            &relay("maildomain = example.com", ""),
+            "web01",
+            submission("root@web01", &["x@web01", "y@z.test"], data),
+        );
         assert_eq!(got.from, "root@example.com");
         assert_eq!(got.rcpts, ["x@example.com", "y@z.test"]);
         let text = String::from_utf8(got.data).unwrap();
         assert_eq!(
             text,
-            "From: Root <root@example.com>\r\nTo: a@web01.other, b@example.com\r\n (c@example.com)\r\nSubject: root@web01\r\n\r\nroot@web01\r\n"
+            "From: Root <root@example.com>\r\nTo: a@web01.other, b@example.com\r\n \
+             (c@example.com)\r\nSubject: root@web01\r\n\r\nroot@web01\r\n"
         );
     }
 
     #[test]
     fn aliases_replace_local_recipients_and_from_forces_the_sender() {
-        let r = relay("from = bounce@example.com", "root: ops@example.com, dev@example.com\ndefault: all@example.com\n");
-        let got = apply(&r, "web01", submission("cron@web01", &["root@web01", "ops@example.com", "cron@web01", "a@b.test"], "x"));
+        let r = relay(
+            "from = bounce@example.com",
+            "root: ops@example.com, dev@example.com\ndefault: all@example.com\n",
+        );
+        let got = apply(
+            &r,
+            "web01",
+            submission(
+                "cron@web01",
+                &["root@web01", "ops@example.com", "cron@web01", "a@b.test"],
+                "x",
+            ),
+        );
         assert_eq!(got.from, "bounce@example.com");
-        assert_eq!(got.rcpts, ["ops@example.com", "dev@example.com", "all@example.com", "a@b.test"]);
-        assert_eq!(got.data, b"x", "without maildomain the message is untouched");
+        assert_eq!(
+            got.rcpts,
+            [
+                "ops@example.com",
+                "dev@example.com",
+                "all@example.com",
+                "a@b.test"
+            ]
+        );
+        assert_eq!(
+            got.data, b"x",
+            "without maildomain the message is untouched"
+        );
     }
 }

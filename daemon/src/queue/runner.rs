@@ -22,7 +22,9 @@ use crate::ipc::router::Router;
 use crate::peer::Peer;
 use crate::session::messages::SendMessage;
 use crate::state::DaemonState;
-use smtp32_protocol::{DaemonFrame, Failure, Handle, Reply, Request, RequestId, Response, SendReport};
+use smtp32_protocol::{
+    DaemonFrame, Failure, Handle, Reply, Request, RequestId, Response, SendReport,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,7 +40,9 @@ pub async fn run(queue: Arc<Queue>, state: Arc<DaemonState>) {
         let now = clock::now();
         let due = queue.take_due(now);
         if due.is_empty() {
-            let wait = queue.next_due().map_or(IDLE_WAKE, |t| t.saturating_sub(now).clamp(1, IDLE_WAKE));
+            let wait = queue
+                .next_due()
+                .map_or(IDLE_WAKE, |t| t.saturating_sub(now).clamp(1, IDLE_WAKE));
             tokio::select! {
                 () = queue.woken() => {}
                 () = tokio::time::sleep(Duration::from_secs(wait)) => {}
@@ -60,9 +64,19 @@ impl RelayLink {
     fn new(state: Arc<DaemonState>) -> RelayLink {
         let (out, answers) = mpsc::channel(16);
         // SAFETY: getpid, geteuid and getegid have no preconditions.
-        let me = unsafe { Peer { pid: Some(libc::getpid() as u32), uid: Some(libc::geteuid()), gid: Some(libc::getegid()) } };
+        let me = unsafe {
+            Peer {
+                pid: Some(libc::getpid() as u32),
+                uid: Some(libc::geteuid()),
+                gid: Some(libc::getegid()),
+            }
+        };
         let client = state.internal_client();
-        RelayLink { router: Router::new(state, client, me, out), answers, next_id: 1 }
+        RelayLink {
+            router: Router::new(state, client, me, out),
+            answers,
+            next_id: 1,
+        }
     }
 
     async fn call(&mut self, request: Request) -> Response {
@@ -70,7 +84,11 @@ impl RelayLink {
         self.next_id += 1;
         self.router.serve(id, request).await;
         while let Some(frame) = self.answers.recv().await {
-            if let DaemonFrame::Response { id: answered, response } = frame {
+            if let DaemonFrame::Response {
+                id: answered,
+                response,
+            } = frame
+            {
                 if answered == id {
                     return response;
                 }
@@ -96,24 +114,41 @@ async fn deliver(queue: &Arc<Queue>, settings: &Settings, link: &mut RelayLink, 
         other => {
             let why = failure_text(&other);
             for message in due {
-                let verdicts = message.state.remaining.iter().map(|r| (r.clone(), Verdict::Deferred(why.clone()))).collect();
+                let verdicts = message
+                    .state
+                    .remaining
+                    .iter()
+                    .map(|r| (r.clone(), Verdict::Deferred(why.clone())))
+                    .collect();
                 settle(queue, settings, &relay, message, verdicts).await;
             }
             return;
         }
     };
-    let wants_dsn = due.iter().any(|m| super::dsn_request(&m.envelope.notify, &m.envelope.ret, &m.envelope.envid).is_some());
+    let wants_dsn = due.iter().any(|m| {
+        super::dsn_request(&m.envelope.notify, &m.envelope.ret, &m.envelope.envid).is_some()
+    });
     if wants_dsn {
+        let is_dsn = |k: &String| k.split(' ').next() == Some("DSN");
         let offered = matches!(link.call(Request::Extensions { handle }).await,
-            Response::Extensions(keywords) if keywords.iter().any(|k| k.split(' ').next() == Some("DSN")));
+            Response::Extensions(keywords) if keywords.iter().any(is_dsn));
         if !offered {
-            warn!(target: QUEUE_TARGET, "the relay does not offer DSN: the -N/-R/-V requests of the messages due are not passed on");
+            warn!(
+                target: QUEUE_TARGET,
+                "the relay does not offer DSN: the -N/-R/-V requests of the messages due are \
+                 not passed on"
+            );
         }
     }
     let mut broken: Option<String> = None;
     for message in due {
         if let Some(why) = &broken {
-            let verdicts = message.state.remaining.iter().map(|r| (r.clone(), Verdict::Deferred(why.clone()))).collect();
+            let verdicts = message
+                .state
+                .remaining
+                .iter()
+                .map(|r| (r.clone(), Verdict::Deferred(why.clone())))
+                .collect();
             settle(queue, settings, &relay, message, verdicts).await;
             continue;
         }
@@ -121,8 +156,8 @@ async fn deliver(queue: &Arc<Queue>, settings: &Settings, link: &mut RelayLink, 
         if let Some(why) = &lost {
             warn!(
                 target: QUEUE_TARGET,
-                "{}: ambiguous: the connection failed during the transaction ({why}); had the final \
-                 dot gone through, the relay has the message, which will be sent again",
+                "{}: ambiguous: the connection failed during the transaction ({why}); had the \
+                 final dot gone through, the relay has the message, which will be sent again",
                 message.id
             );
         }
@@ -138,14 +173,29 @@ async fn deliver(queue: &Arc<Queue>, settings: &Settings, link: &mut RelayLink, 
 
 /// One transaction for one message, bracketed by its `in_flight` record.
 /// Returns each recipient's verdict, and why the connection is unusable if it is.
-async fn attempt(queue: &Arc<Queue>, link: &mut RelayLink, handle: Handle, message: &Due) -> (Vec<(String, Verdict)>, Option<String>) {
-    let all = |why: String| message.state.remaining.iter().map(|r| (r.clone(), Verdict::Deferred(why.clone()))).collect();
+async fn attempt(
+    queue: &Arc<Queue>,
+    link: &mut RelayLink,
+    handle: Handle,
+    message: &Due,
+) -> (Vec<(String, Verdict)>, Option<String>) {
+    let all = |why: String| {
+        message
+            .state
+            .remaining
+            .iter()
+            .map(|r| (r.clone(), Verdict::Deferred(why.clone())))
+            .collect()
+    };
     let (q, id) = (queue.clone(), message.id.clone());
     let data = match blocking(move || q.data(&id)).await {
         Ok(data) => data,
         Err(e) => return (all(format!("cannot read the queued message: {e}")), None),
     };
-    let flying = DeliveryState { in_flight: true, ..message.state.clone() };
+    let flying = DeliveryState {
+        in_flight: true,
+        ..message.state.clone()
+    };
     let (q, id) = (queue.clone(), message.id.clone());
     if let Err(e) = blocking(move || q.record(&id, flying, false)).await {
         // Sending without the record could double the message after a crash.
@@ -158,7 +208,10 @@ async fn attempt(queue: &Arc<Queue>, link: &mut RelayLink, handle: Handle, messa
         data,
         dsn: super::dsn_request(&envelope.notify, &envelope.ret, &envelope.envid),
     };
-    classify(&message.state.remaining, link.router.send_queued(handle, send).await)
+    classify(
+        &message.state.remaining,
+        link.router.send_queued(handle, send).await,
+    )
 }
 
 /// Each recipient's verdict from the answer to `SendMessage`, and the
@@ -166,11 +219,17 @@ async fn attempt(queue: &Arc<Queue>, link: &mut RelayLink, handle: Handle, messa
 fn classify(rcpts: &[String], answer: Response) -> (Vec<(String, Verdict)>, Option<String>) {
     let every = |v: Verdict| rcpts.iter().map(|r| (r.clone(), v.clone())).collect();
     match answer {
-        Response::Sent(report) | Response::Failed(Failure::NotSent(report)) => (from_report(rcpts, &report), None),
-        // Over the relay's SIZE, an address it cannot take: no retry helps.
-        Response::Failed(f @ (Failure::Unsupported(_) | Failure::InvalidArgument(_))) => {
-            (every(Verdict::Bounced { status: "5.3.0".into(), diagnostic: f.to_string() }), None)
+        Response::Sent(report) | Response::Failed(Failure::NotSent(report)) => {
+            (from_report(rcpts, &report), None)
         }
+        // Over the relay's SIZE, an address it cannot take: no retry helps.
+        Response::Failed(f @ (Failure::Unsupported(_) | Failure::InvalidArgument(_))) => (
+            every(Verdict::Bounced {
+                status: "5.3.0".into(),
+                diagnostic: f.to_string(),
+            }),
+            None,
+        ),
         other => {
             let why = failure_text(&other);
             (every(Verdict::Deferred(why.clone())), Some(why))
@@ -189,7 +248,9 @@ fn from_report(rcpts: &[String], report: &SendReport) -> Vec<(String, Verdict)> 
                 match report.recipients.get(i) {
                     None => Verdict::Deferred("the relay gave no reply for this recipient".into()),
                     Some(r) if !r.is_positive() => by_reply(r),
-                    Some(_) if report.verdict.is_positive() => Verdict::Sent(one_line(&report.verdict)),
+                    Some(_) if report.verdict.is_positive() => {
+                        Verdict::Sent(one_line(&report.verdict))
+                    }
                     Some(_) => by_reply(&report.verdict),
                 }
             };
@@ -201,7 +262,10 @@ fn from_report(rcpts: &[String], report: &SendReport) -> Vec<(String, Verdict)> 
 /// A refusal: 5xx bounces, anything else is tried again.
 fn by_reply(reply: &Reply) -> Verdict {
     if (500..600).contains(&reply.code) {
-        Verdict::Bounced { status: dsn::status_of(reply), diagnostic: one_line(reply) }
+        Verdict::Bounced {
+            status: dsn::status_of(reply),
+            diagnostic: one_line(reply),
+        }
     } else {
         Verdict::Deferred(one_line(reply))
     }
@@ -221,10 +285,21 @@ fn failure_text(answer: &Response) -> String {
 /// Records the outcome: the log lines, a bounce for what failed for good
 /// (and what stayed deferred past `queue.max_age`), then the message's new
 /// state, or its removal when nothing is left.
-async fn settle(queue: &Arc<Queue>, settings: &Settings, relay: &str, message: Due, verdicts: Vec<(String, Verdict)>) {
+async fn settle(
+    queue: &Arc<Queue>,
+    settings: &Settings,
+    relay: &str,
+    message: Due,
+    verdicts: Vec<(String, Verdict)>,
+) {
     let now = clock::now();
     let expired = now.saturating_sub(message.envelope.queued_at) >= settings.queue.max_age;
-    let Due { id, envelope, mut state, size } = message;
+    let Due {
+        id,
+        envelope,
+        mut state,
+        size,
+    } = message;
     let delay = now.saturating_sub(envelope.queued_at);
     let tries = state.attempts.len() + 1;
     let mut failed = Vec::new();
@@ -234,7 +309,11 @@ async fn settle(queue: &Arc<Queue>, settings: &Settings, relay: &str, message: D
             Verdict::Sent(reply) => ("sent", reply),
             Verdict::Deferred(why) if expired => {
                 let diagnostic = format!("delivery period expired; last error: {why}");
-                failed.push(Failed { rcpt: rcpt.clone(), status: "4.4.7".into(), diagnostic });
+                failed.push(Failed {
+                    rcpt: rcpt.clone(),
+                    status: "4.4.7".into(),
+                    diagnostic,
+                });
                 ("bounced", why)
             }
             Verdict::Deferred(why) => {
@@ -242,13 +321,18 @@ async fn settle(queue: &Arc<Queue>, settings: &Settings, relay: &str, message: D
                 ("deferred", why)
             }
             Verdict::Bounced { status, diagnostic } => {
-                failed.push(Failed { rcpt: rcpt.clone(), status, diagnostic: diagnostic.clone() });
+                failed.push(Failed {
+                    rcpt: rcpt.clone(),
+                    status,
+                    diagnostic: diagnostic.clone(),
+                });
                 ("bounced", diagnostic)
             }
         };
         info!(
             target: QUEUE_TARGET,
-            "{id}: uid={} from=<{}> to=<{rcpt}> relay={relay} delay={delay} size={size} tries={tries} status={status} ({text})",
+            "{id}: uid={} from=<{}> to=<{rcpt}> relay={relay} delay={delay} size={size} \
+             tries={tries} status={status} ({text})",
             envelope.uid, envelope.from
         );
     }
@@ -264,8 +348,15 @@ async fn settle(queue: &Arc<Queue>, settings: &Settings, relay: &str, message: D
         }
         return;
     }
-    state.attempts.push(Attempt { at: now, error: deferred[0].1.clone() });
-    state.next_try = now + settings.queue.backoff(state.attempts.len() as u32).as_secs();
+    state.attempts.push(Attempt {
+        at: now,
+        error: deferred[0].1.clone(),
+    });
+    state.next_try = now
+        + settings
+            .queue
+            .backoff(state.attempts.len() as u32)
+            .as_secs();
     state.remaining = deferred.into_iter().map(|(r, _)| r).collect();
     state.in_flight = false;
     let (kept, id_kept) = (state.clone(), id.clone());
@@ -278,21 +369,42 @@ async fn settle(queue: &Arc<Queue>, settings: &Settings, relay: &str, message: D
 }
 
 /// Queues the DSN for `failed` to the sender (none for `<>`: a bounce never bounces).
-async fn send_bounce(queue: &Arc<Queue>, settings: &Settings, relay: &str, id: &str, envelope: &super::store::Envelope, failed: &[Failed]) {
+async fn send_bounce(
+    queue: &Arc<Queue>,
+    settings: &Settings,
+    relay: &str,
+    id: &str,
+    envelope: &super::store::Envelope,
+    failed: &[Failed],
+) {
     if envelope.from.is_empty() {
         warn!(target: QUEUE_TARGET, "{id}: undeliverable, and its sender is <>: no bounce");
         return;
     }
     let (q, id_owned) = (queue.clone(), id.to_string());
-    let original = blocking(move || q.data(&id_owned)).await.unwrap_or_default();
+    let original = blocking(move || q.data(&id_owned))
+        .await
+        .unwrap_or_default();
     let host = settings.relay.ehlo_name();
-    let bounce = Bounce { id, envelope, original: &original, host: &host, relay, date: &clock::rfc5322(clock::now()) };
+    let bounce = Bounce {
+        id,
+        envelope,
+        original: &original,
+        host: &host,
+        relay,
+        date: &clock::rfc5322(clock::now()),
+    };
     let boundary = format!("{id}.{:08X}/{host}", rand::random::<u32>());
     let data = dsn::render(&bounce, failed, &boundary);
     let (q, uid, to) = (queue.clone(), envelope.uid, envelope.from.clone());
-    let queued = move || q.add_bounce(uid, &to, &data).map_err(|f| std::io::Error::other(f.to_string()));
+    let queued = move || {
+        q.add_bounce(uid, &to, &data)
+            .map_err(|f| std::io::Error::other(f.to_string()))
+    };
     match blocking(queued).await {
-        Ok(dsn_id) => info!(target: QUEUE_TARGET, "{id}: sender non-delivery notification: {dsn_id}"),
+        Ok(dsn_id) => {
+            info!(target: QUEUE_TARGET, "{id}: sender non-delivery notification: {dsn_id}")
+        }
         Err(e) => warn!(target: QUEUE_TARGET, "{id}: cannot queue the bounce: {e}"),
     }
 }
@@ -312,15 +424,25 @@ mod tests {
     use super::*;
 
     fn reply(code: u16, text: &str) -> Reply {
-        Reply { code, lines: vec![text.into()] }
+        Reply {
+            code,
+            lines: vec![text.into()],
+        }
     }
 
     #[test]
     fn refused_recipients_bounce_alone_and_4xx_is_retried() {
-        let rcpts: Vec<String> = ["a@x", "b@x", "c@x"].iter().map(|s| s.to_string()).collect();
+        let rcpts: Vec<String> = ["a@x", "b@x", "c@x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let report = SendReport {
             mail: reply(250, "ok"),
-            recipients: vec![reply(250, "ok"), reply(550, "5.1.1 no"), reply(451, "4.3.0 later")],
+            recipients: vec![
+                reply(250, "ok"),
+                reply(550, "5.1.1 no"),
+                reply(451, "4.3.0 later"),
+            ],
             verdict: reply(250, "queued"),
         };
         let (verdicts, broken) = classify(&rcpts, Response::Sent(report));
@@ -333,10 +455,18 @@ mod tests {
     #[test]
     fn a_refused_dot_or_sender_counts_for_every_recipient() {
         let rcpts = vec!["a@x".to_string()];
-        let dot = SendReport { mail: reply(250, "ok"), recipients: vec![reply(250, "ok")], verdict: reply(554, "no") };
+        let dot = SendReport {
+            mail: reply(250, "ok"),
+            recipients: vec![reply(250, "ok")],
+            verdict: reply(554, "no"),
+        };
         let (verdicts, _) = classify(&rcpts, Response::Failed(Failure::NotSent(dot)));
         assert!(matches!(&verdicts[0].1, Verdict::Bounced { status, .. } if status == "5.0.0"));
-        let mail = SendReport { mail: reply(421, "busy"), recipients: vec![], verdict: reply(421, "busy") };
+        let mail = SendReport {
+            mail: reply(421, "busy"),
+            recipients: vec![],
+            verdict: reply(421, "busy"),
+        };
         let (verdicts, _) = classify(&rcpts, Response::Failed(Failure::NotSent(mail)));
         assert!(matches!(&verdicts[0].1, Verdict::Deferred(_)));
         let (verdicts, broken) = classify(&rcpts, Response::Failed(Failure::TimedOut(20)));

@@ -63,7 +63,12 @@ pub struct DeliveryState {
 impl DeliveryState {
     /// The state of a message never tried.
     pub fn fresh(envelope: &Envelope) -> DeliveryState {
-        DeliveryState { remaining: envelope.rcpts.clone(), attempts: Vec::new(), next_try: 0, in_flight: false }
+        DeliveryState {
+            remaining: envelope.rcpts.clone(),
+            attempts: Vec::new(),
+            next_try: 0,
+            in_flight: false,
+        }
     }
 }
 
@@ -90,7 +95,10 @@ impl Store {
     /// one must be the daemon's and is set to 0700. Leftover temporary files
     /// (a crash during a write) are removed: they were never acknowledged.
     pub fn open(dir: &Path) -> io::Result<Store> {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
         let meta = fs::symlink_metadata(dir)?;
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
@@ -100,14 +108,19 @@ impl Store {
         }
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         let tmp = dir.join("tmp");
-        fs::DirBuilder::new().mode(0o700).create(&tmp).or_else(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => Ok(()),
-            _ => Err(e),
-        })?;
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp)
+            .or_else(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(e),
+            })?;
         for entry in fs::read_dir(&tmp)? {
             let _ = fs::remove_file(entry?.path());
         }
-        Ok(Store { dir: dir.to_path_buf() })
+        Ok(Store {
+            dir: dir.to_path_buf(),
+        })
     }
 
     /// The directory.
@@ -132,7 +145,10 @@ impl Store {
     /// The message bytes of `id` (without the envelope line).
     pub fn data(&self, id: &str) -> io::Result<Vec<u8>> {
         let mut bytes = fs::read(self.dir.join(format!("{id}.msg")))?;
-        let start = bytes.iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| i + 1);
+        let start = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| i + 1);
         bytes.drain(..start);
         Ok(bytes)
     }
@@ -160,10 +176,15 @@ impl Store {
                 }
                 continue;
             }
-            let Some(id) = name.strip_suffix(".msg") else { continue };
+            let Some(id) = name.strip_suffix(".msg") else {
+                continue;
+            };
             match self.load(id) {
                 Ok(f) => found.push(f),
-                Err(e) => tracing::warn!("queue: cannot read message {id}: {e}; left in {}", self.dir.display()),
+                Err(e) => tracing::warn!(
+                    "queue: cannot read message {id}: {e}; left in {}",
+                    self.dir.display()
+                ),
             }
         }
         found.sort_by(|a, b| (a.envelope.queued_at, &a.id).cmp(&(b.envelope.queued_at, &b.id)));
@@ -173,15 +194,24 @@ impl Store {
     fn load(&self, id: &str) -> io::Result<Found> {
         let path = self.dir.join(format!("{id}.msg"));
         let bytes = fs::read(&path)?;
-        let line_end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
-        let envelope: Envelope = serde_json::from_slice(&bytes[..line_end]).map_err(io::Error::other)?;
+        let line_end = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(bytes.len());
+        let envelope: Envelope =
+            serde_json::from_slice(&bytes[..line_end]).map_err(io::Error::other)?;
         let size = bytes.len().saturating_sub(line_end + 1) as u64;
         let state = match fs::read(self.dir.join(format!("{id}.state"))) {
             Ok(s) => serde_json::from_slice(&s).map_err(io::Error::other)?,
             Err(e) if e.kind() == io::ErrorKind::NotFound => DeliveryState::fresh(&envelope),
             Err(e) => return Err(e),
         };
-        Ok(Found { id: id.to_string(), envelope, state, size })
+        Ok(Found {
+            id: id.to_string(),
+            envelope,
+            state,
+            size,
+        })
     }
 
     /// Writes `bytes` to `tmp/<name>`, fsyncs it, renames it to `<name>` and
@@ -189,7 +219,12 @@ impl Store {
     fn replace(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let tmp = self.dir.join("tmp").join(name);
         let write = || -> io::Result<()> {
-            let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&tmp, self.dir.join(name))?;
@@ -222,7 +257,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let qdir = dir.path().join("q");
         let store = Store::open(&qdir).unwrap();
-        store.add("00AB", &envelope(), b"Subject: x\n\nbody\n").unwrap();
+        store
+            .add("00AB", &envelope(), b"Subject: x\n\nbody\n")
+            .unwrap();
         let mode = fs::metadata(&qdir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         let store = Store::open(&qdir).unwrap();
@@ -230,7 +267,12 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].id.as_str(), found[0].size), ("00AB", 17));
         assert_eq!(found[0].state, DeliveryState::fresh(&envelope()));
-        let state = DeliveryState { remaining: vec!["c@y.test".into()], attempts: vec![], next_try: 9, in_flight: true };
+        let state = DeliveryState {
+            remaining: vec!["c@y.test".into()],
+            attempts: vec![],
+            next_try: 9,
+            in_flight: true,
+        };
         store.set_state("00AB", &state).unwrap();
         assert_eq!(store.scan().unwrap()[0].state, state);
         assert_eq!(store.data("00AB").unwrap(), b"Subject: x\n\nbody\n");

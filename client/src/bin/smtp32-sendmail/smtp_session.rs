@@ -46,7 +46,9 @@ pub fn serve(opts: &Options, composer: &Composer) -> Result<(), Exit> {
         };
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
-        let (verb, arg) = text.split_once(' ').map_or((text, ""), |(v, a)| (v, a.trim()));
+        let (verb, arg) = text
+            .split_once(' ')
+            .map_or((text, ""), |(v, a)| (v, a.trim()));
         let answer = match verb.to_ascii_uppercase().as_str() {
             "EHLO" => format!("250-{host}\r\n250 8BITMIME"),
             "HELO" => format!("250 {host}"),
@@ -94,7 +96,14 @@ pub fn serve(opts: &Options, composer: &Composer) -> Result<(), Exit> {
 }
 
 /// Prepares and queues one message; the reply to its final dot.
-fn deliver(opts: &Options, composer: &Composer, daemon: &mut Option<Client>, from: String, rcpts: Vec<String>, data: &[u8]) -> String {
+fn deliver(
+    opts: &Options,
+    composer: &Composer,
+    daemon: &mut Option<Client>,
+    from: String,
+    rcpts: Vec<String>,
+    data: &[u8],
+) -> String {
     let prepared = match composer.prepare(data, &from) {
         Ok(p) => p,
         Err(e) => return format!("554 5.6.0 {}", one_line(&e.message)),
@@ -108,7 +117,10 @@ fn deliver(opts: &Options, composer: &Composer, daemon: &mut Option<Client>, fro
     };
     match relay::submit(client, submission(opts, from, rcpts, prepared.data)) {
         Ok(Submitted::Queued(id)) => format!("250 2.0.0 Ok: queued as {id}"),
-        Ok(Submitted::Sent(report)) => format!("250 2.0.0 Ok: sent ({})", one_line(&report.verdict.to_wire_text())),
+        Ok(Submitted::Sent(report)) => format!(
+            "250 2.0.0 Ok: sent ({})",
+            one_line(&report.verdict.to_wire_text())
+        ),
         Err(e) => refusal(&e),
     }
 }
@@ -146,9 +158,12 @@ enum Line {
 }
 
 fn read_line(input: &mut impl BufRead) -> Result<Line, Exit> {
-    let failed = |e: std::io::Error| Exit::new(EX_IOERR, format!("cannot read standard input: {e}"));
+    let failed =
+        |e: std::io::Error| Exit::new(EX_IOERR, format!("cannot read standard input: {e}"));
     let mut line = Vec::new();
-    let n = std::io::Read::take(&mut *input, MAX_LINE as u64).read_until(b'\n', &mut line).map_err(failed)?;
+    let n = std::io::Read::take(&mut *input, MAX_LINE as u64)
+        .read_until(b'\n', &mut line)
+        .map_err(failed)?;
     if n == 0 {
         return Ok(Line::End);
     }
@@ -169,12 +184,19 @@ fn read_data(input: &mut impl BufRead) -> Result<Vec<u8>, Exit> {
             .read_until(b'\n', &mut line)
             .map_err(|e| Exit::new(EX_IOERR, format!("cannot read standard input: {e}")))?;
         if n == 0 {
-            return Err(Exit::new(EX_DATAERR, "standard input ended inside DATA: the message was not queued"));
+            return Err(Exit::new(
+                EX_DATAERR,
+                "standard input ended inside DATA: the message was not queued",
+            ));
         }
         if line == b".\r\n" || line == b".\n" {
             return Ok(data);
         }
-        let unstuffed = if line.starts_with(b".") { &line[1..] } else { &line[..] };
+        let unstuffed = if line.starts_with(b".") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
         data.extend_from_slice(unstuffed);
     }
 }
@@ -188,7 +210,9 @@ fn reply(out: &mut impl Write, text: &str) -> Result<(), Exit> {
 
 /// `text` on one line, control characters as spaces.
 fn one_line(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
@@ -197,7 +221,10 @@ mod tests {
 
     #[test]
     fn paths_and_data() {
-        assert_eq!(path_after("FROM:<a@b> SIZE=10", "FROM:"), Some("a@b".into()));
+        assert_eq!(
+            path_after("FROM:<a@b> SIZE=10", "FROM:"),
+            Some("a@b".into())
+        );
         assert_eq!(path_after("from: <>", "FROM:"), Some(String::new()));
         assert_eq!(path_after("TO:a@b", "TO:"), None);
         let mut input: &[u8] = b"a\r\n..b\r\n.\r\nafter";

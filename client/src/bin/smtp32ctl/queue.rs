@@ -22,9 +22,17 @@ pub fn text(rows: &[QueueEntry]) -> String {
     let mut out = String::new();
     let header = HEADER.map(String::from);
     for (i, row) in std::iter::once(&header).chain(&cells).enumerate() {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
-        if let Some(error) = i.checked_sub(1).map(|r| &rows[r].last_error).filter(|e| !e.is_empty()) {
+        if let Some(error) = i
+            .checked_sub(1)
+            .map(|r| &rows[r].last_error)
+            .filter(|e| !e.is_empty())
+        {
             let _ = writeln!(out, "  last error: {}", printable(error));
         }
     }
@@ -32,14 +40,22 @@ pub fn text(rows: &[QueueEntry]) -> String {
 }
 
 fn cells(e: &QueueEntry) -> [String; 8] {
-    let from = if e.from.is_empty() { "<>".to_string() } else { printable(&e.from) };
+    let from = if e.from.is_empty() {
+        "<>".to_string()
+    } else {
+        printable(&e.from)
+    };
     [
         e.id.clone(),
         e.uid.to_string(),
         e.size.to_string(),
         clock(e.age_secs),
         e.attempts.to_string(),
-        if e.next_try_secs == 0 { "now".into() } else { clock(e.next_try_secs) },
+        if e.next_try_secs == 0 {
+            "now".into()
+        } else {
+            clock(e.next_try_secs)
+        },
         from,
         printable(&e.rcpts.join(", ")),
     ]
@@ -84,15 +100,28 @@ mod tests {
     fn the_table_escapes_what_users_wrote() {
         let out = text(&[row()]);
         assert!(out.starts_with("ID "), "{out}");
-        assert!(out.contains("6931A2F0DEADBEEF  1000  512   01:02:05  3      now   a@x.test  b@y.test, c@y.test"), "{out}");
-        assert!(out.contains("last error: 451 4.3.0 try\\x1b[31m later"), "{out}");
+        assert!(
+            out.contains(
+                "6931A2F0DEADBEEF  1000  512   01:02:05  3      now   a@x.test  b@y.test, c@y.test"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("last error: 451 4.3.0 try\\x1b[31m later"),
+            "{out}"
+        );
         assert_eq!(text(&[]), "the queue is empty\n");
     }
 
     #[test]
     fn json_rows() {
         let out = json(&[row()]);
-        assert!(out.starts_with("[{\"id\":\"6931A2F0DEADBEEF\",\"uid\":1000,\"from\":\"a@x.test\",\"rcpts\":[\"b@y.test\",\"c@y.test\"]"));
-        assert!(out.contains("\"last_error\":\"451 4.3.0 try\\u001b[31m later\""), "{out}");
+        let head = "[{\"id\":\"6931A2F0DEADBEEF\",\"uid\":1000,\"from\":\"a@x.test\",\
+                    \"rcpts\":[\"b@y.test\",\"c@y.test\"]";
+        assert!(out.starts_with(head), "{out}");
+        assert!(
+            out.contains("\"last_error\":\"451 4.3.0 try\\u001b[31m later\""),
+            "{out}"
+        );
     }
 }

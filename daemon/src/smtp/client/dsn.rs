@@ -25,9 +25,14 @@ impl DsnRequest {
     pub fn check(&self) -> Result<(), SmtpError> {
         let bad = |why: String| Err(SmtpError::InvalidArgument(why));
         let words: Vec<&str> = self.notify.split(',').collect();
-        let known = words.iter().all(|w| ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains(w));
+        let known = words
+            .iter()
+            .all(|w| ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains(w));
         if !self.notify.is_empty() && (!known || (words.contains(&"NEVER") && words.len() > 1)) {
-            return bad(format!("NOTIFY {:?}: NEVER, or a list of SUCCESS, FAILURE, DELAY", self.notify));
+            return bad(format!(
+                "NOTIFY {:?}: NEVER, or a list of SUCCESS, FAILURE, DELAY",
+                self.notify
+            ));
         }
         if !self.ret.is_empty() && self.ret != "FULL" && self.ret != "HDRS" {
             return bad(format!("RET {:?}: FULL or HDRS", self.ret));
@@ -77,16 +82,32 @@ mod tests {
 
     #[test]
     fn parameters_and_checks() {
-        let dsn = DsnRequest { notify: "FAILURE,DELAY".into(), ret: "HDRS".into(), envid: "a+b=c".into() };
+        let dsn = DsnRequest {
+            notify: "FAILURE,DELAY".into(),
+            ret: "HDRS".into(),
+            envid: "a+b=c".into(),
+        };
         dsn.check().unwrap();
         assert_eq!(dsn.mail_suffix(), " RET=HDRS ENVID=a+2Bb+3Dc");
         assert_eq!(dsn.rcpt_suffix(), " NOTIFY=FAILURE,DELAY");
         assert!(DsnRequest::default().is_empty() && DsnRequest::default().mail_suffix().is_empty());
         for bad in [
-            DsnRequest { notify: "NEVER,DELAY".into(), ..Default::default() },
-            DsnRequest { notify: "FAILURE ORCPT=x".into(), ..Default::default() },
-            DsnRequest { ret: "BODY".into(), ..Default::default() },
-            DsnRequest { envid: "a b".into(), ..Default::default() },
+            DsnRequest {
+                notify: "NEVER,DELAY".into(),
+                ..Default::default()
+            },
+            DsnRequest {
+                notify: "FAILURE ORCPT=x".into(),
+                ..Default::default()
+            },
+            DsnRequest {
+                ret: "BODY".into(),
+                ..Default::default()
+            },
+            DsnRequest {
+                envid: "a b".into(),
+                ..Default::default()
+            },
         ] {
             assert!(bad.check().is_err(), "{bad:?}");
         }
