@@ -46,7 +46,7 @@ impl Client {
         self.expect_done(Request::Shutdown)
     }
 
-    fn expect_done(&self, request: Request) -> Result<()> {
+    pub(crate) fn expect_done(&self, request: Request) -> Result<()> {
         match self.call(request, None, None)? {
             Response::Done => Ok(()),
             other => Err(unexpected(other)),

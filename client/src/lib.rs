@@ -23,6 +23,7 @@
 //!
 //! Layout:
 //! - `admin.rs`: the admin requests (connection listing and detail, close, reload, shutdown).
+//! - `queue.rs`: the mail queue requests (submit, list, flush, delete).
 //! - `client.rs`: [`Client`], the daemon connection, handshake and request/response calls.
 //! - `connection.rs`: [`Connection`], the SMTP operations on one handle.
 //! - `reader.rs`: who reads the daemon stream (a waiting caller, else the reader thread), routing responses and running callbacks.
@@ -44,6 +45,7 @@ mod data;
 pub mod date;
 mod error;
 pub mod ffi;
+mod queue;
 mod reader;
 mod routing;
 pub mod socks;
@@ -55,9 +57,10 @@ pub use client::Client;
 pub use connection::{Connection, Outgoing};
 pub use data::{DataStep, CALLBACK_BUFFER_BYTES};
 pub use error::{Error, Result};
+pub use queue::Submitted;
 pub use smtp32_protocol::endpoint::client_socket_path;
 pub use smtp32_protocol::{
-    AuthMechanism, EnhancedStatus, Failure, SendReport,
+    AuthMechanism, EnhancedStatus, Failure, QueueEntry, SendReport, Submission,
     ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
     ReturnCode, StateCounts, TrafficLine,
 };

@@ -3,9 +3,11 @@
 //! an unknown key or an out-of-range value stops the daemon with a message
 //! that names the key.
 
+mod queue;
 mod relay;
 
-pub use relay::RelaySettings;
+pub use queue::QueueSettings;
+pub use relay::{machine_hostname, Aliases, RelaySettings};
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
@@ -92,6 +94,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The smarthost of `smtp32-sendmail` (`[relay]`).
     pub relay: RelaySettings,
+    /// The mail queue of `smtp32-sendmail` (`[queue]`).
+    pub queue: QueueSettings,
 }
 
 /// The `[tls]` table: how SMTP connections do TLS and what they trust.
@@ -178,8 +182,9 @@ impl Settings {
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
-        settings.relay.load_password_file()?;
+        settings.relay.load_files()?;
         settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
+        settings.queue.check()?;
         Ok(settings.normalised())
     }
 

@@ -5,6 +5,7 @@
 //! - [`logging`]: stderr and the SMTP-32 debug log file.
 //! - [`listener`]: the Unix socket: path, permissions, stale-file handling.
 //! - [`ipc`]: the accept loop, one task per client, request routing.
+//! - [`queue`]: the durable mail queue of `smtp32-sendmail`, its runner and bounces.
 //! - [`registry`]: handles, their owners and the connection limits.
 //! - [`seats`]: the limits on IPC clients, in all and per user.
 //! - [`budget`]: the bytes one IPC client may hold in the daemon.
@@ -26,6 +27,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod logging;
 pub mod peer;
+pub mod queue;
 pub mod registry;
 pub mod reload;
 pub mod seats;
@@ -69,6 +71,13 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect(), reload));
+        let relay = &state.settings().relay;
+        if relay.queue && !relay.host.is_empty() {
+            // Messages left by the last run are delivered without waiting for a new one.
+            if let Err(f) = state.queue.get(&state) {
+                tracing::warn!("the queue is not running: {f}");
+            }
+        }
         actix_rt::spawn(stop_on_signal(state.clone()));
         actix_rt::spawn(reload::on_hangup(state.clone()));
         let drain = actix_rt::spawn({

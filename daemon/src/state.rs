@@ -4,6 +4,7 @@
 
 use crate::config::{ConfigError, Settings};
 use crate::lifecycle::Lifecycle;
+use crate::queue::QueueSlot;
 use crate::registry::{ClientId, Registry};
 use crate::reload::Reload;
 use crate::seats::Seats;
@@ -31,6 +32,8 @@ pub struct DaemonState {
     pub lifecycle: Lifecycle,
     reload: Reload,
     config_file: Option<PathBuf>,
+    /// The mail queue of `smtp32-sendmail`, opened on first use.
+    pub queue: QueueSlot,
 }
 
 impl DaemonState {
@@ -49,6 +52,7 @@ impl DaemonState {
             next_client: AtomicU64::new(1),
             seats: Arc::new(Seats::default()),
             started: Instant::now(),
+            queue: QueueSlot::default(),
         }
     }
 
@@ -83,6 +87,12 @@ impl DaemonState {
     /// A fresh id for a new IPC client.
     pub fn next_client_id(&self) -> ClientId {
         ClientId(self.next_client.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// A client id for work of the daemon's own (the queue runner), not
+    /// counted as a connected client.
+    pub fn internal_client(&self) -> ClientId {
+        self.next_client_id()
     }
 
     /// IPC clients connected now.

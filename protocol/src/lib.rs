@@ -21,6 +21,7 @@
 //! - [`auth`]: the SASL mechanism and secret of `smtp_auth` (the secret never prints).
 //! - [`send`]: the per-recipient report of `smtp_sendmsg`.
 //! - [`batch`]: the messages and per-message outcomes of `send_many`.
+//! - [`queue`]: a message for the daemon's mail queue, and a queue listing row.
 
 pub mod admin;
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod event;
 pub mod failure;
 pub mod frame;
 pub mod ids;
+pub mod queue;
 pub mod reply;
 pub mod request;
 pub mod response;
@@ -46,6 +48,7 @@ pub use event::{Direction, Event};
 pub use failure::{Failure, ReturnCode};
 pub use frame::{ClientFrame, DaemonFrame, Hello, Welcome, PROTOCOL_VERSION};
 pub use ids::{Handle, RequestId};
+pub use queue::{QueueEntry, Submission};
 pub use reply::{EnhancedStatus, Reply};
 pub use request::{Command, OpenMode, Request};
 pub use response::Response;

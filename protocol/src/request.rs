@@ -3,6 +3,7 @@
 use crate::auth::{AuthMechanism, AuthSecret};
 use crate::batch::BatchMessage;
 use crate::ids::Handle;
+use crate::queue::Submission;
 use crate::socks::SocksRoute;
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +179,24 @@ pub enum Request {
         /// The messages, in the order they are sent.
         messages: Vec<BatchMessage>,
     },
+    /// `smtp32-sendmail`: hand a message to the daemon's queue. Answered by
+    /// `Response::Queued` once the message is safely on disk (the daemon
+    /// then delivers it through the relay, retries and bounces as needed);
+    /// with `relay.queue = false` the daemon sends it at once instead and
+    /// answers as `SendMessage` does. No `relay.host`:
+    /// `Failure::NotConfigured`; the queue cannot store it (full disk):
+    /// `Failure::LimitReached`, and nothing was queued.
+    QueueSubmit(Submission),
+    /// The queued messages this client may see (its uid's; all for an
+    /// admin); answered by `Response::QueueEntries`.
+    QueueList,
+    /// Try the queued messages (one, or all this client may see) now;
+    /// answered by `Response::Done`. An id the client may not see:
+    /// `Failure::InvalidArgument`, as for one that does not exist.
+    QueueFlush { id: Option<String> },
+    /// Remove a queued message without delivering it (its owner's, or any
+    /// for an admin); answered by `Response::Done`.
+    QueueDelete { id: String },
 }
 
 impl Request {
@@ -191,7 +210,11 @@ impl Request {
             | Request::ListConnections
             | Request::Reload
             | Request::Shutdown
-            | Request::OpenRelay { .. } => None,
+            | Request::OpenRelay { .. }
+            | Request::QueueSubmit(_)
+            | Request::QueueList
+            | Request::QueueFlush { .. }
+            | Request::QueueDelete { .. } => None,
             Request::Command { handle, .. }
             | Request::DataChunk { handle, .. }
             | Request::DataEnd { handle }

@@ -4,6 +4,7 @@ use crate::admin::{ConnectionDetail, ConnectionInfo};
 use crate::batch::BatchOutcome;
 use crate::failure::Failure;
 use crate::ids::Handle;
+use crate::queue::QueueEntry;
 use crate::reply::Reply;
 use crate::send::SendReport;
 use crate::status::DaemonStatus;
@@ -42,4 +43,8 @@ pub enum Response {
     Sent(SendReport),
     /// For `Request::SendBatch`: one outcome per message, in request order.
     SentBatch(Vec<BatchOutcome>),
+    /// For `Request::QueueSubmit`: the message is on disk under this queue id.
+    Queued { id: String },
+    /// For `Request::QueueList`: one row per visible message, oldest first.
+    QueueEntries(Vec<QueueEntry>),
 }

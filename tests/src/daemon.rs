@@ -1,6 +1,7 @@
 //! [`TestDaemon`]: the real `smtp32d` binary on a private socket, one per test.
 //!
-//! Each daemon gets its own temporary folder holding its socket and its captured stderr. It is
+//! Each daemon gets its own temporary folder holding its socket, its captured stderr and its
+//! state directory (`$STATE_DIRECTORY`, where its mail queue lives unless `queue.dir` says). It is
 //! ready when a client can connect, shake hands, get a ping answered and see this daemon's PID in
 //! the status (polled, 10 s deadline);
 //! if the process exits first, the start fails at once and shows what the daemon printed.
@@ -100,6 +101,8 @@ impl TestDaemon {
                 cmd.env_remove(key);
             }
         }
+        // The state directory (the mail queue's default home) inside the daemon's folder.
+        cmd.env("STATE_DIRECTORY", dir.path().join("state"));
         cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

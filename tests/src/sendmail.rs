@@ -18,14 +18,30 @@ pub fn sendmail_binary() -> PathBuf {
 /// `smtp32-sendmail ARGS...` with `SMTP32_SOCKET=socket` and `message` on stdin. The caller's
 /// `SMTP32*` and `NAME` variables are not passed on.
 pub fn sendmail(socket: &Path, args: &[&str], message: &[u8]) -> Output {
-    let mut cmd = Command::new(sendmail_binary());
+    sendmail_as(Command::new(sendmail_binary()), socket, args, &[], message)
+}
+
+/// [`sendmail`] run through `cmd` (the binary itself, or a `setpriv ... -- binary` wrapper),
+/// with `env` set as well.
+pub fn sendmail_as(mut cmd: Command, socket: &Path, args: &[&str], env: &[(&str, &str)], message: &[u8]) -> Output {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("SMTP32") || key == "NAME" {
             cmd.env_remove(key);
         }
     }
-    cmd.env("SMTP32_SOCKET", socket).args(args);
+    cmd.env("SMTP32_SOCKET", socket).envs(env.iter().copied()).args(args);
     run_with_input(cmd, Some(message.to_vec()), RUN_DEADLINE)
+}
+
+/// The `[relay]` and `[queue]` tables for a daemon that queues for a relay at `host` without
+/// AUTH or TLS (a loopback test server, or a port where nothing listens), keeping its queue
+/// in `queue_dir` and retrying every second.
+pub fn queue_config(host: &str, queue_dir: &Path) -> String {
+    format!(
+        "[relay]\nhost = \"smtp://{host}?tls=none\"\nlocal = \"relay-client.test\"\n\n\
+         [queue]\ndir = {:?}\nretry_first = 1\nretry_max = 1\n",
+        queue_dir.display().to_string()
+    )
 }
 
 /// The `[relay]` (and `[auth]`) tables for a daemon that relays to `host` (a plain loopback

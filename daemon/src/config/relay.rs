@@ -8,6 +8,10 @@
 //! start and at every reload; a relative path is looked up in systemd's
 //! `$CREDENTIALS_DIRECTORY`, where `LoadCredential=` puts it).
 
+mod aliases;
+
+pub use aliases::Aliases;
+
 use super::{ConfigError, TlsPolicy};
 use crate::smtp::{check_local_name, validate_arg, Target, TlsMode};
 use serde::{Deserialize, Deserializer};
@@ -34,6 +38,29 @@ pub struct RelaySettings {
     /// A file holding the password (one line); relative: in `$CREDENTIALS_DIRECTORY`.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// Messages from `smtp32-sendmail` go through the daemon's queue
+    /// (`[queue]`); false: they are sent at once, and a failure is the
+    /// caller's to handle.
+    #[serde(default = "yes")]
+    pub queue: bool,
+    /// Force this envelope sender on every message (as msmtp's `from`); empty: as given.
+    #[serde(default)]
+    pub from: String,
+    /// The domain for this host's addresses: `name@<this host's name>` (what
+    /// smtp32-sendmail makes of a bare name) becomes `name@maildomain` in the
+    /// envelope and the From, Sender, Reply-To, To and Cc fields; empty: unchanged.
+    #[serde(default)]
+    pub maildomain: String,
+    /// An aliases file for this host's recipients (see [`Aliases`]); empty: none.
+    #[serde(default)]
+    pub aliases: Option<PathBuf>,
+    /// The table read from `aliases` at start and on every reload.
+    #[serde(skip)]
+    pub alias_table: Aliases,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl RelaySettings {
@@ -51,8 +78,21 @@ impl RelaySettings {
         (!self.user.is_empty()).then_some((self.user.as_str(), password))
     }
 
+    /// Reads the files the table names: the password and the aliases.
+    pub(super) fn load_files(&mut self) -> Result<(), ConfigError> {
+        self.load_password_file()?;
+        if let Some(path) = self.aliases.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            self.alias_table = Aliases::load(path).map_err(|why| ConfigError::Invalid {
+                key: "relay.aliases",
+                value: path.display().to_string(),
+                why,
+            })?;
+        }
+        Ok(())
+    }
+
     /// Reads `password_file` into `password`, if it is set.
-    pub(super) fn load_password_file(&mut self) -> Result<(), ConfigError> {
+    fn load_password_file(&mut self) -> Result<(), ConfigError> {
         let Some(path) = self.password_file.as_ref().filter(|p| !p.as_os_str().is_empty()) else {
             return Ok(());
         };
@@ -97,6 +137,12 @@ impl RelaySettings {
             }
             _ => {}
         }
+        for (key, value) in [("relay.from", &self.from), ("relay.maildomain", &self.maildomain)] {
+            let bad = value.contains(['<', '>', ' ', '\r', '\n', '\0']) || (key == "relay.maildomain" && value.contains('@'));
+            if bad {
+                return Err(invalid(key, value, "give a bare address (from) or domain (maildomain)".into()));
+            }
+        }
         if !self.user.is_empty() {
             validate_arg("relay.user", &self.user).map_err(|e| invalid("relay.user", &self.user, e.to_string()))?;
         }
@@ -134,7 +180,7 @@ fn resolve_credential(path: &Path) -> Result<PathBuf, String> {
 }
 
 /// The machine's host name, as `gethostname(2)` gives it.
-fn machine_hostname() -> Option<String> {
+pub fn machine_hostname() -> Option<String> {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
     // when the name fits, and the last byte stays 0 whatever happens.

@@ -22,7 +22,7 @@ use crate::session::{phase, SmtpSession};
 use crate::smtp::{redact, validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, MailboxError};
-use smtp32_protocol::{Command, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response};
+use smtp32_protocol::{Command, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response, Submission};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -125,7 +125,7 @@ impl Router {
             Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
             Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
             Request::SendMessage { handle, from, rcpts, data } => {
-                let msg = SendMessage { from, rcpts, data };
+                let msg = SendMessage { from, rcpts, data, dsn: None };
                 self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
             }
             Request::SendBatch { handle, messages } => {
@@ -172,7 +172,7 @@ impl Router {
                 self.ask(handle, GetExtensions).await.map_or_else(Response::Failed, Response::Extensions)
             }
             Request::SendMessage { handle, from, rcpts, data } => {
-                let msg = SendMessage { from, rcpts, data };
+                let msg = SendMessage { from, rcpts, data, dsn: None };
                 self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
             }
             Request::SendBatch { handle, messages } => {
@@ -206,6 +206,23 @@ impl Router {
                 Ok(s) => {
                     let _ = s.send(XQuit).await;
                     self.forget(handle)
+                }
+                Err(f) => Response::Failed(f),
+            },
+            Request::QueueSubmit(submission) => self.queue_submit(submission).await,
+            Request::QueueList => match self.state.queue.get(&self.state) {
+                Ok(queue) => Response::QueueEntries(queue.list(&self.viewer().await)),
+                Err(f) => Response::Failed(f),
+            },
+            Request::QueueFlush { id } => match self.state.queue.get(&self.state) {
+                Ok(queue) => queue.flush(&self.viewer().await, id.as_deref()).map_or_else(Response::Failed, |()| Response::Done),
+                Err(f) => Response::Failed(f),
+            },
+            Request::QueueDelete { id } => match self.state.queue.get(&self.state) {
+                Ok(queue) => {
+                    let viewer = self.viewer().await;
+                    let deleted = actix_rt::task::spawn_blocking(move || queue.delete(&viewer, &id)).await;
+                    deleted.unwrap_or(Err(Failure::Aborted)).map_or_else(Response::Failed, |()| Response::Done)
                 }
                 Err(f) => Response::Failed(f),
             },
@@ -287,6 +304,65 @@ impl Router {
             }
         }
         Ok(handle)
+    }
+
+    /// `QueueSubmit`: rewritten for the relay (`relay.from`, `maildomain`,
+    /// `aliases`), then into the queue (on disk before `Queued` is
+    /// answered), or, with `relay.queue = false`, through the relay at once.
+    async fn queue_submit(&self, submission: Submission) -> Response {
+        let settings = self.state.settings();
+        let host = crate::config::machine_hostname().unwrap_or_else(|| "localhost".into());
+        let submission = crate::queue::rewrite::apply(&settings.relay, &host, submission);
+        if !settings.relay.queue {
+            return self.send_now(submission).await;
+        }
+        let Some(uid) = self.peer.uid else {
+            let why = "the daemon cannot tell which user you are (no peer credentials)";
+            return Response::Failed(Failure::NotPermitted(why.into()));
+        };
+        let queue = match self.state.queue.get(&self.state) {
+            Ok(queue) => queue,
+            Err(f) => return Response::Failed(f),
+        };
+        match actix_rt::task::spawn_blocking(move || queue.submit(uid, submission)).await {
+            Ok(Ok(id)) => Response::Queued { id },
+            Ok(Err(f)) => Response::Failed(f),
+            Err(_) => Response::Failed(Failure::Aborted),
+        }
+    }
+
+    /// The send-now path of `relay.queue = false`: `OpenRelay`, `SendMessage`, QUIT.
+    async fn send_now(&self, submission: Submission) -> Response {
+        if self.state.lifecycle.is_shutting_down() {
+            return Response::Failed(Failure::ShuttingDown);
+        }
+        let handle = match self.open_relay(false).await {
+            Ok(handle) => handle,
+            Err(f) => return Response::Failed(f),
+        };
+        let Submission { from, rcpts, data, notify, ret, envid } = submission;
+        let dsn = crate::queue::dsn_request(&notify, &ret, &envid);
+        let result = self.ask(handle, SendMessage { from, rcpts, data, dsn }).await;
+        if let Ok(session) = self.session(handle) {
+            let _ = session.send(Quit).await;
+        }
+        self.forget(handle);
+        result.map_or_else(Response::Failed, Response::Sent)
+    }
+
+    /// The queue runner's send: `SendMessage` with DSN parameters, which no
+    /// client request carries; answered and counted as `SendMessage` is.
+    pub async fn send_queued(&self, handle: Handle, msg: SendMessage) -> Response {
+        match self.ask(handle, msg).await {
+            Ok(report) => {
+                self.state.totals.message_accepted();
+                Response::Sent(report)
+            }
+            Err(f) => {
+                self.state.totals.failed(&f);
+                Response::Failed(f)
+            }
+        }
     }
 
     /// `Opened`, with the connect still to start for an `Async` open, or `Failed`.
@@ -394,6 +470,7 @@ enum Summary {
     Send { handle: Handle, from: String, rcpts: Vec<String>, bytes: usize },
     Batch { handle: Handle, messages: usize, bytes: usize },
     Ping { bytes: usize },
+    Submit { from: String, rcpts: Vec<String>, bytes: usize },
 }
 
 impl Summary {
@@ -415,6 +492,7 @@ impl Summary {
                 bytes: messages.iter().map(|m| m.data.len()).sum(),
             },
             Request::Ping { payload } => Summary::Ping { bytes: payload.len() },
+            Request::QueueSubmit(s) => Summary::Submit { from: s.from.clone(), rcpts: s.rcpts.clone(), bytes: s.data.len() },
             other => Summary::Plain(other.clone()),
         }
     }
@@ -431,6 +509,9 @@ impl std::fmt::Display for Summary {
                 write!(f, "SendBatch {{ handle: {handle}, {messages} messages, {bytes} bytes }}")
             }
             Summary::Ping { bytes } => write!(f, "Ping {{ {bytes} bytes }}"),
+            Summary::Submit { from, rcpts, bytes } => {
+                write!(f, "QueueSubmit {{ from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}")
+            }
             Summary::Plain(request) => write!(f, "{request:?}"),
         }
     }

@@ -118,6 +118,8 @@ pub struct SendMessage {
     pub rcpts: Vec<String>,
     /// The message as the application has it.
     pub data: Vec<u8>,
+    /// DSN parameters for a server that offers DSN (the queue's `-N/-R/-V`).
+    pub dsn: Option<crate::smtp::DsnRequest>,
 }
 
 impl Message for SendMessage {

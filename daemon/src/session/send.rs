@@ -26,7 +26,7 @@ impl Handler<SendMessage> for SmtpSession {
         let what = format!("SENDMSG ({} recipients, {} bytes)", msg.rcpts.len(), msg.data.len());
         self.tap.activity().begin(what);
         self.spawn_op(ctx, Effect::FinalDot, async move {
-            let result = client.send_message(&msg.from, &msg.rcpts, &msg.data).await;
+            let result = client.send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref()).await;
             (client, result)
         })
     }

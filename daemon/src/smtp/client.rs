@@ -14,9 +14,12 @@
 
 mod auth;
 mod batch;
+mod dsn;
 mod send;
 
 use super::redact;
+pub use dsn::DsnRequest;
+
 use super::stream::SmtpStream;
 use super::tls::{TlsMode, TlsPlan};
 use super::reply::read_reply_with;

@@ -31,7 +31,7 @@ pub mod tap;
 pub mod target;
 pub mod tls;
 
-pub use client::{check_local_name, SmtpClient};
+pub use client::{check_local_name, DsnRequest, SmtpClient};
 pub use command::{command_line, validate_arg};
 pub use dot_stuff::DataEncoder;
 pub use endpoint::Endpoint;

@@ -32,17 +32,19 @@ pub struct SmtpSinkOptions {
     pub flags: Vec<String>,
     /// Dump every transaction to a file in the fixture's folder, so messages can be counted.
     pub dump: bool,
+    /// Listen on this loopback port (a server that comes back where it was); `None`: a free one.
+    pub port: Option<u16>,
 }
 
 impl SmtpSink {
     /// Starts a plain sink that dumps messages (so [`SmtpSink::message_count`] works).
     pub fn start() -> SmtpSink {
-        Self::start_with(SmtpSinkOptions { flags: vec![], dump: true })
+        Self::start_with(SmtpSinkOptions { flags: vec![], dump: true, port: None })
     }
 
     /// Starts a sink with extra flags, e.g. `SmtpSink::with_flags(&["-e"])`, dumping messages.
     pub fn with_flags(flags: &[&str]) -> SmtpSink {
-        Self::start_with(SmtpSinkOptions { flags: flags.iter().map(|s| s.to_string()).collect(), dump: true })
+        Self::start_with(SmtpSinkOptions { flags: flags.iter().map(|s| s.to_string()).collect(), dump: true, port: None })
     }
 
     /// Starts a sink with `opts`, retrying on a port clash.
@@ -58,7 +60,7 @@ impl SmtpSink {
         }
         let mut last_err = String::new();
         for attempt in 0..5 {
-            let port = free_port();
+            let port = opts.port.unwrap_or_else(free_port);
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             let stderr = std::fs::File::create(dir.path().join(format!("stderr.{attempt}"))).expect("stderr file");
             let mut cmd = Command::new(program);

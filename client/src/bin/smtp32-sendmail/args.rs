@@ -16,6 +16,12 @@ use std::ffi::OsString;
 pub enum Mode {
     /// Read a message on stdin and send it.
     Send(Options),
+    /// `-bs`: an SMTP server on stdin and stdout, each message into the queue.
+    SmtpSession(Options),
+    /// `-bp` (mailq): list the queued messages this user may see.
+    ListQueue,
+    /// `-q`: try the queued messages now (`-qI<id>`: that one).
+    FlushQueue(Option<String>),
     /// Print the usage text.
     Help,
     /// Print the version.
@@ -35,8 +41,16 @@ pub struct Options {
     pub ignore_dots: bool,
     /// `-v`: report each recipient's reply on stderr.
     pub verbose: bool,
+    /// `-N`: the DSN `NOTIFY=` list (`never`, or `success`, `failure`, `delay`).
+    pub notify: Option<String>,
+    /// `-R`: the DSN `RET=` (`full` or `hdrs`).
+    pub ret: Option<String>,
+    /// `-V`: the DSN `ENVID=`.
+    pub envid: Option<String>,
     /// The recipient arguments, as given (each may be a list).
     pub recipients: Vec<String>,
+    /// `-bs`: speak SMTP on stdin and stdout.
+    pub smtp_session: bool,
 }
 
 /// A bad command line, in words.
@@ -46,10 +60,15 @@ pub struct UsageError(pub String);
 /// The `--help` text.
 pub const USAGE: &str = "\
 Usage: smtp32-sendmail [OPTIONS] [--] [RECIPIENT...] < MESSAGE
+       smtp32-sendmail -bs        (SMTP on standard input and output)
+       smtp32-sendmail -bp        (list the queue, as mailq)
+       smtp32-sendmail -q[I<ID>]  (try the queued messages now)
 
-Sends the message on standard input through the smtp32d daemon to the relay
-(smarthost) named in the daemon's configuration ([relay] host). The relay's
-TLS and AUTH credentials are the daemon's: this program never sees them.
+Hands the message on standard input to the smtp32d daemon, which keeps it in
+its queue until the relay (smarthost) named in its configuration ([relay]
+host) takes it: it retries for up to 5 days and bounces to the sender (a
+DSN) what cannot be delivered. The relay's TLS and AUTH credentials are the
+daemon's: this program never sees them.
 
 Options:
   -t            Also send to the addresses of the To:, Cc: and Bcc: headers
@@ -57,31 +76,42 @@ Options:
                 Recipients named as arguments are added, as in Postfix.
   -f SENDER     Envelope sender (also -fSENDER, -r SENDER); \"<>\" or \"\" for
                 the null sender. Default: your login name @ this host's name.
-  -F FULLNAME   Full name for the From: header added when the message has none.
+  -F FULLNAME   Full name for the From: header added when the message has none
+                (default: $NAME, else your name in the password database).
   -i, -oi       A line with a single \".\" is message data. Without it, such a
                 line ends the message (standard input is still read to its end).
-  -v            Print the relay's reply to each recipient on stderr.
+  -N LIST       DSN notify: never, or a list of success, failure, delay.
+  -R full|hdrs  DSN return: the whole message or its headers.
+  -V ENVID      DSN envelope id. (-N, -R and -V go to the relay when it
+                offers DSN, and are left out otherwise.)
+  -v            Print the queue id (or, without a queue, the relay's replies).
+  -bs           Speak SMTP on standard input and output (EHLO, MAIL, RCPT, DATA,
+                RSET, QUIT; for Symfony and Laravel): each message is queued.
+  -bp           List your queued messages (all of them for an admin).
+  -q, -qI<ID>   Try your queued messages (or the one with that id) now.
   --help        Print this text.       --version   Print the version.
 
 Accepted and ignored: -bm, -odb, -odi, -odq (and other -od*), -oem, -oee and
 other -oe*, -om, -m, -n, -U, -G, -B7BIT, -B8BITMIME.
 
 Every message gets Bcc: and Resent-Bcc: removed, and a From: (the envelope
-sender, with -F's name) and a Date: header when it has none. A bare name
-without @ (\"root\") gets @ this host's name. There is no queue: the message is
-sent now, or the exit code says why not.
+sender, with -F's name), a Date: and a Message-ID: header when it has none. A
+bare name without @ (\"root\") gets @ this host's name.
 
-Exit codes (sysexits): 0 sent (recipients the relay refused, if any, are
-listed on stderr); 64 bad command line; 65 no recipients, a bad header, or the
-relay refused the sender or the message; 67 the relay refused every recipient;
-69 smtp32d cannot be reached, or the relay refuses service; 71 your login name
-is unknown (use -f); 74 standard input unreadable; 75 temporary failure (4xx,
-timeout, relay unreachable, TLS failure): try again later; 77 the relay
-refused the daemon's AUTH credentials; 78 the daemon has no usable relay
-configured.
+Exit codes (sysexits): 0 queued (the daemon delivers it or bounces it to the
+sender; with the daemon's queue off: sent, and recipients the relay refused
+are listed on stderr); 64 bad command line; 65 no recipients or a bad header
+(without the queue: the relay refused the sender or the message); 67 the
+relay refused every recipient (without the queue); 69 smtp32d cannot be
+reached; 71 your login name is unknown (use -f); 74 standard input
+unreadable; 75 temporary failure: the queue cannot store the message now
+(a full disk), or, without the queue, a 4xx, a timeout, an unreachable relay;
+try again later; 77 the relay refused the daemon's AUTH credentials (without
+the queue); 78 the daemon has no usable relay configured.
 
 Environment: SMTP32_SOCKET names the daemon's socket (default: as for every
-smtp32 client, /run/smtp32d/smtp32d.sock for the system daemon).
+smtp32 client, /run/smtp32d/smtp32d.sock for the system daemon); NAME gives
+the full name when -F does not.
 ";
 
 /// Reads the arguments (without the program name).
@@ -116,7 +146,13 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Mode, UsageErr
                 'v' => opts.verbose = true,
                 // Initial submission, gateway submission, "me too", no aliasing: nothing to do here.
                 'U' | 'G' | 'm' | 'n' => {}
-                'f' | 'r' | 'F' | 'o' | 'B' | 'b' => {
+                'q' => {
+                    // -q, -q30m (an interval: this program runs no daemon), -qI<id>.
+                    let rest = &letters[at + 1..];
+                    let id = rest.strip_prefix('I').map(str::to_string).filter(|i| !i.is_empty());
+                    return Ok(Mode::FlushQueue(id));
+                }
+                'f' | 'r' | 'F' | 'o' | 'B' | 'b' | 'N' | 'R' | 'V' => {
                     let glued = &letters[at + letter.len_utf8()..];
                     let value = if glued.is_empty() {
                         let next = words.next().ok_or_else(|| UsageError(format!("-{letter} needs a value")))?;
@@ -124,6 +160,13 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Mode, UsageErr
                     } else {
                         glued.to_string()
                     };
+                    if letter == 'b' && value == "p" {
+                        return Ok(Mode::ListQueue);
+                    }
+                    if letter == 'b' && value == "s" {
+                        opts.smtp_session = true;
+                        break;
+                    }
                     apply(&mut opts, letter, value)?;
                     break;
                 }
@@ -134,6 +177,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Mode, UsageErr
                 }
             }
         }
+    }
+    if opts.smtp_session {
+        return Ok(Mode::SmtpSession(opts));
     }
     Ok(Mode::Send(opts))
 }
@@ -170,9 +216,32 @@ fn apply(opts: &mut Options, letter: char, value: String) -> Result<(), UsageErr
         'b' => {
             if value != "m" {
                 return Err(UsageError(format!(
-                    "-b{value} is not supported: smtp32-sendmail only sends mail (-bm)"
+                    "-b{value} is not supported: smtp32-sendmail sends mail (-bm, -bs) and lists its queue (-bp)"
                 )));
             }
+        }
+        'N' => {
+            let words: Vec<String> = value.split(',').map(|w| w.trim().to_ascii_uppercase()).collect();
+            let known = |w: &String| ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains(&w.as_str());
+            let never_alone = !words.iter().any(|w| w == "NEVER") || words.len() == 1;
+            if !words.iter().all(known) || !never_alone {
+                return Err(UsageError(format!("-N{value}: give never, or a list of success, failure, delay")));
+            }
+            opts.notify = Some(words.join(","));
+        }
+        'R' => {
+            let ret = value.to_ascii_uppercase();
+            if ret != "FULL" && ret != "HDRS" {
+                return Err(UsageError(format!("-R{value}: give full or hdrs")));
+            }
+            opts.ret = Some(ret);
+        }
+        'V' => {
+            // RFC 3461's ENVID is 1..100 printable ASCII characters.
+            if value.is_empty() || value.len() > 100 || !value.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(UsageError("-V: the envelope id is 1 to 100 printable ASCII characters".into()));
+            }
+            opts.envid = Some(value);
         }
         other => return Err(UsageError(format!("unknown option -{other}"))),
     }
@@ -231,6 +300,21 @@ mod tests {
     }
 
     #[test]
+    fn queue_modes_and_dsn_options() {
+        assert_eq!(parse(["-bp"].map(OsString::from)), Ok(Mode::ListQueue));
+        assert_eq!(parse(["-q"].map(OsString::from)), Ok(Mode::FlushQueue(None)));
+        assert_eq!(parse(["-q30m"].map(OsString::from)), Ok(Mode::FlushQueue(None)));
+        assert_eq!(parse(["-qI00AB"].map(OsString::from)), Ok(Mode::FlushQueue(Some("00AB".into()))));
+        let o = send(&["-N", "failure,delay", "-Rhdrs", "-V", "id-1", "a@b"]);
+        assert_eq!(
+            (o.notify.as_deref(), o.ret.as_deref(), o.envid.as_deref()),
+            (Some("FAILURE,DELAY"), Some("HDRS"), Some("id-1"))
+        );
+        assert_eq!(send(&["-Nnever"]).notify.as_deref(), Some("NEVER"));
+        assert!(matches!(parse(["-bs"].map(OsString::from)), Ok(Mode::SmtpSession(_))));
+    }
+
+    #[test]
     fn help_and_version() {
         assert_eq!(parse(["--help"].map(OsString::from)), Ok(Mode::Help));
         assert_eq!(parse(["-t", "--version"].map(OsString::from)), Ok(Mode::Version));
@@ -239,8 +323,11 @@ mod tests {
 
     #[test]
     fn bad_command_lines_say_why() {
-        assert!(usage(&["-q"]).contains("unknown option -q"));
-        assert!(usage(&["-bs"]).contains("only sends"));
+        assert!(usage(&["-bz"]).contains("-bp"));
+        assert!(usage(&["-Nsometimes"]).contains("-N"));
+        assert!(usage(&["-N", "never,delay"]).contains("-N"));
+        assert!(usage(&["-R", "body"]).contains("full or hdrs"));
+        assert!(usage(&["-V", "a b"]).contains("-V"));
         assert!(usage(&["-oX"]).contains("-oX"));
         assert!(usage(&["-Bbinary"]).contains("7BIT or 8BITMIME"));
         assert!(usage(&["-f"]).contains("-f needs a value"));

@@ -6,9 +6,11 @@
 //! code when it will not: 65 the message or sender was refused, 67 every
 //! recipient was refused, 69 no daemon or the relay refuses service, 77 the
 //! relay refused the daemon's AUTH credentials (as msmtp does), 78 the
-//! daemon's relay configuration is missing or unusable. A relay that has no
-//! queue cannot bounce later, so whatever was not delivered is said now, on
-//! stderr.
+//! daemon's relay configuration is missing or unusable. With the daemon's
+//! queue (the default) most of these cannot happen: a message on disk is
+//! exit 0, and the daemon retries and bounces; the relay's answers reach
+//! the caller only when the queue is off, and then whatever was not
+//! delivered is said now, on stderr.
 
 use smtp32::{Error, Failure, Reply, ReturnCode, SendReport};
 use std::fmt;
@@ -116,6 +118,22 @@ pub fn for_send(e: &Error, rcpts: &[String]) -> Exit {
     Exit::new(code, format!("{what}: {}", report.verdict.to_wire_text().replace("\r\n", " / ")))
 }
 
+/// The exit for a failed queue request (`QueueSubmit`, and `-bp`/`-q`).
+/// With the daemon's queue off, a submission is sent at once, so the relay's
+/// failures (open or send) come back here too.
+pub fn for_submit(e: &Error, rcpts: &[String]) -> Exit {
+    if e.send_report().is_some() {
+        return for_send(e, rcpts);
+    }
+    let code = match e.failure() {
+        Some(Failure::LimitReached(_)) => EX_TEMPFAIL,
+        Some(Failure::InvalidArgument(_)) => EX_DATAERR,
+        Some(Failure::Unsupported(_)) => EX_DATAERR,
+        _ => return for_open(e),
+    };
+    Exit::new(code, format!("message not queued: {}", e.message()))
+}
+
 /// One line per refused recipient: `\n  <addr>: 550 ...`.
 pub fn refusals(report: &SendReport, rcpts: &[String]) -> String {
     report
@@ -177,6 +195,18 @@ mod tests {
         assert_eq!(for_send(&size, &[]).code, EX_DATAERR);
         assert_eq!(for_send(&Error::from(Failure::TimedOut(20)), &[]).code, EX_TEMPFAIL);
         assert_eq!(for_send(&Error::from(Failure::ConnectionLost("x".into())), &[]).code, EX_TEMPFAIL);
+    }
+
+    #[test]
+    fn submit_failures() {
+        let full = Error::from(Failure::LimitReached("No space left on device".into()));
+        assert_eq!(for_submit(&full, &[]).code, EX_TEMPFAIL);
+        assert_eq!(for_submit(&Error::from(Failure::NotConfigured("relay.host".into())), &[]).code, EX_CONFIG);
+        assert_eq!(for_submit(&Error::from(Failure::InvalidArgument("rcpt".into())), &[]).code, EX_DATAERR);
+        assert_eq!(not_sent(250, &[550], 550), EX_NOUSER);
+        let report = SendReport { mail: reply(250), recipients: vec![reply(550)], verdict: reply(550) };
+        let refused = Error::from(Failure::NotSent(report));
+        assert_eq!(for_submit(&refused, &["a@x".into()]).code, EX_NOUSER);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! recipients of `-t`, Bcc removal and the From/Date a message may lack.
 //!
 //! The message is handled as bytes and changed as little as possible:
-//! Bcc and Resent-Bcc fields (with their folded lines) are cut out, From
-//! and Date are put in front when missing, a Unix mbox `From ` line at the
+//! Bcc and Resent-Bcc fields (with their folded lines) are cut out, From,
+//! Date and Message-ID are put in front when missing, a Unix mbox `From ` line at the
 //! very start is dropped, and an empty line is inserted only where the
 //! header section ends at a line that is no header (so that line is not
 //! taken for a broken header downstream). Everything else goes out as it
@@ -24,6 +24,8 @@ pub struct Additions<'a> {
     pub from: &'a str,
     /// The `Date:` field value (RFC 5322 date-time).
     pub date: &'a str,
+    /// The `Message-ID:` field value (`<unique@host>`).
+    pub message_id: &'a str,
 }
 
 /// The message ready to send, and the recipients its headers name.
@@ -47,7 +49,7 @@ struct Section {
 }
 
 /// Prepares `input` for sending: recipients read from the header fields,
-/// blind fields removed, missing From and Date added. A recipient field
+/// blind fields removed, missing From, Date and Message-ID added. A recipient field
 /// that cannot be parsed is an error naming it.
 pub fn prepare(input: &[u8], add: &Additions) -> Result<Prepared, String> {
     let input = strip_mbox_from_line(input);
@@ -55,7 +57,7 @@ pub fn prepare(input: &[u8], add: &Additions) -> Result<Prepared, String> {
     let mut normal = Vec::new();
     let mut resent = Vec::new();
     let mut resent_seen = false;
-    let (mut has_from, mut has_date) = (false, false);
+    let (mut has_from, mut has_date, mut has_id) = (false, false, false);
     let mut kept: Vec<Range<usize>> = Vec::with_capacity(section.fields.len());
     for range in &section.fields {
         let field = &input[range.clone()];
@@ -63,6 +65,7 @@ pub fn prepare(input: &[u8], add: &Additions) -> Result<Prepared, String> {
         let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
         has_from |= is("From");
         has_date |= is("Date");
+        has_id |= is("Message-ID");
         if RECIPIENT_FIELDS.iter().any(|n| is(n)) {
             normal.extend(parse_field(field, name)?);
         } else if RESENT_FIELDS.iter().any(|n| is(n)) {
@@ -80,11 +83,14 @@ pub fn prepare(input: &[u8], add: &Additions) -> Result<Prepared, String> {
     if !has_date {
         data.extend_from_slice(format!("Date: {}\r\n", add.date).as_bytes());
     }
+    if !has_id {
+        data.extend_from_slice(format!("Message-ID: {}\r\n", add.message_id).as_bytes());
+    }
     for range in kept {
         data.extend_from_slice(&input[range]);
     }
     let rest = &input[section.end..];
-    let added = !has_from || !has_date;
+    let added = !has_from || !has_date || !has_id;
     let fields_before_rest = added || !section.fields.is_empty();
     if fields_before_rest && !section.blank_line && !rest.is_empty() {
         // The fields end at a line that is no field: separate it as the body.
@@ -180,7 +186,10 @@ fn field_name(field: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    const ADD: Additions = Additions { from: "me@h.test", date: "Sat, 28 Nov 2026 13:28:29 +0000" };
+    const ADD: Additions =
+        Additions { from: "me@h.test", date: "Sat, 28 Nov 2026 13:28:29 +0000", message_id: "<1.2@h.test>" };
+    /// The three fields added to a message that has none of them.
+    const ADDED: &str = "From: me@h.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <1.2@h.test>\r\n";
 
     fn prepared(input: &str) -> (String, Vec<String>) {
         let p = prepare(input.as_bytes(), &ADD).unwrap();
@@ -189,7 +198,7 @@ mod tests {
 
     #[test]
     fn bcc_goes_and_everything_else_stays_byte_for_byte() {
-        let input = "From: a@a.test\r\nDate: x\r\nTo: Bo <b@b.test>,\r\n c@c.test\r\nBcc: secret@s.test,\r\n\tother@s.test\r\nCc: d@d.test\r\nSubject: hi\r\n\r\nbody\r\nBcc: not a header\r\n";
+        let input = "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nTo: Bo <b@b.test>,\r\n c@c.test\r\nBcc: secret@s.test,\r\n\tother@s.test\r\nCc: d@d.test\r\nSubject: hi\r\n\r\nbody\r\nBcc: not a header\r\n";
         let (data, rcpts) = prepared(input);
         assert_eq!(data, input.replace("Bcc: secret@s.test,\r\n\tother@s.test\r\n", ""));
         assert_eq!(rcpts, ["b@b.test", "c@c.test", "secret@s.test", "other@s.test", "d@d.test"]);
@@ -197,46 +206,49 @@ mod tests {
 
     #[test]
     fn lf_only_messages_and_lower_case_names() {
-        let (data, rcpts) = prepared("from: a@a.test\ndate: x\nto: b@b.test\nbcc: c@c.test\n\nbody\n");
-        assert_eq!(data, "from: a@a.test\ndate: x\nto: b@b.test\n\nbody\n");
+        let (data, rcpts) = prepared("from: a@a.test\ndate: x\nmessage-id: <m@x>\nto: b@b.test\nbcc: c@c.test\n\nbody\n");
+        assert_eq!(data, "from: a@a.test\ndate: x\nmessage-id: <m@x>\nto: b@b.test\n\nbody\n");
         assert_eq!(rcpts, ["b@b.test", "c@c.test"]);
     }
 
     #[test]
     fn resent_fields_replace_the_originals() {
-        let input = "From: a@a.test\r\nDate: x\r\nTo: old@o.test\r\nResent-To: new@n.test\r\nResent-Bcc: hidden@n.test\r\n\r\nb\r\n";
+        let input = "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nTo: old@o.test\r\nResent-To: new@n.test\r\nResent-Bcc: hidden@n.test\r\n\r\nb\r\n";
         let (data, rcpts) = prepared(input);
         assert_eq!(rcpts, ["new@n.test", "hidden@n.test"]);
         assert!(!data.contains("hidden") && data.contains("To: old@o.test"), "{data}");
     }
 
     #[test]
-    fn missing_from_and_date_are_added_in_front() {
+    fn missing_from_date_and_message_id_are_added_in_front() {
         let (data, _) = prepared("To: b@b.test\r\n\r\nbody\r\n");
-        assert_eq!(data, "From: me@h.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nTo: b@b.test\r\n\r\nbody\r\n");
-        let (data, _) = prepared("Date: x\r\nFrom: a@a.test\r\n\r\n");
-        assert_eq!(data, "Date: x\r\nFrom: a@a.test\r\n\r\n", "nothing added, nothing changed");
+        assert_eq!(data, format!("{ADDED}To: b@b.test\r\n\r\nbody\r\n"));
+        let (data, _) = prepared("Date: x\r\nMessage-ID: <m@x>\r\nFrom: a@a.test\r\n\r\n");
+        assert_eq!(data, "Date: x\r\nMessage-ID: <m@x>\r\nFrom: a@a.test\r\n\r\n", "nothing added, nothing changed");
     }
 
     #[test]
     fn a_message_without_headers_gets_a_separating_empty_line() {
         let (data, rcpts) = prepared("just text\r\n");
-        assert_eq!(data, "From: me@h.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\njust text\r\n");
+        assert_eq!(data, format!("{ADDED}\r\njust text\r\n"));
         assert!(rcpts.is_empty());
         let (data, _) = prepared("");
-        assert_eq!(data, "From: me@h.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\n\r\n");
+        assert_eq!(data, format!("{ADDED}\r\n"));
+        // Only the Message-ID is missing: only it is added.
+        let (data, _) = prepared("From: a@a.test\r\nDate: y\r\n\r\nb\r\n");
+        assert_eq!(data, "Message-ID: <1.2@h.test>\r\nFrom: a@a.test\r\nDate: y\r\n\r\nb\r\n");
         // Fields that run straight into text: the text becomes the body.
-        let (data, _) = prepared("From: a@a.test\r\nDate: x\r\nno colon here\r\n");
-        assert_eq!(data, "From: a@a.test\r\nDate: x\r\n\r\nno colon here\r\n");
+        let (data, _) = prepared("From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nno colon here\r\n");
+        assert_eq!(data, "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n\r\nno colon here\r\n");
         // Headers only, no body: left as is.
-        let (data, _) = prepared("From: a@a.test\r\nDate: x\r\n");
-        assert_eq!(data, "From: a@a.test\r\nDate: x\r\n");
+        let (data, _) = prepared("From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n");
+        assert_eq!(data, "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n");
     }
 
     #[test]
     fn an_mbox_from_line_is_dropped() {
-        let (data, _) = prepared("From a@a.test Sat Nov 28 13:28:29 2026\nFrom: a@a.test\nDate: x\n\nb\n");
-        assert_eq!(data, "From: a@a.test\nDate: x\n\nb\n");
+        let (data, _) = prepared("From a@a.test Sat Nov 28 13:28:29 2026\nFrom: a@a.test\nDate: x\nMessage-ID: <m@x>\n\nb\n");
+        assert_eq!(data, "From: a@a.test\nDate: x\nMessage-ID: <m@x>\n\nb\n");
     }
 
     #[test]

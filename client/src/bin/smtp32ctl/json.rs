@@ -85,7 +85,7 @@ pub fn string(s: &str) -> String {
     out
 }
 
-fn array(items: impl IntoIterator<Item = String>) -> String {
+pub fn array(items: impl IntoIterator<Item = String>) -> String {
     format!("[{}]", items.into_iter().collect::<Vec<_>>().join(","))
 }
 

@@ -1,11 +1,12 @@
 //! `smtp32ctl`: inspect and control a running smtp32d.
 //!
 //! Exit codes, for scripts: 0 success; 1 the daemon refused (no such
-//! connection, or not yours; not permitted; a bad configuration on reload);
+//! connection or queued message, or not yours; not permitted; a bad configuration on reload);
 //! 64 (EX_USAGE) bad command line; 69 (EX_UNAVAILABLE) the daemon cannot be
 //! reached or is shutting down; 70 (EX_SOFTWARE) anything else.
 
 mod json;
+mod queue;
 mod text;
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,24 @@ enum Cmd {
         #[arg(value_parser = parse_handle)]
         handle: Handle,
     },
+    /// The mail queue of smtp32-sendmail: one row per message you submitted
+    /// (all of them for an admin): id, uid, size, age, attempts, next try,
+    /// sender, recipients left, and the last error.
+    Queue {
+        /// Print a JSON array of objects instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Try queued messages now: the one with ID, or all you may see.
+    Flush {
+        /// The message's queue id, as `queue` lists it.
+        id: Option<String>,
+    },
+    /// Remove a queued message without delivering it (yours; any for an admin).
+    Delete {
+        /// The message's queue id, as `queue` lists it.
+        id: String,
+    },
     /// Make the daemon reload its configuration, as SIGHUP does (admins only).
     Reload,
     /// Make the daemon shut down, as SIGTERM does: work in flight may finish
@@ -111,6 +130,11 @@ fn main() -> ExitCode {
             client.show_connection(handle).map(|d| if json { line(json::detail(&d)) } else { text::detail(&d) })
         }
         Cmd::Close { handle } => client.close_connection(handle).map(|()| format!("closed {handle}\n")),
+        Cmd::Queue { json } => {
+            client.queue_entries().map(|rows| if json { line(queue::json(&rows)) } else { queue::text(&rows) })
+        }
+        Cmd::Flush { id } => client.flush_queue(id.as_deref()).map(|()| "flushed\n".to_string()),
+        Cmd::Delete { id } => client.delete_queued(&id).map(|()| format!("deleted {id}\n")),
         Cmd::Reload => client.reload_daemon().map(|()| "configuration reloaded\n".to_string()),
         Cmd::Shutdown => client.shutdown_daemon().map(|()| "shutting down\n".to_string()),
     };

@@ -120,7 +120,7 @@ pub fn detail(d: &ConnectionDetail) -> String {
 /// control characters shown as `\xNN` and bidirectional overrides as
 /// `\u{NNNN}`, so that nobody can drive an administrator's terminal or make
 /// a line read other than it is.
-fn printable(s: &str) -> String {
+pub fn printable(s: &str) -> String {
     s.chars()
         .map(|c| match c {
             c if c.is_control() => format!("\\x{:02x}", c as u32),

@@ -3,7 +3,7 @@
 //! the message. With PIPELINING (RFC 2920) MAIL, the RCPTs and DATA go out in
 //! one write and the replies are read in order; without it, step by step.
 
-use super::SmtpClient;
+use super::{DsnRequest, SmtpClient};
 use crate::smtp::{command_line, DataEncoder, SmtpError};
 use smtp32_protocol::{Command, Reply, SendReport};
 
@@ -19,16 +19,33 @@ impl SmtpClient {
     /// was accepted and the final dot got 2xx; else `NotSent` with the same
     /// report, after RSET when a transaction was left open.
     pub async fn send_message(&mut self, from: &str, rcpts: &[String], data: &[u8]) -> Result<SendReport, SmtpError> {
+        self.send_message_with_dsn(from, rcpts, data, None).await
+    }
+
+    /// [`SmtpClient::send_message`] with the DSN parameters of `dsn` on MAIL
+    /// and every RCPT when the server offers DSN (left out otherwise).
+    pub async fn send_message_with_dsn(
+        &mut self,
+        from: &str,
+        rcpts: &[String],
+        data: &[u8],
+        dsn: Option<&DsnRequest>,
+    ) -> Result<SendReport, SmtpError> {
         if rcpts.is_empty() {
             return Err(SmtpError::InvalidArgument("sendmsg needs at least one recipient".into()));
         }
         if self.in_message {
             return Err(SmtpError::InvalidArgument("a message is under way: end it with data_end first".into()));
         }
+        let dsn = dsn.filter(|d| !d.is_empty() && self.has_extension("DSN"));
+        if let Some(d) = dsn {
+            d.check()?;
+        }
         let mut mail = command_line(&Command::Mail { from: from.to_owned() })?;
+        let rcpt_suffix = dsn.map(DsnRequest::rcpt_suffix).unwrap_or_default();
         let rcpt_lines = rcpts
             .iter()
-            .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
+            .map(|to| command_line(&Command::Rcpt { to: to.clone() }).map(|line| line + &rcpt_suffix))
             .collect::<Result<Vec<_>, _>>()?;
         // The message is made transparent once, into the write buffer's
         // memory; its size is what SIZE declares and is checked against.
@@ -42,6 +59,9 @@ impl SmtpClient {
             self.out = body;
             self.release_buffer();
             return Err(e);
+        }
+        if let Some(d) = dsn {
+            mail.push_str(&d.mail_suffix());
         }
         let pipelined = self.caps.pipelining;
         if pipelined {
