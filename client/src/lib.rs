@@ -58,6 +58,6 @@ pub use error::{Error, Result};
 pub use smtp32_protocol::endpoint::client_socket_path;
 pub use smtp32_protocol::{
     AuthMechanism, EnhancedStatus, Failure, SendReport,
-    ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
+    CacheStatus, ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
     ReturnCode, StateCounts, TrafficLine,
 };

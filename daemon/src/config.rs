@@ -3,8 +3,10 @@
 //! an unknown key or an out-of-range value stops the daemon with a message
 //! that names the key.
 
+mod cache;
 mod relay;
 
+pub use cache::CacheSettings;
 pub use relay::RelaySettings;
 
 use config::{Config, Environment, File, FileFormat};
@@ -69,6 +71,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The smarthost of `smtp32-sendmail` (`[relay]`).
     pub relay: RelaySettings,
+    /// Warm SMTP sessions kept between programs (`[cache]`).
+    pub cache: CacheSettings,
 }
 
 /// The `[tls]` table: how SMTP connections do TLS and what they trust.
@@ -176,6 +180,7 @@ impl Settings {
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
         check("idle_timeout", self.idle_timeout.into(), 0, MAX_IDLE_TIMEOUT.into())?;
         parse_socket_mode(&self.socket_mode)?;
+        self.cache.validate()?;
         crate::smtp::tls::check_settings(&self.tls).map_err(|why| ConfigError::Invalid {
             key: "tls.ca_files",
             value: format!("{:?}", self.tls.ca_files),

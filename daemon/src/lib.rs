@@ -17,6 +17,7 @@
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
+pub mod cache;
 pub mod config;
 pub mod ipc;
 pub mod lifecycle;

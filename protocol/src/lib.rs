@@ -54,4 +54,4 @@ pub use socks::{
     DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
     SocksVersions, DEFAULT_SOCKS_PORT,
 };
-pub use status::DaemonStatus;
+pub use status::{CacheStatus, DaemonStatus};

@@ -305,13 +305,16 @@ impl Router {
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
         let idle = settings.idle_timeout;
         let copies = self.copies.clone();
+        let (cache, cache_settings) = (self.state.cache.clone(), settings.cache);
         let (peer, server, totals) = (self.viewer.peer, route.to_string(), self.state.totals.clone());
         let (handle, session) =
             self.state.registry.open(owner, settings.max_connections, settings.max_connections_per_client, |handle| {
                 let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
                 let tap = Arc::new(EventTap::new(debug, out, activity.clone()).with_copy_budget(copies));
                 let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                    SmtpSession::new(handle, owner, registry, tap, timeout).with_idle_timeout(idle)
+                    SmtpSession::new(handle, owner, registry, tap, timeout)
+                        .with_idle_timeout(idle)
+                        .with_cache(cache, cache_settings)
                 });
                 (session, activity)
             })?;

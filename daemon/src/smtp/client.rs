@@ -221,6 +221,19 @@ impl SmtpClient {
         }
     }
 
+    /// Shows this connection's traffic to `tap` from now on (a session taken
+    /// from the connection cache copies to its new owner, and only to it).
+    pub fn set_tap(&mut self, tap: Arc<dyn TrafficTap>) {
+        self.tap = tap;
+    }
+
+    /// True when an idle connection may take a command: outside a message,
+    /// nothing unasked from the server (a 421 before it closes), no end of
+    /// stream. One poll, never a wait.
+    pub fn is_idle_alive(&mut self) -> bool {
+        !self.in_message && self.check_in_step().is_ok() && self.stream.get_ref().socket_is_quiet()
+    }
+
     /// The EHLO keywords (upper-cased, parameters kept), empty after HELO.
     pub fn keywords(&self) -> &[String] {
         &self.keywords
