@@ -302,6 +302,23 @@ mod tests {
     }
 
     #[test]
+    fn cache_table_defaults_and_ranges() {
+        let s = load_text("").unwrap();
+        let c = s.cache;
+        assert_eq!((c.idle_seconds, c.max_idle, c.max_idle_per_destination, c.max_reuse), (5, 100, 10, 100));
+        assert!(c.enabled() && !c.share_across_users);
+        assert!(!load_text("[cache]\nidle_seconds = 0").unwrap().cache.enabled());
+        for (bad, key) in [
+            ("[cache]\nidle_seconds = 3601", "`cache.idle_seconds`"),
+            ("[cache]\nmax_idle = 5\nmax_idle_per_destination = 6", "`cache.max_idle_per_destination`"),
+            ("[cache]\nmax_reuse = 0", "`cache.max_reuse`"),
+        ] {
+            let e = load_text(bad).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
     fn tls_and_auth_tables() {
         let s = load_text("").unwrap();
         assert_eq!((s.tls.policy, s.auth.allow_cleartext), (TlsPolicy::None, false));

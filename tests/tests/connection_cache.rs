@@ -4,12 +4,14 @@
 //! the server closed while idle is never handed out; the first command on a reused session that
 //! finds it closed is sent again on a new connection, a command after MAIL never is; idle
 //! sessions get QUIT when their time is up, when the cache is full and after `max_reuse`
-//! transactions; each part of the key (EHLO name, uid) separates sessions.
+//! transactions; each part of the key (EHLO name, uid, SOCKS route) separates sessions.
 
+use smtp32::socks::{SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksVersions};
 use smtp32::ReturnCode;
 use smtp32_tests::ctl::{as_other_user, ctl, run, OTHER_GROUP};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::peers::counting_proxy::CountingProxy;
+use smtp32_tests::peers::socks::Microsocks;
 use smtp32_tests::session::{expect_code, send_message, Traffic, LOCAL};
 use smtp32_tests::wait::wait_for;
 use smtp32_tests::{SmtpSink, TestDaemon, Watchdog};
@@ -25,7 +27,10 @@ const MESSAGE: &[&[u8]] = &[b"Subject: warm\r\n\r\nsent on a cached session\r\n"
 fn one_program(d: &TestDaemon, host: &str, local: &str) {
     let client = d.client();
     let conn = client.helo(host, local, None).expect("helo");
-    assert_eq!(send_message(&conn, "a@a.test", &["b@b.test"], MESSAGE).code, 250);
+    assert_eq!(
+        send_message(&conn, "a@a.test", &["b@b.test"], MESSAGE).code,
+        250
+    );
     conn.quit().expect("quit");
 }
 
@@ -39,42 +44,72 @@ fn daemon_with(config: &str) -> TestDaemon {
 
 #[test]
 fn two_programs_messages_cross_one_tcp_connection_and_smtp32ctl_shows_the_cached_session() {
-    let _wd = Watchdog::test("two_programs_messages_cross_one_tcp_connection_and_smtp32ctl_shows_the_cached_session");
+    let _wd = Watchdog::test(
+        "two_programs_messages_cross_one_tcp_connection_and_smtp32ctl_shows_the_cached_session",
+    );
     let sink = SmtpSink::start();
     let proxy = CountingProxy::start(sink.addr());
     let d = daemon_with("[cache]\nidle_seconds = 60\n");
     one_program(&d, &proxy.host(), LOCAL);
     let figures = cache_figures(&d);
-    assert_eq!((figures.idle, figures.misses, figures.hits), (1, 1, 0), "{figures:?}");
+    assert_eq!(
+        (figures.idle, figures.misses, figures.hits),
+        (1, 1, 0),
+        "{figures:?}"
+    );
 
     // smtp32ctl lists the idle session as `cached`.
     let rows = ctl(d.socket_path(), &["connections", "--json"]).json();
     let rows = rows.as_array().expect("rows");
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["state"], "cached", "{rows:?}");
-    let status = ctl(d.socket_path(), &["status"]).expect_code(0, "status").to_string();
+    let status = ctl(d.socket_path(), &["status"])
+        .expect_code(0, "status")
+        .to_string();
     assert!(status.contains("1 idle, 0 hits, 1 misses"), "{status}");
 
     // The second program: no network traffic at its open, the EHLO reply for smtp_rply and
     // smtp_ext, and the debug callback says the session was reused.
     let client = d.client();
     let traffic = Traffic::new();
-    let conn = client.helo(&proxy.host(), LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = client
+        .helo(&proxy.host(), LOCAL, Some(traffic.callback()))
+        .expect("helo");
     let note = String::from_utf8_lossy(&traffic.bytes(smtp32::Direction::FromServer)).into_owned();
-    assert!(note.starts_with("[smtp32d] reusing a cached connection"), "{note:?}");
-    assert!(traffic.sent().is_empty(), "nothing sent at the open: {:?}", traffic.sent());
+    assert!(
+        note.starts_with("[smtp32d] reusing a cached connection"),
+        "{note:?}"
+    );
+    assert!(
+        traffic.sent().is_empty(),
+        "nothing sent at the open: {:?}",
+        traffic.sent()
+    );
     let ehlo = conn.last_reply().expect("rply").expect("a reply");
     assert_eq!(ehlo.code, 250);
     assert!(conn.extension("PIPELINING").expect("ext").is_some());
-    assert_eq!(send_message(&conn, "a@a.test", &["b@b.test"], MESSAGE).code, 250);
+    assert_eq!(
+        send_message(&conn, "a@a.test", &["b@b.test"], MESSAGE).code,
+        250
+    );
     conn.quit().expect("quit");
-    assert_eq!(proxy.connections(), 1, "one TCP connection for both programs");
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "one TCP connection for both programs"
+    );
     wait_for(T, "both messages at the sink", || sink.message_count() == 2);
     let figures = cache_figures(&d);
-    assert_eq!((figures.idle, figures.misses, figures.hits), (1, 1, 1), "{figures:?}");
+    assert_eq!(
+        (figures.idle, figures.misses, figures.hits),
+        (1, 1, 1),
+        "{figures:?}"
+    );
 
     // smtp32ctl close on the cached session: QUIT.
-    let handle = ctl(d.socket_path(), &["connections", "--json"]).json()[0]["handle"].as_u64().expect("handle");
+    let handle = ctl(d.socket_path(), &["connections", "--json"]).json()[0]["handle"]
+        .as_u64()
+        .expect("handle");
     ctl(d.socket_path(), &["close", &handle.to_string()]).expect_code(0, "close a cached session");
     proxy.wait_closed(0, T);
     assert!(proxy.sent(0).ends_with("QUIT\r\n"), "{:?}", proxy.sent(0));
@@ -93,13 +128,19 @@ fn a_session_the_server_closed_while_idle_is_never_handed_out() {
     one_program(&d, &proxy.host(), LOCAL);
     assert_eq!(proxy.connections(), 2);
     let figures = cache_figures(&d);
-    assert_eq!((figures.hits, figures.misses, figures.reconnects), (0, 2, 0), "{figures:?}");
+    assert_eq!(
+        (figures.hits, figures.misses, figures.reconnects),
+        (0, 2, 0),
+        "{figures:?}"
+    );
     wait_for(T, "both messages at the sink", || sink.message_count() == 2);
 }
 
 #[test]
 fn the_first_command_on_a_reused_session_is_sent_again_when_the_server_hung_up() {
-    let _wd = Watchdog::test("the_first_command_on_a_reused_session_is_sent_again_when_the_server_hung_up");
+    let _wd = Watchdog::test(
+        "the_first_command_on_a_reused_session_is_sent_again_when_the_server_hung_up",
+    );
     let sink = SmtpSink::start();
     let proxy = CountingProxy::start(sink.addr());
     let d = daemon_with("[cache]\nidle_seconds = 60\n");
@@ -124,10 +165,23 @@ fn a_command_after_mail_is_never_sent_again() {
     proxy.cut_on("RCPT");
     let client = d.client();
     let conn = client.helo(&proxy.host(), LOCAL, None).expect("helo");
-    assert_eq!(conn.mail("a@a.test").expect("MAIL on the reused session").code, 250);
-    expect_code(conn.rcpt("b@b.test"), ReturnCode::CannotSendCommand, "RCPT after the hang-up");
+    assert_eq!(
+        conn.mail("a@a.test")
+            .expect("MAIL on the reused session")
+            .code,
+        250
+    );
+    expect_code(
+        conn.rcpt("b@b.test"),
+        ReturnCode::CannotSendCommand,
+        "RCPT after the hang-up",
+    );
     conn.quit().expect("quit");
-    assert_eq!(proxy.connections(), 1, "no new connection after MAIL was accepted");
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "no new connection after MAIL was accepted"
+    );
     assert_eq!(cache_figures(&d).reconnects, 0);
 }
 
@@ -207,7 +261,11 @@ fn a_different_ehlo_name_gets_its_own_session() {
     one_program(&d, &proxy.host(), LOCAL);
     one_program(&d, &proxy.host(), "other.smtp32.test");
     assert_eq!(proxy.connections(), 2);
-    assert!(proxy.sent(1).starts_with("EHLO other.smtp32.test"), "{:?}", proxy.sent(1));
+    assert!(
+        proxy.sent(1).starts_with("EHLO other.smtp32.test"),
+        "{:?}",
+        proxy.sent(1)
+    );
     one_program(&d, &proxy.host(), LOCAL);
     assert_eq!(proxy.connections(), 2, "each name finds its own session");
 }
@@ -215,10 +273,14 @@ fn a_different_ehlo_name_gets_its_own_session() {
 /// A daemon `nobody` may reach (socket 0660, group `nogroup`, in a folder others may
 /// traverse), with `cache` as its `[cache]` table. Returns the folder too.
 fn daemon_for_two_users(cache: &str) -> (tempfile::TempDir, TestDaemon) {
-    let dir = tempfile::Builder::new().prefix("smtp32-cache-").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("smtp32-cache-")
+        .tempdir()
+        .expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
     let socket = dir.path().join("smtp32d.sock");
-    let config = format!("socket_mode = \"0660\"\nsocket_group = \"{OTHER_GROUP}\"\n[cache]\n{cache}");
+    let config =
+        format!("socket_mode = \"0660\"\nsocket_group = \"{OTHER_GROUP}\"\n[cache]\n{cache}");
     let d = TestDaemon::start_with(DaemonOptions::default().socket(&socket).config(&config));
     (dir, d)
 }
@@ -227,7 +289,12 @@ fn send_as_other_user(socket: &Path, host: &str) {
     let mut cmd = as_other_user(Path::new(HELPER));
     cmd.arg("send").arg(socket).arg(host);
     let out = run(cmd, T);
-    assert!(out.expect_code(0, "the helper as nobody").contains("SENT 250"), "{}", out.stdout);
+    assert!(
+        out.expect_code(0, "the helper as nobody")
+            .contains("SENT 250"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -238,13 +305,21 @@ fn another_users_open_never_gets_a_cached_session_unless_shared() {
     let (_dir, d) = daemon_for_two_users("idle_seconds = 60\n");
     one_program(&d, &proxy.host(), LOCAL);
     send_as_other_user(d.socket_path(), &proxy.host());
-    assert_eq!(proxy.connections(), 2, "nobody's open did not take root's session");
+    assert_eq!(
+        proxy.connections(),
+        2,
+        "nobody's open did not take root's session"
+    );
     // Each user's session waits for that user.
     send_as_other_user(d.socket_path(), &proxy.host());
     one_program(&d, &proxy.host(), LOCAL);
     assert_eq!(proxy.connections(), 2);
     let figures = cache_figures(&d);
-    assert_eq!((figures.hits, figures.misses, figures.idle), (2, 2, 2), "{figures:?}");
+    assert_eq!(
+        (figures.hits, figures.misses, figures.idle),
+        (2, 2, 2),
+        "{figures:?}"
+    );
 
     // share_across_users = true: one session serves both.
     let shared_proxy = CountingProxy::start(sink.addr());
@@ -252,4 +327,54 @@ fn another_users_open_never_gets_a_cached_session_unless_shared() {
     one_program(&shared, &shared_proxy.host(), LOCAL);
     send_as_other_user(shared.socket_path(), &shared_proxy.host());
     assert_eq!(shared_proxy.connections(), 1);
+}
+
+fn socks_route(proxy_port: u16, dest: &CountingProxy) -> SocksRoute {
+    let port: u16 = dest
+        .host()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("proxy port");
+    SocksRoute {
+        proxy: SocksEndpoint::new(SocksHost::parse("127.0.0.1").expect("host"), proxy_port)
+            .expect("endpoint"),
+        versions: SocksVersions::V5,
+        methods: SocksMethods::no_auth(),
+        destination: SocksEndpoint::new(SocksHost::parse("127.0.0.1").expect("host"), port)
+            .expect("endpoint"),
+        username: None,
+        password: None,
+    }
+}
+
+fn one_program_via(d: &TestDaemon, route: SocksRoute) {
+    let conn = d.client().fw_helo(route, LOCAL, None).expect("fw_helo");
+    assert_eq!(
+        send_message(&conn, "a@a.test", &["b@b.test"], MESSAGE).code,
+        250
+    );
+    conn.quit().expect("quit");
+}
+
+#[test]
+fn a_different_socks_route_gets_its_own_session() {
+    let _wd = Watchdog::test("a_different_socks_route_gets_its_own_session");
+    let sink = SmtpSink::start();
+    let proxy = CountingProxy::start(sink.addr());
+    let (socks_a, socks_b) = (Microsocks::start(), Microsocks::start());
+    let d = daemon_with("[cache]\nidle_seconds = 60\n");
+    one_program(&d, &proxy.host(), LOCAL);
+    one_program_via(&d, socks_route(socks_a.port(), &proxy));
+    one_program_via(&d, socks_route(socks_b.port(), &proxy));
+    assert_eq!(
+        proxy.connections(),
+        3,
+        "straight, through A and through B: three sessions"
+    );
+    one_program_via(&d, socks_route(socks_a.port(), &proxy));
+    one_program(&d, &proxy.host(), LOCAL);
+    one_program_via(&d, socks_route(socks_b.port(), &proxy));
+    assert_eq!(proxy.connections(), 3, "each route finds its own session");
+    assert_eq!(cache_figures(&d).hits, 3);
 }

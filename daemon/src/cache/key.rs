@@ -10,8 +10,8 @@
 use crate::smtp::{Route, TlsMode, TlsPlan};
 use ring::hmac;
 use smtp32_protocol::{AuthSecret, Reply};
-use subtle::ConstantTimeEq;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
 /// Digests secrets under a key of this daemon's lifetime.
 pub struct SecretDigester {
@@ -22,7 +22,9 @@ impl SecretDigester {
     /// A digester with a fresh random key.
     pub fn new() -> SecretDigester {
         let seed: [u8; 32] = rand::random();
-        SecretDigester { key: hmac::Key::new(hmac::HMAC_SHA256, &seed) }
+        SecretDigester {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &seed),
+        }
     }
 
     /// The digest of `parts`, each length-prefixed so no two lists collide.
@@ -85,7 +87,13 @@ pub struct SessionKey {
 impl SessionKey {
     /// The key of an open along `route` saying EHLO `local` with TLS as `tls`,
     /// for `uid` (`None`: shared by every user).
-    pub fn new(digester: &SecretDigester, route: &Route, local: &str, tls: &TlsPlan, uid: Option<u32>) -> SessionKey {
+    pub fn new(
+        digester: &SecretDigester,
+        route: &Route,
+        local: &str,
+        tls: &TlsPlan,
+        uid: Option<u32>,
+    ) -> SessionKey {
         let (destination, route_digest) = match route {
             Route::Direct(endpoint) => {
                 let text = endpoint.to_string();
@@ -124,8 +132,17 @@ pub struct AuthProof {
 
 impl AuthProof {
     /// The proof of a successful AUTH as `user` with `secret`.
-    pub fn new(digester: &SecretDigester, user: &str, secret: &AuthSecret, reply: Reply) -> AuthProof {
-        AuthProof { user: user.to_owned(), secret: secret_digest(digester, user, secret), reply }
+    pub fn new(
+        digester: &SecretDigester,
+        user: &str,
+        secret: &AuthSecret,
+        reply: Reply,
+    ) -> AuthProof {
+        AuthProof {
+            user: user.to_owned(),
+            secret: secret_digest(digester, user, secret),
+            reply,
+        }
     }
 
     /// True when `user` and `secret` are the ones this session authenticated
@@ -146,23 +163,84 @@ mod tests {
     use crate::smtp::Endpoint;
 
     fn plan(mode: TlsMode, host: &str) -> TlsPlan {
-        TlsPlan { mode, context: None, host: host.into() }
+        TlsPlan {
+            mode,
+            context: None,
+            host: host.into(),
+        }
     }
 
     #[test]
     fn every_component_separates_keys() {
         let d = SecretDigester::new();
-        let route = Route::Direct(Endpoint { host: "mx.example".into(), port: 25 });
-        let base = SessionKey::new(&d, &route, "me.example", &plan(TlsMode::None, "mx.example"), Some(1000));
-        assert_eq!(base, SessionKey::new(&d, &route, "ME.example", &plan(TlsMode::None, "mx.example"), Some(1000)));
-        let other_port = Route::Direct(Endpoint { host: "mx.example".into(), port: 587 });
+        let route = Route::Direct(Endpoint {
+            host: "mx.example".into(),
+            port: 25,
+        });
+        let base = SessionKey::new(
+            &d,
+            &route,
+            "me.example",
+            &plan(TlsMode::None, "mx.example"),
+            Some(1000),
+        );
+        assert_eq!(
+            base,
+            SessionKey::new(
+                &d,
+                &route,
+                "ME.example",
+                &plan(TlsMode::None, "mx.example"),
+                Some(1000)
+            )
+        );
+        let other_port = Route::Direct(Endpoint {
+            host: "mx.example".into(),
+            port: 587,
+        });
         let variants = [
-            SessionKey::new(&d, &other_port, "me.example", &plan(TlsMode::None, "mx.example"), Some(1000)),
-            SessionKey::new(&d, &route, "you.example", &plan(TlsMode::None, "mx.example"), Some(1000)),
-            SessionKey::new(&d, &route, "me.example", &plan(TlsMode::Required, "mx.example"), Some(1000)),
-            SessionKey::new(&d, &route, "me.example", &plan(TlsMode::None, "other.example"), Some(1000)),
-            SessionKey::new(&d, &route, "me.example", &plan(TlsMode::None, "mx.example"), Some(1001)),
-            SessionKey::new(&d, &route, "me.example", &plan(TlsMode::None, "mx.example"), None),
+            SessionKey::new(
+                &d,
+                &other_port,
+                "me.example",
+                &plan(TlsMode::None, "mx.example"),
+                Some(1000),
+            ),
+            SessionKey::new(
+                &d,
+                &route,
+                "you.example",
+                &plan(TlsMode::None, "mx.example"),
+                Some(1000),
+            ),
+            SessionKey::new(
+                &d,
+                &route,
+                "me.example",
+                &plan(TlsMode::Required, "mx.example"),
+                Some(1000),
+            ),
+            SessionKey::new(
+                &d,
+                &route,
+                "me.example",
+                &plan(TlsMode::None, "other.example"),
+                Some(1000),
+            ),
+            SessionKey::new(
+                &d,
+                &route,
+                "me.example",
+                &plan(TlsMode::None, "mx.example"),
+                Some(1001),
+            ),
+            SessionKey::new(
+                &d,
+                &route,
+                "me.example",
+                &plan(TlsMode::None, "mx.example"),
+                None,
+            ),
         ];
         for v in variants {
             assert_ne!(base, v);
@@ -170,10 +248,39 @@ mod tests {
     }
 
     #[test]
+    fn the_socks_proxy_user_and_password_separate_keys() {
+        use smtp32_protocol::{
+            Secret, SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksUser, SocksVersions,
+        };
+        let d = SecretDigester::new();
+        let route = |user: &str, password: &str| {
+            Route::Socks(Box::new(SocksRoute {
+                proxy: SocksEndpoint::new(SocksHost::parse("127.0.0.1").unwrap(), 1080).unwrap(),
+                versions: SocksVersions::V5,
+                methods: SocksMethods::parse("2").unwrap(),
+                destination: SocksEndpoint::new(SocksHost::parse("mx.example").unwrap(), 25)
+                    .unwrap(),
+                username: Some(SocksUser::new(user).unwrap()),
+                password: Some(Secret::new(password).unwrap()),
+            }))
+        };
+        let tls = plan(TlsMode::None, "mx.example");
+        let key = |r: &Route| SessionKey::new(&d, r, "me.example", &tls, Some(0));
+        let base = key(&route("alice", "pw1"));
+        assert_eq!(base, key(&route("alice", "pw1")));
+        assert_ne!(base, key(&route("alice", "pw2")), "another proxy password");
+        assert_ne!(base, key(&route("bob", "pw1")), "another proxy user");
+        assert!(!base.destination.contains("pw1"), "{}", base.destination);
+    }
+
+    #[test]
     fn an_auth_proof_matches_only_the_same_user_and_secret() {
         let d = SecretDigester::new();
         let secret = AuthSecret::new("s3cret").unwrap();
-        let reply = Reply { code: 235, lines: vec!["ok".into()] };
+        let reply = Reply {
+            code: 235,
+            lines: vec!["ok".into()],
+        };
         let proof = AuthProof::new(&d, "alice", &secret, reply);
         assert!(proof.matches(&d, "alice", &secret));
         assert!(!proof.matches(&d, "alice", &AuthSecret::new("s3cret2").unwrap()));

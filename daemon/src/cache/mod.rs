@@ -81,15 +81,19 @@ impl ConnectionCache {
     }
 
     /// Keeps `parked` for the next open with its key, within `settings`;
-    /// gives it back (for QUIT) when the cache is off or it carried its
-    /// `max_reuse` transactions. Makes room by evicting the oldest.
-    pub fn park(self: &Arc<Self>, mut parked: Parked, settings: &CacheSettings) -> Result<(), Parked> {
+    /// gives its connection back (for QUIT) when the cache is off or it
+    /// carried its `max_reuse` transactions. Makes room by evicting the oldest.
+    pub fn park(
+        self: &Arc<Self>,
+        mut parked: Parked,
+        settings: &CacheSettings,
+    ) -> Option<SmtpClient> {
         if !settings.enabled() {
-            return Err(parked);
+            return Some(parked.client);
         }
         if parked.transactions >= settings.max_reuse {
             self.evictions.fetch_add(1, Ordering::Relaxed);
-            return Err(parked);
+            return Some(parked.client);
         }
         parked.client.set_tap(Arc::new(NoTap));
         parked.client.release_idle();
@@ -99,7 +103,8 @@ impl ConnectionCache {
         {
             let mut idle = self.idle();
             let same = |e: &Idle| e.parked.key.destination == parked.key.destination;
-            if idle.iter().filter(|e| same(e)).count() >= settings.max_idle_per_destination as usize {
+            if idle.iter().filter(|e| same(e)).count() >= settings.max_idle_per_destination as usize
+            {
                 if let Some(i) = idle.iter().position(same) {
                     evicted.push(idle.remove(i));
                 }
@@ -118,7 +123,7 @@ impl ConnectionCache {
             tokio::time::sleep(after).await;
             cache.expire(id);
         });
-        Ok(())
+        None
     }
 
     /// The most recently parked live session with `key`, taken out of the
@@ -128,7 +133,9 @@ impl ConnectionCache {
         let found = {
             let mut idle = self.idle();
             loop {
-                let Some(i) = idle.iter().rposition(|e| e.parked.key == *key) else { break None };
+                let Some(i) = idle.iter().rposition(|e| e.parked.key == *key) else {
+                    break None;
+                };
                 let mut entry = idle.remove(i);
                 if entry.parked.client.is_idle_alive() {
                     break Some(entry.parked);
@@ -137,8 +144,13 @@ impl ConnectionCache {
                 dead.push(entry);
             }
         };
-        self.evictions.fetch_add(dead.len() as u64, Ordering::Relaxed);
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        self.evictions
+            .fetch_add(dead.len() as u64, Ordering::Relaxed);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -151,7 +163,10 @@ impl ConnectionCache {
     /// The rows of the idle sessions `viewer` may see.
     pub fn visible(&self, viewer: &Viewer) -> Vec<ConnectionInfo> {
         let idle = self.idle();
-        idle.iter().filter(|e| viewer.may_see(&e.parked.activity.owner())).map(|e| e.parked.activity.info()).collect()
+        idle.iter()
+            .filter(|e| viewer.may_see(&e.parked.activity.owner()))
+            .map(|e| e.parked.activity.info())
+            .collect()
     }
 
     /// `smtp32ctl close` on an idle session: QUIT it. False when `viewer`
@@ -207,7 +222,9 @@ impl ConnectionCache {
     /// QUIT, in the background, bounded in time.
     fn evict(&self, parked: Parked) -> actix_rt::task::JoinHandle<()> {
         self.evictions.fetch_add(1, Ordering::Relaxed);
-        let Parked { client, activity, .. } = parked;
+        let Parked {
+            client, activity, ..
+        } = parked;
         activity.set_state(ConnectionState::Closing);
         actix_rt::spawn(async move {
             let _ = tokio::time::timeout(EVICT_QUIT_LIMIT, client.quit()).await;

@@ -33,10 +33,20 @@ impl CacheSettings {
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        check("cache.idle_seconds", self.idle_seconds.into(), 0, MAX_CACHE_IDLE_SECONDS.into())?;
+        check(
+            "cache.idle_seconds",
+            self.idle_seconds.into(),
+            0,
+            MAX_CACHE_IDLE_SECONDS.into(),
+        )?;
         check("cache.max_idle", self.max_idle.into(), 0, 100_000)?;
         let per_destination_max = self.max_idle.max(1).into();
-        check("cache.max_idle_per_destination", self.max_idle_per_destination.into(), 1, per_destination_max)?;
+        check(
+            "cache.max_idle_per_destination",
+            self.max_idle_per_destination.into(),
+            1,
+            per_destination_max,
+        )?;
         check("cache.max_reuse", self.max_reuse.into(), 1, 1_000_000)
     }
 }

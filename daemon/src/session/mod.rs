@@ -41,7 +41,9 @@ use crate::config::CacheSettings;
 use crate::registry::{ClientId, Registry};
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
-use messages::{AuthProven, Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
+use messages::{
+    AuthProven, Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
+};
 use phase::{Effect, Outcome};
 use reuse::{Resend, Reuse};
 use smtp32_protocol::{ConnectionState, DaemonFrame, Event, Failure, Handle, OpenMode, Reply};
@@ -462,12 +464,9 @@ impl Handler<Quit> for SmtpSession {
     fn handle(&mut self, _: Quit, ctx: &mut Self::Context) -> Self::Result {
         match std::mem::replace(&mut self.link, Link::Lost("closed by QUIT".into())) {
             Link::Ready(client) => {
-                let client = match self.try_park(client) {
-                    Ok(()) => {
-                        ctx.stop();
-                        return Box::pin(std::future::ready(Ok(())));
-                    }
-                    Err(client) => client,
+                let Some(client) = self.try_park(client) else {
+                    ctx.stop();
+                    return Box::pin(std::future::ready(Ok(())));
                 };
                 self.tap.activity().begin("QUIT".into());
                 self.tap.activity().set_state(ConnectionState::Closing);

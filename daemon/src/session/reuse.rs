@@ -74,7 +74,8 @@ pub(super) struct ReconnectPlan {
 
 impl ReconnectPlan {
     async fn connect(&self, tap: Arc<dyn TrafficTap>) -> Result<SmtpClient, SmtpError> {
-        let (mut client, _ehlo) = SmtpClient::connect_with(&self.route, &self.local, self.tls.clone(), tap).await?;
+        let (mut client, _ehlo) =
+            SmtpClient::connect_with(&self.route, &self.local, self.tls.clone(), tap).await?;
         client.release_idle();
         Ok(client)
     }
@@ -96,7 +97,11 @@ impl Checkout {
     pub(super) async fn open(self) -> Result<(SmtpClient, Option<Resend>), SmtpError> {
         match (self.client, self.plan) {
             (Some(client), plan) => {
-                let resend = plan.map(|plan| Resend { plan, tap: self.tap, cache: self.cache });
+                let resend = plan.map(|plan| Resend {
+                    plan,
+                    tap: self.tap,
+                    cache: self.cache,
+                });
                 Ok((client, resend))
             }
             (None, Some(plan)) => Ok((plan.connect(self.tap).await?, None)),
@@ -135,7 +140,12 @@ impl SmtpSession {
         let mut client = self.take_ready()?;
         let tap: Arc<dyn TrafficTap> = self.tap.clone();
         let Some(r) = self.reuse.as_deref_mut() else {
-            return Ok(Checkout { client: Some(client), plan: None, tap, cache: None });
+            return Ok(Checkout {
+                client: Some(client),
+                plan: None,
+                tap,
+                cache: None,
+            });
         };
         let fresh = std::mem::take(&mut r.fresh);
         let foreign_auth = r.auth.is_some() && !r.auth_proven;
@@ -149,23 +159,55 @@ impl SmtpSession {
                 if !dead {
                     actix_rt::spawn(async move { client.quit().await });
                 }
-                let why = if dead { "was closed by the server" } else { "is authenticated differently" };
-                self.tap.note(&format!("the reused connection {why}: opening a new one"));
-                Ok(Checkout { client: None, plan: Some(plan), tap, cache })
+                let why = if dead {
+                    "was closed by the server"
+                } else {
+                    "is authenticated differently"
+                };
+                self.tap
+                    .note(&format!("the reused connection {why}: opening a new one"));
+                Ok(Checkout {
+                    client: None,
+                    plan: Some(plan),
+                    tap,
+                    cache,
+                })
             }
-            plan => Ok(Checkout { client: Some(client), plan: plan.filter(|_| fresh), tap, cache }),
+            plan => Ok(Checkout {
+                client: Some(client),
+                plan: plan.filter(|_| fresh),
+                tap,
+                cache,
+            }),
         }
     }
 
     /// Takes an idle session for this open when the cache has one with its
     /// key; returns the EHLO reply to keep, or `None` when a connect is needed.
-    pub(super) fn adopt_cached(&mut self, route: &Route, local: &str, tls: &TlsPlan) -> Option<Reply> {
+    pub(super) fn adopt_cached(
+        &mut self,
+        route: &Route,
+        local: &str,
+        tls: &TlsPlan,
+    ) -> Option<Reply> {
         let uid = self.tap.activity().owner().uid;
         let r = self.reuse.as_deref_mut()?;
-        r.plan = Some(ReconnectPlan { route: route.clone(), local: local.to_owned(), tls: tls.clone() });
-        let owner = if r.settings.share_across_users { None } else { Some(uid?) };
+        r.plan = Some(ReconnectPlan {
+            route: route.clone(),
+            local: local.to_owned(),
+            tls: tls.clone(),
+        });
+        let owner = if r.settings.share_across_users {
+            None
+        } else {
+            Some(uid?)
+        };
         let key = SessionKey::new(r.cache.digester(), route, local, tls, owner);
-        let parked = if r.settings.enabled() { r.cache.take(&key) } else { None };
+        let parked = if r.settings.enabled() {
+            r.cache.take(&key)
+        } else {
+            None
+        };
         r.key = Some(key);
         let mut parked = parked?;
         parked.client.set_tap(self.tap.clone());
@@ -187,17 +229,31 @@ impl SmtpSession {
 
     /// `smtp_quit` on a clean session: park its connection. Gives the client
     /// back when it must get QUIT instead.
-    pub(super) fn try_park(&mut self, client: SmtpClient) -> Result<(), SmtpClient> {
+    pub(super) fn try_park(&mut self, client: SmtpClient) -> Option<SmtpClient> {
         let clean = self.tap.activity().state() == ConnectionState::Ready
-            && self.last_reply.as_ref().is_some_and(|r| (200..300).contains(&r.code));
+            && self
+                .last_reply
+                .as_ref()
+                .is_some_and(|r| (200..300).contains(&r.code));
         let activity = self.tap.activity().clone();
-        let Some(r) = self.reuse.as_deref_mut() else { return Err(client) };
-        let (Some(key), Some(ehlo)) = (r.key.clone(), r.ehlo.clone()) else { return Err(client) };
+        let Some(r) = self.reuse.as_deref_mut() else {
+            return Some(client);
+        };
+        let (Some(key), Some(ehlo)) = (r.key.clone(), r.ehlo.clone()) else {
+            return Some(client);
+        };
         if !clean || !r.cacheable || !r.settings.enabled() {
-            return Err(client);
+            return Some(client);
         }
-        let parked = Parked { client, key, ehlo, auth: r.auth.take(), transactions: r.transactions, activity };
-        r.cache.park(parked, &r.settings).map_err(|p| p.client)
+        let parked = Parked {
+            client,
+            key,
+            ehlo,
+            auth: r.auth.take(),
+            transactions: r.transactions,
+            activity,
+        };
+        r.cache.park(parked, &r.settings)
     }
 
     /// Bookkeeping after an operation: transactions carried, and whether the

@@ -54,7 +54,8 @@ impl SmtpSession {
         let Link::Ready(client) = &mut self.link else { return None };
         let r = self.reuse.as_deref_mut()?;
         let proof = r.auth.as_ref()?;
-        let usable = (client.is_tls() || msg.allow_cleartext) && (!r.fresh || client.is_idle_alive());
+        let allowed = client.is_tls() || msg.allow_cleartext;
+        let usable = allowed && (!r.fresh || client.is_idle_alive());
         if !usable || !proof.matches(r.cache.digester(), &msg.user, &msg.secret) {
             return None;
         }
@@ -69,7 +70,7 @@ impl Handler<Authenticate> for SmtpSession {
 
     fn handle(&mut self, msg: Authenticate, ctx: &mut Self::Context) -> Self::Result {
         if let Some(reply) = self.auth_from_cache(&msg) {
-            self.tap.note("AUTH answered from the reused connection, already authenticated as asked");
+            self.tap.note("AUTH answered from the reused connection, authenticated as asked");
             self.remember(Some(&reply));
             return Box::pin(std::future::ready(Ok(reply)));
         }
@@ -80,7 +81,8 @@ impl Handler<Authenticate> for SmtpSession {
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
         self.tap.activity().begin("AUTH".into());
-        let proof = self.reuse.as_deref().map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
+        let proof =
+            self.reuse.as_deref().map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
         let me = ctx.address();
         let done = self.spawn_op(ctx, Effect::Neutral, checkout, move |mut client| async move {
             let result = client.authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext).await;
@@ -89,7 +91,8 @@ impl Handler<Authenticate> for SmtpSession {
         Box::pin(async move {
             let result = done.await;
             if let (Ok(reply), Some((cache, user, secret))) = (&result, proof) {
-                me.do_send(AuthProven(AuthProof::new(cache.digester(), &user, &secret, reply.clone())));
+                let proof = AuthProof::new(cache.digester(), &user, &secret, reply.clone());
+                me.do_send(AuthProven(proof));
             }
             result
         })

@@ -65,18 +65,25 @@ impl CountingProxy {
     /// What the client sent on connection `i` (0-based), lossily decoded.
     pub fn sent(&self, i: usize) -> String {
         let links = self.shared.links.lock().expect("links");
-        links.get(i).map(|l| String::from_utf8_lossy(&l.sent.lock().expect("sent")).into_owned()).unwrap_or_default()
+        links
+            .get(i)
+            .map(|l| String::from_utf8_lossy(&l.sent.lock().expect("sent")).into_owned())
+            .unwrap_or_default()
     }
 
     /// True once the client side of connection `i` is closed.
     pub fn closed(&self, i: usize) -> bool {
         let links = self.shared.links.lock().expect("links");
-        links.get(i).is_some_and(|l| l.closed.load(Ordering::SeqCst))
+        links
+            .get(i)
+            .is_some_and(|l| l.closed.load(Ordering::SeqCst))
     }
 
     /// Waits until connection `i` is closed by its client; panics after `timeout`.
     pub fn wait_closed(&self, i: usize, timeout: Duration) {
-        crate::wait::wait_for(timeout, &format!("proxied connection {i} to close"), || self.closed(i));
+        crate::wait::wait_for(timeout, &format!("proxied connection {i} to close"), || {
+            self.closed(i)
+        });
     }
 
     /// Closes every connection, both ways: to the client, the server hung up.
@@ -105,13 +112,20 @@ fn cut(link: &Link) {
     let _ = link.upstream.shutdown(Shutdown::Both);
 }
 
-fn accept_loop(listener: TcpListener, upstream: SocketAddr, stop: Arc<AtomicBool>, shared: Arc<Shared>) {
+fn accept_loop(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+) {
     for client in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(client) = client else { continue };
-        let Ok(server) = TcpStream::connect(upstream) else { continue };
+        let Ok(server) = TcpStream::connect(upstream) else {
+            continue;
+        };
         let link = Link {
             client: client.try_clone().expect("clone"),
             upstream: server.try_clone().expect("clone"),
@@ -124,7 +138,10 @@ fn accept_loop(listener: TcpListener, upstream: SocketAddr, stop: Arc<AtomicBool
             links.push(link);
             links.len() - 1
         };
-        let (c2, s2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+        let (c2, s2) = (
+            client.try_clone().expect("clone"),
+            server.try_clone().expect("clone"),
+        );
         std::thread::spawn(move || pump_down(s2, c2));
         let shared = shared.clone();
         std::thread::spawn(move || pump_up(client, server, sent, closed, shared, index));
@@ -156,7 +173,9 @@ fn pump_up(
         let chunk = &buf[..n];
         let sprung = {
             let mut trap = shared.trap.lock().expect("trap");
-            let hit = trap.as_deref().is_some_and(|verb| chunk.to_ascii_uppercase().starts_with(verb.as_bytes()));
+            let hit = trap
+                .as_deref()
+                .is_some_and(|verb| chunk.to_ascii_uppercase().starts_with(verb.as_bytes()));
             if hit {
                 *trap = None;
             }
