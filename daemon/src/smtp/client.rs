@@ -44,6 +44,9 @@ struct SendCaps {
     size_limit: Option<u64>,
     smtputf8: bool,
     eightbitmime: bool,
+    /// CHUNKING (RFC 3030) with PIPELINING: a whole message goes as one
+    /// `BDAT n LAST` behind MAIL and RCPT.
+    bdat: bool,
 }
 
 /// An open SMTP connection past its greeting and EHLO/HELO.
@@ -285,6 +288,7 @@ impl SmtpClient {
             size_limit: self.extension("SIZE").and_then(|p| p.trim().parse().ok()).filter(|&n| n > 0),
             smtputf8: self.has_extension("SMTPUTF8"),
             eightbitmime: self.has_extension("8BITMIME"),
+            bdat: self.has_extension("CHUNKING") && self.has_extension("PIPELINING"),
         };
         Ok(ehlo)
     }
