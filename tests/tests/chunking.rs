@@ -2,11 +2,11 @@
 //! MAIL, the RCPTs and one `BDAT n LAST` with the message before reading any reply — one round
 //! trip — and Exim stores exactly what it stores for the same message sent with DATA.
 
-use smtp32::Direction;
+use smtp32::{Direction, ReturnCode};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::message::{expected_on_arrival, first_difference, generated_message};
 use smtp32_tests::peers::exim::{Exim, EximOptions};
-use smtp32_tests::session::{Traffic, LOCAL};
+use smtp32_tests::session::{expect_code, Traffic, LOCAL};
 use smtp32_tests::{TestDaemon, Watchdog};
 use std::time::Duration;
 
@@ -90,6 +90,48 @@ fn a_message_sent_with_bdat_arrives_byte_exact_in_one_round_trip() {
     );
     // And both are the message as sent (Exim stores lines with LF endings; the message has
     // no CR but those of its line endings once normalised).
-    let want: Vec<u8> = expected_on_arrival(&msg).into_iter().filter(|&b| b != b'\r').collect();
-    assert!(chunked == want, "stored vs sent: {}", first_difference(&chunked, &want));
+    let want: Vec<u8> = expected_on_arrival(&msg)
+        .into_iter()
+        .filter(|&b| b != b'\r')
+        .collect();
+    assert!(
+        chunked == want,
+        "stored vs sent: {}",
+        first_difference(&chunked, &want)
+    );
+}
+
+#[test]
+fn with_bdat_no_accepted_recipient_is_failure_and_the_connection_stays_usable() {
+    let _wd = Watchdog::test(
+        "with_bdat_no_accepted_recipient_is_failure_and_the_connection_stays_usable",
+    );
+    let mta = exim(true);
+    let d =
+        TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
+    let host = format!("127.0.0.1:{}", mta.smtp_addr().port());
+    let conn = d.client().helo(&host, LOCAL, None).expect("helo");
+    let rcpts = [mta.address("nobody")];
+    let e = conn.sendmsg(
+        "sender@client.test",
+        &[&rcpts[0]],
+        b"Subject: bdat\r\n\r\nlost\r\n",
+    );
+    let e = expect_code(e, ReturnCode::Failure, "no recipient accepted");
+    let report = e.send_report().expect("the error carries the report");
+    assert_eq!(report.accepted(), 0, "{report:?}");
+    assert_eq!(
+        e.reply().map(|r| r.code),
+        report.recipients.last().map(|r| r.code)
+    );
+    // The chunk was refused and the transaction reset: the next message is delivered.
+    let ok = conn.sendmsg(
+        "sender@client.test",
+        &[&mta.address("carol")],
+        b"Subject: bdat\r\n\r\nx\r\n",
+    );
+    assert_eq!(ok.expect("sendmsg after the refusal").verdict.code, 250);
+    mta.wait_for_delivery("carol", 1, T);
+    assert!(mta.delivered("nobody").is_empty());
+    conn.quit().expect("quit");
 }
