@@ -378,3 +378,16 @@ fn a_different_socks_route_gets_its_own_session() {
     assert_eq!(proxy.connections(), 3, "each route finds its own session");
     assert_eq!(cache_figures(&d).hits, 3);
 }
+
+#[test]
+fn idle_sessions_get_quit_when_the_daemon_stops() {
+    let _wd = Watchdog::test("idle_sessions_get_quit_when_the_daemon_stops");
+    let sink = SmtpSink::start();
+    let proxy = CountingProxy::start(sink.addr());
+    let mut d = daemon_with("[cache]\nidle_seconds = 60\n");
+    one_program(&d, &proxy.host(), LOCAL);
+    assert!(!proxy.closed(0));
+    d.stop(T);
+    proxy.wait_closed(0, T);
+    assert!(proxy.sent(0).ends_with("QUIT\r\n"), "{:?}", proxy.sent(0));
+}
