@@ -112,9 +112,12 @@ impl SmtpSession {
     }
 
     /// Takes its connection from `cache` when an idle one matches, and
-    /// parks it there at `smtp_quit`, as `settings` say.
+    /// parks it there at `smtp_quit`, as `settings` say (nothing, and no
+    /// memory, when they turn the cache off).
     pub fn with_cache(mut self, cache: Arc<ConnectionCache>, settings: CacheSettings) -> Self {
-        self.reuse = Some(Box::new(Reuse::new(cache, settings)));
+        if settings.enabled() {
+            self.reuse = Some(Box::new(Reuse::new(cache, settings)));
+        }
         self
     }
 
@@ -336,6 +339,7 @@ impl Handler<Connect> for SmtpSession {
                     act.link = Link::Ready(client);
                     act.tap.activity().end(ConnectionState::Ready);
                     if let Some(r) = act.reuse.as_deref_mut() {
+                        // Kept for the next owner's smtp_rply, should the session be parked.
                         r.ehlo = Some(reply.clone());
                     }
                     act.last_reply = Some(reply);

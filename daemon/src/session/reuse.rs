@@ -30,7 +30,7 @@ pub(super) struct Reuse {
     pub(super) settings: CacheSettings,
     /// `None`: this session is never parked (owner's uid unknown).
     pub(super) key: Option<SessionKey>,
-    /// How to open a replacement connection.
+    /// How to open a replacement connection; kept only for a reused one.
     pub(super) plan: Option<ReconnectPlan>,
     /// The EHLO reply of the open.
     pub(super) ehlo: Option<Reply>,
@@ -192,11 +192,6 @@ impl SmtpSession {
     ) -> Option<Reply> {
         let uid = self.tap.activity().owner().uid;
         let r = self.reuse.as_deref_mut()?;
-        r.plan = Some(ReconnectPlan {
-            route: route.clone(),
-            local: local.to_owned(),
-            tls: tls.clone(),
-        });
         let owner = if r.settings.share_across_users {
             None
         } else {
@@ -210,6 +205,12 @@ impl SmtpSession {
         };
         r.key = Some(key);
         let mut parked = parked?;
+        // Only a reused connection may need replacing: a new one keeps no plan.
+        r.plan = Some(ReconnectPlan {
+            route: route.clone(),
+            local: local.to_owned(),
+            tls: tls.clone(),
+        });
         parked.client.set_tap(self.tap.clone());
         r.ehlo = Some(parked.ehlo.clone());
         r.auth = parked.auth;
