@@ -8,13 +8,14 @@
 
 use smtp32::socks::{SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksVersions};
 use smtp32::ReturnCode;
-use smtp32_tests::ctl::{as_other_user, ctl, run, OTHER_GROUP};
+use smtp32_tests::ctl::{as_other_user, ctl, run, run_with_input, OTHER_GROUP};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::peers::counting_proxy::CountingProxy;
 use smtp32_tests::peers::socks::Microsocks;
+use smtp32_tests::sendmail::{relay_config, sendmail, sendmail_binary};
 use smtp32_tests::session::{expect_code, send_message, Traffic, LOCAL};
 use smtp32_tests::wait::wait_for;
-use smtp32_tests::{SmtpSink, TestDaemon, Watchdog};
+use smtp32_tests::{Aiosmtpd, SmtpSink, TestDaemon, Watchdog};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -390,4 +391,27 @@ fn idle_sessions_get_quit_when_the_daemon_stops() {
     d.stop(T);
     proxy.wait_closed(0, T);
     assert!(proxy.sent(0).ends_with("QUIT\r\n"), "{:?}", proxy.sent(0));
+}
+
+#[test]
+fn relay_sessions_of_smtp32_sendmail_are_shared_by_every_user() {
+    let _wd = Watchdog::test("relay_sessions_of_smtp32_sendmail_are_shared_by_every_user");
+    let server = Aiosmtpd::start_with_auth("relay-user", "relay-pw");
+    let proxy = CountingProxy::start(server.addr());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let password_file = dir.path().join("relay-password");
+    std::fs::write(&password_file, "relay-pw\n").expect("password file");
+    let (_dir, d) = daemon_for_two_users(&format!(
+        "idle_seconds = 60\n{}",
+        relay_config(&proxy.host(), "relay-user", &password_file)
+    ));
+    let message = b"Subject: relayed\r\n\r\nthrough the shared session\r\n";
+    let out = sendmail(d.socket_path(), &["-f", "root@client.test", "x@y.test"], message);
+    out.expect_code(0, "smtp32-sendmail as root");
+    let mut cmd = as_other_user(&sendmail_binary());
+    cmd.env("SMTP32_SOCKET", d.socket_path()).args(["-f", "nobody@client.test", "x@y.test"]);
+    run_with_input(cmd, Some(message.to_vec()), T).expect_code(0, "smtp32-sendmail as nobody");
+    let stored = server.wait_for_messages(2, T);
+    assert!(stored.iter().all(|m| m.auth_login.as_deref() == Some("relay-user")), "both sent authenticated");
+    assert_eq!(proxy.connections(), 1, "one relay session for both users");
 }
