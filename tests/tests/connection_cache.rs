@@ -406,12 +406,52 @@ fn relay_sessions_of_smtp32_sendmail_are_shared_by_every_user() {
         relay_config(&proxy.host(), "relay-user", &password_file)
     ));
     let message = b"Subject: relayed\r\n\r\nthrough the shared session\r\n";
-    let out = sendmail(d.socket_path(), &["-f", "root@client.test", "x@y.test"], message);
+    let out = sendmail(
+        d.socket_path(),
+        &["-f", "root@client.test", "x@y.test"],
+        message,
+    );
     out.expect_code(0, "smtp32-sendmail as root");
     let mut cmd = as_other_user(&sendmail_binary());
-    cmd.env("SMTP32_SOCKET", d.socket_path()).args(["-f", "nobody@client.test", "x@y.test"]);
+    cmd.env("SMTP32_SOCKET", d.socket_path())
+        .args(["-f", "nobody@client.test", "x@y.test"]);
     run_with_input(cmd, Some(message.to_vec()), T).expect_code(0, "smtp32-sendmail as nobody");
     let stored = server.wait_for_messages(2, T);
-    assert!(stored.iter().all(|m| m.auth_login.as_deref() == Some("relay-user")), "both sent authenticated");
+    assert!(
+        stored
+            .iter()
+            .all(|m| m.auth_login.as_deref() == Some("relay-user")),
+        "both sent authenticated"
+    );
     assert_eq!(proxy.connections(), 1, "one relay session for both users");
+}
+
+#[test]
+fn an_asynchronous_open_takes_a_cached_session_and_reports_it_once() {
+    let _wd = Watchdog::test("an_asynchronous_open_takes_a_cached_session_and_reports_it_once");
+    let sink = SmtpSink::start();
+    let proxy = CountingProxy::start(sink.addr());
+    let d = daemon_with("[cache]\nidle_seconds = 60\n");
+    one_program(&d, &proxy.host(), LOCAL);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let status: smtp32::StatusCallback = Box::new(move |h, r| {
+        let _ = tx.send((h, r));
+    });
+    let client = d.client();
+    let conn = client
+        .xhelo(&proxy.host(), LOCAL, None, status)
+        .expect("xhelo");
+    let (handle, result) = rx.recv_timeout(T).expect("the status callback runs");
+    assert_eq!(handle, conn.handle());
+    result.expect("the cached session is ready");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(100)).is_err(),
+        "the status callback runs once"
+    );
+    assert_eq!(
+        send_message(&conn, "a@a.test", &["b@b.test"], MESSAGE).code,
+        250
+    );
+    conn.quit().expect("quit");
+    assert_eq!(proxy.connections(), 1);
 }

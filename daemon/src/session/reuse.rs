@@ -155,6 +155,7 @@ impl SmtpSession {
             Some(plan) if replace || foreign_auth || dead => {
                 r.auth = None;
                 r.auth_proven = false;
+                r.transactions = 0;
                 r.cache.count_reconnect();
                 if !dead {
                     actix_rt::spawn(async move { client.quit().await });
