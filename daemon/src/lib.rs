@@ -7,6 +7,7 @@
 //! - [`ipc`]: the accept loop, one task per client, request routing.
 //! - [`registry`]: handles, their owners and the connection limits.
 //! - [`session`]: the actix actor per SMTP connection, with timeout and cancel.
+//! - [`cache`]: warm SMTP sessions kept between programs (`smtp_quit` parks, an open takes).
 //! - [`smtp`]: outbound SMTP, free of actix and IPC.
 //! - [`state`]: what the client tasks share.
 //! - [`peer`]: client credentials and who is an admin.
