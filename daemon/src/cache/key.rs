@@ -7,7 +7,7 @@
 //! cache holds no secret and a digest is worth nothing outside this process.
 //! Digests are compared in constant time.
 
-use crate::smtp::{Route, TlsMode, TlsPlan};
+use crate::smtp::{Route, TlsPlan};
 use ring::hmac;
 use smtp32_protocol::{AuthSecret, Reply};
 use std::sync::Arc;
@@ -64,24 +64,20 @@ impl std::fmt::Debug for Digest {
     }
 }
 
-/// Everything an open fixes about a session before its first command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Everything an open fixes about a session before its first command, as
+/// two digests (64 bytes per session, nothing in clear): the destination, and
+/// the whole key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionKey {
-    /// The server as named and its port, or the SOCKS route (proxy,
-    /// versions, methods, destination and user): what the admin view shows.
-    pub destination: String,
-    /// The whole route, SOCKS password included, as a digest.
-    route: Digest,
-    tls: TlsMode,
-    /// The name the certificate was verified for.
-    server_name: String,
-    /// Which TLS configuration verified it (a reload with other CA files or
-    /// exceptions builds another).
-    tls_config: usize,
-    /// The EHLO name.
-    local: String,
-    /// The owner's uid; `None` when the cache is shared across users.
-    uid: Option<u32>,
+    /// The server as named and its port, or the whole SOCKS route (proxy,
+    /// versions, methods, destination, user and password): what
+    /// `cache.max_idle_per_destination` counts by.
+    destination: Digest,
+    /// The destination, the TLS mode, the name the certificate was verified
+    /// for, the TLS configuration that verified it (a reload with other CA
+    /// files or exceptions builds another), the EHLO name and the owner's uid
+    /// (`None` when shared across users).
+    whole: Digest,
 }
 
 impl SessionKey {
@@ -94,29 +90,45 @@ impl SessionKey {
         tls: &TlsPlan,
         uid: Option<u32>,
     ) -> SessionKey {
-        let (destination, route_digest) = match route {
-            Route::Direct(endpoint) => {
-                let text = endpoint.to_string();
-                let digest = digester.digest(&[b"direct", text.as_bytes()]);
-                (text, digest)
-            }
+        let destination = match route {
+            Route::Direct(endpoint) => digester.digest(&[
+                b"direct",
+                endpoint.host.as_bytes(),
+                &endpoint.port.to_be_bytes(),
+            ]),
             Route::Socks(r) => {
                 let user = r.username.as_ref().map(|u| u.as_str()).unwrap_or("");
                 let password = r.password.as_ref().map(|p| p.expose()).unwrap_or("");
-                let text = format!("{route} user {user:?} methods {:?}", r.methods);
-                let digest = digester.digest(&[b"socks", text.as_bytes(), password.as_bytes()]);
-                (text, digest)
+                let text = format!("{route} methods {:?}", r.methods);
+                digester.digest(&[
+                    b"socks",
+                    text.as_bytes(),
+                    user.as_bytes(),
+                    password.as_bytes(),
+                ])
             }
         };
-        SessionKey {
-            destination,
-            route: route_digest,
-            tls: tls.mode,
-            server_name: tls.host.to_ascii_lowercase(),
-            tls_config: tls.context.as_ref().map_or(0, |c| Arc::as_ptr(c) as usize),
-            local: local.to_ascii_lowercase(),
-            uid,
-        }
+        let mode = format!("{:?}", tls.mode);
+        let config = tls.context.as_ref().map_or(0, |c| Arc::as_ptr(c) as usize);
+        let owner = uid.map_or([0u8; 5], |u| {
+            let b = u.to_be_bytes();
+            [1, b[0], b[1], b[2], b[3]]
+        });
+        let whole = digester.digest(&[
+            b"key",
+            &destination.0,
+            mode.as_bytes(),
+            tls.host.to_ascii_lowercase().as_bytes(),
+            &config.to_be_bytes(),
+            local.to_ascii_lowercase().as_bytes(),
+            &owner,
+        ]);
+        SessionKey { destination, whole }
+    }
+
+    /// True when `other` goes to the same destination (whatever the rest).
+    pub fn same_destination(&self, other: &SessionKey) -> bool {
+        self.destination == other.destination
     }
 }
 
@@ -160,7 +172,7 @@ fn secret_digest(digester: &SecretDigester, user: &str, secret: &AuthSecret) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::smtp::Endpoint;
+    use crate::smtp::{Endpoint, TlsMode};
 
     fn plan(mode: TlsMode, host: &str) -> TlsPlan {
         TlsPlan {
@@ -270,7 +282,7 @@ mod tests {
         assert_eq!(base, key(&route("alice", "pw1")));
         assert_ne!(base, key(&route("alice", "pw2")), "another proxy password");
         assert_ne!(base, key(&route("bob", "pw1")), "another proxy user");
-        assert!(!base.destination.contains("pw1"), "{}", base.destination);
+        assert!(!base.same_destination(&key(&route("alice", "pw2"))));
     }
 
     #[test]

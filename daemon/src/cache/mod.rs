@@ -102,7 +102,7 @@ impl ConnectionCache {
         let mut evicted = Vec::new();
         {
             let mut idle = self.idle();
-            let same = |e: &Idle| e.parked.key.destination == parked.key.destination;
+            let same = |e: &Idle| e.parked.key.same_destination(&parked.key);
             if idle.iter().filter(|e| same(e)).count() >= settings.max_idle_per_destination as usize
             {
                 if let Some(i) = idle.iter().position(same) {

@@ -340,7 +340,7 @@ impl Handler<Connect> for SmtpSession {
                     act.tap.activity().end(ConnectionState::Ready);
                     if let Some(r) = act.reuse.as_deref_mut() {
                         // Kept for the next owner's smtp_rply, should the session be parked.
-                        r.ehlo = Some(reply.clone());
+                        r.ehlo_head = Some(reuse::ehlo_head(&reply));
                     }
                     act.last_reply = Some(reply);
                     act.arm_idle(ctx);

@@ -31,9 +31,10 @@ pub(super) struct Reuse {
     /// `None`: this session is never parked (owner's uid unknown).
     pub(super) key: Option<SessionKey>,
     /// How to open a replacement connection; kept only for a reused one.
-    pub(super) plan: Option<ReconnectPlan>,
-    /// The EHLO reply of the open.
-    pub(super) ehlo: Option<Reply>,
+    pub(super) plan: Option<Box<ReconnectPlan>>,
+    /// The code and first line of the open's EHLO reply; its other lines are
+    /// the client's keywords (kept once, not twice per connection).
+    pub(super) ehlo_head: Option<(u16, String)>,
     /// Who the connection is authenticated as.
     pub(super) auth: Option<AuthProof>,
     /// True once this session's owner did the AUTH or proved the same identity.
@@ -54,7 +55,7 @@ impl Reuse {
             settings,
             key: None,
             plan: None,
-            ehlo: None,
+            ehlo_head: None,
             auth: None,
             auth_proven: false,
             fresh: false,
@@ -151,7 +152,7 @@ impl SmtpSession {
         let foreign_auth = r.auth.is_some() && !r.auth_proven;
         let dead = fresh && !client.is_idle_alive();
         let cache = Some(r.cache.clone());
-        match r.plan.clone() {
+        match r.plan.as_deref().cloned() {
             Some(plan) if replace || foreign_auth || dead => {
                 r.auth = None;
                 r.auth_proven = false;
@@ -207,13 +208,13 @@ impl SmtpSession {
         r.key = Some(key);
         let mut parked = parked?;
         // Only a reused connection may need replacing: a new one keeps no plan.
-        r.plan = Some(ReconnectPlan {
+        r.plan = Some(Box::new(ReconnectPlan {
             route: route.clone(),
             local: local.to_owned(),
             tls: tls.clone(),
-        });
+        }));
         parked.client.set_tap(self.tap.clone());
-        r.ehlo = Some(parked.ehlo.clone());
+        r.ehlo_head = Some(ehlo_head(&parked.ehlo));
         r.auth = parked.auth;
         r.auth_proven = false;
         r.fresh = true;
@@ -222,8 +223,7 @@ impl SmtpSession {
         activity.set_tls(parked.client.tls_description());
         self.tap.note(&format!(
             "reusing a cached connection to {} (no network traffic; {} transactions so far)",
-            r.key.as_ref().map_or("", |k| k.destination.as_str()),
-            parked.transactions
+            route, parked.transactions
         ));
         self.link = Link::Ready(parked.client);
         Some(parked.ehlo)
@@ -241,7 +241,8 @@ impl SmtpSession {
         let Some(r) = self.reuse.as_deref_mut() else {
             return Some(client);
         };
-        let (Some(key), Some(ehlo)) = (r.key.clone(), r.ehlo.clone()) else {
+        let (Some(key), Some(ehlo)) = (r.key, r.ehlo_head.as_ref().map(|h| ehlo_reply(h, &client)))
+        else {
             return Some(client);
         };
         if !clean || !r.cacheable || !r.settings.enabled() {
@@ -267,4 +268,17 @@ impl SmtpSession {
             }
         }
     }
+}
+
+/// What a session keeps of its EHLO reply: the code and the first line.
+pub(super) fn ehlo_head(reply: &Reply) -> (u16, String) {
+    (reply.code, reply.lines.first().cloned().unwrap_or_default())
+}
+
+/// The EHLO reply again, from its first line and the client's keywords.
+fn ehlo_reply((code, head): &(u16, String), client: &SmtpClient) -> Reply {
+    let lines = std::iter::once(head.clone())
+        .chain(client.keywords().iter().cloned())
+        .collect();
+    Reply { code: *code, lines }
 }
