@@ -40,7 +40,7 @@ pub struct Parked {
     /// The EHLO reply of the open, for `smtp_rply` after a reuse.
     pub ehlo: Reply,
     /// Who the connection is authenticated as, if anyone.
-    pub auth: Option<AuthProof>,
+    pub auth: Option<Box<AuthProof>>,
     /// Mail transactions carried so far.
     pub transactions: u32,
     /// The record the admin view lists, under the handle it last had.

@@ -501,7 +501,7 @@ impl Handler<AuthProven> for SmtpSession {
 
     fn handle(&mut self, AuthProven(proof): AuthProven, _: &mut Self::Context) {
         if let Some(r) = self.reuse.as_deref_mut() {
-            r.auth = Some(proof);
+            r.auth = Some(Box::new(proof));
             r.auth_proven = true;
         }
     }

@@ -36,7 +36,7 @@ pub(super) struct Reuse {
     /// the client's keywords (kept once, not twice per connection).
     pub(super) ehlo_head: Option<(u16, String)>,
     /// Who the connection is authenticated as.
-    pub(super) auth: Option<AuthProof>,
+    pub(super) auth: Option<Box<AuthProof>>,
     /// True once this session's owner did the AUTH or proved the same identity.
     pub(super) auth_proven: bool,
     /// Taken from the cache; no operation has used the connection yet.
