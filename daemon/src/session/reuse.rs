@@ -259,8 +259,9 @@ impl SmtpSession {
         r.cache.park(parked, &r.settings)
     }
 
-    /// Bookkeeping after an operation: transactions carried, and whether the
-    /// session still matches its key.
+    /// Before `command` goes out: a `smtp_direct` or TURN line may change the
+    /// server's view of the session in ways its key cannot tell, so the
+    /// session gets QUIT at `smtp_quit` instead of being parked.
     pub(super) fn note_command(&mut self, command: &Command) {
         if let Some(r) = self.reuse.as_deref_mut() {
             if matches!(command, Command::Direct { .. } | Command::Turn) {
