@@ -244,7 +244,12 @@ int smtp_noop(SMTP_HANDLE conn);
 int smtp_rset(SMTP_HANDLE conn);
 
 /*
- * smtp_quit: sends QUIT, closes the connection and frees the handle.
+ * smtp_quit: sends QUIT, closes the connection and frees the handle. With
+ * the daemon's connection cache on (cache.idle_seconds, default 5 s), a
+ * connection in a clean state (no mail transaction open, last reply 2xx) is
+ * kept warm instead, for the next smtp_helo/smtp_xhelo/smtp_fw_helo of the
+ * same user with the same server, TLS mode, SOCKS route and local name (see
+ * the README); it gets QUIT when the cache lets it go.
  * Returns SMTP_SUCCESS, SMTP_INVALID_HANDLE, SMTP_IN_PROGRESS (the handle is
  * then kept), or a transport error (the handle is freed anyway). Once it has
  * freed the handle, no callback of it runs again (see the general rules).

@@ -214,7 +214,9 @@ impl Connection {
         self.entry.set_yield_hook(hook);
     }
 
-    /// Sends `QUIT`, closes the connection and frees the handle.
+    /// Sends `QUIT`, closes the connection and frees the handle; with the
+    /// daemon's connection cache on, a clean session is kept warm for the
+    /// next open with the same key instead (see the README).
     pub fn quit(self) -> Result<()> {
         let _busy = self.begin()?;
         let result = self.expect_done(Request::Quit { handle: self.handle });

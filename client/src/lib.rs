@@ -61,6 +61,6 @@ pub use queue::Submitted;
 pub use smtp32_protocol::endpoint::client_socket_path;
 pub use smtp32_protocol::{
     AuthMechanism, EnhancedStatus, Failure, QueueEntry, SendReport, Submission,
-    ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
+    CacheStatus, ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
     ReturnCode, StateCounts, TrafficLine,
 };

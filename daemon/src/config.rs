@@ -3,9 +3,11 @@
 //! an unknown key or an out-of-range value stops the daemon with a message
 //! that names the key.
 
+mod cache;
 mod queue;
 mod relay;
 
+pub use cache::CacheSettings;
 pub use queue::QueueSettings;
 pub use relay::{machine_hostname, Aliases, RelaySettings};
 
@@ -96,6 +98,8 @@ pub struct Settings {
     pub relay: RelaySettings,
     /// The mail queue of `smtp32-sendmail` (`[queue]`).
     pub queue: QueueSettings,
+    /// Warm SMTP sessions kept between programs (`[cache]`).
+    pub cache: CacheSettings,
 }
 
 /// The `[tls]` table: how SMTP connections do TLS and what they trust.
@@ -211,6 +215,7 @@ impl Settings {
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
         check("idle_timeout", self.idle_timeout.into(), 0, MAX_IDLE_TIMEOUT.into())?;
         parse_socket_mode(&self.socket_mode)?;
+        self.cache.validate()?;
         crate::smtp::tls::check_settings(&self.tls).map_err(|why| ConfigError::Invalid {
             key: "tls.ca_files",
             value: format!("{:?}", self.tls.ca_files),
@@ -329,6 +334,23 @@ mod tests {
         let e = load_text("admin_group = \"no-such-group-smtp32\"").unwrap_err().to_string();
         assert!(e.contains("`admin_group`"), "{e}");
         assert_eq!(load_text("socket_group = \"root\"").unwrap().socket_gid(), Some(0));
+    }
+
+    #[test]
+    fn cache_table_defaults_and_ranges() {
+        let s = load_text("").unwrap();
+        let c = s.cache;
+        assert_eq!((c.idle_seconds, c.max_idle, c.max_idle_per_destination, c.max_reuse), (5, 100, 10, 100));
+        assert!(c.enabled() && !c.share_across_users);
+        assert!(!load_text("[cache]\nidle_seconds = 0").unwrap().cache.enabled());
+        for (bad, key) in [
+            ("[cache]\nidle_seconds = 3601", "`cache.idle_seconds`"),
+            ("[cache]\nmax_idle = 5\nmax_idle_per_destination = 6", "`cache.max_idle_per_destination`"),
+            ("[cache]\nmax_reuse = 0", "`cache.max_reuse`"),
+        ] {
+            let e = load_text(bad).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`seats`]: the limits on IPC clients, in all and per user.
 //! - [`budget`]: the bytes one IPC client may hold in the daemon.
 //! - [`session`]: the actix actor per SMTP connection, with timeout and cancel.
+//! - [`cache`]: warm SMTP sessions kept between programs (`smtp_quit` parks, an open takes).
 //! - [`smtp`]: outbound SMTP, free of actix and IPC.
 //! - [`state`]: what the client tasks share.
 //! - [`peer`]: client credentials and who is an admin.
@@ -21,6 +22,7 @@
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
 pub mod budget;
+pub mod cache;
 pub mod config;
 pub mod ipc;
 pub mod lifecycle;

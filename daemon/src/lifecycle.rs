@@ -80,6 +80,7 @@ pub async fn drain(state: &DaemonState) {
     for session in state.registry.all_sessions() {
         session.do_send(Close);
     }
+    state.cache.clear().await;
     let deadline = Instant::now() + CLOSE_LIMIT;
     while !state.registry.is_empty() && Instant::now() < deadline {
         tokio::time::sleep(POLL).await;

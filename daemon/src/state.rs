@@ -2,6 +2,7 @@
 //! arbiters that serve the clients and run their SMTP session actors, counters for `status`, the
 //! shutdown state and the means to reload.
 
+use crate::cache::ConnectionCache;
 use crate::config::{ConfigError, Settings};
 use crate::lifecycle::Lifecycle;
 use crate::queue::QueueSlot;
@@ -20,6 +21,8 @@ pub struct DaemonState {
     settings: RwLock<Arc<Settings>>,
     /// Every SMTP connection and its owner.
     pub registry: Arc<Registry>,
+    /// Warm sessions kept between programs.
+    pub cache: Arc<ConnectionCache>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     next_client: AtomicU64,
@@ -47,6 +50,7 @@ impl DaemonState {
             reload,
             settings: RwLock::new(Arc::new(settings)),
             registry: Arc::new(Registry::new()),
+            cache: Arc::new(ConnectionCache::new()),
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             next_client: AtomicU64::new(1),

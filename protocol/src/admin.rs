@@ -25,17 +25,21 @@ pub enum ConnectionState {
     Closing,
     /// The TCP connection is gone (timeout, cancel, I/O error); the handle waits to be freed.
     Lost,
+    /// Ended by `smtp_quit` and kept warm in the daemon's connection cache for
+    /// the next open with the same key; listed under the handle it last had.
+    Cached,
 }
 
 impl ConnectionState {
     /// Every state, in declaration order.
-    pub const ALL: [ConnectionState; 6] = [
+    pub const ALL: [ConnectionState; 7] = [
         ConnectionState::Connecting,
         ConnectionState::Ready,
         ConnectionState::InTransaction,
         ConnectionState::InData,
         ConnectionState::Closing,
         ConnectionState::Lost,
+        ConnectionState::Cached,
     ];
 
     /// The lower-case name `smtp32ctl` prints, e.g. `in-transaction`.
@@ -47,6 +51,7 @@ impl ConnectionState {
             ConnectionState::InData => "in-data",
             ConnectionState::Closing => "closing",
             ConnectionState::Lost => "lost",
+            ConnectionState::Cached => "cached",
         }
     }
 }
@@ -134,6 +139,8 @@ pub struct StateCounts {
     pub closing: u32,
     /// In [`ConnectionState::Lost`].
     pub lost: u32,
+    /// In [`ConnectionState::Cached`] (idle in the connection cache).
+    pub cached: u32,
 }
 
 impl StateCounts {
@@ -146,6 +153,7 @@ impl StateCounts {
             ConnectionState::InData => &mut self.in_data,
             ConnectionState::Closing => &mut self.closing,
             ConnectionState::Lost => &mut self.lost,
+            ConnectionState::Cached => &mut self.cached,
         };
         *slot = slot.saturating_add(1);
     }
@@ -159,6 +167,7 @@ impl StateCounts {
             ConnectionState::InData => self.in_data,
             ConnectionState::Closing => self.closing,
             ConnectionState::Lost => self.lost,
+            ConnectionState::Cached => self.cached,
         }
     }
 }

@@ -25,7 +25,9 @@ pub enum Event {
     },
     /// A copy of SMTP traffic, sent only while debugging is on for the handle.
     /// Events for one handle arrive in the order the bytes crossed the wire,
-    /// and before the response to the request that caused them.
+    /// and before the response to the request that caused them. A line the
+    /// daemon itself adds (`FromServer`, starting `[smtp32d] `) says what no
+    /// byte on the wire shows, e.g. that the open took a cached session.
     Traffic {
         /// The connection the bytes belong to.
         handle: Handle,

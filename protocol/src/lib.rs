@@ -57,4 +57,4 @@ pub use socks::{
     DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
     SocksVersions, DEFAULT_SOCKS_PORT,
 };
-pub use status::DaemonStatus;
+pub use status::{CacheStatus, DaemonStatus};

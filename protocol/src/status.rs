@@ -36,4 +36,24 @@ pub struct DaemonStatus {
     pub errors: Vec<ErrorCount>,
     /// True once SIGTERM or `Request::Shutdown` started the shutdown.
     pub shutting_down: bool,
+    /// The connection cache (issue 12).
+    pub cache: CacheStatus,
+}
+
+/// The connection cache's figures: sessions idle now, and since start the
+/// opens that took one (hits) or found none (misses), reused sessions that
+/// had to be replaced by a new connection (reconnects), and idle sessions
+/// closed (time up, cache full, reuse limit, found closed, `smtp32ctl close`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheStatus {
+    /// Idle sessions in the cache now.
+    pub idle: u32,
+    /// Opens served by an idle session.
+    pub hits: u64,
+    /// Opens that found none and connected.
+    pub misses: u64,
+    /// Reused sessions replaced by a new connection before their first command.
+    pub reconnects: u64,
+    /// Idle sessions closed by the cache.
+    pub evictions: u64,
 }

@@ -7,6 +7,7 @@
 //! (`send_path.rs` checks the order of a few landmarks; this checks every byte.)
 
 use smtp32::Direction;
+use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::message::{expected_on_arrival, first_difference, generated_message};
 use smtp32_tests::peers::exim::{Exim, ALIAS, DOMAIN};
 use smtp32_tests::recorder::RecordingProxy;
@@ -46,7 +47,8 @@ fn a_whole_session_is_copied_exactly_and_in_order() {
     let _wd = Watchdog::test("a_whole_session_is_copied_exactly_and_in_order");
     let server = Aiosmtpd::start();
     let proxy = RecordingProxy::start(server.addr());
-    let d = TestDaemon::start();
+    // The cache off: this session ends with QUIT on the wire, not parked.
+    let d = TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
     let traffic = Traffic::new();
     let conn = d.client().helo(&proxy.host(), LOCAL, Some(traffic.callback())).expect("helo");
 
@@ -116,7 +118,8 @@ fn multi_line_replies_and_a_rejected_command_are_copied_exactly() {
     let _wd = Watchdog::test("multi_line_replies_and_a_rejected_command_are_copied_exactly");
     let mta = Exim::start().unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
     let proxy = RecordingProxy::start(mta.smtp_addr());
-    let d = TestDaemon::start();
+    // The cache off: the session ends with QUIT on the wire, not parked.
+    let d = TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
     let traffic = Traffic::new();
     let conn = d.client().helo(&proxy.host(), LOCAL, Some(traffic.callback())).expect("helo");
     conn.expn(&format!("{ALIAS}@{DOMAIN}")).expect("EXPN");

@@ -42,7 +42,9 @@ fn a_refused_recipient_among_accepted_ones_gets_its_own_code() {
 #[test]
 fn no_accepted_recipient_is_failure_and_the_connection_stays_usable() {
     let _wd = Watchdog::test("no_accepted_recipient_is_failure_and_the_connection_stays_usable");
-    let mta = exim();
+    // Without CHUNKING: with it the message goes out behind the envelope (chunking.rs).
+    let opts = smtp32_tests::peers::exim::EximOptions { chunking: false, ..Default::default() };
+    let mta = Exim::start_with(opts).unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
     let d = TestDaemon::start();
     let traffic = Traffic::new();
     let conn = d.client().helo(&mta.smtp_addr().to_string(), LOCAL, Some(traffic.callback())).expect("helo");

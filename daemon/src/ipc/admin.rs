@@ -19,6 +19,7 @@ pub fn status(state: &DaemonState) -> Response {
     for activity in state.registry.all_activities() {
         by_state.add(activity.state());
     }
+    by_state.cached = state.cache.status().idle;
     Response::Status(DaemonStatus {
         daemon_version: env!("CARGO_PKG_VERSION").into(),
         protocol_version: PROTOCOL_VERSION,
@@ -34,12 +35,16 @@ pub fn status(state: &DaemonState) -> Response {
         bytes_received: state.totals.bytes_received(),
         errors: state.totals.errors(),
         shutting_down: state.lifecycle.is_shutting_down(),
+        cache: state.cache.status(),
     })
 }
 
 /// `Request::ListConnections`: the rows `viewer` may see, by handle.
+/// Idle sessions of the connection cache follow, with state `cached`.
 pub fn list(state: &DaemonState, viewer: &Viewer) -> Response {
-    Response::Connections(state.registry.visible(viewer).iter().map(|a| a.info()).collect())
+    let mut rows: Vec<_> = state.registry.visible(viewer).iter().map(|a| a.info()).collect();
+    rows.extend(state.cache.visible(viewer));
+    Response::Connections(rows)
 }
 
 /// `Request::ShowConnection`.
@@ -52,7 +57,12 @@ pub fn show(state: &DaemonState, viewer: &Viewer, handle: Handle) -> Response {
 
 /// `Request::CloseConnection`: cancels like `XQuit`; the owner's call in
 /// flight is answered `Aborted` and the handle is freed when the actor stops.
+/// An idle cached session gets QUIT.
 pub async fn close(state: &DaemonState, viewer: &Viewer, handle: Handle) -> Response {
+    if state.cache.close(viewer, handle) {
+        info!(handle = %handle, by_uid = ?viewer.peer.uid, "cached connection closed by smtp32ctl");
+        return Response::Done;
+    }
     match state.registry.lookup_admin(viewer, handle) {
         Ok((session, activity)) => {
             info!(

@@ -287,7 +287,9 @@ impl Router {
         }
         let target = Target::parse(&relay.host).map_err(Failure::from)?;
         let route = Ok(Route::Direct(target.endpoint));
-        let (handle, _) = self.open(route, target.tls, relay.ehlo_name(), OpenMode::Sync, debug).await?;
+        // Relay sessions carry the daemon's own credentials: all who may relay share them.
+        let local = relay.ehlo_name();
+        let (handle, _) = self.open(route, target.tls, local, OpenMode::Sync, debug, true).await?;
         if let Some((user, secret)) = relay.credentials() {
             let msg = Authenticate {
                 mechanism: None,
@@ -374,7 +376,7 @@ impl Router {
         mode: OpenMode,
         debug: bool,
     ) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
-        match self.open(route, tls, local, mode, debug).await {
+        match self.open(route, tls, local, mode, debug, false).await {
             Ok((handle, pending)) => (Response::Opened { handle }, pending),
             Err(f) => (Response::Failed(f), None),
         }
@@ -382,7 +384,8 @@ impl Router {
 
     /// Checks the arguments, registers a session and connects it along `route`
     /// with TLS as `tls` says (`None`: the configured `tls.policy`), at once
-    /// for `Sync`; for `Async` the caller sends the returned `Connect`.
+    /// for `Sync`; for `Async` the caller sends the returned `Connect`. A
+    /// `shared` session may be cached for every user, whatever `cache.share_across_users`.
     async fn open(
         &self,
         route: Result<Route, Failure>,
@@ -390,6 +393,7 @@ impl Router {
         local: String,
         mode: OpenMode,
         debug: bool,
+        shared: bool,
     ) -> Result<(Handle, Option<(Addr<SmtpSession>, Connect)>), Failure> {
         let route = route?;
         validate_arg("local name", &local)?;
@@ -405,6 +409,8 @@ impl Router {
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
         let idle = settings.idle_timeout;
         let budget = self.budget.clone();
+        let (cache, mut cache_settings) = (self.state.cache.clone(), settings.cache);
+        cache_settings.share_across_users |= shared;
         let (peer, server, totals) = (self.peer, route.to_string(), self.state.totals.clone());
         let limits = ConnectionLimits {
             total: settings.max_connections,
@@ -416,7 +422,9 @@ impl Router {
                 let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
                 let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
                 let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                    SmtpSession::new(handle, owner, registry, tap, timeout).with_idle_timeout(idle)
+                    SmtpSession::new(handle, owner, registry, tap, timeout)
+                        .with_idle_timeout(idle)
+                        .with_cache(cache, cache_settings)
                 });
                 (session, activity)
             })?;

@@ -6,6 +6,7 @@
 use super::messages::SendBatch;
 use super::phase::Effect;
 use super::{OpOutput, SmtpSession};
+use crate::smtp::SmtpError;
 use actix::prelude::*;
 use smtp32_protocol::{BatchOutcome, Failure, Reply};
 use std::time::Duration;
@@ -27,7 +28,7 @@ impl Handler<SendBatch> for SmtpSession {
         if msg.messages.is_empty() {
             return Box::pin(std::future::ready(Err(Failure::InvalidArgument("an empty batch".into()))));
         }
-        let mut client = match self.take_ready() {
+        let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
@@ -35,6 +36,11 @@ impl Handler<SendBatch> for SmtpSession {
         self.tap.activity().begin(format!("SENDBATCH ({} messages, {bytes} bytes)", msg.messages.len()));
         let step = Duration::from_secs(self.timeout_secs.into());
         self.spawn_op_within(ctx, Effect::FinalDot, None, async move {
+            let mut client = match tokio::time::timeout(step, checkout.open()).await {
+                Ok(Ok((client, _))) => client,
+                Ok(Err(e)) => return (None, Err(e)),
+                Err(_) => return (None, Err(SmtpError::Io(std::io::ErrorKind::TimedOut.into()))),
+            };
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))
         })

@@ -30,16 +30,22 @@ pub mod activity;
 mod batch;
 pub mod messages;
 pub mod phase;
+mod reuse;
 mod send;
 pub mod tap;
 mod tls_auth;
 pub mod traffic_log;
 
+use crate::cache::ConnectionCache;
+use crate::config::CacheSettings;
 use crate::registry::{ClientId, Registry};
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
-use messages::{Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit};
+use messages::{
+    AuthProven, Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
+};
 use phase::{Effect, Outcome};
+use reuse::{Resend, Reuse};
 use smtp32_protocol::{ConnectionState, DaemonFrame, Event, Failure, Handle, OpenMode, Reply};
 use std::future::Future;
 use std::sync::Arc;
@@ -82,6 +88,8 @@ pub struct SmtpSession {
     idle_secs: u32,
     /// The idle timer, armed only while the link is `Ready`.
     idle_timer: Option<SpawnHandle>,
+    /// The connection cache and this session's place in it; `None`: never cached.
+    reuse: Option<Box<Reuse>>,
 }
 
 impl SmtpSession {
@@ -99,7 +107,18 @@ impl SmtpSession {
             pending_status: false,
             idle_secs: 0,
             idle_timer: None,
+            reuse: None,
         }
+    }
+
+    /// Takes its connection from `cache` when an idle one matches, and
+    /// parks it there at `smtp_quit`, as `settings` say (nothing, and no
+    /// memory, when they turn the cache off).
+    pub fn with_cache(mut self, cache: Arc<ConnectionCache>, settings: CacheSettings) -> Self {
+        if settings.enabled() {
+            self.reuse = Some(Box::new(Reuse::new(cache, settings)));
+        }
+        self
     }
 
     /// Closes the connection after `secs` seconds without an operation (0 = never).
@@ -146,17 +165,29 @@ impl SmtpSession {
         }
     }
 
-    /// Runs `work` with the timeout and the cancel token; `work` hands the
-    /// client back with its result. The reply to the caller travels through a
-    /// oneshot, so a stopped actor answers `Aborted`.
-    fn spawn_op<T, F>(&mut self, ctx: &mut Context<Self>, effect: Effect, work: F) -> ResponseFuture<Result<T, Failure>>
+    /// Runs `work` on the connection `checkout` yields, with the timeout and
+    /// the cancel token; `work` hands the client back with its result. The
+    /// reply to the caller travels through a oneshot, so a stopped actor
+    /// answers `Aborted`.
+    fn spawn_op<T, F, Fut>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        effect: Effect,
+        checkout: reuse::Checkout,
+        work: F,
+    ) -> ResponseFuture<Result<T, Failure>>
     where
         T: OpOutput + 'static,
-        F: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
+        F: FnOnce(SmtpClient) -> Fut + 'static,
+        Fut: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
     {
         let limit = Some(self.timeout_secs);
         self.spawn_op_within(ctx, effect, limit, async move {
-            let (client, result) = work.await;
+            let client = match checkout.open().await {
+                Ok((client, _)) => client,
+                Err(e) => return (None, Err(e)),
+            };
+            let (client, result) = work(client).await;
             (Some(client), result)
         })
     }
@@ -218,6 +249,9 @@ impl SmtpSession {
                 (_, Ok(_)) => Outcome::Accepted,
                 (_, Err(_)) => Outcome::Refused,
             };
+            if let (Effect::FinalDot, Some(r)) = (effect, act.reuse.as_deref_mut()) {
+                r.transactions = r.transactions.saturating_add(1);
+            }
             let activity = act.tap.activity();
             activity.end(phase::after(activity.state(), effect, outcome));
             act.remember(reply);
@@ -269,6 +303,13 @@ impl Handler<Connect> for SmtpSession {
 
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
         self.pending_status = msg.mode == OpenMode::Async;
+        if let Some(ehlo) = self.adopt_cached(&msg.route, &msg.local, &msg.tls) {
+            self.last_reply = Some(ehlo);
+            self.tap.activity().end(ConnectionState::Ready);
+            self.arm_idle(ctx);
+            self.report_status(Ok(()));
+            return Box::pin(std::future::ready(Ok(())));
+        }
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
         let secs = self.timeout_secs;
@@ -297,6 +338,10 @@ impl Handler<Connect> for SmtpSession {
                     act.tap.activity().set_tls(client.tls_description());
                     act.link = Link::Ready(client);
                     act.tap.activity().end(ConnectionState::Ready);
+                    if let Some(r) = act.reuse.as_deref_mut() {
+                        // Kept for the next owner's smtp_rply, should the session be parked.
+                        r.ehlo_head = Some(reuse::ehlo_head(&reply));
+                    }
                     act.last_reply = Some(reply);
                     act.arm_idle(ctx);
                     Ok(())
@@ -350,27 +395,44 @@ impl Handler<Perform> for SmtpSession {
         // Refuse a bad argument before touching the connection.
         let step = match op {
             Operation::Command(cmd) => match command_line(&cmd) {
-                Ok(line) => Step::Line(line),
+                Ok(line) => {
+                    self.note_command(&cmd);
+                    Step::Line(line)
+                }
                 Err(e) => return Box::pin(std::future::ready(Err(Failure::from(e)))),
             },
             Operation::DataChunk(bytes) => Step::Chunk(bytes),
             Operation::DataEnd => Step::End,
         };
-        let mut client = match std::mem::replace(&mut self.link, Link::Busy) {
-            Link::Ready(c) => c,
-            other => {
-                self.link = other;
-                return Box::pin(std::future::ready(Err(self.unavailable())));
-            }
+        let checkout = match self.checkout(false) {
+            Ok(c) => c,
+            Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
         self.tap.activity().begin(what);
-        self.spawn_op(ctx, effect, async move {
+        let limit = Some(self.timeout_secs);
+        self.spawn_op_within(ctx, effect, limit, async move {
+            let (mut client, resend) = match checkout.open().await {
+                Ok(opened) => opened,
+                Err(e) => return (None, Err(e)),
+            };
             let result = match step {
-                Step::Line(line) => client.command(&line).await.map(Some),
+                Step::Line(line) => match client.command(&line).await {
+                    // The first command on a reused connection found it
+                    // closed: no transaction began, so say it again anew.
+                    Err(e) if resend.is_some() && Resend::applies(&e) => {
+                        let Some(resend) = resend else { return (None, Err(e)) };
+                        client = match resend.reconnect().await {
+                            Ok(c) => c,
+                            Err(e) => return (None, Err(e)),
+                        };
+                        client.command(&line).await.map(Some)
+                    }
+                    other => other.map(Some),
+                },
                 Step::Chunk(bytes) => client.data_chunk(&bytes).await.map(|()| None),
                 Step::End => client.data_end().await.map(Some),
             };
-            (client, result)
+            (Some(client), result)
         })
     }
 }
@@ -406,6 +468,10 @@ impl Handler<Quit> for SmtpSession {
     fn handle(&mut self, _: Quit, ctx: &mut Self::Context) -> Self::Result {
         match std::mem::replace(&mut self.link, Link::Lost("closed by QUIT".into())) {
             Link::Ready(client) => {
+                let Some(client) = self.try_park(client) else {
+                    ctx.stop();
+                    return Box::pin(std::future::ready(Ok(())));
+                };
                 self.tap.activity().begin("QUIT".into());
                 self.tap.activity().set_state(ConnectionState::Closing);
                 let limit = Duration::from_secs(self.timeout_secs.into());
@@ -426,6 +492,17 @@ impl Handler<Quit> for SmtpSession {
                 self.link = busy;
                 Box::pin(std::future::ready(Err(Failure::InProgress)))
             }
+        }
+    }
+}
+
+impl Handler<AuthProven> for SmtpSession {
+    type Result = ();
+
+    fn handle(&mut self, AuthProven(proof): AuthProven, _: &mut Self::Context) {
+        if let Some(r) = self.reuse.as_deref_mut() {
+            r.auth = Some(Box::new(proof));
+            r.auth_proven = true;
         }
     }
 }

@@ -19,13 +19,13 @@ impl Handler<SendMessage> for SmtpSession {
     type Result = ResponseFuture<Result<SendReport, Failure>>;
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
-        let mut client = match self.take_ready() {
+        let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
         let what = format!("SENDMSG ({} recipients, {} bytes)", msg.rcpts.len(), msg.data.len());
         self.tap.activity().begin(what);
-        self.spawn_op(ctx, Effect::FinalDot, async move {
+        self.spawn_op(ctx, Effect::FinalDot, checkout, move |mut client| async move {
             let result = client.send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref()).await;
             (client, result)
         })

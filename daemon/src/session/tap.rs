@@ -56,6 +56,21 @@ impl EventTap {
         &self.out
     }
 
+    /// A line from the daemon itself to the debug callback (not traffic:
+    /// it is neither counted nor logged as such), e.g. that the session came
+    /// from the connection cache. It reads `[smtp32d] <text>` CRLF.
+    pub fn note(&self, text: &str) {
+        if !self.enabled.load(Ordering::Relaxed) {
+            return;
+        }
+        let bytes = format!("[smtp32d] {text}\r\n").into_bytes();
+        let direction = Direction::FromServer;
+        let frame = DaemonFrame::Event(Event::Traffic { handle: self.handle, direction, bytes });
+        if self.out.try_send(frame).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Copies dropped because the client's queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

@@ -2,9 +2,10 @@
 //! the EHLO keywords (`smtp_ext`). Each runs like any other operation:
 //! spawned under the connection's timeout and cancel token.
 
-use super::messages::{Authenticate, GetExtensions, StartTls};
+use super::messages::{AuthProven, Authenticate, GetExtensions, StartTls};
 use super::phase::Effect;
 use super::{Link, SmtpSession};
+use crate::cache::AuthProof;
 use crate::smtp::SmtpClient;
 use actix::prelude::*;
 use smtp32_protocol::{Failure, Reply};
@@ -26,13 +27,18 @@ impl Handler<StartTls> for SmtpSession {
     type Result = ResponseFuture<Result<Reply, Failure>>;
 
     fn handle(&mut self, _: StartTls, ctx: &mut Self::Context) -> Self::Result {
-        let mut client = match self.take_ready() {
+        let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
+        // The key of a cached session says how the open did TLS; one
+        // upgraded by hand no longer matches it.
+        if let Some(r) = self.reuse.as_deref_mut() {
+            r.cacheable = false;
+        }
         let activity = self.tap.activity().clone();
         activity.begin("STARTTLS".into());
-        self.spawn_op(ctx, Effect::Neutral, async move {
+        self.spawn_op(ctx, Effect::Neutral, checkout, move |mut client| async move {
             let result = client.starttls().await;
             activity.set_tls(client.tls_description());
             (client, result)
@@ -40,18 +46,55 @@ impl Handler<StartTls> for SmtpSession {
     }
 }
 
+impl SmtpSession {
+    /// The original 235 when this reused connection is authenticated as
+    /// `msg` asks (same user, same secret), still open, and AUTH would be
+    /// allowed on it now.
+    fn auth_from_cache(&mut self, msg: &Authenticate) -> Option<Reply> {
+        let Link::Ready(client) = &mut self.link else { return None };
+        let r = self.reuse.as_deref_mut()?;
+        let proof = r.auth.as_ref()?;
+        let allowed = client.is_tls() || msg.allow_cleartext;
+        let usable = allowed && (!r.fresh || client.is_idle_alive());
+        if !usable || !proof.matches(r.cache.digester(), &msg.user, &msg.secret) {
+            return None;
+        }
+        r.auth_proven = true;
+        r.fresh = false;
+        Some(proof.reply.clone())
+    }
+}
+
 impl Handler<Authenticate> for SmtpSession {
     type Result = ResponseFuture<Result<Reply, Failure>>;
 
     fn handle(&mut self, msg: Authenticate, ctx: &mut Self::Context) -> Self::Result {
-        let mut client = match self.take_ready() {
+        if let Some(reply) = self.auth_from_cache(&msg) {
+            self.tap.note("AUTH answered from the reused connection, authenticated as asked");
+            self.remember(Some(&reply));
+            return Box::pin(std::future::ready(Ok(reply)));
+        }
+        // Authenticated as someone else: this owner needs a new connection.
+        let replace = self.reuse.as_deref().is_some_and(|r| r.auth.is_some());
+        let checkout = match self.checkout(replace) {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
         self.tap.activity().begin("AUTH".into());
-        self.spawn_op(ctx, Effect::Neutral, async move {
+        let proof =
+            self.reuse.as_deref().map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
+        let me = ctx.address();
+        let done = self.spawn_op(ctx, Effect::Neutral, checkout, move |mut client| async move {
             let result = client.authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext).await;
             (client, result)
+        });
+        Box::pin(async move {
+            let result = done.await;
+            if let (Ok(reply), Some((cache, user, secret))) = (&result, proof) {
+                let proof = AuthProof::new(cache.digester(), &user, &secret, reply.clone());
+                me.do_send(AuthProven(proof));
+            }
+            result
         })
     }
 }

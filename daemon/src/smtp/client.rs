@@ -48,6 +48,9 @@ struct SendCaps {
     size_limit: Option<u64>,
     smtputf8: bool,
     eightbitmime: bool,
+    /// CHUNKING (RFC 3030) with PIPELINING: a whole message goes as one
+    /// `BDAT n LAST` behind MAIL and RCPT.
+    bdat: bool,
 }
 
 /// An open SMTP connection past its greeting and EHLO/HELO.
@@ -229,6 +232,19 @@ impl SmtpClient {
         }
     }
 
+    /// Shows this connection's traffic to `tap` from now on (a session taken
+    /// from the connection cache copies to its new owner, and only to it).
+    pub fn set_tap(&mut self, tap: Arc<dyn TrafficTap>) {
+        self.tap = tap;
+    }
+
+    /// True when an idle connection may take a command: outside a message,
+    /// nothing unasked from the server (a 421 before it closes), no end of
+    /// stream. One poll, never a wait.
+    pub fn is_idle_alive(&mut self) -> bool {
+        !self.in_message && self.check_in_step().is_ok() && self.stream.get_ref().socket_is_quiet()
+    }
+
     /// The EHLO keywords (upper-cased, parameters kept), empty after HELO.
     pub fn keywords(&self) -> &[String] {
         &self.keywords
@@ -280,6 +296,7 @@ impl SmtpClient {
             size_limit: self.extension("SIZE").and_then(|p| p.trim().parse().ok()).filter(|&n| n > 0),
             smtputf8: self.has_extension("SMTPUTF8"),
             eightbitmime: self.has_extension("8BITMIME"),
+            bdat: self.has_extension("CHUNKING") && self.has_extension("PIPELINING"),
         };
         Ok(ehlo)
     }

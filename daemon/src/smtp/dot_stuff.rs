@@ -22,12 +22,16 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct DataEncoder {
     state: State,
+    /// False for BDAT (RFC 3030), whose chunks carry the message as it is:
+    /// line endings are still made CRLF, dots are left alone, no end line.
+    stuffing: bool,
 }
 
 impl Default for DataEncoder {
     fn default() -> Self {
         DataEncoder {
             state: State::LineStart,
+            stuffing: true,
         }
     }
 }
@@ -36,6 +40,15 @@ impl DataEncoder {
     /// An encoder at the start of a message.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An encoder for a BDAT chunk: the same line endings as for DATA, no
+    /// dot-stuffing, and [`DataEncoder::finish`] adds no `.` line.
+    pub fn for_bdat() -> Self {
+        DataEncoder {
+            state: State::LineStart,
+            stuffing: false,
+        }
     }
 
     /// Appends the encoding of the next chunk of the message to `out`.
@@ -47,7 +60,7 @@ impl DataEncoder {
                 self.state = State::LineStart;
                 continue;
             }
-            if self.state != State::InLine && first == b'.' {
+            if self.stuffing && self.state != State::InLine && first == b'.' {
                 out.push(b'.');
             }
             // memchr2 scans a word (or a vector) at a time: a byte-by-byte
@@ -73,12 +86,14 @@ impl DataEncoder {
     }
 
     /// Appends the end of the message — CRLF if the last line lacked one, then
-    /// `.` CRLF — and makes the encoder ready for the next message.
+    /// `.` CRLF (not for BDAT) — and makes the encoder ready for the next message.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.state == State::InLine {
             out.extend_from_slice(b"\r\n");
         }
-        out.extend_from_slice(b".\r\n");
+        if self.stuffing {
+            out.extend_from_slice(b".\r\n");
+        }
         self.state = State::LineStart;
     }
 }
@@ -241,6 +256,13 @@ mod tests {
             chunks.push(&input[from..]);
             assert_eq!(encode(&chunks), whole, "input {input:?} cut as {chunks:?}");
             assert_eq!(unstuff(&whole), normalise(&input), "input {input:?}");
+            let mut bdat = DataEncoder::for_bdat();
+            let mut chunked = Vec::new();
+            for chunk in &chunks {
+                bdat.encode(chunk, &mut chunked);
+            }
+            bdat.finish(&mut chunked);
+            assert_eq!(chunked, normalise(&input), "BDAT: input {input:?}");
         }
     }
 }

@@ -42,6 +42,25 @@ impl SmtpStream {
         Some(format!("{version} {suite}").trim().to_string())
     }
 
+    /// True when the socket has nothing to read and no end of stream: asks
+    /// the kernel itself (a peek that never waits), not the runtime's
+    /// readiness, which may not have seen a FIN that just arrived.
+    pub fn socket_is_quiet(&self) -> bool {
+        use std::os::fd::AsRawFd;
+        let fd = match self {
+            SmtpStream::Plain(tcp) => tcp.as_raw_fd(),
+            SmtpStream::Tls(tls) => tls.get_ref().0.as_raw_fd(),
+            SmtpStream::Detached => return false,
+        };
+        let mut byte = 0u8;
+        // SAFETY: `fd` is an open socket owned by `self` for the whole call,
+        // and `byte` is a valid one-byte buffer; MSG_PEEK leaves the data queued.
+        let n = unsafe {
+            libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
     /// True once TLS is up.
     pub fn is_tls(&self) -> bool {
         matches!(self, SmtpStream::Tls(_))

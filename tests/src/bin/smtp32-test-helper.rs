@@ -1,4 +1,4 @@
-//! A second client process for the isolation tests.
+//! A second client process for the isolation and connection cache tests.
 //!
 //! - `smtp32-test-helper use-handle SOCKET HANDLE`: tries NOOP on another process's handle,
 //!   once over a raw IPC connection and once through the C ABI (`smtp_noop`, with
@@ -6,6 +6,9 @@
 //! - `smtp32-test-helper hold SOCKET HOST`: opens three connections to HOST through the Rust
 //!   client (idle after EHLO; after MAIL and RCPT; inside DATA), prints `READY h1 h2 h3`, then
 //!   blocks on stdin until it is killed.
+//! - `smtp32-test-helper send SOCKET HOST`: one message to HOST (helo, MAIL, RCPT, DATA,
+//!   `smtp_quit`), as a program of its own user would; prints `SENT code` with the final
+//!   dot's reply code.
 
 use smtp32_protocol::{Command, Handle, Request};
 use smtp32_tests::raw::RawClient;
@@ -18,8 +21,9 @@ fn main() {
     match args.get(1).map(String::as_str) {
         Some("use-handle") if args.len() == 4 => use_handle(Path::new(&args[2]), args[3].parse().expect("handle")),
         Some("hold") if args.len() == 4 => hold(Path::new(&args[2]), &args[3]),
+        Some("send") if args.len() == 4 => send(Path::new(&args[2]), &args[3]),
         _ => {
-            eprintln!("usage: smtp32-test-helper use-handle SOCKET HANDLE | hold SOCKET HOST");
+            eprintln!("usage: smtp32-test-helper use-handle SOCKET HANDLE | hold SOCKET HOST | send SOCKET HOST");
             std::process::exit(2);
         }
     }
@@ -51,4 +55,13 @@ fn hold(socket: &Path, host: &str) {
     // Hold everything open until killed.
     let mut buf = Vec::new();
     let _ = std::io::stdin().read_to_end(&mut buf);
+}
+
+fn send(socket: &Path, host: &str) {
+    let client = smtp32::Client::connect(socket).expect("connect to the daemon");
+    let conn = client.helo(host, smtp32_tests::session::LOCAL, None).expect("helo");
+    let chunks: [&[u8]; 1] = [b"Subject: from the helper\r\n\r\nhello\r\n"];
+    let reply = smtp32_tests::session::send_message(&conn, "a@a.test", &["b@b.test"], &chunks);
+    conn.quit().expect("quit");
+    println!("SENT {}", reply.code);
 }

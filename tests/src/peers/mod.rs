@@ -5,10 +5,12 @@
 //! - [`scripted`]: a tiny in-process TCP server that stalls, cuts or babbles on cue.
 //! - [`blackhole`]: a loopback port whose SYNs are dropped (a full accept queue).
 //! - [`chaos_proxy`]: a TCP proxy that cuts, resets, freezes or drops verdicts at random.
+//! - [`counting_proxy`]: a TCP proxy that counts connections and cuts them on cue.
 
 pub mod aiosmtpd;
 pub mod blackhole;
 pub mod chaos_proxy;
+pub mod counting_proxy;
 pub mod exim;
 pub mod scripted;
 pub mod smtp_sink;

@@ -2,7 +2,7 @@
 //! with the same snake_case names as the wire types. Written by hand so the
 //! client library needs no JSON dependency.
 
-use smtp32::{ConnectionDetail, ConnectionInfo, DaemonStatus, Direction, ReturnCode, StateCounts};
+use smtp32::{CacheStatus, ConnectionDetail, ConnectionInfo, DaemonStatus, Direction, ReturnCode, StateCounts};
 use std::fmt::Write as _;
 
 /// Builds one JSON object.
@@ -102,6 +102,7 @@ pub fn status(s: &DaemonStatus) -> String {
         .num("connections", s.connections)
         .raw("by_state", by_state(&s.by_state))
         .num("connections_opened", s.connections_opened)
+        .raw("cache", cache(&s.cache))
         .num("messages_accepted", s.messages_accepted)
         .num("bytes_sent", s.bytes_sent)
         .num("bytes_received", s.bytes_received)
@@ -112,6 +113,16 @@ pub fn status(s: &DaemonStatus) -> String {
                 Object::new().num("code", e.code).str("name", name).num("count", e.count).end()
             })),
         )
+        .end()
+}
+
+fn cache(c: &CacheStatus) -> String {
+    Object::new()
+        .num("idle", c.idle)
+        .num("hits", c.hits)
+        .num("misses", c.misses)
+        .num("reconnects", c.reconnects)
+        .num("evictions", c.evictions)
         .end()
 }
 

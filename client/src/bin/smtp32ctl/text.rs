@@ -21,12 +21,20 @@ pub fn status(s: &DaemonStatus) -> String {
     line("clients", s.clients.to_string());
     let states: Vec<String> = ConnectionState::ALL
         .iter()
-        .filter(|&&st| s.by_state.get(st) > 0)
+        .filter(|&&st| st != ConnectionState::Cached && s.by_state.get(st) > 0)
         .map(|&st| format!("{} {}", s.by_state.get(st), st.name()))
         .collect();
     let detail = if states.is_empty() { String::new() } else { format!(" ({})", states.join(", ")) };
     line("connections", format!("{}{detail}", s.connections));
     line("connections opened", s.connections_opened.to_string());
+    let c = &s.cache;
+    line(
+        "connection cache",
+        format!(
+            "{} idle, {} hits, {} misses, {} reconnects, {} evictions",
+            c.idle, c.hits, c.misses, c.reconnects, c.evictions
+        ),
+    );
     line("messages accepted", s.messages_accepted.to_string());
     line("bytes sent", s.bytes_sent.to_string());
     line("bytes received", s.bytes_received.to_string());

@@ -2,6 +2,8 @@
 //! parameters the server offers and the message needs, every RCPT, DATA and
 //! the message. With PIPELINING (RFC 2920) MAIL, the RCPTs and DATA go out in
 //! one write and the replies are read in order; without it, step by step.
+//! With CHUNKING (RFC 3030) as well, the message goes as one `BDAT n LAST`
+//! right behind MAIL and the RCPTs, before any reply: one round trip.
 
 use super::{DsnRequest, SmtpClient};
 use crate::smtp::{command_line, DataEncoder, SmtpError};
@@ -49,12 +51,13 @@ impl SmtpClient {
             .collect::<Result<Vec<_>, _>>()?;
         // The message is made transparent once, into the write buffer's
         // memory; its size is what SIZE declares and is checked against.
+        let chunked = self.caps.bdat;
         let mut body = std::mem::take(&mut self.out);
         body.clear();
-        let mut encoder = DataEncoder::new();
+        let mut encoder = if chunked { DataEncoder::for_bdat() } else { DataEncoder::new() };
         encoder.encode(data, &mut body);
         encoder.finish(&mut body);
-        let size = body.len() - b".\r\n".len();
+        let size = if chunked { body.len() } else { body.len() - b".\r\n".len() };
         if let Err(e) = self.mail_parameters(&mut mail, size, data, from, rcpts) {
             self.out = body;
             self.release_buffer();
@@ -62,6 +65,9 @@ impl SmtpClient {
         }
         if let Some(d) = dsn {
             mail.push_str(&d.mail_suffix());
+        }
+        if chunked {
+            return self.send_chunked(&mail, &rcpt_lines, body).await;
         }
         let pipelined = self.caps.pipelining;
         if pipelined {
@@ -114,6 +120,51 @@ impl SmtpClient {
         let verdict = self.read().await?;
         let delivered = (200..300).contains(&verdict.code);
         let report = report(verdict, recipients);
+        if delivered {
+            Ok(report)
+        } else {
+            Err(SmtpError::NotSent(report))
+        }
+    }
+
+    /// MAIL, the RCPTs and `BDAT n LAST` with the message (`body`, line
+    /// endings made CRLF, no dot-stuffing) written before any reply is read;
+    /// then the replies in order. RSET after a refused message, as for DATA.
+    async fn send_chunked(
+        &mut self,
+        mail: &str,
+        rcpt_lines: &[String],
+        body: Vec<u8>,
+    ) -> Result<SendReport, SmtpError> {
+        for line in std::iter::once(mail).chain(rcpt_lines.iter().map(String::as_str)) {
+            self.out.extend_from_slice(line.as_bytes());
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.out.extend_from_slice(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
+        self.write_out().await?;
+        self.out = body;
+        // Until the chunk is out, a QUIT would be taken as message bytes.
+        self.in_message = true;
+        self.write_out().await?;
+        self.in_message = false;
+        self.release_buffer();
+        let mail_reply = self.read().await?;
+        let mut recipients = Vec::with_capacity(rcpt_lines.len());
+        for _ in rcpt_lines {
+            recipients.push(self.read().await?);
+        }
+        let chunk_reply = self.read().await?;
+        let go = mail_reply.is_positive() && recipients.iter().any(Reply::is_positive);
+        let delivered = go && (200..300).contains(&chunk_reply.code);
+        if !delivered && mail_reply.is_positive() && !chunk_reply.is_positive() {
+            self.exchange("RSET").await?;
+        }
+        let verdict = match () {
+            _ if !mail_reply.is_positive() => mail_reply.clone(),
+            _ if !go => recipients.last().cloned().unwrap_or_else(|| mail_reply.clone()),
+            _ => chunk_reply,
+        };
+        let report = SendReport { mail: mail_reply, recipients, verdict };
         if delivered {
             Ok(report)
         } else {

@@ -57,7 +57,7 @@ keep_environment =
 spool_directory = @DIR@/spool
 log_file_path = @DIR@/log/%slog
 pid_file_path = @DIR@/exim.pid
-log_selector = +smtp_connection +smtp_protocol_error +smtp_syntax_error +tls_cipher +received_recipients
+log_selector = +smtp_connection +smtp_protocol_error +smtp_syntax_error +tls_cipher +received_recipients +tls_resumption
 
 primary_hostname = mta.@DOMAIN@
 qualify_domain = @DOMAIN@
