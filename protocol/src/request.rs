@@ -197,6 +197,25 @@ pub enum Request {
     /// Remove a queued message without delivering it (its owner's, or any
     /// for an admin); answered by `Response::Done`.
     QueueDelete { id: String },
+    /// `sendmsg` of a message of any size, streamed: the envelope of one
+    /// transaction — MAIL (with `SIZE=size` when known and offered,
+    /// `BODY=8BITMIME` when `eight_bit` and offered, `SMTPUTF8` for non-ASCII
+    /// addresses), every RCPT and DATA, pipelined when offered. A `size` over
+    /// the server's SIZE limit is refused before anything is sent. Answered by
+    /// `Response::Envelope` once the server said 354: the message then follows
+    /// as `DataChunk`s and `DataEnd`, whose reply is the verdict. When no
+    /// recipient was accepted: `Failure::NotSent` with the report (RSET sent).
+    SendBegin {
+        handle: Handle,
+        /// The reverse-path; empty for `<>`.
+        from: String,
+        /// At least one forward-path.
+        rcpts: Vec<String>,
+        /// The message's size in bytes as the application has it, when known.
+        size: Option<u64>,
+        /// The message has (or may have) bytes over 127: declare `BODY=8BITMIME`.
+        eight_bit: bool,
+    },
 }
 
 impl Request {
@@ -228,6 +247,7 @@ impl Request {
             | Request::StartTls { handle }
             | Request::Auth { handle, .. }
             | Request::Extensions { handle }
+            | Request::SendBegin { handle, .. }
             | Request::SendMessage { handle, .. }
             | Request::SendBatch { handle, .. } => Some(*handle),
         }
@@ -249,5 +269,18 @@ mod tests {
         // The cause follows the tag as a Failure of its own: Refused(Reply { 535, [] }).
         assert_eq!(body(&Failure::RelayAuth(Box::new(refused))), [19, 0, 0xfb, 0x17, 0x02, 0]);
         assert_eq!(Request::OpenRelay { debug: false }.handle(), None);
+    }
+
+    /// The variant indices PROTOCOL.md gives for the streamed send.
+    #[test]
+    fn documented_streamed_send_indices() {
+        let handle = Handle::new(5).unwrap();
+        let (from, rcpts) = ("a".to_string(), vec!["b".to_string()]);
+        let begin = Request::SendBegin { handle, from, rcpts, size: Some(3), eight_bit: true };
+        assert_eq!(body(&begin), [27, 5, 1, b'a', 1, 1, b'b', 1, 3, 1]);
+        assert_eq!(begin.handle(), Some(handle));
+        let ok = Reply { code: 250, lines: vec![] };
+        let envelope = crate::Response::Envelope { mail: ok.clone(), recipients: vec![ok] };
+        assert_eq!(body(&envelope), [14, 0xfa, 0, 1, 0xfa, 0]);
     }
 }

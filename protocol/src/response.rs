@@ -47,4 +47,12 @@ pub enum Response {
     Queued { id: String },
     /// For `Request::QueueList`: one row per visible message, oldest first.
     QueueEntries(Vec<QueueEntry>),
+    /// Response for `Request::SendBegin`: the server's replies to MAIL and to
+    /// each RCPT; the server said 354 and waits for the message.
+    Envelope {
+        /// The reply to `MAIL FROM`.
+        mail: Reply,
+        /// The reply to each `RCPT TO`, in the request's order.
+        recipients: Vec<Reply>,
+    },
 }
