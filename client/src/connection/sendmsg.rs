@@ -1,9 +1,12 @@
-//! The one-call send: MAIL, every RCPT, DATA and the message in one request.
+//! The one-call send: MAIL, every RCPT, DATA and the message in one request,
+//! or, for a message of any size (or read from a reader), the same envelope
+//! in one request and the message streamed behind it.
 
 use super::Connection;
 use crate::client::unexpected;
 use crate::error::{check_line, Error, Result};
-use smtp32_protocol::{Failure, Reply, Request, Response, SendReport};
+use smtp32_protocol::{Failure, Reply, Request, Response, ReturnCode, SendReport};
+use std::io::Read;
 
 /// Room for the request's own fields around the message in one frame.
 const REQUEST_OVERHEAD_BYTES: usize = 64;
@@ -22,21 +25,16 @@ impl Connection {
     /// SIZE limit, or a non-ASCII address for a server without SMTPUTF8, is
     /// `Failure` before anything is sent.
     ///
-    /// A request must fit the daemon's frame limit (4 MiB by default). A
-    /// larger message is sent command by command instead (MAIL, RCPT, data
-    /// chunks, end of data): the result is the same, but MAIL then carries no
-    /// parameters, and each command costs a round trip.
+    /// A message of any size takes the same path: one that does not fit
+    /// the daemon's frame limit (4 MiB by default) is streamed in chunks
+    /// behind the same pipelined envelope, with the same MAIL parameters and
+    /// the same SIZE check before anything is sent.
     pub fn sendmsg(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
-        check_line("from", from)?;
-        if rcpts.is_empty() {
-            return Err(Error::invalid_argument("sendmsg needs at least one recipient"));
-        }
-        for to in rcpts {
-            check_line("recipient", to)?;
-        }
+        check_envelope(from, rcpts)?;
         let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
         if msg.len() + envelope + REQUEST_OVERHEAD_BYTES > self.client.chunk_limit() {
-            return self.sendmsg_streamed(from, rcpts, msg);
+            let chunks = msg.chunks(self.client.chunk_limit()).map(Ok);
+            return self.sendmsg_streamed(from, rcpts, Some(msg.len() as u64), !msg.is_ascii(), chunks);
         }
         let _busy = self.begin()?;
         let request = Request::SendMessage {
@@ -51,39 +49,107 @@ impl Connection {
         }
     }
 
-    /// The same transaction command by command, for a message too large for one request.
-    fn sendmsg_streamed(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
-        let not_sent = |mail: Reply, recipients: Vec<Reply>, verdict: Reply| {
-            Error::from(Failure::NotSent(SendReport { mail, recipients, verdict }))
+    /// [`Connection::sendmsg`] of a message read from `reader` as it is
+    /// sent, so a message of any size (a 1 GiB file) is never held in memory:
+    /// at most one chunk of it at a time. `size`, when known, is declared to
+    /// the server (`SIZE=`) and checked against its limit before anything is
+    /// sent; `BODY=8BITMIME` is declared when the server offers it (the
+    /// content is not known in advance). A read error after the server said
+    /// 354 cannot be taken back inside DATA: the connection is reset and the
+    /// error is `SMTP_ABORTED` (the handle is then gone).
+    pub fn sendmsg_from(&self, from: &str, rcpts: &[&str], reader: impl Read, size: Option<u64>) -> Result<SendReport> {
+        check_envelope(from, rcpts)?;
+        let chunks = ReadChunks { reader, buf: vec![0; self.client.chunk_limit()] };
+        self.sendmsg_streamed(from, rcpts, size, true, chunks)
+    }
+
+    /// The envelope in one request (`SendBegin`: MAIL with its parameters,
+    /// the RCPTs and DATA, pipelined by the daemon), then the message chunk
+    /// by chunk as `chunks` yields it, then the final dot.
+    fn sendmsg_streamed<C, B>(&self, from: &str, rcpts: &[&str], size: Option<u64>, eight_bit: bool, chunks: C) -> Result<SendReport>
+    where
+        C: ChunkSource<B>,
+        B: AsRef<[u8]>,
+    {
+        let _busy = self.begin()?;
+        let request = Request::SendBegin {
+            handle: self.handle,
+            from: from.to_owned(),
+            rcpts: rcpts.iter().map(|r| r.to_string()).collect(),
+            size,
+            eight_bit,
         };
-        let mail = match self.mail(from) {
-            Ok(r) => r,
-            Err(e) => {
-                let refused = refusal(e)?;
-                return Err(not_sent(refused.clone(), vec![], refused));
-            }
+        let (mail, recipients) = match self.request(request)? {
+            Response::Envelope { mail, recipients } => (mail, recipients),
+            other => return Err(unexpected(other)),
         };
-        let mut recipients = Vec::with_capacity(rcpts.len());
-        for to in rcpts {
-            match self.rcpt(to) {
-                Ok(r) => recipients.push(r),
-                Err(e) => recipients.push(refusal(e)?),
+        let mut chunks = chunks;
+        loop {
+            match chunks.next_chunk() {
+                Ok(Some(chunk)) => self.send_chunk(chunk.as_ref())?,
+                Ok(None) => break,
+                Err(e) => {
+                    self.abort_quietly();
+                    return Err(Error::new(
+                        ReturnCode::Aborted,
+                        format!("reading the message failed inside DATA ({e}); the connection was reset"),
+                    ));
+                }
             }
         }
-        if !recipients.iter().any(Reply::is_positive) {
-            let verdict = recipients.last().cloned().unwrap_or_else(|| mail.clone());
-            self.rset()?;
-            return Err(not_sent(mail, recipients, verdict));
-        }
-        let data = self.data_buf(msg).and_then(|()| self.data_end());
-        match data {
+        match self.data_end_inner() {
             Ok(verdict) => Ok(SendReport { mail, recipients, verdict }),
             Err(e) => {
                 let verdict = refusal(e)?;
-                Err(not_sent(mail, recipients, verdict))
+                Err(Error::from(Failure::NotSent(SendReport { mail, recipients, verdict })))
             }
         }
     }
+}
+
+/// A source of message chunks, in order; `None` at the end.
+trait ChunkSource<B> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<B>>;
+}
+
+impl<'a, I: Iterator<Item = std::io::Result<&'a [u8]>>> ChunkSource<&'a [u8]> for I {
+    fn next_chunk(&mut self) -> std::io::Result<Option<&'a [u8]>> {
+        self.next().transpose()
+    }
+}
+
+/// Chunks read from a reader into one reused buffer (each chunk is copied
+/// into its request before the next read).
+struct ReadChunks<R> {
+    reader: R,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> ChunkSource<Vec<u8>> for ReadChunks<R> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut filled = 0;
+        while filled < self.buf.len() {
+            match self.reader.read(&mut self.buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((filled > 0).then(|| self.buf[..filled].to_vec()))
+    }
+}
+
+/// The envelope's arguments: no CR, LF or NUL; at least one recipient.
+fn check_envelope(from: &str, rcpts: &[&str]) -> Result<()> {
+    check_line("from", from)?;
+    if rcpts.is_empty() {
+        return Err(Error::invalid_argument("sendmsg needs at least one recipient"));
+    }
+    for to in rcpts {
+        check_line("recipient", to)?;
+    }
+    Ok(())
 }
 
 /// The server's refusal in `e`, or `e` itself when it is no refusal (the

@@ -14,7 +14,7 @@ use crate::budget::{charge_of, ClientBudget};
 use crate::registry::{ClientId, ConnectionLimits, Viewer};
 use crate::session::activity::Activity;
 use crate::session::messages::{
-    Authenticate, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch, SendMessage, SetDebug, SetTimeout,
+    Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch, SendMessage, SetDebug, SetTimeout,
     StartTls, XQuit,
 };
 use crate::session::tap::EventTap;
@@ -170,6 +170,13 @@ impl Router {
             }
             Request::Extensions { handle } => {
                 self.ask(handle, GetExtensions).await.map_or_else(Response::Failed, Response::Extensions)
+            }
+            Request::SendBegin { handle, from, rcpts, size, eight_bit } => {
+                let msg = BeginMessage { from, rcpts, size, eight_bit };
+                self.ask(handle, msg).await.map_or_else(Response::Failed, |e| Response::Envelope {
+                    mail: e.mail,
+                    recipients: e.recipients,
+                })
             }
             Request::SendMessage { handle, from, rcpts, data } => {
                 let msg = SendMessage { from, rcpts, data, dsn: None };
@@ -445,9 +452,12 @@ impl Router {
 /// under way can still finish within the grace period.
 fn starts_new_work(request: &Request) -> bool {
     match request {
-        Request::Open { .. } | Request::OpenViaSocks { .. } | Request::OpenRelay { .. } | Request::SendMessage { .. } | Request::SendBatch { .. } => {
-            true
-        }
+        Request::Open { .. }
+        | Request::OpenViaSocks { .. }
+        | Request::OpenRelay { .. }
+        | Request::SendMessage { .. }
+        | Request::SendBegin { .. }
+        | Request::SendBatch { .. } => true,
         Request::Command { command, .. } => phase::opens_transaction(command),
         _ => false,
     }

@@ -127,6 +127,31 @@ impl Message for SendMessage {
     type Result = Result<SendReport, Failure>;
 }
 
+/// The envelope of a message streamed afterwards (`sendmsg` of any size).
+pub struct BeginMessage {
+    /// The reverse-path.
+    pub from: String,
+    /// The forward-paths.
+    pub rcpts: Vec<String>,
+    /// The message's size as the application has it, when known.
+    pub size: Option<u64>,
+    /// The message has (or may have) 8-bit bytes.
+    pub eight_bit: bool,
+}
+
+/// The replies to MAIL and to each RCPT once the server said 354.
+#[derive(Debug)]
+pub struct Envelope {
+    /// The reply to MAIL.
+    pub mail: Reply,
+    /// The reply to each RCPT, in order.
+    pub recipients: Vec<Reply>,
+}
+
+impl Message for BeginMessage {
+    type Result = Result<Envelope, Failure>;
+}
+
 /// Many whole transactions in one operation (`send_many`).
 pub struct SendBatch {
     /// The messages, in the order they are sent.

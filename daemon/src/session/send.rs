@@ -1,9 +1,11 @@
 //! The session's one-call send (`smtp_sendmsg`): a whole transaction as one
 //! operation under the connection's timeout and cancel token. For the
 //! connection's state it counts as a message that ended (its final dot, or
-//! the RSET after a refusal), whatever the outcome.
+//! the RSET after a refusal), whatever the outcome. A streamed send's
+//! envelope ([`BeginMessage`]) is one operation too, which leaves the
+//! connection inside DATA for the chunks that follow.
 
-use super::messages::SendMessage;
+use super::messages::{BeginMessage, Envelope, SendMessage};
 use super::phase::Effect;
 use super::{OpOutput, SmtpSession};
 use actix::prelude::*;
@@ -28,6 +30,30 @@ impl Handler<SendMessage> for SmtpSession {
         self.spawn_op(ctx, Effect::FinalDot, checkout, move |mut client| async move {
             let result = client.send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref()).await;
             (client, result)
+        })
+    }
+}
+
+impl OpOutput for Envelope {
+    fn reply(&self) -> Option<&Reply> {
+        self.recipients.iter().rev().find(|r| r.is_positive()).or(Some(&self.mail))
+    }
+}
+
+impl Handler<BeginMessage> for SmtpSession {
+    type Result = ResponseFuture<Result<Envelope, Failure>>;
+
+    fn handle(&mut self, msg: BeginMessage, ctx: &mut Self::Context) -> Self::Result {
+        let checkout = match self.checkout(false) {
+            Ok(c) => c,
+            Err(f) => return Box::pin(std::future::ready(Err(f))),
+        };
+        let size = msg.size.map_or_else(|| "size unknown".into(), |n| format!("{n} bytes"));
+        self.tap.activity().begin(format!("SENDMSG envelope ({} recipients, {size})", msg.rcpts.len()));
+        self.spawn_op(ctx, Effect::Data, checkout, move |mut client| async move {
+            let result = client.begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit).await;
+            let envelope = result.map(|(mail, recipients)| Envelope { mail, recipients });
+            (client, envelope)
         })
     }
 }

@@ -82,7 +82,7 @@ impl Queue<'_> {
         encoder.encode(&m.data, &mut body);
         encoder.finish(&mut body);
         let size = body.len() - b".\r\n".len();
-        if let Err(e) = client.mail_parameters(&mut mail, size, &m.data, &m.from, &m.rcpts) {
+        if let Err(e) = client.mail_parameters(&mut mail, Some(size as u64), !m.data.is_ascii(), &m.from, &m.rcpts) {
             self.spare = body;
             return Err(e);
         }

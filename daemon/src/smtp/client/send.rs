@@ -58,7 +58,7 @@ impl SmtpClient {
         encoder.encode(data, &mut body);
         encoder.finish(&mut body);
         let size = if chunked { body.len() } else { body.len() - b".\r\n".len() };
-        if let Err(e) = self.mail_parameters(&mut mail, size, data, from, rcpts) {
+        if let Err(e) = self.mail_parameters(&mut mail, Some(size as u64), !data.is_ascii(), from, rcpts) {
             self.out = body;
             self.release_buffer();
             return Err(e);
@@ -69,19 +69,78 @@ impl SmtpClient {
         if chunked {
             return self.send_chunked(&mail, &rcpt_lines, body).await;
         }
+        let (mail_reply, recipients) = match self.envelope(&mail, &rcpt_lines).await {
+            Ok(replies) => replies,
+            Err(e) => {
+                self.release_buffer();
+                return Err(e);
+            }
+        };
+        self.out = body;
+        self.in_message = true;
+        self.write_out().await?;
+        self.in_message = false;
+        self.release_buffer();
+        let verdict = self.read().await?;
+        let delivered = (200..300).contains(&verdict.code);
+        let report = SendReport { mail: mail_reply, recipients, verdict };
+        if delivered {
+            Ok(report)
+        } else {
+            Err(SmtpError::NotSent(report))
+        }
+    }
+
+    /// The envelope of a message the caller then streams with `data_chunk`
+    /// and `data_end` (a message of any size): MAIL with `SIZE=size` (when
+    /// known and offered), `BODY=8BITMIME` (when `eight_bit` and offered) and
+    /// `SMTPUTF8` (non-ASCII addresses), the RCPTs and DATA, pipelined when
+    /// offered. Refuses before anything is sent what the server cannot take
+    /// (over its SIZE limit, SMTPUTF8 missing). Returns the replies to MAIL
+    /// and the RCPTs once the server said 354; else `NotSent` (RSET sent).
+    pub async fn begin_message(
+        &mut self,
+        from: &str,
+        rcpts: &[String],
+        size: Option<u64>,
+        eight_bit: bool,
+    ) -> Result<(Reply, Vec<Reply>), SmtpError> {
+        if rcpts.is_empty() {
+            return Err(SmtpError::InvalidArgument("sendmsg needs at least one recipient".into()));
+        }
+        if self.in_message {
+            return Err(SmtpError::InvalidArgument("a message is under way: end it with data_end first".into()));
+        }
+        let mut mail = command_line(&Command::Mail { from: from.to_owned() })?;
+        let rcpt_lines = rcpts
+            .iter()
+            .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.mail_parameters(&mut mail, size, eight_bit, from, rcpts)?;
+        let replies = self.envelope(&mail, &rcpt_lines).await?;
+        self.in_message = true;
+        Ok(replies)
+    }
+
+    /// MAIL, the RCPTs and DATA — one write with PIPELINING (RFC 2920),
+    /// else step by step — up to the server's 354. When MAIL or every RCPT
+    /// was refused, or DATA was, the transaction is closed (RSET; an empty
+    /// message after a 354 nobody asked for) and the answer is `NotSent`.
+    async fn envelope(&mut self, mail: &str, rcpt_lines: &[String]) -> Result<(Reply, Vec<Reply>), SmtpError> {
         let pipelined = self.caps.pipelining;
         if pipelined {
-            for line in std::iter::once(&mail).chain(&rcpt_lines) {
+            self.out.clear();
+            for line in std::iter::once(mail).chain(rcpt_lines.iter().map(String::as_str)) {
                 self.out.extend_from_slice(line.as_bytes());
                 self.out.extend_from_slice(b"\r\n");
             }
             self.out.extend_from_slice(b"DATA\r\n");
             self.write_out().await?;
         }
-        let mail_reply = self.step(pipelined, &mail).await?;
-        let mut recipients = Vec::with_capacity(rcpts.len());
+        let mail_reply = self.step(pipelined, mail).await?;
+        let mut recipients = Vec::with_capacity(rcpt_lines.len());
         if pipelined || mail_reply.is_positive() {
-            for line in &rcpt_lines {
+            for line in rcpt_lines {
                 recipients.push(self.step(pipelined, line).await?);
             }
         }
@@ -91,9 +150,8 @@ impl SmtpClient {
             (false, true) => Some(self.exchange("DATA").await?),
             (false, false) => None,
         };
-        let report = |verdict: Reply, recipients: Vec<Reply>| SendReport { mail: mail_reply.clone(), recipients, verdict };
         match data_reply {
-            Some(reply) if go && reply.code == START_MAIL_INPUT => {}
+            Some(reply) if go && reply.code == START_MAIL_INPUT => Ok((mail_reply, recipients)),
             stopped => {
                 // RFC 2920 §3.1: a server that answers DATA with 354 though no
                 // recipient was accepted gets an empty message, ending it.
@@ -108,22 +166,8 @@ impl SmtpClient {
                     _ if !mail_reply.is_positive() => mail_reply.clone(),
                     _ => recipients.last().cloned().unwrap_or_else(|| mail_reply.clone()),
                 };
-                self.release_buffer();
-                return Err(SmtpError::NotSent(report(verdict, recipients)));
+                Err(SmtpError::NotSent(SendReport { mail: mail_reply, recipients, verdict }))
             }
-        }
-        self.out = body;
-        self.in_message = true;
-        self.write_out().await?;
-        self.in_message = false;
-        self.release_buffer();
-        let verdict = self.read().await?;
-        let delivered = (200..300).contains(&verdict.code);
-        let report = report(verdict, recipients);
-        if delivered {
-            Ok(report)
-        } else {
-            Err(SmtpError::NotSent(report))
         }
     }
 
@@ -176,13 +220,13 @@ impl SmtpClient {
     pub(super) fn mail_parameters(
         &self,
         mail: &mut String,
-        size: usize,
-        data: &[u8],
+        size: Option<u64>,
+        eight_bit: bool,
         from: &str,
         rcpts: &[String],
     ) -> Result<(), SmtpError> {
-        if let Some(limit) = self.size_limit() {
-            if size as u64 > limit {
+        if let (Some(limit), Some(size)) = (self.size_limit(), size) {
+            if size > limit {
                 return Err(SmtpError::Unsupported(format!(
                     "the message is {size} bytes, over the server's SIZE limit of {limit} bytes"
                 )));
@@ -196,11 +240,11 @@ impl SmtpClient {
             }
             mail.push_str(" SMTPUTF8");
         }
-        if self.caps.size {
+        if let (true, Some(size)) = (self.caps.size, size) {
             use std::fmt::Write as _;
             let _ = write!(mail, " SIZE={size}");
         }
-        if self.caps.eightbitmime && !data.is_ascii() {
+        if self.caps.eightbitmime && eight_bit {
             mail.push_str(" BODY=8BITMIME");
         }
         Ok(())
