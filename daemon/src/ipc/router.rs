@@ -80,12 +80,7 @@ impl Router {
         let (response, pending_connect) = if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
             (Response::Failed(Failure::ShuttingDown), None)
         } else {
-            match self.route_hot(request).await {
-                Ok(response) => (response, None),
-                // The rest (opens, admin...) is boxed: inline, its state made
-                // every request's task 2 KB, copied as the task moved.
-                Err(request) => Box::pin(self.route(request)).await,
-            }
+            self.route(request).await
         };
         match &response {
             Response::Reply(_) if is_data_end => self.state.totals.message_accepted(),
@@ -117,10 +112,12 @@ impl Router {
         }
     }
 
-    /// The requests of a message's path, whose futures are small; any other
-    /// request comes back for [`Router::route`].
-    async fn route_hot(&self, request: Request) -> Result<Response, Request> {
-        Ok(match request {
+    /// One match for every request. The message path is awaited inline (its
+    /// futures are small); every other arm that waits is boxed on its own:
+    /// inline, the largest of their states (an open's) made every request's
+    /// task 2 KB, copied as the task moved.
+    async fn route(&self, request: Request) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
+        let response = match request {
             Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
             Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
             Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
@@ -133,76 +130,62 @@ impl Router {
                 outcomes.map_or_else(Response::Failed, Response::SentBatch)
             }
             Request::Ping { payload } => Response::Pong { payload },
-            other => return Err(other),
-        })
-    }
-
-    async fn route(&self, request: Request) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
-        let response = match request {
-            Request::Ping { payload } => Response::Pong { payload },
             Request::Status => admin::status(&self.state),
-            Request::ListConnections => admin::list(&self.state, &self.viewer().await),
-            Request::ShowConnection { handle } => admin::show(&self.state, &self.viewer().await, handle),
-            Request::CloseConnection { handle } => admin::close(&self.state, &self.viewer().await, handle).await,
-            Request::Reload => admin::reload(&self.state, &self.viewer().await),
-            Request::Shutdown => admin::shutdown(&self.state, &self.viewer().await),
+            Request::ListConnections => Box::pin(async { admin::list(&self.state, &self.viewer().await) }).await,
+            Request::ShowConnection { handle } => {
+                Box::pin(async { admin::show(&self.state, &self.viewer().await, handle) }).await
+            }
+            Request::CloseConnection { handle } => {
+                Box::pin(async { admin::close(&self.state, &self.viewer().await, handle).await }).await
+            }
+            Request::Reload => Box::pin(async { admin::reload(&self.state, &self.viewer().await) }).await,
+            Request::Shutdown => Box::pin(async { admin::shutdown(&self.state, &self.viewer().await) }).await,
             Request::Open { host, local, mode, debug } => {
                 let target = Target::parse(&host).map_err(Failure::from);
                 let (route, tls) = match target {
                     Ok(t) => (Ok(Route::Direct(t.endpoint)), t.tls),
                     Err(f) => (Err(f), None),
                 };
-                return self.answer_open(route, tls, local, mode, debug).await;
+                return Box::pin(self.answer_open(route, tls, local, mode, debug)).await;
             }
             Request::OpenViaSocks { route, local, debug } => {
                 let route = route.check().map(|()| Route::Socks(Box::new(route)));
-                return self.answer_open(route, None, local, OpenMode::Sync, debug).await;
+                return Box::pin(self.answer_open(route, None, local, OpenMode::Sync, debug)).await;
             }
-            Request::OpenRelay { debug } => match self.open_relay(debug).await {
+            Request::OpenRelay { debug } => match Box::pin(self.open_relay(debug)).await {
                 Ok(handle) => Response::Opened { handle },
                 Err(f) => Response::Failed(f),
             },
-            Request::StartTls { handle } => self.ask(handle, StartTls).await.map_or_else(Response::Failed, Response::Reply),
+            Request::StartTls { handle } => {
+                Box::pin(self.ask(handle, StartTls)).await.map_or_else(Response::Failed, Response::Reply)
+            }
             Request::Auth { handle, mechanism, user, secret } => {
                 let allow_cleartext = self.state.settings().auth.allow_cleartext;
                 let msg = Authenticate { mechanism, user, secret, allow_cleartext };
-                self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Reply)
+                Box::pin(self.ask(handle, msg)).await.map_or_else(Response::Failed, Response::Reply)
             }
             Request::Extensions { handle } => {
-                self.ask(handle, GetExtensions).await.map_or_else(Response::Failed, Response::Extensions)
+                Box::pin(self.ask(handle, GetExtensions)).await.map_or_else(Response::Failed, Response::Extensions)
             }
             Request::SendBegin { handle, from, rcpts, size, eight_bit } => {
                 let msg = BeginMessage { from, rcpts, size, eight_bit };
-                self.ask(handle, msg).await.map_or_else(Response::Failed, |e| Response::Envelope {
-                    mail: e.mail,
-                    recipients: e.recipients,
-                })
+                let envelope = Box::pin(self.ask(handle, msg)).await;
+                envelope.map_or_else(Response::Failed, |e| Response::Envelope { mail: e.mail, recipients: e.recipients })
             }
-            Request::SendMessage { handle, from, rcpts, data } => {
-                let msg = SendMessage { from, rcpts, data, dsn: None };
-                self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
-            }
-            Request::SendBatch { handle, messages } => {
-                let outcomes = self.ask(handle, SendBatch { messages }).await;
-                outcomes.map_or_else(Response::Failed, Response::SentBatch)
-            }
-            Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
-            Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
-            Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
             Request::LastReply { handle } => match self.session(handle) {
-                Ok(s) => s.send(GetLastReply).await.map(Response::LastReply).unwrap_or_else(gone),
+                Ok(s) => Box::pin(s.send(GetLastReply)).await.map(Response::LastReply).unwrap_or_else(gone),
                 Err(f) => Response::Failed(f),
             },
             Request::SetTimeout { handle, seconds } => {
                 if !(1..=999).contains(&seconds) {
                     Response::Failed(Failure::InvalidArgument(format!("timeout {seconds} s is outside 1..999")))
                 } else {
-                    self.tell(handle, SetTimeout(seconds)).await
+                    Box::pin(self.tell(handle, SetTimeout(seconds))).await
                 }
             }
-            Request::SetDebug { handle, enabled } => self.tell(handle, SetDebug(enabled)).await,
+            Request::SetDebug { handle, enabled } => Box::pin(self.tell(handle, SetDebug(enabled))).await,
             Request::Quit { handle } => match self.session(handle) {
-                Ok(s) => match s.send(Quit).await {
+                Ok(s) => match Box::pin(s.send(Quit)).await {
                     Ok(Ok(())) => self.forget(handle),
                     Ok(Err(f)) => Response::Failed(f),
                     Err(e) => gone(e),
@@ -211,26 +194,31 @@ impl Router {
             },
             Request::XQuit { handle } => match self.session(handle) {
                 Ok(s) => {
-                    let _ = s.send(XQuit).await;
+                    let _ = Box::pin(s.send(XQuit)).await;
                     self.forget(handle)
                 }
                 Err(f) => Response::Failed(f),
             },
-            Request::QueueSubmit(submission) => self.queue_submit(submission).await,
+            Request::QueueSubmit(submission) => Box::pin(self.queue_submit(submission)).await,
             Request::QueueList => match self.state.queue.get(&self.state) {
-                Ok(queue) => Response::QueueEntries(queue.list(&self.viewer().await)),
+                Ok(queue) => Box::pin(async { Response::QueueEntries(queue.list(&self.viewer().await)) }).await,
                 Err(f) => Response::Failed(f),
             },
             Request::QueueFlush { id } => match self.state.queue.get(&self.state) {
-                Ok(queue) => queue.flush(&self.viewer().await, id.as_deref()).map_or_else(Response::Failed, |()| Response::Done),
+                Ok(queue) => Box::pin(async {
+                    let flushed = queue.flush(&self.viewer().await, id.as_deref());
+                    flushed.map_or_else(Response::Failed, |()| Response::Done)
+                })
+                .await,
                 Err(f) => Response::Failed(f),
             },
             Request::QueueDelete { id } => match self.state.queue.get(&self.state) {
-                Ok(queue) => {
+                Ok(queue) => Box::pin(async {
                     let viewer = self.viewer().await;
                     let deleted = actix_rt::task::spawn_blocking(move || queue.delete(&viewer, &id)).await;
                     deleted.unwrap_or(Err(Failure::Aborted)).map_or_else(Response::Failed, |()| Response::Done)
-                }
+                })
+                .await,
                 Err(f) => Response::Failed(f),
             },
         };
