@@ -10,6 +10,8 @@ mod relay;
 pub use cache::CacheSettings;
 pub use queue::QueueSettings;
 pub use relay::{machine_hostname, Aliases, RelaySettings};
+// The SMTP layer owns the `[tls]` table's type; the configuration only reads it.
+pub use crate::smtp::tls::{TlsPolicy, TlsSettings};
 
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
@@ -100,34 +102,6 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Warm SMTP sessions kept between programs (`[cache]`).
     pub cache: CacheSettings,
-}
-
-/// The `[tls]` table: how SMTP connections do TLS and what they trust.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSettings {
-    /// The policy of a bare host string: `none`, `opportunistic` or `required`
-    /// (a `smtp://...?tls=` or `smtps://` string chooses its own).
-    pub policy: TlsPolicy,
-    /// PEM files of CA certificates trusted besides the system's roots.
-    #[serde(default)]
-    pub ca_files: Vec<PathBuf>,
-    /// Hosts (as the application names them) whose certificate is not
-    /// verified. The administrator's decision alone: no application can ask.
-    #[serde(default)]
-    pub insecure_skip_verify_hosts: Vec<String>,
-}
-
-/// `tls.policy`: what a bare host string gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsPolicy {
-    /// Cleartext unless the application calls `smtp_starttls`.
-    None,
-    /// STARTTLS in `smtp_helo` when the server offers it.
-    Opportunistic,
-    /// STARTTLS in `smtp_helo`, which fails with `SMTP_TLS_FAILURE` without it.
-    Required,
 }
 
 /// The `[auth]` table.

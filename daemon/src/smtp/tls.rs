@@ -12,17 +12,45 @@
 //! changes `[tls]` builds a new one.
 
 use super::SmtpError;
-use crate::config::{TlsPolicy, TlsSettings};
+use serde::Deserialize;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
+
+/// The `[tls]` table: how SMTP connections do TLS and what they trust.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The policy of a bare host string: `none`, `opportunistic` or `required`
+    /// (a `smtp://...?tls=` or `smtps://` string chooses its own).
+    pub policy: TlsPolicy,
+    /// PEM files of CA certificates trusted besides the system's roots.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Hosts (as the application names them) whose certificate is not
+    /// verified. The administrator's decision alone: no application can ask.
+    #[serde(default)]
+    pub insecure_skip_verify_hosts: Vec<String>,
+}
+
+/// `tls.policy`: what a bare host string gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsPolicy {
+    /// Cleartext unless the application calls `smtp_starttls`.
+    None,
+    /// STARTTLS in `smtp_helo` when the server offers it.
+    Opportunistic,
+    /// STARTTLS in `smtp_helo`, which fails with `SMTP_TLS_FAILURE` without it.
+    Required,
+}
 
 /// When a connection uses TLS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
