@@ -6,7 +6,6 @@
 
 use crate::reply::Reply;
 use crate::send::SendReport;
-use crate::socks::ProxyStage;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -261,6 +260,29 @@ impl Failure {
             Failure::RelayAuth(inner) => inner.reply(),
             _ => None,
         }
+    }
+}
+
+/// Where in the proxy conversation a [`Failure::Proxy`] happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProxyStage {
+    /// Version and method negotiation: the proxy speaks no version we may use,
+    /// accepts none of our methods, or broke off the conversation.
+    Handshake,
+    /// RFC 1929: the proxy refused the user name or password.
+    Authentication,
+    /// The proxy would not or could not connect to the destination
+    /// (SOCKS5 reply 0x01..=0x08, SOCKS4 reply 91..=93).
+    Connect,
+}
+
+impl std::fmt::Display for ProxyStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProxyStage::Handshake => "handshake",
+            ProxyStage::Authentication => "authentication",
+            ProxyStage::Connect => "connect",
+        })
     }
 }
 

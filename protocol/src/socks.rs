@@ -11,6 +11,8 @@
 //! before it opens a socket and a client may run earlier.
 
 use crate::failure::Failure;
+/// Where a proxy failed: part of the failure type, named here too for SOCKS users.
+pub use crate::failure::ProxyStage;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -312,29 +314,6 @@ pub struct SocksRoute {
     pub username: Option<SocksUser>,
     /// The RFC 1929 password for method 2.
     pub password: Option<Secret>,
-}
-
-/// Where in the proxy conversation a [`Failure::Proxy`] happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ProxyStage {
-    /// Version and method negotiation: the proxy speaks no version we may use,
-    /// accepts none of our methods, or broke off the conversation.
-    Handshake,
-    /// RFC 1929: the proxy refused the user name or password.
-    Authentication,
-    /// The proxy would not or could not connect to the destination
-    /// (SOCKS5 reply 0x01..=0x08, SOCKS4 reply 91..=93).
-    Connect,
-}
-
-impl fmt::Display for ProxyStage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ProxyStage::Handshake => "handshake",
-            ProxyStage::Authentication => "authentication",
-            ProxyStage::Connect => "connect",
-        })
-    }
 }
 
 impl SocksRoute {
