@@ -105,7 +105,9 @@ impl Checkout {
                 });
                 Ok((client, resend))
             }
-            (None, Some(plan)) => Ok((plan.connect(self.tap).await?, None)),
+            // Boxed: a connect's state (TCP, TLS, EHLO) is kilobytes, and
+            // inline it would be moved with every operation's future.
+            (None, Some(plan)) => Ok((Box::pin(plan.connect(self.tap)).await?, None)),
             (None, None) => Err(SmtpError::Closed),
         }
     }
@@ -129,7 +131,8 @@ impl Resend {
         if let Some(cache) = &self.cache {
             cache.count_reconnect();
         }
-        self.plan.connect(self.tap).await
+        // Boxed for the reason given in `Checkout::open`.
+        Box::pin(self.plan.connect(self.tap)).await
     }
 }
 
