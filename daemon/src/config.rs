@@ -19,7 +19,11 @@ use thiserror::Error;
 pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
 
 /// The system-wide file read when `--config` is not given and it exists.
+#[cfg(unix)]
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/smtp32d/smtp32d.toml";
+/// The system-wide file read when `--config` is not given and it exists.
+#[cfg(windows)]
+pub const SYSTEM_CONFIG_PATH: &str = r"C:\ProgramData\smtp32d\smtp32d.toml";
 
 /// Prefix of the environment variables that override settings (`SMTP32D_TIMEOUT=5`).
 pub const ENV_PREFIX: &str = "SMTP32D";
@@ -221,8 +225,8 @@ impl Settings {
         parse_socket_mode(&self.socket_mode).unwrap_or(0o600)
     }
 
-    /// The group id for the socket file, `None` to leave the daemon's group.
-    pub fn socket_gid(&self) -> Option<u32> {
+    /// The group for the socket file (on Windows: admitted by the pipe's DACL), `None` for none.
+    pub fn socket_gid(&self) -> Option<crate::platform::GroupId> {
         Some(&self.socket_group).filter(|g| !g.is_empty()).and_then(|g| crate::peer::group_id(g))
     }
 }

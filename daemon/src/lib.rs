@@ -3,7 +3,8 @@
 //! Layout:
 //! - [`config`]: settings (embedded defaults, TOML file, `SMTP32D_*` env), validated at start.
 //! - [`logging`]: stderr and the SMTP-32 debug log file.
-//! - [`listener`]: the Unix socket: path, permissions, stale-file handling.
+//! - [`listener`]: the Unix socket: path, permissions, stale-file handling
+//!   (on Windows the named pipe, in `platform/windows/pipe.rs`).
 //! - [`ipc`]: the accept loop, one task per client, request routing.
 //! - [`registry`]: handles, their owners and the connection limits.
 //! - [`seats`]: the limits on IPC clients, in all and per user.
@@ -15,7 +16,8 @@
 //! - [`stats`]: totals since start for `status`.
 //! - [`lifecycle`]: shutdown request, grace period, closing every connection.
 //! - [`reload`]: SIGHUP and `Request::Reload`.
-//! - [`systemd`]: socket activation and sd_notify.
+//! - [`systemd`]: socket activation and sd_notify (Unix).
+//! - [`platform`]: what differs between Unix and Windows.
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
@@ -23,9 +25,14 @@ pub mod budget;
 pub mod config;
 pub mod ipc;
 pub mod lifecycle;
+#[cfg(unix)]
+pub mod listener;
+#[cfg(windows)]
+#[path = "platform/windows/pipe.rs"]
 pub mod listener;
 pub mod logging;
 pub mod peer;
+pub mod platform;
 pub mod registry;
 pub mod reload;
 pub mod seats;
@@ -33,14 +40,15 @@ pub mod session;
 pub mod smtp;
 pub mod state;
 pub mod stats;
+#[cfg(unix)]
 pub mod systemd;
 
 use actix::Arbiter;
 use config::Settings;
-use listener::{ListenError, SocketPerms};
+use listener::ListenError;
 pub use reload::Reload;
 use state::DaemonState;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
@@ -55,30 +63,21 @@ const CLIENT_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 /// settings through `reload`; new values apply to new connections.
 pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), ListenError> {
     // Before any thread exists: reading the LISTEN_* variables also unsets them.
-    let passed = systemd::listen_fd().map_err(|source| ListenError::Io { path: PathBuf::from("fd 3"), source })?;
+    let passed = platform::inherit()?;
     let system = actix::System::new();
     system.block_on(async move {
-        let perms = SocketPerms { mode: settings.socket_mode_bits(), gid: settings.socket_gid() };
-        let (listener, from) = match passed {
-            Some(fd) => {
-                let l = listener::adopt(fd).map_err(|source| ListenError::Io { path: PathBuf::from("fd 3"), source })?;
-                (l, "the socket passed by systemd".to_string())
-            }
-            None => (listener::bind(socket, perms)?, socket.display().to_string()),
-        };
+        let (listener, from) = platform::listen(passed, socket, &settings)?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect(), reload));
-        actix_rt::spawn(stop_on_signal(state.clone()));
-        actix_rt::spawn(reload::on_hangup(state.clone()));
+        actix_rt::spawn(platform::stop_on_signal(state.clone()));
+        actix_rt::spawn(platform::reload_on_signal(state.clone()));
         let drain = actix_rt::spawn({
             let state = state.clone();
             async move { lifecycle::drain(&state).await }
         });
         info!(socket = %from, arbiters = cores, "smtp32d {} listening", env!("CARGO_PKG_VERSION"));
-        if let Err(e) = systemd::notify("READY=1") {
-            tracing::warn!("cannot notify systemd: {e}");
-        }
+        platform::notify("READY=1");
         ipc::accept_loop(listener, state.clone()).await;
         let _ = drain.await;
         let deadline = tokio::time::Instant::now() + CLIENT_FLUSH_LIMIT;
@@ -91,17 +90,4 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         info!("smtp32d stopped");
         Ok(())
     })
-}
-
-async fn stop_on_signal(state: Arc<DaemonState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: shutting down"),
-        _ = int.recv() => info!("SIGINT: shutting down"),
-    }
-    state.lifecycle.request_shutdown();
 }

@@ -3,6 +3,7 @@
 //! every seat (an idle client costs little, but not nothing). Root and the
 //! daemon's own user are not limited per user (see `Peer::limited_uid`).
 
+use crate::platform::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -15,20 +16,20 @@ pub struct Seats {
 #[derive(Debug, Default)]
 struct Table {
     total: u32,
-    per_user: HashMap<u32, u32>,
+    per_user: HashMap<UserId, u32>,
 }
 
 /// One connected client's seat, given back when dropped.
 #[derive(Debug)]
 pub struct Seat {
     seats: Arc<Seats>,
-    user: Option<u32>,
+    user: Option<UserId>,
 }
 
 impl Seats {
     /// Takes a seat for a client counted against `user` (`None`: not limited
     /// per user), or says which limit is reached.
-    pub fn take(self: &Arc<Self>, user: Option<u32>, max_total: u32, max_per_user: u32) -> Result<Seat, String> {
+    pub fn take(self: &Arc<Self>, user: Option<UserId>, max_total: u32, max_per_user: u32) -> Result<Seat, String> {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if t.total >= max_total {
             return Err(format!("smtp32d serves its maximum of {max_total} clients; try again later"));

@@ -191,7 +191,7 @@ impl Activity {
         ConnectionInfo {
             handle: self.handle,
             owner_pid: self.owner.pid,
-            owner_uid: self.owner.uid,
+            owner_uid: self.owner.uid.map(crate::platform::wire_uid),
             server: self.server.clone(),
             state: inner.state,
             in_flight: inner
