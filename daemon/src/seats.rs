@@ -72,14 +72,15 @@ mod tests {
 
     #[test]
     fn seats_are_limited_in_all_and_per_user_and_given_back() {
+        let (user, other) = (crate::platform::test_user(1000), crate::platform::test_user(1001));
         let seats = Arc::new(Seats::default());
-        let a1 = seats.take(Some(1000), 3, 2).unwrap();
-        let _a2 = seats.take(Some(1000), 3, 2).unwrap();
-        assert!(seats.take(Some(1000), 3, 2).unwrap_err().contains("uid 1000"));
+        let a1 = seats.take(Some(user), 3, 2).unwrap();
+        let _a2 = seats.take(Some(user), 3, 2).unwrap();
+        assert!(seats.take(Some(user), 3, 2).unwrap_err().contains(&format!("uid {user} ")));
         let _root = seats.take(None, 3, 2).unwrap();
-        assert!(seats.take(Some(1001), 3, 2).unwrap_err().contains("maximum of 3 clients"));
+        assert!(seats.take(Some(other), 3, 2).unwrap_err().contains("maximum of 3 clients"));
         drop(a1);
         assert_eq!(seats.taken(), 2);
-        seats.take(Some(1000), 3, 2).unwrap();
+        seats.take(Some(user), 3, 2).unwrap();
     }
 }

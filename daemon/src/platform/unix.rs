@@ -23,6 +23,12 @@ pub type GroupId = u32;
 /// The user a client counts as when the kernel did not tell ("nobody known").
 pub const UNKNOWN_USER: UserId = u32::MAX;
 
+/// A user for unit tests: uid `n`.
+#[cfg(test)]
+pub fn test_user(n: u32) -> UserId {
+    n
+}
+
 /// The uid as `smtp32ctl` shows it.
 pub fn wire_uid(uid: UserId) -> u32 {
     uid

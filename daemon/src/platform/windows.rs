@@ -84,6 +84,12 @@ pub const UNKNOWN_USER: UserId = Sid::from_str("S-1-0-0");
 /// LocalSystem, the Windows counterpart of root.
 const LOCAL_SYSTEM: Sid = Sid::from_str("S-1-5-18");
 
+/// A user for unit tests: a local account SID whose relative id is `n`.
+#[cfg(test)]
+pub fn test_user(n: u32) -> UserId {
+    Sid::parse(&format!("S-1-5-21-1-2-3-{n}")).expect("a well-formed SID")
+}
+
 /// The SID's relative id, the number `smtp32ctl` shows as the owner's uid.
 pub fn wire_uid(uid: UserId) -> u32 {
     uid.rid()

@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn follows_a_connection() {
         let totals = Arc::new(Totals::default());
-        let peer = Peer { pid: Some(7), uid: Some(1000), gid: Some(1000) };
+        let peer = Peer { pid: Some(7), uid: Some(crate::platform::test_user(1000)), gid: Some(1000) };
         let a = Activity::new(Handle::new(9).unwrap(), peer, "mx:25".into(), "me".into(), 20, false, totals.clone());
         assert!(a.is_busy());
         a.traffic(Direction::FromServer, b"220 hi\r\n");

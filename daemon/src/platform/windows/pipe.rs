@@ -5,6 +5,10 @@
 //! are rejected; and its DACL admits LocalSystem, Administrators, the daemon's
 //! own account and, with `socket_mode = "0660"`, the `socket_group` (read and
 //! write only: not the right to create instances of the pipe).
+//!
+//! Before creating, the daemon also asks whether any pipe of that name exists
+//! (`WaitNamedPipeW`), which catches a squatter where the flag is not enforced
+//! (Wine 8 ignores it); on Windows the flag alone closes the race.
 
 pub use crate::platform::socket_path;
 use crate::platform::GroupId;
@@ -53,6 +57,9 @@ pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
     let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
     let sddl = widestring::U16CStr::from_slice(&wide).map_err(|e| io_err(io::Error::other(e)))?;
     let descriptor = SecurityDescriptor::deserialize(sddl).map_err(io_err)?;
+    if name_exists(path) {
+        return Err(ListenError::Live(path.to_path_buf()));
+    }
     let name = path.to_fs_name::<GenericFilePath>().map_err(io_err)?;
     ListenerOptions::new().name(name).security_descriptor(descriptor).create_tokio().map_err(|e| {
         // ERROR_ACCESS_DENIED: FILE_FLAG_FIRST_PIPE_INSTANCE and the name exists
@@ -64,6 +71,19 @@ pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
             _ => io_err(e),
         }
     })
+}
+
+/// True when a pipe named `path` exists (free or busy), without connecting to it.
+fn name_exists(path: &Path) -> bool {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::System::Pipes::WaitNamedPipeW;
+    const ERROR_FILE_NOT_FOUND: i32 = 2;
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+    // SAFETY: `wide` is a NUL-terminated wide string that outlives the call.
+    if unsafe { WaitNamedPipeW(wide.as_ptr(), 1) } != 0 {
+        return true;
+    }
+    io::Error::last_os_error().raw_os_error() != Some(ERROR_FILE_NOT_FOUND)
 }
 
 /// The pipe's security descriptor in SDDL: a protected DACL (nothing
