@@ -2,13 +2,14 @@
 #
 # Debian's rustc-web (a second Rust toolchain at /usr/bin, with its std source where -Zbuild-std
 # looks) builds std for x86_64-pc-windows-gnu; MinGW links; wine64 runs the programs. Nothing
-# here touches the Linux build: its own target dir (target/windows) and its own Wine prefix.
+# here touches the Linux build: its own target dir (target/windows, or
+# $SMTP32_WINDOWS_TARGET_DIR) and its own Wine prefix in it (or $SMTP32_WINEPREFIX).
 
 WIN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WIN_TARGET=${WIN_TARGET:-x86_64-pc-windows-gnu}
-WIN_TARGET_DIR=$WIN_ROOT/target/windows
+WIN_TARGET_DIR=${SMTP32_WINDOWS_TARGET_DIR:-$WIN_ROOT/target/windows}
 WIN_PROFILE_DIR=$WIN_TARGET_DIR/$WIN_TARGET/debug
-export WINEPREFIX=${SMTP32_WINEPREFIX:-$WIN_ROOT/target/windows/wineprefix}
+export WINEPREFIX=${SMTP32_WINEPREFIX:-$WIN_TARGET_DIR/wineprefix}
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
 WINE=/usr/lib/wine/wine64
