@@ -161,10 +161,13 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Loads the defaults, then `file` (or the system file when present), then
-    /// the environment, and validates the result.
+    /// Loads the defaults (on Windows with the SMTP-32 registry values
+    /// `Timeout` and `DebugLevel` over them), then `file` (or the system file
+    /// when present), then the environment, and validates the result.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml))
+            .add_source(File::from_str(&crate::platform::registry_defaults(), FileFormat::Toml));
         match file {
             Some(path) => builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true)),
             None if Path::new(SYSTEM_CONFIG_PATH).exists() => {

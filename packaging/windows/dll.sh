@@ -12,7 +12,8 @@ cp "$DIR/smtp32.dll" "$DIR/D32-SMTP.DLL"
     echo "LIBRARY D32-SMTP.DLL"
     echo "EXPORTS"
     x86_64-w64-mingw32-objdump -p "$DIR/smtp32.dll" \
-        | sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' | grep -o 'smtp_[a-z_]*' | sed 's/^/    /'
+        | sed -n '/\[Ordinal\/Name Pointer\] Table/,/^$/p' \
+        | grep -o 'smtp_[a-z_]*' | sed 's/^/    /'
 } >"$DIR/d32-smtp.def"
 count=$(grep -c '^    smtp_' "$DIR/d32-smtp.def")
 [ "$count" -ge 27 ] || { echo "dll.sh: only $count smtp_* exports in smtp32.dll" >&2; exit 1; }

@@ -16,7 +16,7 @@ PROFILE_ARGS=()
 
 install_packages() {
     local missing=()
-    [ -x /usr/bin/rustc ] && /usr/bin/rustc --version 2>/dev/null | grep -q . || missing+=(rustc-web)
+    /usr/bin/rustc --version >/dev/null 2>&1 || missing+=(rustc-web)
     [ -x /usr/bin/cargo ] || missing+=(cargo-web)
     [ -d /usr/lib/rustlib/src/rust/library ] || missing+=(rust-web-src)
     command -v x86_64-w64-mingw32-gcc >/dev/null || missing+=(gcc-mingw-w64-x86-64)
@@ -52,4 +52,5 @@ mkdir -p "$WIN_TARGET_DIR"
 prepare_prefix
 wlog "cargo build (daemon, client DLL, smtp32ctl) ${PROFILE_ARGS[*]}"
 cd "$WIN_ROOT"
-win_cargo build "${WIN_BUILD_ARGS[@]}" "${PROFILE_ARGS[@]}" -p smtp32d -p smtp32 --bin smtp32d --bin smtp32ctl --lib
+win_cargo build "${WIN_BUILD_ARGS[@]}" "${PROFILE_ARGS[@]}" \
+    -p smtp32d -p smtp32 --bin smtp32d --bin smtp32ctl --lib

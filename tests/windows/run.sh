@@ -38,15 +38,20 @@ wlog "D32-SMTP.DLL, its import library and the test programs"
 bash "$WIN_ROOT/packaging/windows/dll.sh" "$D"
 x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -I "$WIN_ROOT/client/include" \
     -o "$D/wine_client.exe" "$WIN_ROOT/tests/windows/wine_client.c" -L"$D" -ld32-smtp
-x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror -o "$D/squatter.exe" "$WIN_ROOT/tests/windows/squatter.c"
+x86_64-w64-mingw32-gcc -O2 -Wall -Wextra -Werror \
+    -o "$D/squatter.exe" "$WIN_ROOT/tests/windows/squatter.c"
 
 wlog "unit tests under Wine"
-(cd "$WIN_ROOT" && win_cargo test "${WIN_BUILD_ARGS[@]}" -p smtp32-protocol -p smtp32 -p smtp32d --lib) \
+(cd "$WIN_ROOT" \
+    && win_cargo test "${WIN_BUILD_ARGS[@]}" -p smtp32-protocol -p smtp32 -p smtp32d --lib) \
     2>&1 | tee "$WORK/unit.log" | grep -E '^test result|FAILED|panicked' >&2 || true
 grep -q 'FAILED\|error\[' "$WORK/unit.log" && fail "unit tests under Wine"
 grep -c '^test result: ok' "$WORK/unit.log" | grep -qx 3 || fail "not every crate's unit tests ran"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
 
 # Waits (up to 30 s) until `cmd` succeeds; false if it never does.
 eventually() {
@@ -74,6 +79,19 @@ while True:
 ' "$STALL_PORT" &
 pids+=($!)
 
+wlog "the SMTP-32 registry values are defaults that the configuration file overrides"
+REG_KEY='HKLM\SOFTWARE\Distinct\DLLS\SMTP32'
+"$WINE" reg add "$REG_KEY" /v Timeout /t REG_DWORD /d 7 /f >/dev/null 2>&1
+"$WINE" reg add "$REG_KEY" /v DebugLevel /t REG_DWORD /d 1 /f >/dev/null 2>&1
+"$WINE" "$D/smtp32d.exe" --check-config 2>&1 | tr -d '\r' >"$WORK/registry.log" || true
+grep -q '^    timeout: 7,' "$WORK/registry.log" || fail "Timeout is no default"
+grep -q '^    debug_level: 1,' "$WORK/registry.log" || fail "DebugLevel is no default"
+printf 'timeout = 9\n' >"$WORK/smtp32d.toml"
+"$WINE" "$D/smtp32d.exe" --check-config --config "$WORK/smtp32d.toml" 2>&1 \
+    | tr -d '\r' >"$WORK/registry.log" || true
+grep -q '^    timeout: 9,' "$WORK/registry.log" || fail "the file does not override the registry"
+"$WINE" reg delete "$REG_KEY" /f >/dev/null 2>&1
+
 PIPE="\\\\.\\pipe\\smtp32d-test-$$"
 export SMTP32_SOCKET=$PIPE
 wlog "smtp32d.exe in console mode on $PIPE"
@@ -83,7 +101,8 @@ pids+=($daemon)
 eventually "$WINE" "$D/smtp32ctl.exe" ping || fail "smtp32d.exe did not answer on $PIPE"
 
 wlog "wine_client.exe (D32-SMTP.DLL) against smtp-sink"
-if ! "$WINE" "$D/wine_client.exe" "127.0.0.1:$SINK_PORT" "127.0.0.1:$STALL_PORT" >"$WORK/client.log" 2>&1; then
+if ! "$WINE" "$D/wine_client.exe" "127.0.0.1:$SINK_PORT" "127.0.0.1:$STALL_PORT" \
+    >"$WORK/client.log" 2>&1; then
     fail "wine_client.exe"
 fi
 cat "$WORK/client.log" >&2
@@ -94,7 +113,7 @@ grep -q '^not ok' "$WORK/client.log" && fail "a wine_client.exe check"
 wlog "smtp32ctl.exe status and ping"
 "$WINE" "$D/smtp32ctl.exe" status >"$WORK/status.log" 2>&1 || fail "smtp32ctl.exe status"
 cat "$WORK/status.log" >&2
-grep -q '^connections opened: *[1-9]' "$WORK/status.log" || fail "status does not count the connections"
+grep -q '^connections opened: *[1-9]' "$WORK/status.log" || fail "status counts no connections"
 for _ in 1 2 3 4 5; do "$WINE" "$D/smtp32ctl.exe" ping >&2 || fail "smtp32ctl.exe ping"; done
 "$WINE" "$D/smtp32ctl.exe" shutdown >&2 || fail "smtp32ctl.exe shutdown"
 wait "$daemon" || fail "smtp32d.exe exited with $? after shutdown"
@@ -108,15 +127,17 @@ eventually grep -q squatting "$WORK/squatter.log" || fail "the squatter did not 
 if "$WINE" "$D/smtp32d.exe" --socket "$SQUAT" >"$WORK/squat-daemon.log" 2>&1; then
     fail "smtp32d.exe started on a squatted pipe"
 fi
-grep -q 'refusing to start' "$WORK/squat-daemon.log" || fail "smtp32d.exe did not say why it refused"
+grep -q 'refusing to start' "$WORK/squat-daemon.log" || fail "smtp32d.exe did not say why"
 cat "$WORK/squat-daemon.log" >&2
-if SMTP32_DAEMON_SID=S-1-5-19 "$WINE" "$D/smtp32ctl.exe" --socket "$SQUAT" status >"$WORK/squat-ctl.log" 2>&1; then
+if SMTP32_DAEMON_SID=S-1-5-19 "$WINE" "$D/smtp32ctl.exe" --socket "$SQUAT" status \
+    >"$WORK/squat-ctl.log" 2>&1; then
     fail "smtp32ctl.exe talked to the squatter"
 fi
 cat "$WORK/squat-ctl.log" >&2
-grep -q 'not trusted.*expected S-1-5-19' "$WORK/squat-ctl.log" || fail "the client did not say why it refused"
+grep -q 'not trusted.*expected S-1-5-19' "$WORK/squat-ctl.log" || fail "the client did not say why"
 wait "$squatter" || true
-tr -d '\r' <"$WORK/squatter.log" | grep -qx 'received 0' || fail "the squatter received bytes: $(cat "$WORK/squatter.log")"
+tr -d '\r' <"$WORK/squatter.log" | grep -qx 'received 0' \
+    || fail "the squatter received bytes: $(cat "$WORK/squatter.log")"
 
 wlog "done in $((SECONDS - started)) s"
 [ $failed -eq 0 ] || { wlog "daemon log:"; cat "$WORK/daemon.log" >&2; }

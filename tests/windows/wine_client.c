@@ -65,11 +65,13 @@ static void one_message(const char *sink)
     CHECK_RC("smtp_helo reaches smtp-sink over the named pipe", rc, SMTP_SUCCESS);
     CHECK_RC("smtp_mail", smtp_mail(conn, "sender@wine.test"), SMTP_SUCCESS);
     CHECK_RC("smtp_rcpt", smtp_rcpt(conn, "rcpt@wine.test"), SMTP_SUCCESS);
-    CHECK_RC("smtp_data pulls the message through its callback", smtp_data(conn, pull), SMTP_SUCCESS);
-    CHECK("the callback handed over the whole message", sent_so_far == (int)sizeof MESSAGE - 1, "%d bytes",
-          sent_so_far);
+    CHECK_RC("smtp_data pulls the message through its callback", smtp_data(conn, pull),
+             SMTP_SUCCESS);
+    CHECK("the callback handed over the whole message", sent_so_far == (int)sizeof MESSAGE - 1,
+          "%d bytes", sent_so_far);
     CHECK_RC("smtp_rply", smtp_rply(conn, reply, sizeof reply, &code), SMTP_SUCCESS);
-    CHECK("the server accepted the message with 250", code == 250, "code %d, reply %s", code, reply);
+    CHECK("the server accepted the message with 250", code == 250, "code %d, reply %s", code,
+          reply);
 
     LARGE_INTEGER freq, t0, t1;
     QueryPerformanceFrequency(&freq);
@@ -104,10 +106,11 @@ static void background_connect(const char *sink)
 static void cancel_stalled(const char *stall)
 {
     SMTP_HANDLE conn = 0;
-    CHECK_RC("smtp_xhelo to a server that never greets", smtp_xhelo(stall, "wine.test", &conn, NULL, on_status, 0),
-             SMTP_SUCCESS);
-    CHECK("no status while the greeting is awaited", WaitForSingleObject(status_event, 300) == WAIT_TIMEOUT,
-          "status %ld came early", status_result);
+    CHECK_RC("smtp_xhelo to a server that never greets",
+             smtp_xhelo(stall, "wine.test", &conn, NULL, on_status, 0), SMTP_SUCCESS);
+    CHECK("no status while the greeting is awaited",
+          WaitForSingleObject(status_event, 300) == WAIT_TIMEOUT, "status %ld came early",
+          status_result);
     CHECK_RC("smtp_xquit cancels the stalled connect", smtp_xquit(conn), SMTP_SUCCESS);
     CHECK_RC("the status callback reports SMTP_ABORTED", wait_status(), SMTP_ABORTED);
     CHECK_RC("the cancelled handle is gone", smtp_noop(conn), SMTP_INVALID_HANDLE);

@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 /// The socket path: the `--socket` flag, else `$SMTP32_SOCKET`, else the
 /// `socket` setting, else the default rules (on Windows `\\.\pipe\smtp32d`).
 pub fn socket_path(flag: Option<&Path>, setting: Option<&Path>) -> PathBuf {
-    let env = std::env::var_os(SOCKET_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = std::env::var_os(SOCKET_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     flag.map(Path::to_path_buf)
         .or(env)
         .or_else(|| setting.map(Path::to_path_buf))

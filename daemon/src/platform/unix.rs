@@ -5,6 +5,7 @@
 use crate::config::Settings;
 use crate::ipc::client;
 use crate::listener::{self, ListenError, SocketPerms};
+use crate::logging::ERROR_TARGET;
 use crate::peer::Peer;
 use crate::state::DaemonState;
 use crate::systemd;
@@ -14,7 +15,7 @@ use interprocess::os::unix::uds_local_socket::tokio::Stream as UdsStream;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Who a client is: its effective uid.
 pub type UserId = u32;
@@ -43,7 +44,11 @@ pub fn is_owner(uid: UserId) -> bool {
 /// The client's credentials as the kernel reported them at connect.
 pub fn peer_of(stream: &Stream) -> Peer {
     match stream.peer_creds() {
-        Ok(c) => Peer { pid: c.pid().and_then(|p| u32::try_from(p).ok()), uid: c.euid(), gid: c.egid() },
+        Ok(c) => Peer {
+            pid: c.pid().and_then(|p| u32::try_from(p).ok()),
+            uid: c.euid(),
+            gid: c.egid(),
+        },
         Err(_) => Peer::default(),
     }
 }
@@ -56,7 +61,11 @@ pub fn peer_hung_up(stream: &Stream) -> bool {
     else {
         return false;
     };
-    let mut fd = libc::pollfd { fd: s.inner().as_fd().as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+    let mut fd = libc::pollfd {
+        fd: s.inner().as_fd().as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd for a descriptor the stream owns; timeout 0, so it never blocks.
     let n = unsafe { libc::poll(&mut fd, 1, 0) };
     n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
@@ -69,12 +78,12 @@ pub fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
     #[allow(irrefutable_let_patterns)]
     let Stream::UdSocket(uds) = stream
     else {
-        tracing::warn!(target: crate::logging::ERROR_TARGET, "accepted a stream of an unknown kind");
+        warn!(target: ERROR_TARGET, "accepted a stream of an unknown kind");
         return;
     };
     let fd = match OwnedFd::try_from(uds) {
         Ok(fd) => fd,
-        Err(e) => return tracing::warn!(target: crate::logging::ERROR_TARGET, "cannot take over a client socket: {e}"),
+        Err(e) => return warn!(target: ERROR_TARGET, "cannot take over a client socket: {e}"),
     };
     let arbiter = state.next_arbiter().clone();
     let state = state.clone();
@@ -82,10 +91,10 @@ pub fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
         Ok(uds) => {
             actix_rt::spawn(client::serve(Stream::from(uds), state));
         }
-        Err(e) => tracing::warn!(target: crate::logging::ERROR_TARGET, "cannot register a client socket: {e}"),
+        Err(e) => warn!(target: ERROR_TARGET, "cannot register a client socket: {e}"),
     });
     if !accepted {
-        tracing::warn!(target: crate::logging::ERROR_TARGET, "no arbiter to serve a client: the daemon is stopping");
+        warn!(target: ERROR_TARGET, "no arbiter to serve a client: the daemon is stopping");
     }
 }
 
@@ -94,16 +103,29 @@ pub type Inherited = Option<OwnedFd>;
 
 /// Reads the `LISTEN_*` variables (which also unsets them): call before any thread exists.
 pub fn inherit() -> Result<Inherited, ListenError> {
-    systemd::listen_fd().map_err(|source| ListenError::Io { path: PathBuf::from("fd 3"), source })
+    systemd::listen_fd().map_err(|source| ListenError::Io {
+        path: PathBuf::from("fd 3"),
+        source,
+    })
 }
 
 /// Listens on the socket systemd passed, when it passed one, else binds
 /// `socket`; says which for the log. Must run inside the tokio runtime.
-pub fn listen(passed: Inherited, socket: &Path, settings: &Settings) -> Result<(Listener, String), ListenError> {
-    let perms = SocketPerms { mode: settings.socket_mode_bits(), gid: settings.socket_gid() };
+pub fn listen(
+    passed: Inherited,
+    socket: &Path,
+    settings: &Settings,
+) -> Result<(Listener, String), ListenError> {
+    let perms = SocketPerms {
+        mode: settings.socket_mode_bits(),
+        gid: settings.socket_gid(),
+    };
     match passed {
         Some(fd) => {
-            let l = listener::adopt(fd).map_err(|source| ListenError::Io { path: PathBuf::from("fd 3"), source })?;
+            let l = listener::adopt(fd).map_err(|source| ListenError::Io {
+                path: PathBuf::from("fd 3"),
+                source,
+            })?;
             Ok((l, "the socket passed by systemd".to_string()))
         }
         None => Ok((listener::bind(socket, perms)?, socket.display().to_string())),
@@ -120,7 +142,10 @@ pub fn notify(state: &str) {
 /// Asks for a shutdown on SIGTERM or SIGINT.
 pub async fn stop_on_signal(state: Arc<DaemonState>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -136,6 +161,11 @@ pub async fn reload_on_signal(state: Arc<DaemonState>) {
     crate::reload::on_hangup(state).await
 }
 
+/// No registry on Unix: the built-in defaults stand until the file.
+pub fn registry_defaults() -> String {
+    String::new()
+}
+
 /// The machine's host name, as `gethostname(2)` gives it.
 pub fn machine_hostname() -> Option<String> {
     let mut buf = [0u8; 256];
@@ -146,5 +176,7 @@ pub fn machine_hostname() -> Option<String> {
         return None;
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8(buf[..end].to_vec()).ok().filter(|h| !h.is_empty())
+    String::from_utf8(buf[..end].to_vec())
+        .ok()
+        .filter(|h| !h.is_empty())
 }

@@ -2,7 +2,8 @@
 //! access token (`GetNamedPipeClientProcessId`, `OpenProcessToken`), a
 //! hang-up is a pipe `PeekNamedPipe` calls broken, the endpoint is a named
 //! pipe ([`crate::listener`], `platform/windows/pipe.rs`), Ctrl-C, Ctrl-Break
-//! and closing the console stop the daemon, the host name is the DNS one.
+//! and closing the console stop the daemon, the host name is the DNS one, and
+//! the SMTP-32 manual's registry values are defaults ([`registry_defaults`]).
 //!
 //! A pipe is bound to the completion port of the thread that accepted it, so
 //! its client is served on the accepting arbiter (sessions follow it there).
@@ -36,13 +37,18 @@ impl Sid {
         let mut parts = text.split('-');
         let well_formed = parts.next() == Some("S")
             && parts.next() == Some("1")
-            && parts.all(|p| !p.is_empty() && p.len() <= 15 && p.bytes().all(|b| b.is_ascii_digit()));
-        (well_formed && text.len() <= SID_TEXT_MAX && text.matches('-').count() >= 2).then(|| Sid::from_str(text))
+            && parts
+                .all(|p| !p.is_empty() && p.len() <= 15 && p.bytes().all(|b| b.is_ascii_digit()));
+        (well_formed && text.len() <= SID_TEXT_MAX && text.matches('-').count() >= 2)
+            .then(|| Sid::from_str(text))
     }
 
     const fn from_str(text: &str) -> Sid {
         let bytes = text.as_bytes();
-        let mut sid = Sid { len: bytes.len() as u8, text: [0; SID_TEXT_MAX] };
+        let mut sid = Sid {
+            len: bytes.len() as u8,
+            text: [0; SID_TEXT_MAX],
+        };
         let mut i = 0;
         while i < bytes.len() {
             sid.text[i] = bytes[i];
@@ -59,7 +65,11 @@ impl Sid {
 
     /// The relative id: the last sub-authority (1000 for the first local user).
     fn rid(&self) -> u32 {
-        self.as_str().rsplit('-').next().and_then(|r| r.parse().ok()).unwrap_or(u32::MAX)
+        self.as_str()
+            .rsplit('-')
+            .next()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(u32::MAX)
     }
 }
 
@@ -98,7 +108,12 @@ pub fn wire_uid(uid: UserId) -> u32 {
 /// The account this daemon runs as.
 fn own_sid() -> Option<Sid> {
     static OWN: OnceLock<Option<Sid>> = OnceLock::new();
-    *OWN.get_or_init(|| Token::of_current_process().and_then(|t| t.user_sid()).ok().and_then(|s| Sid::parse(&s)))
+    *OWN.get_or_init(|| {
+        Token::of_current_process()
+            .and_then(|t| t.user_sid())
+            .ok()
+            .and_then(|s| Sid::parse(&s))
+    })
 }
 
 /// LocalSystem or the account the daemon runs as.
@@ -109,20 +124,30 @@ pub fn is_owner(uid: UserId) -> bool {
 /// True when the process `pid`, still running as `uid`, has Administrators
 /// or `group` among the enabled groups of its token.
 pub fn is_admin_member(pid: u32, uid: UserId, group: Option<GroupId>) -> bool {
-    let Ok(token) = Token::of_process(pid) else { return false };
+    let Ok(token) = Token::of_process(pid) else {
+        return false;
+    };
     // The pid may have been reused since the client connected: the user must still match.
     if token.user_sid().ok().and_then(|s| Sid::parse(&s)) != Some(uid) {
         return false;
     }
     let groups = token.enabled_group_sids().unwrap_or_default();
-    groups.iter().any(|g| g == ADMINISTRATORS_SID || group.is_some_and(|group| g == group.as_str()))
+    groups
+        .iter()
+        .any(|g| g == ADMINISTRATORS_SID || group.is_some_and(|group| g == group.as_str()))
 }
 
 /// The client's process id and user, from the pipe and its process's token.
 pub fn peer_of(stream: &Stream) -> Peer {
     let pid = stream.peer_creds().ok().and_then(|c| c.pid());
-    let uid = pid.and_then(|pid| account::process_user_sid(pid).ok()).and_then(|s| Sid::parse(&s));
-    Peer { pid, uid, gid: None }
+    let uid = pid
+        .and_then(|pid| account::process_user_sid(pid).ok())
+        .and_then(|s| Sid::parse(&s));
+    Peer {
+        pid,
+        uid,
+        gid: None,
+    }
 }
 
 /// True when the client closed its end of the pipe (or the pipe failed).
@@ -155,8 +180,15 @@ pub fn inherit() -> Result<Inherited, ListenError> {
 }
 
 /// Creates the named pipe `socket` (first instance only, with its DACL).
-pub fn listen(_: Inherited, socket: &Path, settings: &Settings) -> Result<(Listener, String), ListenError> {
-    let perms = SocketPerms { mode: settings.socket_mode_bits(), gid: settings.socket_gid() };
+pub fn listen(
+    _: Inherited,
+    socket: &Path,
+    settings: &Settings,
+) -> Result<(Listener, String), ListenError> {
+    let perms = SocketPerms {
+        mode: settings.socket_mode_bits(),
+        gid: settings.socket_gid(),
+    };
     Ok((listener::bind(socket, perms)?, socket.display().to_string()))
 }
 
@@ -181,9 +213,52 @@ pub async fn stop_on_signal(state: Arc<DaemonState>) {
 /// No reload signal on Windows: `smtp32ctl reload` reloads.
 pub async fn reload_on_signal(_: Arc<DaemonState>) {}
 
+/// Where the SMTP-32 manual keeps the library's settings (under HKEY_LOCAL_MACHINE).
+const REGISTRY_KEY: &str = r"SOFTWARE\Distinct\DLLS\SMTP32";
+
+/// The manual's `Timeout` and `DebugLevel` (REG_DWORD) as TOML settings, for
+/// the configuration to apply between the built-in defaults and the file.
+pub fn registry_defaults() -> String {
+    let mut toml = String::new();
+    for (value, key) in [("Timeout", "timeout"), ("DebugLevel", "debug_level")] {
+        if let Some(n) = registry_dword(REGISTRY_KEY, value) {
+            toml.push_str(&format!("{key} = {n}\n"));
+        }
+    }
+    toml
+}
+
+/// A REG_DWORD under HKEY_LOCAL_MACHINE, if it exists.
+fn registry_dword(key: &str, value: &str) -> Option<u32> {
+    use windows_sys::Win32::System::Registry::{
+        RegGetValueW, HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD,
+    };
+    let wide = |s: &str| s.encode_utf16().chain([0]).collect::<Vec<u16>>();
+    let (key, value) = (wide(key), wide(value));
+    let mut data = 0u32;
+    let mut len = 4u32;
+    let (null, out) = (std::ptr::null_mut(), (&mut data as *mut u32).cast());
+    let (root, flags) = (HKEY_LOCAL_MACHINE, RRF_RT_REG_DWORD);
+    // SAFETY: the names are NUL-terminated; `data` is valid for the `len` (4) bytes.
+    let rc = unsafe {
+        RegGetValueW(
+            root,
+            key.as_ptr(),
+            value.as_ptr(),
+            flags,
+            null,
+            out,
+            &mut len,
+        )
+    };
+    (rc == 0).then_some(data)
+}
+
 /// The machine's DNS host name.
 pub fn machine_hostname() -> Option<String> {
-    use windows_sys::Win32::System::SystemInformation::{ComputerNameDnsHostname, GetComputerNameExW};
+    use windows_sys::Win32::System::SystemInformation::{
+        ComputerNameDnsHostname, GetComputerNameExW,
+    };
     let mut buf = [0u16; 256];
     let mut len = buf.len() as u32;
     // SAFETY: `buf` is valid for `len` characters; `len` is valid for writing.
@@ -201,10 +276,21 @@ mod tests {
     #[test]
     fn sids_parse_print_and_give_their_relative_id() {
         let sid = Sid::parse("S-1-5-21-1004336348-1177238915-682003330-1000").unwrap();
-        assert_eq!(sid.to_string(), "S-1-5-21-1004336348-1177238915-682003330-1000");
+        assert_eq!(
+            sid.to_string(),
+            "S-1-5-21-1004336348-1177238915-682003330-1000"
+        );
         assert_eq!(wire_uid(sid), 1000);
         assert_eq!(Sid::parse("S-1-5-18"), Some(LOCAL_SYSTEM));
-        for bad in ["", "S-1", "S-1-", "X-1-5-18", "S-1-5-x", "S-2-5-18", "S-1-5--18"] {
+        for bad in [
+            "",
+            "S-1",
+            "S-1-",
+            "X-1-5-18",
+            "S-1-5-x",
+            "S-2-5-18",
+            "S-1-5--18",
+        ] {
             assert!(Sid::parse(bad).is_none(), "{bad}");
         }
         assert!(is_owner(LOCAL_SYSTEM));

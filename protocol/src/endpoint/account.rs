@@ -73,7 +73,9 @@ impl Token {
         // SAFETY: GetTokenInformation filled `buf` with a TOKEN_GROUPS followed by its array.
         let groups = unsafe { &*(buf.as_ptr() as *const TOKEN_GROUPS) };
         // SAFETY: the array has GroupCount entries, all inside `buf`.
-        let all = unsafe { std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize) };
+        let all = unsafe {
+            std::slice::from_raw_parts(groups.Groups.as_ptr(), groups.GroupCount as usize)
+        };
         all.iter()
             .filter(|g| g.Attributes & SE_GROUP_ENABLED != 0)
             .map(|g| sid_string(g.Sid))
@@ -88,7 +90,9 @@ impl Token {
         let mut buf = vec![0u64; (needed as usize).div_ceil(8).max(1)];
         let len = (buf.len() * 8) as u32;
         // SAFETY: `buf` is valid for `len` bytes and aligned for every TOKEN_* structure.
-        if unsafe { GetTokenInformation(handle, class, buf.as_mut_ptr().cast(), len, &mut needed) } == 0 {
+        if unsafe { GetTokenInformation(handle, class, buf.as_mut_ptr().cast(), len, &mut needed) }
+            == 0
+        {
             return Err(io::Error::last_os_error());
         }
         Ok(buf)
@@ -130,13 +134,16 @@ pub fn account_sid(name: &str) -> Option<String> {
             &mut kind,
         )
     };
-    (ok != 0).then(|| sid_string(sid.as_mut_ptr().cast()).ok()).flatten()
+    (ok != 0)
+        .then(|| sid_string(sid.as_mut_ptr().cast()).ok())
+        .flatten()
 }
 
 /// A SID as its string form.
 fn sid_string(sid: PSID) -> io::Result<String> {
     let mut text: *mut u16 = std::ptr::null_mut();
-    // SAFETY: `sid` points to a valid SID (from the token or a look-up); `text` is valid for writing.
+    // SAFETY: `sid` points to a valid SID (from the token or a look-up); `text` is
+    // valid for writing.
     if unsafe { ConvertSidToStringSidW(sid, &mut text) } == 0 {
         return Err(io::Error::last_os_error());
     }
@@ -155,7 +162,10 @@ pub fn trusted_daemon_sids() -> Vec<String> {
     if let Some(sid) = std::env::var(DAEMON_SID_ENV).ok().filter(|s| !s.is_empty()) {
         return vec![sid];
     }
-    let mut sids: Vec<String> = Token::of_current_process().and_then(|t| t.user_sid()).into_iter().collect();
+    let mut sids: Vec<String> = Token::of_current_process()
+        .and_then(|t| t.user_sid())
+        .into_iter()
+        .collect();
     sids.extend(SERVICE_ACCOUNT_SIDS.iter().map(|s| s.to_string()));
     sids
 }
@@ -164,10 +174,16 @@ pub fn trusted_daemon_sids() -> Vec<String> {
 /// `GetNamedPipeServerProcessId`) runs as a trusted account.
 pub fn check_pipe_server(path: &Path, server_pid: Option<u32>) -> Result<(), TrustError> {
     let unknown = || TrustError::UnknownDaemon(path.to_path_buf());
-    let sid = server_pid.and_then(|pid| process_user_sid(pid).ok()).ok_or_else(unknown)?;
+    let sid = server_pid
+        .and_then(|pid| process_user_sid(pid).ok())
+        .ok_or_else(unknown)?;
     let expected = trusted_daemon_sids();
     if expected.contains(&sid) {
         return Ok(());
     }
-    Err(TrustError::DaemonAccount { path: path.to_path_buf(), sid, expected: expected.join(" or ") })
+    Err(TrustError::DaemonAccount {
+        path: path.to_path_buf(),
+        sid,
+        expected: expected.join(" or "),
+    })
 }

@@ -38,7 +38,10 @@ pub struct SocketPerms {
 #[derive(Debug, Error)]
 pub enum ListenError {
     /// The name is taken: another smtp32d, or someone squatting it.
-    #[error("a pipe named {0} already exists (another smtp32d, or a process squatting the name); refusing to start")]
+    #[error(
+        "a pipe named {0} already exists (another smtp32d, or a process squatting the name); \
+         refusing to start"
+    )]
     Live(PathBuf),
     /// Creating the pipe failed otherwise.
     #[error("cannot listen on {path}: {source}")]
@@ -52,7 +55,10 @@ pub enum ListenError {
 
 /// Creates the first instance of the pipe at `path`. Must run inside the tokio runtime.
 pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
-    let io_err = |source| ListenError::Io { path: path.to_path_buf(), source };
+    let io_err = |source| ListenError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let sddl = dacl(perms).map_err(io_err)?;
     let wide: Vec<u16> = sddl.encode_utf16().chain([0]).collect();
     let sddl = widestring::U16CStr::from_slice(&wide).map_err(|e| io_err(io::Error::other(e)))?;
@@ -61,16 +67,22 @@ pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
         return Err(ListenError::Live(path.to_path_buf()));
     }
     let name = path.to_fs_name::<GenericFilePath>().map_err(io_err)?;
-    ListenerOptions::new().name(name).security_descriptor(descriptor).create_tokio().map_err(|e| {
-        // ERROR_ACCESS_DENIED: FILE_FLAG_FIRST_PIPE_INSTANCE and the name exists
-        // (or its DACL keeps us out, which for our own name means the same).
-        const ERROR_ACCESS_DENIED: i32 = 5;
-        const ERROR_PIPE_BUSY: i32 = 231;
-        match e.raw_os_error() {
-            Some(ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY) => ListenError::Live(path.to_path_buf()),
-            _ => io_err(e),
-        }
-    })
+    ListenerOptions::new()
+        .name(name)
+        .security_descriptor(descriptor)
+        .create_tokio()
+        .map_err(|e| {
+            // ERROR_ACCESS_DENIED: FILE_FLAG_FIRST_PIPE_INSTANCE and the name exists
+            // (or its DACL keeps us out, which for our own name means the same).
+            const ERROR_ACCESS_DENIED: i32 = 5;
+            const ERROR_PIPE_BUSY: i32 = 231;
+            match e.raw_os_error() {
+                Some(ERROR_ACCESS_DENIED | ERROR_PIPE_BUSY) => {
+                    ListenError::Live(path.to_path_buf())
+                }
+                _ => io_err(e),
+            }
+        })
 }
 
 /// True when a pipe named `path` exists (free or busy), without connecting to it.
