@@ -9,7 +9,9 @@
 #   - smtp32ctl.exe status and ping;
 #   - squatting: squatter.exe holds a pipe name first; smtp32d.exe must refuse to start on it,
 #     and a client that expects the service account (SMTP32_DAEMON_SID=S-1-5-19) must refuse
-#     to talk to it and send it nothing.
+#     to talk to it and send it nothing;
+#   - the registry's Timeout and DebugLevel as defaults under the configuration file;
+#   - the Windows service: --install-service, sc start, served, sc stop, --uninstall-service.
 # Exits non-zero on any failure.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -138,6 +140,20 @@ grep -q 'not trusted.*expected S-1-5-19' "$WORK/squat-ctl.log" || fail "the clie
 wait "$squatter" || true
 tr -d '\r' <"$WORK/squatter.log" | grep -qx 'received 0' \
     || fail "the squatter received bytes: $(cat "$WORK/squatter.log")"
+
+wlog "the Windows service: install, start, serve, stop, uninstall"
+SVC="\\\\.\\pipe\\smtp32d-service-$$"
+"$WINE" "$D/smtp32d.exe" --install-service --socket "$SVC" >&2 || fail "--install-service"
+"$WINE" sc start smtp32d >/dev/null 2>&1 || fail "sc start smtp32d"
+eventually "$WINE" "$D/smtp32ctl.exe" --socket "$SVC" ping || fail "the service does not answer"
+"$WINE" sc stop smtp32d >/dev/null 2>&1 || fail "sc stop smtp32d"
+service_stopped() { "$WINE" sc query smtp32d 2>/dev/null | grep -q 'STATE.*STOPPED'; }
+eventually service_stopped || fail "the service did not stop"
+if "$WINE" "$D/smtp32ctl.exe" --socket "$SVC" ping >/dev/null 2>&1; then
+    fail "the stopped service still answers"
+fi
+"$WINE" "$D/smtp32d.exe" --uninstall-service >&2 || fail "--uninstall-service"
+if "$WINE" sc query smtp32d >/dev/null 2>&1; then fail "the service is still registered"; fi
 
 wlog "done in $((SECONDS - started)) s"
 [ $failed -eq 0 ] || { wlog "daemon log:"; cat "$WORK/daemon.log" >&2; }

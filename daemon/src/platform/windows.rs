@@ -4,9 +4,12 @@
 //! pipe ([`crate::listener`], `platform/windows/pipe.rs`), Ctrl-C, Ctrl-Break
 //! and closing the console stop the daemon, the host name is the DNS one, and
 //! the SMTP-32 manual's registry values are defaults ([`registry_defaults`]).
+//! [`service`] runs the daemon as a Windows service.
 //!
 //! A pipe is bound to the completion port of the thread that accepted it, so
 //! its client is served on the accepting arbiter (sessions follow it there).
+
+pub mod service;
 
 use crate::config::Settings;
 use crate::ipc::client;
@@ -195,23 +198,43 @@ pub fn listen(
 /// No service manager to tell in console mode.
 pub fn notify(_state: &str) {}
 
-/// Asks for a shutdown on Ctrl-C, Ctrl-Break or when the console closes.
+/// Asks for a shutdown on Ctrl-C, Ctrl-Break, when the console closes or the service is stopped.
 pub async fn stop_on_signal(state: Arc<DaemonState>) {
-    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
-    let (Ok(mut c), Ok(mut brk), Ok(mut close)) = (ctrl_c(), ctrl_break(), ctrl_close()) else {
-        tracing::error!("cannot install console control handlers");
-        return;
+    let why = if service::is_service() {
+        service::stop_requested().await;
+        "service stop"
+    } else {
+        console_stop().await
     };
-    tokio::select! {
-        _ = c.recv() => info!("Ctrl-C: shutting down"),
-        _ = brk.recv() => info!("Ctrl-Break: shutting down"),
-        _ = close.recv() => info!("console closed: shutting down"),
-    }
+    info!("{why}: shutting down");
     state.lifecycle.request_shutdown();
 }
 
-/// No reload signal on Windows: `smtp32ctl reload` reloads.
-pub async fn reload_on_signal(_: Arc<DaemonState>) {}
+/// Waits for Ctrl-C, Ctrl-Break or the console closing.
+async fn console_stop() -> &'static str {
+    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+    let (Ok(mut c), Ok(mut brk), Ok(mut close)) = (ctrl_c(), ctrl_break(), ctrl_close()) else {
+        tracing::error!("cannot install console control handlers");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = c.recv() => "Ctrl-C",
+        _ = brk.recv() => "Ctrl-Break",
+        _ = close.recv() => "console closed",
+    }
+}
+
+/// Reloads the settings on every ParamChange control of the service (in a
+/// console there is no reload signal: `smtp32ctl reload` reloads).
+pub async fn reload_on_signal(state: Arc<DaemonState>) {
+    loop {
+        service::reload_requested().await;
+        info!("service ParamChange: reloading the configuration");
+        if let Err(e) = state.reload() {
+            tracing::error!("ParamChange: keeping the old configuration: {e}");
+        }
+    }
+}
 
 /// Where the SMTP-32 manual keeps the library's settings (under HKEY_LOCAL_MACHINE).
 const REGISTRY_KEY: &str = r"SOFTWARE\Distinct\DLLS\SMTP32";
