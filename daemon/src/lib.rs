@@ -56,7 +56,8 @@ use tracing::info;
 /// How long the end of a shutdown waits for client tasks to flush their last frames.
 const CLIENT_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
-/// Runs the daemon until SIGTERM, SIGINT or `Request::Shutdown`, then lets
+/// Runs the daemon until SIGTERM, SIGINT (Windows: Ctrl-C, Ctrl-Break, the
+/// service's Stop) or `Request::Shutdown`, then lets
 /// work in flight finish within `shutdown_grace`, closes every SMTP
 /// connection (QUIT where it can) and returns. Listens on the socket systemd
 /// passed, when it passed one, else binds `socket`. SIGHUP reloads the

@@ -14,10 +14,12 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// Socket to listen on (overrides $SMTP32_SOCKET and the `socket` setting).
+    /// Socket to listen on (overrides $SMTP32_SOCKET and the `socket` setting); on Windows a
+    /// named pipe, \\.\pipe\smtp32d by default.
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// Configuration file (TOML). Default: /etc/smtp32d/smtp32d.toml when it exists.
+    /// Configuration file (TOML). Default: /etc/smtp32d/smtp32d.toml when it exists
+    /// (Windows: C:\ProgramData\smtp32d\smtp32d.toml).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Print the default configuration (a commented TOML file) and exit.
