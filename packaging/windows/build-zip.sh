@@ -15,6 +15,8 @@ stage=$WIN_TARGET_DIR/$name
 rm -rf "$stage"
 mkdir -p "$stage/bin" "$stage/lib" "$stage/include"
 cp "$OUT/smtp32d.exe" "$OUT/smtp32ctl.exe" "$OUT/smtp32.dll" "$OUT/D32-SMTP.DLL" "$stage/bin/"
+# The release profile keeps line tables for Linux backtraces; the zip ships without them.
+x86_64-w64-mingw32-strip "$stage"/bin/*
 cp "$OUT/libsmtp32.dll.a" "$OUT/libd32-smtp.dll.a" "$OUT/d32-smtp.def" "$stage/lib/"
 cp "$WIN_ROOT"/client/include/*.h "$stage/include/"
 cp "$WIN_ROOT/daemon/src/default_config.toml" "$stage/smtp32d.toml"
