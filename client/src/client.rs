@@ -16,7 +16,7 @@ use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::endpoint::client_socket_path;
-use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError};
+use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError, TrustedSocket};
 use smtp32_protocol::{
     ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response, ReturnCode,
     PROTOCOL_VERSION,
@@ -71,17 +71,21 @@ fn shutdown(stream: &Stream) {
 #[cfg(not(unix))]
 fn shutdown(_stream: &Stream) {}
 
-/// The uid the daemon runs as, as the kernel reports it for the socket's peer.
+/// Checks who listens: the uid the kernel reports for the socket's peer must
+/// be one the socket's folder trusts.
 #[cfg(unix)]
-fn daemon_uid(stream: &Stream) -> Option<u32> {
+fn check_daemon(trusted: &TrustedSocket, _path: &Path, stream: &Stream) -> std::result::Result<(), TrustError> {
     use interprocess::local_socket::traits::StreamCommon as _;
-    stream.peer_creds().ok().and_then(|c| c.euid())
+    trusted.check_daemon(stream.peer_creds().ok().and_then(|c| c.euid()))
 }
 
-/// Named pipes are checked by their own rules (not yet: see the README's Windows notes).
-#[cfg(not(unix))]
-fn daemon_uid(_stream: &Stream) -> Option<u32> {
-    Some(smtp32_protocol::endpoint::trust::effective_uid())
+/// Checks who serves the pipe: the user in the token of the process that
+/// `GetNamedPipeServerProcessId` names (see `endpoint::account`).
+#[cfg(windows)]
+fn check_daemon(_trusted: &TrustedSocket, path: &Path, stream: &Stream) -> std::result::Result<(), TrustError> {
+    use interprocess::local_socket::traits::StreamCommon as _;
+    let server_pid = stream.peer_creds().ok().and_then(|c| c.pid());
+    smtp32_protocol::endpoint::account::check_pipe_server(path, server_pid)
 }
 
 fn untrusted(e: TrustError) -> Error {
@@ -111,7 +115,7 @@ impl Client {
         let trusted = check_socket_path(&path).map_err(untrusted)?;
         let name = path.clone().to_fs_name::<GenericFilePath>().map_err(|e| unreachable(&e))?;
         let stream = Stream::connect(name).map_err(|e| unreachable(&e))?;
-        trusted.check_daemon(daemon_uid(&stream)).map_err(untrusted)?;
+        check_daemon(&trusted, &path, &stream).map_err(untrusted)?;
         let welcome = handshake(&stream).map_err(|e| unreachable(&e))?;
         let stream = Arc::new(stream);
         let routing = Arc::new(Routing::default());
@@ -364,10 +368,10 @@ fn handshake(stream: &Stream) -> std::result::Result<smtp32_protocol::Welcome, S
     });
     let mut scratch = Vec::new();
     let mut io = stream;
-    stream.set_recv_timeout(Some(HANDSHAKE_TIMEOUT)).map_err(|e| e.to_string())?;
+    handshake_timeout(stream, Some(HANDSHAKE_TIMEOUT))?;
     write_frame(&mut io, &hello, &mut scratch).map_err(|e| e.to_string())?;
     let answer: DaemonFrame = read_frame(&mut io, MAX_MAX_FRAME_BYTES, &mut scratch).map_err(|e| e.to_string())?;
-    stream.set_recv_timeout(None).map_err(|e| e.to_string())?;
+    handshake_timeout(stream, None)?;
     match answer {
         DaemonFrame::Welcome(w) if w.protocol_version == PROTOCOL_VERSION => Ok(w),
         DaemonFrame::Welcome(w) => Err(format!(
@@ -380,4 +384,17 @@ fn handshake(stream: &Stream) -> std::result::Result<smtp32_protocol::Welcome, S
         DaemonFrame::ProtocolError { reason } => Err(format!("daemon reported a protocol error: {reason}")),
         other => Err(format!("unexpected first frame from the daemon: {other:?}")),
     }
+}
+
+/// Limits how long the handshake's read may wait (`None`: no limit).
+#[cfg(unix)]
+fn handshake_timeout(stream: &Stream, limit: Option<Duration>) -> std::result::Result<(), String> {
+    stream.set_recv_timeout(limit).map_err(|e| e.to_string())
+}
+
+/// Named pipes have no read timeout: on Windows the handshake waits for the
+/// daemon whose account `check_daemon` has just accepted.
+#[cfg(windows)]
+fn handshake_timeout(_: &Stream, _: Option<Duration>) -> std::result::Result<(), String> {
+    Ok(())
 }

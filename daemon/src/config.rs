@@ -9,7 +9,7 @@ mod relay;
 
 pub use cache::CacheSettings;
 pub use queue::QueueSettings;
-pub use relay::{machine_hostname, Aliases, RelaySettings};
+pub use relay::{Aliases, RelaySettings};
 // The SMTP layer owns the `[tls]` table's type; the configuration only reads it.
 pub use crate::smtp::tls::{TlsPolicy, TlsSettings};
 
@@ -25,7 +25,11 @@ use thiserror::Error;
 pub const DEFAULT_CONFIG: &str = include_str!("default_config.toml");
 
 /// The system-wide file read when `--config` is not given and it exists.
+#[cfg(unix)]
 pub const SYSTEM_CONFIG_PATH: &str = "/etc/smtp32d/smtp32d.toml";
+/// The system-wide file read when `--config` is not given and it exists.
+#[cfg(windows)]
+pub const SYSTEM_CONFIG_PATH: &str = r"C:\ProgramData\smtp32d\smtp32d.toml";
 
 /// Prefix of the environment variables that override settings (`SMTP32D_TIMEOUT=5`).
 pub const ENV_PREFIX: &str = "SMTP32D";
@@ -142,10 +146,13 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Loads the defaults, then `file` (or the system file when present), then
-    /// the environment, and validates the result.
+    /// Loads the defaults (on Windows with the SMTP-32 registry values
+    /// `Timeout` and `DebugLevel` over them), then `file` (or the system file
+    /// when present), then the environment, and validates the result.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
+        let mut builder = Config::builder()
+            .add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml))
+            .add_source(File::from_str(&crate::platform::registry_defaults(), FileFormat::Toml));
         match file {
             Some(path) => builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true)),
             None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
@@ -209,8 +216,8 @@ impl Settings {
         parse_socket_mode(&self.socket_mode).unwrap_or(0o600)
     }
 
-    /// The group id for the socket file, `None` to leave the daemon's group.
-    pub fn socket_gid(&self) -> Option<u32> {
+    /// The group for the socket file (on Windows: admitted by the pipe's DACL), `None` for none.
+    pub fn socket_gid(&self) -> Option<crate::platform::GroupId> {
         Some(&self.socket_group).filter(|g| !g.is_empty()).and_then(|g| crate::peer::group_id(g))
     }
 }
@@ -307,6 +314,7 @@ mod tests {
         assert!(e.contains("`shutdown_grace`"), "{e}");
         let e = load_text("admin_group = \"no-such-group-smtp32\"").unwrap_err().to_string();
         assert!(e.contains("`admin_group`"), "{e}");
+        #[cfg(unix)]
         assert_eq!(load_text("socket_group = \"root\"").unwrap().socket_gid(), Some(0));
     }
 
@@ -371,7 +379,9 @@ mod tests {
             ("user = \"u\"\npassword = \"hunter2\"", "`relay.host`"),
             ("host = \"smtp://h:587\"\nuser = \"u\"\npassword = \"hunter2\"", "without TLS"),
             ("host = \"smtps://h\"\nuser = \"u\"\npassword = \"hunter2\"\npassword_file = \"/etc/hostname\"", "not both"),
-            ("host = \"smtps://h\"\nuser = \"u\"\npassword_file = \"/nonexistent/pw\"", "cannot read"),
+            // Not an absolute path on Windows, so refused before any read there.
+            ("host = \"smtps://h\"\nuser = \"u\"\npassword_file = \"/nonexistent/pw\"",
+                if cfg!(unix) { "cannot read" } else { "`relay.password_file`" }),
         ];
         for (table, needle) in cases {
             let e = load_text(&format!("[relay]\n{table}")).unwrap_err().to_string();

@@ -3,7 +3,8 @@
 //! Layout:
 //! - [`config`]: settings (embedded defaults, TOML file, `SMTP32D_*` env), validated at start.
 //! - [`logging`]: stderr and the SMTP-32 debug log file.
-//! - [`listener`]: the Unix socket: path, permissions, stale-file handling.
+//! - [`listener`]: the Unix socket: path, permissions, stale-file handling
+//!   (on Windows the named pipe, in `platform/windows/pipe.rs`).
 //! - [`ipc`]: the accept loop, one task per client, request routing.
 //! - [`queue`]: the durable mail queue of `smtp32-sendmail`, its runner and bounces.
 //! - [`registry`]: handles, their owners and the connection limits.
@@ -17,7 +18,8 @@
 //! - [`stats`]: totals since start for `status`.
 //! - [`lifecycle`]: shutdown request, grace period, closing every connection.
 //! - [`reload`]: SIGHUP and `Request::Reload`.
-//! - [`systemd`]: socket activation and sd_notify.
+//! - [`systemd`]: socket activation and sd_notify (Unix).
+//! - [`platform`]: what differs between Unix and Windows.
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
@@ -26,9 +28,14 @@ pub mod cache;
 pub mod config;
 pub mod ipc;
 pub mod lifecycle;
+#[cfg(unix)]
+pub mod listener;
+#[cfg(windows)]
+#[path = "platform/windows/pipe.rs"]
 pub mod listener;
 pub mod logging;
 pub mod peer;
+pub mod platform;
 pub mod queue;
 pub mod registry;
 pub mod reload;
@@ -37,14 +44,15 @@ pub mod session;
 pub mod smtp;
 pub mod state;
 pub mod stats;
+#[cfg(unix)]
 pub mod systemd;
 
 use actix::Arbiter;
 use config::Settings;
-use listener::{ListenError, SocketPerms};
+use listener::ListenError;
 pub use reload::Reload;
 use state::DaemonState;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing::info;
@@ -52,24 +60,18 @@ use tracing::info;
 /// How long the end of a shutdown waits for client tasks to flush their last frames.
 const CLIENT_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
-/// Runs the daemon until SIGTERM, SIGINT or `Request::Shutdown`, then lets
+/// Runs the daemon until SIGTERM, SIGINT (Windows: Ctrl-C, Ctrl-Break, the
+/// service's Stop) or `Request::Shutdown`, then lets
 /// work in flight finish within `shutdown_grace`, closes every SMTP
 /// connection (QUIT where it can) and returns. Listens on the socket systemd
 /// passed, when it passed one, else binds `socket`. SIGHUP reloads the
 /// settings through `reload`; new values apply to new connections.
 pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), ListenError> {
     // Before any thread exists: reading the LISTEN_* variables also unsets them.
-    let passed = systemd::listen_fd().map_err(|source| ListenError::Io { path: PathBuf::from("fd 3"), source })?;
+    let passed = platform::inherit()?;
     let system = actix::System::new();
     system.block_on(async move {
-        let perms = SocketPerms { mode: settings.socket_mode_bits(), gid: settings.socket_gid() };
-        let (listener, from) = match passed {
-            Some(fd) => {
-                let l = listener::adopt(fd).map_err(|source| ListenError::Io { path: PathBuf::from("fd 3"), source })?;
-                (l, "the socket passed by systemd".to_string())
-            }
-            None => (listener::bind(socket, perms)?, socket.display().to_string()),
-        };
+        let (listener, from) = platform::listen(passed, socket, &settings)?;
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect(), reload));
@@ -80,16 +82,14 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
                 tracing::warn!("the queue is not running: {f}");
             }
         }
-        actix_rt::spawn(stop_on_signal(state.clone()));
-        actix_rt::spawn(reload::on_hangup(state.clone()));
+        actix_rt::spawn(platform::stop_on_signal(state.clone()));
+        actix_rt::spawn(platform::reload_on_signal(state.clone()));
         let drain = actix_rt::spawn({
             let state = state.clone();
             async move { lifecycle::drain(&state).await }
         });
         info!(socket = %from, arbiters = cores, "smtp32d {} listening", env!("CARGO_PKG_VERSION"));
-        if let Err(e) = systemd::notify("READY=1") {
-            tracing::warn!("cannot notify systemd: {e}");
-        }
+        platform::notify("READY=1");
         ipc::accept_loop(listener, state.clone()).await;
         let _ = drain.await;
         let deadline = tokio::time::Instant::now() + CLIENT_FLUSH_LIMIT;
@@ -102,17 +102,4 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         info!("smtp32d stopped");
         Ok(())
     })
-}
-
-async fn stop_on_signal(state: Arc<DaemonState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => info!("SIGTERM: shutting down"),
-        _ = int.recv() => info!("SIGINT: shutting down"),
-    }
-    state.lifecycle.request_shutdown();
 }

@@ -59,9 +59,7 @@ impl Lifecycle {
 /// `shutdown_grace`, closes every connection and fires the stop token.
 pub async fn drain(state: &DaemonState) {
     state.lifecycle.shutdown_requested().await;
-    if let Err(e) = crate::systemd::notify("STOPPING=1") {
-        tracing::warn!("cannot notify systemd: {e}");
-    }
+    crate::platform::notify("STOPPING=1");
     let grace = Duration::from_secs(state.settings().shutdown_grace.into());
     let busy = || state.registry.all_activities().iter().filter(|a| a.is_busy()).count();
     info!(busy = busy(), grace_secs = grace.as_secs(), "shutting down: no new work; letting work in flight finish");

@@ -6,7 +6,6 @@
 use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
-use smtp32_protocol::endpoint::{self, SOCKET_ENV};
 use std::io;
 use std::os::fd::OwnedFd;
 use smtp32_protocol::endpoint::trust::{self, TrustError, Uids};
@@ -75,15 +74,7 @@ pub enum ListenError {
     },
 }
 
-/// The socket path: the `--socket` flag, else `$SMTP32_SOCKET`, else the
-/// `socket` setting, else the default rules.
-pub fn socket_path(flag: Option<&Path>, setting: Option<&Path>) -> PathBuf {
-    let env = std::env::var_os(SOCKET_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
-    flag.map(Path::to_path_buf)
-        .or(env)
-        .or_else(|| setting.map(Path::to_path_buf))
-        .unwrap_or_else(endpoint::default_socket_path)
-}
+pub use crate::platform::socket_path;
 
 /// Binds the listener at `path` with `perms` (mode 0600 by default), in a
 /// folder that is the daemon's alone. A missing folder is created with mode

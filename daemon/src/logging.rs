@@ -6,9 +6,11 @@
 //! and [`CALL_TARGET`] (level 2: every client call with its arguments and
 //! return value). Callers never put passwords into either. The file is
 //! created mode 0600 in a folder only the daemon's user may write, and a link
-//! at its name is never followed. The file layer can
+//! at its name is never followed (on Windows it lives in the daemon's account's
+//! own `%LOCALAPPDATA%\smtp32d`, whose ACL admits that account alone). The file layer can
 //! switch level and file at run time ([`DebugLog::apply`]) when SIGHUP reloads settings.
 
+#[cfg(unix)]
 use smtp32_protocol::endpoint::trust::{self, effective_uid, Uids};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -81,6 +83,7 @@ impl<'a> MakeWriter<'a> for DebugFile {
 /// `$XDG_STATE_HOME/smtp32d`, else `/var/lib/smtp32d` for root, else
 /// `~/.local/state/smtp32d`; `None` when none of these can be known (never a
 /// shared folder such as `/tmp`, where another user could prepare the file).
+#[cfg(unix)]
 pub fn state_dir() -> Option<PathBuf> {
     let env_dir = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
     if let Some(d) = env_dir("STATE_DIRECTORY") {
@@ -93,6 +96,13 @@ pub fn state_dir() -> Option<PathBuf> {
         return Some(PathBuf::from("/var/lib/smtp32d"));
     }
     env_dir("HOME").map(|home| home.join(".local/state/smtp32d"))
+}
+
+/// The state directory on Windows: `%LOCALAPPDATA%\smtp32d` of the daemon's
+/// account (for a service as LocalService, that account's own profile).
+#[cfg(windows)]
+pub fn state_dir() -> Option<PathBuf> {
+    std::env::var_os("LOCALAPPDATA").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("smtp32d"))
 }
 
 /// Installs the global subscriber with the debug log at `debug_level`.
@@ -146,8 +156,6 @@ fn targets(debug_level: u8) -> Targets {
 /// 0700 when missing), without following a link at the file's name, mode
 /// 0600, and only if what is there is a regular file of the daemon's user.
 fn open_file(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<Option<File>> {
-    use std::io::{Error, ErrorKind};
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     if debug_level == 0 {
         return Ok(None);
     }
@@ -155,9 +163,28 @@ fn open_file(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<Optio
         Some(p) => p.to_path_buf(),
         None => state_dir().map(|d| d.join(DEBUG_LOG_FILE)).ok_or_else(|| {
             let why = "no folder for the debug log: set debug_log, or STATE_DIRECTORY, XDG_STATE_HOME or HOME";
-            Error::new(ErrorKind::NotFound, why)
+            std::io::Error::new(std::io::ErrorKind::NotFound, why)
         })?,
     };
+    open_private(&path).map(Some)
+}
+
+/// Opens the debug log at `path` for appending, creating it and its folder.
+#[cfg(windows)]
+fn open_private(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// Opens the debug log at `path` for appending: a regular file of the
+/// daemon's user, mode 0600, in a folder nobody else may write.
+#[cfg(unix)]
+fn open_private(path: &Path) -> std::io::Result<File> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+    let path = path.to_path_buf();
     let dir = trust::folder_of(&path);
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
     let me = effective_uid();
@@ -178,10 +205,10 @@ fn open_file(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<Optio
     if meta.mode() & 0o077 != 0 {
         file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    Ok(Some(file))
+    Ok(file)
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

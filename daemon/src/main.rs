@@ -14,10 +14,12 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
-    /// Socket to listen on (overrides $SMTP32_SOCKET and the `socket` setting).
+    /// Socket to listen on (overrides $SMTP32_SOCKET and the `socket` setting); on Windows a
+    /// named pipe, \\.\pipe\smtp32d by default.
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// Configuration file (TOML). Default: /etc/smtp32d/smtp32d.toml when it exists.
+    /// Configuration file (TOML). Default: /etc/smtp32d/smtp32d.toml when it exists
+    /// (Windows: C:\ProgramData\smtp32d\smtp32d.toml).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Print the default configuration (a commented TOML file) and exit.
@@ -26,6 +28,19 @@ struct Cli {
     /// Load and validate the configuration, print the result and exit.
     #[arg(long)]
     check_config: bool,
+    /// Windows: register the service "smtp32d" (automatic start, as LocalService), which
+    /// runs this program with --service and the --config and --socket given here.
+    #[cfg(windows)]
+    #[arg(long)]
+    install_service: bool,
+    /// Windows: remove the service "smtp32d" (stop it first: `sc stop smtp32d`).
+    #[cfg(windows)]
+    #[arg(long)]
+    uninstall_service: bool,
+    /// Windows: run under the service control manager (what the installed service runs).
+    #[cfg(windows)]
+    #[arg(long, hide = true)]
+    service: bool,
 }
 
 fn main() -> ExitCode {
@@ -45,19 +60,66 @@ fn main() -> ExitCode {
         println!("{settings:#?}");
         return ExitCode::SUCCESS;
     }
+    #[cfg(windows)]
+    if cli.service {
+        return service_exit(smtp32d::platform::service::run(move || serve(cli, settings)));
+    }
+    #[cfg(windows)]
+    if let Some(code) = install_command(&cli) {
+        return code;
+    }
+    ExitCode::from(serve(cli, settings))
+}
+
+/// Runs the daemon with `settings`; the exit status (sysexits.h).
+fn serve(cli: Cli, settings: Settings) -> u8 {
     let debug_log = match smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
         Ok(log) => log,
         Err(e) => {
             eprintln!("smtp32d: cannot open the debug log: {e}");
-            return ExitCode::from(73); // EX_CANTCREAT
+            return 73; // EX_CANTCREAT
         }
     };
     let socket = smtp32d::listener::socket_path(cli.socket.as_deref(), settings.socket.as_deref());
     let reload = smtp32d::Reload { config: cli.config, debug_log };
     match smtp32d::run(settings, &socket, reload) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("smtp32d: {e}");
+            69 // EX_UNAVAILABLE
+        }
+    }
+}
+
+/// `--install-service` and `--uninstall-service` (Windows); `None` when neither is given.
+#[cfg(windows)]
+fn install_command(cli: &Cli) -> Option<ExitCode> {
+    use smtp32d::platform::service;
+    let result = if cli.install_service {
+        let mut args = Vec::new();
+        for (flag, value) in [("--config", &cli.config), ("--socket", &cli.socket)] {
+            if let Some(value) = value {
+                // The service starts in another folder: make the path absolute.
+                let value = std::path::absolute(value).unwrap_or_else(|_| value.clone());
+                args.extend([flag.into(), value.into_os_string()]);
+            }
+        }
+        service::install(args)
+    } else if cli.uninstall_service {
+        service::uninstall()
+    } else {
+        return None;
+    };
+    Some(service_exit(result))
+}
+
+/// The exit status after a service operation.
+#[cfg(windows)]
+fn service_exit(result: windows_service::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smtp32d: service: {e}");
             ExitCode::from(69) // EX_UNAVAILABLE
         }
     }

@@ -6,7 +6,13 @@
 //! the daemon's own user (a per-user daemon is its user's to run), and the
 //! members of the group named by the `admin_group` setting — by primary group
 //! or supplementary membership as the system's user database says.
+//!
+//! On Windows a user is a SID from the client's access token; the owners are
+//! LocalSystem and the daemon's own account, and admins also the enabled
+//! members of Administrators (an elevated token) and of `admin_group`.
 
+use crate::platform::{self, GroupId, UserId};
+#[cfg(unix)]
 use std::ffi::{CStr, CString};
 
 /// The credentials of one IPC client, as the kernel reported them at connect.
@@ -14,8 +20,8 @@ use std::ffi::{CStr, CString};
 pub struct Peer {
     /// Process id, if the platform told.
     pub pid: Option<u32>,
-    /// Effective user id, if the platform told.
-    pub uid: Option<u32>,
+    /// Effective user id (a SID on Windows), if the platform told.
+    pub uid: Option<UserId>,
     /// Effective group id, if the platform told.
     pub gid: Option<u32>,
 }
@@ -29,10 +35,20 @@ impl Peer {
             return known;
         }
         let Some(uid) = self.uid else { return false };
+        self.in_admin_group(uid, admin_group)
+    }
+
+    #[cfg(unix)]
+    fn in_admin_group(&self, uid: UserId, admin_group: &str) -> bool {
         match group_id(admin_group) {
             Some(gid) => self.gid == Some(gid) || user_groups(uid).contains(&gid),
             None => false,
         }
+    }
+
+    #[cfg(windows)]
+    fn in_admin_group(&self, uid: UserId, admin_group: &str) -> bool {
+        self.pid.is_some_and(|pid| platform::is_admin_member(pid, uid, group_id(admin_group)))
     }
 }
 
@@ -42,33 +58,35 @@ impl Peer {
     /// `admin_group` leaves everyone else out; `None` when group membership decides.
     pub fn admin_without_lookup(&self, admin_group: &str) -> Option<bool> {
         let Some(uid) = self.uid else { return Some(false) };
-        if is_owner(uid) {
+        if platform::is_owner(uid) {
             return Some(true);
         }
-        admin_group.is_empty().then_some(false)
+        // On Windows, Administrators are admins too, which only the token tells.
+        (cfg!(unix) && admin_group.is_empty()).then_some(false)
     }
 
     /// The uid whose per-user limits (`max_clients_per_user`,
     /// `max_connections_per_user`) apply to this peer. Root and the daemon's
     /// own user own the daemon and are not limited per user; a peer whose uid
     /// the kernel did not report counts as `u32::MAX` ("nobody known").
-    pub fn limited_uid(&self) -> Option<u32> {
+    pub fn limited_uid(&self) -> Option<UserId> {
         match self.uid {
-            Some(uid) if is_owner(uid) => None,
+            Some(uid) if platform::is_owner(uid) => None,
             Some(uid) => Some(uid),
-            None => Some(u32::MAX),
+            None => Some(platform::UNKNOWN_USER),
         }
     }
 }
 
-/// Root or the user the daemon runs as.
-fn is_owner(uid: u32) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    uid == 0 || uid == unsafe { libc::geteuid() }
+/// The SID of the group called `name`, if it exists.
+#[cfg(windows)]
+pub fn group_id(name: &str) -> Option<GroupId> {
+    smtp32_protocol::endpoint::account::account_sid(name).and_then(|sid| platform::Sid::parse(&sid))
 }
 
 /// The id of the group called `name`, if it exists.
-pub fn group_id(name: &str) -> Option<u32> {
+#[cfg(unix)]
+pub fn group_id(name: &str) -> Option<GroupId> {
     let cname = CString::new(name).ok()?;
     let mut buf = vec![0u8; 4096];
     loop {
@@ -87,6 +105,7 @@ pub fn group_id(name: &str) -> Option<u32> {
 
 /// Every group `uid` belongs to (primary and supplementary); empty when the
 /// user is unknown to the user database.
+#[cfg(unix)]
 fn user_groups(uid: u32) -> Vec<u32> {
     let Some((name, primary)) = user_name(uid) else { return Vec::new() };
     let mut groups: Vec<libc::gid_t> = vec![0; 64];
@@ -107,6 +126,7 @@ fn user_groups(uid: u32) -> Vec<u32> {
 }
 
 /// The login name and primary group of `uid`.
+#[cfg(unix)]
 fn user_name(uid: u32) -> Option<(CString, libc::gid_t)> {
     let mut buf = vec![0u8; 4096];
     loop {
@@ -128,7 +148,7 @@ fn user_name(uid: u32) -> Option<(CString, libc::gid_t)> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -12,6 +12,7 @@
 //! user sees it, and an admin sees every connection.
 
 use crate::peer::Peer;
+use crate::platform::UserId;
 use crate::session::activity::Activity;
 use crate::session::SmtpSession;
 use actix::Addr;
@@ -28,7 +29,7 @@ pub struct ClientId(pub u64);
 struct Entry {
     owner: ClientId,
     /// The uid the connection counts against, if its user is limited.
-    user: Option<u32>,
+    user: Option<UserId>,
     session: Addr<SmtpSession>,
     activity: Arc<Activity>,
 }
@@ -54,7 +55,7 @@ struct Table {
     entries: HashMap<Handle, Entry>,
     per_client: HashMap<ClientId, u32>,
     /// Connections by the uid they count against (`ConnectionLimits::per_user`).
-    per_user: HashMap<u32, u32>,
+    per_user: HashMap<UserId, u32>,
 }
 
 /// The limits an open is checked against.
@@ -66,7 +67,7 @@ pub struct ConnectionLimits {
     pub per_client: u32,
     /// The uid the connection counts against and `max_connections_per_user`,
     /// `None` for the users not limited per user (root, the daemon's own).
-    pub per_user: Option<(u32, u32)>,
+    pub per_user: Option<(UserId, u32)>,
 }
 
 /// The daemon-wide handle table, shared by every IPC client task.
@@ -237,7 +238,7 @@ fn release(t: &mut Table, owner: ClientId, n: u32) {
     }
 }
 
-fn release_user(t: &mut Table, user: Option<u32>) {
+fn release_user(t: &mut Table, user: Option<UserId>) {
     let Some(uid) = user else { return };
     if let Some(c) = t.per_user.get_mut(&uid) {
         *c = c.saturating_sub(1);

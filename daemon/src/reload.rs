@@ -7,7 +7,6 @@ use crate::config::{self, ConfigError, Settings};
 use crate::logging::DebugLog;
 use crate::state::DaemonState;
 use std::path::PathBuf;
-use std::sync::Arc;
 use tracing::{error, info, warn};
 
 /// What a reload needs to know.
@@ -42,7 +41,8 @@ impl Reload {
 }
 
 /// Reloads on every SIGHUP until the daemon stops.
-pub async fn on_hangup(state: Arc<DaemonState>) {
+#[cfg(unix)]
+pub async fn on_hangup(state: std::sync::Arc<DaemonState>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         error!("cannot install the SIGHUP handler");

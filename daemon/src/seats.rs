@@ -5,6 +5,7 @@
 //! daemon's own user are not limited per user (see `Peer::limited_uid`).
 
 use crate::budget::Bytes;
+use crate::platform::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +18,7 @@ pub struct Seats {
 #[derive(Debug, Default)]
 struct Table {
     total: u32,
-    per_user: HashMap<u32, UserSeats>,
+    per_user: HashMap<UserId, UserSeats>,
 }
 
 /// One user's clients: how many, and the bytes they share.
@@ -42,7 +43,7 @@ pub struct SeatLimits {
 #[derive(Debug)]
 pub struct Seat {
     seats: Arc<Seats>,
-    user: Option<u32>,
+    user: Option<UserId>,
     budget: Option<Arc<Bytes>>,
 }
 
@@ -56,7 +57,7 @@ impl Seat {
 impl Seats {
     /// Takes a seat for a client counted against `user` (`None`: not limited
     /// per user), or says which limit is reached.
-    pub fn take(self: &Arc<Self>, user: Option<u32>, limits: SeatLimits) -> Result<Seat, String> {
+    pub fn take(self: &Arc<Self>, user: Option<UserId>, limits: SeatLimits) -> Result<Seat, String> {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if t.total >= limits.total {
             return Err(format!("smtp32d serves its maximum of {} clients; try again later", limits.total));
@@ -104,18 +105,19 @@ mod tests {
 
     #[test]
     fn seats_are_limited_in_all_and_per_user_and_given_back() {
+        let (user, other) = (crate::platform::test_user(1000), crate::platform::test_user(1001));
         let seats = Arc::new(Seats::default());
         let limits = SeatLimits { total: 3, per_user: 2, user_bytes: 1000 };
-        let a1 = seats.take(Some(1000), limits).unwrap();
-        let a2 = seats.take(Some(1000), limits).unwrap();
+        let a1 = seats.take(Some(user), limits).unwrap();
+        let a2 = seats.take(Some(user), limits).unwrap();
         let shared = (a1.user_budget().unwrap(), a2.user_budget().unwrap());
         assert!(Arc::ptr_eq(&shared.0, &shared.1), "one user's clients share one budget");
-        assert!(seats.take(Some(1000), limits).unwrap_err().contains("uid 1000"));
+        assert!(seats.take(Some(user), limits).unwrap_err().contains(&format!("uid {user} ")));
         let root = seats.take(None, limits).unwrap();
         assert!(root.user_budget().is_none());
-        assert!(seats.take(Some(1001), limits).unwrap_err().contains("maximum of 3 clients"));
+        assert!(seats.take(Some(other), limits).unwrap_err().contains("maximum of 3 clients"));
         drop(a1);
         assert_eq!(seats.taken(), 2);
-        seats.take(Some(1000), limits).unwrap();
+        seats.take(Some(user), limits).unwrap();
     }
 }

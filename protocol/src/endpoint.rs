@@ -11,10 +11,18 @@
 //! only its user can write), the system daemon's socket, and only then the
 //! per-user folder under `/tmp`, which anyone could have made first and which
 //! [`trust::check_socket_path`] therefore checks before anything is sent.
+//!
+//! On Windows the endpoint is a named pipe: `SMTP32_SOCKET` when set, else
+//! [`account::DEFAULT_PIPE`] (`\\.\pipe\smtp32d`), for daemon and clients
+//! alike; who serves and who connects is told by access tokens ([`account`]).
 
+#[cfg(windows)]
+pub mod account;
 pub mod trust;
 
-use std::path::{Path, PathBuf};
+#[cfg(unix)]
+use std::path::Path;
+use std::path::PathBuf;
 
 /// The environment variable that names the socket for daemon and clients.
 pub const SOCKET_ENV: &str = "SMTP32_SOCKET";
@@ -24,16 +32,30 @@ pub const SOCKET_FILE: &str = "smtp32d.sock";
 pub const SYSTEM_SOCKET_PATH: &str = "/run/smtp32d/smtp32d.sock";
 
 /// The socket path from the environment and the default rules (the daemon's view).
+#[cfg(unix)]
 pub fn default_socket_path() -> PathBuf {
     explicit_socket_path().unwrap_or_else(|| {
         xdg_socket_path().unwrap_or_else(|| fallback_socket_path(trust::effective_uid()))
     })
 }
 
+/// The pipe from the environment, else [`account::DEFAULT_PIPE`].
+#[cfg(windows)]
+pub fn default_socket_path() -> PathBuf {
+    explicit_socket_path().unwrap_or_else(|| PathBuf::from(account::DEFAULT_PIPE))
+}
+
+/// Where a client looks for the daemon on Windows: the daemon's own rule.
+#[cfg(windows)]
+pub fn client_socket_path() -> PathBuf {
+    default_socket_path()
+}
+
 /// Where a client looks for the daemon: `SMTP32_SOCKET` when set, else the
 /// first existing of `$XDG_RUNTIME_DIR/smtp32d.sock`, [`SYSTEM_SOCKET_PATH`]
 /// and the per-user fallback; when none exists, the first of them (so the
 /// error names the path a user would expect).
+#[cfg(unix)]
 pub fn client_socket_path() -> PathBuf {
     if let Some(path) = explicit_socket_path() {
         return path;
@@ -47,12 +69,14 @@ fn explicit_socket_path() -> Option<PathBuf> {
     std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()).map(PathBuf::from)
 }
 
+#[cfg(unix)]
 fn xdg_socket_path() -> Option<PathBuf> {
     std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()).map(|d| PathBuf::from(d).join(SOCKET_FILE))
 }
 
 /// The client's candidates in order of trust: the runtime directory, the
 /// system socket, the per-user fallback (the last two are one for root).
+#[cfg(unix)]
 fn client_candidates(xdg: Option<PathBuf>, uid: u32) -> Vec<PathBuf> {
     let mut candidates: Vec<PathBuf> = xdg.into_iter().collect();
     candidates.push(PathBuf::from(SYSTEM_SOCKET_PATH));
@@ -63,6 +87,7 @@ fn client_candidates(xdg: Option<PathBuf>, uid: u32) -> Vec<PathBuf> {
     candidates
 }
 
+#[cfg(unix)]
 fn first_existing(candidates: Vec<PathBuf>, exists: impl Fn(&Path) -> bool) -> PathBuf {
     let found = candidates.iter().find(|p| exists(p)).cloned();
     // `client_candidates` always yields the system path, so the list is never empty.
@@ -78,7 +103,7 @@ pub fn fallback_socket_path(uid: u32) -> PathBuf {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -69,7 +69,7 @@ impl RelaySettings {
         if !self.local.is_empty() {
             return self.local.clone();
         }
-        machine_hostname().filter(|h| check_local_name(h).is_ok()).unwrap_or_else(|| "localhost".into())
+        crate::platform::machine_hostname().filter(|h| check_local_name(h).is_ok()).unwrap_or_else(|| "localhost".into())
     }
 
     /// The user and password for AUTH, when a user is configured (validated at load).
@@ -179,15 +179,3 @@ fn resolve_credential(path: &Path) -> Result<PathBuf, String> {
     }
 }
 
-/// The machine's host name, as `gethostname(2)` gives it.
-pub fn machine_hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // when the name fits, and the last byte stays 0 whatever happens.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8(buf[..end].to_vec()).ok().filter(|h| !h.is_empty())
-}

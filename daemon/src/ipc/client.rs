@@ -22,12 +22,11 @@
 use super::router::Router;
 use crate::budget::{charge_of, ClientBudget, SMALL_REQUEST_BYTES};
 use crate::logging::ERROR_TARGET;
-use crate::peer::Peer;
+use crate::platform::{peer_hung_up, peer_of};
 use crate::seats::{Seat, SeatLimits};
 use crate::session::messages::Close;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
-use interprocess::local_socket::traits::StreamCommon as _;
 use smtp32_protocol::codec::{
     append_frame, read_frame_async, read_frame_body_async, read_frame_len_async, CodecError,
 };
@@ -61,14 +60,7 @@ const KEPT_FRAME_BUFFER_BYTES: usize = 64 * 1024;
 /// Serves one client until it disconnects, breaks the protocol, stalls or the daemon stops.
 pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let id = state.next_client_id();
-    let peer = match stream.peer_creds() {
-        Ok(c) => Peer {
-            pid: c.pid().and_then(|p| u32::try_from(p).ok()),
-            uid: c.euid(),
-            gid: c.egid(),
-        },
-        Err(_) => Peer::default(),
-    };
+    let peer = peer_of(&stream);
     debug!(client = id.0, pid = ?peer.pid, uid = ?peer.uid, "client connected");
     let settings = state.settings();
     let stall = Duration::from_secs(settings.client_stall_timeout.into());
@@ -278,20 +270,6 @@ async fn until_hangup<T>(wait: impl Future<Output = T>, stream: &Stream) -> Opti
             }
         }
     }
-}
-
-/// True when the client has closed its end (or the socket failed), whatever is still unread.
-fn peer_hung_up(stream: &Stream) -> bool {
-    use std::os::fd::{AsFd, AsRawFd};
-    #[allow(irrefutable_let_patterns)]
-    let Stream::UdSocket(s) = stream
-    else {
-        return false;
-    };
-    let mut fd = libc::pollfd { fd: s.inner().as_fd().as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
-    // SAFETY: one valid pollfd for a descriptor the stream owns; timeout 0, so it never blocks.
-    let n = unsafe { libc::poll(&mut fd, 1, 0) };
-    n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
 }
 
 async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {

@@ -2,7 +2,9 @@
 //! client ([`client`]) and the translation of requests into actor messages
 //! ([`router`]), with the admin requests in [`admin`].
 //!
-//! Each client is served on one of the worker arbiters (round robin), and
+//! Each client is served on one of the worker arbiters (round robin; on
+//! Windows, where a pipe cannot move to another thread's completion port, on
+//! the arbiter that accepted it: see `platform`), and
 //! the SMTP sessions it opens run on that same arbiter: a request, its SMTP
 //! exchange and its response never cross a thread. (Serving clients on the
 //! System arbiter with sessions spread over the others cost two cross-thread
@@ -13,10 +15,8 @@ pub mod client;
 pub mod router;
 
 use crate::state::DaemonState;
-use interprocess::local_socket::tokio::{Listener, Stream};
+use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::traits::tokio::Listener as _;
-use interprocess::os::unix::uds_local_socket::tokio::Stream as UdsStream;
-use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub async fn accept_loop(listener: Listener, state: Arc<DaemonState>) {
         tokio::select! {
             _ = stop.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok(stream) => hand_off(stream, &state),
+                Ok(stream) => crate::platform::hand_off(stream, &state),
                 // EMFILE and friends: log, back off briefly instead of spinning,
                 // and keep serving the clients we have.
                 Err(e) => {
@@ -41,32 +41,5 @@ pub async fn accept_loop(listener: Listener, state: Arc<DaemonState>) {
                 }
             },
         }
-    }
-}
-
-/// Serves `stream` on the next worker arbiter. The socket is taken off this
-/// thread's reactor and registered again with the arbiter's, so its I/O
-/// never wakes another thread.
-fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
-    #[allow(irrefutable_let_patterns)]
-    let Stream::UdSocket(uds) = stream
-    else {
-        tracing::warn!(target: crate::logging::ERROR_TARGET, "accepted a stream of an unknown kind");
-        return;
-    };
-    let fd = match OwnedFd::try_from(uds) {
-        Ok(fd) => fd,
-        Err(e) => return tracing::warn!(target: crate::logging::ERROR_TARGET, "cannot take over a client socket: {e}"),
-    };
-    let arbiter = state.next_arbiter().clone();
-    let state = state.clone();
-    let accepted = arbiter.spawn_fn(move || match UdsStream::try_from(fd) {
-        Ok(uds) => {
-            actix_rt::spawn(client::serve(Stream::from(uds), state));
-        }
-        Err(e) => tracing::warn!(target: crate::logging::ERROR_TARGET, "cannot register a client socket: {e}"),
-    });
-    if !accepted {
-        tracing::warn!(target: crate::logging::ERROR_TARGET, "no arbiter to serve a client: the daemon is stopping");
     }
 }

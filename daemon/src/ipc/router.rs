@@ -308,7 +308,7 @@ impl Router {
     /// answered), or, with `relay.queue = false`, through the relay at once.
     async fn queue_submit(&self, submission: Submission) -> Response {
         let settings = self.state.settings();
-        let host = crate::config::machine_hostname().unwrap_or_else(|| "localhost".into());
+        let host = crate::platform::machine_hostname().unwrap_or_else(|| "localhost".into());
         let submission = crate::queue::rewrite::apply(&settings.relay, &host, submission);
         if !settings.relay.queue {
             return self.send_now(submission).await;

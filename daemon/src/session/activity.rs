@@ -191,7 +191,7 @@ impl Activity {
         ConnectionInfo {
             handle: self.handle,
             owner_pid: self.owner.pid,
-            owner_uid: self.owner.uid,
+            owner_uid: self.owner.uid.map(crate::platform::wire_uid),
             server: self.server.clone(),
             state: inner.state,
             in_flight: inner
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn follows_a_connection() {
         let totals = Arc::new(Totals::default());
-        let peer = Peer { pid: Some(7), uid: Some(1000), gid: Some(1000) };
+        let peer = Peer { pid: Some(7), uid: Some(crate::platform::test_user(1000)), gid: Some(1000) };
         let a = Activity::new(Handle::new(9).unwrap(), peer, "mx:25".into(), "me".into(), 20, false, totals.clone());
         assert!(a.is_busy());
         a.traffic(Direction::FromServer, b"220 hi\r\n");

@@ -68,6 +68,16 @@ pub enum TrustError {
         /// The users that would be trusted.
         expected: Uids,
     },
+    /// The process serving the named pipe runs as an untrusted account (Windows).
+    #[error("refusing the daemon at {path}: it runs as {sid}, expected {expected}")]
+    DaemonAccount {
+        /// The pipe.
+        path: PathBuf,
+        /// The user SID in the serving process's token.
+        sid: String,
+        /// The accounts that would be trusted.
+        expected: String,
+    },
     /// The kernel did not say who listens on the socket.
     #[error("refusing the daemon at {0}: the kernel did not report who it is")]
     UnknownDaemon(PathBuf),
