@@ -27,15 +27,7 @@ impl Connection {
     /// chunks, end of data): the result is the same, but MAIL then carries no
     /// parameters, and each command costs a round trip.
     pub fn sendmsg(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
-        check_line("from", from)?;
-        if rcpts.is_empty() {
-            return Err(Error::invalid_argument("sendmsg needs at least one recipient"));
-        }
-        for to in rcpts {
-            check_line("recipient", to)?;
-        }
-        let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
-        if msg.len() + envelope + REQUEST_OVERHEAD_BYTES > self.client.chunk_limit() {
+        if !fits_one_request(from, rcpts, msg, self.client.chunk_limit())? {
             return self.sendmsg_streamed(from, rcpts, msg);
         }
         let _busy = self.begin()?;
@@ -53,9 +45,6 @@ impl Connection {
 
     /// The same transaction command by command, for a message too large for one request.
     fn sendmsg_streamed(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
-        let not_sent = |mail: Reply, recipients: Vec<Reply>, verdict: Reply| {
-            Error::from(Failure::NotSent(SendReport { mail, recipients, verdict }))
-        };
         let mail = match self.mail(from) {
             Ok(r) => r,
             Err(e) => {
@@ -86,9 +75,28 @@ impl Connection {
     }
 }
 
+/// Checks a `sendmsg` envelope; true when the message fits one request of
+/// `limit` bytes (else it is sent command by command).
+pub(crate) fn fits_one_request(from: &str, rcpts: &[&str], msg: &[u8], limit: usize) -> Result<bool> {
+    check_line("from", from)?;
+    if rcpts.is_empty() {
+        return Err(Error::invalid_argument("sendmsg needs at least one recipient"));
+    }
+    for to in rcpts {
+        check_line("recipient", to)?;
+    }
+    let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
+    Ok(msg.len() + envelope + REQUEST_OVERHEAD_BYTES <= limit)
+}
+
+/// The `NotSent` failure of a transaction sent command by command.
+pub(crate) fn not_sent(mail: Reply, recipients: Vec<Reply>, verdict: Reply) -> Error {
+    Error::from(Failure::NotSent(SendReport { mail, recipients, verdict }))
+}
+
 /// The server's refusal in `e`, or `e` itself when it is no refusal (the
 /// connection is gone, the call was aborted...).
-fn refusal(e: Error) -> Result<Reply> {
+pub(crate) fn refusal(e: Error) -> Result<Reply> {
     match e.reply() {
         Some(r) => Ok(r.clone()),
         None => Err(e),
