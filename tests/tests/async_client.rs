@@ -1,0 +1,126 @@
+//! The async client (`smtp32::asynchronous`) against real servers: a thousand concurrent sends
+//! pipelined on one daemon connection from a single-threaded runtime; a call's future dropped
+//! (a task aborted, a `tokio::time::timeout` fired) while a server stalls cancels the command in
+//! the daemon within 100 ms, and the handle then reports `Aborted`.
+
+use smtp32::asynchronous::{AsyncClient, AsyncConnection};
+use smtp32::ReturnCode;
+use smtp32_tests::ctl::ctl;
+use smtp32_tests::session::{expect_code, LOCAL};
+use smtp32_tests::wait::wait_for;
+use smtp32_tests::{Script, ScriptedServer, ServerEvent, SmtpSink, TestDaemon, Watchdog};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(10);
+/// How soon a cancelled command must be gone from the daemon (as for `smtp_xquit`).
+const CANCEL_BOUND: Duration = Duration::from_millis(100);
+
+/// A runtime with one thread: the calls' concurrency comes from the pipelining, not from threads.
+fn single_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+/// The OS threads of this test process now.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
+}
+
+/// The SMTP connections `smtp32ctl connections` lists.
+fn listed_connections(socket: &Path) -> usize {
+    ctl(socket, &["connections", "--json"]).json().as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn a_thousand_concurrent_async_sends_share_one_daemon_connection_on_fewer_than_8_threads() {
+    let _wd = Watchdog::test("a_thousand_concurrent_async_sends_share_one_daemon_connection");
+    let sink = SmtpSink::start();
+    let d = TestDaemon::start();
+    let (peak, daemon_clients) = single_thread().block_on(async {
+        let client = AsyncClient::connect(d.socket_path()).await.expect("connect");
+        let mut conns = Vec::new();
+        for _ in 0..20 {
+            let conn = client.helo(&sink.host(), LOCAL, None).await.expect("helo");
+            conns.push(Arc::new(tokio::sync::Mutex::new(conn)));
+        }
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..1000 {
+            let conn = conns[i % conns.len()].clone();
+            sends.spawn(async move {
+                let msg = format!("Subject: async {i}\r\n\r\nmessage {i}\r\n");
+                conn.lock().await.sendmsg("a@a.test", &["b@b.test"], msg.as_bytes()).await
+            });
+        }
+        let mut peak = threads();
+        let mut sent = 0;
+        while let Some(done) = sends.join_next().await {
+            let report = done.expect("task").expect("sendmsg");
+            assert_eq!(report.verdict.code, 250);
+            sent += 1;
+            peak = peak.max(threads());
+        }
+        assert_eq!(sent, 1000);
+        let clients = client.status().await.expect("status").clients;
+        for conn in conns {
+            let conn: AsyncConnection = Arc::into_inner(conn).expect("one owner").into_inner();
+            conn.quit().await.expect("quit");
+        }
+        (peak, clients)
+    });
+    println!("peak OS threads in the test process: {peak}");
+    assert!(peak < 8, "{peak} OS threads for 1000 concurrent sends");
+    assert_eq!(daemon_clients, 1, "every send went over one daemon connection");
+    wait_for(T, "the sink to dump 1000 messages", || sink.message_count() == 1000);
+}
+
+#[test]
+fn a_dropped_call_on_a_stalled_server_is_cancelled_in_the_daemon_within_100_ms() {
+    let _wd = Watchdog::test("a_dropped_call_on_a_stalled_server_is_cancelled_in_the_daemon");
+    let server = Arc::new(ScriptedServer::start(Script::stall_on_noop()));
+    let d = TestDaemon::start();
+    single_thread().block_on(async {
+        let client = AsyncClient::connect(d.socket_path()).await.expect("connect");
+        let conn = client.helo(&server.host(), LOCAL, None).await.expect("helo");
+        let call = tokio::spawn({
+            let conn = conn.clone();
+            async move { conn.noop().await }
+        });
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.wait_received("NOOP", T)).await.expect("NOOP reached the server");
+        assert_eq!(listed_connections(d.socket_path()), 1);
+        call.abort();
+        let dropped_at = Instant::now();
+        assert!(call.await.expect_err("aborted").is_cancelled());
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T)).await.expect("closed");
+        let took = dropped_at.elapsed();
+        assert!(took < CANCEL_BOUND, "the server saw the close {took:?} after the drop");
+        assert!(conn.is_aborted());
+        expect_code(conn.noop().await, ReturnCode::Aborted, "a call after the dropped one");
+    });
+    wait_for(T, "smtp32ctl to list no connection", || listed_connections(d.socket_path()) == 0);
+}
+
+#[test]
+fn a_timeout_around_a_stalled_call_leaves_no_command_running() {
+    let _wd = Watchdog::test("a_timeout_around_a_stalled_call_leaves_no_command_running");
+    let server = Arc::new(ScriptedServer::start(Script::stall_on_noop()));
+    let d = TestDaemon::start();
+    single_thread().block_on(async {
+        let client = AsyncClient::connect(d.socket_path()).await.expect("connect");
+        let conn = client.helo(&server.host(), LOCAL, None).await.expect("helo");
+        let timed = tokio::time::timeout(Duration::from_millis(300), conn.noop()).await;
+        let fired_at = Instant::now();
+        assert!(timed.is_err(), "the stalled NOOP answered: {timed:?}");
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T)).await.expect("closed");
+        let took = fired_at.elapsed();
+        assert!(took < CANCEL_BOUND, "the server saw the close {took:?} after the timeout");
+        assert!(server.events().iter().any(|e| matches!(e, ServerEvent::Received { line, .. } if line == "NOOP")), "NOOP was sent");
+        expect_code(conn.noop().await, ReturnCode::Aborted, "a call after the timeout");
+        // The daemon connection itself is unharmed.
+        client.ping(b"still here").await.expect("ping after the cancel");
+    });
+    wait_for(T, "smtp32ctl to list no connection", || listed_connections(d.socket_path()) == 0);
+}
