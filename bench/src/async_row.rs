@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 /// Sends `n` messages with `sendmsg` on one handle; the time they took.
 pub fn send(socket: &Path, host: &str, msg: &[u8], n: usize) -> Result<Duration> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let client = AsyncClient::connect(socket).await?;
         let conn = client.helo(host, "smtp32.bench", None).await?;

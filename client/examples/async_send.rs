@@ -19,17 +19,25 @@ async fn main() -> smtp32::Result<()> {
     // Four SMTP connections; each handle takes one call at a time.
     let mut conns = Vec::new();
     for _ in 0..4 {
-        conns.push(Arc::new(tokio::sync::Mutex::new(client.helo(host, "async-example.local", None).await?)));
+        conns.push(Arc::new(tokio::sync::Mutex::new(
+            client.helo(host, "async-example.local", None).await?,
+        )));
     }
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..count {
         let (conn, from, to) = (conns[i % conns.len()].clone(), from.clone(), to.clone());
         sends.spawn(async move {
-            let msg = format!("From: <{from}>\r\nTo: <{to}>\r\nSubject: async {i}\r\n\r\nMessage {i}.\r\n");
+            let msg = format!(
+                "From: <{from}>\r\nTo: <{to}>\r\nSubject: async {i}\r\n\r\nMessage {i}.\r\n"
+            );
             let conn = conn.lock().await;
             // Dropped at the timeout, the call is cancelled in the daemon (XQuit) and the
             // handle reports Aborted from then on.
-            tokio::time::timeout(Duration::from_secs(30), conn.sendmsg(&from, &[&to], msg.as_bytes())).await
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                conn.sendmsg(&from, &[&to], msg.as_bytes()),
+            )
+            .await
         });
     }
     let mut sent = 0;

@@ -16,10 +16,10 @@ fn message(from: &str, to: &str, subject: &str) -> Result<Message, Box<dyn std::
         .multipart(
             MultiPart::mixed()
                 .singlepart(SinglePart::plain(String::from("The report is attached.")))
-                .singlepart(
-                    Attachment::new(String::from("report.csv"))
-                        .body(b"day,sent\nmon,12\n".to_vec(), ContentType::parse("text/csv")?),
-                ),
+                .singlepart(Attachment::new(String::from("report.csv")).body(
+                    b"day,sent\nmon,12\n".to_vec(),
+                    ContentType::parse("text/csv")?,
+                )),
         )?)
 }
 
@@ -34,7 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let transport = LettreTransport::new(host, "lettre-example.local")?;
     let report = Transport::send(&transport, &message(from, to, "sent with Transport")?)?;
     println!("blocking: {}", report.verdict.code);
-    let report = AsyncTransport::send(&transport, message(from, to, "sent with AsyncTransport")?).await?;
+    let report =
+        AsyncTransport::send(&transport, message(from, to, "sent with AsyncTransport")?).await?;
     println!("async: {}", report.verdict.code);
     Ok(())
 }

@@ -32,7 +32,9 @@ use link::{Link, Target};
 use smtp32_protocol::codec::{encode_frame, FrameDecoder, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::endpoint::client_socket_path;
 use smtp32_protocol::endpoint::trust::check_socket_path;
-use smtp32_protocol::{DaemonFrame, DaemonStatus, OpenMode, Request, Response, ReturnCode, Welcome};
+use smtp32_protocol::{
+    DaemonFrame, DaemonStatus, OpenMode, Request, Response, ReturnCode, Welcome,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,17 +78,29 @@ impl AsyncClient {
         };
         // Nothing is sent to a socket that another user could have planted.
         let trusted = check_socket_path(&path).map_err(untrusted)?;
-        let stream = UnixStream::connect(&path).await.map_err(|e| unreachable(&e))?;
-        trusted.check_daemon(stream.peer_cred().ok().map(|c| c.uid())).map_err(untrusted)?;
-        let (reader, writer, decoder, welcome) = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream))
+        let stream = UnixStream::connect(&path)
             .await
-            .map_err(|_| unreachable(&"no answer to the handshake"))?
             .map_err(|e| unreachable(&e))?;
+        trusted
+            .check_daemon(stream.peer_cred().ok().map(|c| c.uid()))
+            .map_err(untrusted)?;
+        let (reader, writer, decoder, welcome) =
+            tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream))
+                .await
+                .map_err(|_| unreachable(&"no answer to the handshake"))?
+                .map_err(|e| unreachable(&e))?;
         // Never more than the protocol allows; never more than the daemon said.
         let max_frame_bytes = welcome.max_frame_bytes.min(MAX_MAX_FRAME_BYTES);
         let link = Link::start(reader, writer, decoder, max_frame_bytes);
-        let inner = Inner { link, daemon_version: welcome.daemon_version, max_frame_bytes, socket_path: path };
-        Ok(AsyncClient { inner: Arc::new(inner) })
+        let inner = Inner {
+            link,
+            daemon_version: welcome.daemon_version,
+            max_frame_bytes,
+            socket_path: path,
+        };
+        Ok(AsyncClient {
+            inner: Arc::new(inner),
+        })
     }
 
     /// See [`Client::connect_default`](crate::Client::connect_default).
@@ -117,9 +131,17 @@ impl AsyncClient {
     /// See [`Client::ping`](crate::Client::ping).
     pub async fn ping(&self, payload: &[u8]) -> Result<Duration> {
         let start = Instant::now();
-        match self.call(Request::Ping { payload: payload.to_vec() }).await? {
+        match self
+            .call(Request::Ping {
+                payload: payload.to_vec(),
+            })
+            .await?
+        {
             Response::Pong { payload: echo } if echo == payload => Ok(start.elapsed()),
-            Response::Pong { .. } => Err(Error::new(ReturnCode::Failure, "ping payload came back altered")),
+            Response::Pong { .. } => Err(Error::new(
+                ReturnCode::Failure,
+                "ping payload came back altered",
+            )),
             other => Err(unexpected(other)),
         }
     }
@@ -133,7 +155,12 @@ impl AsyncClient {
     }
 
     /// See [`Client::helo`](crate::Client::helo).
-    pub async fn helo(&self, host: &str, local: &str, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
+    pub async fn helo(
+        &self,
+        host: &str,
+        local: &str,
+        debug: Option<DebugCallback>,
+    ) -> Result<AsyncConnection> {
         self.open(host, local, OpenMode::Sync, debug, None).await
     }
 
@@ -146,13 +173,16 @@ impl AsyncClient {
         debug: Option<DebugCallback>,
         status: StatusCallback,
     ) -> Result<AsyncConnection> {
-        self.open(host, local, OpenMode::Async, debug, Some(status)).await
+        self.open(host, local, OpenMode::Async, debug, Some(status))
+            .await
     }
 
     /// See [`Client::open_relay`](crate::Client::open_relay).
     pub async fn open_relay(&self, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
         let entry = HandleEntry::new(debug, None);
-        let request = Request::OpenRelay { debug: entry.debug().is_some() };
+        let request = Request::OpenRelay {
+            debug: entry.debug().is_some(),
+        };
         self.opened(request, entry).await
     }
 
@@ -170,12 +200,22 @@ impl AsyncClient {
             return Err(Error::invalid_argument("host must not be empty"));
         }
         let entry = HandleEntry::new(debug, status);
-        let request = Request::Open { host: host.to_owned(), local: local.to_owned(), mode, debug: entry.debug().is_some() };
+        let request = Request::Open {
+            host: host.to_owned(),
+            local: local.to_owned(),
+            mode,
+            debug: entry.debug().is_some(),
+        };
         self.opened(request, entry).await
     }
 
     async fn opened(&self, request: Request, entry: Arc<HandleEntry>) -> Result<AsyncConnection> {
-        match self.inner.link.call(request, Target::Opening(entry.clone())).await? {
+        match self
+            .inner
+            .link
+            .call(request, Target::Opening(entry.clone()))
+            .await?
+        {
             Response::Opened { handle } => Ok(AsyncConnection::new(self.clone(), handle, entry)),
             other => Err(unexpected(other)),
         }
@@ -195,7 +235,12 @@ impl AsyncClient {
     }
 }
 
-type Halves = (tokio::net::unix::OwnedReadHalf, tokio::net::unix::OwnedWriteHalf, FrameDecoder, Welcome);
+type Halves = (
+    tokio::net::unix::OwnedReadHalf,
+    tokio::net::unix::OwnedWriteHalf,
+    FrameDecoder,
+    Welcome,
+);
 
 /// Sends `Hello` and reads the answer with the codec's decoder, which keeps
 /// whatever came after it for the reader task.
@@ -209,7 +254,10 @@ async fn handshake(stream: UnixStream) -> std::result::Result<Halves, String> {
         if let Some(frame) = decoder.parse().map_err(|e| e.to_string())? {
             break frame;
         }
-        decoder.read_from_async(&mut reader).await.map_err(|e| e.to_string())?;
+        decoder
+            .read_from_async(&mut reader)
+            .await
+            .map_err(|e| e.to_string())?;
     };
     Ok((reader, writer, decoder, welcome(answer)?))
 }

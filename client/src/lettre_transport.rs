@@ -51,7 +51,10 @@ pub struct LettreTransport {
 
 impl std::fmt::Debug for LettreTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LettreTransport").field("destination", &self.destination).field("socket", &self.socket).finish()
+        f.debug_struct("LettreTransport")
+            .field("destination", &self.destination)
+            .field("socket", &self.socket)
+            .finish()
     }
 }
 
@@ -66,7 +69,10 @@ impl LettreTransport {
         if host.is_empty() {
             return Err(Error::invalid_argument("host must not be empty"));
         }
-        Ok(LettreTransport::to(Destination::Server { host: host.to_owned(), local: local.to_owned() }))
+        Ok(LettreTransport::to(Destination::Server {
+            host: host.to_owned(),
+            local: local.to_owned(),
+        }))
     }
 
     /// Sends through the relay named in the daemon's configuration, with the

@@ -19,17 +19,25 @@ const CANCEL_BOUND: Duration = Duration::from_millis(100);
 
 /// A runtime with one thread: the calls' concurrency comes from the pipelining, not from threads.
 fn single_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 /// The OS threads of this test process now.
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .count()
 }
 
 /// The SMTP connections `smtp32ctl connections` lists.
 fn listed_connections(socket: &Path) -> usize {
-    ctl(socket, &["connections", "--json"]).json().as_array().map_or(0, Vec::len)
+    ctl(socket, &["connections", "--json"])
+        .json()
+        .as_array()
+        .map_or(0, Vec::len)
 }
 
 #[test]
@@ -38,7 +46,9 @@ fn a_thousand_concurrent_async_sends_share_one_daemon_connection_on_fewer_than_8
     let sink = SmtpSink::start();
     let d = TestDaemon::start();
     let (peak, daemon_clients) = single_thread().block_on(async {
-        let client = AsyncClient::connect(d.socket_path()).await.expect("connect");
+        let client = AsyncClient::connect(d.socket_path())
+            .await
+            .expect("connect");
         let mut conns = Vec::new();
         for _ in 0..20 {
             let conn = client.helo(&sink.host(), LOCAL, None).await.expect("helo");
@@ -49,7 +59,10 @@ fn a_thousand_concurrent_async_sends_share_one_daemon_connection_on_fewer_than_8
             let conn = conns[i % conns.len()].clone();
             sends.spawn(async move {
                 let msg = format!("Subject: async {i}\r\n\r\nmessage {i}\r\n");
-                conn.lock().await.sendmsg("a@a.test", &["b@b.test"], msg.as_bytes()).await
+                conn.lock()
+                    .await
+                    .sendmsg("a@a.test", &["b@b.test"], msg.as_bytes())
+                    .await
             });
         }
         let mut peak = threads();
@@ -70,8 +83,13 @@ fn a_thousand_concurrent_async_sends_share_one_daemon_connection_on_fewer_than_8
     });
     println!("peak OS threads in the test process: {peak}");
     assert!(peak < 8, "{peak} OS threads for 1000 concurrent sends");
-    assert_eq!(daemon_clients, 1, "every send went over one daemon connection");
-    wait_for(T, "the sink to dump 1000 messages", || sink.message_count() == 1000);
+    assert_eq!(
+        daemon_clients, 1,
+        "every send went over one daemon connection"
+    );
+    wait_for(T, "the sink to dump 1000 messages", || {
+        sink.message_count() == 1000
+    });
 }
 
 #[test]
@@ -80,26 +98,44 @@ fn a_dropped_call_on_a_stalled_server_is_cancelled_in_the_daemon_within_100_ms()
     let server = Arc::new(ScriptedServer::start(Script::stall_on_noop()));
     let d = TestDaemon::start();
     single_thread().block_on(async {
-        let client = AsyncClient::connect(d.socket_path()).await.expect("connect");
-        let conn = client.helo(&server.host(), LOCAL, None).await.expect("helo");
+        let client = AsyncClient::connect(d.socket_path())
+            .await
+            .expect("connect");
+        let conn = client
+            .helo(&server.host(), LOCAL, None)
+            .await
+            .expect("helo");
         let call = tokio::spawn({
             let conn = conn.clone();
             async move { conn.noop().await }
         });
         let s = server.clone();
-        tokio::task::spawn_blocking(move || s.wait_received("NOOP", T)).await.expect("NOOP reached the server");
+        tokio::task::spawn_blocking(move || s.wait_received("NOOP", T))
+            .await
+            .expect("NOOP reached the server");
         assert_eq!(listed_connections(d.socket_path()), 1);
         call.abort();
         let dropped_at = Instant::now();
         assert!(call.await.expect_err("aborted").is_cancelled());
         let s = server.clone();
-        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T)).await.expect("closed");
+        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T))
+            .await
+            .expect("closed");
         let took = dropped_at.elapsed();
-        assert!(took < CANCEL_BOUND, "the server saw the close {took:?} after the drop");
+        assert!(
+            took < CANCEL_BOUND,
+            "the server saw the close {took:?} after the drop"
+        );
         assert!(conn.is_aborted());
-        expect_code(conn.noop().await, ReturnCode::Aborted, "a call after the dropped one");
+        expect_code(
+            conn.noop().await,
+            ReturnCode::Aborted,
+            "a call after the dropped one",
+        );
     });
-    wait_for(T, "smtp32ctl to list no connection", || listed_connections(d.socket_path()) == 0);
+    wait_for(T, "smtp32ctl to list no connection", || {
+        listed_connections(d.socket_path()) == 0
+    });
 }
 
 #[test]
@@ -108,19 +144,44 @@ fn a_timeout_around_a_stalled_call_leaves_no_command_running() {
     let server = Arc::new(ScriptedServer::start(Script::stall_on_noop()));
     let d = TestDaemon::start();
     single_thread().block_on(async {
-        let client = AsyncClient::connect(d.socket_path()).await.expect("connect");
-        let conn = client.helo(&server.host(), LOCAL, None).await.expect("helo");
+        let client = AsyncClient::connect(d.socket_path())
+            .await
+            .expect("connect");
+        let conn = client
+            .helo(&server.host(), LOCAL, None)
+            .await
+            .expect("helo");
         let timed = tokio::time::timeout(Duration::from_millis(300), conn.noop()).await;
         let fired_at = Instant::now();
         assert!(timed.is_err(), "the stalled NOOP answered: {timed:?}");
         let s = server.clone();
-        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T)).await.expect("closed");
+        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T))
+            .await
+            .expect("closed");
         let took = fired_at.elapsed();
-        assert!(took < CANCEL_BOUND, "the server saw the close {took:?} after the timeout");
-        assert!(server.events().iter().any(|e| matches!(e, ServerEvent::Received { line, .. } if line == "NOOP")), "NOOP was sent");
-        expect_code(conn.noop().await, ReturnCode::Aborted, "a call after the timeout");
+        assert!(
+            took < CANCEL_BOUND,
+            "the server saw the close {took:?} after the timeout"
+        );
+        assert!(
+            server
+                .events()
+                .iter()
+                .any(|e| matches!(e, ServerEvent::Received { line, .. } if line == "NOOP")),
+            "NOOP was sent"
+        );
+        expect_code(
+            conn.noop().await,
+            ReturnCode::Aborted,
+            "a call after the timeout",
+        );
         // The daemon connection itself is unharmed.
-        client.ping(b"still here").await.expect("ping after the cancel");
+        client
+            .ping(b"still here")
+            .await
+            .expect("ping after the cancel");
     });
-    wait_for(T, "smtp32ctl to list no connection", || listed_connections(d.socket_path()) == 0);
+    wait_for(T, "smtp32ctl to list no connection", || {
+        listed_connections(d.socket_path()) == 0
+    });
 }

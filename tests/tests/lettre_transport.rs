@@ -22,11 +22,13 @@ fn message_with_attachment(subject: &str) -> Message {
         .subject(subject)
         .multipart(
             MultiPart::mixed()
-                .singlepart(SinglePart::plain(String::from("See the attachment.\r\n.leading dot\r\n")))
-                .singlepart(
-                    Attachment::new(String::from("data.bin"))
-                        .body(attachment, ContentType::parse("application/octet-stream").expect("type")),
-                ),
+                .singlepart(SinglePart::plain(String::from(
+                    "See the attachment.\r\n.leading dot\r\n",
+                )))
+                .singlepart(Attachment::new(String::from("data.bin")).body(
+                    attachment,
+                    ContentType::parse("application/octet-stream").expect("type"),
+                )),
         )
         .expect("message")
 }
@@ -40,7 +42,10 @@ fn assert_arrived(server: &Aiosmtpd, index: usize, sent: &Message) {
     if !expected.ends_with(b"\r\n") {
         expected.extend_from_slice(b"\r\n");
     }
-    assert!(stored.bytes == expected, "the stored message differs from Message::formatted()");
+    assert!(
+        stored.bytes == expected,
+        "the stored message differs from Message::formatted()"
+    );
 }
 
 #[test]
@@ -48,7 +53,9 @@ fn a_lettre_message_with_an_attachment_arrives_byte_exact_through_the_sync_trans
     let _wd = Watchdog::test("a_lettre_message_with_an_attachment_arrives_byte_exact_sync");
     let server = Aiosmtpd::start();
     let d = TestDaemon::start();
-    let transport = LettreTransport::new(&server.host(), LOCAL).expect("transport").with_socket(d.socket_path());
+    let transport = LettreTransport::new(&server.host(), LOCAL)
+        .expect("transport")
+        .with_socket(d.socket_path());
     let first = message_with_attachment("sync one");
     let report = Transport::send(&transport, &first).expect("send");
     assert_eq!(report.verdict.code, 250);
@@ -64,11 +71,18 @@ fn a_lettre_message_with_an_attachment_arrives_byte_exact_through_the_async_tran
     let _wd = Watchdog::test("a_lettre_message_with_an_attachment_arrives_byte_exact_async");
     let server = Aiosmtpd::start();
     let d = TestDaemon::start();
-    let transport = LettreTransport::new(&server.host(), LOCAL).expect("transport").with_socket(d.socket_path());
+    let transport = LettreTransport::new(&server.host(), LOCAL)
+        .expect("transport")
+        .with_socket(d.socket_path());
     let message = message_with_attachment("async");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
-        let report = AsyncTransport::send(&transport, message.clone()).await.expect("send");
+        let report = AsyncTransport::send(&transport, message.clone())
+            .await
+            .expect("send");
         assert_eq!(report.verdict.code, 250);
         AsyncTransport::shutdown(&transport).await;
     });

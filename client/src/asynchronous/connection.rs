@@ -10,7 +10,9 @@ use super::AsyncClient;
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry};
 use crate::client::unexpected;
 use crate::error::{check_line, Error, Result};
-use smtp32_protocol::{AuthMechanism, AuthSecret, Command, Handle, Reply, Request, Response, ReturnCode};
+use smtp32_protocol::{
+    AuthMechanism, AuthSecret, Command, Handle, Reply, Request, Response, ReturnCode,
+};
 use std::sync::Arc;
 
 /// An open SMTP connection of an [`AsyncClient`]. Clones address the same handle.
@@ -23,7 +25,9 @@ pub struct AsyncConnection {
 
 impl std::fmt::Debug for AsyncConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AsyncConnection").field("handle", &self.handle).finish()
+        f.debug_struct("AsyncConnection")
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 
@@ -50,7 +54,11 @@ macro_rules! plain_commands {
 
 impl AsyncConnection {
     pub(super) fn new(client: AsyncClient, handle: Handle, entry: Arc<HandleEntry>) -> Self {
-        AsyncConnection { client, handle, entry }
+        AsyncConnection {
+            client,
+            handle,
+            entry,
+        }
     }
 
     /// The SMTP-32 handle.
@@ -107,7 +115,10 @@ impl AsyncConnection {
         if let Some(t) = topic {
             check_line("topic", t)?;
         }
-        self.command(Command::Help { topic: topic.map(str::to_owned) }).await
+        self.command(Command::Help {
+            topic: topic.map(str::to_owned),
+        })
+        .await
     }
 
     /// See [`Connection::direct`](crate::Connection::direct).
@@ -115,16 +126,25 @@ impl AsyncConnection {
         check_line("command", line)?;
         let verb = line.split_ascii_whitespace().next().unwrap_or("");
         if line.trim().is_empty() || verb.eq_ignore_ascii_case("QUIT") {
-            return Err(Error::invalid_argument("direct needs a command, and not QUIT (use quit)"));
+            return Err(Error::invalid_argument(
+                "direct needs a command, and not QUIT (use quit)",
+            ));
         }
-        self.command(Command::Direct { line: line.to_owned() }).await
+        self.command(Command::Direct {
+            line: line.to_owned(),
+        })
+        .await
     }
 
     /// See [`Connection::data_buf`](crate::Connection::data_buf).
     pub async fn data_buf(&self, bytes: &[u8]) -> Result<()> {
         let _busy = self.begin()?;
         for chunk in bytes.chunks(self.client.chunk_limit()) {
-            self.expect_done(Request::DataChunk { handle: self.handle, bytes: chunk.to_vec() }).await?;
+            self.expect_done(Request::DataChunk {
+                handle: self.handle,
+                bytes: chunk.to_vec(),
+            })
+            .await?;
         }
         Ok(())
     }
@@ -132,30 +152,52 @@ impl AsyncConnection {
     /// See [`Connection::data_end`](crate::Connection::data_end).
     pub async fn data_end(&self) -> Result<Reply> {
         let _busy = self.begin()?;
-        self.reply(Request::DataEnd { handle: self.handle }).await
+        self.reply(Request::DataEnd {
+            handle: self.handle,
+        })
+        .await
     }
 
     /// See [`Connection::starttls`](crate::Connection::starttls).
     pub async fn starttls(&self) -> Result<Reply> {
         let _busy = self.begin()?;
-        self.reply(Request::StartTls { handle: self.handle }).await
+        self.reply(Request::StartTls {
+            handle: self.handle,
+        })
+        .await
     }
 
     /// See [`Connection::auth`](crate::Connection::auth).
-    pub async fn auth(&self, mechanism: Option<AuthMechanism>, user: &str, secret: &str) -> Result<Reply> {
+    pub async fn auth(
+        &self,
+        mechanism: Option<AuthMechanism>,
+        user: &str,
+        secret: &str,
+    ) -> Result<Reply> {
         check_line("user", user)?;
         if user.is_empty() {
             return Err(Error::invalid_argument("the AUTH user is empty"));
         }
         let secret = AuthSecret::new(secret)?;
         let _busy = self.begin()?;
-        self.reply(Request::Auth { handle: self.handle, mechanism, user: user.to_owned(), secret }).await
+        self.reply(Request::Auth {
+            handle: self.handle,
+            mechanism,
+            user: user.to_owned(),
+            secret,
+        })
+        .await
     }
 
     /// See [`Connection::extensions`](crate::Connection::extensions).
     pub async fn extensions(&self) -> Result<Vec<String>> {
         let _busy = self.begin()?;
-        match self.request(Request::Extensions { handle: self.handle }).await? {
+        match self
+            .request(Request::Extensions {
+                handle: self.handle,
+            })
+            .await?
+        {
             Response::Extensions(list) => Ok(list),
             other => Err(unexpected(other)),
         }
@@ -164,12 +206,20 @@ impl AsyncConnection {
     /// See [`Connection::extension`](crate::Connection::extension).
     pub async fn extension(&self, keyword: &str) -> Result<Option<String>> {
         check_line("keyword", keyword)?;
-        Ok(crate::connection::find_extension(self.extensions().await?, keyword))
+        Ok(crate::connection::find_extension(
+            self.extensions().await?,
+            keyword,
+        ))
     }
 
     /// See [`Connection::last_reply`](crate::Connection::last_reply).
     pub async fn last_reply(&self) -> Result<Option<Reply>> {
-        match self.request(Request::LastReply { handle: self.handle }).await? {
+        match self
+            .request(Request::LastReply {
+                handle: self.handle,
+            })
+            .await?
+        {
             Response::LastReply(r) => Ok(r),
             other => Err(unexpected(other)),
         }
@@ -180,8 +230,14 @@ impl AsyncConnection {
         let seconds = u16::try_from(seconds)
             .ok()
             .filter(|s| (1..=999).contains(s))
-            .ok_or_else(|| Error::invalid_argument(format!("timeout {seconds} outside 1..=999 seconds")))?;
-        self.expect_done(Request::SetTimeout { handle: self.handle, seconds }).await
+            .ok_or_else(|| {
+                Error::invalid_argument(format!("timeout {seconds} outside 1..=999 seconds"))
+            })?;
+        self.expect_done(Request::SetTimeout {
+            handle: self.handle,
+            seconds,
+        })
+        .await
     }
 
     /// See [`Connection::set_debug`](crate::Connection::set_debug).
@@ -189,7 +245,12 @@ impl AsyncConnection {
         match self.entry.replace_debug(callback) {
             None => Ok(()),
             Some(enabled) => {
-                let done = self.expect_done(Request::SetDebug { handle: self.handle, enabled }).await;
+                let done = self
+                    .expect_done(Request::SetDebug {
+                        handle: self.handle,
+                        enabled,
+                    })
+                    .await;
                 done.inspect_err(|_| self.entry.debug_switch_failed(enabled))
             }
         }
@@ -198,7 +259,11 @@ impl AsyncConnection {
     /// See [`Connection::quit`](crate::Connection::quit).
     pub async fn quit(self) -> Result<()> {
         let _busy = self.begin()?;
-        let result = self.expect_done(Request::Quit { handle: self.handle }).await;
+        let result = self
+            .expect_done(Request::Quit {
+                handle: self.handle,
+            })
+            .await;
         if !matches!(&result, Err(e) if e.code() == ReturnCode::InProgress) {
             self.entry.mark_closed();
             self.client.link().routing().forget(self.handle);
@@ -211,7 +276,15 @@ impl AsyncConnection {
     pub async fn xquit(&self) -> Result<()> {
         self.entry.mark_aborted();
         let link = self.client.link();
-        let result = match link.call(Request::XQuit { handle: self.handle }, Target::Daemon).await {
+        let result = match link
+            .call(
+                Request::XQuit {
+                    handle: self.handle,
+                },
+                Target::Daemon,
+            )
+            .await
+        {
             Ok(Response::Done) => Ok(()),
             Ok(other) => Err(unexpected(other)),
             Err(e) => Err(e),
@@ -222,7 +295,11 @@ impl AsyncConnection {
 
     async fn command(&self, command: Command) -> Result<Reply> {
         let _busy = self.begin()?;
-        self.reply(Request::Command { handle: self.handle, command }).await
+        self.reply(Request::Command {
+            handle: self.handle,
+            command,
+        })
+        .await
     }
 
     pub(super) async fn reply(&self, request: Request) -> Result<Reply> {
@@ -244,7 +321,10 @@ impl AsyncConnection {
     /// blocking [`Connection`](crate::Connection) reports them.
     pub(super) async fn request(&self, request: Request) -> Result<Response> {
         let link = self.client.link();
-        match link.call(request, Target::Handle(self.handle, &self.entry)).await {
+        match link
+            .call(request, Target::Handle(self.handle, &self.entry))
+            .await
+        {
             Err(e) if e.code() == ReturnCode::InvalidHandle && self.entry.is_aborted() => {
                 link.routing().forget(self.handle);
                 Err(Error::new(ReturnCode::Aborted, "aborted by xquit"))
@@ -264,10 +344,16 @@ impl AsyncConnection {
             return Err(aborted());
         }
         if self.entry.is_closed() {
-            return Err(Error::new(ReturnCode::InvalidHandle, "the handle was closed"));
+            return Err(Error::new(
+                ReturnCode::InvalidHandle,
+                "the handle was closed",
+            ));
         }
-        self.entry
-            .begin()
-            .ok_or_else(|| Error::new(ReturnCode::InProgress, "another operation is in progress on this handle"))
+        self.entry.begin().ok_or_else(|| {
+            Error::new(
+                ReturnCode::InProgress,
+                "another operation is in progress on this handle",
+            )
+        })
     }
 }

@@ -41,7 +41,10 @@ struct OutboxInner {
 impl Outbox {
     /// Encodes `request` under `id` and queues it for the writer task.
     fn send(&self, id: u64, request: Request) -> Result<()> {
-        let frame = ClientFrame::Request { id: RequestId(id), request };
+        let frame = ClientFrame::Request {
+            id: RequestId(id),
+            request,
+        };
         let mut bytes = Vec::new();
         encode_frame(&frame, &mut bytes)
             .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
@@ -53,7 +56,10 @@ impl Outbox {
                 self.0.max_frame_bytes
             )));
         }
-        self.0.frames.send(bytes).map_err(|_| Error::cannot_initialize("daemon connection lost"))
+        self.0
+            .frames
+            .send(bytes)
+            .map_err(|_| Error::cannot_initialize("daemon connection lost"))
     }
 
     fn next_id(&self) -> u64 {
@@ -75,7 +81,9 @@ pub(crate) struct ResponseSlot {
 
 impl Waiter for ResponseSlot {
     fn fill(&self, response: Response) {
-        let Some(tx) = lock(&self.tx).take() else { return };
+        let Some(tx) = lock(&self.tx).take() else {
+            return;
+        };
         if let Err(Response::Opened { handle }) = tx.send(response) {
             if let Some(outbox) = &self.orphan_closer {
                 outbox.xquit(handle);
@@ -118,7 +126,11 @@ impl Link {
         let routing = Arc::new(Routing::default());
         tokio::spawn(write_loop(writer, queued, routing.clone()));
         tokio::spawn(read_loop(reader, decoder, routing.clone()));
-        let outbox = Outbox(Arc::new(OutboxInner { frames, next_id: AtomicU64::new(1), max_frame_bytes }));
+        let outbox = Outbox(Arc::new(OutboxInner {
+            frames,
+            next_id: AtomicU64::new(1),
+            max_frame_bytes,
+        }));
         Link { outbox, routing }
     }
 
@@ -142,13 +154,20 @@ impl Link {
             Target::Handle(handle, entry) => (None, Some((handle, entry))),
         };
         let orphan_closer = opening.is_some().then(|| self.outbox.clone());
-        let slot = Arc::new(ResponseSlot { tx: Mutex::new(Some(tx)), orphan_closer });
+        let slot = Arc::new(ResponseSlot {
+            tx: Mutex::new(Some(tx)),
+            orphan_closer,
+        });
         self.routing.register(id, slot, opening)?;
         if let Err(e) = self.outbox.send(id, request) {
             self.routing.unregister(id);
             return Err(e);
         }
-        let mut guard = CancelOnDrop { link: self, id, handle: cancel };
+        let mut guard = CancelOnDrop {
+            link: self,
+            id,
+            handle: cancel,
+        };
         let response = rx.await;
         guard.handle = None;
         match response {
@@ -160,7 +179,10 @@ impl Link {
 
     /// The error for a call that lost the daemon connection.
     pub(crate) fn lost(&self) -> Error {
-        Error::cannot_initialize(self.dead_reason().unwrap_or_else(|| "daemon connection lost".into()))
+        Error::cannot_initialize(
+            self.dead_reason()
+                .unwrap_or_else(|| "daemon connection lost".into()),
+        )
     }
 }
 
@@ -174,7 +196,9 @@ struct CancelOnDrop<'a> {
 
 impl Drop for CancelOnDrop<'_> {
     fn drop(&mut self) {
-        let Some((handle, entry)) = self.handle.take() else { return };
+        let Some((handle, entry)) = self.handle.take() else {
+            return;
+        };
         entry.mark_aborted();
         self.link.routing.unregister(self.id);
         self.link.outbox.xquit(handle);
@@ -184,7 +208,10 @@ impl Drop for CancelOnDrop<'_> {
 
 /// The error for a call on a handle that an earlier dropped call aborted.
 pub(crate) fn aborted() -> Error {
-    Error::new(ReturnCode::Aborted, "the handle was aborted: a call on it was cancelled (its future dropped)")
+    Error::new(
+        ReturnCode::Aborted,
+        "the handle was aborted: a call on it was cancelled (its future dropped)",
+    )
 }
 
 /// Writes queued frames, several per write, until every sender is gone.
@@ -207,7 +234,11 @@ async fn write_loop(
 }
 
 /// Decodes the daemon's stream and routes every frame until it ends.
-async fn read_loop(mut reader: OwnedReadHalf, mut decoder: FrameDecoder, routing: Arc<Routing<ResponseSlot>>) {
+async fn read_loop(
+    mut reader: OwnedReadHalf,
+    mut decoder: FrameDecoder,
+    routing: Arc<Routing<ResponseSlot>>,
+) {
     let reason = loop {
         match decoder.parse::<DaemonFrame>() {
             Ok(Some(frame)) => {

@@ -3,7 +3,9 @@
 
 use super::AsyncConnection;
 use crate::client::unexpected;
-use crate::connection::{fits_one_request, not_sent, refusal, stops_the_rest, REQUEST_OVERHEAD_BYTES};
+use crate::connection::{
+    fits_one_request, not_sent, refusal, stops_the_rest, REQUEST_OVERHEAD_BYTES,
+};
 use crate::error::{Error, Result};
 use crate::Outgoing;
 use smtp32_protocol::{BatchMessage, Reply, Request, Response, ReturnCode, SendReport};
@@ -54,7 +56,11 @@ impl AsyncConnection {
             Err(e) => Err(e),
         };
         match data {
-            Ok(verdict) => Ok(SendReport { mail, recipients, verdict }),
+            Ok(verdict) => Ok(SendReport {
+                mail,
+                recipients,
+                verdict,
+            }),
             Err(e) => Err(not_sent(mail, recipients, refusal(e)?)),
         }
     }
@@ -68,7 +74,11 @@ impl AsyncConnection {
         let mut results: Vec<Result<SendReport>> = Vec::with_capacity(messages.len());
         let mut i = 0;
         while i < messages.len() {
-            if let Some(e) = results.iter().rev().find_map(|r| r.as_ref().err().filter(|e| stops_the_rest(e))) {
+            if let Some(e) = results
+                .iter()
+                .rev()
+                .find_map(|r| r.as_ref().err().filter(|e| stops_the_rest(e)))
+            {
                 let e = e.clone();
                 results.extend((i..messages.len()).map(|_| Err(e.clone())));
                 break;
@@ -106,8 +116,16 @@ impl AsyncConnection {
     /// One `SendBatch` request; one result per message.
     async fn send_batch(&self, messages: Vec<BatchMessage>) -> Vec<Result<SendReport>> {
         let count = messages.len();
-        match self.request(Request::SendBatch { handle: self.handle, messages }).await {
-            Ok(Response::SentBatch(o)) if o.len() == count => o.into_iter().map(|r| r.map_err(Error::from)).collect(),
+        match self
+            .request(Request::SendBatch {
+                handle: self.handle,
+                messages,
+            })
+            .await
+        {
+            Ok(Response::SentBatch(o)) if o.len() == count => {
+                o.into_iter().map(|r| r.map_err(Error::from)).collect()
+            }
             Ok(other) => vec![Err(unexpected(other)); count],
             Err(e) => vec![Err(e); count],
         }

@@ -33,7 +33,12 @@ pub struct FrameDecoder {
 impl FrameDecoder {
     /// A decoder that refuses frame bodies over `max` bytes.
     pub fn new(max: u32) -> FrameDecoder {
-        FrameDecoder { buf: Vec::new(), start: 0, end: 0, max }
+        FrameDecoder {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            max,
+        }
     }
 
     /// Bytes buffered and not yet decoded.
@@ -51,7 +56,9 @@ impl FrameDecoder {
     /// as its length prefix is known to be bad.
     pub fn check(&self) -> Result<Option<usize>, CodecError> {
         let data = &self.buf[self.start..self.end];
-        let Some(prefix) = data.first_chunk::<4>() else { return Ok(None) };
+        let Some(prefix) = data.first_chunk::<4>() else {
+            return Ok(None);
+        };
         let len = check_len(*prefix, self.max)?;
         Ok((data.len() - 4 >= len).then_some(len))
     }
@@ -60,7 +67,9 @@ impl FrameDecoder {
     /// (`Ok(None)` while bytes are missing). A frame that fails to decode is
     /// consumed too; the stream is broken after any error.
     pub fn parse<T: DeserializeOwned>(&mut self) -> Result<Option<T>, CodecError> {
-        let Some(len) = self.check()? else { return Ok(None) };
+        let Some(len) = self.check()? else {
+            return Ok(None);
+        };
         let body = self.start + 4..self.start + 4 + len;
         self.start = body.end;
         let frame = decode_body(&self.buf[body]);
@@ -175,7 +184,12 @@ mod tests {
     use crate::{ClientFrame, Request, RequestId};
 
     fn ping(id: u64, len: usize) -> ClientFrame {
-        ClientFrame::Request { id: RequestId(id), request: Request::Ping { payload: vec![7; len] } }
+        ClientFrame::Request {
+            id: RequestId(id),
+            request: Request::Ping {
+                payload: vec![7; len],
+            },
+        }
     }
 
     #[test]
@@ -192,7 +206,12 @@ mod tests {
                 got.push(f);
             }
         }
-        assert_eq!(got, (1..=3).map(|id| ping(id, 100 * id as usize)).collect::<Vec<_>>());
+        assert_eq!(
+            got,
+            (1..=3)
+                .map(|id| ping(id, 100 * id as usize))
+                .collect::<Vec<_>>()
+        );
         assert_eq!(dec.buffered(), 0);
     }
 
@@ -200,10 +219,19 @@ mod tests {
     fn an_oversized_prefix_is_refused_with_four_bytes_in() {
         let mut dec = FrameDecoder::new(1024);
         dec.extend(&1025u32.to_le_bytes());
-        assert!(matches!(dec.check(), Err(CodecError::Oversized { len: 1025, max: 1024 })));
+        assert!(matches!(
+            dec.check(),
+            Err(CodecError::Oversized {
+                len: 1025,
+                max: 1024
+            })
+        ));
         let mut empty = FrameDecoder::new(1024);
         empty.extend(&0u32.to_le_bytes());
-        assert!(matches!(empty.parse::<ClientFrame>(), Err(CodecError::Malformed(_))));
+        assert!(matches!(
+            empty.parse::<ClientFrame>(),
+            Err(CodecError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -212,15 +240,26 @@ mod tests {
         dec.extend(&(60u32 << 20).to_le_bytes());
         dec.extend(&[1; 100]);
         assert_eq!(dec.check().unwrap(), None);
-        assert!(dec.capacity() <= 104 + READ_CHUNK_BYTES, "capacity {}", dec.capacity());
+        assert!(
+            dec.capacity() <= 104 + READ_CHUNK_BYTES,
+            "capacity {}",
+            dec.capacity()
+        );
     }
 
     #[test]
     fn the_end_of_the_stream_is_clean_only_between_frames() {
         let mut dec = FrameDecoder::new(1024);
-        let err = dec.next_frame::<_, ClientFrame>(&mut [].as_slice()).unwrap_err();
+        let err = dec
+            .next_frame::<_, ClientFrame>(&mut [].as_slice())
+            .unwrap_err();
         assert!(matches!(err, CodecError::Closed));
-        let err = dec.next_frame::<_, ClientFrame>(&mut [5u8, 0, 0].as_slice()).unwrap_err();
-        assert!(err.is_disconnect() && !matches!(err, CodecError::Closed), "{err}");
+        let err = dec
+            .next_frame::<_, ClientFrame>(&mut [5u8, 0, 0].as_slice())
+            .unwrap_err();
+        assert!(
+            err.is_disconnect() && !matches!(err, CodecError::Closed),
+            "{err}"
+        );
     }
 }
