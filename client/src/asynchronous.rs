@@ -22,6 +22,7 @@
 mod connection;
 mod link;
 mod send;
+mod writer;
 
 pub use connection::AsyncConnection;
 
@@ -44,7 +45,7 @@ use tokio::net::UnixStream;
 /// A connection to the smtp32d daemon for async programs. Cheap to clone;
 /// all clones (and the [`AsyncConnection`]s made from them) share one
 /// daemon connection, closed when the last of them is dropped. Made inside
-/// a tokio runtime (it spawns its reader and writer tasks there).
+/// a tokio runtime (it spawns its reader and flush tasks there).
 #[derive(Clone)]
 pub struct AsyncClient {
     inner: Arc<Inner>,

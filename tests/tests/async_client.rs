@@ -1,14 +1,16 @@
 //! The async client (`smtp32::asynchronous`) against real servers: a thousand concurrent sends
-//! pipelined on one daemon connection from a single-threaded runtime; a call's future dropped
-//! (a task aborted, a `tokio::time::timeout` fired) while a server stalls cancels the command in
-//! the daemon within 100 ms, and the handle then reports `Aborted`.
+//! pipelined on one daemon connection from a single-threaded runtime; a message larger than one
+//! frame arrives byte-exact; a call's future dropped (a task aborted, a `tokio::time::timeout`
+//! fired) while a server stalls cancels the command in the daemon within 100 ms, and the handle
+//! then reports `Aborted`.
 
 use smtp32::asynchronous::{AsyncClient, AsyncConnection};
 use smtp32::ReturnCode;
 use smtp32_tests::ctl::ctl;
+use smtp32_tests::message::{expected_on_arrival, first_difference, generated_message};
 use smtp32_tests::session::{expect_code, LOCAL};
 use smtp32_tests::wait::wait_for;
-use smtp32_tests::{Script, ScriptedServer, ServerEvent, SmtpSink, TestDaemon, Watchdog};
+use smtp32_tests::{Aiosmtpd, Script, ScriptedServer, ServerEvent, SmtpSink, TestDaemon, Watchdog};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -199,4 +201,36 @@ fn a_timeout_around_a_stalled_call_leaves_no_command_running() {
     wait_for(T, "smtp32ctl to list no connection", || {
         listed_connections(d.socket_path()) == 0
     });
+}
+
+#[test]
+fn a_message_larger_than_a_frame_arrives_byte_exact_through_the_async_sendmsg() {
+    let _wd = Watchdog::test("a_message_larger_than_a_frame_arrives_byte_exact_through_async");
+    let server = Aiosmtpd::start();
+    let d = TestDaemon::start();
+    // Over the default 4 MiB frame: sent command by command, in chunks the socket takes
+    // in pieces (the writer's queue and flush task carry the rest).
+    let message = generated_message(6 << 20, 16);
+    single_thread().block_on(async {
+        let client = AsyncClient::connect(d.socket_path())
+            .await
+            .expect("connect");
+        let conn = client
+            .helo(&server.host(), LOCAL, None)
+            .await
+            .expect("helo");
+        let report = conn
+            .sendmsg("a@a.test", &["b@b.test"], &message)
+            .await
+            .expect("sendmsg");
+        assert_eq!(report.verdict.code, 250);
+        conn.quit().await.expect("quit");
+    });
+    let stored = server.wait_for_messages(1, T).swap_remove(0);
+    let want = expected_on_arrival(&message);
+    assert!(
+        stored.bytes == want,
+        "{}",
+        first_difference(&stored.bytes, &want)
+    );
 }

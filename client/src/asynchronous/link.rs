@@ -1,19 +1,19 @@
-//! The async client's daemon connection: one writer task, one reader task,
-//! and the calls pipelined between them.
+//! The async client's daemon connection: the calls pipelined on it, and the
+//! reader task that routes the daemon's answers to them.
 //!
 //! A call encodes its request, registers a oneshot channel under the
-//! request id and queues the frame for the writer task, all without
-//! awaiting; then it awaits its response. The writer task writes whatever
-//! frames are queued in one write; the reader task decodes the daemon's
+//! request id and writes the frame (or queues it, see `writer.rs`), all
+//! without awaiting; then it awaits its response. The reader task decodes the daemon's
 //! stream with the codec's [`FrameDecoder`] and routes each frame (responses
 //! by request id, events by handle) with the blocking client's routing. So
 //! a thousand calls in flight cost a thousand map entries, no thread each.
 //!
 //! Cancel on drop: a call's future dropped before its response came sends
-//! `XQuit` for its handle (queued at once, no await needed), so the daemon
+//! `XQuit` for its handle (written or queued at once, no await needed), so the daemon
 //! stops the operation; the handle is then aborted. An `Open` dropped before
 //! its `Opened` came is closed with `XQuit` when that arrives.
 
+use super::writer::FrameWriter;
 use crate::callbacks::{lock, HandleEntry};
 use crate::error::{Error, Result};
 use crate::routing::{route_frame, Routing, Waiter};
@@ -21,25 +21,21 @@ use smtp32_protocol::codec::{encode_frame, FrameDecoder};
 use smtp32_protocol::{ClientFrame, DaemonFrame, Handle, Request, RequestId, Response, ReturnCode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncWriteExt;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-/// Queued frames are gathered into one write up to this many bytes.
-const MAX_WRITE_BATCH_BYTES: usize = 256 * 1024;
-
-/// Where requests go: encoded here, written by the writer task.
+/// Where requests go: encoded and written (or queued) by the caller.
 #[derive(Clone)]
 pub(crate) struct Outbox(Arc<OutboxInner>);
 
 struct OutboxInner {
-    frames: mpsc::UnboundedSender<Vec<u8>>,
+    writer: FrameWriter,
     next_id: AtomicU64,
     max_frame_bytes: u32,
 }
 
 impl Outbox {
-    /// Encodes `request` under `id` and queues it for the writer task.
+    /// Encodes `request` under `id` and writes it (see `writer.rs`).
     fn send(&self, id: u64, request: Request) -> Result<()> {
         let frame = ClientFrame::Request {
             id: RequestId(id),
@@ -56,10 +52,7 @@ impl Outbox {
                 self.0.max_frame_bytes
             )));
         }
-        self.0
-            .frames
-            .send(bytes)
-            .map_err(|_| Error::cannot_initialize("daemon connection lost"))
+        self.0.writer.send(&bytes).map_err(Error::cannot_initialize)
     }
 
     fn next_id(&self) -> u64 {
@@ -122,12 +115,11 @@ impl Link {
         decoder: FrameDecoder,
         max_frame_bytes: u32,
     ) -> Link {
-        let (frames, queued) = mpsc::unbounded_channel();
         let routing = Arc::new(Routing::default());
-        tokio::spawn(write_loop(writer, queued, routing.clone()));
+        let writer = FrameWriter::start(writer, routing.clone());
         tokio::spawn(read_loop(reader, decoder, routing.clone()));
         let outbox = Outbox(Arc::new(OutboxInner {
-            frames,
+            writer,
             next_id: AtomicU64::new(1),
             max_frame_bytes,
         }));
@@ -212,25 +204,6 @@ pub(crate) fn aborted() -> Error {
         ReturnCode::Aborted,
         "the handle was aborted: a call on it was cancelled (its future dropped)",
     )
-}
-
-/// Writes queued frames, several per write, until every sender is gone.
-async fn write_loop(
-    mut writer: OwnedWriteHalf,
-    mut queued: mpsc::UnboundedReceiver<Vec<u8>>,
-    routing: Arc<Routing<ResponseSlot>>,
-) {
-    while let Some(mut bytes) = queued.recv().await {
-        while bytes.len() < MAX_WRITE_BATCH_BYTES {
-            let Ok(more) = queued.try_recv() else { break };
-            bytes.extend_from_slice(&more);
-        }
-        if let Err(e) = writer.write_all(&bytes).await {
-            routing.kill(&format!("daemon connection lost: {e}"));
-            return;
-        }
-    }
-    let _ = writer.shutdown().await;
 }
 
 /// Decodes the daemon's stream and routes every frame until it ends.
