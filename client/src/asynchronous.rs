@@ -14,7 +14,9 @@
 //! within 100 ms and closes the SMTP connection, and every later call on the
 //! handle fails with `Aborted`. So a timeout around a call leaves no command
 //! running. Dropping an `helo` before it returned closes the new handle as
-//! soon as the daemon reports it.
+//! soon as the daemon reports it, which is when its connect has ended (the
+//! handle is not known before); a connect that must be cancellable while it
+//! runs is an `xhelo`, cancelled with [`AsyncConnection::xquit`].
 //!
 //! Callbacks (debug traffic, `xhelo` status) run on the runtime thread that
 //! runs the client's reader task; they must return quickly.

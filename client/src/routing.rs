@@ -31,7 +31,8 @@ const MAX_PARKED_BYTES: usize = 1 << 20;
 /// Where a waiting caller's response lands.
 pub(crate) trait Waiter: Send + Sync {
     /// The response came: hand it over and wake the caller.
-    fn fill(&self, response: Response);
+    /// False when nobody waits any more (the caller gave up).
+    fn fill(&self, response: Response) -> bool;
     /// The daemon connection died first: wake the caller to see it.
     fn kill(&self);
 }
@@ -87,9 +88,10 @@ impl Slot {
 }
 
 impl Waiter for Slot {
-    fn fill(&self, response: Response) {
+    fn fill(&self, response: Response) -> bool {
         *lock(&self.state) = SlotState::Done(response);
         self.wake();
+        true
     }
 
     fn kill(&self) {
@@ -195,7 +197,16 @@ impl<W: Waiter> Routing<W> {
             }
         }
         if let Some(slot) = tx {
-            slot.fill(response);
+            let opened = match &response {
+                Response::Opened { handle } => Some(*handle),
+                _ => None,
+            };
+            if !slot.fill(response) {
+                // Its caller gave up (and closes the handle): forget its entry.
+                if let Some(handle) = opened {
+                    lock(&self.table).handles.remove(&handle);
+                }
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! pipelined on one daemon connection from a single-threaded runtime; a message larger than one
 //! frame arrives byte-exact; a call's future dropped (a task aborted, a `tokio::time::timeout`
 //! fired) while a server stalls cancels the command in the daemon within 100 ms, and the handle
-//! then reports `Aborted`.
+//! then reports `Aborted`; a dropped `helo` is closed once the daemon reports its handle.
 
 use smtp32::asynchronous::{AsyncClient, AsyncConnection};
 use smtp32::ReturnCode;
@@ -233,4 +233,48 @@ fn a_message_larger_than_a_frame_arrives_byte_exact_through_the_async_sendmsg() 
         "{}",
         first_difference(&stored.bytes, &want)
     );
+}
+
+#[test]
+fn a_dropped_helo_closes_its_handle_once_the_daemon_reports_it() {
+    let _wd = Watchdog::test("a_dropped_helo_closes_its_handle_once_the_daemon_reports_it");
+    let slow_greeting = Script::new()
+        .delay(Duration::from_millis(300))
+        .reply("220 scripted.test ESMTP")
+        .expect("EHLO")
+        .reply("250 scripted.test")
+        .stall();
+    let server = Arc::new(ScriptedServer::start(slow_greeting));
+    let d = TestDaemon::start();
+    single_thread().block_on(async {
+        let client = AsyncClient::connect(d.socket_path())
+            .await
+            .expect("connect");
+        let host = server.host();
+        let open = client.helo(&host, LOCAL, None);
+        let timed = tokio::time::timeout(Duration::from_millis(50), open).await;
+        assert!(
+            timed.is_err(),
+            "the helo returned before the greeting: {timed:?}"
+        );
+        let s = server.clone();
+        tokio::task::spawn_blocking(move || s.wait_client_closed(1, T))
+            .await
+            .expect("the server saw the close");
+        client
+            .ping(b"still here")
+            .await
+            .expect("the daemon connection still serves");
+    });
+    let ehlo = server
+        .events()
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Received { line, .. } if line.starts_with("EHLO")));
+    assert!(
+        ehlo,
+        "the connect ran to its end before the handle was closed"
+    );
+    wait_for(T, "smtp32ctl to list no connection", || {
+        listed_connections(d.socket_path()) == 0
+    });
 }

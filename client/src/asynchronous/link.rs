@@ -11,7 +11,9 @@
 //! Cancel on drop: a call's future dropped before its response came sends
 //! `XQuit` for its handle (written or queued at once, no await needed), so the daemon
 //! stops the operation; the handle is then aborted. An `Open` dropped before
-//! its `Opened` came is closed with `XQuit` when that arrives.
+//! its `Opened` came is closed with `XQuit` when that arrives (for a
+//! synchronous open, once the connect has ended: the handle is not known
+//! before).
 
 use super::writer::FrameWriter;
 use crate::callbacks::{lock, HandleEntry};
@@ -73,14 +75,17 @@ pub(crate) struct ResponseSlot {
 }
 
 impl Waiter for ResponseSlot {
-    fn fill(&self, response: Response) {
-        let Some(tx) = lock(&self.tx).take() else {
-            return;
-        };
-        if let Err(Response::Opened { handle }) = tx.send(response) {
-            if let Some(outbox) = &self.orphan_closer {
-                outbox.xquit(handle);
+    fn fill(&self, response: Response) -> bool {
+        let Some(tx) = lock(&self.tx).take() else { return false };
+        match tx.send(response) {
+            Ok(()) => true,
+            Err(Response::Opened { handle }) => {
+                if let Some(outbox) = &self.orphan_closer {
+                    outbox.xquit(handle);
+                }
+                false
             }
+            Err(_) => false,
         }
     }
 
