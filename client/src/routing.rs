@@ -279,12 +279,21 @@ impl<W: Waiter> Routing<W> {
 
 /// Routes one frame from the daemon (whoever read it); `Err` with the reason
 /// when the frame ends the connection.
-pub(crate) fn route_frame<W: Waiter>(routing: &Routing<W>, frame: DaemonFrame) -> Result<(), String> {
+pub(crate) fn route_frame<W: Waiter>(
+    routing: &Routing<W>,
+    frame: DaemonFrame,
+) -> Result<(), String> {
     match frame {
         DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
-        DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => routing.route_traffic(handle, direction, bytes),
-        DaemonFrame::Event(Event::Connected { handle, result }) => routing.route_connected(handle, result),
-        DaemonFrame::ProtocolError { reason } => return Err(format!("daemon reported a protocol error: {reason}")),
+        DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => {
+            routing.route_traffic(handle, direction, bytes)
+        }
+        DaemonFrame::Event(Event::Connected { handle, result }) => {
+            routing.route_connected(handle, result)
+        }
+        DaemonFrame::ProtocolError { reason } => {
+            return Err(format!("daemon reported a protocol error: {reason}"))
+        }
         DaemonFrame::Welcome(_) | DaemonFrame::Refused { .. } => {
             return Err("unexpected handshake frame from the daemon".to_owned())
         }
