@@ -11,11 +11,13 @@
 //! - `procs.rs`: sink, daemon, pinning, fd limit, child processes.
 //! - `raw.rs`: the direct raw client (the floor) and the bench message.
 //! - `via_daemon.rs`: the smtp32 send paths.
+//! - `async_row.rs`: the async client's `sendmsg` (W1).
 //! - `lettre_row.rs`, `source.rs`: lettre and Postfix `smtp-source`.
 //! - `throughput.rs` (W1–W3), `latency.rs` (W4, W6), `memory.rs` (W5).
 //! - `worker.rs`: the bench re-executed as a worker process.
 //! - `report.rs`, `stats.rs`: rows, table, targets; medians and percentiles.
 
+mod async_row;
 mod latency;
 mod lettre_row;
 mod memory;

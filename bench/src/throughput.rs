@@ -8,7 +8,7 @@
 use crate::report::{Role, Row, Unit};
 use crate::via_daemon::{self, Path};
 use crate::worker::Worker;
-use crate::{lettre_row, raw, source, Ctx};
+use crate::{async_row, lettre_row, raw, source, Ctx};
 use anyhow::Result;
 use raw::Raw;
 use smtp32::Client;
@@ -31,6 +31,7 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
     let addr = ctx.sink.addr();
     let paths = [Path::PerCall, Path::SendMsg, Path::Batch];
     let (mut src, mut pipe, mut batch, mut lettre, mut lettre_plain) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut asynchronous = vec![];
     let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
     let mut nodelay_set = true;
     for round in 0..ctx.rounds {
@@ -54,6 +55,7 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             ours[i].push(rate(n, via_daemon::send(&conn, *path, &msg, n)?));
             conn.quit()?;
         }
+        asynchronous.push(rate(n, async_row::send(ctx.daemon.socket(), &ctx.sink_host, &msg, n)?));
     }
     let mut rows = vec![
         Row::new("W1", "w1.source", "Postfix smtp-source -s 1 -d (no pipelining)", Unit::MsgsPerSec, Role::Source, src),
@@ -75,6 +77,8 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
     for (path, values) in paths.iter().zip(ours) {
         rows.push(daemon_row("W1", &format!("w1.{}", key(*path)), path.label(), *path, values));
     }
+    let label = "smtp32 async sendmsg (tokio, one thread)";
+    rows.push(Row::new("W1", "w1.async_sendmsg", label, Unit::MsgsPerSec, Role::Other, asynchronous));
     Ok(rows)
 }
 

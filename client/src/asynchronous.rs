@@ -1,69 +1,174 @@
-//! An async facade (cargo feature `tokio`): the blocking API run on tokio's
-//! blocking thread pool, so an async program never blocks a runtime worker.
+//! The async client (cargo feature `tokio`, Unix): [`AsyncClient`] and
+//! [`AsyncConnection`], the handle API of [`Client`](crate::Client) and
+//! [`Connection`](crate::Connection) on tokio's own Unix socket.
 //!
-//! Dropping a future does not cancel the SMTP operation behind it (it runs to
-//! its end on the blocking pool); cancel with [`AsyncConnection::xquit`].
-//! Callbacks run as in the blocking API (on the thread that reads the daemon's answers).
+//! Every call is a request pipelined on one daemon connection: calls from
+//! many tasks (on many handles) are in flight at once, and no call takes a
+//! thread (see `asynchronous/link.rs`). The socket is trusted by the same
+//! rules as [`Client::connect`](crate::Client::connect): nothing is sent to
+//! it before they pass.
+//!
+//! **Cancel on drop.** Dropping the future of a call in flight on a handle
+//! (a `tokio::time::timeout` that fires, a `select!` that picks another
+//! branch) sends `XQuit` for the handle: the daemon stops the operation
+//! within 100 ms and closes the SMTP connection, and every later call on the
+//! handle fails with `Aborted`. So a timeout around a call leaves no command
+//! running. Dropping an `helo` before it returned closes the new handle as
+//! soon as the daemon reports it, which is when its connect has ended (the
+//! handle is not known before); a connect that must be cancellable while it
+//! runs is an `xhelo`, cancelled with [`AsyncConnection::xquit`].
+//!
+//! Callbacks (debug traffic, `xhelo` status) run on the runtime thread that
+//! runs the client's reader task; they must return quickly.
 
-use crate::{AuthMechanism, Client, Connection, DaemonStatus, SendReport, DataStep, DebugCallback, Error, Handle, Reply, Result, ReturnCode, StatusCallback};
-use std::path::PathBuf;
-use std::time::Duration;
+mod connection;
+mod link;
+mod send;
+mod writer;
 
-/// Runs a blocking call on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(Error::new(ReturnCode::Failure, format!("smtp32 task failed: {e}"))))
+pub use connection::AsyncConnection;
+
+use crate::callbacks::{DebugCallback, HandleEntry, StatusCallback};
+use crate::client::{hello, unexpected, untrusted, welcome, HANDSHAKE_TIMEOUT};
+use crate::error::{check_line, Error, Result};
+use link::{Link, Target};
+use smtp32_protocol::codec::{encode_frame, FrameDecoder, MAX_MAX_FRAME_BYTES};
+use smtp32_protocol::endpoint::client_socket_path;
+use smtp32_protocol::endpoint::trust::check_socket_path;
+use smtp32_protocol::{
+    DaemonFrame, DaemonStatus, OpenMode, Request, Response, ReturnCode, Welcome,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
+
+/// A connection to the smtp32d daemon for async programs. Cheap to clone;
+/// all clones (and the [`AsyncConnection`]s made from them) share one
+/// daemon connection, closed when the last of them is dropped. Made inside
+/// a tokio runtime (it spawns its reader and flush tasks there).
+#[derive(Clone)]
+pub struct AsyncClient {
+    inner: Arc<Inner>,
 }
 
-/// The async form of [`Client`].
-#[derive(Clone, Debug)]
-pub struct AsyncClient {
-    inner: Client,
+struct Inner {
+    link: Link,
+    daemon_version: String,
+    max_frame_bytes: u32,
+    socket_path: PathBuf,
+}
+
+impl std::fmt::Debug for AsyncClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncClient")
+            .field("socket", &self.inner.socket_path)
+            .field("daemon_version", &self.inner.daemon_version)
+            .field("alive", &self.is_alive())
+            .finish()
+    }
 }
 
 impl AsyncClient {
-    /// See [`Client::connect`].
-    pub async fn connect(path: impl Into<PathBuf>) -> Result<Self> {
-        let path = path.into();
-        blocking(move || Client::connect(path)).await.map(|inner| AsyncClient { inner })
+    /// See [`Client::connect`](crate::Client::connect): the same trust
+    /// checks (the socket's path and owner before connecting, the daemon's
+    /// uid after), then the version handshake.
+    pub async fn connect(path: impl AsRef<Path>) -> Result<AsyncClient> {
+        let path = path.as_ref().to_path_buf();
+        let unreachable = |e: &dyn std::fmt::Display| {
+            Error::cannot_initialize(format!("cannot reach smtp32d at {}: {e}", path.display()))
+        };
+        // Nothing is sent to a socket that another user could have planted.
+        let trusted = check_socket_path(&path).map_err(untrusted)?;
+        let stream = UnixStream::connect(&path)
+            .await
+            .map_err(|e| unreachable(&e))?;
+        trusted
+            .check_daemon(stream.peer_cred().ok().map(|c| c.uid()))
+            .map_err(untrusted)?;
+        let (reader, writer, decoder, welcome) =
+            tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(stream))
+                .await
+                .map_err(|_| unreachable(&"no answer to the handshake"))?
+                .map_err(|e| unreachable(&e))?;
+        // Never more than the protocol allows; never more than the daemon said.
+        let max_frame_bytes = welcome.max_frame_bytes.min(MAX_MAX_FRAME_BYTES);
+        let link = Link::start(reader, writer, decoder, max_frame_bytes);
+        let inner = Inner {
+            link,
+            daemon_version: welcome.daemon_version,
+            max_frame_bytes,
+            socket_path: path,
+        };
+        Ok(AsyncClient {
+            inner: Arc::new(inner),
+        })
     }
 
-    /// See [`Client::connect_default`].
-    pub async fn connect_default() -> Result<Self> {
-        blocking(Client::connect_default).await.map(|inner| AsyncClient { inner })
+    /// See [`Client::connect_default`](crate::Client::connect_default).
+    pub async fn connect_default() -> Result<AsyncClient> {
+        AsyncClient::connect(client_socket_path()).await
     }
 
-    /// The blocking client behind this one.
-    pub fn blocking(&self) -> &Client {
-        &self.inner
+    /// The daemon's package version, from the handshake.
+    pub fn daemon_version(&self) -> &str {
+        &self.inner.daemon_version
     }
 
-    /// See [`Client::ping`].
-    pub async fn ping(&self, payload: Vec<u8>) -> Result<Duration> {
-        let c = self.inner.clone();
-        blocking(move || c.ping(&payload)).await
+    /// The socket path this client connected to.
+    pub fn socket_path(&self) -> &Path {
+        &self.inner.socket_path
     }
 
-    /// See [`Client::status`].
+    /// The largest frame body the daemon accepts.
+    pub fn max_frame_bytes(&self) -> u32 {
+        self.inner.max_frame_bytes
+    }
+
+    /// False once the daemon connection is lost (make a new client).
+    pub fn is_alive(&self) -> bool {
+        self.inner.link.dead_reason().is_none()
+    }
+
+    /// See [`Client::ping`](crate::Client::ping).
+    pub async fn ping(&self, payload: &[u8]) -> Result<Duration> {
+        let start = Instant::now();
+        match self
+            .call(Request::Ping {
+                payload: payload.to_vec(),
+            })
+            .await?
+        {
+            Response::Pong { payload: echo } if echo == payload => Ok(start.elapsed()),
+            Response::Pong { .. } => Err(Error::new(
+                ReturnCode::Failure,
+                "ping payload came back altered",
+            )),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// See [`Client::status`](crate::Client::status).
     pub async fn status(&self) -> Result<DaemonStatus> {
-        let c = self.inner.clone();
-        blocking(move || c.status()).await
+        match self.call(Request::Status).await? {
+            Response::Status(s) => Ok(s),
+            other => Err(unexpected(other)),
+        }
     }
 
-    /// See [`Client::helo`].
-    pub async fn helo(&self, host: &str, local: &str, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
-        let (c, host, local) = (self.inner.clone(), host.to_owned(), local.to_owned());
-        blocking(move || c.helo(&host, &local, debug)).await.map(|inner| AsyncConnection { inner })
+    /// See [`Client::helo`](crate::Client::helo).
+    pub async fn helo(
+        &self,
+        host: &str,
+        local: &str,
+        debug: Option<DebugCallback>,
+    ) -> Result<AsyncConnection> {
+        self.open(host, local, OpenMode::Sync, debug, None).await
     }
 
-    /// See [`Client::open_relay`].
-    pub async fn open_relay(&self, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
-        let c = self.inner.clone();
-        blocking(move || c.open_relay(debug)).await.map(|inner| AsyncConnection { inner })
-    }
-
-    /// See [`Client::xhelo`].
+    /// See [`Client::xhelo`](crate::Client::xhelo): `status` runs on the
+    /// runtime thread of the reader task.
     pub async fn xhelo(
         &self,
         host: &str,
@@ -71,145 +176,91 @@ impl AsyncClient {
         debug: Option<DebugCallback>,
         status: StatusCallback,
     ) -> Result<AsyncConnection> {
-        let (c, host, local) = (self.inner.clone(), host.to_owned(), local.to_owned());
-        blocking(move || c.xhelo(&host, &local, debug, status)).await.map(|inner| AsyncConnection { inner })
+        self.open(host, local, OpenMode::Async, debug, Some(status))
+            .await
     }
-}
 
-/// The async form of [`Connection`].
-#[derive(Clone, Debug)]
-pub struct AsyncConnection {
-    inner: Connection,
-}
+    /// See [`Client::open_relay`](crate::Client::open_relay).
+    pub async fn open_relay(&self, debug: Option<DebugCallback>) -> Result<AsyncConnection> {
+        let entry = HandleEntry::new(debug, None);
+        let request = Request::OpenRelay {
+            debug: entry.debug().is_some(),
+        };
+        self.opened(request, entry).await
+    }
 
-/// Async methods that take one string and return the reply.
-macro_rules! with_str {
-    ($($(#[$doc:meta])* $name:ident),*) => {$(
-        $(#[$doc])*
-        pub async fn $name(&self, arg: &str) -> Result<Reply> {
-            let (c, arg) = (self.inner.clone(), arg.to_owned());
-            blocking(move || c.$name(&arg)).await
+    async fn open(
+        &self,
+        host: &str,
+        local: &str,
+        mode: OpenMode,
+        debug: Option<DebugCallback>,
+        status: Option<StatusCallback>,
+    ) -> Result<AsyncConnection> {
+        check_line("host", host)?;
+        check_line("local", local)?;
+        if host.is_empty() {
+            return Err(Error::invalid_argument("host must not be empty"));
         }
-    )*};
-}
+        let entry = HandleEntry::new(debug, status);
+        let request = Request::Open {
+            host: host.to_owned(),
+            local: local.to_owned(),
+            mode,
+            debug: entry.debug().is_some(),
+        };
+        self.opened(request, entry).await
+    }
 
-/// Async methods without arguments that return the reply.
-macro_rules! no_arg {
-    ($($(#[$doc:meta])* $name:ident),*) => {$(
-        $(#[$doc])*
-        pub async fn $name(&self) -> Result<Reply> {
-            let c = self.inner.clone();
-            blocking(move || c.$name()).await
+    async fn opened(&self, request: Request, entry: Arc<HandleEntry>) -> Result<AsyncConnection> {
+        match self
+            .inner
+            .link
+            .call(request, Target::Opening(entry.clone()))
+            .await?
+        {
+            Response::Opened { handle } => Ok(AsyncConnection::new(self.clone(), handle, entry)),
+            other => Err(unexpected(other)),
         }
-    )*};
+    }
+
+    async fn call(&self, request: Request) -> Result<Response> {
+        self.inner.link.call(request, Target::Daemon).await
+    }
+
+    pub(crate) fn link(&self) -> &Link {
+        &self.inner.link
+    }
+
+    /// The largest message slice sent in one `DataChunk` request.
+    pub(crate) fn chunk_limit(&self) -> usize {
+        crate::data::chunk_limit(self.inner.max_frame_bytes)
+    }
 }
 
-impl AsyncConnection {
-    /// The blocking connection behind this one.
-    pub fn blocking(&self) -> &Connection {
-        &self.inner
-    }
+type Halves = (
+    tokio::net::unix::OwnedReadHalf,
+    tokio::net::unix::OwnedWriteHalf,
+    FrameDecoder,
+    Welcome,
+);
 
-    /// The SMTP-32 handle.
-    pub fn handle(&self) -> Handle {
-        self.inner.handle()
-    }
-
-    with_str!(
-        /// See [`Connection::mail`].
-        mail,
-        /// See [`Connection::send_from`].
-        send_from,
-        /// See [`Connection::soml`].
-        soml,
-        /// See [`Connection::saml`].
-        saml,
-        /// See [`Connection::rcpt`].
-        rcpt,
-        /// See [`Connection::vrfy`].
-        vrfy,
-        /// See [`Connection::expn`].
-        expn,
-        /// See [`Connection::direct`].
-        direct
-    );
-
-    no_arg!(
-        /// See [`Connection::noop`].
-        noop,
-        /// See [`Connection::rset`].
-        rset,
-        /// See [`Connection::turn`].
-        turn,
-        /// See [`Connection::data_end`].
-        data_end,
-        /// See [`Connection::starttls`].
-        starttls
-    );
-
-    /// See [`Connection::auth`].
-    pub async fn auth(&self, mechanism: Option<AuthMechanism>, user: &str, secret: &str) -> Result<Reply> {
-        let (c, user, secret) = (self.inner.clone(), user.to_owned(), secret.to_owned());
-        blocking(move || c.auth(mechanism, &user, &secret)).await
-    }
-
-    /// See [`Connection::extension`].
-    pub async fn extension(&self, keyword: &str) -> Result<Option<String>> {
-        let (c, keyword) = (self.inner.clone(), keyword.to_owned());
-        blocking(move || c.extension(&keyword)).await
-    }
-
-    /// See [`Connection::sendmsg`].
-    pub async fn sendmsg(&self, from: &str, rcpts: &[&str], msg: Vec<u8>) -> Result<SendReport> {
-        let (c, from) = (self.inner.clone(), from.to_owned());
-        let rcpts: Vec<String> = rcpts.iter().map(|r| r.to_string()).collect();
-        blocking(move || c.sendmsg(&from, &rcpts.iter().map(String::as_str).collect::<Vec<_>>(), &msg)).await
-    }
-
-    /// See [`Connection::help`].
-    pub async fn help(&self, topic: Option<&str>) -> Result<Reply> {
-        let (c, topic) = (self.inner.clone(), topic.map(str::to_owned));
-        blocking(move || c.help(topic.as_deref())).await
-    }
-
-    /// See [`Connection::data_buf`].
-    pub async fn data_buf(&self, bytes: Vec<u8>) -> Result<()> {
-        let c = self.inner.clone();
-        blocking(move || c.data_buf(&bytes)).await
-    }
-
-    /// See [`Connection::data_from`]; `fill` runs on the blocking pool.
-    pub async fn data_from(&self, fill: impl FnMut(&mut [u8]) -> DataStep + Send + 'static) -> Result<Reply> {
-        let c = self.inner.clone();
-        blocking(move || c.data_from(fill)).await
-    }
-
-    /// See [`Connection::last_reply`].
-    pub async fn last_reply(&self) -> Result<Option<Reply>> {
-        let c = self.inner.clone();
-        blocking(move || c.last_reply()).await
-    }
-
-    /// See [`Connection::set_timeout`].
-    pub async fn set_timeout(&self, seconds: u32) -> Result<()> {
-        let c = self.inner.clone();
-        blocking(move || c.set_timeout(seconds)).await
-    }
-
-    /// See [`Connection::set_debug`].
-    pub async fn set_debug(&self, callback: Option<DebugCallback>) -> Result<()> {
-        let c = self.inner.clone();
-        blocking(move || c.set_debug(callback)).await
-    }
-
-    /// See [`Connection::quit`].
-    pub async fn quit(self) -> Result<()> {
-        blocking(move || self.inner.quit()).await
-    }
-
-    /// See [`Connection::xquit`]: cancels the operation in flight on this handle.
-    pub async fn xquit(&self) -> Result<()> {
-        let c = self.inner.clone();
-        blocking(move || c.xquit()).await
-    }
+/// Sends `Hello` and reads the answer with the codec's decoder, which keeps
+/// whatever came after it for the reader task.
+async fn handshake(stream: UnixStream) -> std::result::Result<Halves, String> {
+    let (mut reader, mut writer) = stream.into_split();
+    let mut bytes = Vec::new();
+    encode_frame(&hello(), &mut bytes).map_err(|e| e.to_string())?;
+    writer.write_all(&bytes).await.map_err(|e| e.to_string())?;
+    let mut decoder = FrameDecoder::new(MAX_MAX_FRAME_BYTES);
+    let answer: DaemonFrame = loop {
+        if let Some(frame) = decoder.parse().map_err(|e| e.to_string())? {
+            break frame;
+        }
+        decoder
+            .read_from_async(&mut reader)
+            .await
+            .map_err(|e| e.to_string())?;
+    };
+    Ok((reader, writer, decoder, welcome(answer)?))
 }

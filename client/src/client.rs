@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the handshake may take before the daemon is declared unusable.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a waiting caller wakes up to yield.
 const YIELD_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -88,7 +88,7 @@ fn check_daemon(_trusted: &TrustedSocket, path: &Path, stream: &Stream) -> std::
     smtp32_protocol::endpoint::account::check_pipe_server(path, server_pid)
 }
 
-fn untrusted(e: TrustError) -> Error {
+pub(crate) fn untrusted(e: TrustError) -> Error {
     Error::cannot_initialize(format!("smtp32d socket not trusted: {e}"))
 }
 
@@ -362,16 +362,32 @@ pub(crate) fn unexpected(response: Response) -> Error {
 
 /// Sends `Hello` and reads `Welcome` (or `Refused`) within the handshake timeout.
 fn handshake(stream: &Stream) -> std::result::Result<smtp32_protocol::Welcome, String> {
-    let hello = ClientFrame::Hello(Hello {
-        protocol_version: PROTOCOL_VERSION,
-        client_name: format!("smtp32 {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id()),
-    });
     let mut scratch = Vec::new();
     let mut io = stream;
     handshake_timeout(stream, Some(HANDSHAKE_TIMEOUT))?;
-    write_frame(&mut io, &hello, &mut scratch).map_err(|e| e.to_string())?;
-    let answer: DaemonFrame = read_frame(&mut io, MAX_MAX_FRAME_BYTES, &mut scratch).map_err(|e| e.to_string())?;
+    // A daemon that refuses this client (too many clients) may say so and
+    // close before the Hello arrives: its reason is still there to read.
+    let written = write_frame(&mut io, &hello(), &mut scratch).map_err(|e| e.to_string());
+    let answer = read_frame::<_, DaemonFrame>(&mut io, MAX_MAX_FRAME_BYTES, &mut scratch);
+    let answer = match (written, answer) {
+        (_, Ok(answer)) => answer,
+        (Err(write), Err(_)) => return Err(write),
+        (Ok(()), Err(read)) => return Err(read.to_string()),
+    };
     handshake_timeout(stream, None)?;
+    welcome(answer)
+}
+
+/// The first frame a client sends (the blocking one and the async one).
+pub(crate) fn hello() -> ClientFrame {
+    ClientFrame::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_name: format!("smtp32 {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id()),
+    })
+}
+
+/// The daemon's answer to [`hello`]: its `Welcome`, or why there is none.
+pub(crate) fn welcome(answer: DaemonFrame) -> std::result::Result<smtp32_protocol::Welcome, String> {
     match answer {
         DaemonFrame::Welcome(w) if w.protocol_version == PROTOCOL_VERSION => Ok(w),
         DaemonFrame::Welcome(w) => Err(format!(

@@ -12,8 +12,11 @@
 
 mod batch;
 pub use batch::Outgoing;
+pub(crate) use batch::{stops_the_rest, REQUEST_OVERHEAD_BYTES};
 mod sendmsg;
+pub(crate) use sendmsg::{fits_one_request, not_sent, refusal};
 mod tls_auth;
+pub(crate) use tls_auth::find_extension;
 
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry, YieldHook};
 use crate::client::{unexpected, Client};

@@ -33,7 +33,10 @@
 //! - `error.rs`: [`Error`], built from the wire `Failure` by its one code mapping.
 //! - `date.rs`: the RFC 5322 date of `smtp_date`.
 //! - `ffi/`: the C ABI.
-//! - `asynchronous.rs` (feature `tokio`): an async facade over the blocking calls.
+//! - `asynchronous.rs`, `asynchronous/` (feature `tokio`, Unix): the async client on tokio's Unix
+//!   socket, requests pipelined on one daemon connection, a call cancelled when its future is dropped.
+//! - `lettre_transport.rs` (feature `lettre`, Unix): [`LettreTransport`], lettre's `Transport` and
+//!   `AsyncTransport` sending through the daemon.
 
 #![warn(missing_docs)]
 
@@ -49,8 +52,12 @@ mod queue;
 mod reader;
 mod routing;
 pub mod socks;
-#[cfg(feature = "tokio")]
+#[cfg(all(feature = "tokio", unix))]
 pub mod asynchronous;
+#[cfg(all(feature = "lettre", unix))]
+mod lettre_transport;
+#[cfg(all(feature = "lettre", unix))]
+pub use lettre_transport::LettreTransport;
 
 pub use callbacks::{default_yield, DebugCallback, StatusCallback, YieldHook};
 pub use client::Client;

@@ -23,11 +23,10 @@
 //! callback fails with `InProgress` instead of deadlocking.
 
 use crate::callbacks::lock;
-use crate::routing::{Routing, Slot};
+use crate::routing::{route_frame, Routing, Slot};
 use interprocess::local_socket::Stream;
-use smtp32_protocol::codec::{decode_body, CodecError, MAX_MAX_FRAME_BYTES};
-use std::io::Read;
-use smtp32_protocol::{DaemonFrame, Event};
+use smtp32_protocol::codec::{CodecError, FrameDecoder, MAX_MAX_FRAME_BYTES};
+use smtp32_protocol::DaemonFrame;
 use std::cell::Cell;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -35,10 +34,6 @@ use std::time::{Duration, Instant};
 /// How long no call must have been waiting before the reader thread reads.
 pub(crate) const HANDBACK: Duration = Duration::from_millis(20);
 
-/// A read buffer larger than this is not kept for the next frame.
-const KEPT_INBUF_BYTES: usize = 1 << 20;
-/// Bytes asked of the stream at a time (a frame and the frames after it).
-const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 thread_local! {
     static ON_READER: Cell<bool> = const { Cell::new(false) };
@@ -83,12 +78,12 @@ struct GateState {
     /// Callers parked until the gate is free, by request id.
     sleepers: Vec<(u64, Arc<Slot>)>,
     /// What was read and not yet decoded, lent to the holder.
-    inbuf: InBuf,
+    inbuf: FrameDecoder,
 }
 
 impl Default for GateState {
     fn default() -> Self {
-        GateState { held: false, callers: 0, last_call: Instant::now(), sleepers: Vec::new(), inbuf: InBuf::default() }
+        GateState { held: false, callers: 0, last_call: Instant::now(), sleepers: Vec::new(), inbuf: new_decoder() }
     }
 }
 
@@ -118,8 +113,7 @@ impl Gate {
 
     /// Lets go of the gate, returns the buffer and wakes one parked caller
     /// (it reads next, unless its response has come meanwhile).
-    fn release(&self, mut inbuf: InBuf) {
-        inbuf.trim();
+    fn release(&self, inbuf: FrameDecoder) {
         let next = {
             let mut s = lock(&self.state);
             s.held = false;
@@ -149,7 +143,7 @@ impl Gate {
             }
             s.held = true;
             s.sleepers.retain(|(i, _)| *i != id);
-            std::mem::take(&mut s.inbuf)
+            std::mem::replace(&mut s.inbuf, new_decoder())
         };
         let mut inbuf = inbuf;
         let deadline = Instant::now() + wait;
@@ -158,7 +152,7 @@ impl Gate {
                 break Turn::Settled;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match if inbuf.has_frame() { Ok(true) } else { readable(stream, Some(left)) } {
+            match if has_frame(&inbuf) { Ok(true) } else { readable(stream, Some(left)) } {
                 Ok(true) => {}
                 Ok(false) => break Turn::Waited,
                 Err(e) => {
@@ -190,7 +184,7 @@ impl Gate {
                 return None;
             }
             if Self::quiet_enough(&s) {
-                return Some(s.inbuf.has_frame());
+                return Some(has_frame(&s.inbuf));
             }
             let quiet_for = s.last_call.elapsed();
             let wait = if s.held || s.callers > 0 { HANDBACK } else { HANDBACK.saturating_sub(quiet_for) };
@@ -199,31 +193,22 @@ impl Gate {
     }
 
     /// Reader thread: takes the gate if it still may.
-    fn hold_if_quiet(&self) -> Option<InBuf> {
+    fn hold_if_quiet(&self) -> Option<FrameDecoder> {
         let mut s = lock(&self.state);
         if !Self::quiet_enough(&s) {
             return None;
         }
         s.held = true;
-        Some(std::mem::take(&mut s.inbuf))
+        Some(std::mem::replace(&mut s.inbuf, new_decoder()))
     }
 }
 
 /// Reads one frame and routes it (running callbacks marked as such);
 /// `Err` with the reason when the stream ended or broke.
-fn read_one(stream: &Stream, routing: &Routing, inbuf: &mut InBuf) -> Result<(), String> {
-    let frame: DaemonFrame = inbuf.next_frame(stream).map_err(|e| e.to_string())?;
+fn read_one(stream: &Stream, routing: &Routing, inbuf: &mut FrameDecoder) -> Result<(), String> {
+    let frame: DaemonFrame = inbuf.next_frame(&mut &*stream).map_err(|e: CodecError| e.to_string())?;
     let _scope = CallbackScope::enter();
-    match frame {
-        DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
-        DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => routing.route_traffic(handle, direction, bytes),
-        DaemonFrame::Event(Event::Connected { handle, result }) => routing.route_connected(handle, result),
-        DaemonFrame::ProtocolError { reason } => return Err(format!("daemon reported a protocol error: {reason}")),
-        DaemonFrame::Welcome(_) | DaemonFrame::Refused { .. } => {
-            return Err("unexpected handshake frame from the daemon".to_owned())
-        }
-    }
-    Ok(())
+    route_frame(routing, frame)
 }
 
 /// Starts the reader thread for `stream`.
@@ -242,7 +227,7 @@ pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>, gate: Arc<Gate>)
                 }
                 let Some(mut inbuf) = gate.hold_if_quiet() else { continue };
                 // A caller may have read what woke us.
-                let ready = !CALLERS_READ || inbuf.has_frame() || readable(&stream, Some(Duration::ZERO)).unwrap_or(true);
+                let ready = !CALLERS_READ || has_frame(&inbuf) || readable(&stream, Some(Duration::ZERO)).unwrap_or(true);
                 if !ready {
                     gate.release(inbuf);
                     continue;
@@ -299,80 +284,14 @@ fn readable(_: &Stream, _: Option<Duration>) -> std::io::Result<bool> {
     Ok(true)
 }
 
-/// Bytes read from the stream and not yet decoded: one read usually brings a
-/// whole frame (prefix and body), often several.
-#[derive(Default)]
-struct InBuf {
-    buf: Vec<u8>,
-    start: usize,
+/// The stream's decoder: frames of up to the protocol's largest limit (the
+/// codec's, shared with the daemon and the async client).
+fn new_decoder() -> FrameDecoder {
+    FrameDecoder::new(MAX_MAX_FRAME_BYTES)
 }
 
-impl InBuf {
-    /// True when a whole frame is already buffered.
-    fn has_frame(&self) -> bool {
-        let data = &self.buf[self.start..];
-        data.len() >= 4 && data.len() - 4 >= u32::from_le_bytes([data[0], data[1], data[2], data[3]]) as usize
-    }
-
-    /// Reads (blocking) until a whole frame is buffered, then decodes it.
-    fn next_frame(&mut self, stream: &Stream) -> Result<DaemonFrame, CodecError> {
-        self.fill(stream, 4)?;
-        let data = &self.buf[self.start..];
-        let len = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
-        if len > MAX_MAX_FRAME_BYTES {
-            return Err(CodecError::Oversized { len, max: MAX_MAX_FRAME_BYTES });
-        }
-        if len == 0 {
-            return Err(CodecError::Malformed("empty frame".into()));
-        }
-        let len = len as usize;
-        self.fill(stream, 4 + len)?;
-        let body = self.start + 4..self.start + 4 + len;
-        self.start = body.end;
-        decode_body(&self.buf[body])
-    }
-
-    /// Reads until at least `want` bytes are buffered past `start`.
-    fn fill(&mut self, stream: &Stream, want: usize) -> Result<(), CodecError> {
-        if self.buf.len() - self.start >= want {
-            return Ok(());
-        }
-        // Move what is left to the front, and make room for the rest.
-        self.buf.drain(..self.start);
-        self.start = 0;
-        let mut reader = stream;
-        let mut filled = self.buf.len();
-        self.buf.resize(want.max(filled + READ_CHUNK_BYTES), 0);
-        while filled < want {
-            match reader.read(&mut self.buf[filled..]) {
-                Ok(0) => {
-                    self.buf.truncate(filled);
-                    return Err(if filled == 0 {
-                        CodecError::Closed
-                    } else {
-                        std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()
-                    });
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(filled);
-                    return Err(e.into());
-                }
-            }
-        }
-        self.buf.truncate(filled);
-        Ok(())
-    }
-
-    /// Drops a large buffer once it holds nothing undecoded.
-    fn trim(&mut self) {
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-            if self.buf.capacity() > KEPT_INBUF_BYTES {
-                self.buf = Vec::new();
-            }
-        }
-    }
+/// True when a whole frame is buffered, or a bad prefix that the next read
+/// reports.
+fn has_frame(inbuf: &FrameDecoder) -> bool {
+    !matches!(inbuf.check(), Ok(None))
 }

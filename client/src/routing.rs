@@ -13,11 +13,13 @@
 //! routed; once no `Open` is pending the parking lot is emptied.
 //!
 //! One mutex guards the whole table; nobody holds it while running a
-//! callback or doing I/O.
+//! callback or doing I/O. The blocking client waits on [`Slot`]s (a parked
+//! thread); the async client (`asynchronous/`) on its own [`Waiter`] (a
+//! oneshot channel): the routing is the same.
 
 use crate::callbacks::{deliver_traffic, lock, run_guarded, HandleEntry};
 use crate::error::Error;
-use smtp32_protocol::{Direction, Failure, Handle, Response};
+use smtp32_protocol::{DaemonFrame, Direction, Event, Failure, Handle, Response};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
@@ -26,7 +28,16 @@ use std::thread::Thread;
 /// dropped past this many bytes (a connect exchanges a few kilobytes).
 const MAX_PARKED_BYTES: usize = 1 << 20;
 
-/// Where one waiting caller's response lands; filling it wakes the caller.
+/// Where a waiting caller's response lands.
+pub(crate) trait Waiter: Send + Sync {
+    /// The response came: hand it over and wake the caller.
+    /// False when nobody waits any more (the caller gave up).
+    fn fill(&self, response: Response) -> bool;
+    /// The daemon connection died first: wake the caller to see it.
+    fn kill(&self);
+}
+
+/// Where one waiting thread's response lands; filling it wakes the thread.
 pub(crate) struct Slot {
     state: Mutex<SlotState>,
     thread: Thread,
@@ -74,9 +85,13 @@ impl Slot {
         self.thread.unpark();
     }
 
-    fn fill(&self, response: Response) {
+}
+
+impl Waiter for Slot {
+    fn fill(&self, response: Response) -> bool {
         *lock(&self.state) = SlotState::Done(response);
         self.wake();
+        true
     }
 
     fn kill(&self) {
@@ -89,9 +104,8 @@ impl Slot {
     }
 }
 
-#[derive(Default)]
-struct Table {
-    pending: HashMap<u64, Arc<Slot>>,
+struct Table<W> {
+    pending: HashMap<u64, Arc<W>>,
     opening: HashMap<u64, Arc<HandleEntry>>,
     handles: HashMap<Handle, Arc<HandleEntry>>,
     parked: HashMap<Handle, Vec<(Direction, Vec<u8>)>>,
@@ -100,15 +114,28 @@ struct Table {
 }
 
 /// The routing table (see the module documentation).
-#[derive(Default)]
-pub(crate) struct Routing {
-    table: Mutex<Table>,
+pub(crate) struct Routing<W = Slot> {
+    table: Mutex<Table<W>>,
 }
 
-impl Routing {
+impl<W> Default for Routing<W> {
+    fn default() -> Self {
+        let table = Table {
+            pending: HashMap::new(),
+            opening: HashMap::new(),
+            handles: HashMap::new(),
+            parked: HashMap::new(),
+            parked_bytes: 0,
+            dead: None,
+        };
+        Routing { table: Mutex::new(table) }
+    }
+}
+
+impl<W: Waiter> Routing<W> {
     /// Registers a caller waiting for the response to `id` (and, for `Open`,
     /// the entry to move to the new handle). Fails when the connection is dead.
-    pub(crate) fn register(&self, id: u64, slot: Arc<Slot>, opening: Option<Arc<HandleEntry>>) -> Result<(), Error> {
+    pub(crate) fn register(&self, id: u64, slot: Arc<W>, opening: Option<Arc<HandleEntry>>) -> Result<(), Error> {
         let mut t = lock(&self.table);
         if let Some(reason) = &t.dead {
             return Err(Error::cannot_initialize(reason.clone()));
@@ -170,7 +197,16 @@ impl Routing {
             }
         }
         if let Some(slot) = tx {
-            slot.fill(response);
+            let opened = match &response {
+                Response::Opened { handle } => Some(*handle),
+                _ => None,
+            };
+            if !slot.fill(response) {
+                // Its caller gave up (and closes the handle): forget its entry.
+                if let Some(handle) = opened {
+                    lock(&self.table).handles.remove(&handle);
+                }
+            }
         }
     }
 
@@ -223,7 +259,7 @@ impl Routing {
                 return;
             }
             t.dead = Some(reason.to_owned());
-            let waiting: Vec<Arc<Slot>> = t.pending.drain().map(|(_, s)| s).collect();
+            let waiting: Vec<Arc<W>> = t.pending.drain().map(|(_, s)| s).collect();
             t.opening.clear();
             t.parked.clear();
             let owed: Vec<(Handle, Arc<HandleEntry>)> = t.handles.drain().collect();
@@ -239,4 +275,28 @@ impl Routing {
             }
         }
     }
+}
+
+/// Routes one frame from the daemon (whoever read it); `Err` with the reason
+/// when the frame ends the connection.
+pub(crate) fn route_frame<W: Waiter>(
+    routing: &Routing<W>,
+    frame: DaemonFrame,
+) -> Result<(), String> {
+    match frame {
+        DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
+        DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => {
+            routing.route_traffic(handle, direction, bytes)
+        }
+        DaemonFrame::Event(Event::Connected { handle, result }) => {
+            routing.route_connected(handle, result)
+        }
+        DaemonFrame::ProtocolError { reason } => {
+            return Err(format!("daemon reported a protocol error: {reason}"))
+        }
+        DaemonFrame::Welcome(_) | DaemonFrame::Refused { .. } => {
+            return Err("unexpected handshake frame from the daemon".to_owned())
+        }
+    }
+    Ok(())
 }

@@ -1,4 +1,4 @@
-//! The async facade (feature `tokio`) against the scripted fake daemon.
+//! The async client (feature `tokio`) against the scripted fake daemon.
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -19,9 +19,9 @@ async fn async_calls_reach_the_daemon() {
         Next::Continue
     });
     let c = AsyncClient::connect(d.path.clone()).await.unwrap();
-    c.ping(b"x".to_vec()).await.unwrap();
+    c.ping(b"x").await.unwrap();
     let conn = c.helo("mx", "me", None).await.unwrap();
     assert_eq!(conn.mail("a@b").await.unwrap().code, 250);
-    conn.data_buf(b"hello\n".to_vec()).await.unwrap();
+    conn.data_buf(b"hello\n").await.unwrap();
     conn.quit().await.unwrap();
 }

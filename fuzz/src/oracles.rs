@@ -5,6 +5,7 @@
 //! `smtp32d` and `smtp32_protocol`.
 
 use smtp32_protocol::codec::{decode_body, encode_frame, read_frame, CodecError};
+use smtp32_protocol::codec::{FrameDecoder, READ_CHUNK_BYTES};
 use smtp32_protocol::{ClientFrame, DaemonFrame, MIN_MAX_FRAME_BYTES};
 use smtp32d::smtp::reply::{MAX_LINE_BYTES, MAX_REPLY_BYTES, MAX_REPLY_LINES};
 use smtp32d::smtp::{read_reply, DataEncoder, NoTap, SmtpError};
@@ -32,6 +33,52 @@ pub fn frame(data: &[u8]) {
             round_trip(&f);
         }
     }
+    incremental(data, max);
+}
+
+/// The incremental decoder (`codec::FrameDecoder`, the client's readers) against `read_frame`.
+///
+/// - Fed the input in pieces (cut where the input's own bytes say), it yields the same frames
+///   in the same order as `read_frame` called until its first error, then the same error
+///   (`Closed` only between frames, `Oversized` with the same length).
+/// - Its buffer never holds more than the bytes fed plus one read's room: an announced length
+///   allocates nothing.
+pub fn incremental(data: &[u8], max: u32) {
+    let mut rest = data;
+    let mut expected = Vec::new();
+    let expected_end = loop {
+        match read_frame::<_, ClientFrame>(&mut rest, max, &mut Vec::new()) {
+            Ok(f) => expected.push(f),
+            Err(e) => break e,
+        }
+    };
+    let mut dec = FrameDecoder::new(max);
+    let (mut got, mut at, mut cut) = (Vec::new(), 0, 0);
+    let end = loop {
+        match dec.parse::<ClientFrame>() {
+            Ok(Some(f)) => got.push(f),
+            Err(e) => break e,
+            Ok(None) if at == data.len() => break dec.end_of_stream(),
+            Ok(None) => {
+                let piece = 1 + usize::from(data[cut % data.len()] % 13);
+                cut += 1;
+                let next = (at + piece).min(data.len());
+                dec.extend(&data[at..next]);
+                at = next;
+                let (held, fed) = (dec.capacity(), data.len());
+                assert!(held <= fed + READ_CHUNK_BYTES, "decoder holds {held} bytes for {fed}");
+            }
+        }
+    };
+    assert_eq!(got, expected, "the incremental decoder and read_frame disagree on the frames");
+    let same = match (&end, &expected_end) {
+        (CodecError::Oversized { len: a, .. }, CodecError::Oversized { len: b, .. }) => a == b,
+        (CodecError::Closed, CodecError::Closed) => true,
+        (CodecError::Malformed(_), CodecError::Malformed(_)) => true,
+        (CodecError::Io(a), CodecError::Io(b)) => a.kind() == b.kind(),
+        _ => false,
+    };
+    assert!(same, "the incremental decoder ended with {end:?}, read_frame with {expected_end:?}");
 }
 
 fn round_trip<T>(frame: &T)

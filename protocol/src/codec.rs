@@ -7,7 +7,9 @@
 //! and the body's buffer then grows only as its bytes arrive: a peer that
 //! announces a large frame and sends one byte costs a few bytes, not the
 //! announced length. Both directions reuse caller-owned buffers, so the hot
-//! path does not allocate per frame.
+//! path does not allocate per frame. [`FrameDecoder`] (`codec/decoder.rs`) is
+//! the incremental form of the same framing, for a reader that takes what a
+//! read brings and decodes every whole frame in it.
 
 use bincode::config::{Configuration, LittleEndian, Limit, Varint};
 use serde::de::DeserializeOwned;
@@ -25,6 +27,9 @@ pub const MAX_MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 /// Bytes of frame overhead a client must leave free when it fills a
 /// `DataChunk` up to the limit (enum tags, handle, length prefixes).
 pub const FRAME_OVERHEAD_BYTES: u32 = 64;
+
+mod decoder;
+pub use decoder::{FrameDecoder, READ_CHUNK_BYTES};
 
 const CONFIG: Configuration<LittleEndian, Varint, Limit<{ MAX_MAX_FRAME_BYTES as usize }>> =
     bincode::config::standard().with_limit::<{ MAX_MAX_FRAME_BYTES as usize }>();

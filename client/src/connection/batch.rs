@@ -6,7 +6,7 @@ use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{BatchMessage, Request, Response, ReturnCode, SendReport};
 
 /// Room for a request's own fields and each message's framing.
-const REQUEST_OVERHEAD_BYTES: usize = 64;
+pub(crate) const REQUEST_OVERHEAD_BYTES: usize = 64;
 const MESSAGE_OVERHEAD_BYTES: usize = 16;
 
 /// One message for [`Connection::send_many`]: what [`Connection::sendmsg`] takes.
@@ -22,11 +22,11 @@ pub struct Outgoing<'a> {
 
 impl Outgoing<'_> {
     /// Bytes this message takes in a request frame (an upper bound).
-    fn frame_bytes(&self) -> usize {
+    pub(crate) fn frame_bytes(&self) -> usize {
         self.data.len() + self.from.len() + self.rcpts.iter().map(|r| r.len() + 5).sum::<usize>() + MESSAGE_OVERHEAD_BYTES
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         check_line("from", self.from)?;
         if self.rcpts.is_empty() {
             return Err(Error::invalid_argument("a message needs at least one recipient"));
@@ -34,7 +34,7 @@ impl Outgoing<'_> {
         self.rcpts.iter().try_for_each(|to| check_line("recipient", to))
     }
 
-    fn to_wire(self) -> BatchMessage {
+    pub(crate) fn to_wire(self) -> BatchMessage {
         BatchMessage {
             from: self.from.to_owned(),
             rcpts: self.rcpts.iter().map(|r| r.to_string()).collect(),
@@ -146,6 +146,6 @@ impl Connection {
 /// True for an error after which nothing more can be sent on the handle
 /// (the connection is gone, timed out, aborted, or the daemon is stopping),
 /// as opposed to a refusal of one message.
-fn stops_the_rest(e: &Error) -> bool {
+pub(crate) fn stops_the_rest(e: &Error) -> bool {
     !matches!(e.code(), ReturnCode::Failure | ReturnCode::InvalidArgument)
 }

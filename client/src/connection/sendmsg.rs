@@ -2,14 +2,11 @@
 //! or, for a message of any size (or read from a reader), the same envelope
 //! in one request and the message streamed behind it.
 
-use super::Connection;
+use super::{Connection, REQUEST_OVERHEAD_BYTES};
 use crate::client::unexpected;
 use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{Failure, Reply, Request, Response, ReturnCode, SendReport};
 use std::io::Read;
-
-/// Room for the request's own fields around the message in one frame.
-const REQUEST_OVERHEAD_BYTES: usize = 64;
 
 impl Connection {
     /// Sends `msg` from `from` (`""` for `<>`) to every one of `rcpts` in one
@@ -30,9 +27,7 @@ impl Connection {
     /// behind the same pipelined envelope, with the same MAIL parameters and
     /// the same SIZE check before anything is sent.
     pub fn sendmsg(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
-        check_envelope(from, rcpts)?;
-        let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
-        if msg.len() + envelope + REQUEST_OVERHEAD_BYTES > self.client.chunk_limit() {
+        if !fits_one_request(from, rcpts, msg, self.client.chunk_limit())? {
             let chunks = msg.chunks(self.client.chunk_limit()).map(Ok);
             return self.sendmsg_streamed(from, rcpts, Some(msg.len() as u64), !msg.is_ascii(), chunks);
         }
@@ -101,7 +96,7 @@ impl Connection {
             Ok(verdict) => Ok(SendReport { mail, recipients, verdict }),
             Err(e) => {
                 let verdict = refusal(e)?;
-                Err(Error::from(Failure::NotSent(SendReport { mail, recipients, verdict })))
+                Err(not_sent(mail, recipients, verdict))
             }
         }
     }
@@ -140,6 +135,19 @@ impl<R: Read> ChunkSource<Vec<u8>> for ReadChunks<R> {
     }
 }
 
+/// Checks a `sendmsg` envelope; true when the message fits one request of
+/// `limit` bytes (else it is streamed behind a `SendBegin`).
+pub(crate) fn fits_one_request(from: &str, rcpts: &[&str], msg: &[u8], limit: usize) -> Result<bool> {
+    check_envelope(from, rcpts)?;
+    let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
+    Ok(msg.len() + envelope + REQUEST_OVERHEAD_BYTES <= limit)
+}
+
+/// The `NotSent` failure of a transaction whose verdict refused it.
+pub(crate) fn not_sent(mail: Reply, recipients: Vec<Reply>, verdict: Reply) -> Error {
+    Error::from(Failure::NotSent(SendReport { mail, recipients, verdict }))
+}
+
 /// The envelope's arguments: no CR, LF or NUL; at least one recipient.
 fn check_envelope(from: &str, rcpts: &[&str]) -> Result<()> {
     check_line("from", from)?;
@@ -154,7 +162,7 @@ fn check_envelope(from: &str, rcpts: &[&str]) -> Result<()> {
 
 /// The server's refusal in `e`, or `e` itself when it is no refusal (the
 /// connection is gone, the call was aborted...).
-fn refusal(e: Error) -> Result<Reply> {
+pub(crate) fn refusal(e: Error) -> Result<Reply> {
     match e.reply() {
         Some(r) => Ok(r.clone()),
         None => Err(e),

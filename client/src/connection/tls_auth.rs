@@ -57,9 +57,14 @@ impl Connection {
     /// if the server offered it, `None` if not; case-insensitive.
     pub fn extension(&self, keyword: &str) -> Result<Option<String>> {
         check_line("keyword", keyword)?;
-        Ok(self.extensions()?.into_iter().find_map(|line| {
-            let (k, params) = line.split_once(' ').unwrap_or((&line, ""));
-            k.eq_ignore_ascii_case(keyword).then(|| params.to_owned())
-        }))
+        Ok(find_extension(self.extensions()?, keyword))
     }
+}
+
+/// The parameters of `keyword` among EHLO keyword lines (case-insensitive).
+pub(crate) fn find_extension(lines: Vec<String>, keyword: &str) -> Option<String> {
+    lines.into_iter().find_map(|line| {
+        let (k, params) = line.split_once(' ').unwrap_or((&line, ""));
+        k.eq_ignore_ascii_case(keyword).then(|| params.to_owned())
+    })
 }

@@ -1,0 +1,265 @@
+//! Incremental frame decoding: bytes go in as they arrive, whole frames come
+//! out. Both ends of the IPC stream read through [`FrameDecoder`]: the client's
+//! blocking reader and its async reader task.
+//!
+//! [`FrameDecoder::check`] looks at what is buffered: a length prefix over the
+//! limit (or an empty frame) is an error as soon as its 4 bytes are in, before
+//! any room is made for the body; [`FrameDecoder::parse`] decodes and consumes
+//! one whole frame. The buffer grows only as bytes arrive, at most
+//! [`READ_CHUNK_BYTES`] past what it holds, never to an announced length, and
+//! one read may bring several frames (all decoded before the next read).
+
+use super::{check_len, decode_body, CodecError};
+use serde::de::DeserializeOwned;
+use std::io::{self, Read};
+
+/// Bytes of room offered to one read (a frame and the frames after it).
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Less room than this left after the buffered bytes makes room for a full read.
+const MIN_ROOM_BYTES: usize = READ_CHUNK_BYTES / 4;
+/// An emptied buffer larger than this is given back rather than kept.
+const KEPT_BUFFER_BYTES: usize = 1 << 20;
+
+/// Bytes read from a stream and not yet decoded (see the module docs).
+#[derive(Debug)]
+pub struct FrameDecoder {
+    /// Storage; `start..end` holds the undecoded bytes, `end..` is room.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    max: u32,
+}
+
+impl FrameDecoder {
+    /// A decoder that refuses frame bodies over `max` bytes.
+    pub fn new(max: u32) -> FrameDecoder {
+        FrameDecoder {
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            max,
+        }
+    }
+
+    /// Bytes buffered and not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Bytes of storage held (what the buffered bytes cost).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// The body length of the next frame once all of it is buffered,
+    /// `Ok(None)` while bytes are missing, `Oversized` or `Malformed` as soon
+    /// as its length prefix is known to be bad.
+    pub fn check(&self) -> Result<Option<usize>, CodecError> {
+        let data = &self.buf[self.start..self.end];
+        let Some(prefix) = data.first_chunk::<4>() else {
+            return Ok(None);
+        };
+        let len = check_len(*prefix, self.max)?;
+        Ok((data.len() - 4 >= len).then_some(len))
+    }
+
+    /// Decodes and consumes the next frame when all of it is buffered
+    /// (`Ok(None)` while bytes are missing). A frame that fails to decode is
+    /// consumed too; the stream is broken after any error.
+    pub fn parse<T: DeserializeOwned>(&mut self) -> Result<Option<T>, CodecError> {
+        let Some(len) = self.check()? else {
+            return Ok(None);
+        };
+        let body = self.start + 4..self.start + 4 + len;
+        self.start = body.end;
+        let frame = decode_body(&self.buf[body]);
+        self.trim();
+        frame.map(Some)
+    }
+
+    /// Room to read into: compacts what is buffered to the front when room
+    /// runs short, and grows the storage to [`READ_CHUNK_BYTES`] past the
+    /// buffered bytes when less than [`MIN_ROOM_BYTES`] is left (never more).
+    /// Record what was read with [`FrameDecoder::commit`].
+    pub fn spare(&mut self) -> &mut [u8] {
+        if self.start > 0 && self.buf.len() - self.end < MIN_ROOM_BYTES {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < MIN_ROOM_BYTES {
+            let want = self.end + READ_CHUNK_BYTES;
+            self.buf.reserve_exact(want - self.buf.len());
+            self.buf.resize(want, 0);
+        }
+        &mut self.buf[self.end..]
+    }
+
+    /// Records that `n` bytes were read into [`FrameDecoder::spare`].
+    pub fn commit(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
+    }
+
+    /// Feeds bytes that were read elsewhere.
+    pub fn extend(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = self.spare();
+            let n = room.len().min(bytes.len());
+            room[..n].copy_from_slice(&bytes[..n]);
+            self.commit(n);
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// The error for the end of the stream here: `Closed` between frames,
+    /// `UnexpectedEof` inside one.
+    pub fn end_of_stream(&self) -> CodecError {
+        if self.buffered() == 0 {
+            CodecError::Closed
+        } else {
+            io::Error::from(io::ErrorKind::UnexpectedEof).into()
+        }
+    }
+
+    /// One read from `r` into the buffer (retrying interruptions); the end of
+    /// the stream is [`FrameDecoder::end_of_stream`].
+    pub fn read_from<R: Read>(&mut self, r: &mut R) -> Result<usize, CodecError> {
+        loop {
+            match r.read(self.spare()) {
+                Ok(0) => return Err(self.end_of_stream()),
+                Ok(n) => {
+                    self.commit(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Reads from `r` until a whole frame is buffered, then decodes it.
+    pub fn next_frame<R: Read, T: DeserializeOwned>(&mut self, r: &mut R) -> Result<T, CodecError> {
+        loop {
+            if let Some(frame) = self.parse()? {
+                return Ok(frame);
+            }
+            self.read_from(r)?;
+        }
+    }
+
+    /// [`FrameDecoder::read_from`] over a tokio stream. Cancel-safe: bytes
+    /// are recorded only when a read completes.
+    #[cfg(feature = "tokio")]
+    pub async fn read_from_async<R>(&mut self, r: &mut R) -> Result<usize, CodecError>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+    {
+        use tokio::io::AsyncReadExt;
+        match r.read(self.spare()).await? {
+            0 => Err(self.end_of_stream()),
+            n => {
+                self.commit(n);
+                Ok(n)
+            }
+        }
+    }
+
+    /// Starts over at the front once everything was decoded, and gives a
+    /// large emptied buffer back.
+    fn trim(&mut self) {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.buf.len() > KEPT_BUFFER_BYTES {
+                self.buf = Vec::new();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::append_frame;
+    use crate::{ClientFrame, Request, RequestId};
+
+    fn ping(id: u64, len: usize) -> ClientFrame {
+        ClientFrame::Request {
+            id: RequestId(id),
+            request: Request::Ping {
+                payload: vec![7; len],
+            },
+        }
+    }
+
+    #[test]
+    fn frames_fed_a_byte_at_a_time_come_out_whole_and_in_order() {
+        let mut wire = Vec::new();
+        for id in 1..=3 {
+            append_frame(&ping(id, 100 * id as usize), &mut wire).unwrap();
+        }
+        let mut dec = FrameDecoder::new(1024);
+        let mut got = Vec::new();
+        for b in &wire {
+            dec.extend(std::slice::from_ref(b));
+            while let Some(f) = dec.parse::<ClientFrame>().unwrap() {
+                got.push(f);
+            }
+        }
+        assert_eq!(
+            got,
+            (1..=3)
+                .map(|id| ping(id, 100 * id as usize))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(dec.buffered(), 0);
+    }
+
+    #[test]
+    fn an_oversized_prefix_is_refused_with_four_bytes_in() {
+        let mut dec = FrameDecoder::new(1024);
+        dec.extend(&1025u32.to_le_bytes());
+        assert!(matches!(
+            dec.check(),
+            Err(CodecError::Oversized {
+                len: 1025,
+                max: 1024
+            })
+        ));
+        let mut empty = FrameDecoder::new(1024);
+        empty.extend(&0u32.to_le_bytes());
+        assert!(matches!(
+            empty.parse::<ClientFrame>(),
+            Err(CodecError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn the_buffer_grows_with_the_bytes_not_the_announced_length() {
+        let mut dec = FrameDecoder::new(64 << 20);
+        dec.extend(&(60u32 << 20).to_le_bytes());
+        dec.extend(&[1; 100]);
+        assert_eq!(dec.check().unwrap(), None);
+        assert!(
+            dec.capacity() <= 104 + READ_CHUNK_BYTES,
+            "capacity {}",
+            dec.capacity()
+        );
+    }
+
+    #[test]
+    fn the_end_of_the_stream_is_clean_only_between_frames() {
+        let mut dec = FrameDecoder::new(1024);
+        let err = dec
+            .next_frame::<_, ClientFrame>(&mut [].as_slice())
+            .unwrap_err();
+        assert!(matches!(err, CodecError::Closed));
+        let err = dec
+            .next_frame::<_, ClientFrame>(&mut [5u8, 0, 0].as_slice())
+            .unwrap_err();
+        assert!(
+            err.is_disconnect() && !matches!(err, CodecError::Closed),
+            "{err}"
+        );
+    }
+}
