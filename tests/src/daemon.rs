@@ -90,8 +90,11 @@ impl TestDaemon {
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(&binary);
         cmd.arg("--socket").arg(&socket);
-        if let Some(text) = &opts.config {
+        // Always a file of its own: a test daemon never reads the host's
+        // /etc/smtp32d/smtp32d.toml (the package test installs one meanwhile).
+        if !opts.args.iter().any(|a| a == "--config") {
             let path = dir.path().join("smtp32d.toml");
+            let text = opts.config.as_deref().unwrap_or("# the embedded defaults\n");
             std::fs::write(&path, text).expect("write config");
             cmd.arg("--config").arg(path);
         }

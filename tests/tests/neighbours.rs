@@ -30,6 +30,14 @@ fn shared_socket_dir(user: &LocalUser) -> tempfile::TempDir {
     dir
 }
 
+/// An empty configuration file any user may read, so that a daemon started by a test user
+/// never reads the host's /etc/smtp32d/smtp32d.toml.
+fn empty_config() -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new().prefix("smtp32-empty-").suffix(".toml").tempfile().expect("tempfile");
+    std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    file
+}
+
 fn spawn_as(user: &LocalUser, args: &[&str]) -> (ChildGuard, Lines) {
     let mut cmd = Command::new(NEIGHBOUR);
     user.apply(&mut cmd).args(args).stdin(Stdio::piped()).stdout(Stdio::piped());
@@ -57,8 +65,9 @@ fn a_socket_another_user_planted_at_the_per_user_path_is_refused_and_hears_nothi
     assert!(err.contains(planted.to_str().unwrap()) && err.contains(&format!("uid {}", mallory.uid)), "{err}");
 
     // The daemon, run by the victim, refuses to bind in the planted folder too.
+    let empty = empty_config();
     let mut daemon = Command::new(daemon_binary());
-    victim.apply(&mut daemon).arg("--socket").arg(planted.join("smtp32d.sock"));
+    victim.apply(&mut daemon).arg("--config").arg(empty.path()).arg("--socket").arg(planted.join("smtp32d.sock"));
     let out = run(daemon, T);
     assert_ne!(out.code, 0, "smtp32d bound in a folder another user owns: {out:?}");
     let err = &out.stderr;
@@ -79,8 +88,9 @@ fn a_daemon_run_by_another_user_is_refused_before_anything_is_sent() {
     std::os::unix::fs::chown(dir.path(), Some(mallory.uid), Some(mallory.gid)).expect("chown");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let socket = dir.path().join("smtp32d.sock");
+    let empty = empty_config();
     let mut daemon = Command::new(daemon_binary());
-    mallory.apply(&mut daemon).arg("--socket").arg(&socket).env("SMTP32D_SOCKET_MODE", "0660");
+    mallory.apply(&mut daemon).arg("--config").arg(empty.path()).arg("--socket").arg(&socket).env("SMTP32D_SOCKET_MODE", "0660");
     daemon.stdout(Stdio::null()).stderr(Stdio::null());
     let _daemon = ChildGuard::spawn("mallory's smtp32d", &mut daemon);
     wait_for(T, "mallory's daemon socket", || socket.exists());
