@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-deb >/dev/null || { echo "cargo-deb is missing: cargo install cargo-deb --locked" >&2; exit 1; }
 # The shipped config must be what the daemon prints (a unit test checks it too).
-cargo build --release -p smtp32d -p smtp32
+cargo build --release -p smtp32d -p smtp32 -p smtp32-tools
 target=${CARGO_TARGET_DIR:-target}
 if ! cmp -s <("$target/release/smtp32d" --print-default-config) packaging/smtp32d.toml; then
     echo "packaging/smtp32d.toml differs from smtp32d --print-default-config; regenerate it with:" >&2

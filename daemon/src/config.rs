@@ -222,7 +222,7 @@ impl Settings {
             why,
         })?;
         for (key, group) in [("admin_group", &self.admin_group), ("socket_group", &self.socket_group)] {
-            if !group.is_empty() && crate::peer::group_id(group).is_none() {
+            if !group.is_empty() && smtp32_host::group_id(group).is_none() {
                 let why = "no such group on this system".into();
                 return Err(ConfigError::Invalid { key, value: group.clone(), why });
             }
@@ -237,7 +237,7 @@ impl Settings {
 
     /// The group id for the socket file, `None` to leave the daemon's group.
     pub fn socket_gid(&self) -> Option<u32> {
-        Some(&self.socket_group).filter(|g| !g.is_empty()).and_then(|g| crate::peer::group_id(g))
+        Some(&self.socket_group).filter(|g| !g.is_empty()).and_then(|g| smtp32_host::group_id(g))
     }
 }
 

@@ -64,11 +64,11 @@ struct RelayLink {
 impl RelayLink {
     fn new(state: Arc<DaemonState>) -> RelayLink {
         let (out, answers) = mpsc::channel(16);
-        // SAFETY: getpid, geteuid and getegid have no preconditions.
+        // SAFETY: getpid and getegid have no preconditions.
         let me = unsafe {
             Peer {
                 pid: Some(libc::getpid() as u32),
-                uid: Some(libc::geteuid()),
+                uid: Some(smtp32_host::effective_uid()),
                 gid: Some(libc::getegid()),
             }
         };

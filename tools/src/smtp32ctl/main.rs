@@ -122,16 +122,16 @@ fn main() -> ExitCode {
             let ms = rtt.as_secs_f64() * 1e3;
             format!("smtp32d {} at {}: round trip {ms:.3} ms\n", client.daemon_version(), socket.display())
         }),
-        Cmd::Status { json } => client.status().map(|s| if json { line(json::status(&s)) } else { text::status(&s) }),
+        Cmd::Status { json } => client.status().map(|s| if json { json::status(&s) } else { text::status(&s) }),
         Cmd::Connections { json } => {
-            client.connections().map(|rows| if json { line(json::connections(&rows)) } else { text::connections(&rows) })
+            client.connections().map(|rows| if json { json::connections(&rows) } else { text::connections(&rows) })
         }
         Cmd::Show { handle, json } => {
-            client.show_connection(handle).map(|d| if json { line(json::detail(&d)) } else { text::detail(&d) })
+            client.show_connection(handle).map(|d| if json { json::detail(&d) } else { text::detail(&d) })
         }
         Cmd::Close { handle } => client.close_connection(handle).map(|()| format!("closed {handle}\n")),
         Cmd::Queue { json } => {
-            client.queue_entries().map(|rows| if json { line(queue::json(&rows)) } else { queue::text(&rows) })
+            client.queue_entries().map(|rows| if json { json::queue(&rows) } else { queue::text(&rows) })
         }
         Cmd::Flush { id } => client.flush_queue(id.as_deref()).map(|()| "flushed\n".to_string()),
         Cmd::Delete { id } => client.delete_queued(&id).map(|()| format!("deleted {id}\n")),
@@ -145,10 +145,6 @@ fn main() -> ExitCode {
         }
         Err(e) => fail(&e),
     }
-}
-
-fn line(s: String) -> String {
-    s + "\n"
 }
 
 fn fail(e: &Error) -> ExitCode {
