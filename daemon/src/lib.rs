@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`config`]: settings (embedded defaults, TOML file, `SMTP32D_*` env), validated at start.
 //! - [`logging`]: stderr and the SMTP-32 debug log file.
+//! - [`log_sink`]: journald or plain text for stderr's events.
 //! - [`listener`]: the Unix socket: path, permissions, stale-file handling.
 //! - [`ipc`]: the accept loop, one task per client, request routing.
 //! - [`queue`]: the durable mail queue of `smtp32-sendmail`, its runner and bounces.
@@ -18,15 +19,18 @@
 //! - [`lifecycle`]: shutdown request, grace period, closing every connection.
 //! - [`reload`]: SIGHUP and `Request::Reload`.
 //! - [`systemd`]: socket activation and sd_notify.
+//! - [`heartbeat`]: the systemd watchdog's `WATCHDOG=1`, sent while every arbiter answers.
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
 pub mod budget;
 pub mod cache;
 pub mod config;
+pub mod heartbeat;
 pub mod ipc;
 pub mod lifecycle;
 pub mod listener;
+pub mod log_sink;
 pub mod logging;
 pub mod peer;
 pub mod queue;
@@ -82,6 +86,9 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         }
         actix_rt::spawn(stop_on_signal(state.clone()));
         actix_rt::spawn(reload::on_hangup(state.clone()));
+        if let Some(every) = heartbeat::interval() {
+            actix_rt::spawn(heartbeat::run(state.clone(), every));
+        }
         let drain = actix_rt::spawn({
             let state = state.clone();
             async move { lifecycle::drain(&state).await }
