@@ -4,10 +4,12 @@
 //! that names the key.
 
 mod cache;
+mod metrics;
 mod queue;
 mod relay;
 
 pub use cache::CacheSettings;
+pub use metrics::MetricsSettings;
 pub use queue::QueueSettings;
 pub use relay::{machine_hostname, Aliases, RelaySettings};
 
@@ -100,6 +102,8 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Warm SMTP sessions kept between programs (`[cache]`).
     pub cache: CacheSettings,
+    /// The metrics listener (`[metrics]`).
+    pub metrics: MetricsSettings,
 }
 
 /// The `[tls]` table: how SMTP connections do TLS and what they trust.
@@ -189,6 +193,7 @@ impl Settings {
         settings.relay.load_files()?;
         settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
         settings.queue.check()?;
+        settings.metrics.address()?;
         Ok(settings.normalised())
     }
 

@@ -16,6 +16,7 @@
 //! - [`state`]: what the client tasks share.
 //! - [`peer`]: client credentials and who is an admin.
 //! - [`stats`]: totals since start for `status`.
+//! - [`metrics`]: the OpenMetrics text and its optional scrape listener (`metrics.listen`).
 //! - [`lifecycle`]: shutdown request, grace period, closing every connection.
 //! - [`reload`]: SIGHUP and `Request::Reload`.
 //! - [`systemd`]: socket activation and sd_notify.
@@ -32,6 +33,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod log_sink;
 pub mod logging;
+pub mod metrics;
 pub mod peer;
 pub mod queue;
 pub mod registry;
@@ -74,6 +76,13 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
             }
             None => (listener::bind(socket, perms)?, socket.display().to_string()),
         };
+        let metrics = match settings.metrics.address().ok().flatten() {
+            Some(address) => Some(metrics::listener::bind(address).await.map_err(|source| ListenError::Io {
+                path: PathBuf::from(format!("metrics.listen {address}")),
+                source,
+            })?),
+            None => None,
+        };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect(), reload));
@@ -86,6 +95,9 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         }
         actix_rt::spawn(stop_on_signal(state.clone()));
         actix_rt::spawn(reload::on_hangup(state.clone()));
+        if let Some(listener) = metrics {
+            actix_rt::spawn(metrics::listener::serve(listener, state.clone()));
+        }
         if let Some(every) = heartbeat::interval() {
             actix_rt::spawn(heartbeat::run(state.clone(), every));
         }

@@ -197,6 +197,9 @@ pub enum Request {
     /// Remove a queued message without delivering it (its owner's, or any
     /// for an admin); answered by `Response::Done`.
     QueueDelete { id: String },
+    /// The daemon's metrics in the OpenMetrics text format (every client may ask: figures,
+    /// no secrets); answered by `Response::Metrics`.
+    Metrics,
 }
 
 impl Request {
@@ -214,7 +217,8 @@ impl Request {
             | Request::QueueSubmit(_)
             | Request::QueueList
             | Request::QueueFlush { .. }
-            | Request::QueueDelete { .. } => None,
+            | Request::QueueDelete { .. }
+            | Request::Metrics => None,
             Request::Command { handle, .. }
             | Request::DataChunk { handle, .. }
             | Request::DataEnd { handle }
@@ -249,5 +253,14 @@ mod tests {
         // The cause follows the tag as a Failure of its own: Refused(Reply { 535, [] }).
         assert_eq!(body(&Failure::RelayAuth(Box::new(refused))), [19, 0, 0xfb, 0x17, 0x02, 0]);
         assert_eq!(Request::OpenRelay { debug: false }.handle(), None);
+    }
+
+    #[test]
+    fn metrics_request_and_response_bytes() {
+        use crate::Response;
+        assert_eq!(body(&Request::Metrics), [27]);
+        let response = body(&Response::Metrics { text: "# EOF\n".into() });
+        assert_eq!(response, [14, 6, b'#', b' ', b'E', b'O', b'F', b'\n']);
+        assert_eq!(Request::Metrics.handle(), None);
     }
 }

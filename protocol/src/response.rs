@@ -47,4 +47,6 @@ pub enum Response {
     Queued { id: String },
     /// For `Request::QueueList`: one row per visible message, oldest first.
     QueueEntries(Vec<QueueEntry>),
+    /// For `Request::Metrics`: the exposition, ending in `# EOF`.
+    Metrics { text: String },
 }

@@ -84,6 +84,10 @@ enum Cmd {
         /// The message's queue id, as `queue` lists it.
         id: String,
     },
+    /// The daemon's metrics in the OpenMetrics text format, as its metrics
+    /// listener serves them to Prometheus: connections by state, operations
+    /// by verb and result, latency histograms, bytes, cache and queue.
+    Metrics,
     /// Make the daemon reload its configuration, as SIGHUP does (admins only).
     Reload,
     /// Make the daemon shut down, as SIGTERM does: work in flight may finish
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
         }
         Cmd::Flush { id } => client.flush_queue(id.as_deref()).map(|()| "flushed\n".to_string()),
         Cmd::Delete { id } => client.delete_queued(&id).map(|()| format!("deleted {id}\n")),
+        Cmd::Metrics => client.metrics(),
         Cmd::Reload => client.reload_daemon().map(|()| "configuration reloaded\n".to_string()),
         Cmd::Shutdown => client.shutdown_daemon().map(|()| "shutting down\n".to_string()),
     };
