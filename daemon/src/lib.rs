@@ -1,6 +1,7 @@
 //! `smtp32d`: the daemon that holds SMTP connections for local programs.
 //!
 //! Layout:
+//! - [`cli`]: the command line (for `main.rs` and the generated man page).
 //! - [`config`]: settings (embedded defaults, TOML file, `SMTP32D_*` env), validated at start.
 //! - [`logging`]: stderr and the SMTP-32 debug log file.
 //! - [`log_sink`]: journald or plain text for stderr's events.
@@ -26,6 +27,7 @@
 
 pub mod budget;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod heartbeat;
 pub mod ipc;
