@@ -97,7 +97,7 @@ install_exim() {
     bash "$ROOT/tests/setup/install-exim.sh"
 }
 
-# --- packaging (tests/tests/package.rs): systemd's tools and cargo-deb --------------------
+# --- packaging (tests/tests/package.rs): systemd's tools, man-db, logrotate and cargo-deb ----
 # systemd-analyze and systemd-socket-activate come with Debian's `systemd` package (installing
 # it on a container starts nothing); cargo-deb builds from crates.io and takes a few minutes.
 install_packaging_tools() {
@@ -105,6 +105,9 @@ install_packaging_tools() {
         apt_install systemd
     fi
     command -v dpkg-deb >/dev/null || apt_install dpkg
+    # `man smtp32d` and the logrotate file of the installed package.
+    command -v man >/dev/null || apt_install man-db
+    command -v logrotate >/dev/null || apt_install logrotate
     if ! cargo deb --version >/dev/null 2>&1; then
         log "cargo install cargo-deb --locked"
         cargo install cargo-deb --locked --quiet

@@ -1,13 +1,19 @@
-//! The Debian package: it builds (`packaging/build-deb.sh`, cargo-deb), installs into this
-//! machine with `dpkg -i`, `systemd-analyze verify` accepts its units, and the installed daemon
-//! answers the installed `smtp32ctl ping` when started the way its units start it: socket
-//! activation (through `systemd-socket-activate`, fd 3 and `LISTEN_*`) with the unit's
-//! `ExecStart`, as an unprivileged user, reporting READY=1 and STOPPING=1 on `NOTIFY_SOCKET`;
-//! the installed `smtp32-sendmail` reaches it (and exits 78: the packaged config names no
-//! relay), and no `/usr/sbin/sendmail` was installed. Finally `dpkg --purge` removes it again.
+//! The Debian packages (issue 14): `smtp32` (the daemon and its tools), `libsmtp32-1` and
+//! `libsmtp32-dev` build (`packaging/build-deb.sh`, cargo-deb) and install into this machine
+//! with `dpkg -i`; the libraries sit in the multiarch folder, and a C program built with
+//! `pkg-config --cflags --libs smtp32` against the installed files runs and reports the crate's
+//! version; `man smtp32d` shows the page; `systemd-analyze verify` accepts the units; logrotate
+//! accepts its file; the units are enabled through deb-systemd-helper, and an administrator's
+//! `systemctl disable` survives an upgrade. The installed daemon answers the installed
+//! `smtp32ctl ping` when started the way its units start it: socket activation (through
+//! `systemd-socket-activate`, fd 3 and `LISTEN_*`) with the unit's `ExecStart`, as an
+//! unprivileged user, reporting READY=1 and STOPPING=1 on `NOTIFY_SOCKET`; the installed
+//! `smtp32-sendmail` reaches it (and exits 78: the packaged config names no relay), and no
+//! `/usr/sbin/sendmail` was installed. Finally `dpkg --purge` removes all three again.
 //!
-//! Needs root (dpkg), cargo-deb and systemd's tools; `tests/run-all.sh` installs them. Missing
-//! ones fail the test with a message — it never passes without having checked.
+//! Needs root (dpkg), cargo-deb, systemd's tools, man-db and logrotate; `tests/run-all.sh`
+//! installs them. Missing ones fail the test with a message — it never passes without having
+//! checked.
 
 use smtp32_tests::ctl::{as_other_user, run, Output};
 use smtp32_tests::paths::{crate_dir, target_dir};
@@ -20,22 +26,41 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-const INSTALLED: [&str; 15] = [
+/// The files of `smtp32`, the daemon and tools.
+const DAEMON_FILES: [&str; 14] = [
     "/usr/bin/smtp32d",
     "/usr/bin/smtp32ctl",
     "/usr/bin/smtp32-sendmail",
-    "/usr/lib/libsmtp32.so",
-    "/usr/lib/libsmtp32.so.1",
-    "/usr/lib/libsmtp32.so.1.0.0",
-    "/usr/lib/libsmtp32.a",
+    "/usr/lib/systemd/system/smtp32d.service",
+    "/usr/lib/systemd/system/smtp32d.socket",
+    "/usr/lib/tmpfiles.d/smtp32d.conf",
+    "/etc/smtp32d/smtp32d.toml",
+    "/etc/logrotate.d/smtp32d",
+    "/usr/share/man/man8/smtp32d.8.gz",
+    "/usr/share/man/man8/smtp32-sendmail.8.gz",
+    "/usr/share/man/man1/smtp32ctl.1.gz",
+    "/usr/share/bash-completion/completions/smtp32ctl",
+    "/usr/share/zsh/vendor-completions/_smtp32ctl",
+    "/usr/share/fish/vendor_completions.d/smtp32ctl.fish",
+];
+
+/// The files of `libsmtp32-1` (`TUPLE`: the multiarch folder).
+const RUNTIME_FILES: [&str; 2] = ["/usr/lib/TUPLE/libsmtp32.so.1.0.0", "/usr/lib/TUPLE/libsmtp32.so.1"];
+
+/// The files of `libsmtp32-dev`.
+const DEV_FILES: [&str; 6] = [
+    "/usr/lib/TUPLE/libsmtp32.so",
+    "/usr/lib/TUPLE/libsmtp32.a",
+    "/usr/lib/TUPLE/pkgconfig/smtp32.pc",
     "/usr/include/smtp32.h",
     "/usr/include/d32-smtp.h",
     "/usr/include/d32-fw.h",
-    "/usr/lib/pkgconfig/smtp32.pc",
-    "/lib/systemd/system/smtp32d.service",
-    "/lib/systemd/system/smtp32d.socket",
-    "/usr/lib/tmpfiles.d/smtp32d.conf",
-    "/etc/smtp32d/smtp32d.toml",
+];
+
+/// The links deb-systemd-helper makes when it enables the units.
+const ENABLED: [&str; 2] = [
+    "/etc/systemd/system/sockets.target.wants/smtp32d.socket",
+    "/etc/systemd/system/multi-user.target.wants/smtp32d.service",
 ];
 
 fn require(program: &str, hint: &str) {
@@ -50,8 +75,9 @@ fn checked(what: &str, out: Output) -> Output {
     out
 }
 
-/// Builds the package into `target/package/debian/` and returns its path.
-fn build_package() -> PathBuf {
+/// Builds the packages into `target/package/debian/`; returns their paths: the daemon's, the
+/// runtime library's, the development files'.
+fn build_packages() -> [PathBuf; 3] {
     require("cargo-deb", "cargo install cargo-deb --locked");
     let script = crate_dir().join("../packaging/build-deb.sh");
     let mut cmd = Command::new("bash");
@@ -65,10 +91,30 @@ fn build_package() -> PathBuf {
         }
     }
     let out = checked("packaging/build-deb.sh", run(cmd, Duration::from_secs(40 * 60)));
-    let deb = PathBuf::from(out.stdout.lines().last().unwrap_or("").trim());
-    let deb = if deb.is_absolute() { deb } else { crate_dir().join("..").join(deb) };
-    assert!(deb.extension().is_some_and(|e| e == "deb") && deb.exists(), "no .deb from build-deb.sh: {}", out.stdout);
-    deb
+    let debs: Vec<PathBuf> = out.stdout.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().map(|line| {
+        let deb = PathBuf::from(line.trim());
+        let deb = if deb.is_absolute() { deb } else { crate_dir().join("..").join(deb) };
+        assert!(deb.extension().is_some_and(|e| e == "deb") && deb.exists(), "no .deb: {}", out.stdout);
+        deb
+    }).collect();
+    let named = |prefix: &str| {
+        debs.iter()
+            .find(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no {prefix}*.deb among {debs:?}"))
+            .clone()
+    };
+    [named("smtp32_"), named("libsmtp32-1_"), named("libsmtp32-dev_")]
+}
+
+/// This machine's multiarch tuple, as the C compiler says (`x86_64-linux-gnu`).
+fn multiarch_tuple() -> String {
+    let out = checked("cc -print-multiarch", run(cmd(&["cc", "-print-multiarch"], Path::new("")), Duration::from_secs(10)));
+    out.stdout.trim().to_string()
+}
+
+/// Every path of `files` with `TUPLE` replaced.
+fn in_tuple<'a>(files: &'a [&'a str], tuple: &'a str) -> impl Iterator<Item = String> + 'a {
+    files.iter().map(move |f| f.replace("TUPLE", tuple))
 }
 
 /// The `ExecStart=` command of an installed unit, split into words.
@@ -87,28 +133,79 @@ fn notified(socket: &UnixDatagram) -> String {
 }
 
 #[test]
-fn the_package_builds_installs_verifies_and_serves() {
-    let _wd = Watchdog::arm("the_package_builds_installs_verifies_and_serves", Duration::from_secs(45 * 60));
-    assert!(is_root(), "installing the package needs root (CI runs as root)");
+fn the_packages_build_install_verify_and_serve() {
+    let _wd = Watchdog::arm("the_packages_build_install_verify_and_serve", Duration::from_secs(45 * 60));
+    assert!(is_root(), "installing the packages needs root (CI runs as root)");
     require("systemd-analyze", "Debian package `systemd`");
     require("systemd-socket-activate", "Debian package `systemd`");
-    let deb = build_package();
+    require("man", "Debian package `man-db`");
+    require("logrotate", "Debian package `logrotate`");
+    let [daemon_deb, runtime_deb, dev_deb] = build_packages();
+    let tuple = multiarch_tuple();
 
-    let listing = checked("dpkg-deb -c", run(cmd(&["dpkg-deb", "-c"], &deb), Duration::from_secs(60))).stdout;
-    for path in INSTALLED {
-        assert!(listing.contains(&format!(".{path}")), "{path} is not in the package:\n{listing}");
+    for (deb, files) in [
+        (&daemon_deb, DAEMON_FILES.iter().map(|f| f.to_string()).collect::<Vec<_>>()),
+        (&runtime_deb, in_tuple(&RUNTIME_FILES, &tuple).collect()),
+        (&dev_deb, in_tuple(&DEV_FILES, &tuple).collect()),
+    ] {
+        let listing = checked("dpkg-deb -c", run(cmd(&["dpkg-deb", "-c"], deb), Duration::from_secs(60))).stdout;
+        for path in files {
+            assert!(listing.contains(&format!(".{path}")), "{path} is not in {}:\n{listing}", deb.display());
+        }
     }
-    checked("dpkg -i", run(cmd(&["dpkg", "-i"], &deb), Duration::from_secs(120)));
-    for path in INSTALLED {
+    let field = |deb: &Path, name: &str| {
+        checked("dpkg-deb -f", run(cmd(&["dpkg-deb", "-f", &deb.to_string_lossy()], Path::new(name)), Duration::from_secs(10)))
+            .stdout
+            .trim()
+            .to_string()
+    };
+    let version = format!("{}-1", env!("CARGO_PKG_VERSION"));
+    assert_eq!(field(&dev_deb, "Depends"), format!("libsmtp32-1 (= {version})"), "libsmtp32-dev needs this very runtime");
+    assert_eq!(field(&runtime_deb, "Multi-Arch"), "same");
+
+    let mut install = cmd(&["dpkg", "-i"], &runtime_deb);
+    install.arg(&dev_deb).arg(&daemon_deb);
+    checked("dpkg -i of all three", run(install, Duration::from_secs(120)));
+    let everything: Vec<String> = DAEMON_FILES
+        .iter()
+        .map(|f| f.to_string())
+        .chain(in_tuple(&RUNTIME_FILES, &tuple))
+        .chain(in_tuple(&DEV_FILES, &tuple))
+        .collect();
+    for path in &everything {
         assert!(Path::new(path).exists(), "{path} was not installed");
     }
     let group = run(cmd(&["getent", "group"], Path::new("smtp32")), Duration::from_secs(10));
     group.expect_code(0, "the group smtp32 exists after install");
-    let pc = std::fs::read_to_string("/usr/lib/pkgconfig/smtp32.pc").expect("smtp32.pc");
-    assert!(pc.contains(&format!("Version: {}", env!("CARGO_PKG_VERSION"))), "{pc}");
+
+    // The C library as a program's build finds it.
+    let pkg = |flag: &str| checked("pkg-config", run(cmd(&["pkg-config", flag], Path::new("smtp32")), Duration::from_secs(10))).stdout;
+    assert_eq!(pkg("--modversion").trim(), env!("CARGO_PKG_VERSION"));
+    assert_eq!(pkg("--variable=libdir").trim(), format!("/usr/lib/{tuple}/pkgconfig/.."));
+    let build_dir = tempfile::tempdir().expect("tempdir");
+    let exe = build_dir.path().join("version");
+    let mut cc = Command::new("sh");
+    let source = crate_dir().join("c/version.c");
+    let include = crate_dir().join("c");
+    cc.arg("-c").arg(format!(
+        "cc -std=c11 -Wall -Werror -I{} {} -o {} $(pkg-config --cflags --libs smtp32)",
+        include.display(),
+        source.display(),
+        exe.display()
+    ));
+    checked("cc with pkg-config against the installed library", run(cc, Duration::from_secs(60)));
+    let ran = checked("the program built against the package", run(Command::new(&exe), Duration::from_secs(10)));
+    assert!(ran.stdout.contains(&format!("version {}", env!("CARGO_PKG_VERSION"))), "{}", ran.stdout);
+
+    // The man page, and logrotate's file.
+    let mut man = Command::new("man");
+    man.arg("smtp32d").env("MANPAGER", "cat").env("MANWIDTH", "80");
+    let page = checked("man smtp32d", run(man, Duration::from_secs(30))).stdout;
+    assert!(page.contains("--check-config") && page.contains("SMTP"), "{page}");
+    checked("logrotate --debug", run(cmd(&["logrotate", "--debug"], Path::new("/etc/logrotate.d/smtp32d")), Duration::from_secs(30)));
 
     let verify = run(
-        cmd(&["systemd-analyze", "verify", "/lib/systemd/system/smtp32d.socket"], Path::new("/lib/systemd/system/smtp32d.service")),
+        cmd(&["systemd-analyze", "verify", "/usr/lib/systemd/system/smtp32d.socket"], Path::new("/usr/lib/systemd/system/smtp32d.service")),
         Duration::from_secs(60),
     );
     verify.expect_code(0, "systemd-analyze verify");
@@ -118,6 +215,20 @@ fn the_package_builds_installs_verifies_and_serves() {
         verify.stdout,
         verify.stderr
     );
+
+    // Enabled on the first install; an administrator's disable survives an upgrade.
+    for link in ENABLED {
+        assert!(Path::new(link).is_symlink(), "{link}: the first install enables the units");
+    }
+    let disable = cmd(&["systemctl", "disable", "smtp32d.socket"], Path::new("smtp32d.service"));
+    checked("systemctl disable", run(disable, Duration::from_secs(30)));
+    for link in ENABLED {
+        assert!(!Path::new(link).exists(), "{link}: systemctl disable removed it");
+    }
+    checked("dpkg -i again (an upgrade)", run(cmd(&["dpkg", "-i"], &daemon_deb), Duration::from_secs(120)));
+    for link in ENABLED {
+        assert!(!Path::new(link).exists(), "{link}: the upgrade must keep the units disabled");
+    }
 
     // Start the installed daemon the way the units do, as an unprivileged user.
     let dir = tempfile::Builder::new().prefix("smtp32-pkg-").tempdir().expect("tempdir");
@@ -129,7 +240,7 @@ fn the_package_builds_installs_verifies_and_serves() {
     let state = dir.path().join("state");
     std::fs::create_dir(&state).expect("state dir");
     std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).expect("chmod state");
-    let argv = exec_start(Path::new("/lib/systemd/system/smtp32d.service"));
+    let argv = exec_start(Path::new("/usr/lib/systemd/system/smtp32d.service"));
     assert_eq!(argv[0], "/usr/bin/smtp32d", "{argv:?}");
     let mut activate = Command::new("systemd-socket-activate");
     activate
@@ -169,8 +280,11 @@ fn the_package_builds_installs_verifies_and_serves() {
     let exit = daemon.wait_exit(Duration::from_secs(20)).expect("the daemon exits after SIGTERM");
     assert_eq!(exit.code(), Some(0), "{exit:?}");
 
-    checked("dpkg --purge", run(cmd(&["dpkg", "--purge", "smtp32"], Path::new("")), Duration::from_secs(120)));
-    assert!(!Path::new("/usr/bin/smtp32d").exists() && !Path::new("/etc/smtp32d/smtp32d.toml").exists());
+    let purge = cmd(&["dpkg", "--purge", "smtp32", "libsmtp32-dev"], Path::new("libsmtp32-1"));
+    checked("dpkg --purge", run(purge, Duration::from_secs(120)));
+    for path in &everything {
+        assert!(!Path::new(path).exists(), "{path} is still there after the purge");
+    }
 }
 
 /// `program args... last` (an empty `last` is left out).
