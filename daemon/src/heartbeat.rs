@@ -15,7 +15,11 @@ pub fn interval() -> Option<Duration> {
         Ok(pid) => pid.trim().parse::<u32>().ok() == Some(std::process::id()),
         Err(_) => true,
     };
-    let usec = std::env::var("WATCHDOG_USEC").ok()?.trim().parse::<u64>().ok()?;
+    let usec = std::env::var("WATCHDOG_USEC")
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()?;
     (pid_is_ours && usec > 0).then(|| Duration::from_micros(usec))
 }
 

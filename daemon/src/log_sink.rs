@@ -24,20 +24,30 @@ impl Sink {
     /// The sink for this process: journald when `JOURNAL_STREAM` names stderr, else text.
     pub fn for_stderr() -> Sink {
         let stderr = std::io::stderr();
-        let journal = std::env::var("JOURNAL_STREAM").ok().is_some_and(|v| names(&v, stderr.as_fd()));
+        let journal = std::env::var("JOURNAL_STREAM")
+            .ok()
+            .is_some_and(|v| names(&v, stderr.as_fd()));
         if journal {
             Sink::Journal
         } else {
-            Sink::Text { ansi: stderr.is_terminal() }
+            Sink::Text {
+                ansi: stderr.is_terminal(),
+            }
         }
     }
 }
 
 /// True when `journal_stream` (`DEVICE:INODE`) is the file behind `fd`.
 fn names(journal_stream: &str, fd: std::os::fd::BorrowedFd<'_>) -> bool {
-    let Some((dev, ino)) = journal_stream.trim().split_once(':') else { return false };
-    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else { return false };
-    let Ok(owned) = fd.try_clone_to_owned() else { return false };
+    let Some((dev, ino)) = journal_stream.trim().split_once(':') else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
+    let Ok(owned) = fd.try_clone_to_owned() else {
+        return false;
+    };
     match std::fs::File::from(owned).metadata() {
         Ok(meta) => meta.dev() == dev && meta.ino() == ino,
         Err(_) => false,
@@ -52,8 +62,14 @@ mod tests {
     fn journal_stream_counts_only_when_it_names_the_descriptor() {
         let file = tempfile::tempfile().unwrap();
         let meta = file.metadata().unwrap();
-        assert!(names(&format!("{}:{}", meta.dev(), meta.ino()), file.as_fd()));
-        assert!(!names(&format!("{}:{}", meta.dev(), meta.ino() + 1), file.as_fd()));
+        assert!(names(
+            &format!("{}:{}", meta.dev(), meta.ino()),
+            file.as_fd()
+        ));
+        assert!(!names(
+            &format!("{}:{}", meta.dev(), meta.ino() + 1),
+            file.as_fd()
+        ));
         assert!(!names("garbage", file.as_fd()));
         assert!(!names("1:x", file.as_fd()));
     }

@@ -45,7 +45,11 @@ pub fn account(uid: u32) -> Option<Account> {
         .next()
         .map(|n| n.trim().to_string())
         .filter(|n| !n.is_empty() && !n.chars().any(char::is_control));
-    Some(Account { login: user.name, full_name, gid: user.gid.as_raw() })
+    Some(Account {
+        login: user.name,
+        full_name,
+        gid: user.gid.as_raw(),
+    })
 }
 
 /// The id of the group called `name`, if it exists.
@@ -56,8 +60,12 @@ pub fn group_id(name: &str) -> Option<u32> {
 /// Every group `uid` belongs to (primary and supplementary); empty when the user is unknown to
 /// the user database.
 pub fn user_groups(uid: u32) -> Vec<u32> {
-    let Some(account) = account(uid) else { return Vec::new() };
-    let Ok(login) = CString::new(account.login) else { return Vec::new() };
+    let Some(account) = account(uid) else {
+        return Vec::new();
+    };
+    let Ok(login) = CString::new(account.login) else {
+        return Vec::new();
+    };
     unistd::getgrouplist(&login, Gid::from_raw(account.gid))
         .map(|groups| groups.into_iter().map(Gid::as_raw).collect())
         .unwrap_or_default()

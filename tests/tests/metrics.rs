@@ -19,7 +19,8 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(10);
 
 /// Parses `text` with the OpenMetrics parser of Prometheus's Python client; panics on any error
-/// (the parser's message shown). Returns `{family: {"type": …, "samples": [[name, labels, value]]}}`.
+/// (the parser's message shown). Returns, by family name, its type and its samples:
+/// `{family: {"type": …, "samples": [[name, labels, value]]}}`.
 fn parse_openmetrics(text: &str) -> Value {
     const SCRIPT: &str = r#"
 import json, sys
@@ -37,7 +38,12 @@ print(json.dumps(out))
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the test venv's python");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -49,7 +55,9 @@ print(json.dumps(out))
 
 /// The value of the sample `name` whose labels include every pair of `labels`.
 fn sample(families: &Value, family: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    let samples = families[family]["samples"].as_array().unwrap_or_else(|| panic!("no family {family}"));
+    let samples = families[family]["samples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no family {family}"));
     samples
         .iter()
         .find(|s| s[0] == name && labels.iter().all(|(k, v)| s[1][*k] == *v))
@@ -71,31 +79,99 @@ fn http(address: &str, request: &str) -> String {
 fn smtp32ctl_and_the_scrape_listener_give_openmetrics_a_real_parser_accepts_with_real_figures() {
     let _w = Watchdog::arm("metrics", T * 3);
     let sink = SmtpSink::start();
-    let d = TestDaemon::start_with(DaemonOptions::default().config("[metrics]\nlisten = \"127.0.0.1:0\"\n"));
+    let d = TestDaemon::start_with(
+        DaemonOptions::default().config("[metrics]\nlisten = \"127.0.0.1:0\"\n"),
+    );
     let client = d.client();
     let conn = client.helo(&sink.host(), LOCAL, None).expect("helo");
-    let reply = send_message(&conn, "a@a.test", &["b@b.test"], &[b"Subject: m\r\n\r\nhello\r\n"]);
+    let reply = send_message(
+        &conn,
+        "a@a.test",
+        &["b@b.test"],
+        &[b"Subject: m\r\n\r\nhello\r\n"],
+    );
     assert_eq!(reply.code, 250);
-    expect_code(client.helo("127.0.0.1:1", LOCAL, None), ReturnCode::HostNotResponding, "closed port");
+    expect_code(
+        client.helo("127.0.0.1:1", LOCAL, None),
+        ReturnCode::HostNotResponding,
+        "closed port",
+    );
 
-    let text = ctl(d.socket_path(), &["metrics"]).expect_code(0, "smtp32ctl metrics").to_string();
+    let text = ctl(d.socket_path(), &["metrics"])
+        .expect_code(0, "smtp32ctl metrics")
+        .to_string();
     assert!(text.ends_with("# EOF\n"), "{text}");
     let m = parse_openmetrics(&text);
     assert_eq!(m["smtp32_operations"]["type"], "counter");
-    assert_eq!(sample(&m, "smtp32_operations", "smtp32_operations_total", &[("verb", "rcpt"), ("result", "ok")]), 1.0);
-    assert_eq!(sample(&m, "smtp32_operations", "smtp32_operations_total", &[("verb", "data_end"), ("result", "ok")]), 1.0);
+    assert_eq!(
+        sample(
+            &m,
+            "smtp32_operations",
+            "smtp32_operations_total",
+            &[("verb", "rcpt"), ("result", "ok")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "smtp32_operations",
+            "smtp32_operations_total",
+            &[("verb", "data_end"), ("result", "ok")]
+        ),
+        1.0
+    );
     let refused = [("verb", "open"), ("result", "SMTP_HOST_NOT_RESPONDING")];
-    assert_eq!(sample(&m, "smtp32_operations", "smtp32_operations_total", &refused), 1.0);
+    assert_eq!(
+        sample(&m, "smtp32_operations", "smtp32_operations_total", &refused),
+        1.0
+    );
     assert_eq!(m["smtp32_smtp_reply_duration_seconds"]["type"], "histogram");
     // EHLO, MAIL, RCPT, DATA and the final dot: five replies to commands (the greeting answers
     // none, so it is not timed).
-    let replies = sample(&m, "smtp32_smtp_reply_duration_seconds", "smtp32_smtp_reply_duration_seconds_count", &[]);
+    let replies = sample(
+        &m,
+        "smtp32_smtp_reply_duration_seconds",
+        "smtp32_smtp_reply_duration_seconds_count",
+        &[],
+    );
     assert!(replies >= 5.0, "{replies}");
     let ipc = [("verb", "mail")];
-    assert_eq!(sample(&m, "smtp32_ipc_request_duration_seconds", "smtp32_ipc_request_duration_seconds_count", &ipc), 1.0);
-    assert_eq!(sample(&m, "smtp32_connections", "smtp32_connections", &[("state", "ready")]), 1.0);
-    assert_eq!(sample(&m, "smtp32_messages_accepted", "smtp32_messages_accepted_total", &[]), 1.0);
-    assert!(sample(&m, "smtp32_smtp_sent_bytes", "smtp32_smtp_sent_bytes_total", &[]) > 30.0);
+    assert_eq!(
+        sample(
+            &m,
+            "smtp32_ipc_request_duration_seconds",
+            "smtp32_ipc_request_duration_seconds_count",
+            &ipc
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "smtp32_connections",
+            "smtp32_connections",
+            &[("state", "ready")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "smtp32_messages_accepted",
+            "smtp32_messages_accepted_total",
+            &[]
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &m,
+            "smtp32_smtp_sent_bytes",
+            "smtp32_smtp_sent_bytes_total",
+            &[]
+        ) > 30.0
+    );
     assert_eq!(m["smtp32_cache_hits"]["type"], "counter");
 
     // The listener: the address it bound is in the log (port 0 asked for any free port).
@@ -107,15 +183,37 @@ fn smtp32ctl_and_the_scrape_listener_give_openmetrics_a_real_parser_accepts_with
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no listener line in the log:\n{log}"))
         .to_string();
-    let answer = http(&address, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept: application/openmetrics-text\r\n\r\n");
+    let answer = http(
+        &address,
+        "GET /metrics HTTP/1.1\r\nHost: localhost\r\nAccept: application/openmetrics-text\r\n\r\n",
+    );
     let (head, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(head.contains("Content-Type: application/openmetrics-text; version=1.0.0"), "{head}");
+    assert!(
+        head.contains("Content-Type: application/openmetrics-text; version=1.0.0"),
+        "{head}"
+    );
     let scraped = parse_openmetrics(body);
-    assert_eq!(sample(&scraped, "smtp32_messages_accepted", "smtp32_messages_accepted_total", &[]), 1.0);
+    assert_eq!(
+        sample(
+            &scraped,
+            "smtp32_messages_accepted",
+            "smtp32_messages_accepted_total",
+            &[]
+        ),
+        1.0
+    );
     // `smtp32ctl metrics` itself was counted once by the time of the scrape.
     let asked = [("verb", "metrics"), ("result", "ok")];
-    assert_eq!(sample(&scraped, "smtp32_operations", "smtp32_operations_total", &asked), 1.0);
+    assert_eq!(
+        sample(
+            &scraped,
+            "smtp32_operations",
+            "smtp32_operations_total",
+            &asked
+        ),
+        1.0
+    );
 
     assert!(http(&address, "GET /secret HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404"));
     assert!(http(&address, "POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405"));
@@ -125,8 +223,10 @@ fn smtp32ctl_and_the_scrape_listener_give_openmetrics_a_real_parser_accepts_with
 
 #[test]
 fn a_metrics_listen_that_is_no_address_stops_the_start_naming_the_key() {
-    let f = TestDaemon::try_start(DaemonOptions::default().config("[metrics]\nlisten = \"everywhere\"\n"))
-        .err()
-        .expect("the start fails");
+    let f = TestDaemon::try_start(
+        DaemonOptions::default().config("[metrics]\nlisten = \"everywhere\"\n"),
+    )
+    .err()
+    .expect("the start fails");
     assert!(f.stderr.contains("metrics.listen"), "{}", f.stderr);
 }

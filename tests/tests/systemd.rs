@@ -14,7 +14,9 @@ const T: Duration = Duration::from_secs(10);
 /// The next message on `socket`, as text; panics when none comes within `T`.
 fn next(socket: &UnixDatagram) -> String {
     let mut buf = [0u8; 4096];
-    let n = socket.recv(&mut buf).expect("a notification within the deadline");
+    let n = socket
+        .recv(&mut buf)
+        .expect("a notification within the deadline");
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
@@ -49,13 +51,27 @@ fn systemd_hears_ready_then_heartbeats_and_a_bad_reload_keeps_the_old_settings_a
     std::fs::write(d.dir().join("smtp32d.toml"), "timeout = \"soon\"\n").unwrap();
     let out = ctl(d.socket_path(), &["reload"]);
     out.expect_code(1, "reload of a bad file");
-    assert!(out.stderr.contains("timeout"), "the reason names the key: {}", out.stderr);
+    assert!(
+        out.stderr.contains("timeout"),
+        "the reason names the key: {}",
+        out.stderr
+    );
     let reloading = next_besides_heartbeats(&notify);
-    assert!(reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="), "{reloading:?}");
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading:?}"
+    );
     let outcome = next_besides_heartbeats(&notify);
-    assert!(outcome.starts_with("READY=1\nSTATUS=reload failed, old configuration kept: "), "{outcome:?}");
+    assert!(
+        outcome.starts_with("READY=1\nSTATUS=reload failed, old configuration kept: "),
+        "{outcome:?}"
+    );
     d.assert_serving();
-    assert_eq!(next(&notify), "WATCHDOG=1", "the heartbeat goes on after a failed reload");
+    assert_eq!(
+        next(&notify),
+        "WATCHDOG=1",
+        "the heartbeat goes on after a failed reload"
+    );
 
     std::fs::write(d.dir().join("smtp32d.toml"), "timeout = 20\n").unwrap();
     ctl(d.socket_path(), &["reload"]).expect_code(0, "reload of a good file");

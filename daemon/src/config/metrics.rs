@@ -20,10 +20,14 @@ impl MetricsSettings {
         if self.listen.trim().is_empty() {
             return Ok(None);
         }
-        self.listen.trim().parse().map(Some).map_err(|e| ConfigError::Invalid {
-            key: "metrics.listen",
-            value: self.listen.clone(),
-            why: format!("ADDRESS:PORT, e.g. 127.0.0.1:9632 ({e})"),
-        })
+        self.listen
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| ConfigError::Invalid {
+                key: "metrics.listen",
+                value: self.listen.clone(),
+                why: format!("ADDRESS:PORT, e.g. 127.0.0.1:9632 ({e})"),
+            })
     }
 }

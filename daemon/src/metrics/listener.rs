@@ -37,7 +37,10 @@ pub async fn serve(listener: TcpListener, state: Arc<DaemonState>) {
             Ok((stream, _)) => {
                 let state = state.clone();
                 actix_rt::spawn(async move {
-                    if tokio::time::timeout(REQUEST_DEADLINE, answer(stream, &state)).await.is_err() {
+                    if tokio::time::timeout(REQUEST_DEADLINE, answer(stream, &state))
+                        .await
+                        .is_err()
+                    {
                         warn!("metrics listener: a scrape took longer than {REQUEST_DEADLINE:?}");
                     }
                 });
@@ -60,13 +63,22 @@ async fn answer(mut stream: TcpStream, state: &DaemonState) {
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
         if head.len() > MAX_REQUEST_BYTES {
-            let _ = stream.write_all(&response("431 Request Header Fields Too Large", "text/plain", "")).await;
+            let _ = stream
+                .write_all(&response(
+                    "431 Request Header Fields Too Large",
+                    "text/plain",
+                    "",
+                ))
+                .await;
             return;
         }
     }
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut words = line.split(|&b| b == b' ');
-    let (method, target) = (words.next().unwrap_or_default(), words.next().unwrap_or_default());
+    let (method, target) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
     let target = target.split(|&b| b == b'?').next().unwrap_or_default();
     let reply = match (method, target) {
         (b"GET", b"/metrics" | b"/") => response("200 OK", CONTENT_TYPE, &super::render(state)),
@@ -79,9 +91,10 @@ async fn answer(mut stream: TcpStream, state: &DaemonState) {
 
 /// A whole HTTP/1.1 response that closes the connection.
 fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
+    let length = body.len();
     format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\
+         Connection: close\r\n\r\n{body}"
     )
     .into_bytes()
 }

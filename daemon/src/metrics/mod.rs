@@ -71,8 +71,12 @@ impl Observed {
             Response::Failed(f) => f.code().name(),
             _ => "ok",
         };
-        self.operations.get_or_create(&Outcome { verb, result }).inc();
-        self.requests.get_or_create(&Verb { verb }).observe(took.as_secs_f64());
+        self.operations
+            .get_or_create(&Outcome { verb, result })
+            .inc();
+        self.requests
+            .get_or_create(&Verb { verb })
+            .observe(took.as_secs_f64());
     }
 
     /// Times one SMTP reply: from the command written to the reply read.
@@ -165,26 +169,90 @@ pub fn render(state: &DaemonState) -> String {
         by_state.get_or_create(&State { state: s.name() }).set(0);
     }
     for activity in state.registry.all_activities() {
-        by_state.get_or_create(&State { state: activity.state().name() }).inc();
+        by_state
+            .get_or_create(&State {
+                state: activity.state().name(),
+            })
+            .inc();
     }
     let cache = state.cache.status();
-    by_state.get_or_create(&State { state: ConnectionState::Cached.name() }).set(cache.idle.into());
-    r.register("connections", "SMTP connections by state (cached: idle in the connection cache)", by_state);
-    r.register("clients", "Programs connected to the daemon", gauge(state.clients().into()));
-    r.register("connections_opened", "SMTP connections opened since start", counter(state.registry.opened()));
-    r.register("messages_accepted", "Messages whose final dot a server accepted", counter(state.totals.messages_accepted()));
-    r.register_with_unit("smtp_sent", "Bytes written to SMTP servers", Unit::Bytes, counter(state.totals.bytes_sent()));
-    r.register_with_unit("smtp_received", "Bytes read from SMTP servers", Unit::Bytes, counter(state.totals.bytes_received()));
-    r.register("cache_hits", "Opens served by a cached session", counter(cache.hits));
-    r.register("cache_misses", "Opens the connection cache could not serve", counter(cache.misses));
-    r.register("cache_reconnects", "Cached sessions found closed, so a new connection was made", counter(cache.reconnects));
-    r.register("cache_evictions", "Cached sessions closed by time, size or reuse limits", counter(cache.evictions));
+    by_state
+        .get_or_create(&State {
+            state: ConnectionState::Cached.name(),
+        })
+        .set(cache.idle.into());
+    r.register(
+        "connections",
+        "SMTP connections by state (cached: idle in the connection cache)",
+        by_state,
+    );
+    r.register(
+        "clients",
+        "Programs connected to the daemon",
+        gauge(state.clients().into()),
+    );
+    r.register(
+        "connections_opened",
+        "SMTP connections opened since start",
+        counter(state.registry.opened()),
+    );
+    r.register(
+        "messages_accepted",
+        "Messages whose final dot a server accepted",
+        counter(state.totals.messages_accepted()),
+    );
+    r.register_with_unit(
+        "smtp_sent",
+        "Bytes written to SMTP servers",
+        Unit::Bytes,
+        counter(state.totals.bytes_sent()),
+    );
+    r.register_with_unit(
+        "smtp_received",
+        "Bytes read from SMTP servers",
+        Unit::Bytes,
+        counter(state.totals.bytes_received()),
+    );
+    r.register(
+        "cache_hits",
+        "Opens served by a cached session",
+        counter(cache.hits),
+    );
+    r.register(
+        "cache_misses",
+        "Opens the connection cache could not serve",
+        counter(cache.misses),
+    );
+    r.register(
+        "cache_reconnects",
+        "Cached sessions found closed, so a new connection was made",
+        counter(cache.reconnects),
+    );
+    r.register(
+        "cache_evictions",
+        "Cached sessions closed by time, size or reuse limits",
+        counter(cache.evictions),
+    );
     if let Some(queue) = state.queue.opened() {
         let (messages, bytes) = queue.figures();
-        r.register("queue_messages", "Messages in the mail queue of smtp32-sendmail", gauge(messages));
-        r.register_with_unit("queue_size", "Bytes of the messages in the mail queue", Unit::Bytes, gauge(bytes));
+        r.register(
+            "queue_messages",
+            "Messages in the mail queue of smtp32-sendmail",
+            gauge(messages),
+        );
+        r.register_with_unit(
+            "queue_size",
+            "Bytes of the messages in the mail queue",
+            Unit::Bytes,
+            gauge(bytes),
+        );
     }
-    r.register_with_unit("uptime", "Time since the daemon started", Unit::Seconds, gauge(state.uptime_secs()));
+    r.register_with_unit(
+        "uptime",
+        "Time since the daemon started",
+        Unit::Seconds,
+        gauge(state.uptime_secs()),
+    );
 
     let mut text = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &r) {
@@ -203,12 +271,19 @@ mod tests {
     fn operations_are_counted_by_verb_and_result() {
         let observed = Observed::default();
         observed.served("rcpt", &Response::Done, Duration::from_millis(2));
-        observed.served("rcpt", &Response::Failed(Failure::Aborted), Duration::from_millis(3));
+        observed.served(
+            "rcpt",
+            &Response::Failed(Failure::Aborted),
+            Duration::from_millis(3),
+        );
         let mut r = Registry::with_prefix("smtp32");
         r.register("operations", "ops", observed.operations.clone());
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &r).unwrap();
-        assert!(text.contains("smtp32_operations_total{verb=\"rcpt\",result=\"ok\"} 1"), "{text}");
+        assert!(
+            text.contains("smtp32_operations_total{verb=\"rcpt\",result=\"ok\"} 1"),
+            "{text}"
+        );
         assert!(text.contains("result=\"SMTP_ABORTED\"} 1"), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
     }

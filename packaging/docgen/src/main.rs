@@ -36,7 +36,9 @@ fn write_all(dir: &Path) -> std::io::Result<()> {
     }
     let daemon = smtp32d::cli::Cli::command();
     let mut page = Vec::new();
-    clap_mangen::Man::new(daemon.clone()).section("8").render(&mut page)?;
+    clap_mangen::Man::new(daemon.clone())
+        .section("8")
+        .render(&mut page)?;
     std::fs::write(man.join("smtp32d.8"), page)?;
     let ctl = smtp32_tools::ctl_cli::Cli::command();
     clap_mangen::generate_to(ctl.clone(), &man)?;

@@ -16,8 +16,14 @@ impl LocalUser {
     /// Looks up the real uid in the password database.
     pub fn current() -> LocalUser {
         match smtp32_host::account(smtp32_host::real_uid()) {
-            Some(a) => LocalUser { login: Some(a.login).filter(|l| !l.is_empty()), gecos_name: a.full_name },
-            None => LocalUser { login: None, gecos_name: None },
+            Some(a) => LocalUser {
+                login: Some(a.login).filter(|l| !l.is_empty()),
+                gecos_name: a.full_name,
+            },
+            None => LocalUser {
+                login: None,
+                gecos_name: None,
+            },
         }
     }
 }

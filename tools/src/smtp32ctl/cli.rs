@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn handles_and_usage_errors() {
         assert_eq!(parse_handle("17").map(Handle::get), Ok(17));
-        assert!(parse_handle("0").is_err() && parse_handle("x").is_err() && parse_handle("-1").is_err());
+        assert!(
+            parse_handle("0").is_err() && parse_handle("x").is_err() && parse_handle("-1").is_err()
+        );
         let e = Cli::try_parse_from(["smtp32ctl", "show"]).unwrap_err();
         assert!(e.use_stderr());
         let e = Cli::try_parse_from(["smtp32ctl", "--help"]).unwrap_err();

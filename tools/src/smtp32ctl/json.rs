@@ -119,7 +119,9 @@ pub fn status(s: &DaemonStatus) -> String {
         .iter()
         .map(|e| ErrorRow {
             code: e.code,
-            name: ReturnCode::from_i32(e.code).map(ReturnCode::name).unwrap_or("unknown"),
+            name: ReturnCode::from_i32(e.code)
+                .map(ReturnCode::name)
+                .unwrap_or("unknown"),
             count: e.count,
         })
         .collect();
@@ -200,7 +202,10 @@ mod tests {
         let head = "[{\"id\":\"6931A2F0DEADBEEF\",\"uid\":1000,\"from\":\"a@x.test\",\
                     \"rcpts\":[\"b@y.test\",\"c@y.test\"]";
         assert!(out.starts_with(head), "{out}");
-        assert!(out.contains("\"last_error\":\"451 4.3.0 try\\u001b[31m later\""), "{out}");
+        assert!(
+            out.contains("\"last_error\":\"451 4.3.0 try\\u001b[31m later\""),
+            "{out}"
+        );
         assert!(out.ends_with("]\n"), "{out}");
     }
 
