@@ -1,12 +1,19 @@
 //! The daemon as systemd runs it (issue 14): readiness, the watchdog heartbeat and the outcome
 //! of a reload on `$NOTIFY_SOCKET` (a datagram socket of the test's, as systemd's would be),
-//! `smtp32ctl reload` (the unit's `ExecReload=`) failing on a bad file, and a log on a file that
-//! is plain text without colour codes.
+//! `smtp32ctl reload` (the unit's `ExecReload=`) failing on a bad file, a log on a file that
+//! is plain text without colour codes, and, when `JOURNAL_STREAM` names stderr, entries on
+//! journald's socket with priorities (the daemon runs in a private mount namespace whose
+//! `/run/systemd/journal/socket` is the test's; needs root, as CI runs).
 
 use smtp32_tests::ctl::ctl;
 use smtp32_tests::daemon::DaemonOptions;
+use smtp32_tests::paths::daemon_binary;
+use smtp32_tests::process::{is_root, ChildGuard};
 use smtp32_tests::{TestDaemon, Watchdog};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -88,4 +95,120 @@ fn a_log_that_is_not_a_terminal_is_plain_text_without_colour_codes() {
     let log = d.stderr();
     assert!(log.contains("listening"), "{log}");
     assert!(!log.contains('\x1b'), "escape codes in a log file: {log:?}");
+}
+
+/// One journal entry: its fields, from journald's native protocol (`KEY=VALUE\n`, or `KEY\n`,
+/// a 64-bit little-endian length, the value and `\n`).
+type Entry = BTreeMap<String, String>;
+
+fn parse_entry(mut bytes: &[u8]) -> Entry {
+    let mut fields = Entry::new();
+    while !bytes.is_empty() {
+        let end = bytes
+            .iter()
+            .position(|&b| b == b'\n' || b == b'=')
+            .expect("a field name");
+        let key = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        let (value, rest) = if bytes[end] == b'=' {
+            let after = &bytes[end + 1..];
+            let stop = after
+                .iter()
+                .position(|&b| b == b'\n')
+                .expect("a field's end");
+            (&after[..stop], &after[stop + 1..])
+        } else {
+            let after = &bytes[end + 1..];
+            let len = u64::from_le_bytes(after[..8].try_into().unwrap()) as usize;
+            (&after[8..8 + len], &after[8 + len + 1..])
+        };
+        fields.insert(key, String::from_utf8_lossy(value).into_owned());
+        bytes = rest;
+    }
+    fields
+}
+
+/// The next journal entry on `socket` whose MESSAGE contains `text`; every entry read is kept
+/// in `seen`.
+fn entry_with(socket: &UnixDatagram, text: &str, seen: &mut Vec<Entry>) -> Entry {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = socket
+            .recv(&mut buf)
+            .expect("a journal entry within the deadline");
+        if n == 0 {
+            // tracing-journald's probe of the socket when the daemon starts.
+            continue;
+        }
+        let entry = parse_entry(&buf[..n]);
+        seen.push(entry.clone());
+        if entry.get("MESSAGE").is_some_and(|m| m.contains(text)) {
+            return entry;
+        }
+    }
+}
+
+#[test]
+fn under_systemd_the_log_goes_to_the_journal_with_priorities_so_p_err_shows_only_errors() {
+    let _w = Watchdog::arm("journald", T * 3);
+    assert!(
+        is_root(),
+        "a private mount namespace needs root (CI runs as root)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let journal_dir = dir.path().join("journal");
+    std::fs::create_dir(&journal_dir).unwrap();
+    let journal = UnixDatagram::bind(journal_dir.join("socket")).unwrap();
+    journal.set_read_timeout(Some(T)).unwrap();
+    let config = dir.path().join("smtp32d.toml");
+    std::fs::write(&config, "timeout = 30\n").unwrap();
+    let stderr_path = dir.path().join("stderr");
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    let meta = stderr.metadata().unwrap();
+    let socket = dir.path().join("smtp32d.sock");
+    // systemd's view: stderr is the journal stream JOURNAL_STREAM names.
+    let script = format!(
+        "mount -t tmpfs none /run && mkdir -p /run/systemd/journal && \
+         mount --bind {} /run/systemd/journal && exec {} --socket {} --config {}",
+        journal_dir.display(),
+        daemon_binary().display(),
+        socket.display(),
+        config.display()
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .env("STATE_DIRECTORY", dir.path().join("state"))
+        .env_remove("SMTP32_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    let mut daemon = ChildGuard::spawn("smtp32d with a journal", &mut cmd);
+
+    let mut seen = Vec::new();
+    let listening = entry_with(&journal, "listening", &mut seen);
+    assert_eq!(
+        listening["PRIORITY"], "5",
+        "info is notice (5): {listening:?}"
+    );
+    assert_eq!(listening["SYSLOG_IDENTIFIER"], "smtp32d", "{listening:?}");
+
+    std::fs::write(&config, "timeout = \"soon\"\n").unwrap();
+    daemon.signal(libc::SIGHUP);
+    let kept = entry_with(&journal, "keeping the old configuration", &mut seen);
+    assert_eq!(kept["PRIORITY"], "3", "an error is err (3): {kept:?}");
+    // `journalctl -p err` shows priorities 0..=3: nothing else the daemon said is among them.
+    let errors: Vec<&Entry> = seen
+        .iter()
+        .filter(|e| e.get("PRIORITY").is_none_or(|p| p.as_str() <= "3"))
+        .collect();
+    assert_eq!(errors, [&kept], "only the error is at err: {seen:?}");
+
+    daemon.signal(libc::SIGTERM);
+    let exit = daemon.wait_exit(T).expect("the daemon exits after SIGTERM");
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    let text = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(
+        text.is_empty(),
+        "with the journal, nothing goes to stderr as text: {text}"
+    );
 }
