@@ -24,6 +24,11 @@ pub fn effective_uid() -> u32 {
     Uid::effective().as_raw()
 }
 
+/// The effective gid of this process.
+pub fn effective_gid() -> u32 {
+    Gid::effective().as_raw()
+}
+
 /// A user as the password database knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
