@@ -7,13 +7,15 @@
 #
 # Needs: Debian's postfix (for smtp-sink), swaks, microsocks, dante-server, openssh, ncat, openssl and a C
 # compiler, installed with apt-get when one is missing (as root, or through sudo); a private Exim
-# (tests/setup/install-exim.sh); and a Python venv with aiosmtpd at target/test-venv (override
-# with SMTP32_TEST_VENV).
+# (tests/setup/install-exim.sh); and a Python venv with aiosmtpd and prometheus_client at
+# target/test-venv (override with SMTP32_TEST_VENV).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 AIOSMTPD_VERSION=1.4.6
+# tests/tests/metrics.rs checks the metrics with Prometheus's own OpenMetrics parser.
+PROMETHEUS_CLIENT_VERSION=0.21.1
 VENV=${SMTP32_TEST_VENV:-$ROOT/target/test-venv}
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -72,17 +74,19 @@ install_system_packages() {
 }
 
 install_python_venv() {
-    if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    if "$VENV/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null \
+        && "$VENV/bin/python" -c "import prometheus_client.openmetrics.parser" 2>/dev/null; then
         return
     fi
-    log "creating $VENV with aiosmtpd==$AIOSMTPD_VERSION"
+    log "creating $VENV with aiosmtpd==$AIOSMTPD_VERSION, prometheus_client==$PROMETHEUS_CLIENT_VERSION"
     rm -rf "$VENV"
     if ! python3 -m venv "$VENV" 2>/dev/null; then
         rm -rf "$VENV"
         apt_install python3-venv
         python3 -m venv "$VENV"
     fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" \
+        "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
 }
 
 # --- Exim, for the `Exim` fixture (tests/src/peers/exim.rs) ----------------------------------
@@ -93,7 +97,7 @@ install_exim() {
     bash "$ROOT/tests/setup/install-exim.sh"
 }
 
-# --- packaging (tests/tests/package.rs): systemd's tools and cargo-deb --------------------
+# --- packaging (tests/tests/package.rs): systemd's tools, man-db, logrotate and cargo-deb ----
 # systemd-analyze and systemd-socket-activate come with Debian's `systemd` package (installing
 # it on a container starts nothing); cargo-deb builds from crates.io and takes a few minutes.
 install_packaging_tools() {
@@ -101,6 +105,9 @@ install_packaging_tools() {
         apt_install systemd
     fi
     command -v dpkg-deb >/dev/null || apt_install dpkg
+    # `man smtp32d` and the logrotate file of the installed package.
+    command -v man >/dev/null || apt_install man-db
+    command -v logrotate >/dev/null || apt_install logrotate
     if ! cargo deb --version >/dev/null 2>&1; then
         log "cargo install cargo-deb --locked"
         cargo install cargo-deb --locked --quiet

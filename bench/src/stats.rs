@@ -30,7 +30,7 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    if p == 50.0 && sorted.len() % 2 == 0 {
+    if p == 50.0 && sorted.len().is_multiple_of(2) {
         let i = sorted.len() / 2;
         return (sorted[i - 1] + sorted[i]) / 2.0;
     }

@@ -1,5 +1,5 @@
 //! The admin requests for Rust callers (and `smtp32ctl`): the connection
-//! listing and detail, closing a connection, reload and shutdown.
+//! listing and detail, closing a connection, reload and shutdown, and the metrics.
 //!
 //! The daemon decides what a caller may see: the connections of the caller's
 //! uid, or all of them for root, the daemon's user and members of its
@@ -44,6 +44,14 @@ impl Client {
     /// within its `shutdown_grace`, new work is refused. Admins only.
     pub fn shutdown_daemon(&self) -> Result<()> {
         self.expect_done(Request::Shutdown)
+    }
+
+    /// The daemon's metrics in the OpenMetrics text format, ending in `# EOF`.
+    pub fn metrics(&self) -> Result<String> {
+        match self.call(Request::Metrics, None, None)? {
+            Response::Metrics { text } => Ok(text),
+            other => Err(unexpected(other)),
+        }
     }
 
     pub(crate) fn expect_done(&self, request: Request) -> Result<()> {

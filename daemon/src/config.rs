@@ -4,10 +4,12 @@
 //! that names the key.
 
 mod cache;
+mod metrics;
 mod queue;
 mod relay;
 
 pub use cache::CacheSettings;
+pub use metrics::MetricsSettings;
 pub use queue::QueueSettings;
 pub use relay::{Aliases, RelaySettings};
 // The SMTP layer owns the `[tls]` table's type; the configuration only reads it.
@@ -106,6 +108,8 @@ pub struct Settings {
     pub queue: QueueSettings,
     /// Warm SMTP sessions kept between programs (`[cache]`).
     pub cache: CacheSettings,
+    /// The metrics listener (`[metrics]`).
+    pub metrics: MetricsSettings,
 }
 
 /// The `[auth]` table.
@@ -170,6 +174,7 @@ impl Settings {
         settings.relay.load_files()?;
         settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
         settings.queue.check()?;
+        settings.metrics.address()?;
         Ok(settings.normalised())
     }
 
@@ -203,7 +208,7 @@ impl Settings {
             why,
         })?;
         for (key, group) in [("admin_group", &self.admin_group), ("socket_group", &self.socket_group)] {
-            if !group.is_empty() && crate::peer::group_id(group).is_none() {
+            if !group.is_empty() && smtp32_host::group_id(group).is_none() {
                 let why = "no such group on this system".into();
                 return Err(ConfigError::Invalid { key, value: group.clone(), why });
             }

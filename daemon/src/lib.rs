@@ -3,6 +3,8 @@
 //! Layout:
 //! - [`config`]: settings (embedded defaults, TOML file, `SMTP32D_*` env), validated at start.
 //! - [`logging`]: stderr and the SMTP-32 debug log file.
+//! - [`cli`]: the command line (for `main.rs` and the generated man page).
+//! - [`log_sink`]: journald or plain text for stderr's events.
 //! - [`listener`]: the Unix socket: path, permissions, stale-file handling
 //!   (on Windows the named pipe, in `platform/windows/pipe.rs`).
 //! - [`ipc`]: the accept loop, one task per client, request routing.
@@ -18,14 +20,19 @@
 //! - [`stats`]: totals since start for `status`.
 //! - [`lifecycle`]: shutdown request, grace period, closing every connection.
 //! - [`reload`]: SIGHUP and `Request::Reload`.
+//! - [`metrics`]: the OpenMetrics text and its optional scrape listener (`metrics.listen`).
 //! - [`systemd`]: socket activation and sd_notify (Unix).
+//! - [`heartbeat`]: the systemd watchdog's `WATCHDOG=1`, sent while every arbiter answers (Unix).
 //! - [`platform`]: what differs between Unix and Windows.
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
 pub mod budget;
+pub mod cli;
 pub mod cache;
 pub mod config;
+#[cfg(unix)]
+pub mod heartbeat;
 pub mod ipc;
 pub mod lifecycle;
 #[cfg(unix)]
@@ -33,7 +40,9 @@ pub mod listener;
 #[cfg(windows)]
 #[path = "platform/windows/pipe.rs"]
 pub mod listener;
+pub mod log_sink;
 pub mod logging;
+pub mod metrics;
 pub mod peer;
 pub mod platform;
 pub mod queue;
@@ -72,6 +81,13 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
     let system = actix::System::new();
     system.block_on(async move {
         let (listener, from) = platform::listen(passed, socket, &settings)?;
+        let metrics = match settings.metrics.address().ok().flatten() {
+            Some(address) => Some(metrics::listener::bind(address).await.map_err(|source| ListenError::Io {
+                path: std::path::PathBuf::from(format!("metrics.listen {address}")),
+                source,
+            })?),
+            None => None,
+        };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
         let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect(), reload));
@@ -84,6 +100,13 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         }
         actix_rt::spawn(platform::stop_on_signal(state.clone()));
         actix_rt::spawn(platform::reload_on_signal(state.clone()));
+        if let Some(listener) = metrics {
+            actix_rt::spawn(metrics::listener::serve(listener, state.clone()));
+        }
+        #[cfg(unix)]
+        if let Some(every) = heartbeat::interval() {
+            actix_rt::spawn(heartbeat::run(state.clone(), every));
+        }
         let drain = actix_rt::spawn({
             let state = state.clone();
             async move { lifecycle::drain(&state).await }

@@ -1,6 +1,8 @@
 //! Where the daemon's `tracing` events go: always stderr (filtered by
-//! `RUST_LOG`, default `info`), and at `debug_level` 1 or 2 also the debug log
-//! file of the SMTP-32 manual's `DebugLevel` registry entry.
+//! `RUST_LOG`, default `info`; journald with priorities under systemd, plain
+//! text without colours when stderr is not a terminal: see `log_sink`), and at
+//! `debug_level` 1 or 2 also the debug log file of the SMTP-32 manual's
+//! `DebugLevel` registry entry.
 //!
 //! Events for the debug log use two targets: [`ERROR_TARGET`] (level 1 and up)
 //! and [`CALL_TARGET`] (level 2: every client call with its arguments and
@@ -111,9 +113,8 @@ pub fn init(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<DebugL
     *file.0.lock().unwrap_or_else(|e| e.into_inner()) = open_file(debug_level, debug_log)?;
     let (filter, handle) = reload::Layer::new(targets(debug_level));
     let file_layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file.clone()).with_filter(filter);
-    let stderr = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
+    let level = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let stderr = crate::log_sink::stderr_layer().with_filter(level);
     tracing_subscriber::registry().with(file_layer).with(stderr).init();
     Ok(DebugLog { filter: handle, file })
 }

@@ -5,15 +5,14 @@
 //! everyone else only on the connections of their own uid. Admins are root,
 //! the daemon's own user (a per-user daemon is its user's to run), and the
 //! members of the group named by the `admin_group` setting — by primary group
-//! or supplementary membership as the system's user database says.
+//! or supplementary membership as the system's user database says (looked up
+//! through `smtp32-host`).
 //!
 //! On Windows a user is a SID from the client's access token; the owners are
 //! LocalSystem and the daemon's own account, and admins also the enabled
 //! members of Administrators (an elevated token) and of `admin_group`.
 
 use crate::platform::{self, GroupId, UserId};
-#[cfg(unix)]
-use std::ffi::{CStr, CString};
 
 /// The credentials of one IPC client, as the kernel reported them at connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +40,7 @@ impl Peer {
     #[cfg(unix)]
     fn in_admin_group(&self, uid: UserId, admin_group: &str) -> bool {
         match group_id(admin_group) {
-            Some(gid) => self.gid == Some(gid) || user_groups(uid).contains(&gid),
+            Some(gid) => self.gid == Some(gid) || smtp32_host::user_groups(uid).contains(&gid),
             None => false,
         }
     }
@@ -84,68 +83,10 @@ pub fn group_id(name: &str) -> Option<GroupId> {
     smtp32_protocol::endpoint::account::account_sid(name).and_then(|sid| platform::Sid::parse(&sid))
 }
 
-/// The id of the group called `name`, if it exists.
+/// The id of the group called `name`, if it exists (the user database, through `smtp32-host`).
 #[cfg(unix)]
 pub fn group_id(name: &str) -> Option<GroupId> {
-    let cname = CString::new(name).ok()?;
-    let mut buf = vec![0u8; 4096];
-    loop {
-        // SAFETY: all-zero is a valid `group` (null pointers, zero ids).
-        let mut grp: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call; `buf` outlives it.
-        let rc = unsafe { libc::getgrnam_r(cname.as_ptr(), &mut grp, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
-        if rc == libc::ERANGE && buf.len() < (1 << 20) {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        return (rc == 0 && !result.is_null()).then_some(grp.gr_gid);
-    }
-}
-
-/// Every group `uid` belongs to (primary and supplementary); empty when the
-/// user is unknown to the user database.
-#[cfg(unix)]
-fn user_groups(uid: u32) -> Vec<u32> {
-    let Some((name, primary)) = user_name(uid) else { return Vec::new() };
-    let mut groups: Vec<libc::gid_t> = vec![0; 64];
-    loop {
-        let mut n = groups.len() as libc::c_int;
-        // SAFETY: `groups` has room for `n` entries; `name` is a valid C string.
-        let rc = unsafe { libc::getgrouplist(name.as_ptr(), primary, groups.as_mut_ptr(), &mut n) };
-        if rc >= 0 {
-            groups.truncate(n.max(0) as usize);
-            return groups;
-        }
-        if groups.len() >= 65_536 {
-            return Vec::new();
-        }
-        let wanted = (n.max(0) as usize).max(groups.len() * 2);
-        groups.resize(wanted, 0);
-    }
-}
-
-/// The login name and primary group of `uid`.
-#[cfg(unix)]
-fn user_name(uid: u32) -> Option<(CString, libc::gid_t)> {
-    let mut buf = vec![0u8; 4096];
-    loop {
-        // SAFETY: all-zero is a valid `passwd` (null pointers, zero ids).
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: every pointer is valid for the call; `buf` outlives it.
-        let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut result) };
-        if rc == libc::ERANGE && buf.len() < (1 << 20) {
-            buf.resize(buf.len() * 2, 0);
-            continue;
-        }
-        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-            return None;
-        }
-        // SAFETY: getpwuid_r succeeded, so pw_name points to a C string inside `buf`.
-        let name = unsafe { CStr::from_ptr(pwd.pw_name) }.to_owned();
-        return Some((name, pwd.pw_gid));
-    }
+    smtp32_host::group_id(name)
 }
 
 #[cfg(all(test, unix))]
@@ -169,6 +110,6 @@ mod tests {
         assert_eq!(group_id("root"), Some(0));
         let stranger = Peer { uid: Some(4_000_000), gid: Some(0), pid: None };
         assert!(stranger.is_admin("root"));
-        assert!(user_groups(0).contains(&0));
+        assert!(smtp32_host::user_groups(0).contains(&0));
     }
 }

@@ -25,7 +25,21 @@ impl Reload {
     }
 
     /// Loads the settings again and puts them in force in `state`.
+    ///
+    /// systemd hears `RELOADING=1` first and `READY=1` at the end, so `systemctl reload` waits
+    /// for the outcome; a bad file adds a `STATUS=` line saying why (and `smtp32ctl reload`,
+    /// the unit's `ExecReload=`, exits 1 with it).
     pub fn apply(&self, state: &DaemonState) -> Result<(), ConfigError> {
+        notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
+        let result = self.load_and_apply(state);
+        match &result {
+            Ok(()) => notify("READY=1\nSTATUS=serving"),
+            Err(e) => notify(&format!("READY=1\nSTATUS=reload failed, old configuration kept: {e}")),
+        }
+        result
+    }
+
+    fn load_and_apply(&self, state: &DaemonState) -> Result<(), ConfigError> {
         let new = Settings::load(self.config.as_deref())?;
         if new.socket != state.settings().socket {
             warn!("reload: a new `socket` applies only after a restart");
@@ -37,7 +51,21 @@ impl Reload {
         state.replace_settings(new);
         Ok(())
     }
+}
 
+/// Tells systemd `state`; a failure is logged, never fatal.
+fn notify(state: &str) {
+    if let Err(e) = crate::systemd::notify(state) {
+        warn!("cannot notify systemd: {e}");
+    }
+}
+
+/// `CLOCK_MONOTONIC` in microseconds, which systemd wants beside `RELOADING=1`.
+fn monotonic_usec() -> u64 {
+    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec.max(0) as u64) * 1_000_000 + (now.tv_nsec.max(0) as u64) / 1_000
 }
 
 /// Reloads on every SIGHUP until the daemon stops.

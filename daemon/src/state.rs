@@ -81,6 +81,11 @@ impl DaemonState {
         self.config_file.as_ref()
     }
 
+    /// Every arbiter that serves clients and runs their SMTP sessions.
+    pub fn arbiters(&self) -> &[ArbiterHandle] {
+        &self.arbiters
+    }
+
     /// The arbiter for the next IPC client, round robin, so clients (and the
     /// sessions each opens, which run on its arbiter) spread over all cores.
     pub fn next_arbiter(&self) -> &ArbiterHandle {

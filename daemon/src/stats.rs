@@ -1,7 +1,9 @@
 //! Totals since start for `smtp32ctl status`: messages accepted, bytes each
 //! way, failed requests by return code. Plain atomics, written from session
-//! taps and the router, read by the status request.
+//! taps and the router, read by the status request; beside them what the
+//! metrics observe as it happens (requests by verb and result, latencies).
 
+use crate::metrics::Observed;
 use smtp32_protocol::{ErrorCount, Failure, ReturnCode};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,6 +15,8 @@ pub struct Totals {
     bytes_received: AtomicU64,
     /// Indexed by `-code` (0 = success, unused).
     errors: [AtomicU64; ReturnCode::ALL.len()],
+    /// Requests by verb and result, request and reply latencies, for the metrics.
+    pub observed: Observed,
 }
 
 impl Totals {

@@ -216,6 +216,9 @@ pub enum Request {
         /// The message has (or may have) bytes over 127: declare `BODY=8BITMIME`.
         eight_bit: bool,
     },
+    /// The daemon's metrics in the OpenMetrics text format (every client may ask: figures,
+    /// no secrets); answered by `Response::Metrics`.
+    Metrics,
 }
 
 impl Request {
@@ -233,7 +236,8 @@ impl Request {
             | Request::QueueSubmit(_)
             | Request::QueueList
             | Request::QueueFlush { .. }
-            | Request::QueueDelete { .. } => None,
+            | Request::QueueDelete { .. }
+            | Request::Metrics => None,
             Request::Command { handle, .. }
             | Request::DataChunk { handle, .. }
             | Request::DataEnd { handle }
@@ -282,5 +286,14 @@ mod tests {
         let ok = Reply { code: 250, lines: vec![] };
         let envelope = crate::Response::Envelope { mail: ok.clone(), recipients: vec![ok] };
         assert_eq!(body(&envelope), [14, 0xfa, 0, 1, 0xfa, 0]);
+    }
+
+    #[test]
+    fn metrics_request_and_response_bytes() {
+        use crate::Response;
+        assert_eq!(body(&Request::Metrics), [28]);
+        let response = body(&Response::Metrics { text: "# EOF\n".into() });
+        assert_eq!(response, [15, 6, b'#', b' ', b'E', b'O', b'F', b'\n']);
+        assert_eq!(Request::Metrics.handle(), None);
     }
 }

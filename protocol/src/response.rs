@@ -55,4 +55,6 @@ pub enum Response {
         /// The reply to each `RCPT TO`, in the request's order.
         recipients: Vec<Reply>,
     },
+    /// For `Request::Metrics`: the exposition, ending in `# EOF`.
+    Metrics { text: String },
 }

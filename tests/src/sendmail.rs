@@ -59,22 +59,13 @@ pub fn default_sender() -> String {
     format!("{}@{}", login_name(), hostname())
 }
 
-/// The login name of this process's real uid.
+/// The login name of this process's real uid (the look-up `smtp32-sendmail` makes, through
+/// `smtp32-host`).
 pub fn login_name() -> String {
-    // SAFETY: getpwuid returns a pointer into static storage or null; it is read at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::getuid());
-        assert!(!pw.is_null(), "this uid has no password entry");
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
-    }
+    smtp32_host::account(smtp32_host::real_uid()).expect("this uid has no password entry").login
 }
 
 /// The machine's host name, as `gethostname(2)` gives it.
 pub fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length minus the last byte, which stays 0.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    assert_eq!(rc, 0, "gethostname failed");
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
+    smtp32_host::hostname().expect("gethostname failed")
 }

@@ -53,4 +53,4 @@ prepare_prefix
 wlog "cargo build (daemon, client DLL, smtp32ctl) ${PROFILE_ARGS[*]}"
 cd "$WIN_ROOT"
 win_cargo build "${WIN_BUILD_ARGS[@]}" "${PROFILE_ARGS[@]}" \
-    -p smtp32d -p smtp32 --bin smtp32d --bin smtp32ctl --lib
+    -p smtp32d -p smtp32 -p smtp32-tools --bin smtp32d --bin smtp32ctl --lib

@@ -7,9 +7,9 @@
 //! connection cache off (cold) and on (warm). Then N processes at once, one message each.
 //!
 //! Not run in CI. It uses the binaries of its own build profile (`cargo build -p smtp32d -p
-//! smtp32 -p smtp32-bench`, then `target/<profile>/smtp32-netbench`), Exim as the tests install
-//! it (`tests/run-all.sh --deps`), and msmtp and swaks from Debian. The table goes to stdout
-//! and to `bench/results/netlat.md`.
+//! smtp32 -p smtp32-tools -p smtp32-bench`, then `target/<profile>/smtp32-netbench`), Exim as
+//! the tests install it (`tests/run-all.sh --deps`), and msmtp and swaks from Debian. The table
+//! goes to stdout and to `bench/results/netlat.md`.
 
 mod clients;
 mod delay;

@@ -76,6 +76,7 @@ impl Router {
         // What the log line names: kept cheaply now (the request moves on),
         // made text only if a line is written.
         let summary = Summary::of(&request, |handle| self.in_auth_exchange(handle));
+        let (verb, started) = (crate::metrics::verb(&request), std::time::Instant::now());
         let is_data_end = matches!(request, Request::DataEnd { .. });
         let (response, pending_connect) = if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
             (Response::Failed(Failure::ShuttingDown), None)
@@ -93,6 +94,7 @@ impl Router {
             Response::Failed(f) => self.state.totals.failed(f),
             _ => {}
         }
+        self.state.totals.observed.served(verb, &response, started.elapsed());
         match &response {
             Response::Failed(f) => {
                 warn!(target: ERROR_TARGET, client = self.client.0, "{summary} -> {} ({f})", f.code().name())
@@ -140,6 +142,7 @@ impl Router {
             }
             Request::Reload => Box::pin(async { admin::reload(&self.state, &self.viewer().await) }).await,
             Request::Shutdown => Box::pin(async { admin::shutdown(&self.state, &self.viewer().await) }).await,
+            Request::Metrics => Response::Metrics { text: crate::metrics::render(&self.state) },
             Request::Open { host, local, mode, debug } => {
                 let target = Target::parse(&host).map_err(Failure::from);
                 let (route, tls) = match target {

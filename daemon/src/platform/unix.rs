@@ -168,15 +168,5 @@ pub fn registry_defaults() -> String {
 
 /// The machine's host name, as `gethostname(2)` gives it.
 pub fn machine_hostname() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates
-    // when the name fits, and the last byte stays 0 whatever happens.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8(buf[..end].to_vec())
-        .ok()
-        .filter(|h| !h.is_empty())
+    smtp32_host::hostname()
 }

@@ -205,6 +205,12 @@ impl Queue {
         rows
     }
 
+    /// The number of messages queued and their bytes, for the metrics.
+    pub fn figures(&self) -> (u64, u64) {
+        let items = self.items();
+        (items.len() as u64, items.values().map(|item| item.size).sum())
+    }
+
     /// Makes one message (or every one `viewer` may see) due now.
     pub fn flush(&self, viewer: &Viewer, id: Option<&str>) -> Result<(), Failure> {
         let mut items = self.items();
@@ -342,6 +348,11 @@ pub struct QueueSlot {
 }
 
 impl QueueSlot {
+    /// The queue if it is open already (never opens it).
+    pub fn opened(&self) -> Option<Arc<Queue>> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The queue, opened (and its runner started on one of the daemon's
     /// arbiters) on the first call. `Failure::NotConfigured` when there is
     /// no relay; `Failure::LimitReached` when the directory cannot be used.

@@ -64,13 +64,10 @@ struct RelayLink {
 impl RelayLink {
     fn new(state: Arc<DaemonState>) -> RelayLink {
         let (out, answers) = mpsc::channel(16);
-        // SAFETY: getpid, geteuid and getegid have no preconditions.
-        let me = unsafe {
-            Peer {
-                pid: Some(libc::getpid() as u32),
-                uid: Some(libc::geteuid()),
-                gid: Some(libc::getegid()),
-            }
+        let me = Peer {
+            pid: Some(std::process::id()),
+            uid: Some(smtp32_host::effective_uid()),
+            gid: Some(smtp32_host::effective_gid()),
         };
         let client = state.internal_client();
         RelayLink {

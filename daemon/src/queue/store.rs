@@ -100,8 +100,7 @@ impl Store {
             .mode(0o700)
             .create(dir)?;
         let meta = fs::symlink_metadata(dir)?;
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
+        let me = smtp32_host::effective_uid();
         if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != me {
             let why = format!("{} is not a directory owned by uid {me}", dir.display());
             return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));

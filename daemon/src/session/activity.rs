@@ -89,6 +89,11 @@ impl Activity {
         self.owner
     }
 
+    /// Records how long the server took to reply.
+    pub fn replied_after(&self, waited: std::time::Duration) {
+        self.totals.observed.replied_after(waited);
+    }
+
     /// Records bytes that crossed the connection.
     pub fn traffic(&self, direction: Direction, bytes: &[u8]) {
         match direction {

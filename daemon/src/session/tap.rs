@@ -78,6 +78,10 @@ impl EventTap {
 }
 
 impl TrafficTap for EventTap {
+    fn replied_after(&self, waited: std::time::Duration) {
+        self.activity.replied_after(waited);
+    }
+
     fn traffic(&self, direction: Direction, bytes: &[u8]) {
         self.activity.traffic(direction, bytes);
         if !self.enabled.load(Ordering::Relaxed) {

@@ -76,6 +76,8 @@ pub struct SmtpClient {
     /// True from an `AUTH` line until a reply other than 334: every line
     /// written meanwhile carries SASL data and reaches the tap as `***`.
     in_auth: bool,
+    /// When the last write ended, for the reply's latency (taken by the next read).
+    written_at: Option<std::time::Instant>,
     tap: Arc<dyn TrafficTap>,
 }
 
@@ -151,6 +153,7 @@ impl SmtpClient {
             encoder: DataEncoder::new(),
             in_message: false,
             in_auth: false,
+            written_at: None,
             tap,
         };
         let greeting = client.read().await?;
@@ -382,6 +385,7 @@ impl SmtpClient {
         self.tap.traffic(Direction::ToServer, shown.unwrap_or(&self.out));
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
+        self.written_at = Some(std::time::Instant::now());
         Ok(())
     }
 
@@ -410,6 +414,9 @@ impl SmtpClient {
 
     async fn read(&mut self) -> Result<Reply, SmtpError> {
         let reply = read_reply_with(&mut self.stream, &*self.tap, &mut self.line).await?;
+        if let Some(written) = self.written_at.take() {
+            self.tap.replied_after(written.elapsed());
+        }
         if reply.code != 334 {
             self.in_auth = false;
         }

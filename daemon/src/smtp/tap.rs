@@ -10,6 +10,10 @@ use smtp32_protocol::Direction;
 pub trait TrafficTap: Send + Sync {
     /// Called with bytes just about to be written (`ToServer`) or just read (`FromServer`).
     fn traffic(&self, direction: Direction, bytes: &[u8]);
+
+    /// Called when a reply was read, `waited` after the write before it ended (for the
+    /// metrics' reply latency). Ignored unless a tap wants it.
+    fn replied_after(&self, _waited: std::time::Duration) {}
 }
 
 /// A tap that discards everything.

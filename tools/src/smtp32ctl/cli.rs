@@ -1,38 +1,29 @@
-//! `smtp32ctl`: inspect and control a running smtp32d.
-//!
-//! Exit codes, for scripts: 0 success; 1 the daemon refused (no such
-//! connection or queued message, or not yours; not permitted; a bad configuration on reload);
-//! 64 (EX_USAGE) bad command line; 69 (EX_UNAVAILABLE) the daemon cannot be
-//! reached or is shutting down; 70 (EX_SOFTWARE) anything else.
-
-mod json;
-mod queue;
-mod text;
+//! The `smtp32ctl` command line, in the tools' library so that the man page and the shell
+//! completions are generated from the same definition (`packaging/docgen`).
 
 use clap::{Parser, Subcommand};
-use smtp32::{Client, Error, Handle, ReturnCode};
+use smtp32::Handle;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Inspect and control the smtp32d daemon.
 ///
 /// A user sees the SMTP connections of their own programs; root, the
 /// daemon's user and members of its admin_group see and act on all of them.
 #[derive(Parser, Debug)]
-#[command(name = "smtp32ctl", version, about, long_about)]
-struct Cli {
+#[command(name = "smtp32ctl", version)]
+pub struct Cli {
     /// The daemon's socket. Default: $SMTP32_SOCKET, else
     /// $XDG_RUNTIME_DIR/smtp32d.sock, else /run/smtp32d/smtp32d.sock (root)
     /// or /tmp/smtp32d-$UID/smtp32d.sock.
     #[arg(long, global = true, value_name = "PATH")]
-    socket: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
 
     #[command(subcommand)]
-    command: Cmd,
+    pub command: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
-enum Cmd {
+pub enum Cmd {
     /// Check that the daemon answers, and print the round-trip time.
     Ping,
     /// The daemon's version, uptime, configuration file, clients,
@@ -84,6 +75,10 @@ enum Cmd {
         /// The message's queue id, as `queue` lists it.
         id: String,
     },
+    /// The daemon's metrics in the OpenMetrics text format, as its metrics
+    /// listener serves them to Prometheus: connections by state, operations
+    /// by verb and result, latency histograms, bytes, cache and queue.
+    Metrics,
     /// Make the daemon reload its configuration, as SIGHUP does (admins only).
     Reload,
     /// Make the daemon shut down, as SIGTERM does: work in flight may finish
@@ -91,78 +86,13 @@ enum Cmd {
     Shutdown,
 }
 
-const EX_REFUSED: u8 = 1;
-const EX_USAGE: u8 = 64;
-const EX_UNAVAILABLE: u8 = 69;
-const EX_SOFTWARE: u8 = 70;
-
+/// A handle as the user typed it.
 fn parse_handle(text: &str) -> Result<Handle, String> {
     text.trim()
         .parse::<u32>()
         .ok()
         .and_then(Handle::new)
         .ok_or_else(|| format!("`{text}` is not a handle (a number from 1 to 4294967295)"))
-}
-
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EX_USAGE) } else { ExitCode::SUCCESS };
-        }
-    };
-    let socket = cli.socket.unwrap_or_else(smtp32::client_socket_path);
-    let client = match Client::connect(&socket) {
-        Ok(c) => c,
-        Err(e) => return fail(&e),
-    };
-    let result = match cli.command {
-        Cmd::Ping => client.ping(b"smtp32ctl").map(|rtt| {
-            let ms = rtt.as_secs_f64() * 1e3;
-            format!("smtp32d {} at {}: round trip {ms:.3} ms\n", client.daemon_version(), socket.display())
-        }),
-        Cmd::Status { json } => client.status().map(|s| if json { line(json::status(&s)) } else { text::status(&s) }),
-        Cmd::Connections { json } => {
-            client.connections().map(|rows| if json { line(json::connections(&rows)) } else { text::connections(&rows) })
-        }
-        Cmd::Show { handle, json } => {
-            client.show_connection(handle).map(|d| if json { line(json::detail(&d)) } else { text::detail(&d) })
-        }
-        Cmd::Close { handle } => client.close_connection(handle).map(|()| format!("closed {handle}\n")),
-        Cmd::Queue { json } => {
-            client.queue_entries().map(|rows| if json { line(queue::json(&rows)) } else { queue::text(&rows) })
-        }
-        Cmd::Flush { id } => client.flush_queue(id.as_deref()).map(|()| "flushed\n".to_string()),
-        Cmd::Delete { id } => client.delete_queued(&id).map(|()| format!("deleted {id}\n")),
-        Cmd::Reload => client.reload_daemon().map(|()| "configuration reloaded\n".to_string()),
-        Cmd::Shutdown => client.shutdown_daemon().map(|()| "shutting down\n".to_string()),
-    };
-    match result {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(&e),
-    }
-}
-
-fn line(s: String) -> String {
-    s + "\n"
-}
-
-fn fail(e: &Error) -> ExitCode {
-    eprintln!("smtp32ctl: {e}");
-    ExitCode::from(exit_code(e.code()))
-}
-
-/// The exit code for a failed call.
-fn exit_code(code: ReturnCode) -> u8 {
-    match code {
-        ReturnCode::CannotInitialize => EX_UNAVAILABLE,
-        ReturnCode::InvalidHandle | ReturnCode::Failure | ReturnCode::InvalidArgument => EX_REFUSED,
-        _ => EX_SOFTWARE,
-    }
 }
 
 #[cfg(test)]
@@ -176,11 +106,11 @@ mod tests {
     }
 
     #[test]
-    fn handles_and_exit_codes() {
+    fn handles_and_usage_errors() {
         assert_eq!(parse_handle("17").map(Handle::get), Ok(17));
-        assert!(parse_handle("0").is_err() && parse_handle("x").is_err() && parse_handle("-1").is_err());
-        assert_eq!(exit_code(ReturnCode::InvalidHandle), 1);
-        assert_eq!(exit_code(ReturnCode::CannotInitialize), 69);
+        assert!(
+            parse_handle("0").is_err() && parse_handle("x").is_err() && parse_handle("-1").is_err()
+        );
         let e = Cli::try_parse_from(["smtp32ctl", "show"]).unwrap_err();
         assert!(e.use_stderr());
         let e = Cli::try_parse_from(["smtp32ctl", "--help"]).unwrap_err();

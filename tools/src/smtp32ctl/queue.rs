@@ -1,6 +1,5 @@
-//! `smtp32ctl queue`: the daemon's mail queue as a table or as JSON.
+//! `smtp32ctl queue`: the daemon's mail queue as a table (`--json` is `json.rs`'s).
 
-use crate::json::{array, string, Object};
 use crate::text::{clock, printable};
 use smtp32::QueueEntry;
 use std::fmt::Write as _;
@@ -61,23 +60,6 @@ fn cells(e: &QueueEntry) -> [String; 8] {
     ]
 }
 
-/// A JSON array of objects, fields as in the wire type.
-pub fn json(rows: &[QueueEntry]) -> String {
-    array(rows.iter().map(|e| {
-        Object::new()
-            .str("id", &e.id)
-            .num("uid", e.uid)
-            .str("from", &e.from)
-            .raw("rcpts", array(e.rcpts.iter().map(|r| string(r))))
-            .num("size", e.size)
-            .num("age_secs", e.age_secs)
-            .num("attempts", e.attempts)
-            .str("last_error", &e.last_error)
-            .num("next_try_secs", e.next_try_secs)
-            .end()
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,17 +93,5 @@ mod tests {
             "{out}"
         );
         assert_eq!(text(&[]), "the queue is empty\n");
-    }
-
-    #[test]
-    fn json_rows() {
-        let out = json(&[row()]);
-        let head = "[{\"id\":\"6931A2F0DEADBEEF\",\"uid\":1000,\"from\":\"a@x.test\",\
-                    \"rcpts\":[\"b@y.test\",\"c@y.test\"]";
-        assert!(out.starts_with(head), "{out}");
-        assert!(
-            out.contains("\"last_error\":\"451 4.3.0 try\\u001b[31m later\""),
-            "{out}"
-        );
     }
 }
