@@ -208,7 +208,7 @@ impl Settings {
             why,
         })?;
         for (key, group) in [("admin_group", &self.admin_group), ("socket_group", &self.socket_group)] {
-            if !group.is_empty() && smtp32_host::group_id(group).is_none() {
+            if !group.is_empty() && crate::peer::group_id(group).is_none() {
                 let why = "no such group on this system".into();
                 return Err(ConfigError::Invalid { key, value: group.clone(), why });
             }

@@ -30,6 +30,7 @@ impl Reload {
     /// for the outcome; a bad file adds a `STATUS=` line saying why (and `smtp32ctl reload`,
     /// the unit's `ExecReload=`, exits 1 with it).
     pub fn apply(&self, state: &DaemonState) -> Result<(), ConfigError> {
+        #[cfg(unix)]
         notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
         let result = self.load_and_apply(state);
         match &result {
@@ -54,13 +55,19 @@ impl Reload {
 }
 
 /// Tells systemd `state`; a failure is logged, never fatal.
+#[cfg(unix)]
 fn notify(state: &str) {
     if let Err(e) = crate::systemd::notify(state) {
         warn!("cannot notify systemd: {e}");
     }
 }
 
+/// No service manager listens for these on Windows.
+#[cfg(windows)]
+fn notify(_state: &str) {}
+
 /// `CLOCK_MONOTONIC` in microseconds, which systemd wants beside `RELOADING=1`.
+#[cfg(unix)]
 fn monotonic_usec() -> u64 {
     let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.

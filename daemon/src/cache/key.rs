@@ -88,7 +88,7 @@ impl SessionKey {
         route: &Route,
         local: &str,
         tls: &TlsPlan,
-        uid: Option<u32>,
+        uid: Option<crate::platform::UserId>,
     ) -> SessionKey {
         let destination = match route {
             Route::Direct(endpoint) => digester.digest(&[
@@ -110,10 +110,7 @@ impl SessionKey {
         };
         let mode = format!("{:?}", tls.mode);
         let config = tls.context.as_ref().map_or(0, |c| Arc::as_ptr(c) as usize);
-        let owner = uid.map_or([0u8; 5], |u| {
-            let b = u.to_be_bytes();
-            [1, b[0], b[1], b[2], b[3]]
-        });
+        let owner = uid.map_or(vec![0u8], |u| [&[1u8][..], &crate::platform::user_key(u)].concat());
         let whole = digester.digest(&[
             b"key",
             &destination.0,
@@ -194,7 +191,7 @@ mod tests {
             &route,
             "me.example",
             &plan(TlsMode::None, "mx.example"),
-            Some(1000),
+            Some(crate::platform::test_user(1000)),
         );
         assert_eq!(
             base,
@@ -203,7 +200,7 @@ mod tests {
                 &route,
                 "ME.example",
                 &plan(TlsMode::None, "mx.example"),
-                Some(1000)
+                Some(crate::platform::test_user(1000))
             )
         );
         let other_port = Route::Direct(Endpoint {
@@ -216,35 +213,35 @@ mod tests {
                 &other_port,
                 "me.example",
                 &plan(TlsMode::None, "mx.example"),
-                Some(1000),
+                Some(crate::platform::test_user(1000)),
             ),
             SessionKey::new(
                 &d,
                 &route,
                 "you.example",
                 &plan(TlsMode::None, "mx.example"),
-                Some(1000),
+                Some(crate::platform::test_user(1000)),
             ),
             SessionKey::new(
                 &d,
                 &route,
                 "me.example",
                 &plan(TlsMode::Required, "mx.example"),
-                Some(1000),
+                Some(crate::platform::test_user(1000)),
             ),
             SessionKey::new(
                 &d,
                 &route,
                 "me.example",
                 &plan(TlsMode::None, "other.example"),
-                Some(1000),
+                Some(crate::platform::test_user(1000)),
             ),
             SessionKey::new(
                 &d,
                 &route,
                 "me.example",
                 &plan(TlsMode::None, "mx.example"),
-                Some(1001),
+                Some(crate::platform::test_user(1001)),
             ),
             SessionKey::new(
                 &d,
@@ -277,7 +274,7 @@ mod tests {
             }))
         };
         let tls = plan(TlsMode::None, "mx.example");
-        let key = |r: &Route| SessionKey::new(&d, r, "me.example", &tls, Some(0));
+        let key = |r: &Route| SessionKey::new(&d, r, "me.example", &tls, Some(crate::platform::test_user(0)));
         let base = key(&route("alice", "pw1"));
         assert_eq!(base, key(&route("alice", "pw1")));
         assert_ne!(base, key(&route("alice", "pw2")), "another proxy password");

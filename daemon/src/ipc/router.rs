@@ -324,6 +324,7 @@ impl Router {
             Ok(queue) => queue,
             Err(f) => return Response::Failed(f),
         };
+        let uid = crate::platform::wire_uid(uid);
         match actix_rt::task::spawn_blocking(move || queue.submit(uid, submission)).await {
             Ok(Ok(id)) => Response::Queued { id },
             Ok(Err(f)) => Response::Failed(f),

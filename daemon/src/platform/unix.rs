@@ -30,6 +30,11 @@ pub fn test_user(n: u32) -> UserId {
     n
 }
 
+/// The bytes that name a user in a connection cache key.
+pub fn user_key(uid: UserId) -> Vec<u8> {
+    uid.to_be_bytes().to_vec()
+}
+
 /// The uid as `smtp32ctl` shows it.
 pub fn wire_uid(uid: UserId) -> u32 {
     uid
@@ -37,8 +42,16 @@ pub fn wire_uid(uid: UserId) -> u32 {
 
 /// Root or the user the daemon runs as.
 pub fn is_owner(uid: UserId) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    uid == 0 || uid == unsafe { libc::geteuid() }
+    uid == 0 || uid == smtp32_host::effective_uid()
+}
+
+/// The daemon itself as a peer, for the work it does on its own (the queue).
+pub fn own_peer() -> Peer {
+    Peer {
+        pid: Some(std::process::id()),
+        uid: Some(smtp32_host::effective_uid()),
+        gid: Some(smtp32_host::effective_gid()),
+    }
 }
 
 /// The client's credentials as the kernel reported them at connect.

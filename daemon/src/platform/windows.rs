@@ -103,6 +103,12 @@ pub fn test_user(n: u32) -> UserId {
     Sid::parse(&format!("S-1-5-21-1-2-3-{n}")).expect("a well-formed SID")
 }
 
+/// The bytes that name a user in a connection cache key: the whole SID
+/// (relative ids repeat across domains).
+pub fn user_key(uid: UserId) -> Vec<u8> {
+    uid.as_str().as_bytes().to_vec()
+}
+
 /// The SID's relative id, the number `smtp32ctl` shows as the owner's uid.
 pub fn wire_uid(uid: UserId) -> u32 {
     uid.rid()
@@ -122,6 +128,11 @@ fn own_sid() -> Option<Sid> {
 /// LocalSystem or the account the daemon runs as.
 pub fn is_owner(uid: UserId) -> bool {
     uid == LOCAL_SYSTEM || Some(uid) == own_sid()
+}
+
+/// The daemon itself as a peer, for the work it does on its own (the queue).
+pub fn own_peer() -> Peer {
+    Peer { pid: Some(std::process::id()), uid: Some(own_sid().unwrap_or(LOCAL_SYSTEM)), gid: None }
 }
 
 /// True when the process `pid`, still running as `uid`, has Administrators

@@ -250,7 +250,7 @@ impl Queue {
             .map_err(|e| Failure::InvalidArgument(format!("cannot delete {id}: {e}")))?;
         items.remove(id);
         drop(items);
-        info!(target: QUEUE_TARGET, "{id}: deleted by uid {}", viewer.peer.uid.unwrap_or(u32::MAX));
+        info!(target: QUEUE_TARGET, "{id}: deleted by uid {}", viewer.peer.uid.map(crate::platform::wire_uid).unwrap_or(u32::MAX));
         Ok(())
     }
 
@@ -399,7 +399,7 @@ pub fn dsn_request(notify: &str, ret: &str, envid: &str) -> Option<DsnRequest> {
 
 /// True when `viewer` may see a message submitted by `uid`.
 fn may_see(viewer: &Viewer, uid: u32) -> bool {
-    viewer.admin || viewer.peer.uid == Some(uid)
+    viewer.admin || viewer.peer.uid.map(crate::platform::wire_uid) == Some(uid)
 }
 
 fn unknown(id: &str) -> Failure {
@@ -441,7 +441,7 @@ mod tests {
         Viewer {
             peer: Peer {
                 pid: None,
-                uid: Some(uid),
+                uid: Some(crate::platform::test_user(uid)),
                 gid: None,
             },
             admin,

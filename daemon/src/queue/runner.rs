@@ -20,7 +20,6 @@ use super::{clock, Due, Queue, QUEUE_TARGET};
 use crate::budget::ClientBudget;
 use crate::config::Settings;
 use crate::ipc::router::Router;
-use crate::peer::Peer;
 use crate::session::messages::SendMessage;
 use crate::state::DaemonState;
 use smtp32_protocol::{
@@ -64,11 +63,7 @@ struct RelayLink {
 impl RelayLink {
     fn new(state: Arc<DaemonState>) -> RelayLink {
         let (out, answers) = mpsc::channel(16);
-        let me = Peer {
-            pid: Some(std::process::id()),
-            uid: Some(smtp32_host::effective_uid()),
-            gid: Some(smtp32_host::effective_gid()),
-        };
+        let me = crate::platform::own_peer();
         let client = state.internal_client();
         RelayLink {
             // The daemon's own work: no client budget of its own to keep.

@@ -15,7 +15,6 @@
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Who sent a message to whom, as stored in front of it.
@@ -95,20 +94,10 @@ impl Store {
     /// one must be the daemon's and is set to 0700. Leftover temporary files
     /// (a crash during a write) are removed: they were never acknowledged.
     pub fn open(dir: &Path) -> io::Result<Store> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
-        let meta = fs::symlink_metadata(dir)?;
-        let me = smtp32_host::effective_uid();
-        if !meta.is_dir() || std::os::unix::fs::MetadataExt::uid(&meta) != me {
-            let why = format!("{} is not a directory owned by uid {me}", dir.display());
-            return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
-        }
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        private_dir_builder().recursive(true).create(dir)?;
+        check_own_dir(dir)?;
         let tmp = dir.join("tmp");
-        fs::DirBuilder::new()
-            .mode(0o700)
+        private_dir_builder()
             .create(&tmp)
             .or_else(|e| match e.kind() {
                 io::ErrorKind::AlreadyExists => Ok(()),
@@ -159,7 +148,7 @@ impl Store {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
-        File::open(&self.dir)?.sync_all()
+        sync_dir(&self.dir)
     }
 
     /// Every message in the queue; unreadable ones are skipped with a
@@ -218,16 +207,15 @@ impl Store {
     fn replace(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let tmp = self.dir.join("tmp").join(name);
         let write = || -> io::Result<()> {
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
+            let mut options = OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&tmp)?;
             file.write_all(bytes)?;
             file.sync_all()?;
             fs::rename(&tmp, self.dir.join(name))?;
-            File::open(&self.dir)?.sync_all()
+            sync_dir(&self.dir)
         };
         write().inspect_err(|_| {
             let _ = fs::remove_file(&tmp);
@@ -235,8 +223,54 @@ impl Store {
     }
 }
 
-#[cfg(test)]
+/// A builder for the queue's folders: mode 0700 on Unix (on Windows the
+/// state folder's ACL, the daemon account's own, applies).
+fn private_dir_builder() -> fs::DirBuilder {
+    #[allow(unused_mut)]
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+}
+
+/// The queue's folder must be a folder of the daemon's user, and is made 0700.
+#[cfg(unix)]
+fn check_own_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = fs::symlink_metadata(dir)?;
+    let me = smtp32_host::effective_uid();
+    if !meta.is_dir() || meta.uid() != me {
+        let why = format!("{} is not a directory owned by uid {me}", dir.display());
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, why));
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+/// The queue's folder must be a folder (its ACL is the state folder's).
+#[cfg(windows)]
+fn check_own_dir(dir: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(dir)?.is_dir() {
+        Ok(())
+    } else {
+        Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display())))
+    }
+}
+
+/// Makes a rename in `dir` durable (Unix: fsync the folder; Windows: the
+/// rename is journaled by NTFS, and a folder cannot be opened for fsync).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    return File::open(dir)?.sync_all();
+    #[cfg(windows)]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
     use super::*;
 
     fn envelope() -> Envelope {

@@ -45,6 +45,7 @@ impl SmtpStream {
     /// True when the socket has nothing to read and no end of stream: asks
     /// the kernel itself (a peek that never waits), not the runtime's
     /// readiness, which may not have seen a FIN that just arrived.
+    #[cfg(unix)]
     pub fn socket_is_quiet(&self) -> bool {
         use std::os::fd::AsRawFd;
         let fd = match self {
@@ -59,6 +60,14 @@ impl SmtpStream {
             libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
         };
         n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
+    /// On Windows the runtime's readiness is all there is: a session the
+    /// server closed is then found by its first command, which is sent again
+    /// on a new connection (the cache's resend).
+    #[cfg(windows)]
+    pub fn socket_is_quiet(&self) -> bool {
+        !matches!(self, SmtpStream::Detached)
     }
 
     /// True once TLS is up.
