@@ -34,7 +34,9 @@ fn main() {
 
 /// Appends every `.rs` file under `dir` to `out` (and asks to rerun when one changes).
 fn collect(dir: &Path, out: &mut String) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -50,17 +52,34 @@ fn collect(dir: &Path, out: &mut String) {
 
 /// The text of `pub fn NAME ... {` with whitespace collapsed.
 fn signature(text: &str, name: &str) -> Option<String> {
-    let start = [format!("pub fn {name}("), format!("pub fn {name}<")].iter().find_map(|p| text.find(p.as_str()))?;
+    let start = [format!("pub fn {name}("), format!("pub fn {name}<")]
+        .iter()
+        .find_map(|p| text.find(p.as_str()))?;
     let end = start + text[start..].find('{')?;
-    Some(text[start..end].split_whitespace().collect::<Vec<_>>().join(" "))
+    Some(
+        text[start..end]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 fn sendmsg_fits(sig: &str) -> bool {
-    let Some(open) = sig.find('(') else { return false };
-    let Some(close) = sig.rfind(')') else { return false };
-    let params: Vec<&str> =
-        sig[open + 1..close].split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-    let types: Vec<&str> = params.iter().map(|p| p.split_once(':').map_or(*p, |(_, t)| t.trim())).collect();
+    let Some(open) = sig.find('(') else {
+        return false;
+    };
+    let Some(close) = sig.rfind(')') else {
+        return false;
+    };
+    let params: Vec<&str> = sig[open + 1..close]
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let types: Vec<&str> = params
+        .iter()
+        .map(|p| p.split_once(':').map_or(*p, |(_, t)| t.trim()))
+        .collect();
     let rcpts_ok = |t: &str| t == "&[&str]" || (t.starts_with("&[") && t.contains("AsRef<str>"));
     types.len() == 4
         && types[0] == "&self"

@@ -175,9 +175,17 @@ export SMTP32_TEST_PYTHON="$VENV/bin/python"
 log "cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
 
+# The code's hygiene is part of the verdict: formatted as rustfmt.toml says, and no clippy
+# warning (the workspace's lints included).
+hygiene=0
+log "cargo fmt --all -- --check"
+cargo fmt --all -- --check || hygiene=1
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings || hygiene=1
+
 # Doc tests first, so that the closing lines are those of the main run; every step runs even
 # after a failure, and any failure fails the script.
-status=0
+status=$hygiene
 if cargo nextest --version >/dev/null 2>&1; then
     log "cargo test --workspace --doc"
     cargo test --workspace --doc || status=1

@@ -6,11 +6,11 @@
 //! warm-up that is not timed. Per round the p50 and p99 are taken; the
 //! table shows the median of those over rounds.
 
+use crate::procs::Sink;
 use crate::report::{Role, Row, Unit};
 use crate::stats::p50_p99;
 use crate::via_daemon;
 use crate::worker::Worker;
-use crate::procs::Sink;
 use crate::{raw::Raw, Ctx};
 use anyhow::{Context, Result};
 use smtp32::Client;
@@ -39,8 +39,22 @@ fn sample(n: usize, mut f: impl FnMut() -> Result<Duration>) -> Result<(f64, f64
 /// Rows `KEY.p50` and `KEY.p99` from per-round pairs.
 fn pair(w: &'static str, key: &str, label: &str, role: Role, pairs: &[(f64, f64)]) -> [Row; 2] {
     [
-        Row::new(w, &format!("{key}.p50"), &format!("{label}, p50"), Unit::Micros, role, pairs.iter().map(|p| p.0).collect()),
-        Row::new(w, &format!("{key}.p99"), &format!("{label}, p99"), Unit::Micros, role, pairs.iter().map(|p| p.1).collect()),
+        Row::new(
+            w,
+            &format!("{key}.p50"),
+            &format!("{label}, p50"),
+            Unit::Micros,
+            role,
+            pairs.iter().map(|p| p.0).collect(),
+        ),
+        Row::new(
+            w,
+            &format!("{key}.p99"),
+            &format!("{label}, p99"),
+            Unit::Micros,
+            role,
+            pairs.iter().map(|p| p.1).collect(),
+        ),
     ]
 }
 
@@ -79,10 +93,34 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
     direct.quit();
     conn.quit()?;
     let mut rows = Vec::new();
-    rows.extend(pair("W4", "w4.daemon", "NOOP through smtp32d", Role::Other, &s));
-    rows.extend(pair("W4", "w4.direct", "NOOP direct on TCP (raw client)", Role::Raw, &d));
-    rows.extend(pair("W4", "w4.unix", "64-byte Unix-socket ping-pong, two processes", Role::Other, &u));
-    rows.extend(pair("W4", "w4.ping", "smtp32 ping through smtp32d (IPC only, no SMTP)", Role::Other, &p));
+    rows.extend(pair(
+        "W4",
+        "w4.daemon",
+        "NOOP through smtp32d",
+        Role::Other,
+        &s,
+    ));
+    rows.extend(pair(
+        "W4",
+        "w4.direct",
+        "NOOP direct on TCP (raw client)",
+        Role::Raw,
+        &d,
+    ));
+    rows.extend(pair(
+        "W4",
+        "w4.unix",
+        "64-byte Unix-socket ping-pong, two processes",
+        Role::Other,
+        &u,
+    ));
+    rows.extend(pair(
+        "W4",
+        "w4.ping",
+        "smtp32 ping through smtp32d (IPC only, no SMTP)",
+        Role::Other,
+        &p,
+    ));
     Ok(rows)
 }
 
@@ -97,7 +135,10 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
 pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
     let interval_us = ctx.size.w6_interval_us;
-    ctx.progress(&format!("W6 starting {} smtp-sink processes", ctx.size.w6_sinks));
+    ctx.progress(&format!(
+        "W6 starting {} smtp-sink processes",
+        ctx.size.w6_sinks
+    ));
     let sinks = (0..ctx.size.w6_sinks)
         .map(|_| Sink::start(&ctx.sink_program, procs * conns / ctx.size.w6_sinks + 100))
         .collect::<Result<Vec<_>>>()?;
@@ -116,11 +157,17 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             interval_us.to_string(),
         ]
     };
-    ctx.progress(&format!("W6 opening {} connections from {procs} processes", procs * conns));
+    ctx.progress(&format!(
+        "W6 opening {} connections from {procs} processes",
+        procs * conns
+    ));
     let opening = Instant::now();
-    let mut workers = (0..procs).map(|i| Worker::spawn(&args(i))).collect::<Result<Vec<_>>>()?;
+    let mut workers = (0..procs)
+        .map(|i| Worker::spawn(&args(i)))
+        .collect::<Result<Vec<_>>>()?;
     for w in &mut workers {
-        w.ready().context("W6 worker did not open its connections")?;
+        w.ready()
+            .context("W6 worker did not open its connections")?;
     }
     let open_secs = opening.elapsed().as_secs_f64();
     let client = Client::connect(ctx.daemon.socket())?;
@@ -155,13 +202,17 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             let mut all = Vec::with_capacity(procs * noops);
             for w in &mut workers {
                 let line = w.line()?;
-                let values = line.strip_prefix("lat ").context("W6 worker sent no latencies")?;
+                let values = line
+                    .strip_prefix("lat ")
+                    .context("W6 worker sent no latencies")?;
                 for v in values.split_whitespace() {
                     all.push(v.parse::<f64>()?);
                 }
             }
             load.push(p50_p99(&mut all));
-            paced.join().map_err(|_| anyhow::anyhow!("paced NOOP thread panicked"))?
+            paced
+                .join()
+                .map_err(|_| anyhow::anyhow!("paced NOOP thread panicked"))?
         })?;
         paced_direct.push(p50_p99(&mut reference));
     }
@@ -176,14 +227,25 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let label = format!("NOOP, one prober, {total} idle connections open");
     rows.extend(pair("W6", "w6.idle", &label, Role::Other, &idle));
-    let label = format!("NOOP while {procs} processes send {rate:.0} NOOP/s over their {total} connections");
+    let label = format!(
+        "NOOP while {procs} processes send {rate:.0} NOOP/s over their {total} connections"
+    );
     let [p50, p99] = pair("W6", "w6.load", &label, Role::Other, &load);
     rows.push(p50);
     rows.push(p99.note(format!(
         "{total} connections to {} smtp-sinks, opened in {open_secs:.1} s",
         ctx.size.w6_sinks
     )));
-    let label = format!("reference: NOOP direct on TCP to a W6 sink, one every {} ms, during the same load", interval_us / 1000);
-    rows.extend(pair("W6", "w6.paced_direct", &label, Role::Other, &paced_direct));
+    let label = format!(
+        "reference: NOOP direct on TCP to a W6 sink, one every {} ms, during the same load",
+        interval_us / 1000
+    );
+    rows.extend(pair(
+        "W6",
+        "w6.paced_direct",
+        &label,
+        Role::Other,
+        &paced_direct,
+    ));
     Ok(rows)
 }

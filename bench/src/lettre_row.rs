@@ -27,8 +27,13 @@ pub fn send(addr: SocketAddr, msg: &[u8], n: usize, nodelay: bool) -> Result<(Du
         .build();
     let envelope = Envelope::new(Some(FROM.parse()?), vec![TO.parse()?])?;
     let before = sockets_to(addr);
-    transport.send_raw(&envelope, msg).context("lettre warm-up message")?;
-    let fresh: Vec<i32> = sockets_to(addr).into_iter().filter(|fd| !before.contains(fd)).collect();
+    transport
+        .send_raw(&envelope, msg)
+        .context("lettre warm-up message")?;
+    let fresh: Vec<i32> = sockets_to(addr)
+        .into_iter()
+        .filter(|fd| !before.contains(fd))
+        .collect();
     let set = nodelay && fresh.len() == 1 && set_nodelay(fresh[0]);
     let start = Instant::now();
     for _ in 0..n {
@@ -49,7 +54,9 @@ fn sockets_to_keep(before: &[i32], fresh: &[i32]) -> Vec<i32> {
 
 /// This process's TCP sockets connected to `addr`, by fd.
 fn sockets_to(addr: SocketAddr) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return vec![] };
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return vec![];
+    };
     let mut fds: Vec<i32> = dir
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse().ok())

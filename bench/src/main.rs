@@ -182,7 +182,11 @@ fn bench(cli: Cli) -> Result<()> {
     if let Some(cpu) = cli.pin {
         procs::pin_to(cpu)?;
     }
-    let mut size = if cli.quick { Size::quick() } else { Size::full() };
+    let mut size = if cli.quick {
+        Size::quick()
+    } else {
+        Size::full()
+    };
     if let Some(procs) = cli.w6_procs.filter(|&p| p > 0) {
         let total = size.w6_procs * size.w6_conns;
         size.w6_conns = total.div_ceil(procs);
@@ -193,8 +197,11 @@ fn bench(cli: Cli) -> Result<()> {
         size.w6_interval_us = ms * 1000;
     }
     let rounds = cli.rounds.unwrap_or(if cli.quick { 2 } else { 5 }).max(1);
-    let wanted = |w: &str| cli.only.is_empty() || cli.only.iter().any(|o| o.eq_ignore_ascii_case(w));
-    if (wanted("w5") && size.w5_conns > 1000 || wanted("w6")) && (nofile as usize) < size.w5_conns.max(size.w6_procs * size.w6_conns) + 1000 {
+    let wanted =
+        |w: &str| cli.only.is_empty() || cli.only.iter().any(|o| o.eq_ignore_ascii_case(w));
+    if (wanted("w5") && size.w5_conns > 1000 || wanted("w6"))
+        && (nofile as usize) < size.w5_conns.max(size.w6_procs * size.w6_conns) + 1000
+    {
         bail!("the fd limit is {nofile}; W5/W6 need more (run as root, or raise the hard limit)");
     }
     let daemon_binary = match cli.daemon {
@@ -246,7 +253,13 @@ fn bench(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn render(ctx: &Ctx, pin: &Option<usize>, rows: &[report::Row], load_before: &str, quick: bool) -> String {
+fn render(
+    ctx: &Ctx,
+    pin: &Option<usize>,
+    rows: &[report::Row],
+    load_before: &str,
+    quick: bool,
+) -> String {
     let mut text = String::new();
     text.push_str(&format!(
         "Run {} ({:.0} s{}), {} rounds per workload, {}.\n",
@@ -261,7 +274,9 @@ fn render(ctx: &Ctx, pin: &Option<usize>, rows: &[report::Row], load_before: &st
     ));
     text.push_str(&format!(
         "Machine: {} CPUs, {}; load average before {load_before}, after {}.\n\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         cpu_model(),
         load_average()
     ));
@@ -281,17 +296,29 @@ fn required(path: &str) -> Result<PathBuf> {
 
 /// Builds the daemon's release binary (a no-op when it is up to date) and returns its path.
 fn build_daemon() -> Result<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("workspace root")?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace root")?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "-p", "smtp32d", "--bin", "smtp32d"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "smtp32d",
+            "--bin",
+            "smtp32d",
+        ])
         .current_dir(root)
         .status()
         .context("cannot run cargo to build smtp32d (or pass --daemon PATH)")?;
     if !status.success() {
         bail!("cargo build -p smtp32d failed");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     Ok(target.join("release/smtp32d"))
 }
 
@@ -304,11 +331,20 @@ fn load_average() -> String {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn utc_now() -> String {
-    let out = Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]).output();
-    out.ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output();
+    out.ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }

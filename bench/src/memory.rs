@@ -20,14 +20,24 @@ pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
     let n = ctx.size.w5_conns;
     let (mut per_conn, mut total) = (vec![], vec![]);
     for round in 0..ctx.rounds {
-        ctx.progress(&format!("W5 round {}/{}: {n} connections", round + 1, ctx.rounds));
-        let dir = tempfile::Builder::new().prefix("w5-").tempdir_in(&ctx.dir)?;
+        ctx.progress(&format!(
+            "W5 round {}/{}: {n} connections",
+            round + 1,
+            ctx.rounds
+        ));
+        let dir = tempfile::Builder::new()
+            .prefix("w5-")
+            .tempdir_in(&ctx.dir)?;
         // One opener thread per sink: one smtp-sink slows down with its number of sessions.
         let threads = ctx.size.w5_sinks;
-        let sinks = (0..threads).map(|_| Sink::start(&ctx.sink_program, n / threads + 100)).collect::<Result<Vec<_>>>()?;
+        let sinks = (0..threads)
+            .map(|_| Sink::start(&ctx.sink_program, n / threads + 100))
+            .collect::<Result<Vec<_>>>()?;
         let daemon = Daemon::start(&ctx.daemon_binary, dir.path(), n + WARM_CONNS + 16)?;
         let warm_client = Client::connect(daemon.socket())?;
-        let warm = (0..WARM_CONNS).map(|_| via_daemon::open(&warm_client, &ctx.sink_host)).collect::<Result<Vec<_>>>()?;
+        let warm = (0..WARM_CONNS)
+            .map(|_| via_daemon::open(&warm_client, &ctx.sink_host))
+            .collect::<Result<Vec<_>>>()?;
         for c in &warm {
             c.noop()?;
         }
@@ -39,12 +49,17 @@ pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
                     let (daemon, host) = (&daemon, sinks[t].addr().to_string());
                     s.spawn(move || -> Result<(Client, Vec<Connection>)> {
                         let client = Client::connect(daemon.socket())?;
-                        let conns = (0..share).map(|_| via_daemon::open(&client, &host)).collect::<Result<_>>()?;
+                        let conns = (0..share)
+                            .map(|_| via_daemon::open(&client, &host))
+                            .collect::<Result<_>>()?;
                         Ok((client, conns))
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().map_err(|_| anyhow::anyhow!("opener panicked"))?).collect::<Result<_>>()
+            handles
+                .into_iter()
+                .map(|h| h.join().map_err(|_| anyhow::anyhow!("opener panicked"))?)
+                .collect::<Result<_>>()
         })?;
         let after = rss_kib(daemon.pid())?;
         per_conn.push((after.saturating_sub(before)) as f64 / n as f64);
@@ -54,7 +69,21 @@ pub fn w5(ctx: &Ctx) -> Result<Vec<Row>> {
         drop(sinks);
     }
     Ok(vec![
-        Row::new("W5", "w5.kib", &format!("smtp32d RSS per idle SMTP connection, {n} open"), Unit::Kib, Role::Other, per_conn),
-        Row::new("W5", "w5.total", &format!("smtp32d RSS with {n} connections open"), Unit::Mib, Role::Other, total),
+        Row::new(
+            "W5",
+            "w5.kib",
+            &format!("smtp32d RSS per idle SMTP connection, {n} open"),
+            Unit::Kib,
+            Role::Other,
+            per_conn,
+        ),
+        Row::new(
+            "W5",
+            "w5.total",
+            &format!("smtp32d RSS with {n} connections open"),
+            Unit::Mib,
+            Role::Other,
+            total,
+        ),
     ])
 }

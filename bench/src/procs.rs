@@ -23,7 +23,10 @@ pub fn pin_to(cpu: usize) -> Result<()> {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         libc::CPU_SET(cpu, &mut set);
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            bail!("sched_setaffinity(cpu {cpu}): {}", std::io::Error::last_os_error());
+            bail!(
+                "sched_setaffinity(cpu {cpu}): {}",
+                std::io::Error::last_os_error()
+            );
         }
     }
     // Threads already running (none of ours yet) would keep their mask; the
@@ -36,9 +39,15 @@ pub fn pin_to(cpu: usize) -> Result<()> {
 pub fn raise_nofile() -> u64 {
     // SAFETY: plain getrlimit/setrlimit on a local struct.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        let want = libc::rlimit { rlim_cur: NOFILE, rlim_max: NOFILE.max(lim.rlim_max) };
+        let want = libc::rlimit {
+            rlim_cur: NOFILE,
+            rlim_max: NOFILE.max(lim.rlim_max),
+        };
         if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
@@ -66,7 +75,9 @@ impl Child {
                 Ok(())
             });
         }
-        let inner = cmd.spawn().with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
+        let inner = cmd
+            .spawn()
+            .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
         Ok(Child { inner, name })
     }
 
@@ -117,8 +128,15 @@ impl Drop for Child {
 /// Resident set size of `pid` in KiB (VmRSS).
 pub fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS line")?;
-    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS line")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmRSS value")?
+        .parse()?)
 }
 
 /// A running Postfix `smtp-sink` on a loopback port.
@@ -135,7 +153,9 @@ impl Sink {
     pub fn start(program: &Path, max_sessions: usize) -> Result<Sink> {
         let mut last = String::new();
         for _ in 0..5 {
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port();
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+                .local_addr()?
+                .port();
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
             let mut cmd = Command::new(program);
             // SAFETY: getuid cannot fail.
@@ -151,7 +171,12 @@ impl Sink {
                 .stderr(Stdio::piped());
             let mut child = Child::spawn("smtp-sink", &mut cmd)?;
             match wait_greeting(&mut child, addr, &name) {
-                Ok(()) => return Ok(Sink { _child: child, addr }),
+                Ok(()) => {
+                    return Ok(Sink {
+                        _child: child,
+                        addr,
+                    })
+                }
                 Err(e) => {
                     let mut err = String::new();
                     if let Some(mut s) = child.inner().stderr.take() {
@@ -235,7 +260,10 @@ impl Daemon {
                 std::fs::read_to_string(dir.join("smtp32d.stderr")).unwrap_or_default()
             })?;
             if let Ok(n) = notify.recv(&mut buf) {
-                if String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == "READY=1") {
+                if String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l == "READY=1")
+                {
                     return Ok(Daemon { child, socket });
                 }
             }

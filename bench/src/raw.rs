@@ -22,7 +22,8 @@ pub const TO: &str = "sink@smtp32.test";
 /// A message of exactly `size` bytes (headers included): short CRLF lines,
 /// none starting with a dot, ending in CRLF.
 pub fn message(size: usize) -> Vec<u8> {
-    let mut m = format!("From: <{FROM}>\r\nTo: <{TO}>\r\nSubject: smtp32 bench\r\n\r\n").into_bytes();
+    let mut m =
+        format!("From: <{FROM}>\r\nTo: <{TO}>\r\nSubject: smtp32 bench\r\n\r\n").into_bytes();
     if m.len() + 2 > size {
         m.clear();
     }
@@ -64,7 +65,12 @@ impl Raw {
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
         let reader = BufReader::with_capacity(16 * 1024, stream.try_clone()?);
-        let mut raw = Raw { stream, reader, line: Vec::with_capacity(512), out: Vec::with_capacity(8192) };
+        let mut raw = Raw {
+            stream,
+            reader,
+            line: Vec::with_capacity(512),
+            out: Vec::with_capacity(8192),
+        };
         raw.expect(220)?;
         raw.stream.write_all(b"EHLO raw.bench\r\n")?;
         raw.expect(250)?;
@@ -131,7 +137,8 @@ impl Raw {
         self.expect(354)?;
         for i in 0..n {
             let more = i + 1 < n;
-            self.stream.write_all(if more { &with_next } else { &last })?;
+            self.stream
+                .write_all(if more { &with_next } else { &last })?;
             self.expect(250)?;
             if more {
                 self.expect(250)?;

@@ -62,8 +62,23 @@ pub struct Row {
 
 impl Row {
     /// A row with its per-round values.
-    pub fn new(workload: &'static str, key: &str, label: &str, unit: Unit, role: Role, values: Vec<f64>) -> Row {
-        Row { workload, key: key.into(), label: label.into(), unit, role, values, note: None }
+    pub fn new(
+        workload: &'static str,
+        key: &str,
+        label: &str,
+        unit: Unit,
+        role: Role,
+        values: Vec<f64>,
+    ) -> Row {
+        Row {
+            workload,
+            key: key.into(),
+            label: label.into(),
+            unit,
+            role,
+            values,
+            note: None,
+        }
     }
 
     /// Adds a remark.
@@ -93,14 +108,23 @@ fn fmt_value(v: f64, unit: Unit) -> String {
 
 /// The ratio of `row` to the reference of `role` in the same workload and unit.
 fn ratio(rows: &[Row], row: &Row, role: Role) -> Option<f64> {
-    let reference = rows.iter().find(|r| r.workload == row.workload && r.role == role && r.unit == row.unit
-        && same_metric(&r.key, &row.key))?;
+    let reference = rows.iter().find(|r| {
+        r.workload == row.workload
+            && r.role == role
+            && r.unit == row.unit
+            && same_metric(&r.key, &row.key)
+    })?;
     Some(row.median()? / reference.median()?)
 }
 
 /// Latency rows pair p50 with p50 and p99 with p99.
 fn same_metric(a: &str, b: &str) -> bool {
-    let tail = |k: &str| k.rsplit('.').next().filter(|t| *t == "p50" || *t == "p99").map(str::to_owned);
+    let tail = |k: &str| {
+        k.rsplit('.')
+            .next()
+            .filter(|t| *t == "p50" || *t == "p99")
+            .map(str::to_owned)
+    };
     tail(a) == tail(b)
 }
 
@@ -113,7 +137,11 @@ pub fn table(rows: &[Row]) -> String {
         let (median, range, rounds) = match row.summary() {
             Some(s) => (
                 format!("{} {}", fmt_value(s.median, row.unit), row.unit.name()),
-                format!("{}–{}", fmt_value(s.min, row.unit), fmt_value(s.max, row.unit)),
+                format!(
+                    "{}–{}",
+                    fmt_value(s.min, row.unit),
+                    fmt_value(s.max, row.unit)
+                ),
                 s.rounds.to_string(),
             ),
             None => ("n/a".into(), "".into(), "0".into()),
@@ -150,7 +178,11 @@ pub fn targets(rows: &[Row]) -> String {
     let m = |k: &str| median_of(rows, k);
     let div = |a: Option<f64>, b: Option<f64>| Some(a? / b?);
     let mut out = String::from("| target | wanted | reached | met |\n|---|---|---|---|\n");
-    let mut line = |name: &str, wanted: String, reached: Option<f64>, show: &dyn Fn(f64) -> String, ok: &dyn Fn(f64) -> bool| {
+    let mut line = |name: &str,
+                    wanted: String,
+                    reached: Option<f64>,
+                    show: &dyn Fn(f64) -> String,
+                    ok: &dyn Fn(f64) -> bool| {
         let (r, met) = match reached {
             Some(v) => (show(v), if ok(v) { "yes" } else { "**no**" }),
             None => ("not measured".into(), "–"),
@@ -166,20 +198,70 @@ pub fn targets(rows: &[Row]) -> String {
     let daemon = m("w4.daemon.p50");
     line(
         "W4 daemon NOOP p50",
-        bound.map_or("≤ direct + 1.5 × ping-pong".into(), |b| format!("≤ {b:.1} µs (direct + 1.5 × ping-pong)")),
+        bound.map_or("≤ direct + 1.5 × ping-pong".into(), |b| {
+            format!("≤ {b:.1} µs (direct + 1.5 × ping-pong)")
+        }),
         daemon,
         &|v| format!("{v:.1} µs"),
         &|v| bound.is_some_and(|b| v <= b),
     );
-    line("W1 per-call", "≥ 0.5× smtp-source".into(), div(m("w1.percall"), m("w1.source")), &x, &|v| v >= 0.5);
-    line("W1 sendmsg", "≥ 1.5× smtp-source".into(), div(m("w1.sendmsg"), m("w1.source")), &x, &|v| v >= 1.5);
-    line("W1 batched", "≥ 3× smtp-source".into(), div(m("w1.batch"), m("w1.source")), &x, &|v| v >= 3.0);
-    line("W2 sendmsg, 50 connections", "≥ 1.5× smtp-source".into(), div(m("w2.sendmsg"), m("w2.source")), &x, &|v| v >= 1.5);
-    line("W3 100 MiB through data_buf", "≥ 0.9× raw".into(), div(m("w3.smtp32"), m("w3.raw")), &|v| format!("{v:.2}× raw"), &|v| v >= 0.9);
-    line("W5 daemon RSS per idle connection", "≤ 4 KiB".into(), m("w5.kib"), &|v| format!("{v:.2} KiB"), &|v| v <= 4.0);
+    line(
+        "W1 per-call",
+        "≥ 0.5× smtp-source".into(),
+        div(m("w1.percall"), m("w1.source")),
+        &x,
+        &|v| v >= 0.5,
+    );
+    line(
+        "W1 sendmsg",
+        "≥ 1.5× smtp-source".into(),
+        div(m("w1.sendmsg"), m("w1.source")),
+        &x,
+        &|v| v >= 1.5,
+    );
+    line(
+        "W1 batched",
+        "≥ 3× smtp-source".into(),
+        div(m("w1.batch"), m("w1.source")),
+        &x,
+        &|v| v >= 3.0,
+    );
+    line(
+        "W2 sendmsg, 50 connections",
+        "≥ 1.5× smtp-source".into(),
+        div(m("w2.sendmsg"), m("w2.source")),
+        &x,
+        &|v| v >= 1.5,
+    );
+    line(
+        "W3 100 MiB through data_buf",
+        "≥ 0.9× raw".into(),
+        div(m("w3.smtp32"), m("w3.raw")),
+        &|v| format!("{v:.2}× raw"),
+        &|v| v >= 0.9,
+    );
+    line(
+        "W5 daemon RSS per idle connection",
+        "≤ 4 KiB".into(),
+        m("w5.kib"),
+        &|v| format!("{v:.2} KiB"),
+        &|v| v <= 4.0,
+    );
     let ms = |v: f64| format!("{:.2} ms", v / 1000.0);
-    line("W6 NOOP p99, 10,000 connections open from 100 processes (one prober)", "≤ 5 ms".into(), m("w6.idle.p99"), &ms, &|v| v <= 5000.0);
-    line("W6 NOOP p99, same, the 100 processes also sending NOOPs at a steady rate", "≤ 5 ms".into(), m("w6.load.p99"), &ms, &|v| v <= 5000.0);
+    line(
+        "W6 NOOP p99, 10,000 connections open from 100 processes (one prober)",
+        "≤ 5 ms".into(),
+        m("w6.idle.p99"),
+        &ms,
+        &|v| v <= 5000.0,
+    );
+    line(
+        "W6 NOOP p99, same, the 100 processes also sending NOOPs at a steady rate",
+        "≤ 5 ms".into(),
+        m("w6.load.p99"),
+        &ms,
+        &|v| v <= 5000.0,
+    );
     out
 }
 
@@ -190,16 +272,53 @@ mod tests {
     #[test]
     fn ratios_pair_with_the_references_of_the_same_workload() {
         let rows = vec![
-            Row::new("W1", "w1.source", "smtp-source", Unit::MsgsPerSec, Role::Source, vec![100.0]),
-            Row::new("W1", "w1.raw", "raw", Unit::MsgsPerSec, Role::Raw, vec![400.0]),
-            Row::new("W1", "w1.sendmsg", "sendmsg", Unit::MsgsPerSec, Role::Other, vec![200.0, 200.0, 300.0]),
-            Row::new("W1", "w1.batch", "batch", Unit::MsgsPerSec, Role::Other, vec![]),
+            Row::new(
+                "W1",
+                "w1.source",
+                "smtp-source",
+                Unit::MsgsPerSec,
+                Role::Source,
+                vec![100.0],
+            ),
+            Row::new(
+                "W1",
+                "w1.raw",
+                "raw",
+                Unit::MsgsPerSec,
+                Role::Raw,
+                vec![400.0],
+            ),
+            Row::new(
+                "W1",
+                "w1.sendmsg",
+                "sendmsg",
+                Unit::MsgsPerSec,
+                Role::Other,
+                vec![200.0, 200.0, 300.0],
+            ),
+            Row::new(
+                "W1",
+                "w1.batch",
+                "batch",
+                Unit::MsgsPerSec,
+                Role::Other,
+                vec![],
+            ),
         ];
         let t = table(&rows);
-        assert!(t.contains("| W1 | sendmsg | 200 msg/s | 200–300 | 3 | 2.00× | 0.50× |"), "{t}");
+        assert!(
+            t.contains("| W1 | sendmsg | 200 msg/s | 200–300 | 3 | 2.00× | 0.50× |"),
+            "{t}"
+        );
         assert!(t.contains("| W1 | batch | n/a |"), "{t}");
         let goals = targets(&rows);
-        assert!(goals.contains("| W1 sendmsg | ≥ 1.5× smtp-source | 2.00× smtp-source | yes |"), "{goals}");
-        assert!(goals.contains("| W1 batched | ≥ 3× smtp-source | not measured | – |"), "{goals}");
+        assert!(
+            goals.contains("| W1 sendmsg | ≥ 1.5× smtp-source | 2.00× smtp-source | yes |"),
+            "{goals}"
+        );
+        assert!(
+            goals.contains("| W1 batched | ≥ 3× smtp-source | not measured | – |"),
+            "{goals}"
+        );
     }
 }

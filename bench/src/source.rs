@@ -15,14 +15,35 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs `smtp-source` to completion; returns its wall time.
-pub fn run(program: &Path, addr: SocketAddr, sessions: usize, messages: usize, body: usize) -> Result<Duration> {
+pub fn run(
+    program: &Path,
+    addr: SocketAddr,
+    sessions: usize,
+    messages: usize,
+    body: usize,
+) -> Result<Duration> {
     let mut cmd = Command::new(program);
-    cmd.args(["-s", &sessions.to_string(), "-m", &messages.to_string(), "-l", &body.to_string(), "-d"])
-        .args(["-M", "source.bench", "-f", crate::raw::FROM, "-t", crate::raw::TO])
-        .arg(format!("inet:{addr}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    cmd.args([
+        "-s",
+        &sessions.to_string(),
+        "-m",
+        &messages.to_string(),
+        "-l",
+        &body.to_string(),
+        "-d",
+    ])
+    .args([
+        "-M",
+        "source.bench",
+        "-f",
+        crate::raw::FROM,
+        "-t",
+        crate::raw::TO,
+    ])
+    .arg(format!("inet:{addr}"))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
     let start = Instant::now();
     let status = Child::spawn("smtp-source", &mut cmd)?.wait()?;
     let elapsed = start.elapsed();

@@ -21,7 +21,12 @@ impl Summary {
         }
         let mut v = values.to_vec();
         v.sort_by(f64::total_cmp);
-        Some(Summary { median: percentile_sorted(&v, 50.0), min: v[0], max: v[v.len() - 1], rounds: v.len() })
+        Some(Summary {
+            median: percentile_sorted(&v, 50.0),
+            min: v[0],
+            max: v[v.len() - 1],
+            rounds: v.len(),
+        })
     }
 }
 
@@ -41,7 +46,10 @@ pub fn percentile_sorted(sorted: &[f64], p: f64) -> f64 {
 /// p50 and p99 of `samples` (sorted in place).
 pub fn p50_p99(samples: &mut [f64]) -> (f64, f64) {
     samples.sort_by(f64::total_cmp);
-    (percentile_sorted(samples, 50.0), percentile_sorted(samples, 99.0))
+    (
+        percentile_sorted(samples, 50.0),
+        percentile_sorted(samples, 99.0),
+    )
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
     let client = Client::connect(ctx.daemon.socket())?;
     let addr = ctx.sink.addr();
     let paths = [Path::PerCall, Path::SendMsg, Path::Batch];
-    let (mut src, mut pipe, mut batch, mut lettre, mut lettre_plain) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut src, mut pipe, mut batch, mut lettre, mut lettre_plain) =
+        (vec![], vec![], vec![], vec![], vec![]);
     let mut asynchronous = vec![];
     let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
     let mut nodelay_set = true;
@@ -55,30 +56,81 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             ours[i].push(rate(n, via_daemon::send(&conn, *path, &msg, n)?));
             conn.quit()?;
         }
-        asynchronous.push(rate(n, async_row::send(ctx.daemon.socket(), &ctx.sink_host, &msg, n)?));
+        asynchronous.push(rate(
+            n,
+            async_row::send(ctx.daemon.socket(), &ctx.sink_host, &msg, n)?,
+        ));
     }
     let mut rows = vec![
-        Row::new("W1", "w1.source", "Postfix smtp-source -s 1 -d (no pipelining)", Unit::MsgsPerSec, Role::Source, src),
-        Row::new("W1", "w1.raw", "direct raw client, batched (content + next envelope in one write)", Unit::MsgsPerSec, Role::Raw, batch),
-        Row::new("W1", "w1.raw_pipelined", "direct raw client, envelope pipelined", Unit::MsgsPerSec, Role::Other, pipe),
+        Row::new(
+            "W1",
+            "w1.source",
+            "Postfix smtp-source -s 1 -d (no pipelining)",
+            Unit::MsgsPerSec,
+            Role::Source,
+            src,
+        ),
+        Row::new(
+            "W1",
+            "w1.raw",
+            "direct raw client, batched (content + next envelope in one write)",
+            Unit::MsgsPerSec,
+            Role::Raw,
+            batch,
+        ),
+        Row::new(
+            "W1",
+            "w1.raw_pipelined",
+            "direct raw client, envelope pipelined",
+            Unit::MsgsPerSec,
+            Role::Other,
+            pipe,
+        ),
     ];
     let lettre_label = if nodelay_set {
         "lettre 0.11 SmtpTransport, TCP_NODELAY set"
     } else {
         "lettre 0.11 SmtpTransport (TCP_NODELAY could not be set)"
     };
-    rows.push(Row::new("W1", "w1.lettre", lettre_label, Unit::MsgsPerSec, Role::Other, lettre));
+    rows.push(Row::new(
+        "W1",
+        "w1.lettre",
+        lettre_label,
+        Unit::MsgsPerSec,
+        Role::Other,
+        lettre,
+    ));
     if ctx.lettre_plain {
         rows.push(
-            Row::new("W1", "w1.lettre_plain", "lettre 0.11 SmtpTransport as shipped (no TCP_NODELAY)", Unit::MsgsPerSec, Role::Other, lettre_plain)
-                .note(format!("{} messages", LETTRE_PLAIN_MSGS.min(n))),
+            Row::new(
+                "W1",
+                "w1.lettre_plain",
+                "lettre 0.11 SmtpTransport as shipped (no TCP_NODELAY)",
+                Unit::MsgsPerSec,
+                Role::Other,
+                lettre_plain,
+            )
+            .note(format!("{} messages", LETTRE_PLAIN_MSGS.min(n))),
         );
     }
     for (path, values) in paths.iter().zip(ours) {
-        rows.push(daemon_row("W1", &format!("w1.{}", key(*path)), path.label(), *path, values));
+        rows.push(daemon_row(
+            "W1",
+            &format!("w1.{}", key(*path)),
+            path.label(),
+            *path,
+            values,
+        ));
     }
     let label = "smtp32 async sendmsg (tokio, one thread)";
-    rows.push(Row::new("W1", "w1.async_sendmsg", label, Unit::MsgsPerSec, Role::Other, asynchronous));
+    rows.push(Row::new(
+        "W1",
+        "w1.async_sendmsg",
+        label,
+        Unit::MsgsPerSec,
+        Role::Other,
+        asynchronous,
+    ));
     Ok(rows)
 }
 
@@ -110,19 +162,49 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
     let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W2 round {}/{}", round + 1, ctx.rounds));
-        src.push(rate(total, source::run(&ctx.smtp_source, addr, conns, total, W1_SIZE)?));
+        src.push(rate(
+            total,
+            source::run(&ctx.smtp_source, addr, conns, total, W1_SIZE)?,
+        ));
         rawv.push(rate(total, raw_threads(addr, conns, per_conn)?));
         for (i, path) in paths.iter().enumerate().filter(|(_, p)| p.available()) {
-            ours[i].push(rate(total, via_workers(ctx, *path, procs, conns / procs, per_conn)?));
+            ours[i].push(rate(
+                total,
+                via_workers(ctx, *path, procs, conns / procs, per_conn)?,
+            ));
         }
     }
     let mut rows = vec![
-        Row::new("W2", "w2.source", &format!("Postfix smtp-source -s {conns} -d"), Unit::MsgsPerSec, Role::Source, src),
-        Row::new("W2", "w2.raw", &format!("direct raw client, batched, {conns} threads"), Unit::MsgsPerSec, Role::Raw, rawv),
+        Row::new(
+            "W2",
+            "w2.source",
+            &format!("Postfix smtp-source -s {conns} -d"),
+            Unit::MsgsPerSec,
+            Role::Source,
+            src,
+        ),
+        Row::new(
+            "W2",
+            "w2.raw",
+            &format!("direct raw client, batched, {conns} threads"),
+            Unit::MsgsPerSec,
+            Role::Raw,
+            rawv,
+        ),
     ];
     for (path, values) in paths.iter().zip(ours) {
-        let label = format!("{}, {procs} processes × {} threads", path.label(), conns / procs);
-        rows.push(daemon_row("W2", &format!("w2.{}", key(*path)), &label, *path, values));
+        let label = format!(
+            "{}, {procs} processes × {} threads",
+            path.label(),
+            conns / procs
+        );
+        rows.push(daemon_row(
+            "W2",
+            &format!("w2.{}", key(*path)),
+            &label,
+            *path,
+            values,
+        ));
     }
     Ok(rows)
 }
@@ -148,7 +230,8 @@ fn raw_threads(addr: std::net::SocketAddr, conns: usize, per_conn: usize) -> Res
         barrier.wait();
         let start = Instant::now();
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("raw sender panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("raw sender panicked"))??;
         }
         Ok(start.elapsed())
     })
@@ -156,7 +239,13 @@ fn raw_threads(addr: std::net::SocketAddr, conns: usize, per_conn: usize) -> Res
 
 /// `procs` worker processes with `threads` connections each; the time from
 /// `go` to the last `done`.
-fn via_workers(ctx: &Ctx, path: Path, procs: usize, threads: usize, per_conn: usize) -> Result<Duration> {
+fn via_workers(
+    ctx: &Ctx,
+    path: Path,
+    procs: usize,
+    threads: usize,
+    per_conn: usize,
+) -> Result<Duration> {
     let args = |_: usize| {
         vec![
             "send".to_string(),
@@ -174,7 +263,9 @@ fn via_workers(ctx: &Ctx, path: Path, procs: usize, threads: usize, per_conn: us
             path.name().into(),
         ]
     };
-    let mut workers = (0..procs).map(|i| Worker::spawn(&args(i))).collect::<Result<Vec<_>>>()?;
+    let mut workers = (0..procs)
+        .map(|i| Worker::spawn(&args(i)))
+        .collect::<Result<Vec<_>>>()?;
     for w in &mut workers {
         w.ready()?;
     }
@@ -210,7 +301,21 @@ pub fn w3(ctx: &Ctx) -> Result<Vec<Row>> {
         conn.quit()?;
     }
     Ok(vec![
-        Row::new("W3", "w3.raw", &format!("direct raw client, {mib} MiB in 1 MiB writes"), Unit::MibPerSec, Role::Raw, rawv),
-        Row::new("W3", "w3.smtp32", &format!("smtp32 data_buf, {mib} MiB in 1 MiB calls"), Unit::MibPerSec, Role::Other, ours),
+        Row::new(
+            "W3",
+            "w3.raw",
+            &format!("direct raw client, {mib} MiB in 1 MiB writes"),
+            Unit::MibPerSec,
+            Role::Raw,
+            rawv,
+        ),
+        Row::new(
+            "W3",
+            "w3.smtp32",
+            &format!("smtp32 data_buf, {mib} MiB in 1 MiB calls"),
+            Unit::MibPerSec,
+            Role::Other,
+            ours,
+        ),
     ])
 }

@@ -44,7 +44,9 @@ impl Path {
 
     /// Parses [`Path::name`].
     pub fn parse(s: &str) -> Option<Path> {
-        [Path::PerCall, Path::SendMsg, Path::Batch].into_iter().find(|p| p.name() == s)
+        [Path::PerCall, Path::SendMsg, Path::Batch]
+            .into_iter()
+            .find(|p| p.name() == s)
     }
 
     /// False when this client library lacks the call (the row reads "n/a").
@@ -99,7 +101,11 @@ fn send_msg(_: &Connection, _: &[u8], _: usize) -> Result<()> {
 #[cfg(has_send_many)]
 fn send_batch(conn: &Connection, msg: &[u8], n: usize) -> Result<()> {
     let rcpts = [TO];
-    let messages = (0..n).map(|_| smtp32::Outgoing { from: FROM, rcpts: &rcpts, data: msg });
+    let messages = (0..n).map(|_| smtp32::Outgoing {
+        from: FROM,
+        rcpts: &rcpts,
+        data: msg,
+    });
     for (i, result) in conn.send_many(messages)?.into_iter().enumerate() {
         result.map_err(|e| anyhow!("message {i} of the batch: {e}"))?;
     }

@@ -63,26 +63,46 @@ pub enum Job {
 pub fn run(job: Job) -> Result<()> {
     match job {
         Job::Echo { path } => echo(&path),
-        Job::Send { socket, host, conns, msgs, size, path } => {
+        Job::Send {
+            socket,
+            host,
+            conns,
+            msgs,
+            size,
+            path,
+        } => {
             let path = SendPath::parse(&path).context("unknown send path")?;
             let client = Client::connect(&socket)?;
             let msg = crate::raw::message(size);
-            let opened = (0..conns).map(|_| via_daemon::open(&client, &host)).collect::<Result<Vec<_>>>()?;
+            let opened = (0..conns)
+                .map(|_| via_daemon::open(&client, &host))
+                .collect::<Result<Vec<_>>>()?;
             wait_for_go()?;
             let results: Vec<Result<()>> = std::thread::scope(|s| {
                 let handles: Vec<_> = opened
                     .iter()
                     .map(|conn| s.spawn(|| via_daemon::send(conn, path, &msg, msgs).map(|_| ())))
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or_else(|_| bail!("sender panicked"))).collect()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| bail!("sender panicked")))
+                    .collect()
             });
             results.into_iter().collect::<Result<()>>()?;
             say("done")?;
             Ok(())
         }
-        Job::Hold { socket, host, conns, noops, interval_us } => {
+        Job::Hold {
+            socket,
+            host,
+            conns,
+            noops,
+            interval_us,
+        } => {
             let client = Client::connect(&socket)?;
-            let opened = (0..conns).map(|_| via_daemon::open(&client, &host)).collect::<Result<Vec<_>>>()?;
+            let opened = (0..conns)
+                .map(|_| via_daemon::open(&client, &host))
+                .collect::<Result<Vec<_>>>()?;
             say("ready")?;
             // One round per `go`; the connections stay open until stdin closes.
             let mut lat = Vec::with_capacity(noops);
@@ -162,11 +182,19 @@ impl Worker {
     pub fn spawn(args: &[String]) -> Result<Worker> {
         let exe = std::env::current_exe()?;
         let mut cmd = Command::new(exe);
-        cmd.arg("worker").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.arg("worker")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut child = Child::spawn("bench worker", &mut cmd)?;
         let stdin = child.inner().stdin.take();
         let stdout = BufReader::new(child.inner().stdout.take().context("worker stdout")?);
-        Ok(Worker { child, stdin, stdout })
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+        })
     }
 
     /// The next line the worker prints; an error when it exits first.

@@ -148,7 +148,12 @@ pub(crate) fn run_guarded(what: &str, f: impl FnOnce()) {
 }
 
 /// Calls the debug callback of `entry`, if any.
-pub(crate) fn deliver_traffic(entry: &HandleEntry, handle: Handle, direction: Direction, bytes: &[u8]) {
+pub(crate) fn deliver_traffic(
+    entry: &HandleEntry,
+    handle: Handle,
+    direction: Direction,
+    bytes: &[u8],
+) {
     if let Some(cb) = entry.debug() {
         run_guarded("debug", || cb(handle, direction, bytes));
     }

@@ -7,7 +7,9 @@
 //! yield hook between steps. When the daemon goes away the client is dead for good: make a new
 //! one.
 
-use crate::callbacks::{default_yield, lock, DebugCallback, HandleEntry, StatusCallback, YieldHook};
+use crate::callbacks::{
+    default_yield, lock, DebugCallback, HandleEntry, StatusCallback, YieldHook,
+};
 use crate::connection::Connection;
 use crate::error::{check_line, Error, Result};
 use crate::reader::{self, on_reader_thread, Gate};
@@ -18,8 +20,8 @@ use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAM
 use smtp32_protocol::endpoint::client_socket_path;
 use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError, TrustedSocket};
 use smtp32_protocol::{
-    ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response, ReturnCode,
-    PROTOCOL_VERSION,
+    ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response,
+    ReturnCode, PROTOCOL_VERSION,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -74,7 +76,11 @@ fn shutdown(_stream: &Stream) {}
 /// Checks who listens: the uid the kernel reports for the socket's peer must
 /// be one the socket's folder trusts.
 #[cfg(unix)]
-fn check_daemon(trusted: &TrustedSocket, _path: &Path, stream: &Stream) -> std::result::Result<(), TrustError> {
+fn check_daemon(
+    trusted: &TrustedSocket,
+    _path: &Path,
+    stream: &Stream,
+) -> std::result::Result<(), TrustError> {
     use interprocess::local_socket::traits::StreamCommon as _;
     trusted.check_daemon(stream.peer_creds().ok().and_then(|c| c.euid()))
 }
@@ -82,7 +88,11 @@ fn check_daemon(trusted: &TrustedSocket, _path: &Path, stream: &Stream) -> std::
 /// Checks who serves the pipe: the user in the token of the process that
 /// `GetNamedPipeServerProcessId` names (see `endpoint::account`).
 #[cfg(windows)]
-fn check_daemon(_trusted: &TrustedSocket, path: &Path, stream: &Stream) -> std::result::Result<(), TrustError> {
+fn check_daemon(
+    _trusted: &TrustedSocket,
+    path: &Path,
+    stream: &Stream,
+) -> std::result::Result<(), TrustError> {
     use interprocess::local_socket::traits::StreamCommon as _;
     let server_pid = stream.peer_creds().ok().and_then(|c| c.pid());
     smtp32_protocol::endpoint::account::check_pipe_server(path, server_pid)
@@ -113,14 +123,18 @@ impl Client {
         };
         // Nothing is sent to a socket that another user could have planted.
         let trusted = check_socket_path(&path).map_err(untrusted)?;
-        let name = path.clone().to_fs_name::<GenericFilePath>().map_err(|e| unreachable(&e))?;
+        let name = path
+            .clone()
+            .to_fs_name::<GenericFilePath>()
+            .map_err(|e| unreachable(&e))?;
         let stream = Stream::connect(name).map_err(|e| unreachable(&e))?;
         check_daemon(&trusted, &path, &stream).map_err(untrusted)?;
         let welcome = handshake(&stream).map_err(|e| unreachable(&e))?;
         let stream = Arc::new(stream);
         let routing = Arc::new(Routing::default());
         let gate = Arc::new(Gate::default());
-        reader::spawn(stream.clone(), routing.clone(), gate.clone()).map_err(|e| unreachable(&e))?;
+        reader::spawn(stream.clone(), routing.clone(), gate.clone())
+            .map_err(|e| unreachable(&e))?;
         Ok(Client {
             inner: Arc::new(Inner {
                 stream,
@@ -174,9 +188,18 @@ impl Client {
     /// the round-trip time.
     pub fn ping(&self, payload: &[u8]) -> Result<Duration> {
         let start = Instant::now();
-        match self.call(Request::Ping { payload: payload.to_vec() }, None, None)? {
+        match self.call(
+            Request::Ping {
+                payload: payload.to_vec(),
+            },
+            None,
+            None,
+        )? {
             Response::Pong { payload: echo } if echo == payload => Ok(start.elapsed()),
-            Response::Pong { .. } => Err(Error::new(ReturnCode::Failure, "ping payload came back altered")),
+            Response::Pong { .. } => Err(Error::new(
+                ReturnCode::Failure,
+                "ping payload came back altered",
+            )),
             other => Err(unexpected(other)),
         }
     }
@@ -194,7 +217,12 @@ impl Client {
     /// reads the greeting and sends EHLO (or HELO) `local`. Returns when the
     /// server has accepted, or with the failure. `debug` receives a copy of
     /// all traffic from the greeting on.
-    pub fn helo(&self, host: &str, local: &str, debug: Option<DebugCallback>) -> Result<Connection> {
+    pub fn helo(
+        &self,
+        host: &str,
+        local: &str,
+        debug: Option<DebugCallback>,
+    ) -> Result<Connection> {
         self.open(host, local, OpenMode::Sync, debug, None)
     }
 
@@ -227,7 +255,9 @@ impl Client {
     /// [`Failure::RelayAuth`]: crate::Failure::RelayAuth
     pub fn open_relay(&self, debug: Option<DebugCallback>) -> Result<Connection> {
         let entry = HandleEntry::new(debug, None);
-        let request = Request::OpenRelay { debug: entry.debug().is_some() };
+        let request = Request::OpenRelay {
+            debug: entry.debug().is_some(),
+        };
         match self.call(request, Some(default_yield()), Some(entry.clone()))? {
             Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
             other => Err(unexpected(other)),
@@ -248,7 +278,12 @@ impl Client {
             return Err(Error::invalid_argument("host must not be empty"));
         }
         let entry = HandleEntry::new(debug, status);
-        let request = Request::Open { host: host.to_owned(), local: local.to_owned(), mode, debug: entry.debug().is_some() };
+        let request = Request::Open {
+            host: host.to_owned(),
+            local: local.to_owned(),
+            mode,
+            debug: entry.debug().is_some(),
+        };
         match self.call(request, Some(default_yield()), Some(entry.clone()))? {
             Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
             other => Err(unexpected(other)),
@@ -311,7 +346,10 @@ impl Client {
         if let Some(reason) = self.inner.routing.dead_reason() {
             return Err(Error::cannot_initialize(reason));
         }
-        let frame = ClientFrame::Request { id: RequestId(id), request };
+        let frame = ClientFrame::Request {
+            id: RequestId(id),
+            request,
+        };
         let mut scratch = lock(&self.inner.writer);
         encode_frame(&frame, &mut scratch)
             .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
@@ -328,7 +366,9 @@ impl Client {
             // A partial frame desynchronises the stream: end it, the reader
             // then fails every other waiting call.
             shutdown(&self.inner.stream);
-            return Err(Error::cannot_initialize(format!("daemon connection lost: {e}")));
+            return Err(Error::cannot_initialize(format!(
+                "daemon connection lost: {e}"
+            )));
         }
         if scratch.capacity() > 1 << 20 {
             *scratch = Vec::new();
@@ -337,7 +377,11 @@ impl Client {
     }
 
     fn lost(&self) -> Error {
-        let reason = self.inner.routing.dead_reason().unwrap_or_else(|| "daemon connection lost".into());
+        let reason = self
+            .inner
+            .routing
+            .dead_reason()
+            .unwrap_or_else(|| "daemon connection lost".into());
         Error::cannot_initialize(reason)
     }
 
@@ -357,7 +401,10 @@ impl Drop for ExitGuard<'_> {
 
 /// The error for a response of the wrong kind (a daemon bug).
 pub(crate) fn unexpected(response: Response) -> Error {
-    Error::new(ReturnCode::Failure, format!("unexpected response from smtp32d: {response:?}"))
+    Error::new(
+        ReturnCode::Failure,
+        format!("unexpected response from smtp32d: {response:?}"),
+    )
 }
 
 /// Sends `Hello` and reads `Welcome` (or `Refused`) within the handshake timeout.
@@ -382,12 +429,18 @@ fn handshake(stream: &Stream) -> std::result::Result<smtp32_protocol::Welcome, S
 pub(crate) fn hello() -> ClientFrame {
     ClientFrame::Hello(Hello {
         protocol_version: PROTOCOL_VERSION,
-        client_name: format!("smtp32 {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id()),
+        client_name: format!(
+            "smtp32 {} (pid {})",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id()
+        ),
     })
 }
 
 /// The daemon's answer to [`hello`]: its `Welcome`, or why there is none.
-pub(crate) fn welcome(answer: DaemonFrame) -> std::result::Result<smtp32_protocol::Welcome, String> {
+pub(crate) fn welcome(
+    answer: DaemonFrame,
+) -> std::result::Result<smtp32_protocol::Welcome, String> {
     match answer {
         DaemonFrame::Welcome(w) if w.protocol_version == PROTOCOL_VERSION => Ok(w),
         DaemonFrame::Welcome(w) => Err(format!(

@@ -36,13 +36,19 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("handle", &self.handle).finish()
+        f.debug_struct("Connection")
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 
 impl Connection {
     pub(crate) fn new(client: Client, handle: Handle, entry: Arc<HandleEntry>) -> Self {
-        Connection { client, handle, entry }
+        Connection {
+            client,
+            handle,
+            entry,
+        }
     }
 
     /// The SMTP-32 handle (what C callers see).
@@ -67,25 +73,33 @@ impl Connection {
     /// `SIZE=`, `BODY=8BITMIME` and `SMTPUTF8` itself.
     pub fn mail(&self, from: &str) -> Result<Reply> {
         check_line("from", from)?;
-        self.command(Command::Mail { from: from.to_owned() })
+        self.command(Command::Mail {
+            from: from.to_owned(),
+        })
     }
 
     /// `SEND FROM:<from>` (RFC 821; most servers refuse it).
     pub fn send_from(&self, from: &str) -> Result<Reply> {
         check_line("from", from)?;
-        self.command(Command::Send { from: from.to_owned() })
+        self.command(Command::Send {
+            from: from.to_owned(),
+        })
     }
 
     /// `SOML FROM:<from>` (RFC 821; most servers refuse it).
     pub fn soml(&self, from: &str) -> Result<Reply> {
         check_line("from", from)?;
-        self.command(Command::Soml { from: from.to_owned() })
+        self.command(Command::Soml {
+            from: from.to_owned(),
+        })
     }
 
     /// `SAML FROM:<from>` (RFC 821; most servers refuse it).
     pub fn saml(&self, from: &str) -> Result<Reply> {
         check_line("from", from)?;
-        self.command(Command::Saml { from: from.to_owned() })
+        self.command(Command::Saml {
+            from: from.to_owned(),
+        })
     }
 
     /// `RCPT TO:<to>`: adds a recipient.
@@ -107,13 +121,17 @@ impl Connection {
     /// `VRFY name`.
     pub fn vrfy(&self, name: &str) -> Result<Reply> {
         check_line("name", name)?;
-        self.command(Command::Vrfy { name: name.to_owned() })
+        self.command(Command::Vrfy {
+            name: name.to_owned(),
+        })
     }
 
     /// `EXPN name`; the reply has one line per member of the list.
     pub fn expn(&self, name: &str) -> Result<Reply> {
         check_line("name", name)?;
-        self.command(Command::Expn { name: name.to_owned() })
+        self.command(Command::Expn {
+            name: name.to_owned(),
+        })
     }
 
     /// `HELP [topic]`; `None` or `""` asks for the general list.
@@ -122,7 +140,9 @@ impl Connection {
         if let Some(t) = topic {
             check_line("topic", t)?;
         }
-        self.command(Command::Help { topic: topic.map(str::to_owned) })
+        self.command(Command::Help {
+            topic: topic.map(str::to_owned),
+        })
     }
 
     /// `TURN` (RFC 821; most servers refuse it).
@@ -136,9 +156,13 @@ impl Connection {
         check_line("command", line)?;
         let verb = line.split_ascii_whitespace().next().unwrap_or("");
         if line.trim().is_empty() || verb.eq_ignore_ascii_case("QUIT") {
-            return Err(Error::invalid_argument("direct needs a command, and not QUIT (use quit)"));
+            return Err(Error::invalid_argument(
+                "direct needs a command, and not QUIT (use quit)",
+            ));
         }
-        self.command(Command::Direct { line: line.to_owned() })
+        self.command(Command::Direct {
+            line: line.to_owned(),
+        })
     }
 
     /// Sends message bytes of the current transaction (the first call sends
@@ -167,12 +191,24 @@ impl Connection {
     /// `InvalidArgument`.
     pub fn data_from(&self, fill: impl FnMut(&mut [u8]) -> DataStep) -> Result<Reply> {
         let _busy = self.begin()?;
-        let stop = || self.entry.is_aborted().then(|| Error::new(ReturnCode::Aborted, "aborted by xquit"));
-        match pump(self.client.chunk_limit(), fill, |c| self.send_chunk(c), stop)? {
+        let stop = || {
+            self.entry
+                .is_aborted()
+                .then(|| Error::new(ReturnCode::Aborted, "aborted by xquit"))
+        };
+        match pump(
+            self.client.chunk_limit(),
+            fill,
+            |c| self.send_chunk(c),
+            stop,
+        )? {
             PumpEnd::End => self.data_end_inner(),
             PumpEnd::Abort => {
                 self.abort_quietly();
-                Err(Error::new(ReturnCode::Aborted, "message aborted by the data callback"))
+                Err(Error::new(
+                    ReturnCode::Aborted,
+                    "message aborted by the data callback",
+                ))
             }
             PumpEnd::Overrun { claimed, room } => {
                 self.abort_quietly();
@@ -185,7 +221,9 @@ impl Connection {
 
     /// The last complete reply the server sent on this connection, if any.
     pub fn last_reply(&self) -> Result<Option<Reply>> {
-        match self.request(Request::LastReply { handle: self.handle })? {
+        match self.request(Request::LastReply {
+            handle: self.handle,
+        })? {
             Response::LastReply(r) => Ok(r),
             other => Err(unexpected(other)),
         }
@@ -196,8 +234,13 @@ impl Connection {
         let seconds = u16::try_from(seconds)
             .ok()
             .filter(|s| (1..=999).contains(s))
-            .ok_or_else(|| Error::invalid_argument(format!("timeout {seconds} outside 1..=999 seconds")))?;
-        self.expect_done(Request::SetTimeout { handle: self.handle, seconds })
+            .ok_or_else(|| {
+                Error::invalid_argument(format!("timeout {seconds} outside 1..=999 seconds"))
+            })?;
+        self.expect_done(Request::SetTimeout {
+            handle: self.handle,
+            seconds,
+        })
     }
 
     /// Installs, replaces or (with `None`) removes the traffic callback. The
@@ -205,9 +248,14 @@ impl Connection {
     pub fn set_debug(&self, callback: Option<DebugCallback>) -> Result<()> {
         match self.entry.replace_debug(callback) {
             None => Ok(()),
-            Some(enabled) => self.expect_done(Request::SetDebug { handle: self.handle, enabled }).inspect_err(|_| {
-                self.entry.debug_switch_failed(enabled);
-            }),
+            Some(enabled) => self
+                .expect_done(Request::SetDebug {
+                    handle: self.handle,
+                    enabled,
+                })
+                .inspect_err(|_| {
+                    self.entry.debug_switch_failed(enabled);
+                }),
         }
     }
 
@@ -222,7 +270,9 @@ impl Connection {
     /// next open with the same key instead (see the README).
     pub fn quit(self) -> Result<()> {
         let _busy = self.begin()?;
-        let result = self.expect_done(Request::Quit { handle: self.handle });
+        let result = self.expect_done(Request::Quit {
+            handle: self.handle,
+        });
         if !matches!(&result, Err(e) if e.code() == ReturnCode::InProgress) {
             self.entry.mark_closed();
             self.client.routing().forget(self.handle);
@@ -237,7 +287,9 @@ impl Connection {
     /// waiting for the daemon's answer.
     pub fn xquit(&self) -> Result<()> {
         self.entry.mark_aborted();
-        let request = Request::XQuit { handle: self.handle };
+        let request = Request::XQuit {
+            handle: self.handle,
+        };
         if on_reader_thread() {
             // Writing may block behind a large data chunk; never do that on
             // the thread that reads, which must keep draining the daemon.
@@ -247,7 +299,12 @@ impl Connection {
                 .spawn(move || {
                     let _ = client.send_only(request);
                 })
-                .map_err(|e| Error::new(ReturnCode::Failure, format!("cannot start xquit thread: {e}")))?;
+                .map_err(|e| {
+                    Error::new(
+                        ReturnCode::Failure,
+                        format!("cannot start xquit thread: {e}"),
+                    )
+                })?;
             return Ok(());
         }
         let result = match self.client.call(request, None, None) {
@@ -261,18 +318,26 @@ impl Connection {
 
     fn command(&self, command: Command) -> Result<Reply> {
         let _busy = self.begin()?;
-        match self.request(Request::Command { handle: self.handle, command })? {
+        match self.request(Request::Command {
+            handle: self.handle,
+            command,
+        })? {
             Response::Reply(r) => Ok(r),
             other => Err(unexpected(other)),
         }
     }
 
     fn send_chunk(&self, chunk: &[u8]) -> Result<()> {
-        self.expect_done(Request::DataChunk { handle: self.handle, bytes: chunk.to_vec() })
+        self.expect_done(Request::DataChunk {
+            handle: self.handle,
+            bytes: chunk.to_vec(),
+        })
     }
 
     fn data_end_inner(&self) -> Result<Reply> {
-        match self.request(Request::DataEnd { handle: self.handle })? {
+        match self.request(Request::DataEnd {
+            handle: self.handle,
+        })? {
             Response::Reply(r) => Ok(r),
             other => Err(unexpected(other)),
         }
@@ -309,11 +374,17 @@ impl Connection {
     /// arrives reports `Aborted`.
     fn begin(&self) -> Result<BusyGuard> {
         if self.is_closed() {
-            return Err(Error::new(ReturnCode::InvalidHandle, "the handle was closed"));
+            return Err(Error::new(
+                ReturnCode::InvalidHandle,
+                "the handle was closed",
+            ));
         }
-        self.entry
-            .begin()
-            .ok_or_else(|| Error::new(ReturnCode::InProgress, "another operation is in progress on this handle"))
+        self.entry.begin().ok_or_else(|| {
+            Error::new(
+                ReturnCode::InProgress,
+                "another operation is in progress on this handle",
+            )
+        })
     }
 
     /// Resets the connection after a callback abandoned the message.

@@ -149,7 +149,10 @@ mod tests {
         .unwrap();
         assert_eq!(end, PumpEnd::End);
         let smallest = offered.iter().min();
-        assert!(offered.iter().all(|&n| n >= MIN_CALLBACK_BUFFER_BYTES), "{smallest:?}");
+        assert!(
+            offered.iter().all(|&n| n >= MIN_CALLBACK_BUFFER_BYTES),
+            "{smallest:?}"
+        );
         // A batch smaller than 4 KiB is offered whole.
         let (_, sent) = run(&[7u8; 10_000], 100);
         assert!(sent.iter().all(|c| c.len() <= 100));
@@ -158,12 +161,23 @@ mod tests {
     #[test]
     fn abort_overrun_and_stop_end_the_loop() {
         let nothing = |_: &[u8]| Ok(());
-        assert_eq!(pump(100, |_| DataStep::Abort, nothing, || None).unwrap(), PumpEnd::Abort);
+        assert_eq!(
+            pump(100, |_| DataStep::Abort, nothing, || None).unwrap(),
+            PumpEnd::Abort
+        );
         assert_eq!(
             pump(100, |_| DataStep::Bytes(101), nothing, || None).unwrap(),
-            PumpEnd::Overrun { claimed: 101, room: 100 }
+            PumpEnd::Overrun {
+                claimed: 101,
+                room: 100
+            }
         );
-        let stopped = pump(100, |_| DataStep::Bytes(1), nothing, || Some(Error::new(smtp32_protocol::ReturnCode::Aborted, "x")));
+        let stopped = pump(
+            100,
+            |_| DataStep::Bytes(1),
+            nothing,
+            || Some(Error::new(smtp32_protocol::ReturnCode::Aborted, "x")),
+        );
         assert!(stopped.unwrap_err().is_aborted());
     }
 }

@@ -3,7 +3,9 @@
 //! with English day and month names whatever the locale.
 
 const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// A broken-down local time, as `localtime_r` gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,11 +114,32 @@ mod tests {
 
     #[test]
     fn formats_like_the_rfc() {
-        let t = LocalTime { year: 2026, month: 11, day: 28, weekday: 6, hour: 13, minute: 28, second: 29, utc_offset_secs: 0 };
+        let t = LocalTime {
+            year: 2026,
+            month: 11,
+            day: 28,
+            weekday: 6,
+            hour: 13,
+            minute: 28,
+            second: 29,
+            utc_offset_secs: 0,
+        };
         assert_eq!(format_rfc5322(&t), "Sat, 28 Nov 2026 13:28:29 +0000");
-        let t = LocalTime { day: 1, month: 2, weekday: 0, hour: 4, minute: 5, second: 6, utc_offset_secs: -(3 * 3600 + 30 * 60), ..t };
+        let t = LocalTime {
+            day: 1,
+            month: 2,
+            weekday: 0,
+            hour: 4,
+            minute: 5,
+            second: 6,
+            utc_offset_secs: -(3 * 3600 + 30 * 60),
+            ..t
+        };
         assert_eq!(format_rfc5322(&t), "Sun, 01 Feb 2026 04:05:06 -0330");
-        let t = LocalTime { utc_offset_secs: 5 * 3600 + 45 * 60, ..t };
+        let t = LocalTime {
+            utc_offset_secs: 5 * 3600 + 45 * 60,
+            ..t
+        };
         assert!(format_rfc5322(&t).ends_with(" +0545"));
     }
 

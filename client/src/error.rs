@@ -25,7 +25,12 @@ pub struct Error {
 impl Error {
     /// An error with this code and message and no server reply.
     pub fn new(code: ReturnCode, message: impl Into<String>) -> Self {
-        Error { code, reply: None, message: message.into(), failure: None }
+        Error {
+            code,
+            reply: None,
+            message: message.into(),
+            failure: None,
+        }
     }
 
     /// `SMTP_INVALID_ARGUMENT`: bad input detected before anything was sent.
@@ -76,12 +81,16 @@ impl Error {
 
     /// True when the server refused with a 4xx reply (worth retrying later).
     pub fn is_transient(&self) -> bool {
-        self.reply.as_ref().is_some_and(|r| (400..500).contains(&r.code))
+        self.reply
+            .as_ref()
+            .is_some_and(|r| (400..500).contains(&r.code))
     }
 
     /// True when the server refused with a 5xx reply (do not retry as is).
     pub fn is_permanent(&self) -> bool {
-        self.reply.as_ref().is_some_and(|r| (500..600).contains(&r.code))
+        self.reply
+            .as_ref()
+            .is_some_and(|r| (500..600).contains(&r.code))
     }
 
     /// True when the operation was cancelled (`xquit` or a callback); the handle is gone.
@@ -104,7 +113,9 @@ impl From<Failure> for Error {
 /// Checks a string argument that becomes part of an SMTP command line.
 pub(crate) fn check_line(what: &str, value: &str) -> Result<()> {
     if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Err(Error::invalid_argument(format!("{what} must not contain CR, LF or NUL")));
+        return Err(Error::invalid_argument(format!(
+            "{what} must not contain CR, LF or NUL"
+        )));
     }
     Ok(())
 }
@@ -114,7 +125,11 @@ mod tests {
     use super::*;
 
     fn refused(code: u16) -> Error {
-        Failure::Refused(Reply { code, lines: vec!["no".into()] }).into()
+        Failure::Refused(Reply {
+            code,
+            lines: vec!["no".into()],
+        })
+        .into()
     }
 
     #[test]
@@ -131,14 +146,20 @@ mod tests {
     #[test]
     fn display_names_the_code() {
         let e = Error::cannot_initialize("daemon connection lost");
-        assert_eq!(e.to_string(), "daemon connection lost (SMTP_CANNOT_INITIALIZE)");
+        assert_eq!(
+            e.to_string(),
+            "daemon connection lost (SMTP_CANNOT_INITIALIZE)"
+        );
     }
 
     #[test]
     fn line_check_refuses_line_breaks() {
         assert!(check_line("from", "a@b").is_ok());
         for bad in ["a\rb", "a\nb", "a\0b"] {
-            assert_eq!(check_line("from", bad).unwrap_err().code(), ReturnCode::InvalidArgument);
+            assert_eq!(
+                check_line("from", bad).unwrap_err().code(),
+                ReturnCode::InvalidArgument
+            );
         }
     }
 }

@@ -41,6 +41,8 @@
 #![warn(missing_docs)]
 
 mod admin;
+#[cfg(all(feature = "tokio", unix))]
+pub mod asynchronous;
 mod callbacks;
 mod client;
 mod connection;
@@ -48,14 +50,12 @@ mod data;
 pub mod date;
 mod error;
 pub mod ffi;
+#[cfg(all(feature = "lettre", unix))]
+mod lettre_transport;
 mod queue;
 mod reader;
 mod routing;
 pub mod socks;
-#[cfg(all(feature = "tokio", unix))]
-pub mod asynchronous;
-#[cfg(all(feature = "lettre", unix))]
-mod lettre_transport;
 #[cfg(all(feature = "lettre", unix))]
 pub use lettre_transport::LettreTransport;
 
@@ -67,7 +67,7 @@ pub use error::{Error, Result};
 pub use queue::Submitted;
 pub use smtp32_protocol::endpoint::client_socket_path;
 pub use smtp32_protocol::{
-    AuthMechanism, EnhancedStatus, Failure, QueueEntry, SendReport, Submission,
-    CacheStatus, ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ErrorCount, Handle, InFlight, Reply,
-    ReturnCode, StateCounts, TrafficLine,
+    AuthMechanism, CacheStatus, ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus,
+    Direction, EnhancedStatus, ErrorCount, Failure, Handle, InFlight, QueueEntry, Reply,
+    ReturnCode, SendReport, StateCounts, Submission, TrafficLine,
 };

@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 /// How long no call must have been waiting before the reader thread reads.
 pub(crate) const HANDBACK: Duration = Duration::from_millis(20);
 
-
 thread_local! {
     static ON_READER: Cell<bool> = const { Cell::new(false) };
 }
@@ -83,7 +82,13 @@ struct GateState {
 
 impl Default for GateState {
     fn default() -> Self {
-        GateState { held: false, callers: 0, last_call: Instant::now(), sleepers: Vec::new(), inbuf: new_decoder() }
+        GateState {
+            held: false,
+            callers: 0,
+            last_call: Instant::now(),
+            sleepers: Vec::new(),
+            inbuf: new_decoder(),
+        }
     }
 }
 
@@ -130,7 +135,14 @@ impl Gate {
 
     /// The caller of request `id` (waiting on `slot`) reads for at most
     /// `wait`, or parks for it when another thread reads.
-    pub(crate) fn take_turn(&self, id: u64, slot: &Arc<Slot>, wait: Duration, stream: &Stream, routing: &Routing) -> Turn {
+    pub(crate) fn take_turn(
+        &self,
+        id: u64,
+        slot: &Arc<Slot>,
+        wait: Duration,
+        stream: &Stream,
+        routing: &Routing,
+    ) -> Turn {
         let inbuf = {
             let mut s = lock(&self.state);
             if s.held || !CALLERS_READ {
@@ -152,7 +164,11 @@ impl Gate {
                 break Turn::Settled;
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            match if has_frame(&inbuf) { Ok(true) } else { readable(stream, Some(left)) } {
+            match if has_frame(&inbuf) {
+                Ok(true)
+            } else {
+                readable(stream, Some(left))
+            } {
                 Ok(true) => {}
                 Ok(false) => break Turn::Waited,
                 Err(e) => {
@@ -187,8 +203,16 @@ impl Gate {
                 return Some(has_frame(&s.inbuf));
             }
             let quiet_for = s.last_call.elapsed();
-            let wait = if s.held || s.callers > 0 { HANDBACK } else { HANDBACK.saturating_sub(quiet_for) };
-            s = self.quiet.wait_timeout(s, wait.max(Duration::from_millis(1))).map(|(g, _)| g).unwrap_or_else(|e| e.into_inner().0);
+            let wait = if s.held || s.callers > 0 {
+                HANDBACK
+            } else {
+                HANDBACK.saturating_sub(quiet_for)
+            };
+            s = self
+                .quiet
+                .wait_timeout(s, wait.max(Duration::from_millis(1)))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
         }
     }
 
@@ -206,45 +230,57 @@ impl Gate {
 /// Reads one frame and routes it (running callbacks marked as such);
 /// `Err` with the reason when the stream ended or broke.
 fn read_one(stream: &Stream, routing: &Routing, inbuf: &mut FrameDecoder) -> Result<(), String> {
-    let frame: DaemonFrame = inbuf.next_frame(&mut &*stream).map_err(|e: CodecError| e.to_string())?;
+    let frame: DaemonFrame = inbuf
+        .next_frame(&mut &*stream)
+        .map_err(|e: CodecError| e.to_string())?;
     let _scope = CallbackScope::enter();
     route_frame(routing, frame)
 }
 
 /// Starts the reader thread for `stream`.
-pub(crate) fn spawn(stream: Arc<Stream>, routing: Arc<Routing>, gate: Arc<Gate>) -> std::io::Result<()> {
-    std::thread::Builder::new().name("smtp32-reader".into()).spawn(move || {
-        ON_READER.with(|f| f.set(true));
-        let run = || -> Option<String> {
-            loop {
-                let buffered = gate.wait_quiet(&routing)?;
-                if CALLERS_READ && !buffered {
-                    // Wait for data without holding the gate: a call that
-                    // starts meanwhile reads its own response (no hand-over).
-                    if let Err(e) = readable(&stream, None) {
-                        return Some(e.to_string());
+pub(crate) fn spawn(
+    stream: Arc<Stream>,
+    routing: Arc<Routing>,
+    gate: Arc<Gate>,
+) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("smtp32-reader".into())
+        .spawn(move || {
+            ON_READER.with(|f| f.set(true));
+            let run = || -> Option<String> {
+                loop {
+                    let buffered = gate.wait_quiet(&routing)?;
+                    if CALLERS_READ && !buffered {
+                        // Wait for data without holding the gate: a call that
+                        // starts meanwhile reads its own response (no hand-over).
+                        if let Err(e) = readable(&stream, None) {
+                            return Some(e.to_string());
+                        }
+                    }
+                    let Some(mut inbuf) = gate.hold_if_quiet() else {
+                        continue;
+                    };
+                    // A caller may have read what woke us.
+                    let ready = !CALLERS_READ
+                        || has_frame(&inbuf)
+                        || readable(&stream, Some(Duration::ZERO)).unwrap_or(true);
+                    if !ready {
+                        gate.release(inbuf);
+                        continue;
+                    }
+                    let read = read_one(&stream, &routing, &mut inbuf);
+                    gate.release(inbuf);
+                    if let Err(reason) = read {
+                        return Some(reason);
                     }
                 }
-                let Some(mut inbuf) = gate.hold_if_quiet() else { continue };
-                // A caller may have read what woke us.
-                let ready = !CALLERS_READ || has_frame(&inbuf) || readable(&stream, Some(Duration::ZERO)).unwrap_or(true);
-                if !ready {
-                    gate.release(inbuf);
-                    continue;
-                }
-                let read = read_one(&stream, &routing, &mut inbuf);
-                gate.release(inbuf);
-                if let Err(reason) = read {
-                    return Some(reason);
-                }
+            };
+            let reason = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+                .unwrap_or_else(|_| Some("smtp32 reader thread panicked".to_owned()));
+            if let Some(reason) = reason {
+                routing.kill(&format!("daemon connection lost: {reason}"));
             }
-        };
-        let reason = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
-            .unwrap_or_else(|_| Some("smtp32 reader thread panicked".to_owned()));
-        if let Some(reason) = reason {
-            routing.kill(&format!("daemon connection lost: {reason}"));
-        }
-    })?;
+        })?;
     Ok(())
 }
 
@@ -262,8 +298,14 @@ fn readable(stream: &Stream, wait: Option<Duration>) -> std::io::Result<bool> {
     else {
         return Ok(true);
     };
-    let mut fd = libc::pollfd { fd: s.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = wait.map_or(-1, |w| w.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
+    let mut fd = libc::pollfd {
+        fd: s.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = wait.map_or(-1, |w| {
+        w.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+    });
     // SAFETY: one pollfd on a descriptor `stream` owns for the duration of the call.
     match unsafe { libc::poll(&mut fd, 1, ms) } {
         n if n > 0 => Ok(true),

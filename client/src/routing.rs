@@ -58,7 +58,10 @@ enum SlotState {
 impl Slot {
     /// A slot for the calling thread.
     pub(crate) fn new() -> Arc<Slot> {
-        Arc::new(Slot { state: Mutex::new(SlotState::Waiting), thread: std::thread::current() })
+        Arc::new(Slot {
+            state: Mutex::new(SlotState::Waiting),
+            thread: std::thread::current(),
+        })
     }
 
     /// True until the response (or the connection's death) arrives.
@@ -84,7 +87,6 @@ impl Slot {
     pub(crate) fn wake(&self) {
         self.thread.unpark();
     }
-
 }
 
 impl Waiter for Slot {
@@ -128,14 +130,21 @@ impl<W> Default for Routing<W> {
             parked_bytes: 0,
             dead: None,
         };
-        Routing { table: Mutex::new(table) }
+        Routing {
+            table: Mutex::new(table),
+        }
     }
 }
 
 impl<W: Waiter> Routing<W> {
     /// Registers a caller waiting for the response to `id` (and, for `Open`,
     /// the entry to move to the new handle). Fails when the connection is dead.
-    pub(crate) fn register(&self, id: u64, slot: Arc<W>, opening: Option<Arc<HandleEntry>>) -> Result<(), Error> {
+    pub(crate) fn register(
+        &self,
+        id: u64,
+        slot: Arc<W>,
+        opening: Option<Arc<HandleEntry>>,
+    ) -> Result<(), Error> {
         let mut t = lock(&self.table);
         if let Some(reason) = &t.dead {
             return Err(Error::cannot_initialize(reason.clone()));
@@ -285,9 +294,11 @@ pub(crate) fn route_frame<W: Waiter>(
 ) -> Result<(), String> {
     match frame {
         DaemonFrame::Response { id, response } => routing.route_response(id.0, response),
-        DaemonFrame::Event(Event::Traffic { handle, direction, bytes }) => {
-            routing.route_traffic(handle, direction, bytes)
-        }
+        DaemonFrame::Event(Event::Traffic {
+            handle,
+            direction,
+            bytes,
+        }) => routing.route_traffic(handle, direction, bytes),
         DaemonFrame::Event(Event::Connected { handle, result }) => {
             routing.route_connected(handle, result)
         }

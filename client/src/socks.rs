@@ -11,8 +11,8 @@ use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{Request, Response};
 
 pub use smtp32_protocol::{
-    DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
-    SocksVersions, DEFAULT_SOCKS_PORT,
+    DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods,
+    SocksRoute, SocksUser, SocksVersions, DEFAULT_SOCKS_PORT,
 };
 
 impl Client {
@@ -28,11 +28,20 @@ impl Client {
     /// unreachable one `HostNotResponding`; a proxy that refuses (no common
     /// version or method, wrong password, destination refused) is `Failure`
     /// with the proxy's reason and no reply.
-    pub fn fw_helo(&self, route: SocksRoute, local: &str, debug: Option<DebugCallback>) -> Result<Connection> {
+    pub fn fw_helo(
+        &self,
+        route: SocksRoute,
+        local: &str,
+        debug: Option<DebugCallback>,
+    ) -> Result<Connection> {
         check_line("local", local)?;
         route.check().map_err(Error::from)?;
         let entry = HandleEntry::new(debug, None);
-        let request = Request::OpenViaSocks { route, local: local.to_owned(), debug: entry.debug().is_some() };
+        let request = Request::OpenViaSocks {
+            route,
+            local: local.to_owned(),
+            debug: entry.debug().is_some(),
+        };
         match self.call(request, Some(default_yield()), Some(entry.clone()))? {
             Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
             other => Err(unexpected(other)),

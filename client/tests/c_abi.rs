@@ -61,31 +61,52 @@ fn c_functions_behave_as_the_manual_says() {
     let data2 = data.clone();
     let d = start(move |p, id, req| {
         match req {
-            Request::Open { mode: OpenMode::Async, .. } => {
+            Request::Open {
+                mode: OpenMode::Async,
+                ..
+            } => {
                 p.respond(id, Response::Opened { handle: h(20) });
-                p.event(Event::Connected { handle: h(20), result: Ok(()) });
+                p.event(Event::Connected {
+                    handle: h(20),
+                    result: Ok(()),
+                });
             }
-            Request::Open { host, .. } if host == "refusing" => {
-                p.respond(id, Response::Failed(Failure::Refused(reply(554, "go away"))))
-            }
+            Request::Open { host, .. } if host == "refusing" => p.respond(
+                id,
+                Response::Failed(Failure::Refused(reply(554, "go away"))),
+            ),
             Request::Open { .. } => {
                 p.traffic(h(10), smtp32::Direction::FromServer, b"220 hi\r\n");
                 p.respond(id, Response::Opened { handle: h(10) });
             }
-            Request::Command { command: Command::Mail { .. }, .. } => {
-                p.respond(id, Response::Failed(Failure::Refused(reply(550, "sender rejected"))))
-            }
-            Request::Command { command: Command::Expn { .. }, .. } => p.respond(
+            Request::Command {
+                command: Command::Mail { .. },
+                ..
+            } => p.respond(
                 id,
-                Response::Reply(smtp32::Reply { code: 250, lines: vec!["a <a@x>".into(), "b <b@x>".into()] }),
+                Response::Failed(Failure::Refused(reply(550, "sender rejected"))),
             ),
-            Request::Command { command: Command::Direct { .. }, .. } => {
-                p.respond(id, Response::Reply(reply(250, "a rather long reply text")))
-            }
+            Request::Command {
+                command: Command::Expn { .. },
+                ..
+            } => p.respond(
+                id,
+                Response::Reply(smtp32::Reply {
+                    code: 250,
+                    lines: vec!["a <a@x>".into(), "b <b@x>".into()],
+                }),
+            ),
+            Request::Command {
+                command: Command::Direct { .. },
+                ..
+            } => p.respond(id, Response::Reply(reply(250, "a rather long reply text"))),
             Request::Command { .. } => p.respond(id, Response::Reply(reply(250, "ok"))),
             Request::LastReply { .. } => p.respond(
                 id,
-                Response::LastReply(Some(smtp32::Reply { code: 550, lines: vec!["one".into(), "two".into()] })),
+                Response::LastReply(Some(smtp32::Reply {
+                    code: 550,
+                    lines: vec!["one".into(), "two".into()],
+                })),
             ),
             Request::DataChunk { bytes, .. } => {
                 data2.lock().unwrap().extend_from_slice(&bytes);
@@ -99,39 +120,78 @@ fn c_functions_behave_as_the_manual_says() {
     std::env::set_var("SMTP32_SOCKET", &d.path);
     watchdog(20, move || unsafe {
         let mut hc: SMTP_HANDLE = 0;
-        assert_eq!(smtp_helo(std::ptr::null(), c"me".as_ptr(), &mut hc, None, 0), code(ReturnCode::InvalidArgument));
-        assert_eq!(smtp_helo(c"mx".as_ptr(), c"me".as_ptr(), std::ptr::null_mut(), None, 0), code(ReturnCode::InvalidArgument));
+        assert_eq!(
+            smtp_helo(std::ptr::null(), c"me".as_ptr(), &mut hc, None, 0),
+            code(ReturnCode::InvalidArgument)
+        );
+        assert_eq!(
+            smtp_helo(
+                c"mx".as_ptr(),
+                c"me".as_ptr(),
+                std::ptr::null_mut(),
+                None,
+                0
+            ),
+            code(ReturnCode::InvalidArgument)
+        );
 
         // A refused greeting: the reply is available through smtp_rply(0, ...).
-        assert_eq!(smtp_helo(c"refusing".as_ptr(), c"me".as_ptr(), &mut hc, None, 0), code(ReturnCode::Failure));
+        assert_eq!(
+            smtp_helo(c"refusing".as_ptr(), c"me".as_ptr(), &mut hc, None, 0),
+            code(ReturnCode::Failure)
+        );
         let mut buf = [0 as c_char; 64];
         let mut rc: c_int = 0;
         assert_eq!(smtp_rply(0, buf.as_mut_ptr(), 64, &mut rc), 0);
-        assert_eq!((CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), rc), ("554 go away", 554));
+        assert_eq!(
+            (CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), rc),
+            ("554 go away", 554)
+        );
 
-        assert_eq!(smtp_helo(c"mx".as_ptr(), c"me".as_ptr(), &mut hc, Some(on_debug), 77), 0);
+        assert_eq!(
+            smtp_helo(c"mx".as_ptr(), c"me".as_ptr(), &mut hc, Some(on_debug), 77),
+            0
+        );
         assert_eq!(hc, 10);
-        assert_eq!(*TRAFFIC.lock().unwrap(), vec![(10, b"220 hi\r\n".to_vec(), 77)]);
+        assert_eq!(
+            *TRAFFIC.lock().unwrap(),
+            vec![(10, b"220 hi\r\n".to_vec(), 77)]
+        );
 
         assert_eq!(smtp_mail(hc, c"a@b".as_ptr()), code(ReturnCode::Failure));
-        assert_eq!(smtp_mail(hc, c"a\r\nb".as_ptr()), code(ReturnCode::InvalidArgument));
+        assert_eq!(
+            smtp_mail(hc, c"a\r\nb".as_ptr()),
+            code(ReturnCode::InvalidArgument)
+        );
         assert_eq!(smtp_rcpt(hc, c"c@d".as_ptr()), 0);
         assert_eq!(smtp_noop(hc), 0);
 
         // smtp_rply: full text joined with CRLF, truncated to the buffer.
         assert_eq!(smtp_rply(hc, buf.as_mut_ptr(), 64, &mut rc), 0);
-        assert_eq!((CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), rc), ("550-one\r\n550 two", 550));
+        assert_eq!(
+            (CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), rc),
+            ("550-one\r\n550 two", 550)
+        );
         assert_eq!(smtp_rply(hc, buf.as_mut_ptr(), 6, &mut rc), 0);
         assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "550-o");
-        assert_eq!(smtp_rply(hc, buf.as_mut_ptr(), 6, std::ptr::null_mut()), code(ReturnCode::InvalidArgument));
+        assert_eq!(
+            smtp_rply(hc, buf.as_mut_ptr(), 6, std::ptr::null_mut()),
+            code(ReturnCode::InvalidArgument)
+        );
 
         // smtp_direct with a buffer too small.
         let mut len: c_int = 8;
-        assert_eq!(smtp_direct(hc, c"XTEST".as_ptr(), buf.as_mut_ptr(), &mut len), code(ReturnCode::InsufficientLength));
+        assert_eq!(
+            smtp_direct(hc, c"XTEST".as_ptr(), buf.as_mut_ptr(), &mut len),
+            code(ReturnCode::InsufficientLength)
+        );
         assert_eq!(len as usize, "250 a rather long reply text".len() + 1);
         assert_eq!(CStr::from_ptr(buf.as_ptr()).to_str().unwrap(), "250 a r");
         let mut len: c_int = 64;
-        assert_eq!(smtp_direct(hc, c"QUIT".as_ptr(), buf.as_mut_ptr(), &mut len), code(ReturnCode::InvalidArgument));
+        assert_eq!(
+            smtp_direct(hc, c"QUIT".as_ptr(), buf.as_mut_ptr(), &mut len),
+            code(ReturnCode::InvalidArgument)
+        );
 
         assert_eq!(smtp_expn(hc, c"list".as_ptr(), Some(on_line)), 0);
         assert_eq!(*LINES.lock().unwrap(), vec!["a <a@x>", "b <b@x>"]);
@@ -139,11 +199,23 @@ fn c_functions_behave_as_the_manual_says() {
         // Options.
         let mut param: usize = 0;
         assert_eq!(smtp_opts(hc, OPT_SET_PARAM, 99), 0);
-        assert_eq!(smtp_opts(hc, OPT_GET_PARAM, &mut param as *mut usize as usize), 0);
+        assert_eq!(
+            smtp_opts(hc, OPT_GET_PARAM, &mut param as *mut usize as usize),
+            0
+        );
         assert_eq!(param, 99);
-        assert_eq!(smtp_opts(hc, OPT_GET_PARAM, 0), code(ReturnCode::InvalidArgument));
-        assert_eq!(smtp_opts(hc, OPT_TIMEOUT, 0), code(ReturnCode::InvalidArgument));
-        assert_eq!(smtp_opts(hc, OPT_TIMEOUT, 1000), code(ReturnCode::InvalidArgument));
+        assert_eq!(
+            smtp_opts(hc, OPT_GET_PARAM, 0),
+            code(ReturnCode::InvalidArgument)
+        );
+        assert_eq!(
+            smtp_opts(hc, OPT_TIMEOUT, 0),
+            code(ReturnCode::InvalidArgument)
+        );
+        assert_eq!(
+            smtp_opts(hc, OPT_TIMEOUT, 1000),
+            code(ReturnCode::InvalidArgument)
+        );
         assert_eq!(smtp_opts(hc, OPT_TIMEOUT, 30), 0);
         assert_eq!(smtp_opts(hc, 99, 0), code(ReturnCode::InvalidOption));
         assert_eq!(smtp_opts(hc, OPT_YIELD_OFF, 0), 0);
@@ -155,15 +227,31 @@ fn c_functions_behave_as_the_manual_says() {
         assert_eq!(&*data.lock().unwrap(), b"line\nline\nline\n");
         assert_eq!(smtp_data_buf(hc, c"more".as_ptr(), 4), 0);
         assert_eq!(smtp_data_buf(hc, std::ptr::null(), 0), 0);
-        assert_eq!(smtp_data_buf(hc, std::ptr::null(), 3), code(ReturnCode::InvalidArgument));
+        assert_eq!(
+            smtp_data_buf(hc, std::ptr::null(), 3),
+            code(ReturnCode::InvalidArgument)
+        );
 
         // A line callback returning -1 resets the connection.
-        assert_eq!(smtp_help(hc, std::ptr::null(), Some(abort_line)), code(ReturnCode::Aborted));
+        assert_eq!(
+            smtp_help(hc, std::ptr::null(), Some(abort_line)),
+            code(ReturnCode::Aborted)
+        );
         assert_eq!(smtp_noop(hc), code(ReturnCode::InvalidHandle));
 
         // xhelo: status on the reader thread with the lParam.
         let mut hx: SMTP_HANDLE = 0;
-        assert_eq!(smtp_xhelo(c"mx".as_ptr(), c"me".as_ptr(), &mut hx, None, Some(on_status), 5), 0);
+        assert_eq!(
+            smtp_xhelo(
+                c"mx".as_ptr(),
+                c"me".as_ptr(),
+                &mut hx,
+                None,
+                Some(on_status),
+                5
+            ),
+            0
+        );
         assert_eq!(hx, 20);
         for _ in 0..100 {
             if !STATUS.lock().unwrap().is_empty() {

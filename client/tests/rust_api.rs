@@ -47,8 +47,15 @@ fn traffic_before_opened_and_before_replies_reaches_the_callback_in_order() {
                 p.traffic(h(7), Direction::ToServer, b"EHLO me\r\n");
                 p.respond(id, Response::Opened { handle: h(7) });
             }
-            Request::Command { handle, command: Command::Mail { from } } => {
-                p.traffic(handle, Direction::ToServer, format!("MAIL FROM:<{from}>\r\n").as_bytes());
+            Request::Command {
+                handle,
+                command: Command::Mail { from },
+            } => {
+                p.traffic(
+                    handle,
+                    Direction::ToServer,
+                    format!("MAIL FROM:<{from}>\r\n").as_bytes(),
+                );
                 p.traffic(handle, Direction::FromServer, b"550 no\r\n");
                 p.respond(id, Response::Failed(Failure::Refused(reply(550, "no"))));
             }
@@ -61,17 +68,30 @@ fn traffic_before_opened_and_before_replies_reaches_the_callback_in_order() {
         let s2 = seen.clone();
         let c = Client::connect(&d.path).unwrap();
         let conn = c
-            .helo("mx", "me", Some(Arc::new(move |h, dir, b: &[u8]| s2.lock().unwrap().push((h.get(), dir, b.to_vec())))))
+            .helo(
+                "mx",
+                "me",
+                Some(Arc::new(move |h, dir, b: &[u8]| {
+                    s2.lock().unwrap().push((h.get(), dir, b.to_vec()))
+                })),
+            )
             .unwrap();
         assert_eq!(conn.handle().get(), 7);
-        assert_eq!(seen.lock().unwrap().len(), 2, "greeting traffic delivered before helo returned");
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            2,
+            "greeting traffic delivered before helo returned"
+        );
         let e = conn.mail("a@b").unwrap_err();
         assert_eq!(e.code(), ReturnCode::Failure);
         assert!(e.is_permanent() && !e.is_transient());
         assert_eq!(e.reply().unwrap().code, 550);
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 4);
-        assert_eq!(seen[2], (7, Direction::ToServer, b"MAIL FROM:<a@b>\r\n".to_vec()));
+        assert_eq!(
+            seen[2],
+            (7, Direction::ToServer, b"MAIL FROM:<a@b>\r\n".to_vec())
+        );
         assert_eq!(seen[3].2, b"550 no\r\n");
     });
 }
@@ -80,9 +100,15 @@ fn traffic_before_opened_and_before_replies_reaches_the_callback_in_order() {
 fn xhelo_status_runs_once_and_blocking_calls_in_callbacks_fail_fast() {
     let d = start(|p, id, req| {
         match req {
-            Request::Open { mode: smtp32_protocol::OpenMode::Async, .. } => {
+            Request::Open {
+                mode: smtp32_protocol::OpenMode::Async,
+                ..
+            } => {
                 p.respond(id, Response::Opened { handle: h(3) });
-                p.event(smtp32_protocol::Event::Connected { handle: h(3), result: Ok(()) });
+                p.event(smtp32_protocol::Event::Connected {
+                    handle: h(3),
+                    result: Ok(()),
+                });
             }
             Request::Command { .. } => p.respond(id, Response::Reply(reply(250, "ok"))),
             _ => p.respond(id, Response::Done),
@@ -101,15 +127,27 @@ fn xhelo_status_runs_once_and_blocking_calls_in_callbacks_fail_fast() {
                 None,
                 Box::new(move |h, result| {
                     // A blocking call from the reader thread must not deadlock.
-                    let inner = slot2.lock().unwrap().clone().map(|c: smtp32::Connection| c.noop());
-                    tx.send((h.get(), result.is_ok(), inner.map(|r| r.unwrap_err().code()))).unwrap();
+                    let inner = slot2
+                        .lock()
+                        .unwrap()
+                        .clone()
+                        .map(|c: smtp32::Connection| c.noop());
+                    tx.send((
+                        h.get(),
+                        result.is_ok(),
+                        inner.map(|r| r.unwrap_err().code()),
+                    ))
+                    .unwrap();
                 }),
             )
             .unwrap();
         *slot.lock().unwrap() = Some(conn.clone());
         let (handle, ok, _) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!((handle, ok), (3, true));
-        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "status ran twice");
+        assert!(
+            rx.recv_timeout(Duration::from_millis(200)).is_err(),
+            "status ran twice"
+        );
         assert_eq!(conn.noop().unwrap().code, 250);
     });
 }
@@ -176,8 +214,14 @@ fn xquit_from_another_thread_aborts_the_call_in_flight() {
         let conn = c.helo("mx", "me", None).unwrap();
         let other = conn.clone();
         let t = std::thread::spawn(move || other.rcpt("x@y"));
-        arrived.recv_timeout(Duration::from_secs(5)).expect("the RCPT reached the daemon");
-        assert_eq!(conn.noop().unwrap_err().code(), ReturnCode::InProgress, "second call while busy");
+        arrived
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the RCPT reached the daemon");
+        assert_eq!(
+            conn.noop().unwrap_err().code(),
+            ReturnCode::InProgress,
+            "second call while busy"
+        );
         conn.xquit().unwrap();
         let e = t.join().unwrap().unwrap_err();
         assert!(e.is_aborted(), "{e}");
@@ -188,7 +232,10 @@ fn xquit_from_another_thread_aborts_the_call_in_flight() {
 #[test]
 fn daemon_vanishing_fails_waiters_and_owed_status_callbacks() {
     let d = start(|p, id, req| match req {
-        Request::Open { mode: smtp32_protocol::OpenMode::Async, .. } => {
+        Request::Open {
+            mode: smtp32_protocol::OpenMode::Async,
+            ..
+        } => {
             p.respond(id, Response::Opened { handle: h(4) });
             Next::Continue
         }
@@ -201,12 +248,28 @@ fn daemon_vanishing_fails_waiters_and_owed_status_callbacks() {
     watchdog(10, move || {
         let c = Client::connect(&d.path).unwrap();
         let (tx, rx) = mpsc::channel();
-        let _pending = c.xhelo("mx", "me", None, Box::new(move |_, r| tx.send(r.unwrap_err().code()).unwrap())).unwrap();
+        let _pending = c
+            .xhelo(
+                "mx",
+                "me",
+                None,
+                Box::new(move |_, r| tx.send(r.unwrap_err().code()).unwrap()),
+            )
+            .unwrap();
         let conn = c.helo("mx", "me", None).unwrap();
-        assert_eq!(conn.noop().unwrap_err().code(), ReturnCode::CannotInitialize);
-        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), ReturnCode::CannotInitialize);
+        assert_eq!(
+            conn.noop().unwrap_err().code(),
+            ReturnCode::CannotInitialize
+        );
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            ReturnCode::CannotInitialize
+        );
         assert!(!c.is_alive());
-        assert_eq!(c.ping(b"").unwrap_err().code(), ReturnCode::CannotInitialize);
+        assert_eq!(
+            c.ping(b"").unwrap_err().code(),
+            ReturnCode::CannotInitialize
+        );
     });
 }
 
@@ -254,12 +317,21 @@ fn data_is_split_to_the_frame_limit_and_abort_sends_xquit() {
 
         let calls = AtomicUsize::new(0);
         let e = conn
-            .data_from(|_| if calls.fetch_add(1, Ordering::SeqCst) == 0 { DataStep::Bytes(10) } else { DataStep::Abort })
+            .data_from(|_| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    DataStep::Bytes(10)
+                } else {
+                    DataStep::Abort
+                }
+            })
             .unwrap_err();
         assert!(e.is_aborted());
         assert!(conn.is_closed());
         let seen: Vec<Request> = d.requests.try_iter().collect();
-        assert!(matches!(seen.last(), Some(Request::XQuit { .. })), "{seen:?}");
+        assert!(
+            matches!(seen.last(), Some(Request::XQuit { .. })),
+            "{seen:?}"
+        );
     });
 }
 
@@ -284,7 +356,11 @@ fn the_yield_hook_runs_while_waiting() {
             n2.fetch_add(1, Ordering::SeqCst);
         })));
         conn.noop().unwrap();
-        assert!(n.load(Ordering::SeqCst) >= 3, "yielded {} times", n.load(Ordering::SeqCst));
+        assert!(
+            n.load(Ordering::SeqCst) >= 3,
+            "yielded {} times",
+            n.load(Ordering::SeqCst)
+        );
     });
 }
 
@@ -299,15 +375,34 @@ fn bad_local_input_is_refused_before_sending() {
     });
     watchdog(10, move || {
         let c = Client::connect(&d.path).unwrap();
-        assert_eq!(c.helo("mx\r\n", "me", None).unwrap_err().code(), ReturnCode::InvalidArgument);
+        assert_eq!(
+            c.helo("mx\r\n", "me", None).unwrap_err().code(),
+            ReturnCode::InvalidArgument
+        );
         let conn = c.helo("mx", "me", None).unwrap();
-        assert_eq!(conn.mail("a\r\nRCPT TO:<b>").unwrap_err().code(), ReturnCode::InvalidArgument);
-        assert_eq!(conn.direct("QUIT").unwrap_err().code(), ReturnCode::InvalidArgument);
-        assert_eq!(conn.set_timeout(0).unwrap_err().code(), ReturnCode::InvalidArgument);
-        assert_eq!(conn.set_timeout(1000).unwrap_err().code(), ReturnCode::InvalidArgument);
+        assert_eq!(
+            conn.mail("a\r\nRCPT TO:<b>").unwrap_err().code(),
+            ReturnCode::InvalidArgument
+        );
+        assert_eq!(
+            conn.direct("QUIT").unwrap_err().code(),
+            ReturnCode::InvalidArgument
+        );
+        assert_eq!(
+            conn.set_timeout(0).unwrap_err().code(),
+            ReturnCode::InvalidArgument
+        );
+        assert_eq!(
+            conn.set_timeout(1000).unwrap_err().code(),
+            ReturnCode::InvalidArgument
+        );
         conn.set_timeout(999).unwrap();
         let seen: Vec<Request> = d.requests.try_iter().collect();
-        assert_eq!(seen.len(), 2, "only Open and SetTimeout reached the daemon: {seen:?}");
+        assert_eq!(
+            seen.len(),
+            2,
+            "only Open and SetTimeout reached the daemon: {seen:?}"
+        );
     });
 }
 
@@ -322,7 +417,9 @@ fn dropping_the_last_clone_closes_the_daemon_stream() {
     });
     watchdog(10, move || {
         let c = Client::connect(&d.path).unwrap();
-        let conn = c.helo("mx", "me", Some(Arc::new(|_, _, _: &[u8]| {}))).unwrap();
+        let conn = c
+            .helo("mx", "me", Some(Arc::new(|_, _, _: &[u8]| {})))
+            .unwrap();
         drop(c);
         conn.set_timeout(5).unwrap();
         drop(conn);
@@ -343,7 +440,10 @@ fn a_request_over_the_frame_limit_is_refused_locally_and_the_client_survives() {
     watchdog(10, move || {
         let c = Client::connect(&d.path).unwrap();
         let conn = c.helo("mx", "me", None).unwrap();
-        assert_eq!(conn.mail(&"a".repeat(70_000)).unwrap_err().code(), ReturnCode::InvalidArgument);
+        assert_eq!(
+            conn.mail(&"a".repeat(70_000)).unwrap_err().code(),
+            ReturnCode::InvalidArgument
+        );
         assert_eq!(conn.noop().unwrap().code, 250);
     });
 }

@@ -45,7 +45,11 @@ pub struct Bytes {
 impl Bytes {
     /// A counter of `limit` bytes, none held.
     pub fn new(limit: usize) -> Bytes {
-        Bytes { held: AtomicUsize::new(0), limit, freed: Notify::new() }
+        Bytes {
+            held: AtomicUsize::new(0),
+            limit,
+            freed: Notify::new(),
+        }
     }
 
     fn charge(&self, n: usize) {
@@ -70,7 +74,11 @@ impl Bytes {
     /// Gives back bytes taken a moment ago without waking anyone: nobody
     /// could have waited for them (waking would make a waiter spin on itself).
     fn undo(&self, n: usize) {
-        let _ = self.held.fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| Some(h.saturating_sub(n)));
+        let _ = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+                Some(h.saturating_sub(n))
+            });
     }
 
     /// Bytes held now.
@@ -82,7 +90,10 @@ impl Bytes {
 impl ClientBudget {
     /// A budget of `limit` bytes that also draws on `user` when given.
     pub fn new(limit: usize, user: Option<Arc<Bytes>>) -> ClientBudget {
-        ClientBudget { own: Bytes::new(limit), user }
+        ClientBudget {
+            own: Bytes::new(limit),
+            user,
+        }
     }
 
     /// Takes `n` bytes whatever the budgets say (a response, a small request).

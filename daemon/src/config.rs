@@ -156,9 +156,15 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         let mut builder = Config::builder()
             .add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml))
-            .add_source(File::from_str(&crate::platform::registry_defaults(), FileFormat::Toml));
+            .add_source(File::from_str(
+                &crate::platform::registry_defaults(),
+                FileFormat::Toml,
+            ));
         match file {
-            Some(path) => builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true)),
+            Some(path) => {
+                builder =
+                    builder.add_source(File::from(path).format(FileFormat::Toml).required(true))
+            }
             None if Path::new(SYSTEM_CONFIG_PATH).exists() => {
                 builder = builder.add_source(File::new(SYSTEM_CONFIG_PATH, FileFormat::Toml))
             }
@@ -167,12 +173,17 @@ impl Settings {
         // prefix_separator must be set explicitly: with only `separator`, the
         // prefix separator silently becomes the same "__".
         builder = builder.add_source(
-            Environment::with_prefix(ENV_PREFIX).prefix_separator("_").separator("__").try_parsing(true),
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
         );
         let mut settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
         settings.relay.load_files()?;
-        settings.relay.check(settings.tls.policy, settings.auth.allow_cleartext)?;
+        settings
+            .relay
+            .check(settings.tls.policy, settings.auth.allow_cleartext)?;
         settings.queue.check()?;
         settings.metrics.address()?;
         Ok(settings.normalised())
@@ -189,17 +200,57 @@ impl Settings {
         check("timeout", self.timeout.into(), 1, 999)?;
         check("debug_level", self.debug_level.into(), 0, 2)?;
         check("max_connections", self.max_connections.into(), 1, 1_000_000)?;
-        check("max_connections_per_client", self.max_connections_per_client.into(), 1, self.max_connections.into())?;
-        check("max_frame_bytes", self.max_frame_bytes.into(), MIN_MAX_FRAME_BYTES.into(), MAX_MAX_FRAME_BYTES.into())?;
+        check(
+            "max_connections_per_client",
+            self.max_connections_per_client.into(),
+            1,
+            self.max_connections.into(),
+        )?;
+        check(
+            "max_frame_bytes",
+            self.max_frame_bytes.into(),
+            MIN_MAX_FRAME_BYTES.into(),
+            MAX_MAX_FRAME_BYTES.into(),
+        )?;
         // A per-user limit above the total is allowed and means the total.
-        check("max_connections_per_user", self.max_connections_per_user.into(), 1, 1_000_000)?;
+        check(
+            "max_connections_per_user",
+            self.max_connections_per_user.into(),
+            1,
+            1_000_000,
+        )?;
         check("max_clients", self.max_clients.into(), 1, 100_000)?;
-        check("max_clients_per_user", self.max_clients_per_user.into(), 1, 100_000)?;
-        check("client_queue_bytes", self.client_queue_bytes.into(), MIN_CLIENT_QUEUE_BYTES.into(), MAX_CLIENT_QUEUE_BYTES.into())?;
-        check("user_queue_bytes", self.user_queue_bytes.into(), MIN_CLIENT_QUEUE_BYTES.into(), MAX_CLIENT_QUEUE_BYTES.into())?;
-        check("client_stall_timeout", self.client_stall_timeout.into(), 1, 3600)?;
+        check(
+            "max_clients_per_user",
+            self.max_clients_per_user.into(),
+            1,
+            100_000,
+        )?;
+        check(
+            "client_queue_bytes",
+            self.client_queue_bytes.into(),
+            MIN_CLIENT_QUEUE_BYTES.into(),
+            MAX_CLIENT_QUEUE_BYTES.into(),
+        )?;
+        check(
+            "user_queue_bytes",
+            self.user_queue_bytes.into(),
+            MIN_CLIENT_QUEUE_BYTES.into(),
+            MAX_CLIENT_QUEUE_BYTES.into(),
+        )?;
+        check(
+            "client_stall_timeout",
+            self.client_stall_timeout.into(),
+            1,
+            3600,
+        )?;
         check("shutdown_grace", self.shutdown_grace.into(), 0, 3600)?;
-        check("idle_timeout", self.idle_timeout.into(), 0, MAX_IDLE_TIMEOUT.into())?;
+        check(
+            "idle_timeout",
+            self.idle_timeout.into(),
+            0,
+            MAX_IDLE_TIMEOUT.into(),
+        )?;
         parse_socket_mode(&self.socket_mode)?;
         self.cache.validate()?;
         crate::smtp::tls::check_settings(&self.tls).map_err(|why| ConfigError::Invalid {
@@ -207,10 +258,17 @@ impl Settings {
             value: format!("{:?}", self.tls.ca_files),
             why,
         })?;
-        for (key, group) in [("admin_group", &self.admin_group), ("socket_group", &self.socket_group)] {
+        for (key, group) in [
+            ("admin_group", &self.admin_group),
+            ("socket_group", &self.socket_group),
+        ] {
             if !group.is_empty() && crate::peer::group_id(group).is_none() {
                 let why = "no such group on this system".into();
-                return Err(ConfigError::Invalid { key, value: group.clone(), why });
+                return Err(ConfigError::Invalid {
+                    key,
+                    value: group.clone(),
+                    why,
+                });
             }
         }
         Ok(())
@@ -223,7 +281,9 @@ impl Settings {
 
     /// The group for the socket file (on Windows: admitted by the pipe's DACL), `None` for none.
     pub fn socket_gid(&self) -> Option<crate::platform::GroupId> {
-        Some(&self.socket_group).filter(|g| !g.is_empty()).and_then(|g| crate::peer::group_id(g))
+        Some(&self.socket_group)
+            .filter(|g| !g.is_empty())
+            .and_then(|g| crate::peer::group_id(g))
     }
 }
 
@@ -232,7 +292,8 @@ fn parse_socket_mode(text: &str) -> Result<u32, ConfigError> {
     let invalid = || ConfigError::Invalid {
         key: "socket_mode",
         value: text.to_string(),
-        why: "use \"0600\" (owner only) or \"0660\" (owner and group); others may never connect".into(),
+        why: "use \"0600\" (owner only) or \"0660\" (owner and group); others may never connect"
+            .into(),
     };
     let digits = text.trim().trim_start_matches("0o");
     match u32::from_str_radix(digits, 8) {
@@ -253,7 +314,11 @@ fn check(key: &'static str, value: u64, min: u64, max: u64) -> Result<(), Config
     if (min..=max).contains(&value) {
         Ok(())
     } else {
-        Err(ConfigError::OutOfRange { key, value: value.to_string(), range: format!("{min}..={max}") })
+        Err(ConfigError::OutOfRange {
+            key,
+            value: value.to_string(),
+            range: format!("{min}..={max}"),
+        })
     }
 }
 
@@ -283,7 +348,9 @@ mod tests {
         assert!(e.contains("`timeout`"), "{e}");
         let e = load_text("debug_level = 3").unwrap_err().to_string();
         assert!(e.contains("`debug_level`"), "{e}");
-        let e = load_text("max_connections = 10\nmax_connections_per_client = 11").unwrap_err().to_string();
+        let e = load_text("max_connections = 10\nmax_connections_per_client = 11")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("max_connections_per_client"), "{e}");
     }
 
@@ -309,30 +376,65 @@ mod tests {
     #[test]
     fn lifecycle_and_socket_keys() {
         let s = load_text("").unwrap();
-        assert_eq!((s.shutdown_grace, s.socket_mode_bits(), s.admin_group.as_str()), (30, 0o600, ""));
-        assert_eq!(load_text("socket_mode = \"0660\"").unwrap().socket_mode_bits(), 0o660);
-        for bad in ["socket_mode = \"0666\"", "socket_mode = \"0644\"", "socket_mode = \"rw\""] {
+        assert_eq!(
+            (
+                s.shutdown_grace,
+                s.socket_mode_bits(),
+                s.admin_group.as_str()
+            ),
+            (30, 0o600, "")
+        );
+        assert_eq!(
+            load_text("socket_mode = \"0660\"")
+                .unwrap()
+                .socket_mode_bits(),
+            0o660
+        );
+        for bad in [
+            "socket_mode = \"0666\"",
+            "socket_mode = \"0644\"",
+            "socket_mode = \"rw\"",
+        ] {
             let e = load_text(bad).unwrap_err().to_string();
             assert!(e.contains("`socket_mode`"), "{e}");
         }
         let e = load_text("shutdown_grace = 3601").unwrap_err().to_string();
         assert!(e.contains("`shutdown_grace`"), "{e}");
-        let e = load_text("admin_group = \"no-such-group-smtp32\"").unwrap_err().to_string();
+        let e = load_text("admin_group = \"no-such-group-smtp32\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`admin_group`"), "{e}");
         #[cfg(unix)]
-        assert_eq!(load_text("socket_group = \"root\"").unwrap().socket_gid(), Some(0));
+        assert_eq!(
+            load_text("socket_group = \"root\"").unwrap().socket_gid(),
+            Some(0)
+        );
     }
 
     #[test]
     fn cache_table_defaults_and_ranges() {
         let s = load_text("").unwrap();
         let c = s.cache;
-        assert_eq!((c.idle_seconds, c.max_idle, c.max_idle_per_destination, c.max_reuse), (5, 100, 10, 100));
+        assert_eq!(
+            (
+                c.idle_seconds,
+                c.max_idle,
+                c.max_idle_per_destination,
+                c.max_reuse
+            ),
+            (5, 100, 10, 100)
+        );
         assert!(c.enabled() && !c.share_across_users);
-        assert!(!load_text("[cache]\nidle_seconds = 0").unwrap().cache.enabled());
+        assert!(!load_text("[cache]\nidle_seconds = 0")
+            .unwrap()
+            .cache
+            .enabled());
         for (bad, key) in [
             ("[cache]\nidle_seconds = 3601", "`cache.idle_seconds`"),
-            ("[cache]\nmax_idle = 5\nmax_idle_per_destination = 6", "`cache.max_idle_per_destination`"),
+            (
+                "[cache]\nmax_idle = 5\nmax_idle_per_destination = 6",
+                "`cache.max_idle_per_destination`",
+            ),
             ("[cache]\nmax_reuse = 0", "`cache.max_reuse`"),
         ] {
             let e = load_text(bad).unwrap_err().to_string();
@@ -343,14 +445,29 @@ mod tests {
     #[test]
     fn tls_and_auth_tables() {
         let s = load_text("").unwrap();
-        assert_eq!((s.tls.policy, s.auth.allow_cleartext), (TlsPolicy::None, false));
+        assert_eq!(
+            (s.tls.policy, s.auth.allow_cleartext),
+            (TlsPolicy::None, false)
+        );
         let s = load_text("[tls]\npolicy = \"required\"\n[auth]\nallow_cleartext = true").unwrap();
-        assert_eq!((s.tls.policy, s.auth.allow_cleartext), (TlsPolicy::Required, true));
-        let e = load_text("[tls]\npolicy = \"sometimes\"").unwrap_err().to_string();
+        assert_eq!(
+            (s.tls.policy, s.auth.allow_cleartext),
+            (TlsPolicy::Required, true)
+        );
+        let e = load_text("[tls]\npolicy = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("policy"), "{e}");
-        let e = load_text("[tls]\nca_files = [\"/nonexistent/ca.pem\"]").unwrap_err().to_string();
-        assert!(e.contains("tls.ca_files") && e.contains("/nonexistent/ca.pem"), "{e}");
-        let e = load_text("[tls]\nca_files = [\"/etc/hostname\"]").unwrap_err().to_string();
+        let e = load_text("[tls]\nca_files = [\"/nonexistent/ca.pem\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("tls.ca_files") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
+        let e = load_text("[tls]\nca_files = [\"/etc/hostname\"]")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no PEM certificate"), "{e}");
     }
 
@@ -367,11 +484,20 @@ mod tests {
         );
         let s = load_text(&text).unwrap();
         let (user, secret) = s.relay.credentials().expect("credentials");
-        assert_eq!((user, secret.expose(), s.relay.ehlo_name().as_str()), ("app", "s3cr3t-relay", "me.example"));
+        assert_eq!(
+            (user, secret.expose(), s.relay.ehlo_name().as_str()),
+            ("app", "s3cr3t-relay", "me.example")
+        );
         let shown = format!("{s:?}");
-        assert!(!shown.contains("s3cr3t-relay") && shown.contains("***"), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t-relay") && shown.contains("***"),
+            "{shown}"
+        );
         let s = load_text("[relay]\nhost = \"smtp://h:2525\"\nuser = \"u\"\npassword = \"p\"\n[auth]\nallow_cleartext = true").unwrap();
-        assert_eq!(s.relay.credentials().map(|(u, p)| (u, p.expose())), Some(("u", "p")));
+        assert_eq!(
+            s.relay.credentials().map(|(u, p)| (u, p.expose())),
+            Some(("u", "p"))
+        );
     }
 
     #[test]
@@ -389,7 +515,9 @@ mod tests {
                 if cfg!(unix) { "cannot read" } else { "`relay.password_file`" }),
         ];
         for (table, needle) in cases {
-            let e = load_text(&format!("[relay]\n{table}")).unwrap_err().to_string();
+            let e = load_text(&format!("[relay]\n{table}"))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(needle), "{table}: {e}");
             assert!(!e.contains("hunter2"), "{table}: {e}");
         }
@@ -408,10 +536,21 @@ mod tests {
         let s = load_text("").unwrap();
         assert!(s.max_clients_per_user < s.max_clients);
         assert!(s.max_connections_per_user < s.max_connections);
-        assert_eq!((s.client_queue_bytes, s.user_queue_bytes, s.client_stall_timeout), (8 << 20, 32 << 20, 60));
-        let e = load_text("max_clients_per_user = 0").unwrap_err().to_string();
+        assert_eq!(
+            (
+                s.client_queue_bytes,
+                s.user_queue_bytes,
+                s.client_stall_timeout
+            ),
+            (8 << 20, 32 << 20, 60)
+        );
+        let e = load_text("max_clients_per_user = 0")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`max_clients_per_user`"), "{e}");
-        let e = load_text("client_stall_timeout = 0").unwrap_err().to_string();
+        let e = load_text("client_stall_timeout = 0")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`client_stall_timeout`"), "{e}");
     }
 

@@ -28,8 +28,8 @@
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
 pub mod budget;
-pub mod cli;
 pub mod cache;
+pub mod cli;
 pub mod config;
 #[cfg(unix)]
 pub mod heartbeat;
@@ -81,16 +81,27 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
     let system = actix::System::new();
     system.block_on(async move {
         let (listener, from) = platform::listen(passed, socket, &settings)?;
-        let metrics = match settings.metrics.address().ok().flatten() {
-            Some(address) => Some(metrics::listener::bind(address).await.map_err(|source| ListenError::Io {
-                path: std::path::PathBuf::from(format!("metrics.listen {address}")),
-                source,
-            })?),
-            None => None,
-        };
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let metrics =
+            match settings.metrics.address().ok().flatten() {
+                Some(address) => {
+                    Some(metrics::listener::bind(address).await.map_err(|source| {
+                        ListenError::Io {
+                            path: std::path::PathBuf::from(format!("metrics.listen {address}")),
+                            source,
+                        }
+                    })?)
+                }
+                None => None,
+            };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
-        let state = Arc::new(DaemonState::new(settings, arbiters.iter().map(Arbiter::handle).collect(), reload));
+        let state = Arc::new(DaemonState::new(
+            settings,
+            arbiters.iter().map(Arbiter::handle).collect(),
+            reload,
+        ));
         let relay = &state.settings().relay;
         if relay.queue && !relay.host.is_empty() {
             // Messages left by the last run are delivered without waiting for a new one.

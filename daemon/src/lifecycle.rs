@@ -61,8 +61,19 @@ pub async fn drain(state: &DaemonState) {
     state.lifecycle.shutdown_requested().await;
     crate::platform::notify("STOPPING=1");
     let grace = Duration::from_secs(state.settings().shutdown_grace.into());
-    let busy = || state.registry.all_activities().iter().filter(|a| a.is_busy()).count();
-    info!(busy = busy(), grace_secs = grace.as_secs(), "shutting down: no new work; letting work in flight finish");
+    let busy = || {
+        state
+            .registry
+            .all_activities()
+            .iter()
+            .filter(|a| a.is_busy())
+            .count()
+    };
+    info!(
+        busy = busy(),
+        grace_secs = grace.as_secs(),
+        "shutting down: no new work; letting work in flight finish"
+    );
     let deadline = Instant::now() + grace;
     loop {
         let n = busy();
@@ -70,7 +81,10 @@ pub async fn drain(state: &DaemonState) {
             break;
         }
         if Instant::now() >= deadline {
-            info!(busy = n, "shutdown grace over: closing connections with work still in flight");
+            info!(
+                busy = n,
+                "shutdown grace over: closing connections with work still in flight"
+            );
             break;
         }
         tokio::time::sleep(POLL).await;

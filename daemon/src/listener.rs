@@ -6,9 +6,9 @@
 use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
+use smtp32_protocol::endpoint::trust::{self, TrustError, Uids};
 use std::io;
 use std::os::fd::OwnedFd;
-use smtp32_protocol::endpoint::trust::{self, TrustError, Uids};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -27,7 +27,10 @@ pub struct SocketPerms {
 
 impl Default for SocketPerms {
     fn default() -> Self {
-        SocketPerms { mode: SOCKET_MODE, gid: None }
+        SocketPerms {
+            mode: SOCKET_MODE,
+            gid: None,
+        }
     }
 }
 
@@ -85,14 +88,24 @@ pub use crate::platform::socket_path;
 /// or anyone else's, is left alone. Must run inside the tokio runtime.
 pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
     let mode = perms.mode & 0o770;
-    let io_err = |source| ListenError::Io { path: path.to_path_buf(), source };
+    let io_err = |source| ListenError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = trust::folder_of(path);
     if std::fs::symlink_metadata(&dir).is_err() {
-        create_folder(&dir, if mode & 0o070 != 0 { 0o750 } else { 0o700 }, perms.gid).map_err(io_err)?;
+        create_folder(
+            &dir,
+            if mode & 0o070 != 0 { 0o750 } else { 0o700 },
+            perms.gid,
+        )
+        .map_err(io_err)?;
     }
     let me = trust::effective_uid();
-    trust::check_folder(&dir, &Uids::of(&[me]), None)
-        .map_err(|source| ListenError::Untrusted { path: path.to_path_buf(), source })?;
+    trust::check_folder(&dir, &Uids::of(&[me]), None).map_err(|source| ListenError::Untrusted {
+        path: path.to_path_buf(),
+        source,
+    })?;
     // From here on nobody else can add, swap or link anything in `dir`.
     remove_if_stale(path, me)?;
     let name = path.to_fs_name::<GenericFilePath>().map_err(io_err)?;
@@ -120,7 +133,10 @@ pub fn bind(path: &Path, perms: SocketPerms) -> Result<Listener, ListenError> {
 /// mode through a descriptor opened without following links, so a link
 /// planted in the meantime is never followed.
 fn create_folder(dir: &Path, mode: u32, gid: Option<u32>) -> io::Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(mode).create(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)?;
     let folder = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
@@ -147,7 +163,12 @@ fn remove_if_stale(path: &Path, me: u32) -> Result<(), ListenError> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(ListenError::Io { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ListenError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
     if !meta.file_type().is_socket() {
         return Err(ListenError::NotASocket(path.to_path_buf()));
@@ -156,11 +177,20 @@ fn remove_if_stale(path: &Path, me: u32) -> Result<(), ListenError> {
         Ok(_) => Err(ListenError::Live(path.to_path_buf())),
         Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
             if meta.uid() != me {
-                return Err(ListenError::ForeignStale { path: path.to_path_buf(), owner: meta.uid() });
+                return Err(ListenError::ForeignStale {
+                    path: path.to_path_buf(),
+                    owner: meta.uid(),
+                });
             }
-            std::fs::remove_file(path).map_err(|source| ListenError::Io { path: path.to_path_buf(), source })
+            std::fs::remove_file(path).map_err(|source| ListenError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
         }
-        Err(source) => Err(ListenError::Unprobed { path: path.to_path_buf(), source }),
+        Err(source) => Err(ListenError::Unprobed {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -179,7 +209,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f");
         std::fs::write(&file, b"x").unwrap();
-        assert!(matches!(remove_if_stale(&file, trust::effective_uid()), Err(ListenError::NotASocket(_))));
+        assert!(matches!(
+            remove_if_stale(&file, trust::effective_uid()),
+            Err(ListenError::NotASocket(_))
+        ));
 
         let sock = dir.path().join("s");
         drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
@@ -194,7 +227,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("s");
         let _live = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        assert!(matches!(remove_if_stale(&sock, trust::effective_uid()), Err(ListenError::Live(_))));
+        assert!(matches!(
+            remove_if_stale(&sock, trust::effective_uid()),
+            Err(ListenError::Live(_))
+        ));
     }
 
     #[test]
@@ -204,7 +240,10 @@ mod tests {
         drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
         let me = trust::effective_uid();
         let err = remove_if_stale(&sock, me + 4242).unwrap_err();
-        assert!(matches!(err, ListenError::ForeignStale { owner, .. } if owner == me), "{err}");
+        assert!(
+            matches!(err, ListenError::ForeignStale { owner, .. } if owner == me),
+            "{err}"
+        );
         assert!(sock.exists());
     }
 

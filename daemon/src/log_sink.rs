@@ -30,10 +30,15 @@ impl Sink {
     pub fn for_stderr() -> Sink {
         let stderr = std::io::stderr();
         #[cfg(unix)]
-        if std::env::var("JOURNAL_STREAM").ok().is_some_and(|v| names(&v, stderr.as_fd())) {
+        if std::env::var("JOURNAL_STREAM")
+            .ok()
+            .is_some_and(|v| names(&v, stderr.as_fd()))
+        {
             return Sink::Journal;
         }
-        Sink::Text { ansi: stderr.is_terminal() }
+        Sink::Text {
+            ansi: stderr.is_terminal(),
+        }
     }
 }
 
@@ -44,7 +49,13 @@ pub fn stderr_layer<S>() -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
-    let text = |ansi| Box::new(tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr));
+    let text = |ansi| {
+        Box::new(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(std::io::stderr),
+        )
+    };
     match Sink::for_stderr() {
         #[cfg(unix)]
         Sink::Journal => match tracing_journald::layer() {

@@ -87,7 +87,11 @@ impl<'a> MakeWriter<'a> for DebugFile {
 /// shared folder such as `/tmp`, where another user could prepare the file).
 #[cfg(unix)]
 pub fn state_dir() -> Option<PathBuf> {
-    let env_dir = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env_dir = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(d) = env_dir("STATE_DIRECTORY") {
         return Some(d);
     }
@@ -104,7 +108,9 @@ pub fn state_dir() -> Option<PathBuf> {
 /// account (for a service as LocalService, that account's own profile).
 #[cfg(windows)]
 pub fn state_dir() -> Option<PathBuf> {
-    std::env::var_os("LOCALAPPDATA").filter(|v| !v.is_empty()).map(|d| PathBuf::from(d).join("smtp32d"))
+    std::env::var_os("LOCALAPPDATA")
+        .filter(|v| !v.is_empty())
+        .map(|d| PathBuf::from(d).join("smtp32d"))
 }
 
 /// Installs the global subscriber with the debug log at `debug_level`.
@@ -112,11 +118,20 @@ pub fn init(debug_level: u8, debug_log: Option<&Path>) -> std::io::Result<DebugL
     let file = DebugFile::default();
     *file.0.lock().unwrap_or_else(|e| e.into_inner()) = open_file(debug_level, debug_log)?;
     let (filter, handle) = reload::Layer::new(targets(debug_level));
-    let file_layer = tracing_subscriber::fmt::layer().with_ansi(false).with_writer(file.clone()).with_filter(filter);
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_ansi(false)
+        .with_writer(file.clone())
+        .with_filter(filter);
     let level = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let stderr = crate::log_sink::stderr_layer().with_filter(level);
-    tracing_subscriber::registry().with(file_layer).with(stderr).init();
-    Ok(DebugLog { filter: handle, file })
+    tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr)
+        .init();
+    Ok(DebugLog {
+        filter: handle,
+        file,
+    })
 }
 
 impl DebugLog {
@@ -127,11 +142,15 @@ impl DebugLog {
         // Close the old file first when going quiet; open the new one before
         // letting more events through.
         if new_file.is_none() {
-            self.filter.reload(targets(debug_level)).map_err(std::io::Error::other)?;
+            self.filter
+                .reload(targets(debug_level))
+                .map_err(std::io::Error::other)?;
             *self.file.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
         } else {
             *self.file.0.lock().unwrap_or_else(|e| e.into_inner()) = new_file;
-            self.filter.reload(targets(debug_level)).map_err(std::io::Error::other)?;
+            self.filter
+                .reload(targets(debug_level))
+                .map_err(std::io::Error::other)?;
         }
         Ok(())
     }
@@ -142,7 +161,9 @@ impl DebugLog {
 fn targets(debug_level: u8) -> Targets {
     match debug_level {
         0 => Targets::new().with_default(LevelFilter::OFF),
-        1 => Targets::new().with_target(ERROR_TARGET, LevelFilter::TRACE).with_default(LevelFilter::WARN),
+        1 => Targets::new()
+            .with_target(ERROR_TARGET, LevelFilter::TRACE)
+            .with_default(LevelFilter::WARN),
         _ => Targets::new()
             .with_target(ERROR_TARGET, LevelFilter::TRACE)
             .with_target(CALL_TARGET, LevelFilter::TRACE)
@@ -187,20 +208,38 @@ fn open_private(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     let path = path.to_path_buf();
     let dir = trust::folder_of(&path);
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
     let me = effective_uid();
-    trust::check_folder(&dir, &Uids::of(&[me]), None)
-        .map_err(|e| Error::new(ErrorKind::PermissionDenied, format!("debug log {}: {e}", path.display())))?;
+    trust::check_folder(&dir, &Uids::of(&[me]), None).map_err(|e| {
+        Error::new(
+            ErrorKind::PermissionDenied,
+            format!("debug log {}: {e}", path.display()),
+        )
+    })?;
     let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&path)
-        .map_err(|e| Error::new(e.kind(), format!("debug log {}: {e} (a link there is never followed)", path.display())))?;
+        .map_err(|e| {
+            Error::new(
+                e.kind(),
+                format!(
+                    "debug log {}: {e} (a link there is never followed)",
+                    path.display()
+                ),
+            )
+        })?;
     let meta = file.metadata()?;
     if !meta.file_type().is_file() || meta.uid() != me {
-        let why = format!("debug log {}: not a regular file of uid {me}", path.display());
+        let why = format!(
+            "debug log {}: not a regular file of uid {me}",
+            path.display()
+        );
         return Err(Error::new(ErrorKind::PermissionDenied, why));
     }
     if meta.mode() & 0o077 != 0 {
@@ -218,10 +257,22 @@ mod tests {
     fn the_debug_log_is_private_and_never_follows_a_planted_link() {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("logs/smtp32d.dbg");
-        let file = open_file(2, Some(&log)).unwrap().expect("a file at level 2");
+        let file = open_file(2, Some(&log))
+            .unwrap()
+            .expect("a file at level 2");
         drop(file);
-        assert_eq!(std::fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(log.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(log.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o700
+        );
 
         let victim = dir.path().join("victim");
         std::fs::write(&victim, b"keep").unwrap();

@@ -24,7 +24,9 @@ fn main() -> ExitCode {
     }
     #[cfg(windows)]
     if cli.service {
-        return service_exit(smtp32d::platform::service::run(move || serve(cli, settings)));
+        return service_exit(smtp32d::platform::service::run(move || {
+            serve(cli, settings)
+        }));
     }
     #[cfg(windows)]
     if let Some(code) = install_command(&cli) {
@@ -35,15 +37,19 @@ fn main() -> ExitCode {
 
 /// Runs the daemon with `settings`; the exit status (sysexits.h).
 fn serve(cli: Cli, settings: Settings) -> u8 {
-    let debug_log = match smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
-        Ok(log) => log,
-        Err(e) => {
-            eprintln!("smtp32d: cannot open the debug log: {e}");
-            return 73; // EX_CANTCREAT
-        }
-    };
+    let debug_log =
+        match smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
+            Ok(log) => log,
+            Err(e) => {
+                eprintln!("smtp32d: cannot open the debug log: {e}");
+                return 73; // EX_CANTCREAT
+            }
+        };
     let socket = smtp32d::listener::socket_path(cli.socket.as_deref(), settings.socket.as_deref());
-    let reload = smtp32d::Reload { config: cli.config, debug_log };
+    let reload = smtp32d::Reload {
+        config: cli.config,
+        debug_log,
+    };
     match smtp32d::run(settings, &socket, reload) {
         Ok(()) => 0,
         Err(e) => {

@@ -47,7 +47,8 @@ impl Peer {
 
     #[cfg(windows)]
     fn in_admin_group(&self, uid: UserId, admin_group: &str) -> bool {
-        self.pid.is_some_and(|pid| platform::is_admin_member(pid, uid, group_id(admin_group)))
+        self.pid
+            .is_some_and(|pid| platform::is_admin_member(pid, uid, group_id(admin_group)))
     }
 }
 
@@ -56,7 +57,9 @@ impl Peer {
     /// the daemon's own user are admins, an unknown uid or an empty
     /// `admin_group` leaves everyone else out; `None` when group membership decides.
     pub fn admin_without_lookup(&self, admin_group: &str) -> Option<bool> {
-        let Some(uid) = self.uid else { return Some(false) };
+        let Some(uid) = self.uid else {
+            return Some(false);
+        };
         if platform::is_owner(uid) {
             return Some(true);
         }
@@ -96,19 +99,45 @@ mod tests {
     #[test]
     fn root_and_own_user_are_admins_strangers_are_not() {
         let me = unsafe { libc::geteuid() };
-        assert!(Peer { uid: Some(0), ..Peer::default() }.is_admin(""));
-        assert!(Peer { uid: Some(me), ..Peer::default() }.is_admin(""));
-        assert!(!Peer { uid: None, ..Peer::default() }.is_admin("root"));
+        assert!(Peer {
+            uid: Some(0),
+            ..Peer::default()
+        }
+        .is_admin(""));
+        assert!(Peer {
+            uid: Some(me),
+            ..Peer::default()
+        }
+        .is_admin(""));
+        assert!(!Peer {
+            uid: None,
+            ..Peer::default()
+        }
+        .is_admin("root"));
         let stranger = if me == 0 { 65_534 } else { me + 1 };
-        assert!(!Peer { uid: Some(stranger), gid: Some(4242), pid: None }.is_admin(""));
-        assert!(!Peer { uid: Some(stranger), gid: Some(4242), pid: None }.is_admin("no-such-group-smtp32"));
+        assert!(!Peer {
+            uid: Some(stranger),
+            gid: Some(4242),
+            pid: None
+        }
+        .is_admin(""));
+        assert!(!Peer {
+            uid: Some(stranger),
+            gid: Some(4242),
+            pid: None
+        }
+        .is_admin("no-such-group-smtp32"));
     }
 
     #[test]
     fn membership_by_primary_group() {
         // Group 0 is `root` on every Linux system.
         assert_eq!(group_id("root"), Some(0));
-        let stranger = Peer { uid: Some(4_000_000), gid: Some(0), pid: None };
+        let stranger = Peer {
+            uid: Some(4_000_000),
+            gid: Some(0),
+            pid: None,
+        };
         assert!(stranger.is_admin("root"));
         assert!(smtp32_host::user_groups(0).contains(&0));
     }

@@ -79,7 +79,10 @@ pub struct Registry {
 impl Registry {
     /// An empty registry.
     pub fn new() -> Registry {
-        Registry { table: Mutex::new(Table::default()), opened: AtomicU64::new(0) }
+        Registry {
+            table: Mutex::new(Table::default()),
+            opened: AtomicU64::new(0),
+        }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -99,16 +102,22 @@ impl Registry {
         let mut t = self.table();
         let max_total = limits.total;
         if t.entries.len() >= max_total as usize {
-            return Err(Failure::LimitReached(format!("the daemon holds its maximum of {max_total} connections")));
+            return Err(Failure::LimitReached(format!(
+                "the daemon holds its maximum of {max_total} connections"
+            )));
         }
         let mine = t.per_client.get(&owner).copied().unwrap_or(0);
         if mine >= limits.per_client {
             let max = limits.per_client;
-            return Err(Failure::LimitReached(format!("this client holds its maximum of {max} connections")));
+            return Err(Failure::LimitReached(format!(
+                "this client holds its maximum of {max} connections"
+            )));
         }
         if let Some((uid, max)) = limits.per_user {
             if t.per_user.get(&uid).copied().unwrap_or(0) >= max {
-                return Err(Failure::LimitReached(format!("uid {uid} holds its maximum of {max} connections")));
+                return Err(Failure::LimitReached(format!(
+                    "uid {uid} holds its maximum of {max} connections"
+                )));
             }
         }
         let mut rng = rand::rng();
@@ -121,7 +130,15 @@ impl Registry {
         };
         let (session, activity) = start(handle);
         let user = limits.per_user.map(|(uid, _)| uid);
-        t.entries.insert(handle, Entry { owner, user, session: session.clone(), activity });
+        t.entries.insert(
+            handle,
+            Entry {
+                owner,
+                user,
+                session: session.clone(),
+                activity,
+            },
+        );
         *t.per_client.entry(owner).or_default() += 1;
         if let Some(uid) = user {
             *t.per_user.entry(uid).or_default() += 1;
@@ -162,7 +179,12 @@ impl Registry {
     /// Forgets every handle of `owner` and returns their sessions.
     pub fn remove_client(&self, owner: ClientId) -> Vec<Addr<SmtpSession>> {
         let mut t = self.table();
-        let handles: Vec<Handle> = t.entries.iter().filter(|(_, e)| e.owner == owner).map(|(h, _)| *h).collect();
+        let handles: Vec<Handle> = t
+            .entries
+            .iter()
+            .filter(|(_, e)| e.owner == owner)
+            .map(|(h, _)| *h)
+            .collect();
         let entries: Vec<Entry> = handles.iter().filter_map(|h| t.entries.remove(h)).collect();
         let sessions = entries
             .into_iter()
@@ -190,21 +212,35 @@ impl Registry {
 
     /// The session and record behind `handle` for an admin request: found
     /// when `viewer` may see it, whichever client opened it.
-    pub fn lookup_admin(&self, viewer: &Viewer, handle: Handle) -> Result<(Addr<SmtpSession>, Arc<Activity>), Failure> {
+    pub fn lookup_admin(
+        &self,
+        viewer: &Viewer,
+        handle: Handle,
+    ) -> Result<(Addr<SmtpSession>, Arc<Activity>), Failure> {
         match self.table().entries.get(&handle) {
-            Some(e) if viewer.may_see(&e.activity.owner()) => Ok((e.session.clone(), e.activity.clone())),
+            Some(e) if viewer.may_see(&e.activity.owner()) => {
+                Ok((e.session.clone(), e.activity.clone()))
+            }
             _ => Err(Failure::InvalidHandle),
         }
     }
 
     /// The live record of every connection, for status counts and shutdown.
     pub fn all_activities(&self) -> Vec<Arc<Activity>> {
-        self.table().entries.values().map(|e| e.activity.clone()).collect()
+        self.table()
+            .entries
+            .values()
+            .map(|e| e.activity.clone())
+            .collect()
     }
 
     /// Every session, for shutdown.
     pub fn all_sessions(&self) -> Vec<Addr<SmtpSession>> {
-        self.table().entries.values().map(|e| e.session.clone()).collect()
+        self.table()
+            .entries
+            .values()
+            .map(|e| e.session.clone())
+            .collect()
     }
 
     /// Connections open now.

@@ -35,7 +35,9 @@ impl Reload {
         let result = self.load_and_apply(state);
         match &result {
             Ok(()) => notify("READY=1\nSTATUS=serving"),
-            Err(e) => notify(&format!("READY=1\nSTATUS=reload failed, old configuration kept: {e}")),
+            Err(e) => notify(&format!(
+                "READY=1\nSTATUS=reload failed, old configuration kept: {e}"
+            )),
         }
         result
     }
@@ -45,10 +47,17 @@ impl Reload {
         if new.socket != state.settings().socket {
             warn!("reload: a new `socket` applies only after a restart");
         }
-        if let Err(e) = self.debug_log.apply(new.debug_level, new.debug_log.as_deref()) {
+        if let Err(e) = self
+            .debug_log
+            .apply(new.debug_level, new.debug_log.as_deref())
+        {
             error!("reload: cannot open the debug log: {e}");
         }
-        info!(timeout = new.timeout, debug_level = new.debug_level, "configuration reloaded");
+        info!(
+            timeout = new.timeout,
+            debug_level = new.debug_level,
+            "configuration reloaded"
+        );
         state.replace_settings(new);
         Ok(())
     }
@@ -69,7 +78,10 @@ fn notify(_state: &str) {}
 /// `CLOCK_MONOTONIC` in microseconds, which systemd wants beside `RELOADING=1`.
 #[cfg(unix)]
 fn monotonic_usec() -> u64 {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     (now.tv_sec.max(0) as u64) * 1_000_000 + (now.tv_nsec.max(0) as u64) / 1_000

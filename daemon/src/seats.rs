@@ -57,25 +57,39 @@ impl Seat {
 impl Seats {
     /// Takes a seat for a client counted against `user` (`None`: not limited
     /// per user), or says which limit is reached.
-    pub fn take(self: &Arc<Self>, user: Option<UserId>, limits: SeatLimits) -> Result<Seat, String> {
+    pub fn take(
+        self: &Arc<Self>,
+        user: Option<UserId>,
+        limits: SeatLimits,
+    ) -> Result<Seat, String> {
         let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if t.total >= limits.total {
-            return Err(format!("smtp32d serves its maximum of {} clients; try again later", limits.total));
+            return Err(format!(
+                "smtp32d serves its maximum of {} clients; try again later",
+                limits.total
+            ));
         }
         let mut budget = None;
         if let Some(uid) = user {
-            let seats = t
-                .per_user
-                .entry(uid)
-                .or_insert_with(|| UserSeats { clients: 0, budget: Arc::new(Bytes::new(limits.user_bytes)) });
+            let seats = t.per_user.entry(uid).or_insert_with(|| UserSeats {
+                clients: 0,
+                budget: Arc::new(Bytes::new(limits.user_bytes)),
+            });
             if seats.clients >= limits.per_user {
-                return Err(format!("uid {uid} has its maximum of {} clients connected", limits.per_user));
+                return Err(format!(
+                    "uid {uid} has its maximum of {} clients connected",
+                    limits.per_user
+                ));
             }
             seats.clients += 1;
             budget = Some(seats.budget.clone());
         }
         t.total += 1;
-        Ok(Seat { seats: self.clone(), user, budget })
+        Ok(Seat {
+            seats: self.clone(),
+            user,
+            budget,
+        })
     }
 
     /// Clients connected now.
@@ -105,17 +119,33 @@ mod tests {
 
     #[test]
     fn seats_are_limited_in_all_and_per_user_and_given_back() {
-        let (user, other) = (crate::platform::test_user(1000), crate::platform::test_user(1001));
+        let (user, other) = (
+            crate::platform::test_user(1000),
+            crate::platform::test_user(1001),
+        );
         let seats = Arc::new(Seats::default());
-        let limits = SeatLimits { total: 3, per_user: 2, user_bytes: 1000 };
+        let limits = SeatLimits {
+            total: 3,
+            per_user: 2,
+            user_bytes: 1000,
+        };
         let a1 = seats.take(Some(user), limits).unwrap();
         let a2 = seats.take(Some(user), limits).unwrap();
         let shared = (a1.user_budget().unwrap(), a2.user_budget().unwrap());
-        assert!(Arc::ptr_eq(&shared.0, &shared.1), "one user's clients share one budget");
-        assert!(seats.take(Some(user), limits).unwrap_err().contains(&format!("uid {user} ")));
+        assert!(
+            Arc::ptr_eq(&shared.0, &shared.1),
+            "one user's clients share one budget"
+        );
+        assert!(seats
+            .take(Some(user), limits)
+            .unwrap_err()
+            .contains(&format!("uid {user} ")));
         let root = seats.take(None, limits).unwrap();
         assert!(root.user_budget().is_none());
-        assert!(seats.take(Some(other), limits).unwrap_err().contains("maximum of 3 clients"));
+        assert!(seats
+            .take(Some(other), limits)
+            .unwrap_err()
+            .contains("maximum of 3 clients"));
         drop(a1);
         assert_eq!(seats.taken(), 2);
         seats.take(Some(user), limits).unwrap();

@@ -11,8 +11,8 @@ use crate::reload::Reload;
 use crate::seats::Seats;
 use crate::stats::Totals;
 use actix::ArbiterHandle;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -63,7 +63,10 @@ impl DaemonState {
     /// The settings in force now. New connections and clients use them;
     /// existing ones keep what they started with.
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Replaces the settings (SIGHUP).

@@ -65,7 +65,10 @@ impl Totals {
             .zip(&self.errors)
             .filter_map(|(code, n)| {
                 let count = n.load(Ordering::Relaxed);
-                (count > 0).then_some(ErrorCount { code: code.as_i32(), count })
+                (count > 0).then_some(ErrorCount {
+                    code: code.as_i32(),
+                    count,
+                })
             })
             .collect()
     }

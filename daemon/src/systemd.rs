@@ -22,7 +22,10 @@ pub fn listen_fd() -> io::Result<Option<OwnedFd>> {
         .ok()
         .and_then(|p| p.trim().parse::<u32>().ok())
         .is_some_and(|p| p == std::process::id());
-    let count = std::env::var("LISTEN_FDS").ok().and_then(|n| n.trim().parse::<u32>().ok()).unwrap_or(0);
+    let count = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or(0);
     if !pid_matches || count == 0 {
         return Ok(None);
     }
@@ -47,14 +50,27 @@ fn check_listening_unix_stream(fd: RawFd) -> io::Result<()> {
         let mut value: libc::c_int = 0;
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: `value` and `len` are valid for writing; a bad fd yields an error, not UB.
-        let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, option, (&mut value as *mut libc::c_int).cast(), &mut len) };
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                option,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
         if rc == 0 {
             Ok(value)
         } else {
             Err(io::Error::last_os_error())
         }
     };
-    let wrong = |what: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("descriptor {fd} from systemd is {what}"));
+    let wrong = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {fd} from systemd is {what}"),
+        )
+    };
     if get(libc::SO_DOMAIN)? != libc::AF_UNIX {
         return Err(wrong("not a Unix socket"));
     }

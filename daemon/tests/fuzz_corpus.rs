@@ -13,14 +13,23 @@ use std::path::PathBuf;
 const MUTATIONS: usize = 100_000;
 
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
         .collect();
     files.sort();
-    let inputs: Vec<Vec<u8>> = files.iter().map(|p| std::fs::read(p).expect("read corpus file")).collect();
-    assert!(inputs.len() >= 5, "the {target} corpus has only {} files", inputs.len());
+    let inputs: Vec<Vec<u8>> = files
+        .iter()
+        .map(|p| std::fs::read(p).expect("read corpus file"))
+        .collect();
+    assert!(
+        inputs.len() >= 5,
+        "the {target} corpus has only {} files",
+        inputs.len()
+    );
     inputs
 }
 
@@ -80,15 +89,26 @@ fn run(target: &str, oracle: fn(&[u8])) {
     let seeds = corpus(target);
     for (i, input) in seeds.iter().enumerate() {
         let r = std::panic::catch_unwind(|| oracle(input));
-        assert!(r.is_ok(), "{target}: corpus file #{i} {:?} broke the oracle", input.escape_ascii().to_string());
+        assert!(
+            r.is_ok(),
+            "{target}: corpus file #{i} {:?} broke the oracle",
+            input.escape_ascii().to_string()
+        );
     }
     let mut rng = Rng(0x5eed_f022 ^ target.len() as u64);
     for n in 0..MUTATIONS {
         let input = mutate(&mut rng, &seeds);
         let r = std::panic::catch_unwind(|| oracle(&input));
-        assert!(r.is_ok(), "{target}: mutation {n} {:?} broke the oracle", input.escape_ascii().to_string());
+        assert!(
+            r.is_ok(),
+            "{target}: mutation {n} {:?} broke the oracle",
+            input.escape_ascii().to_string()
+        );
     }
-    println!("{target}: {} corpus inputs and {MUTATIONS} mutations passed", seeds.len());
+    println!(
+        "{target}: {} corpus inputs and {MUTATIONS} mutations passed",
+        seeds.len()
+    );
 }
 
 #[test]
@@ -98,8 +118,14 @@ fn frame_decoder_corpus_and_mutations() {
         .iter()
         .filter(|f| {
             let (mut r, mut scratch) = (&f[..], Vec::new());
-            let client = smtp32_protocol::codec::read_frame::<_, smtp32_protocol::ClientFrame>(&mut r, 1 << 16, &mut scratch);
-            let daemon = f.get(4..).map(smtp32_protocol::codec::decode_body::<smtp32_protocol::DaemonFrame>);
+            let client = smtp32_protocol::codec::read_frame::<_, smtp32_protocol::ClientFrame>(
+                &mut r,
+                1 << 16,
+                &mut scratch,
+            );
+            let daemon = f
+                .get(4..)
+                .map(smtp32_protocol::codec::decode_body::<smtp32_protocol::DaemonFrame>);
             client.is_ok() || matches!(daemon, Some(Ok(_)))
         })
         .count();

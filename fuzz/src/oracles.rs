@@ -20,14 +20,20 @@ use std::task::{Context, Poll, Waker};
 ///   directions' frame types), and the re-encoded prefix counts exactly its body.
 pub fn frame(data: &[u8]) {
     let max = MIN_MAX_FRAME_BYTES;
-    let announced = data.get(..4).map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
+    let announced = data
+        .get(..4)
+        .map(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
     let mut scratch = Vec::new();
     match read_frame::<_, ClientFrame>(&mut &data[..], max, &mut scratch) {
         Ok(f) => round_trip(&f),
         Err(CodecError::Oversized { len, .. }) => assert_eq!(Some(len), announced),
         Err(_) => {}
     }
-    assert!(scratch.len() <= max as usize, "decoder buffered {} bytes over a limit of {max}", scratch.len());
+    assert!(
+        scratch.len() <= max as usize,
+        "decoder buffered {} bytes over a limit of {max}",
+        scratch.len()
+    );
     if let Some(body) = data.get(4..) {
         if let Ok(f) = decode_body::<DaemonFrame>(body) {
             round_trip(&f);
@@ -66,11 +72,17 @@ pub fn incremental(data: &[u8], max: u32) {
                 dec.extend(&data[at..next]);
                 at = next;
                 let (held, fed) = (dec.capacity(), data.len());
-                assert!(held <= fed + READ_CHUNK_BYTES, "decoder holds {held} bytes for {fed}");
+                assert!(
+                    held <= fed + READ_CHUNK_BYTES,
+                    "decoder holds {held} bytes for {fed}"
+                );
             }
         }
     };
-    assert_eq!(got, expected, "the incremental decoder and read_frame disagree on the frames");
+    assert_eq!(
+        got, expected,
+        "the incremental decoder and read_frame disagree on the frames"
+    );
     let same = match (&end, &expected_end) {
         (CodecError::Oversized { len: a, .. }, CodecError::Oversized { len: b, .. }) => a == b,
         (CodecError::Closed, CodecError::Closed) => true,
@@ -78,7 +90,10 @@ pub fn incremental(data: &[u8], max: u32) {
         (CodecError::Io(a), CodecError::Io(b)) => a.kind() == b.kind(),
         _ => false,
     };
-    assert!(same, "the incremental decoder ended with {end:?}, read_frame with {expected_end:?}");
+    assert!(
+        same,
+        "the incremental decoder ended with {end:?}, read_frame with {expected_end:?}"
+    );
 }
 
 fn round_trip<T>(frame: &T)
@@ -107,15 +122,33 @@ pub fn reply(data: &[u8]) {
     let consumed = data.len() - input.len();
     match result {
         Ok(r) => {
-            assert!((200..=559).contains(&r.code) && r.code / 10 % 10 <= 5, "code {}", r.code);
-            assert!(!r.lines.is_empty() && r.lines.len() <= MAX_REPLY_LINES, "{} lines", r.lines.len());
+            assert!(
+                (200..=559).contains(&r.code) && r.code / 10 % 10 <= 5,
+                "code {}",
+                r.code
+            );
+            assert!(
+                !r.lines.is_empty() && r.lines.len() <= MAX_REPLY_LINES,
+                "{} lines",
+                r.lines.len()
+            );
             assert!(consumed <= MAX_REPLY_BYTES, "used {consumed} bytes");
-            let longest = data[..consumed].split_inclusive(|&b| b == b'\n').map(<[u8]>::len).max().unwrap_or(0);
-            assert!(longest <= MAX_LINE_BYTES, "accepted a line of {longest} bytes");
+            let longest = data[..consumed]
+                .split_inclusive(|&b| b == b'\n')
+                .map(<[u8]>::len)
+                .max()
+                .unwrap_or(0);
+            assert!(
+                longest <= MAX_LINE_BYTES,
+                "accepted a line of {longest} bytes"
+            );
             // Read back from its wire form, unless that form would break a bound the original
             // kept: 8-bit bytes that are not UTF-8 come back as U+FFFD, three bytes each.
             let wire = format!("{}\r\n", r.to_wire_text());
-            let fits = wire.len() <= MAX_REPLY_BYTES && wire.split_inclusive('\n').all(|l| l.len() <= MAX_LINE_BYTES);
+            let fits = wire.len() <= MAX_REPLY_BYTES
+                && wire
+                    .split_inclusive('\n')
+                    .all(|l| l.len() <= MAX_LINE_BYTES);
             if fits && r.lines.iter().all(|l| !l.contains(['\r', '\n'])) {
                 let mut again = wire.as_bytes();
                 match ready(read_reply(&mut again, &NoTap)) {
@@ -144,7 +177,10 @@ pub fn dot_stuff(data: &[u8]) {
         Some(points) => (points, &data[1 + cuts..]),
         None => (&[][..], data.get(1..).unwrap_or(&[])),
     };
-    let mut at: Vec<usize> = points.iter().map(|&p| usize::from(p) * message.len() / 256).collect();
+    let mut at: Vec<usize> = points
+        .iter()
+        .map(|&p| usize::from(p) * message.len() / 256)
+        .collect();
     at.sort_unstable();
     let (mut encoder, mut wire, mut from) = (DataEncoder::new(), Vec::new(), 0);
     for cut in at {
@@ -158,18 +194,30 @@ pub fn dot_stuff(data: &[u8]) {
     one.encode(message, &mut whole);
     one.finish(&mut whole);
     assert_eq!(wire, whole, "chunking changed the wire bytes");
-    assert_eq!(unstuff(&wire), normalise(message), "unstuff(stuff(x)) != normalise(x)");
+    assert_eq!(
+        unstuff(&wire),
+        normalise(message),
+        "unstuff(stuff(x)) != normalise(x)"
+    );
 }
 
 /// A receiver (RFC 5321 §4.5.2): checks the wire's line structure, strips the final `.` line
 /// and one leading dot from every line.
 pub fn unstuff(wire: &[u8]) -> Vec<u8> {
-    let body = wire.strip_suffix(b".\r\n").expect("the wire ends with the dot line");
-    assert!(body.is_empty() || body.ends_with(b"\r\n"), "the dot line starts a line");
+    let body = wire
+        .strip_suffix(b".\r\n")
+        .expect("the wire ends with the dot line");
+    assert!(
+        body.is_empty() || body.ends_with(b"\r\n"),
+        "the dot line starts a line"
+    );
     let mut out = Vec::with_capacity(body.len());
     for line in body.split_inclusive(|&b| b == b'\n') {
         let text = line.strip_suffix(b"\r\n").expect("every line ends in CRLF");
-        assert!(!text.contains(&b'\r') && !text.contains(&b'\n'), "a bare CR or LF on the wire");
+        assert!(
+            !text.contains(&b'\r') && !text.contains(&b'\n'),
+            "a bare CR or LF on the wire"
+        );
         assert_ne!(text, b".", "a lone dot before the end of the message");
         out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
     }

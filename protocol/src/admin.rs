@@ -193,7 +193,9 @@ mod tests {
             c.add(s);
         }
         c.add(ConnectionState::InData);
-        assert!(ConnectionState::ALL.iter().all(|&s| c.get(s) == if s == ConnectionState::InData { 2 } else { 1 }));
+        assert!(ConnectionState::ALL
+            .iter()
+            .all(|&s| c.get(s) == if s == ConnectionState::InData { 2 } else { 1 }));
         assert_eq!(ConnectionState::InTransaction.name(), "in-transaction");
     }
 
@@ -210,7 +212,10 @@ mod tests {
         assert_eq!(body(&Response::Connections(vec![])), [7, 0]);
         assert_eq!(body(&Failure::ShuttingDown), [13]);
         assert_eq!(body(&Failure::NotPermitted("x".into())), [14, 1, b'x']);
-        assert_eq!(Failure::ShuttingDown.code(), crate::ReturnCode::CannotInitialize);
+        assert_eq!(
+            Failure::ShuttingDown.code(),
+            crate::ReturnCode::CannotInitialize
+        );
         assert_eq!(body(&ErrorCount { code: -4, count: 1 }), [7, 1]);
     }
 }

@@ -48,12 +48,18 @@ impl FromStr for AuthMechanism {
 
     /// `PLAIN`, `LOGIN` or `XOAUTH2`, in any case; anything else is `InvalidArgument`.
     fn from_str(text: &str) -> Result<Self, Failure> {
-        [AuthMechanism::Plain, AuthMechanism::Login, AuthMechanism::XOAuth2]
-            .into_iter()
-            .find(|m| m.name().eq_ignore_ascii_case(text))
-            .ok_or_else(|| {
-                Failure::InvalidArgument(format!("unknown AUTH mechanism {text:?} (use PLAIN, LOGIN or XOAUTH2)"))
-            })
+        [
+            AuthMechanism::Plain,
+            AuthMechanism::Login,
+            AuthMechanism::XOAuth2,
+        ]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(text))
+        .ok_or_else(|| {
+            Failure::InvalidArgument(format!(
+                "unknown AUTH mechanism {text:?} (use PLAIN, LOGIN or XOAUTH2)"
+            ))
+        })
     }
 }
 
@@ -73,7 +79,9 @@ impl AuthSecret {
             )));
         }
         if text.contains(['\r', '\n', '\0']) {
-            return Err(Failure::InvalidArgument("the AUTH secret holds CR, LF or NUL".into()));
+            return Err(Failure::InvalidArgument(
+                "the AUTH secret holds CR, LF or NUL".into(),
+            ));
         }
         Ok(AuthSecret(text))
     }
@@ -126,8 +134,14 @@ mod tests {
 
     #[test]
     fn mechanisms_parse_in_any_case() {
-        assert_eq!("plain".parse::<AuthMechanism>().ok(), Some(AuthMechanism::Plain));
-        assert_eq!("XOAuth2".parse::<AuthMechanism>().ok(), Some(AuthMechanism::XOAuth2));
+        assert_eq!(
+            "plain".parse::<AuthMechanism>().ok(),
+            Some(AuthMechanism::Plain)
+        );
+        assert_eq!(
+            "XOAuth2".parse::<AuthMechanism>().ok(),
+            Some(AuthMechanism::XOAuth2)
+        );
         assert!("CRAM-MD5".parse::<AuthMechanism>().is_err());
     }
 }

@@ -34,10 +34,27 @@ mod tests {
     #[test]
     fn documented_layout() {
         let h = Handle::new(5).unwrap();
-        let msg = BatchMessage { from: "a".into(), rcpts: vec!["t".into()], data: vec![b'x'] };
-        let req = Request::SendBatch { handle: h, messages: vec![msg] };
+        let msg = BatchMessage {
+            from: "a".into(),
+            rcpts: vec!["t".into()],
+            data: vec![b'x'],
+        };
+        let req = Request::SendBatch {
+            handle: h,
+            messages: vec![msg],
+        };
         assert_eq!(body(&req), [22, 5, 1, 1, b'a', 1, 1, b't', 1, b'x']);
-        let report = SendReport { mail: Reply { code: 250, lines: vec![] }, recipients: vec![], verdict: Reply { code: 250, lines: vec![] } };
+        let report = SendReport {
+            mail: Reply {
+                code: 250,
+                lines: vec![],
+            },
+            recipients: vec![],
+            verdict: Reply {
+                code: 250,
+                lines: vec![],
+            },
+        };
         let resp = Response::SentBatch(vec![Ok(report), Err(Failure::Aborted)]);
         let b = body(&resp);
         assert_eq!(&b[..3], [11, 2, 0]);

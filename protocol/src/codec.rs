@@ -11,7 +11,7 @@
 //! the incremental form of the same framing, for a reader that takes what a
 //! read brings and decodes every whole frame in it.
 
-use bincode::config::{Configuration, LittleEndian, Limit, Varint};
+use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::io::{self, Read, Write};
@@ -87,7 +87,10 @@ pub fn append_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), Co
     let encoded = bincode::serde::encode_into_std_write(frame, out, CONFIG)
         .map_err(|e| CodecError::Malformed(e.to_string()))
         .and_then(|_| {
-            u32::try_from(out.len() - start - 4).map_err(|_| CodecError::Oversized { len: u32::MAX, max: MAX_MAX_FRAME_BYTES })
+            u32::try_from(out.len() - start - 4).map_err(|_| CodecError::Oversized {
+                len: u32::MAX,
+                max: MAX_MAX_FRAME_BYTES,
+            })
         });
     match encoded {
         Ok(len) => {
@@ -105,7 +108,8 @@ pub fn append_frame<T: Serialize>(frame: &T, out: &mut Vec<u8>) -> Result<(), Co
 /// would add, computed without encoding (a byte payload costs nothing to measure).
 pub fn encoded_len<T: Serialize>(frame: &T) -> Result<usize, CodecError> {
     let mut size = bincode::enc::write::SizeWriter::default();
-    bincode::serde::encode_into_writer(frame, &mut size, CONFIG).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    bincode::serde::encode_into_writer(frame, &mut size, CONFIG)
+        .map_err(|e| CodecError::Malformed(e.to_string()))?;
     Ok(4 + size.bytes_written)
 }
 
@@ -217,7 +221,10 @@ mod async_io {
     /// Reads a frame's length prefix and checks it against `max`: the first
     /// half of [`read_frame_async`], for a reader that decides between the two
     /// halves whether it has room for the body.
-    pub async fn read_frame_len_async<R: AsyncRead + Unpin>(r: &mut R, max: u32) -> Result<usize, CodecError> {
+    pub async fn read_frame_len_async<R: AsyncRead + Unpin>(
+        r: &mut R,
+        max: u32,
+    ) -> Result<usize, CodecError> {
         let mut prefix = [0u8; 4];
         let mut got = 0;
         while got < 4 {
@@ -245,7 +252,9 @@ mod async_io {
 }
 
 #[cfg(feature = "tokio")]
-pub use async_io::{read_frame_async, read_frame_body_async, read_frame_len_async, write_frame_async};
+pub use async_io::{
+    read_frame_async, read_frame_body_async, read_frame_len_async, write_frame_async,
+};
 
 /// The body bytes of `frame` after its length prefix, for the tests that pin
 /// the variant indices PROTOCOL.md gives.
@@ -262,7 +271,12 @@ mod tests {
     use crate::{ClientFrame, Hello, Request, RequestId};
 
     fn ping() -> ClientFrame {
-        ClientFrame::Request { id: RequestId(7), request: Request::Ping { payload: vec![1, 2, 3] } }
+        ClientFrame::Request {
+            id: RequestId(7),
+            request: Request::Ping {
+                payload: vec![1, 2, 3],
+            },
+        }
     }
 
     #[test]
@@ -278,11 +292,24 @@ mod tests {
     fn appended_frames_read_back_in_order() {
         let mut wire = Vec::new();
         append_frame(&ping(), &mut wire).unwrap();
-        append_frame(&ClientFrame::Hello(Hello { protocol_version: 1, client_name: "x".into() }), &mut wire).unwrap();
+        append_frame(
+            &ClientFrame::Hello(Hello {
+                protocol_version: 1,
+                client_name: "x".into(),
+            }),
+            &mut wire,
+        )
+        .unwrap();
         let mut r = wire.as_slice();
         let mut buf = Vec::new();
-        assert_eq!(read_frame::<_, ClientFrame>(&mut r, 1024, &mut buf).unwrap(), ping());
-        assert!(matches!(read_frame::<_, ClientFrame>(&mut r, 1024, &mut buf).unwrap(), ClientFrame::Hello(_)));
+        assert_eq!(
+            read_frame::<_, ClientFrame>(&mut r, 1024, &mut buf).unwrap(),
+            ping()
+        );
+        assert!(matches!(
+            read_frame::<_, ClientFrame>(&mut r, 1024, &mut buf).unwrap(),
+            ClientFrame::Hello(_)
+        ));
         assert!(r.is_empty());
     }
 
@@ -290,31 +317,49 @@ mod tests {
     fn oversized_is_refused_before_reading_the_body() {
         let mut wire = (u32::MAX).to_le_bytes().to_vec();
         wire.extend_from_slice(b"short");
-        let err = read_frame::<_, ClientFrame>(&mut wire.as_slice(), 1024, &mut Vec::new()).unwrap_err();
-        assert!(matches!(err, CodecError::Oversized { len: u32::MAX, max: 1024 }));
+        let err =
+            read_frame::<_, ClientFrame>(&mut wire.as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        assert!(matches!(
+            err,
+            CodecError::Oversized {
+                len: u32::MAX,
+                max: 1024
+            }
+        ));
     }
 
     #[test]
     fn garbage_and_trailing_bytes_are_malformed() {
         let mut wire = 3u32.to_le_bytes().to_vec();
         wire.extend_from_slice(&[0xff, 0xff, 0xff]);
-        let err = read_frame::<_, ClientFrame>(&mut wire.as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        let err =
+            read_frame::<_, ClientFrame>(&mut wire.as_slice(), 1024, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, CodecError::Malformed(_)), "{err}");
 
         let mut buf = Vec::new();
-        encode_frame(&ClientFrame::Hello(Hello { protocol_version: 1, client_name: "x".into() }), &mut buf).unwrap();
+        encode_frame(
+            &ClientFrame::Hello(Hello {
+                protocol_version: 1,
+                client_name: "x".into(),
+            }),
+            &mut buf,
+        )
+        .unwrap();
         buf.push(0);
         let len = (buf.len() - 4) as u32;
         buf[..4].copy_from_slice(&len.to_le_bytes());
-        let err = read_frame::<_, ClientFrame>(&mut buf.as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        let err =
+            read_frame::<_, ClientFrame>(&mut buf.as_slice(), 1024, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, CodecError::Malformed(_)), "{err}");
     }
 
     #[test]
     fn clean_close_and_cut_prefix_differ() {
-        let err = read_frame::<_, ClientFrame>(&mut [].as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        let err =
+            read_frame::<_, ClientFrame>(&mut [].as_slice(), 1024, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, CodecError::Closed));
-        let err = read_frame::<_, ClientFrame>(&mut [1u8, 0].as_slice(), 1024, &mut Vec::new()).unwrap_err();
+        let err = read_frame::<_, ClientFrame>(&mut [1u8, 0].as_slice(), 1024, &mut Vec::new())
+            .unwrap_err();
         assert!(err.is_disconnect() && !matches!(err, CodecError::Closed));
     }
 }
@@ -328,26 +373,46 @@ mod golden {
     fn hex(frame: &impl Serialize) -> String {
         let mut buf = Vec::new();
         encode_frame(frame, &mut buf).unwrap();
-        buf.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+        buf.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
     fn documented_examples() {
-        let hello = ClientFrame::Hello(Hello { protocol_version: 1, client_name: "c".into() });
+        let hello = ClientFrame::Hello(Hello {
+            protocol_version: 1,
+            client_name: "c".into(),
+        });
         assert_eq!(hex(&hello), "04 00 00 00 00 01 01 63");
-        let ping = ClientFrame::Request { id: RequestId(300), request: Request::Ping { payload: vec![0xab] } };
+        let ping = ClientFrame::Request {
+            id: RequestId(300),
+            request: Request::Ping {
+                payload: vec![0xab],
+            },
+        };
         assert_eq!(hex(&ping), "07 00 00 00 01 fb 2c 01 00 01 ab");
         let mail = ClientFrame::Request {
             id: RequestId(2),
-            request: Request::Command { handle: Handle::new(5).unwrap(), command: Command::Mail { from: "a@b".into() } },
+            request: Request::Command {
+                handle: Handle::new(5).unwrap(),
+                command: Command::Mail { from: "a@b".into() },
+            },
         };
         assert_eq!(hex(&mail), "09 00 00 00 01 02 03 05 00 03 61 40 62");
         let reply = DaemonFrame::Response {
             id: RequestId(2),
-            response: Response::Reply(Reply { code: 250, lines: vec!["OK".into()] }),
+            response: Response::Reply(Reply {
+                code: 250,
+                lines: vec!["OK".into()],
+            }),
         };
         assert_eq!(hex(&reply), "08 00 00 00 02 02 03 fa 01 02 4f 4b");
-        let failed = DaemonFrame::Response { id: RequestId(3), response: Response::Failed(Failure::TimedOut(20)) };
+        let failed = DaemonFrame::Response {
+            id: RequestId(3),
+            response: Response::Failed(Failure::TimedOut(20)),
+        };
         assert_eq!(hex(&failed), "05 00 00 00 02 03 06 04 14");
     }
 }
@@ -363,15 +428,23 @@ mod growth {
         let mut wire = (4u32 << 20).to_le_bytes().to_vec();
         wire.push(1);
         let mut buf = Vec::new();
-        let err = read_frame::<_, ClientFrame>(&mut wire.as_slice(), 8 << 20, &mut buf).unwrap_err();
+        let err =
+            read_frame::<_, ClientFrame>(&mut wire.as_slice(), 8 << 20, &mut buf).unwrap_err();
         assert!(err.is_disconnect(), "{err}");
-        assert!(buf.capacity() < 64 * 1024, "capacity {} for one byte received", buf.capacity());
+        assert!(
+            buf.capacity() < 64 * 1024,
+            "capacity {} for one byte received",
+            buf.capacity()
+        );
     }
 
     #[test]
     fn encoded_len_is_what_append_frame_writes() {
         for payload in [vec![], vec![7; 300], vec![1; 70_000]] {
-            let frame = ClientFrame::Request { id: RequestId(1 << 40), request: Request::Ping { payload } };
+            let frame = ClientFrame::Request {
+                id: RequestId(1 << 40),
+                request: Request::Ping { payload },
+            };
             let mut wire = Vec::new();
             append_frame(&frame, &mut wire).unwrap();
             assert_eq!(encoded_len(&frame).unwrap(), wire.len());

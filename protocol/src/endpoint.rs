@@ -66,12 +66,16 @@ pub fn client_socket_path() -> PathBuf {
 }
 
 fn explicit_socket_path() -> Option<PathBuf> {
-    std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()).map(PathBuf::from)
+    std::env::var_os(SOCKET_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(unix)]
 fn xdg_socket_path() -> Option<PathBuf> {
-    std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()).map(|d| PathBuf::from(d).join(SOCKET_FILE))
+    std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|p| !p.is_empty())
+        .map(|d| PathBuf::from(d).join(SOCKET_FILE))
 }
 
 /// The client's candidates in order of trust: the runtime directory, the
@@ -91,7 +95,9 @@ fn client_candidates(xdg: Option<PathBuf>, uid: u32) -> Vec<PathBuf> {
 fn first_existing(candidates: Vec<PathBuf>, exists: impl Fn(&Path) -> bool) -> PathBuf {
     let found = candidates.iter().find(|p| exists(p)).cloned();
     // `client_candidates` always yields the system path, so the list is never empty.
-    found.or_else(|| candidates.into_iter().next()).unwrap_or_else(|| PathBuf::from(SYSTEM_SOCKET_PATH))
+    found
+        .or_else(|| candidates.into_iter().next())
+        .unwrap_or_else(|| PathBuf::from(SYSTEM_SOCKET_PATH))
 }
 
 /// The path used when neither `SMTP32_SOCKET` nor `XDG_RUNTIME_DIR` is set.
@@ -120,14 +126,23 @@ mod tests {
         assert_eq!(first_existing(all.clone(), |p| p == per_user), per_user);
         assert_eq!(first_existing(all, |_| false), xdg);
         let no_xdg = client_candidates(None, 1000);
-        assert_eq!(first_existing(no_xdg.clone(), |p| p == per_user || p == system), system);
+        assert_eq!(
+            first_existing(no_xdg.clone(), |p| p == per_user || p == system),
+            system
+        );
         assert_eq!(first_existing(no_xdg, |_| false), system);
         assert_eq!(client_candidates(None, 0), vec![system]);
     }
 
     #[test]
     fn fallback_depends_on_root() {
-        assert_eq!(fallback_socket_path(0), PathBuf::from("/run/smtp32d/smtp32d.sock"));
-        assert_eq!(fallback_socket_path(1000), PathBuf::from("/tmp/smtp32d-1000/smtp32d.sock"));
+        assert_eq!(
+            fallback_socket_path(0),
+            PathBuf::from("/run/smtp32d/smtp32d.sock")
+        );
+        assert_eq!(
+            fallback_socket_path(1000),
+            PathBuf::from("/tmp/smtp32d-1000/smtp32d.sock")
+        );
     }
 }

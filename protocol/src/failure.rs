@@ -125,12 +125,16 @@ impl ReturnCode {
             ReturnCode::CannotAllocSocket => "could not allocate a socket",
             ReturnCode::CannotBindSocket => "could not bind the socket to a local address",
             ReturnCode::HostNotResponding => "unable to connect to the SMTP port of the host",
-            ReturnCode::CannotInitialize => "cannot initialise: the smtp32d daemon cannot be reached",
+            ReturnCode::CannotInitialize => {
+                "cannot initialise: the smtp32d daemon cannot be reached"
+            }
             ReturnCode::CannotInitWinsock => "the network stack could not be initialised",
             ReturnCode::OutOfMemory => "no room for another connection (daemon limit reached)",
             ReturnCode::InvalidOption => "invalid option",
             ReturnCode::InvalidArgument => "invalid argument",
-            ReturnCode::TlsFailure => "TLS could not be established or the certificate did not verify",
+            ReturnCode::TlsFailure => {
+                "TLS could not be established or the certificate did not verify"
+            }
         }
     }
 }
@@ -233,7 +237,9 @@ impl Failure {
     /// The SMTP-32 return code for this failure. This is the one mapping.
     pub fn code(&self) -> ReturnCode {
         match self {
-            Failure::Refused(_) | Failure::BadReply(_) | Failure::Proxy { .. } => ReturnCode::Failure,
+            Failure::Refused(_) | Failure::BadReply(_) | Failure::Proxy { .. } => {
+                ReturnCode::Failure
+            }
             Failure::InvalidHandle => ReturnCode::InvalidHandle,
             Failure::InProgress => ReturnCode::InProgress,
             Failure::TimedOut(_) => ReturnCode::TimedOut,
@@ -247,7 +253,9 @@ impl Failure {
             Failure::ShuttingDown => ReturnCode::CannotInitialize,
             Failure::NotPermitted(_) => ReturnCode::Failure,
             Failure::Tls(_) => ReturnCode::TlsFailure,
-            Failure::Unsupported(_) | Failure::NotSent(_) | Failure::NotConfigured(_) => ReturnCode::Failure,
+            Failure::Unsupported(_) | Failure::NotSent(_) | Failure::NotConfigured(_) => {
+                ReturnCode::Failure
+            }
             Failure::RelayAuth(inner) => inner.code(),
         }
     }
@@ -301,27 +309,45 @@ mod tests {
 
     #[test]
     fn refusal_maps_to_failure_and_keeps_reply() {
-        let f = Failure::Refused(Reply { code: 550, lines: vec!["no".into()] });
+        let f = Failure::Refused(Reply {
+            code: 550,
+            lines: vec!["no".into()],
+        });
         assert_eq!(f.code(), ReturnCode::Failure);
         assert_eq!(f.reply().map(|r| r.code), Some(550));
     }
 
     #[test]
     fn proxy_failure_is_a_remote_error_without_reply() {
-        let f = Failure::Proxy { stage: ProxyStage::Authentication, reason: "password refused".into() };
+        let f = Failure::Proxy {
+            stage: ProxyStage::Authentication,
+            reason: "password refused".into(),
+        };
         assert_eq!(f.code(), ReturnCode::Failure);
         assert_eq!(f.reply(), None);
-        assert_eq!(f.to_string(), "SOCKS proxy failed at authentication: password refused");
+        assert_eq!(
+            f.to_string(),
+            "SOCKS proxy failed at authentication: password refused"
+        );
     }
 
     #[test]
     fn relay_auth_takes_code_and_reply_from_its_cause() {
-        let refused = Failure::Refused(Reply { code: 535, lines: vec!["5.7.8 bad credentials".into()] });
+        let refused = Failure::Refused(Reply {
+            code: 535,
+            lines: vec!["5.7.8 bad credentials".into()],
+        });
         let f = Failure::RelayAuth(Box::new(refused));
-        assert_eq!((f.code(), f.reply().map(|r| r.code)), (ReturnCode::Failure, Some(535)));
+        assert_eq!(
+            (f.code(), f.reply().map(|r| r.code)),
+            (ReturnCode::Failure, Some(535))
+        );
         assert!(f.to_string().contains("535 5.7.8 bad credentials"), "{f}");
         let f = Failure::RelayAuth(Box::new(Failure::TimedOut(20)));
         assert_eq!((f.code(), f.reply()), (ReturnCode::TimedOut, None));
-        assert_eq!(Failure::NotConfigured("relay.host".into()).code(), ReturnCode::Failure);
+        assert_eq!(
+            Failure::NotConfigured("relay.host".into()).code(),
+            ReturnCode::Failure
+        );
     }
 }

@@ -40,7 +40,10 @@ pub mod send;
 pub mod socks;
 pub mod status;
 
-pub use admin::{ConnectionDetail, ConnectionInfo, ConnectionState, ErrorCount, InFlight, StateCounts, TrafficLine};
+pub use admin::{
+    ConnectionDetail, ConnectionInfo, ConnectionState, ErrorCount, InFlight, StateCounts,
+    TrafficLine,
+};
 pub use auth::{AuthMechanism, AuthSecret};
 pub use batch::{BatchMessage, BatchOutcome};
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
@@ -54,7 +57,7 @@ pub use request::{Command, OpenMode, Request};
 pub use response::Response;
 pub use send::SendReport;
 pub use socks::{
-    DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
-    SocksVersions, DEFAULT_SOCKS_PORT,
+    DomainName, ProxyStage, Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods,
+    SocksRoute, SocksUser, SocksVersions, DEFAULT_SOCKS_PORT,
 };
 pub use status::{CacheStatus, DaemonStatus};

@@ -46,8 +46,13 @@ impl Reply {
         let subject: u16 = parse_part(parts.next()?, 3)?;
         let detail: u16 = parse_part(parts.next()?, 3)?;
         let matches_code = u16::from(class) == self.code / 100;
-        (parts.next().is_none() && matches!(class, 2 | 4 | 5) && matches_code)
-            .then_some(EnhancedStatus { class, subject, detail })
+        (parts.next().is_none() && matches!(class, 2 | 4 | 5) && matches_code).then_some(
+            EnhancedStatus {
+                class,
+                subject,
+                detail,
+            },
+        )
     }
 }
 
@@ -80,20 +85,44 @@ mod tests {
 
     #[test]
     fn wire_text_marks_continuations() {
-        let r = Reply { code: 250, lines: vec!["a".into(), "b".into()] };
+        let r = Reply {
+            code: 250,
+            lines: vec!["a".into(), "b".into()],
+        };
         assert_eq!(r.to_wire_text(), "250-a\r\n250 b");
         assert!(r.is_positive());
-        assert!(!Reply { code: 550, lines: vec![String::new()] }.is_positive());
+        assert!(!Reply {
+            code: 550,
+            lines: vec![String::new()]
+        }
+        .is_positive());
     }
 
     #[test]
     fn enhanced_status_is_read_from_the_first_line() {
-        let r = |code: u16, text: &str| Reply { code, lines: vec![text.into(), "more".into()] };
+        let r = |code: u16, text: &str| Reply {
+            code,
+            lines: vec![text.into(), "more".into()],
+        };
         let e = r(535, "5.7.8 Authentication credentials invalid").enhanced();
-        assert_eq!(e, Some(EnhancedStatus { class: 5, subject: 7, detail: 8 }));
+        assert_eq!(
+            e,
+            Some(EnhancedStatus {
+                class: 5,
+                subject: 7,
+                detail: 8
+            })
+        );
         assert_eq!(e.map(|e| e.to_string()).as_deref(), Some("5.7.8"));
         assert_eq!(r(250, "2.0.0").enhanced().map(|e| e.detail), Some(0));
-        for (code, text) in [(250, "Ok"), (250, "5.1.1 wrong class"), (250, "2.1"), (250, "2.1.0.1"), (250, "2.x.0"), (250, "")] {
+        for (code, text) in [
+            (250, "Ok"),
+            (250, "5.1.1 wrong class"),
+            (250, "2.1"),
+            (250, "2.1.0.1"),
+            (250, "2.x.0"),
+            (250, ""),
+        ] {
             assert_eq!(r(code, text).enhanced(), None, "{text:?}");
         }
     }

@@ -269,9 +269,15 @@ mod tests {
     fn documented_relay_indices() {
         assert_eq!(body(&Request::OpenRelay { debug: true }), [21, 1]);
         assert_eq!(body(&Failure::NotConfigured("k".into())), [18, 1, b'k']);
-        let refused = Failure::Refused(Reply { code: 535, lines: vec![] });
+        let refused = Failure::Refused(Reply {
+            code: 535,
+            lines: vec![],
+        });
         // The cause follows the tag as a Failure of its own: Refused(Reply { 535, [] }).
-        assert_eq!(body(&Failure::RelayAuth(Box::new(refused))), [19, 0, 0xfb, 0x17, 0x02, 0]);
+        assert_eq!(
+            body(&Failure::RelayAuth(Box::new(refused))),
+            [19, 0, 0xfb, 0x17, 0x02, 0]
+        );
         assert_eq!(Request::OpenRelay { debug: false }.handle(), None);
     }
 
@@ -280,11 +286,23 @@ mod tests {
     fn documented_streamed_send_indices() {
         let handle = Handle::new(5).unwrap();
         let (from, rcpts) = ("a".to_string(), vec!["b".to_string()]);
-        let begin = Request::SendBegin { handle, from, rcpts, size: Some(3), eight_bit: true };
+        let begin = Request::SendBegin {
+            handle,
+            from,
+            rcpts,
+            size: Some(3),
+            eight_bit: true,
+        };
         assert_eq!(body(&begin), [27, 5, 1, b'a', 1, 1, b'b', 1, 3, 1]);
         assert_eq!(begin.handle(), Some(handle));
-        let ok = Reply { code: 250, lines: vec![] };
-        let envelope = crate::Response::Envelope { mail: ok.clone(), recipients: vec![ok] };
+        let ok = Reply {
+            code: 250,
+            lines: vec![],
+        };
+        let envelope = crate::Response::Envelope {
+            mail: ok.clone(),
+            recipients: vec![ok],
+        };
         assert_eq!(body(&envelope), [14, 0xfa, 0, 1, 0xfa, 0]);
     }
 
@@ -292,7 +310,9 @@ mod tests {
     fn metrics_request_and_response_bytes() {
         use crate::Response;
         assert_eq!(body(&Request::Metrics), [28]);
-        let response = body(&Response::Metrics { text: "# EOF\n".into() });
+        let response = body(&Response::Metrics {
+            text: "# EOF\n".into(),
+        });
         assert_eq!(response, [15, 6, b'#', b' ', b'E', b'O', b'F', b'\n']);
         assert_eq!(Request::Metrics.handle(), None);
     }

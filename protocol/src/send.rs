@@ -32,7 +32,12 @@ impl SendReport {
 
     /// The indices (into the request's list) of the recipients the server refused.
     pub fn refused(&self) -> Vec<usize> {
-        self.recipients.iter().enumerate().filter(|(_, r)| !r.is_positive()).map(|(i, _)| i).collect()
+        self.recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_positive())
+            .map(|(i, _)| i)
+            .collect()
     }
 }
 
@@ -42,7 +47,10 @@ mod tests {
     use crate::codec::body_of as body;
 
     fn r(code: u16) -> Reply {
-        Reply { code, lines: vec![String::new()] }
+        Reply {
+            code,
+            lines: vec![String::new()],
+        }
     }
 
     /// The variant indices PROTOCOL.md gives for the TLS, AUTH, extension and
@@ -53,13 +61,27 @@ mod tests {
         let h = Handle::new(5).unwrap();
         assert_eq!(body(&Request::StartTls { handle: h }), [17, 5]);
         let secret = AuthSecret::new("pw").unwrap();
-        let auth = Request::Auth { handle: h, mechanism: Some(AuthMechanism::Login), user: "u".into(), secret };
+        let auth = Request::Auth {
+            handle: h,
+            mechanism: Some(AuthMechanism::Login),
+            user: "u".into(),
+            secret,
+        };
         assert_eq!(body(&auth), [18, 5, 1, 1, 1, b'u', 2, b'p', b'w']);
         assert_eq!(body(&Request::Extensions { handle: h }), [19, 5]);
-        let send = Request::SendMessage { handle: h, from: String::new(), rcpts: vec!["t".into()], data: vec![b'x'] };
+        let send = Request::SendMessage {
+            handle: h,
+            from: String::new(),
+            rcpts: vec!["t".into()],
+            data: vec![b'x'],
+        };
         assert_eq!(body(&send), [20, 5, 0, 1, 1, b't', 1, b'x']);
         assert_eq!(body(&Response::Extensions(vec![])), [9, 0]);
-        let report = SendReport { mail: r(250), recipients: vec![], verdict: r(250) };
+        let report = SendReport {
+            mail: r(250),
+            recipients: vec![],
+            verdict: r(250),
+        };
         assert_eq!(body(&Response::Sent(report.clone()))[0], 10);
         assert_eq!(body(&Failure::Tls("x".into())), [15, 1, b'x']);
         assert_eq!(body(&Failure::Unsupported("x".into())), [16, 1, b'x']);
@@ -70,10 +92,18 @@ mod tests {
 
     #[test]
     fn counts_accepted_and_refused() {
-        let report = SendReport { mail: r(250), recipients: vec![r(250), r(550), r(251)], verdict: r(250) };
+        let report = SendReport {
+            mail: r(250),
+            recipients: vec![r(250), r(550), r(251)],
+            verdict: r(250),
+        };
         assert!(report.is_delivered());
         assert_eq!((report.accepted(), report.refused()), (2, vec![1]));
-        let none = SendReport { mail: r(250), recipients: vec![r(550)], verdict: r(550) };
+        let none = SendReport {
+            mail: r(250),
+            recipients: vec![r(550)],
+            verdict: r(550),
+        };
         assert!(!none.is_delivered());
     }
 }

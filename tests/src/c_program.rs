@@ -28,18 +28,36 @@ pub enum Link {
 /// the compiler's output when it fails.
 pub fn compile(dir: &Path, source: &str, flags: &[&str], link: Link) -> PathBuf {
     let include = crate_dir().join("../client/include");
-    assert!(include.join("smtp32.h").exists(), "client/include/smtp32.h is missing");
+    assert!(
+        include.join("smtp32.h").exists(),
+        "client/include/smtp32.h is missing"
+    );
     let src = crate_dir().join("c").join(source);
     let exe = dir.join(Path::new(source).file_stem().expect("source has a name"));
     let mut cc = Command::new("cc");
-    cc.args(flags).arg("-I").arg(&include).arg(&src).arg("-o").arg(&exe);
+    cc.args(flags)
+        .arg("-I")
+        .arg(&include)
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe);
     match link {
         Link::Shared => link_shared(&mut cc, dir),
         Link::Static => {
-            cc.arg(built("libsmtp32.a")).args(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"]);
+            cc.arg(built("libsmtp32.a")).args([
+                "-lgcc_s",
+                "-lutil",
+                "-lrt",
+                "-lpthread",
+                "-lm",
+                "-ldl",
+                "-lc",
+            ]);
         }
     }
-    let out = cc.output().expect("run cc (Debian package gcc; tests/run-all.sh installs it)");
+    let out = cc
+        .output()
+        .expect("run cc (Debian package gcc; tests/run-all.sh installs it)");
     assert!(
         out.status.success(),
         "compiling {source} failed ({:?}):\n{}{}",
@@ -65,7 +83,10 @@ pub fn link_shared(cc: &mut Command, dir: &Path) {
     if std::fs::symlink_metadata(&link).is_err() {
         std::os::unix::fs::symlink(&so, &link).expect("link the SONAME to the built library");
     }
-    cc.arg("-L").arg(libdir).arg("-lsmtp32").arg(format!("-Wl,-rpath,{}", runtime.display()));
+    cc.arg("-L")
+        .arg(libdir)
+        .arg("-lsmtp32")
+        .arg(format!("-Wl,-rpath,{}", runtime.display()));
 }
 
 /// What a finished C program printed and how it exited.
@@ -82,12 +103,18 @@ pub struct CRun {
 impl CRun {
     /// The `not ok` lines.
     pub fn failed(&self) -> Vec<&str> {
-        self.stdout.lines().filter(|l| l.starts_with("not ok")).collect()
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with("not ok"))
+            .collect()
     }
 
     /// The names of the checks that passed (`ok - NAME` lines, without the prefix).
     pub fn passed(&self) -> Vec<&str> {
-        self.stdout.lines().filter_map(|l| l.strip_prefix("ok - ")).collect()
+        self.stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("ok - "))
+            .collect()
     }
 
     /// Panics unless the program exited 0 with no failed check.
@@ -115,7 +142,10 @@ pub fn run(exe: &Path, socket: &Path, args: &[&str], timeout: Duration) -> CRun 
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).expect("create the stderr file"));
-    let name = exe.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let mut child = ChildGuard::spawn(&name, &mut cmd);
     let stdout = drain(child.take_stdout().expect("stdout is piped"));
     let status = child.wait_exit(timeout);
@@ -127,8 +157,14 @@ pub fn run(exe: &Path, socket: &Path, args: &[&str], timeout: Duration) -> CRun 
     let Some(status) = status else {
         panic!("{name} still ran after {timeout:?} and was killed; stdout:\n{stdout}\nstderr:\n{stderr}");
     };
-    let code = status.code().unwrap_or_else(|| panic!("{name} died: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
-    CRun { code, stdout, stderr }
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("{name} died: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    CRun {
+        code,
+        stdout,
+        stderr,
+    }
 }
 
 /// Reads a pipe to its end on a thread (so a full pipe never blocks the program).

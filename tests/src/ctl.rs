@@ -30,14 +30,19 @@ impl Output {
     /// Panics (showing both streams) unless the exit code is `code`; returns stdout.
     #[track_caller]
     pub fn expect_code(&self, code: i32, what: &str) -> &str {
-        assert_eq!(self.code, code, "{what}: exit code {} (want {code})\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        assert_eq!(
+            self.code, code,
+            "{what}: exit code {} (want {code})\nstdout:\n{}\nstderr:\n{}",
+            self.code, self.stdout, self.stderr
+        );
         &self.stdout
     }
 
     /// stdout parsed as JSON; panics with the text when it is not.
     #[track_caller]
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -81,8 +86,14 @@ pub fn run(cmd: Command, timeout: Duration) -> Output {
 /// `None`: stdin is `/dev/null`. A program that exits without reading it all is fine.
 pub fn run_with_input(mut cmd: Command, input: Option<Vec<u8>>, timeout: Duration) -> Output {
     let what = format!("{cmd:?}");
-    let stdin = if input.is_some() { Stdio::piped() } else { Stdio::null() };
-    cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let stdin = if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    };
+    cmd.stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = ChildGuard::spawn(&what, &mut cmd);
     if let (Some(input), Some(mut pipe)) = (input, child.take_stdin()) {
         std::thread::spawn(move || {

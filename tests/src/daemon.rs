@@ -77,15 +77,24 @@ impl TestDaemon {
     pub fn start_with(opts: DaemonOptions) -> TestDaemon {
         match Self::try_start(opts) {
             Ok(d) => d,
-            Err(f) => panic!("smtp32d did not start (exit: {:?}); its stderr:\n{}", f.status, f.stderr),
+            Err(f) => panic!(
+                "smtp32d did not start (exit: {:?}); its stderr:\n{}",
+                f.status, f.stderr
+            ),
         }
     }
 
     /// Starts a daemon, returning how it failed instead of panicking (for tests of bad config).
     pub fn try_start(opts: DaemonOptions) -> Result<TestDaemon, StartFailure> {
         let binary = daemon_binary();
-        let dir = tempfile::Builder::new().prefix("smtp32d-test-").tempdir().expect("tempdir");
-        let socket = opts.socket.clone().unwrap_or_else(|| dir.path().join("smtp32d.sock"));
+        let dir = tempfile::Builder::new()
+            .prefix("smtp32d-test-")
+            .tempdir()
+            .expect("tempdir");
+        let socket = opts
+            .socket
+            .clone()
+            .unwrap_or_else(|| dir.path().join("smtp32d.sock"));
         let stderr_path = dir.path().join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(&binary);
@@ -94,7 +103,10 @@ impl TestDaemon {
         // /etc/smtp32d/smtp32d.toml (the package test installs one meanwhile).
         if !opts.args.iter().any(|a| a == "--config") {
             let path = dir.path().join("smtp32d.toml");
-            let text = opts.config.as_deref().unwrap_or("# the embedded defaults\n");
+            let text = opts
+                .config
+                .as_deref()
+                .unwrap_or("# the embedded defaults\n");
             std::fs::write(&path, text).expect("write config");
             cmd.arg("--config").arg(path);
         }
@@ -116,7 +128,10 @@ impl TestDaemon {
         loop {
             if let Some(status) = child.try_exit() {
                 let stderr = read_log(&stderr_path);
-                return Err(StartFailure { status: Some(status), stderr });
+                return Err(StartFailure {
+                    status: Some(status),
+                    stderr,
+                });
             }
             if socket.exists() {
                 // The PID check makes sure we talk to this daemon, not to one that owned the
@@ -129,8 +144,14 @@ impl TestDaemon {
             }
             if Instant::now() >= deadline {
                 child.kill();
-                let stderr = format!("{}\n(not ready within {READY_DEADLINE:?}: {last})", read_log(&stderr_path));
-                return Err(StartFailure { status: None, stderr });
+                let stderr = format!(
+                    "{}\n(not ready within {READY_DEADLINE:?}: {last})",
+                    read_log(&stderr_path)
+                );
+                return Err(StartFailure {
+                    status: None,
+                    stderr,
+                });
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -158,8 +179,12 @@ impl TestDaemon {
 
     /// A new client connection through the Rust client library.
     pub fn client(&self) -> smtp32::Client {
-        smtp32::Client::connect(&self.socket)
-            .unwrap_or_else(|e| panic!("client cannot connect to the test daemon: {e:?}\nstderr:\n{}", self.stderr()))
+        smtp32::Client::connect(&self.socket).unwrap_or_else(|e| {
+            panic!(
+                "client cannot connect to the test daemon: {e:?}\nstderr:\n{}",
+                self.stderr()
+            )
+        })
     }
 
     /// A raw frame-level connection that has completed the handshake.
@@ -171,7 +196,10 @@ impl TestDaemon {
     pub fn assert_serving(&self) {
         match RawClient::try_ready(&self.socket, Duration::from_secs(5)) {
             Ok(pid) => assert_eq!(pid, self.pid(), "the socket is served by another process"),
-            Err(e) => panic!("the daemon does not serve any more: {e}\nstderr:\n{}", self.stderr()),
+            Err(e) => panic!(
+                "the daemon does not serve any more: {e}\nstderr:\n{}",
+                self.stderr()
+            ),
         }
     }
 
@@ -192,5 +220,6 @@ impl TestDaemon {
 }
 
 fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()))
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()))
 }

@@ -19,25 +19,28 @@ use std::time::Duration;
 /// The socket of this process's shared C-ABI daemon, starting it on first use.
 pub fn ffi_daemon() -> &'static Path {
     static SOCKET: OnceLock<PathBuf> = OnceLock::new();
-    SOCKET.get_or_init(|| {
-        let (tx, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("ffi daemon".into())
-            .spawn(move || {
-                let daemon = TestDaemon::start();
-                let _ = tx.send(daemon.socket_path().to_path_buf());
-                loop {
-                    std::thread::park();
-                }
-            })
-            .expect("spawn the ffi daemon thread");
-        let socket = rx.recv_timeout(Duration::from_secs(30)).expect("the shared C-ABI daemon did not start");
-        // Rust's std serialises environment access, and nothing in these tests calls getenv
-        // from C, so setting it while other tests run is sound.
-        std::env::set_var("SMTP32_SOCKET", &socket);
-        socket
-    })
-    .as_path()
+    SOCKET
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("ffi daemon".into())
+                .spawn(move || {
+                    let daemon = TestDaemon::start();
+                    let _ = tx.send(daemon.socket_path().to_path_buf());
+                    loop {
+                        std::thread::park();
+                    }
+                })
+                .expect("spawn the ffi daemon thread");
+            let socket = rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("the shared C-ABI daemon did not start");
+            // Rust's std serialises environment access, and nothing in these tests calls getenv
+            // from C, so setting it while other tests run is sound.
+            std::env::set_var("SMTP32_SOCKET", &socket);
+            socket
+        })
+        .as_path()
 }
 
 /// A NUL-terminated copy of `s` for a C argument (panics on an inner NUL).

@@ -23,8 +23,8 @@
 //! - [`c_program`]: compiling and running the C programs of `tests/c/`.
 //! - [`users`]: second local users who play the hostile neighbour.
 
-pub mod ctl;
 pub mod c_program;
+pub mod ctl;
 pub mod daemon;
 pub mod ffi;
 pub mod lines;

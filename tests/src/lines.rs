@@ -22,7 +22,10 @@ impl Lines {
                 }
             }
         });
-        Lines { rx, seen: Vec::new() }
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
     }
 
     /// The next line whose first word is `word`, skipping others; panics after `timeout`.
@@ -39,7 +42,10 @@ impl Lines {
                         return rest.to_string();
                     }
                 }
-                Err(_) => panic!("no line starting {word:?} within {timeout:?}; lines so far: {:?}", self.seen),
+                Err(_) => panic!(
+                    "no line starting {word:?} within {timeout:?}; lines so far: {:?}",
+                    self.seen
+                ),
             }
         }
     }

@@ -114,14 +114,20 @@ pub fn chaos_message(seed: u64, id: &str) -> Vec<u8> {
 /// The id in a stored chaos message's first line, if it has one.
 pub fn chaos_id(stored: &[u8]) -> Option<String> {
     let first = stored.split(|&b| b == b'\r').next()?;
-    let id = std::str::from_utf8(first).ok()?.strip_prefix(CHAOS_ID_HEADER)?;
+    let id = std::str::from_utf8(first)
+        .ok()?
+        .strip_prefix(CHAOS_ID_HEADER)?;
     Some(id.to_string())
 }
 
 /// A short readable description of where two byte strings first differ, for assert messages
 /// about big messages.
 pub fn first_difference(got: &[u8], want: &[u8]) -> String {
-    let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
+    let at = got
+        .iter()
+        .zip(want)
+        .position(|(a, b)| a != b)
+        .unwrap_or(got.len().min(want.len()));
     let from = at.saturating_sub(40);
     format!(
         "lengths got {} want {}; first difference at byte {at}: got {:?} want {:?}",
@@ -138,7 +144,10 @@ mod tests {
 
     #[test]
     fn every_line_ending_becomes_crlf_and_a_final_one_is_added() {
-        assert_eq!(expected_on_arrival(b"a\nb\rc\r\nd"), b"a\r\nb\r\nc\r\nd\r\n");
+        assert_eq!(
+            expected_on_arrival(b"a\nb\rc\r\nd"),
+            b"a\r\nb\r\nc\r\nd\r\n"
+        );
         assert_eq!(expected_on_arrival(b"a\r\r\n"), b"a\r\n\r\n");
         assert_eq!(expected_on_arrival(b"a\n\r"), b"a\r\n\r\n");
         assert_eq!(expected_on_arrival(b""), b"");

@@ -18,7 +18,10 @@ pub fn profile_dir() -> PathBuf {
 
 /// The `target/` directory (the parent of the profile directory).
 pub fn target_dir() -> PathBuf {
-    profile_dir().parent().expect("profile dir has a parent").to_path_buf()
+    profile_dir()
+        .parent()
+        .expect("profile dir has a parent")
+        .to_path_buf()
 }
 
 /// The `tests/` crate directory (where `peers/` and `c/` live).

@@ -18,9 +18,14 @@ impl PlainSmtp {
     /// Connects to `addr` and requires a 220 greeting.
     pub fn connect(addr: SocketAddr) -> PlainSmtp {
         let stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(READ_LIMIT)).expect("set read timeout");
+        stream
+            .set_read_timeout(Some(READ_LIMIT))
+            .expect("set read timeout");
         let reader = BufReader::new(stream.try_clone().expect("clone stream"));
-        let mut plain = PlainSmtp { reader, writer: stream };
+        let mut plain = PlainSmtp {
+            reader,
+            writer: stream,
+        };
         let (code, lines) = plain.reply();
         assert_eq!(code, 220, "greeting: {lines:?}");
         plain
@@ -31,7 +36,10 @@ impl PlainSmtp {
         let mut lines = Vec::new();
         loop {
             let mut line = String::new();
-            assert!(self.reader.read_line(&mut line).expect("read reply") > 0, "server closed");
+            assert!(
+                self.reader.read_line(&mut line).expect("read reply") > 0,
+                "server closed"
+            );
             let line = line.trim_end();
             lines.push(line.get(4..).unwrap_or("").to_string());
             if line.as_bytes().get(3) != Some(&b'-') {
@@ -42,7 +50,9 @@ impl PlainSmtp {
 
     /// Sends one command line and returns its whole reply.
     pub fn cmd(&mut self, line: &str) -> (u16, Vec<String>) {
-        self.writer.write_all(format!("{line}\r\n").as_bytes()).expect("write command");
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .expect("write command");
         self.reply()
     }
 

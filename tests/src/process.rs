@@ -39,7 +39,10 @@ impl ChildGuard {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
         LIVE.lock().unwrap().insert(child.id() as i32);
-        ChildGuard { child: Some(child), name: name.to_string() }
+        ChildGuard {
+            child: Some(child),
+            name: name.to_string(),
+        }
     }
 
     /// The child's process id.
@@ -64,7 +67,9 @@ impl ChildGuard {
 
     /// The exit status if the child has already exited (without blocking).
     pub fn try_exit(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().expect("try_wait"))
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().expect("try_wait"))
     }
 
     /// Sends `signal` to the child by PID (no-op once it has been reaped).
@@ -96,14 +101,24 @@ impl ChildGuard {
             return self.forget(status);
         }
         self.signal(libc::SIGKILL);
-        let status = self.child.as_mut().expect("child present").wait().expect("wait");
+        let status = self
+            .child
+            .as_mut()
+            .expect("child present")
+            .wait()
+            .expect("wait");
         self.forget(status)
     }
 
     /// Kills the child at once with SIGKILL and reaps it.
     pub fn kill(&mut self) -> std::process::ExitStatus {
         self.signal(libc::SIGKILL);
-        let status = self.child.as_mut().expect("child present").wait().expect("wait");
+        let status = self
+            .child
+            .as_mut()
+            .expect("child present")
+            .wait()
+            .expect("wait");
         self.forget(status)
     }
 

@@ -36,10 +36,17 @@ impl RecordingProxy {
             .spawn(move || {
                 for client in listener.incoming() {
                     let Ok(client) = client else { return };
-                    let Ok(server) = TcpStream::connect(upstream) else { return };
+                    let Ok(server) = TcpStream::connect(upstream) else {
+                        return;
+                    };
                     let rec = Arc::new(Mutex::new(Recorded::default()));
                     list.lock().unwrap().push(rec.clone());
-                    relay(client.try_clone().expect("clone"), server.try_clone().expect("clone"), rec.clone(), true);
+                    relay(
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                        rec.clone(),
+                        true,
+                    );
                     relay(server, client, rec, false);
                 }
             })
@@ -55,7 +62,13 @@ impl RecordingProxy {
     /// The record of the `i`-th accepted connection (0-based); panics if there is none.
     pub fn connection(&self, i: usize) -> Recorded {
         let conns = self.conns.lock().unwrap();
-        let rec = conns.get(i).unwrap_or_else(|| panic!("the proxy accepted {} connections, not {}", conns.len(), i + 1));
+        let rec = conns.get(i).unwrap_or_else(|| {
+            panic!(
+                "the proxy accepted {} connections, not {}",
+                conns.len(),
+                i + 1
+            )
+        });
         let copy = rec.lock().unwrap().clone();
         copy
     }
@@ -72,7 +85,11 @@ fn relay(mut from: TcpStream, mut to: TcpStream, rec: Arc<Mutex<Recorded>>, to_s
             };
             {
                 let mut r = rec.lock().unwrap();
-                let side = if to_server { &mut r.to_server } else { &mut r.from_server };
+                let side = if to_server {
+                    &mut r.to_server
+                } else {
+                    &mut r.from_server
+                };
                 side.extend_from_slice(&buf[..n]);
             }
             if to.write_all(&buf[..n]).is_err() {

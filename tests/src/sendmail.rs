@@ -23,13 +23,21 @@ pub fn sendmail(socket: &Path, args: &[&str], message: &[u8]) -> Output {
 
 /// [`sendmail`] run through `cmd` (the binary itself, or a `setpriv ... -- binary` wrapper),
 /// with `env` set as well.
-pub fn sendmail_as(mut cmd: Command, socket: &Path, args: &[&str], env: &[(&str, &str)], message: &[u8]) -> Output {
+pub fn sendmail_as(
+    mut cmd: Command,
+    socket: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    message: &[u8],
+) -> Output {
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("SMTP32") || key == "NAME" {
             cmd.env_remove(key);
         }
     }
-    cmd.env("SMTP32_SOCKET", socket).envs(env.iter().copied()).args(args);
+    cmd.env("SMTP32_SOCKET", socket)
+        .envs(env.iter().copied())
+        .args(args);
     run_with_input(cmd, Some(message.to_vec()), RUN_DEADLINE)
 }
 
@@ -62,7 +70,9 @@ pub fn default_sender() -> String {
 /// The login name of this process's real uid (the look-up `smtp32-sendmail` makes, through
 /// `smtp32-host`).
 pub fn login_name() -> String {
-    smtp32_host::account(smtp32_host::real_uid()).expect("this uid has no password entry").login
+    smtp32_host::account(smtp32_host::real_uid())
+        .expect("this uid has no password entry")
+        .login
 }
 
 /// The machine's host name, as `gethostname(2)` gives it.

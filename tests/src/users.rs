@@ -51,7 +51,10 @@ impl LocalUser {
 
     /// Makes `cmd` run as this user (uid and primary gid, no supplementary groups).
     pub fn apply<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
-        cmd.uid(self.uid).gid(self.gid).env_remove("XDG_RUNTIME_DIR").env("HOME", "/nonexistent")
+        cmd.uid(self.uid)
+            .gid(self.gid)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("HOME", "/nonexistent")
     }
 }
 
@@ -66,7 +69,11 @@ fn id(flag: &str, name: &str, group: bool) -> Option<u32> {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let field = if group { text.split(':').nth(2)? } else { text.trim() };
+    let field = if group {
+        text.split(':').nth(2)?
+    } else {
+        text.trim()
+    };
     field.trim().parse().ok()
 }
 

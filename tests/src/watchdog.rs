@@ -72,6 +72,9 @@ pub fn with_deadline<T: Send + 'static>(
             v
         }
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what} did not finish within {timeout:?} (started {:?} ago)", started.elapsed()),
+        Err(_) => panic!(
+            "{what} did not finish within {timeout:?} (started {:?} ago)",
+            started.elapsed()
+        ),
     }
 }

@@ -9,7 +9,11 @@ use smtp32_tests::{Aiosmtpd, TestDaemon, Watchdog};
 use std::time::Duration;
 
 /// Must match `PIECES` in basic.c.
-const PIECES: [&[u8]; 3] = [b"Subject: c data_buf\r\n\r\n.dot line\r", b"\nbare lf\n", b"no final newline"];
+const PIECES: [&[u8]; 3] = [
+    b"Subject: c data_buf\r\n\r\n.dot line\r",
+    b"\nbare lf\n",
+    b"no final newline",
+];
 /// Must match `PULLED` in basic.c.
 const PULLED: &[u8] = b"Subject: c smtp_data\n\n..two dots\nline\r\n.\n";
 
@@ -24,13 +28,29 @@ fn against_aiosmtpd(link: Link, name: &str) {
     let d = TestDaemon::start();
     let out = run(&exe, d.socket_path(), &[&server.host()], RUN_DEADLINE);
     out.assert_clean("basic.c");
-    assert!(out.passed().len() >= 40, "too few checks ran:\n{}", out.stdout);
+    assert!(
+        out.passed().len() >= 40,
+        "too few checks ran:\n{}",
+        out.stdout
+    );
     let got = server.wait_for_messages(2, Duration::from_secs(10));
-    assert_eq!(server.message_count(), 2, "the aborted message must not arrive");
+    assert_eq!(
+        server.message_count(),
+        2,
+        "the aborted message must not arrive"
+    );
     assert_eq!(got[0].from, "c1@a.test");
-    assert_eq!(got[0].bytes, expected_on_arrival(&PIECES.concat()), "message sent with smtp_data_buf");
+    assert_eq!(
+        got[0].bytes,
+        expected_on_arrival(&PIECES.concat()),
+        "message sent with smtp_data_buf"
+    );
     assert_eq!(got[1].from, "c2@a.test");
-    assert_eq!(got[1].bytes, expected_on_arrival(PULLED), "message sent with smtp_data");
+    assert_eq!(
+        got[1].bytes,
+        expected_on_arrival(PULLED),
+        "message sent with smtp_data"
+    );
 }
 
 #[test]
@@ -48,7 +68,16 @@ fn c_program_without_a_daemon_gets_cannot_initialize() {
     let _wd = Watchdog::test("c_program_without_a_daemon_gets_cannot_initialize");
     let dir = tempfile::tempdir().unwrap();
     let exe = compile(dir.path(), "basic.c", &FLAGS, Link::Shared);
-    let out = run(&exe, &dir.path().join("no-daemon.sock"), &["NODAEMON"], RUN_DEADLINE);
+    let out = run(
+        &exe,
+        &dir.path().join("no-daemon.sock"),
+        &["NODAEMON"],
+        RUN_DEADLINE,
+    );
     out.assert_clean("basic.c NODAEMON");
-    assert!(out.passed().contains(&"smtp_helo without a daemon"), "{}", out.stdout);
+    assert!(
+        out.passed().contains(&"smtp_helo without a daemon"),
+        "{}",
+        out.stdout
+    );
 }

@@ -20,7 +20,8 @@ fn no_callback_runs_after_quit_or_xquit_returned_on_another_thread() {
     // Endless messages: the sink keeps nothing.
     let sink = SmtpSink::start_with(SmtpSinkOptions {
         flags: vec![],
-        dump: false, port: None
+        dump: false,
+        port: None,
     });
     let stall = SmtpSink::with_flags(&["-W", "EHLO:30"]);
     let d = TestDaemon::start();

@@ -22,7 +22,8 @@ const SOCKS_PASSWORD: &str = "manual-Pa55";
 
 /// The functions `smtp32.h` declares, read from the header itself.
 fn header_functions() -> Vec<String> {
-    let header = std::fs::read_to_string(crate_dir().join("../client/include/smtp32.h")).expect("read smtp32.h");
+    let header = std::fs::read_to_string(crate_dir().join("../client/include/smtp32.h"))
+        .expect("read smtp32.h");
     let mut names: Vec<String> = header
         .lines()
         .filter(|l| l.starts_with("int smtp_") || l.starts_with("const char *smtp_"))
@@ -37,17 +38,42 @@ fn header_functions() -> Vec<String> {
 
 /// The manual's function summary (section 1.3).
 const MANUAL_SUMMARY: [&str; 22] = [
-    "smtp_data", "smtp_data_buf", "smtp_date", "smtp_direct", "smtp_expn", "smtp_fw_helo", "smtp_helo", "smtp_help",
-    "smtp_mail", "smtp_noop", "smtp_opts", "smtp_quit", "smtp_rcpt", "smtp_rply", "smtp_rset", "smtp_saml",
-    "smtp_send", "smtp_soml", "smtp_turn", "smtp_vrfy", "smtp_xhelo", "smtp_xquit",
+    "smtp_data",
+    "smtp_data_buf",
+    "smtp_date",
+    "smtp_direct",
+    "smtp_expn",
+    "smtp_fw_helo",
+    "smtp_helo",
+    "smtp_help",
+    "smtp_mail",
+    "smtp_noop",
+    "smtp_opts",
+    "smtp_quit",
+    "smtp_rcpt",
+    "smtp_rply",
+    "smtp_rset",
+    "smtp_saml",
+    "smtp_send",
+    "smtp_soml",
+    "smtp_turn",
+    "smtp_vrfy",
+    "smtp_xhelo",
+    "smtp_xquit",
 ];
 
 #[test]
 fn a_program_written_from_the_manual_uses_every_function() {
-    let _wd = Watchdog::arm("a_program_written_from_the_manual_uses_every_function", Duration::from_secs(180));
+    let _wd = Watchdog::arm(
+        "a_program_written_from_the_manual_uses_every_function",
+        Duration::from_secs(180),
+    );
     let functions = header_functions();
     for f in MANUAL_SUMMARY {
-        assert!(functions.iter().any(|h| h == f), "smtp32.h lacks {f} of the manual's function summary: {functions:?}");
+        assert!(
+            functions.iter().any(|h| h == f),
+            "smtp32.h lacks {f} of the manual's function summary: {functions:?}"
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -81,13 +107,28 @@ fn a_program_written_from_the_manual_uses_every_function() {
     let passed = out.passed();
     for f in MANUAL_SUMMARY.iter().chain(&["smtp_strerror"]) {
         assert!(
-            passed.iter().any(|p| p.split_whitespace().next() == Some(*f)),
+            passed
+                .iter()
+                .any(|p| p.split_whitespace().next() == Some(*f)),
             "no check of {f} passed:\n{}",
             out.stdout
         );
     }
-    for opt in ["OPT_YIELD_ON", "OPT_YIELD_OFF", "OPT_SET_PARAM", "OPT_GET_PARAM", "OPT_DEBUG", "OPT_TIMEOUT"] {
-        assert!(passed.iter().any(|p| p.starts_with(&format!("smtp_opts {opt}"))), "no check of {opt}:\n{}", out.stdout);
+    for opt in [
+        "OPT_YIELD_ON",
+        "OPT_YIELD_OFF",
+        "OPT_SET_PARAM",
+        "OPT_GET_PARAM",
+        "OPT_DEBUG",
+        "OPT_TIMEOUT",
+    ] {
+        assert!(
+            passed
+                .iter()
+                .any(|p| p.starts_with(&format!("smtp_opts {opt}"))),
+            "no check of {opt}:\n{}",
+            out.stdout
+        );
     }
     for check in [
         "smtp_expn calls proc once per member",
@@ -99,23 +140,42 @@ fn a_program_written_from_the_manual_uses_every_function() {
         "smtp_fw_helo through SOCKS5 with a password",
         "smtp_fw_helo with a wrong password",
     ] {
-        assert!(passed.contains(&check), "check {check:?} missing:\n{}", out.stdout);
+        assert!(
+            passed.contains(&check),
+            "check {check:?} missing:\n{}",
+            out.stdout
+        );
     }
-    assert!(passed.len() >= 100, "only {} checks passed:\n{}", passed.len(), out.stdout);
+    assert!(
+        passed.len() >= 100,
+        "only {} checks passed:\n{}",
+        passed.len(),
+        out.stdout
+    );
 
     // What reached the servers: Exim delivered the smtp_data message to alice and the
     // smtp_data_buf one to bob; the sink got the smtp_xhelo and smtp_fw_helo messages.
     let alice = mta.wait_for_delivery("alice", 1, Duration::from_secs(20));
     let text = String::from_utf8_lossy(&alice[0]);
     assert!(text.contains("Subject: manual smtp_data\n"), "{text}");
-    assert!(text.contains("\n.a line with a leading dot\n"), "the dot line arrived unstuffed: {text}");
+    assert!(
+        text.contains("\n.a line with a leading dot\n"),
+        "the dot line arrived unstuffed: {text}"
+    );
     let bob = mta.wait_for_delivery("bob", 1, Duration::from_secs(20));
     assert!(String::from_utf8_lossy(&bob[0]).contains("Subject: manual smtp_data_buf\n"));
     assert_eq!(mta.delivered("carol").len(), 0, "nothing was sent to carol");
-    let dumps: Vec<String> = sink.dumps().iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect();
+    let dumps: Vec<String> = sink
+        .dumps()
+        .iter()
+        .map(|d| String::from_utf8_lossy(d).into_owned())
+        .collect();
     assert_eq!(dumps.len(), 2, "{dumps:?}");
     for subject in ["Subject: manual smtp_xhelo", "Subject: manual smtp_fw_helo"] {
-        assert!(dumps.iter().any(|d| d.contains(subject)), "{subject} missing from {dumps:?}");
+        assert!(
+            dumps.iter().any(|d| d.contains(subject)),
+            "{subject} missing from {dumps:?}"
+        );
     }
 }
 
@@ -126,14 +186,33 @@ fn a_program_written_from_the_manual_uses_every_function() {
 fn the_readme_c_examples_compile_against_the_header() {
     let _wd = Watchdog::test("the_readme_c_examples_compile_against_the_header");
     let readme = std::fs::read_to_string(crate_dir().join("../README.md")).expect("read README.md");
-    let intro = readme.split("```c\n").nth(1).and_then(|b| b.split("\n```").next()).expect("a ```c block");
-    let intro: Vec<&str> = intro.lines().filter(|l| !l.starts_with("#include")).collect();
+    let intro = readme
+        .split("```c\n")
+        .nth(1)
+        .and_then(|b| b.split("\n```").next())
+        .expect("a ```c block");
+    let intro: Vec<&str> = intro
+        .lines()
+        .filter(|l| !l.starts_with("#include"))
+        .collect();
 
     let mut examples = Vec::new();
     for row in readme.lines().filter(|l| l.starts_with("| `smtp_")) {
-        let (first, last) = row.trim_end_matches('|').trim_end().rsplit_once(" | ").expect("two columns");
-        let example = last.split('`').nth(1).unwrap_or_else(|| panic!("no `code` in the example column: {row}"));
-        let names: Vec<&str> = first.split('`').skip(1).step_by(2).filter(|n| n.starts_with("smtp_")).collect();
+        let (first, last) = row
+            .trim_end_matches('|')
+            .trim_end()
+            .rsplit_once(" | ")
+            .expect("two columns");
+        let example = last
+            .split('`')
+            .nth(1)
+            .unwrap_or_else(|| panic!("no `code` in the example column: {row}"));
+        let names: Vec<&str> = first
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|n| n.starts_with("smtp_"))
+            .collect();
         assert!(
             names.iter().any(|n| example.contains(&format!("{n}("))),
             "the example {example:?} does not call its row's function {names:?}"
@@ -141,7 +220,10 @@ fn the_readme_c_examples_compile_against_the_header() {
         examples.push(example.to_string());
     }
     for f in MANUAL_SUMMARY.iter().chain(&["smtp_strerror"]) {
-        assert!(examples.iter().any(|e| e.contains(&format!("{f}("))), "the README table has no example for {f}");
+        assert!(
+            examples.iter().any(|e| e.contains(&format!("{f}("))),
+            "the README table has no example for {f}"
+        );
     }
 
     let mut c = String::from(

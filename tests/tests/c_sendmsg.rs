@@ -15,13 +15,29 @@ const MESSAGE: &[u8] = b"Subject: from C\r\n\r\n.one line from smtp_sendmsg\n";
 fn c_program_uses_ext_starttls_auth_and_sendmsg() {
     let _wd = Watchdog::test("c_program_uses_ext_starttls_auth_and_sendmsg");
     let dir = tempfile::tempdir().unwrap();
-    let exe = compile(dir.path(), "sendmsg.c", &["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"], Link::Shared);
+    let exe = compile(
+        dir.path(),
+        "sendmsg.c",
+        &["-std=c11", "-Wall", "-Wextra", "-Werror", "-g"],
+        Link::Shared,
+    );
     let server = Aiosmtpd::start();
     let d = TestDaemon::start();
-    let out = run(&exe, d.socket_path(), &[&server.host()], Duration::from_secs(60));
+    let out = run(
+        &exe,
+        d.socket_path(),
+        &[&server.host()],
+        Duration::from_secs(60),
+    );
     out.assert_clean("sendmsg.c");
-    assert!(out.passed().len() >= 15, "too few checks ran:\n{}", out.stdout);
-    let got = server.wait_for_messages(1, Duration::from_secs(10)).remove(0);
+    assert!(
+        out.passed().len() >= 15,
+        "too few checks ran:\n{}",
+        out.stdout
+    );
+    let got = server
+        .wait_for_messages(1, Duration::from_secs(10))
+        .remove(0);
     assert_eq!((got.from.as_str(), got.to.len()), ("c@a.test", 2));
     assert_eq!(got.bytes, expected_on_arrival(MESSAGE));
 }

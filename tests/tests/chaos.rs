@@ -34,10 +34,19 @@ enum Outcome {
 
 #[test]
 fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
-    let _wd = Watchdog::arm("ten_thousand_messages_through_random_faults_none_lost_none_doubled", Duration::from_secs(300));
-    let seed = std::env::var("SMTP32_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-    });
+    let _wd = Watchdog::arm(
+        "ten_thousand_messages_through_random_faults_none_lost_none_doubled",
+        Duration::from_secs(300),
+    );
+    let seed = std::env::var("SMTP32_CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
     println!("chaos seed {seed} (SMTP32_CHAOS_SEED={seed} replays this mix of faults)");
     let started = Instant::now();
     let server = Aiosmtpd::start();
@@ -60,20 +69,25 @@ fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
         })
         .collect();
     for (p, child) in &mut senders {
-        let status = child.wait_exit(Duration::from_secs(240)).unwrap_or_else(|| panic!("sender {p} still running after 240 s"));
+        let status = child
+            .wait_exit(Duration::from_secs(240))
+            .unwrap_or_else(|| panic!("sender {p} still running after 240 s"));
         assert!(status.success(), "sender {p} exited with {status}");
     }
     let sent_in = started.elapsed();
     // Every server connection has ended, so aiosmtpd has stored all it ever will.
     proxy.wait_idle(Duration::from_secs(30));
     let probe = d.client();
-    wait_for(Duration::from_secs(10), "the daemon to free every connection", || {
-        probe.status().expect("status").connections == 0
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the daemon to free every connection",
+        || probe.status().expect("status").connections == 0,
+    );
 
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     for p in 0..PROCESSES {
-        let text = std::fs::read_to_string(out_dir.path().join(format!("{p}.out"))).expect("sender output");
+        let text = std::fs::read_to_string(out_dir.path().join(format!("{p}.out")))
+            .expect("sender output");
         for line in text.lines() {
             let mut words = line.split(' ');
             let (id, verdict) = (words.next().unwrap_or_default().to_string(), words.next());
@@ -85,16 +99,28 @@ fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
                 },
                 _ => panic!("sender {p} wrote {line:?}"),
             };
-            assert!(outcomes.insert(id, outcome).is_none(), "{line:?} reported twice");
+            assert!(
+                outcomes.insert(id, outcome).is_none(),
+                "{line:?} reported twice"
+            );
         }
     }
-    assert_eq!(outcomes.len() as u64, PROCESSES * PER_PROCESS, "every message has exactly one outcome");
+    assert_eq!(
+        outcomes.len() as u64,
+        PROCESSES * PER_PROCESS,
+        "every message has exactly one outcome"
+    );
 
     let stored_count = server.message_count();
     let mut stored: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
     for n in 1..=stored_count {
         let m = server.message(n);
-        let id = chaos_id(&m.bytes).unwrap_or_else(|| panic!("stored message {n} carries no chaos id: {:?}", String::from_utf8_lossy(&m.bytes[..m.bytes.len().min(80)])));
+        let id = chaos_id(&m.bytes).unwrap_or_else(|| {
+            panic!(
+                "stored message {n} carries no chaos id: {:?}",
+                String::from_utf8_lossy(&m.bytes[..m.bytes.len().min(80)])
+            )
+        });
         stored.entry(id).or_default().push(m.bytes);
     }
 
@@ -102,18 +128,32 @@ fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
     let mut failures_by_stage: BTreeMap<String, u64> = BTreeMap::new();
     for (id, outcome) in &outcomes {
         let copies = stored.remove(id).unwrap_or_default();
-        assert!(copies.len() <= 1, "message {id} ({outcome:?}) arrived {} times", copies.len());
+        assert!(
+            copies.len() <= 1,
+            "message {id} ({outcome:?}) arrived {} times",
+            copies.len()
+        );
         if let Some(bytes) = copies.first() {
             let want = expected_on_arrival(&chaos_message(seed, id));
-            assert!(bytes == &want, "message {id} ({outcome:?}) arrived altered: {}", first_difference(bytes, &want));
+            assert!(
+                bytes == &want,
+                "message {id} ({outcome:?}) arrived altered: {}",
+                first_difference(bytes, &want)
+            );
         }
         match outcome {
             Outcome::Sent => {
-                assert_eq!(copies.len(), 1, "message {id} was reported sent but never arrived");
+                assert_eq!(
+                    copies.len(),
+                    1,
+                    "message {id} was reported sent but never arrived"
+                );
                 sent += 1;
             }
             Outcome::Failed { stage, code } => {
-                *failures_by_stage.entry(format!("{stage} {code}")).or_default() += 1;
+                *failures_by_stage
+                    .entry(format!("{stage} {code}"))
+                    .or_default() += 1;
                 if stage == "dot" {
                     // Only a lost connection or a timeout after the dot leaves the verdict unknown.
                     assert!(
@@ -126,13 +166,20 @@ fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
                         ambiguous_arrived += 1;
                     }
                 } else {
-                    assert!(copies.is_empty(), "message {id} failed at {stage} ({code}) before its final dot, yet arrived");
+                    assert!(
+                        copies.is_empty(),
+                        "message {id} failed at {stage} ({code}) before its final dot, yet arrived"
+                    );
                     failed_before_dot += 1;
                 }
             }
         }
     }
-    assert!(stored.is_empty(), "messages arrived that no sender sent: {:?}", stored.keys().take(5).collect::<Vec<_>>());
+    assert!(
+        stored.is_empty(),
+        "messages arrived that no sender sent: {:?}",
+        stored.keys().take(5).collect::<Vec<_>>()
+    );
 
     let total = outcomes.len();
     println!("{}", proxy.stats().summary());
@@ -142,11 +189,24 @@ fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
     );
     println!("failures by stage and code: {failures_by_stage:?}");
     // The run must have tested something: most messages through, and faults of every kind.
-    assert!(sent * 10 >= total as u64 * 6, "only {sent} of {total} messages got through");
-    assert!(proxy.stats().injected() >= 50, "only {} faults fired", proxy.stats().injected());
-    assert!(failed_before_dot > 0 && ambiguous_lost > 0, "both kinds of failure must occur");
+    assert!(
+        sent * 10 >= total as u64 * 6,
+        "only {sent} of {total} messages got through"
+    );
+    assert!(
+        proxy.stats().injected() >= 50,
+        "only {} faults fired",
+        proxy.stats().injected()
+    );
+    assert!(
+        failed_before_dot > 0 && ambiguous_lost > 0,
+        "both kinds of failure must occur"
+    );
     // A verdict dropped after the dot went through is a message the server took while the
     // client saw a failure: the ambiguous case must really have been exercised.
-    assert!(proxy.stats().dropped_verdicts() == 0 || ambiguous_arrived > 0, "dropped verdicts, yet no message arrived unconfirmed");
+    assert!(
+        proxy.stats().dropped_verdicts() == 0 || ambiguous_arrived > 0,
+        "dropped verdicts, yet no message arrived unconfirmed"
+    );
     d.assert_serving();
 }

@@ -12,7 +12,10 @@
 
 use smtp32::ReturnCode;
 use smtp32_protocol::codec::encode_frame;
-use smtp32_protocol::{ClientFrame, Command, DaemonFrame, Direction, Event, Failure, Handle, OpenMode, Request, RequestId, Response};
+use smtp32_protocol::{
+    ClientFrame, Command, DaemonFrame, Direction, Event, Failure, Handle, OpenMode, Request,
+    RequestId, Response,
+};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::lines::Lines;
 use smtp32_tests::memory::peak_rss_kib;
@@ -31,19 +34,38 @@ const HELPER: &str = env!("CARGO_BIN_EXE_smtp32-fault-helper");
 
 fn frame(id: u64, request: Request) -> Vec<u8> {
     let mut buf = Vec::new();
-    encode_frame(&ClientFrame::Request { id: RequestId(id), request }, &mut buf).expect("encode");
+    encode_frame(
+        &ClientFrame::Request {
+            id: RequestId(id),
+            request,
+        },
+        &mut buf,
+    )
+    .expect("encode");
     buf
 }
 
 fn open(raw: &mut smtp32_tests::raw::RawClient, host: &str, debug: bool) -> Handle {
-    match raw.request(Request::Open { host: host.into(), local: LOCAL.into(), mode: OpenMode::Sync, debug }, T) {
+    match raw.request(
+        Request::Open {
+            host: host.into(),
+            local: LOCAL.into(),
+            mode: OpenMode::Sync,
+            debug,
+        },
+        T,
+    ) {
         Response::Opened { handle } => handle,
         other => panic!("Open answered {other:?}"),
     }
 }
 
 fn count_received(server: &ScriptedServer, verb: &str) -> usize {
-    server.events().iter().filter(|e| matches!(e, ServerEvent::Received { line, .. } if line.starts_with(verb))).count()
+    server
+        .events()
+        .iter()
+        .filter(|e| matches!(e, ServerEvent::Received { line, .. } if line.starts_with(verb)))
+        .count()
 }
 
 /// Waits until the daemon counts exactly `connections` connections and `clients` clients.
@@ -71,8 +93,13 @@ fn a_client_killed_at_any_phase_has_its_connection_freed() {
     for (phase, script, wait_verb) in phases {
         let server = ScriptedServer::start(script);
         let mut cmd = Process::new(HELPER);
-        cmd.arg("block").arg(d.socket_path()).arg(server.host()).arg(phase);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.arg("block")
+            .arg(d.socket_path())
+            .arg(server.host())
+            .arg(phase);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         let mut helper = ChildGuard::spawn(&format!("fault helper ({phase})"), &mut cmd);
         let mut lines = Lines::new(helper.take_stdout().expect("piped stdout"));
         lines.expect("READY", T);
@@ -80,9 +107,19 @@ fn a_client_killed_at_any_phase_has_its_connection_freed() {
         if let Some(verb) = wait_verb {
             server.wait_received(verb, T);
         }
-        wait_counts(&probe, 1, 2, &format!("{phase}: the helper's connection and client"));
+        wait_counts(
+            &probe,
+            1,
+            2,
+            &format!("{phase}: the helper's connection and client"),
+        );
         assert!(!helper.kill().success());
-        wait_counts(&probe, 0, 1, &format!("{phase}: the daemon to free the killed client's connection"));
+        wait_counts(
+            &probe,
+            0,
+            1,
+            &format!("{phase}: the daemon to free the killed client's connection"),
+        );
         if phase != "data" {
             // A frozen server reads nothing, so it cannot see the close; the others do (the
             // idle one after the daemon's QUIT).
@@ -92,7 +129,9 @@ fn a_client_killed_at_any_phase_has_its_connection_freed() {
         }
     }
     let sink = SmtpSink::start();
-    let conn = probe.helo(&sink.host(), LOCAL, None).expect("helo after five killed clients");
+    let conn = probe
+        .helo(&sink.host(), LOCAL, None)
+        .expect("helo after five killed clients");
     assert_eq!(conn.noop().expect("noop").code, 250);
     conn.quit().expect("quit");
     d.assert_serving();
@@ -106,12 +145,16 @@ fn a_client_that_never_reads_drops_its_debug_copies_not_its_responses() {
     // Every reply is 4 KiB, so the queue of 1024 frames is a few MiB and the socket buffer
     // holds only a few dozen frames.
     let reply = format!("250 {}\r\n", "x".repeat(4000));
-    let server = Arc::new(ScriptedServer::start(Script::greeted().answer_all_with(reply.as_bytes())));
+    let server = Arc::new(ScriptedServer::start(
+        Script::greeted().answer_all_with(reply.as_bytes()),
+    ));
     let d = TestDaemon::start();
     let probe = d.client();
     let before = peak_rss_kib(d.pid());
     let mut raw = d.raw();
-    let handles: Vec<Handle> = (0..128).map(|_| open(&mut raw, &server.host(), true)).collect();
+    let handles: Vec<Handle> = (0..128)
+        .map(|_| open(&mut raw, &server.host(), true))
+        .collect();
 
     // NOOPs in rounds over two groups of 64 handles, so a handle's previous NOOP is answered
     // before its next one comes; each round is sent once the server saw the last one arrive.
@@ -119,7 +162,9 @@ fn a_client_that_never_reads_drops_its_debug_copies_not_its_responses() {
     // frame this small is written whole or not at all) or no NOOP reaches the server any more,
     // and the writer stops.
     let mut writer = raw.stream().try_clone().expect("clone the stream");
-    writer.set_write_timeout(Some(Duration::from_secs(1))).expect("write timeout");
+    writer
+        .set_write_timeout(Some(Duration::from_secs(1)))
+        .expect("write timeout");
     let counter = server.clone();
     let write = std::thread::spawn(move || -> u64 {
         let mut sent = 0u64;
@@ -127,9 +172,20 @@ fn a_client_that_never_reads_drops_its_debug_copies_not_its_responses() {
             let seen = count_received(&counter, "NOOP");
             let group = &handles[(round % 2) * 64..][..64];
             for &handle in group {
-                match writer.write(&frame(sent + 1, Request::Command { handle, command: Command::Noop })) {
+                match writer.write(&frame(
+                    sent + 1,
+                    Request::Command {
+                        handle,
+                        command: Command::Noop,
+                    },
+                )) {
                     Ok(n) => assert!(n > 4, "a tiny frame went out in part ({n} bytes)"),
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
                         return sent;
                     }
                     Err(e) => panic!("write: {e}"),
@@ -147,17 +203,31 @@ fn a_client_that_never_reads_drops_its_debug_copies_not_its_responses() {
         sent
     });
     let sent = write.join().expect("writer");
-    assert!(sent < 40 * 64, "the daemon kept taking requests from a client that reads nothing ({sent} sent)");
+    assert!(
+        sent < 40 * 64,
+        "the daemon kept taking requests from a client that reads nothing ({sent} sent)"
+    );
 
     // Meanwhile everyone else is served at once.
     let started = Instant::now();
-    probe.ping(b"are you there?").expect("ping from another client");
-    assert!(started.elapsed() < Duration::from_secs(1), "ping took {:?}", started.elapsed());
-    let other = probe.helo(&server.host(), LOCAL, None).expect("helo from another client");
+    probe
+        .ping(b"are you there?")
+        .expect("ping from another client");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "ping took {:?}",
+        started.elapsed()
+    );
+    let other = probe
+        .helo(&server.host(), LOCAL, None)
+        .expect("helo from another client");
     assert_eq!(other.noop().expect("noop from another client").code, 250);
     other.quit().expect("quit");
     let grown = peak_rss_kib(d.pid()).saturating_sub(before);
-    assert!(grown < 64 * 1024, "the daemon's peak memory grew by {grown} KiB for one client that reads nothing");
+    assert!(
+        grown < 64 * 1024,
+        "the daemon's peak memory grew by {grown} KiB for one client that reads nothing"
+    );
 
     // Now read everything: every request has its response, exactly once; copies were dropped.
     let (mut answered, mut replies, mut copies) = (HashSet::new(), 0u64, 0u64);
@@ -173,22 +243,37 @@ fn a_client_that_never_reads_drops_its_debug_copies_not_its_responses() {
                     other => panic!("NOOP {} answered {other:?}", id.0),
                 }
             }
-            Ok(DaemonFrame::Event(Event::Traffic { direction: Direction::FromServer, .. })) => copies += 1,
+            Ok(DaemonFrame::Event(Event::Traffic {
+                direction: Direction::FromServer,
+                ..
+            })) => copies += 1,
             Ok(DaemonFrame::Event(_)) => {}
             Ok(other) => panic!("unexpected frame {other:?}"),
             Err(e) => panic!("{} of {sent} responses after 30 s: {e}", answered.len()),
         }
     }
     println!("never-reading client: {sent} requests, {replies} NOOPs answered, {copies} of their {replies} reply copies delivered, peak RSS +{grown} KiB");
-    assert!(replies > 64, "enough NOOPs ran to fill the queue: {replies}");
-    assert!(copies < replies, "debug copies must have been dropped: {copies} copies for {replies} replies");
+    assert!(
+        replies > 64,
+        "enough NOOPs ran to fill the queue: {replies}"
+    );
+    assert!(
+        copies < replies,
+        "debug copies must have been dropped: {copies} copies for {replies} replies"
+    );
     drop(raw);
-    wait_counts(&probe, 0, 1, "the daemon to free the never-reading client's 128 connections");
+    wait_counts(
+        &probe,
+        0,
+        1,
+        "the daemon to free the never-reading client's 128 connections",
+    );
 }
 
 #[test]
 fn big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget() {
-    let _wd = Watchdog::test("big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget");
+    let _wd =
+        Watchdog::test("big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget");
     // 256 chunks of 1 MiB with debug on, one per connection: each makes a 1 MiB traffic copy.
     // Counting frames alone, the queue (1024 frames) would hold them all; the byte budget on
     // copies keeps the daemon's memory to a few MiB whatever the chunk size.
@@ -200,9 +285,18 @@ fn big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget() {
     let probe = d.client();
     let before = peak_rss_kib(d.pid());
     let mut raw = d.raw();
-    let handles: Vec<Handle> = (0..CHUNKS).map(|_| open(&mut raw, &sink.host(), true)).collect();
+    let handles: Vec<Handle> = (0..CHUNKS)
+        .map(|_| open(&mut raw, &sink.host(), true))
+        .collect();
     for &handle in &handles {
-        for command in [Command::Mail { from: "a@a.test".into() }, Command::Rcpt { to: "b@b.test".into() }] {
+        for command in [
+            Command::Mail {
+                from: "a@a.test".into(),
+            },
+            Command::Rcpt {
+                to: "b@b.test".into(),
+            },
+        ] {
             match raw.request(Request::Command { handle, command }, T) {
                 Response::Reply(r) => assert_eq!(r.code, 250),
                 other => panic!("{other:?}"),
@@ -214,31 +308,56 @@ fn big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget() {
     let total = chunk.len() * CHUNKS;
     let write = std::thread::spawn(move || {
         for (i, &handle) in handles.iter().enumerate() {
-            writer.write_all(&frame(i as u64 + 1, Request::DataChunk { handle, bytes: chunk.clone() })).expect("write");
+            writer
+                .write_all(&frame(
+                    i as u64 + 1,
+                    Request::DataChunk {
+                        handle,
+                        bytes: chunk.clone(),
+                    },
+                ))
+                .expect("write");
         }
     });
     // Every chunk went out to the server; the answers and copies wait in the queue, unread.
-    wait_for(Duration::from_secs(60), "256 MiB to reach the server", || {
-        probe.status().expect("status").bytes_sent - sent_before >= total as u64
-    });
+    wait_for(
+        Duration::from_secs(60),
+        "256 MiB to reach the server",
+        || probe.status().expect("status").bytes_sent - sent_before >= total as u64,
+    );
     write.join().expect("writer");
     let grown = peak_rss_kib(d.pid()).saturating_sub(before);
     let (mut answered, mut copied) = (HashSet::new(), 0u64);
     while answered.len() < CHUNKS {
         match raw.recv(T) {
-            Ok(DaemonFrame::Response { id, response: Response::Done }) => {
+            Ok(DaemonFrame::Response {
+                id,
+                response: Response::Done,
+            }) => {
                 assert!(answered.insert(id.0), "chunk {} answered twice", id.0);
             }
-            Ok(DaemonFrame::Response { id, response }) => panic!("chunk {} answered {response:?}", id.0),
-            Ok(DaemonFrame::Event(Event::Traffic { direction: Direction::ToServer, bytes, .. })) if bytes.len() > 1 << 19 => copied += 1,
+            Ok(DaemonFrame::Response { id, response }) => {
+                panic!("chunk {} answered {response:?}", id.0)
+            }
+            Ok(DaemonFrame::Event(Event::Traffic {
+                direction: Direction::ToServer,
+                bytes,
+                ..
+            })) if bytes.len() > 1 << 19 => copied += 1,
             Ok(DaemonFrame::Event(_)) => {}
             Ok(other) => panic!("unexpected frame {other:?}"),
             Err(e) => panic!("{} of {CHUNKS} answers: {e}", answered.len()),
         }
     }
     println!("{CHUNKS} chunks of 1 MiB with debug on, never read: {copied} copies delivered, peak RSS +{grown} KiB");
-    assert!(copied < 32, "copies beyond the byte budget must be dropped: {copied} of 1 MiB each were queued");
-    assert!(grown < 96 * 1024, "the daemon's peak memory grew by {grown} KiB");
+    assert!(
+        copied < 32,
+        "copies beyond the byte budget must be dropped: {copied} of 1 MiB each were queued"
+    );
+    assert!(
+        grown < 96 * 1024,
+        "the daemon's peak memory grew by {grown} KiB"
+    );
 }
 
 // ---- a client that floods ---------------------------------------------------------------------
@@ -253,21 +372,39 @@ fn a_flooding_client_runs_at_most_256_requests_at_once() {
     // 300 connects to a server that never greets, pipelined: each holds its request slot.
     let mut writer = raw.stream().try_clone().expect("clone");
     for id in 1..=300 {
-        let open = Request::Open { host: server.host(), local: LOCAL.into(), mode: OpenMode::Sync, debug: false };
+        let open = Request::Open {
+            host: server.host(),
+            local: LOCAL.into(),
+            mode: OpenMode::Sync,
+            debug: false,
+        };
         writer.write_all(&frame(id, open)).expect("write");
     }
     let connected = poll_until(T, "256 connects in flight", || {
-        let n = server.events().iter().filter(|e| matches!(e, ServerEvent::Connected { .. })).count();
+        let n = server
+            .events()
+            .iter()
+            .filter(|e| matches!(e, ServerEvent::Connected { .. }))
+            .count();
         (n >= 256).then_some(n)
     });
     let status = probe.status().expect("status");
-    assert_eq!((connected, status.connections), (256, 256), "one client runs at most 256 requests at once");
+    assert_eq!(
+        (connected, status.connections),
+        (256, 256),
+        "one client runs at most 256 requests at once"
+    );
     let started = Instant::now();
     probe.ping(b"others are served").expect("ping");
     assert!(started.elapsed() < Duration::from_secs(1));
     drop(writer);
     drop(raw);
-    wait_counts(&probe, 0, 1, "the flooding client's 256 connects to be cancelled");
+    wait_counts(
+        &probe,
+        0,
+        1,
+        "the flooding client's 256 connects to be cancelled",
+    );
     d.assert_serving();
 }
 
@@ -282,7 +419,14 @@ fn a_ping_flood_is_answered_in_full_while_others_are_served() {
     let mut writer = raw.stream().try_clone().expect("clone");
     let write = std::thread::spawn(move || {
         for id in 1..=N {
-            writer.write_all(&frame(id, Request::Ping { payload: vec![7; 64] })).expect("write");
+            writer
+                .write_all(&frame(
+                    id,
+                    Request::Ping {
+                        payload: vec![7; 64],
+                    },
+                ))
+                .expect("write");
         }
     });
     let slowest = std::thread::spawn(move || {
@@ -298,7 +442,10 @@ fn a_ping_flood_is_answered_in_full_while_others_are_served() {
     let mut answered = HashSet::new();
     while (answered.len() as u64) < N {
         match raw.recv(T) {
-            Ok(DaemonFrame::Response { id, response: Response::Pong { payload } }) => {
+            Ok(DaemonFrame::Response {
+                id,
+                response: Response::Pong { payload },
+            }) => {
                 assert_eq!(payload, vec![7; 64]);
                 assert!(answered.insert(id.0), "ping {} answered twice", id.0);
             }
@@ -309,7 +456,10 @@ fn a_ping_flood_is_answered_in_full_while_others_are_served() {
     let slowest = slowest.join().expect("prober");
     let grown = peak_rss_kib(d.pid()).saturating_sub(before);
     println!("ping flood: {N} answered; slowest ping of another client {slowest:?}; peak RSS +{grown} KiB");
-    assert!(slowest < Duration::from_secs(1), "another client waited {slowest:?} behind the flood");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "another client waited {slowest:?} behind the flood"
+    );
     assert!(grown < 64 * 1024, "peak memory grew by {grown} KiB");
 }
 
@@ -319,11 +469,23 @@ fn a_ping_flood_is_answered_in_full_while_others_are_served() {
 fn raise_fd_limit(need: u64) {
     // SAFETY: getrlimit/setrlimit with a valid struct.
     unsafe {
-        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim), 0);
         lim.rlim_cur = lim.rlim_max;
-        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0, "setrlimit: {}", std::io::Error::last_os_error());
-        assert!(lim.rlim_cur >= need, "the open-file limit is {} (hard); this test needs {need}", lim.rlim_cur);
+        assert_eq!(
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim),
+            0,
+            "setrlimit: {}",
+            std::io::Error::last_os_error()
+        );
+        assert!(
+            lim.rlim_cur >= need,
+            "the open-file limit is {} (hard); this test needs {need}",
+            lim.rlim_cur
+        );
     }
 }
 
@@ -334,7 +496,10 @@ fn a_thousand_clients_at_once() {
     raise_fd_limit(4 * N as u64 + 256);
     // One smtp-sink keeps well under 1024 descriptors (Postfix's event loop limit): two of them
     // take 500 connections each.
-    let sinks = [SmtpSink::with_flags(&["-m", "600"]), SmtpSink::with_flags(&["-m", "600"])];
+    let sinks = [
+        SmtpSink::with_flags(&["-m", "600"]),
+        SmtpSink::with_flags(&["-m", "600"]),
+    ];
     let d = TestDaemon::start();
     let probe = d.client();
     let connected = Arc::new(Barrier::new(N + 1));
@@ -349,7 +514,9 @@ fn a_thousand_clients_at_once() {
                     // Every thread reaches both barriers whatever happens, so a failure is
                     // reported instead of leaving the others waiting.
                     let opened = smtp32::Client::connect(&socket)
-                        .and_then(|client| client.helo(&host, LOCAL, None).map(|conn| (client, conn)))
+                        .and_then(|client| {
+                            client.helo(&host, LOCAL, None).map(|conn| (client, conn))
+                        })
                         .map_err(|e| format!("client {i}: {e:?}"));
                     connected.wait();
                     counted.wait();
@@ -366,11 +533,25 @@ fn a_thousand_clients_at_once() {
     connected.wait();
     let status = probe.status().expect("status");
     counted.wait();
-    let failures: Vec<String> = threads.into_iter().filter_map(|t| t.join().expect("client thread").err()).collect();
-    assert!(failures.is_empty(), "{} of {N} clients failed, e.g. {:?}", failures.len(), &failures[..failures.len().min(5)]);
-    println!("held {} clients with {} SMTP connections at once", status.clients, status.connections);
+    let failures: Vec<String> = threads
+        .into_iter()
+        .filter_map(|t| t.join().expect("client thread").err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {N} clients failed, e.g. {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    println!(
+        "held {} clients with {} SMTP connections at once",
+        status.clients, status.connections
+    );
     assert_eq!(status.connections as usize, N, "{status:?}");
-    assert!(status.clients as usize > N, "{N} clients and the probe: {status:?}");
+    assert!(
+        status.clients as usize > N,
+        "{N} clients and the probe: {status:?}"
+    );
     wait_counts(&probe, 0, 1, "all 1000 clients to be gone");
 }
 
@@ -378,21 +559,41 @@ fn a_thousand_clients_at_once() {
 fn connection_limits_per_client_and_in_all_are_out_of_memory() {
     let _wd = Watchdog::test("connection_limits_per_client_and_in_all_are_out_of_memory");
     let server = ScriptedServer::start(Script::greeted().accept_all());
-    let opts = DaemonOptions::default().env("SMTP32D_MAX_CONNECTIONS", "5").env("SMTP32D_MAX_CONNECTIONS_PER_CLIENT", "3");
+    let opts = DaemonOptions::default()
+        .env("SMTP32D_MAX_CONNECTIONS", "5")
+        .env("SMTP32D_MAX_CONNECTIONS_PER_CLIENT", "3");
     let d = TestDaemon::start_with(opts);
     let (a, b) = (d.client(), d.client());
-    let mine: Vec<_> = (0..3).map(|_| a.helo(&server.host(), LOCAL, None).expect("a helo")).collect();
-    let e = expect_code(a.helo(&server.host(), LOCAL, None), ReturnCode::OutOfMemory, "a 4th connection of one client");
+    let mine: Vec<_> = (0..3)
+        .map(|_| a.helo(&server.host(), LOCAL, None).expect("a helo"))
+        .collect();
+    let e = expect_code(
+        a.helo(&server.host(), LOCAL, None),
+        ReturnCode::OutOfMemory,
+        "a 4th connection of one client",
+    );
     assert!(e.message().contains("this client"), "{e:?}");
-    let theirs: Vec<_> = (0..2).map(|_| b.helo(&server.host(), LOCAL, None).expect("b helo")).collect();
-    let e = expect_code(b.helo(&server.host(), LOCAL, None), ReturnCode::OutOfMemory, "a 6th connection in all");
+    let theirs: Vec<_> = (0..2)
+        .map(|_| b.helo(&server.host(), LOCAL, None).expect("b helo"))
+        .collect();
+    let e = expect_code(
+        b.helo(&server.host(), LOCAL, None),
+        ReturnCode::OutOfMemory,
+        "a 6th connection in all",
+    );
     assert!(e.message().contains("the daemon"), "{e:?}");
-    expect_code(b.xhelo(&server.host(), LOCAL, None, Box::new(|_, _| {})), ReturnCode::OutOfMemory, "xhelo over the limit");
+    expect_code(
+        b.xhelo(&server.host(), LOCAL, None, Box::new(|_, _| {})),
+        ReturnCode::OutOfMemory,
+        "xhelo over the limit",
+    );
     // Refusals cost nothing: the open connections still work, and a freed slot is usable again.
     assert_eq!(mine[0].noop().expect("noop").code, 250);
     let mut mine = mine.into_iter();
     mine.next().expect("one").quit().expect("quit");
-    let again = b.helo(&server.host(), LOCAL, None).expect("a freed slot can be used by another client");
+    let again = b
+        .helo(&server.host(), LOCAL, None)
+        .expect("a freed slot can be used by another client");
     assert_eq!(again.noop().expect("noop").code, 250);
     assert_eq!(a.status().expect("status").connections, 5);
     for c in mine.chain(theirs).chain([again]) {

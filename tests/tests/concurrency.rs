@@ -24,21 +24,34 @@ fn two_hundred_at_once(d: &TestDaemon, host: &str, client_for: impl Fn(usize) ->
         let (all_open, counted, host) = (all_open.clone(), counted.clone(), host.to_string());
         threads.push(std::thread::spawn(move || {
             let conns: Vec<_> = (0..PER_THREAD)
-                .map(|i| client.helo(&host, LOCAL, None).unwrap_or_else(|e| panic!("thread {t} helo {i}: {e:?}")))
+                .map(|i| {
+                    client
+                        .helo(&host, LOCAL, None)
+                        .unwrap_or_else(|e| panic!("thread {t} helo {i}: {e:?}"))
+                })
                 .collect();
             all_open.wait();
             counted.wait();
             for (i, conn) in conns.into_iter().enumerate() {
                 let body = format!("Subject: t{t} m{i}\r\n\r\nid t{t}-m{i}\r\n");
-                let reply = send_message(&conn, &format!("t{t}@a.test"), &["rcpt@b.test"], &[body.as_bytes()]);
+                let reply = send_message(
+                    &conn,
+                    &format!("t{t}@a.test"),
+                    &["rcpt@b.test"],
+                    &[body.as_bytes()],
+                );
                 assert_eq!(reply.code, 250, "thread {t} message {i}: {reply:?}");
-                conn.quit().unwrap_or_else(|e| panic!("thread {t} quit {i}: {e:?}"));
+                conn.quit()
+                    .unwrap_or_else(|e| panic!("thread {t} quit {i}: {e:?}"));
             }
         }));
     }
     all_open.wait();
     let status = d.client().status().expect("status");
-    assert_eq!(status.connections as usize, TOTAL, "all 200 connections open at once: {status:?}");
+    assert_eq!(
+        status.connections as usize, TOTAL,
+        "all 200 connections open at once: {status:?}"
+    );
     counted.wait();
     for (t, th) in threads.into_iter().enumerate() {
         if let Err(p) = th.join() {
@@ -46,9 +59,11 @@ fn two_hundred_at_once(d: &TestDaemon, host: &str, client_for: impl Fn(usize) ->
         }
     }
     let probe = d.client();
-    wait_for(Duration::from_secs(10), "the daemon to free all 200 connections", || {
-        probe.status().expect("status").connections == 0
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the daemon to free all 200 connections",
+        || probe.status().expect("status").connections == 0,
+    );
 }
 
 #[test]
@@ -58,7 +73,10 @@ fn two_hundred_handles_from_eight_threads_each_with_its_own_client() {
     let d = TestDaemon::start();
     two_hundred_at_once(&d, &server.host(), |_| d.client());
     let got = server.wait_for_messages(TOTAL, Duration::from_secs(30));
-    let ids: BTreeSet<String> = got.iter().map(|m| String::from_utf8_lossy(&m.bytes).to_string()).collect();
+    let ids: BTreeSet<String> = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.bytes).to_string())
+        .collect();
     assert_eq!(ids.len(), TOTAL, "200 distinct messages must arrive");
     for t in 0..THREADS {
         for i in 0..PER_THREAD {

@@ -13,10 +13,22 @@ const T: Duration = Duration::from_secs(10);
 fn serves_with_embedded_defaults_on_a_private_socket() {
     let _wd = Watchdog::test("serves_with_embedded_defaults_on_a_private_socket");
     let d = TestDaemon::start();
-    let mode = std::fs::metadata(d.socket_path()).unwrap().permissions().mode();
-    assert_eq!(mode & 0o007, 0, "socket must not be accessible to others: mode {mode:o}");
+    let mode = std::fs::metadata(d.socket_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o007,
+        0,
+        "socket must not be accessible to others: mode {mode:o}"
+    );
     let mut raw = d.raw();
-    match raw.request(Request::Ping { payload: b"abc".to_vec() }, T) {
+    match raw.request(
+        Request::Ping {
+            payload: b"abc".to_vec(),
+        },
+        T,
+    ) {
         Response::Pong { payload } => assert_eq!(payload, b"abc"),
         other => panic!("ping answered {other:?}"),
     }
@@ -46,21 +58,37 @@ fn a_bad_setting_stops_the_daemon_naming_the_key() {
             Ok(_) => panic!("{key}={value} must stop the daemon at start"),
             Err(f) => f,
         };
-        let status = f.status.unwrap_or_else(|| panic!("{key}={value}: daemon neither served nor exited"));
+        let status = f
+            .status
+            .unwrap_or_else(|| panic!("{key}={value}: daemon neither served nor exited"));
         assert!(!status.success(), "{key}={value}: exit status {status}");
-        assert!(f.stderr.contains(name), "{key}={value}: message must name `{name}`, got: {}", f.stderr);
+        assert!(
+            f.stderr.contains(name),
+            "{key}={value}: message must name `{name}`, got: {}",
+            f.stderr
+        );
     }
 }
 
 #[test]
 fn an_unknown_config_key_stops_the_daemon_naming_it() {
     let _wd = Watchdog::test("an_unknown_config_key_stops_the_daemon_naming_it");
-    let f = match TestDaemon::try_start(DaemonOptions::default().config("timeout = 5\ntimeuot = 7\n")) {
+    let f = match TestDaemon::try_start(
+        DaemonOptions::default().config("timeout = 5\ntimeuot = 7\n"),
+    ) {
         Ok(_) => panic!("an unknown key must stop the daemon"),
         Err(f) => f,
     };
-    assert!(f.status.is_some_and(|s| !s.success()), "exit: {:?}", f.status);
-    assert!(f.stderr.contains("timeuot"), "message must name the key: {}", f.stderr);
+    assert!(
+        f.status.is_some_and(|s| !s.success()),
+        "exit: {:?}",
+        f.status
+    );
+    assert!(
+        f.stderr.contains("timeuot"),
+        "message must name the key: {}",
+        f.stderr
+    );
 }
 
 #[test]
@@ -79,7 +107,12 @@ fn a_live_socket_is_refused_and_its_owner_keeps_serving() {
     let first = TestDaemon::start();
     match TestDaemon::try_start(DaemonOptions::default().socket(first.socket_path())) {
         Ok(_) => panic!("a second daemon took over a live socket"),
-        Err(f) => assert!(f.status.is_some_and(|s| !s.success()), "second daemon: {:?} {}", f.status, f.stderr),
+        Err(f) => assert!(
+            f.status.is_some_and(|s| !s.success()),
+            "second daemon: {:?} {}",
+            f.status,
+            f.stderr
+        ),
     }
     first.assert_serving();
 }

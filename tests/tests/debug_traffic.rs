@@ -34,7 +34,9 @@ fn text(b: &[u8]) -> String {
 /// The daemon's DATA transparency, undone: drops the final `.CRLF` and one leading dot of each
 /// line (what a receiving server does).
 fn unstuff(wire: &[u8]) -> Vec<u8> {
-    let body = wire.strip_suffix(b".\r\n").expect("the message ends with the lone dot");
+    let body = wire
+        .strip_suffix(b".\r\n")
+        .expect("the message ends with the lone dot");
     let mut out = Vec::with_capacity(body.len());
     for line in body.split_inclusive(|&b| b == b'\n') {
         out.extend_from_slice(line.strip_prefix(b".").unwrap_or(line));
@@ -48,9 +50,13 @@ fn a_whole_session_is_copied_exactly_and_in_order() {
     let server = Aiosmtpd::start();
     let proxy = RecordingProxy::start(server.addr());
     // The cache off: this session ends with QUIT on the wire, not parked.
-    let d = TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
+    let d =
+        TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
     let traffic = Traffic::new();
-    let conn = d.client().helo(&proxy.host(), LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = d
+        .client()
+        .helo(&proxy.host(), LOCAL, Some(traffic.callback()))
+        .expect("helo");
 
     // Dots at line starts, a bare LF and a bare CR, then enough text for many chunks and reads.
     let mut message = b"Subject: traffic\r\n\r\n.leading dot\nbare lf\rbare cr\r\n..\r\n".to_vec();
@@ -67,8 +73,16 @@ fn a_whole_session_is_copied_exactly_and_in_order() {
     let wire = proxy.connection(0);
     let to_server = traffic.bytes(Direction::ToServer);
     let from_server = traffic.bytes(Direction::FromServer);
-    assert!(to_server == wire.to_server, "ToServer copies vs the server's input: {}", first_difference(&to_server, &wire.to_server));
-    assert!(from_server == wire.from_server, "FromServer copies vs the server's output: {}", first_difference(&from_server, &wire.from_server));
+    assert!(
+        to_server == wire.to_server,
+        "ToServer copies vs the server's input: {}",
+        first_difference(&to_server, &wire.to_server)
+    );
+    assert!(
+        from_server == wire.from_server,
+        "FromServer copies vs the server's output: {}",
+        first_difference(&from_server, &wire.from_server)
+    );
 
     // In conversation order: greeting, then each command followed by its reply.
     let turns = turns(&traffic);
@@ -76,7 +90,11 @@ fn a_whole_session_is_copied_exactly_and_in_order() {
         .iter()
         .map(|(d, b)| {
             let t = text(b);
-            let head = if *d == Direction::ToServer && t.starts_with("Subject") { "<message>".to_string() } else { t.lines().next().unwrap_or("").to_string() };
+            let head = if *d == Direction::ToServer && t.starts_with("Subject") {
+                "<message>".to_string()
+            } else {
+                t.lines().next().unwrap_or("").to_string()
+            };
             (*d, head)
         })
         .collect();
@@ -97,20 +115,42 @@ fn a_whole_session_is_copied_exactly_and_in_order() {
     ];
     assert_eq!(shape.len(), expect.len(), "turns: {shape:?}");
     for ((dir, head), (want_dir, want)) in shape.iter().zip(expect) {
-        assert!(*dir == want_dir && head.starts_with(want), "turn {head:?} ({dir:?}) where {want:?} ({want_dir:?}) belongs; all: {shape:?}");
+        assert!(
+            *dir == want_dir && head.starts_with(want),
+            "turn {head:?} ({dir:?}) where {want:?} ({want_dir:?}) belongs; all: {shape:?}"
+        );
     }
     // Each command turn is exactly its line (nothing merged, nothing missing).
-    for (i, line) in [(1, format!("EHLO {LOCAL}\r\n")), (3, "MAIL FROM:<from@a.test>\r\n".into()), (5, "RCPT TO:<to@b.test>\r\n".into()), (7, "DATA\r\n".into()), (11, "QUIT\r\n".into())] {
+    for (i, line) in [
+        (1, format!("EHLO {LOCAL}\r\n")),
+        (3, "MAIL FROM:<from@a.test>\r\n".into()),
+        (5, "RCPT TO:<to@b.test>\r\n".into()),
+        (7, "DATA\r\n".into()),
+        (11, "QUIT\r\n".into()),
+    ] {
         assert_eq!(text(&turns[i].1), line);
     }
 
     // The message turn is the transparent form of what was sent, and what the server stored.
-    let stored = server.wait_for_messages(1, Duration::from_secs(20)).remove(0);
+    let stored = server
+        .wait_for_messages(1, Duration::from_secs(20))
+        .remove(0);
     let want = expected_on_arrival(&message);
-    assert!(stored.bytes == want, "stored: {}", first_difference(&stored.bytes, &want));
+    assert!(
+        stored.bytes == want,
+        "stored: {}",
+        first_difference(&stored.bytes, &want)
+    );
     let sent = unstuff(&turns[9].1);
-    assert!(sent == stored.bytes, "message copies vs stored: {}", first_difference(&sent, &stored.bytes));
-    assert!(text(&turns[9].1).contains("\r\n..leading dot\r\nbare lf\r\nbare cr\r\n...\r\n"), "the copy is dot-stuffed as on the wire");
+    assert!(
+        sent == stored.bytes,
+        "message copies vs stored: {}",
+        first_difference(&sent, &stored.bytes)
+    );
+    assert!(
+        text(&turns[9].1).contains("\r\n..leading dot\r\nbare lf\r\nbare cr\r\n...\r\n"),
+        "the copy is dot-stuffed as on the wire"
+    );
 }
 
 #[test]
@@ -119,12 +159,19 @@ fn multi_line_replies_and_a_rejected_command_are_copied_exactly() {
     let mta = Exim::start().unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
     let proxy = RecordingProxy::start(mta.smtp_addr());
     // The cache off: the session ends with QUIT on the wire, not parked.
-    let d = TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
+    let d =
+        TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_CACHE__IDLE_SECONDS", "0"));
     let traffic = Traffic::new();
-    let conn = d.client().helo(&proxy.host(), LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = d
+        .client()
+        .helo(&proxy.host(), LOCAL, Some(traffic.callback()))
+        .expect("helo");
     conn.expn(&format!("{ALIAS}@{DOMAIN}")).expect("EXPN");
     conn.help(None).expect("HELP");
-    assert!(conn.vrfy(&format!("nobody@{DOMAIN}")).is_err(), "VRFY of an unknown user is refused");
+    assert!(
+        conn.vrfy(&format!("nobody@{DOMAIN}")).is_err(),
+        "VRFY of an unknown user is refused"
+    );
     conn.rset().expect("RSET");
     conn.quit().expect("quit");
 
@@ -133,7 +180,9 @@ fn multi_line_replies_and_a_rejected_command_are_copied_exactly() {
     let from_server = traffic.bytes(Direction::FromServer);
     assert_eq!(text(&to_server), text(&wire.to_server));
     assert_eq!(text(&from_server), text(&wire.from_server));
-    let commands = format!("EHLO {LOCAL}\r\nEXPN {ALIAS}@{DOMAIN}\r\nHELP\r\nVRFY nobody@{DOMAIN}\r\nRSET\r\nQUIT\r\n");
+    let commands = format!(
+        "EHLO {LOCAL}\r\nEXPN {ALIAS}@{DOMAIN}\r\nHELP\r\nVRFY nobody@{DOMAIN}\r\nRSET\r\nQUIT\r\n"
+    );
     assert_eq!(text(&to_server), commands);
     let turns = turns(&traffic);
     let dirs: Vec<Direction> = turns.iter().map(|(d, _)| *d).collect();
@@ -142,6 +191,14 @@ fn multi_line_replies_and_a_rejected_command_are_copied_exactly() {
         want.extend([Direction::ToServer, Direction::FromServer]);
     }
     assert_eq!(dirs, want, "greeting, then six command/reply turns");
-    assert!(text(&turns[4].1).starts_with("250-<alice@"), "the whole EXPN reply in one turn: {:?}", text(&turns[4].1));
-    assert!(text(&turns[8].1).starts_with("550"), "the VRFY refusal: {:?}", text(&turns[8].1));
+    assert!(
+        text(&turns[4].1).starts_with("250-<alice@"),
+        "the whole EXPN reply in one turn: {:?}",
+        text(&turns[4].1)
+    );
+    assert!(
+        text(&turns[8].1).starts_with("550"),
+        "the VRFY refusal: {:?}",
+        text(&turns[8].1)
+    );
 }

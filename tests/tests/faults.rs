@@ -42,10 +42,14 @@ fn still_serves(d: &TestDaemon) {
     d.assert_serving();
     let healthy = ScriptedServer::start(Script::greeted().accept_all());
     let client = d.client();
-    let conn = client.helo(&healthy.host(), LOCAL, None).expect("helo to a healthy server after the fault");
+    let conn = client
+        .helo(&healthy.host(), LOCAL, None)
+        .expect("helo to a healthy server after the fault");
     assert_eq!(conn.noop().expect("noop after the fault").code, 250);
     conn.quit().expect("quit after the fault");
-    wait_for(T, "every connection of the test to be freed", || client.status().expect("status").connections == 0);
+    wait_for(T, "every connection of the test to be freed", || {
+        client.status().expect("status").connections == 0
+    });
 }
 
 /// Runs `f`, checks it took at most `limit`, returns its result.
@@ -67,8 +71,13 @@ fn open_with_short_timeout(d: &TestDaemon, host: &str) -> Connection {
 /// After a fault that dropped the TCP connection: the handle answers CANNOT_SEND_COMMAND,
 /// and quit frees it.
 fn handle_is_lost_until_quit(conn: Connection) {
-    expect_code(conn.noop(), ReturnCode::CannotSendCommand, "a call after the connection was dropped");
-    conn.quit().expect("quit frees a handle whose connection is lost");
+    expect_code(
+        conn.noop(),
+        ReturnCode::CannotSendCommand,
+        "a call after the connection was dropped",
+    );
+    conn.quit()
+        .expect("quit frees a handle whose connection is lost");
 }
 
 fn timeout_limit() -> Duration {
@@ -83,8 +92,16 @@ fn a_server_that_stalls_at_the_greeting_times_out() {
     let server = ScriptedServer::start(Script::never_greet());
     let d = TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_TIMEOUT", "1"));
     let client = d.client();
-    let r = within(timeout_limit(), "helo to a server that never greets", || client.helo(&server.host(), LOCAL, None));
-    expect_code(r, ReturnCode::TimedOut, "helo to a server that never greets");
+    let r = within(
+        timeout_limit(),
+        "helo to a server that never greets",
+        || client.helo(&server.host(), LOCAL, None),
+    );
+    expect_code(
+        r,
+        ReturnCode::TimedOut,
+        "helo to a server that never greets",
+    );
     server.wait_client_closed(1, T);
     still_serves(&d);
 }
@@ -95,8 +112,14 @@ fn a_server_that_stalls_after_mail_times_out() {
     let server = ScriptedServer::start(Script::stall_after_mail());
     let d = TestDaemon::start();
     let conn = open_with_short_timeout(&d, &server.host());
-    let r = within(timeout_limit(), "MAIL to a stalled server", || conn.mail("a@a.test"));
-    expect_code(r, ReturnCode::TimedOut, "MAIL to a server that never answers it");
+    let r = within(timeout_limit(), "MAIL to a stalled server", || {
+        conn.mail("a@a.test")
+    });
+    expect_code(
+        r,
+        ReturnCode::TimedOut,
+        "MAIL to a server that never answers it",
+    );
     server.wait_client_closed(1, T);
     handle_is_lost_until_quit(conn);
     still_serves(&d);
@@ -108,8 +131,14 @@ fn smtp_sink_delaying_mail_times_out() {
     let sink = SmtpSink::with_flags(&["-W", "MAIL:5"]);
     let d = TestDaemon::start();
     let conn = open_with_short_timeout(&d, &sink.host());
-    let r = within(timeout_limit(), "MAIL to smtp-sink -W MAIL:5", || conn.mail("a@a.test"));
-    expect_code(r, ReturnCode::TimedOut, "MAIL answered only after 5 s, timeout 1 s");
+    let r = within(timeout_limit(), "MAIL to smtp-sink -W MAIL:5", || {
+        conn.mail("a@a.test")
+    });
+    expect_code(
+        r,
+        ReturnCode::TimedOut,
+        "MAIL answered only after 5 s, timeout 1 s",
+    );
     handle_is_lost_until_quit(conn);
     still_serves(&d);
 }
@@ -128,8 +157,16 @@ fn a_server_that_stops_reading_after_354_times_out() {
     // The client splits 16 MiB into frame-sized chunks, each one request with its own 1 s
     // timeout; the one that blocks times out. The extra second allows for encoding and copying
     // the chunks in a debug build on a busy machine.
-    let r = within(timeout_limit() + 2 * SLACK, "16 MiB of DATA to a frozen server", || conn.data_buf(&big));
-    expect_code(r, ReturnCode::TimedOut, "DATA to a server that stopped reading after 354");
+    let r = within(
+        timeout_limit() + 2 * SLACK,
+        "16 MiB of DATA to a frozen server",
+        || conn.data_buf(&big),
+    );
+    expect_code(
+        r,
+        ReturnCode::TimedOut,
+        "DATA to a server that stopped reading after 354",
+    );
     handle_is_lost_until_quit(conn);
     drop(server);
     still_serves(&d);
@@ -137,22 +174,41 @@ fn a_server_that_stops_reading_after_354_times_out() {
 
 #[test]
 fn a_server_that_stalls_after_the_final_dot_times_out_and_is_not_retried() {
-    let _wd = Watchdog::test("a_server_that_stalls_after_the_final_dot_times_out_and_is_not_retried");
+    let _wd =
+        Watchdog::test("a_server_that_stalls_after_the_final_dot_times_out_and_is_not_retried");
     let server = ScriptedServer::start(Script::in_data().expect_message().stall());
     let d = TestDaemon::start();
     let conn = open_with_short_timeout(&d, &server.host());
     conn.mail("a@a.test").expect("mail");
     conn.rcpt("b@b.test").expect("rcpt");
-    conn.data_buf(b"Subject: stalled verdict\r\n\r\nbody\r\n").expect("data_buf");
-    let r = within(timeout_limit(), "the final dot to a stalled server", || conn.data_end());
+    conn.data_buf(b"Subject: stalled verdict\r\n\r\nbody\r\n")
+        .expect("data_buf");
+    let r = within(timeout_limit(), "the final dot to a stalled server", || {
+        conn.data_end()
+    });
     expect_code(r, ReturnCode::TimedOut, "no reply to the final dot");
     server.wait_client_closed(1, T);
     handle_is_lost_until_quit(conn);
     // Exactly one DATA and one final dot went out: nothing was retried behind the caller's back.
     let lines: Vec<String> = received_lines(&server);
-    assert_eq!(lines.iter().filter(|l| l.as_str() == "DATA").count(), 1, "{lines:?}");
-    assert_eq!(lines.iter().filter(|l| l.as_str() == ".").count(), 1, "{lines:?}");
-    assert_eq!(server.events().iter().filter(|e| matches!(e, ServerEvent::Connected { .. })).count(), 1);
+    assert_eq!(
+        lines.iter().filter(|l| l.as_str() == "DATA").count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines.iter().filter(|l| l.as_str() == ".").count(),
+        1,
+        "{lines:?}"
+    );
+    assert_eq!(
+        server
+            .events()
+            .iter()
+            .filter(|e| matches!(e, ServerEvent::Connected { .. }))
+            .count(),
+        1
+    );
     still_serves(&d);
 }
 
@@ -175,9 +231,15 @@ fn a_server_that_closes_instead_of_greeting_cannot_send_command() {
     let server = ScriptedServer::start(Script::new().close());
     let d = TestDaemon::start();
     let client = d.client();
-    expect_code(client.helo(&server.host(), LOCAL, None), ReturnCode::CannotSendCommand, "helo, server closes at once");
+    expect_code(
+        client.helo(&server.host(), LOCAL, None),
+        ReturnCode::CannotSendCommand,
+        "helo, server closes at once",
+    );
     // A failed connect frees its handle by itself.
-    wait_for(T, "the failed connect to free its handle", || client.status().expect("status").connections == 0);
+    wait_for(T, "the failed connect to free its handle", || {
+        client.status().expect("status").connections == 0
+    });
     still_serves(&d);
 }
 
@@ -187,22 +249,39 @@ fn a_server_that_closes_after_mail_cannot_send_command() {
     let sink = SmtpSink::with_flags(&["-q", "MAIL"]);
     let d = TestDaemon::start();
     let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
-    expect_code(conn.mail("a@a.test"), ReturnCode::CannotSendCommand, "MAIL to smtp-sink -q MAIL");
+    expect_code(
+        conn.mail("a@a.test"),
+        ReturnCode::CannotSendCommand,
+        "MAIL to smtp-sink -q MAIL",
+    );
     handle_is_lost_until_quit(conn);
     still_serves(&d);
 }
 
 #[test]
 fn a_server_that_says_421_after_mail_is_failure_then_cannot_send_command() {
-    let _wd = Watchdog::test("a_server_that_says_421_after_mail_is_failure_then_cannot_send_command");
+    let _wd =
+        Watchdog::test("a_server_that_says_421_after_mail_is_failure_then_cannot_send_command");
     let sink = SmtpSink::with_flags(&["-Q", "MAIL"]);
     let d = TestDaemon::start();
     let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
-    let e = expect_code(conn.mail("a@a.test"), ReturnCode::Failure, "MAIL to smtp-sink -Q MAIL");
-    assert_eq!(e.reply().map(|r| r.code), Some(421), "the 421 reply reaches the caller: {e:?}");
+    let e = expect_code(
+        conn.mail("a@a.test"),
+        ReturnCode::Failure,
+        "MAIL to smtp-sink -Q MAIL",
+    );
+    assert_eq!(
+        e.reply().map(|r| r.code),
+        Some(421),
+        "the 421 reply reaches the caller: {e:?}"
+    );
     assert!(e.is_transient());
     // The server hung up after its 421: the next command finds the connection closed.
-    expect_code(conn.noop(), ReturnCode::CannotSendCommand, "NOOP after the server's 421 and hang-up");
+    expect_code(
+        conn.noop(),
+        ReturnCode::CannotSendCommand,
+        "NOOP after the server's 421 and hang-up",
+    );
     handle_is_lost_until_quit(conn);
     still_serves(&d);
 }
@@ -215,7 +294,11 @@ fn a_server_that_closes_instead_of_354_cannot_send_command() {
     let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
     conn.mail("a@a.test").expect("mail");
     conn.rcpt("b@b.test").expect("rcpt");
-    expect_code(conn.data_buf(b"x\r\n"), ReturnCode::CannotSendCommand, "the first chunk sends DATA; the server hangs up");
+    expect_code(
+        conn.data_buf(b"x\r\n"),
+        ReturnCode::CannotSendCommand,
+        "the first chunk sends DATA; the server hangs up",
+    );
     handle_is_lost_until_quit(conn);
     still_serves(&d);
 }
@@ -232,7 +315,11 @@ fn a_server_that_closes_after_354_fails_the_message() {
     // message can never be reported sent: data_end fails at the latest.
     match conn.data_buf(b"Subject: cut\r\n\r\nbody\r\n") {
         Ok(()) => {
-            expect_code(conn.data_end(), ReturnCode::CannotSendCommand, "the final dot to a server that hung up");
+            expect_code(
+                conn.data_end(),
+                ReturnCode::CannotSendCommand,
+                "the final dot to a server that hung up",
+            );
         }
         Err(e) => assert_eq!(e.code(), ReturnCode::CannotSendCommand, "{e:?}"),
     }
@@ -246,12 +333,20 @@ fn a_server_that_closes_after_the_final_dot_cannot_send_command() {
     let scripted = ScriptedServer::start(Script::in_data().expect_message().close());
     let sink = SmtpSink::with_flags(&["-q", "."]);
     let d = TestDaemon::start();
-    for (what, host) in [("scripted", scripted.host()), ("smtp-sink -q .", sink.host())] {
+    for (what, host) in [
+        ("scripted", scripted.host()),
+        ("smtp-sink -q .", sink.host()),
+    ] {
         let conn = d.client().helo(&host, LOCAL, None).expect("helo");
         conn.mail("a@a.test").expect("mail");
         conn.rcpt("b@b.test").expect("rcpt");
-        conn.data_buf(b"Subject: no verdict\r\n\r\nbody\r\n").expect("data_buf");
-        expect_code(conn.data_end(), ReturnCode::CannotSendCommand, &format!("{what}: hang-up after the final dot"));
+        conn.data_buf(b"Subject: no verdict\r\n\r\nbody\r\n")
+            .expect("data_buf");
+        expect_code(
+            conn.data_end(),
+            ReturnCode::CannotSendCommand,
+            &format!("{what}: hang-up after the final dot"),
+        );
         handle_is_lost_until_quit(conn);
     }
     still_serves(&d);
@@ -268,7 +363,11 @@ fn a_tcp_reset_mid_data_cannot_send_command() {
     conn.mail("a@a.test").expect("mail");
     conn.rcpt("b@b.test").expect("rcpt");
     let big = b"a line of a message cut by a reset\r\n".repeat((16 << 20) / 36);
-    expect_code(conn.data_buf(&big), ReturnCode::CannotSendCommand, "DATA cut by a TCP RST");
+    expect_code(
+        conn.data_buf(&big),
+        ReturnCode::CannotSendCommand,
+        "DATA cut by a TCP RST",
+    );
     handle_is_lost_until_quit(conn);
     still_serves(&d);
 }
@@ -279,8 +378,14 @@ fn a_tcp_reset_mid_data_cannot_send_command() {
 /// is dropped.
 fn malformed(r: smtp32::Result<smtp32::Reply>, needle: &str, what: &str) {
     let e = expect_code(r, ReturnCode::Failure, what);
-    assert!(e.message().contains(needle), "{what}: {e:?} should mention {needle:?}");
-    assert!(e.reply().is_none(), "{what}: a malformed reply is not passed on as a reply: {e:?}");
+    assert!(
+        e.message().contains(needle),
+        "{what}: {e:?} should mention {needle:?}"
+    );
+    assert!(
+        e.reply().is_none(),
+        "{what}: a malformed reply is not passed on as a reply: {e:?}"
+    );
 }
 
 #[test]
@@ -292,9 +397,17 @@ fn a_reply_line_of_one_mebibyte_fails_cleanly() {
     let server = ScriptedServer::start(Script::greeted().expect("NOOP").raw(&line).stall());
     let greeting = ScriptedServer::start(Script::new().raw(&line).stall());
     let d = TestDaemon::start();
-    expect_code(d.client().helo(&greeting.host(), LOCAL, None), ReturnCode::Failure, "a 1 MiB greeting line");
+    expect_code(
+        d.client().helo(&greeting.host(), LOCAL, None),
+        ReturnCode::Failure,
+        "a 1 MiB greeting line",
+    );
     let conn = d.client().helo(&server.host(), LOCAL, None).expect("helo");
-    malformed(conn.noop(), "longer than 4096 bytes", "a 1 MiB reply line to NOOP");
+    malformed(
+        conn.noop(),
+        "longer than 4096 bytes",
+        "a 1 MiB reply line to NOOP",
+    );
     server.wait_client_closed(1, T);
     handle_is_lost_until_quit(conn);
     still_serves(&d);
@@ -304,16 +417,36 @@ fn a_reply_line_of_one_mebibyte_fails_cleanly() {
 fn endless_replies_fail_cleanly_and_memory_stays_bounded() {
     let _wd = Watchdog::test("endless_replies_fail_cleanly_and_memory_stays_bounded");
     const FLOOD: usize = 256 << 20;
-    let lines = ScriptedServer::start(Script::greeted().expect("NOOP").flood(b"250-this reply never ends\r\n", FLOOD));
-    let one_line = ScriptedServer::start(Script::greeted().expect("NOOP").raw(b"250 ").flood(&[b'x'; 4096], FLOOD));
+    let lines = ScriptedServer::start(
+        Script::greeted()
+            .expect("NOOP")
+            .flood(b"250-this reply never ends\r\n", FLOOD),
+    );
+    let one_line = ScriptedServer::start(
+        Script::greeted()
+            .expect("NOOP")
+            .raw(b"250 ")
+            .flood(&[b'x'; 4096], FLOOD),
+    );
     let d = TestDaemon::start();
     let before = peak_rss_kib(d.pid());
     for round in 0..4 {
         let conn = d.client().helo(&lines.host(), LOCAL, None).expect("helo");
-        malformed(conn.noop(), "more than 1000 lines", &format!("round {round}: an endless multi-line reply"));
+        malformed(
+            conn.noop(),
+            "more than 1000 lines",
+            &format!("round {round}: an endless multi-line reply"),
+        );
         handle_is_lost_until_quit(conn);
-        let conn = d.client().helo(&one_line.host(), LOCAL, None).expect("helo");
-        malformed(conn.noop(), "longer than 4096 bytes", &format!("round {round}: a reply line without end"));
+        let conn = d
+            .client()
+            .helo(&one_line.host(), LOCAL, None)
+            .expect("helo");
+        malformed(
+            conn.noop(),
+            "longer than 4096 bytes",
+            &format!("round {round}: a reply line without end"),
+        );
         handle_is_lost_until_quit(conn);
     }
     // The servers stop flooding once the daemon hangs up: each flood ends long before 256 MiB.
@@ -323,7 +456,10 @@ fn endless_replies_fail_cleanly_and_memory_stays_bounded() {
         }
     }
     let grown = peak_rss_kib(d.pid()).saturating_sub(before);
-    assert!(grown < 16 * 1024, "the daemon's peak memory grew by {grown} KiB over 8 floods of up to 256 MiB");
+    assert!(
+        grown < 16 * 1024,
+        "the daemon's peak memory grew by {grown} KiB over 8 floods of up to 256 MiB"
+    );
     println!("peak RSS growth over 8 endless replies: {grown} KiB");
     still_serves(&d);
 }
@@ -343,14 +479,32 @@ fn eight_bit_reply_text_is_kept_and_nul_fails_cleanly() {
             .raw(b"250 o\0k\r\n")
             .stall(),
     );
-    let code_byte = ScriptedServer::start(Script::greeted().expect("NOOP").raw(b"2\xc30 x\r\n").stall());
+    let code_byte = ScriptedServer::start(
+        Script::greeted()
+            .expect("NOOP")
+            .raw(b"2\xc30 x\r\n")
+            .stall(),
+    );
     let d = TestDaemon::start();
-    let conn = d.client().helo(&server.host(), LOCAL, None).expect("helo with an 8-bit greeting");
-    assert_eq!(conn.noop().expect("8-bit reply text").lines, vec!["na\u{fffd}ve".to_string()]);
+    let conn = d
+        .client()
+        .helo(&server.host(), LOCAL, None)
+        .expect("helo with an 8-bit greeting");
+    assert_eq!(
+        conn.noop().expect("8-bit reply text").lines,
+        vec!["na\u{fffd}ve".to_string()]
+    );
     malformed(conn.noop(), "NUL", "a NUL in a reply");
     handle_is_lost_until_quit(conn);
-    let conn = d.client().helo(&code_byte.host(), LOCAL, None).expect("helo");
-    malformed(conn.noop(), "valid code", "an 8-bit byte inside the reply code");
+    let conn = d
+        .client()
+        .helo(&code_byte.host(), LOCAL, None)
+        .expect("helo");
+    malformed(
+        conn.noop(),
+        "valid code",
+        "an 8-bit byte inside the reply code",
+    );
     handle_is_lost_until_quit(conn);
     still_serves(&d);
 }
@@ -359,12 +513,22 @@ fn eight_bit_reply_text_is_kept_and_nul_fails_cleanly() {
 fn reply_codes_outside_the_valid_range_fail_cleanly() {
     let _wd = Watchdog::test("reply_codes_outside_the_valid_range_fail_cleanly");
     let d = TestDaemon::start();
-    for bad in ["199 too small", "099 far too small", "600 too big", "999 far too big", "1000 four digits", "25 two digits"] {
+    for bad in [
+        "199 too small",
+        "099 far too small",
+        "600 too big",
+        "999 far too big",
+        "1000 four digits",
+        "25 two digits",
+    ] {
         let server = ScriptedServer::start(Script::greeted().expect("NOOP").reply(bad).stall());
         let conn = d.client().helo(&server.host(), LOCAL, None).expect("helo");
         let r = conn.noop();
         let e = expect_code(r, ReturnCode::Failure, &format!("reply {bad:?}"));
-        assert!(e.message().contains("malformed reply"), "reply {bad:?}: {e:?}");
+        assert!(
+            e.message().contains("malformed reply"),
+            "reply {bad:?}: {e:?}"
+        );
         handle_is_lost_until_quit(conn);
     }
     still_serves(&d);
@@ -372,28 +536,50 @@ fn reply_codes_outside_the_valid_range_fail_cleanly() {
 
 #[test]
 fn a_reply_nobody_asked_for_fails_cleanly_and_never_answers_the_next_command() {
-    let _wd = Watchdog::test("a_reply_nobody_asked_for_fails_cleanly_and_never_answers_the_next_command");
+    let _wd =
+        Watchdog::test("a_reply_nobody_asked_for_fails_cleanly_and_never_answers_the_next_command");
     // Two replies to MAIL. Were the second taken as the answer to RCPT, the daemon would report
     // a recipient accepted that the server never saw. The daemon notices the stray reply before
     // it sends RCPT, refuses, and drops the connection.
     let server = ScriptedServer::start(
-        Script::greeted().expect("MAIL").raw(b"250 sender ok\r\n250 recipient ok, says nobody\r\n").stall(),
+        Script::greeted()
+            .expect("MAIL")
+            .raw(b"250 sender ok\r\n250 recipient ok, says nobody\r\n")
+            .stall(),
     );
-    let early = ScriptedServer::start(Script::new().raw(b"220 hello\r\n250 a reply before EHLO\r\n").stall());
+    let early = ScriptedServer::start(
+        Script::new()
+            .raw(b"220 hello\r\n250 a reply before EHLO\r\n")
+            .stall(),
+    );
     let d = TestDaemon::start();
     let conn = d.client().helo(&server.host(), LOCAL, None).expect("helo");
     assert_eq!(conn.mail("a@a.test").expect("mail").code, 250);
-    malformed(conn.rcpt("b@b.test"), "before it was asked", "RCPT after two replies to MAIL");
+    malformed(
+        conn.rcpt("b@b.test"),
+        "before it was asked",
+        "RCPT after two replies to MAIL",
+    );
     server.wait_client_closed(1, T);
     assert!(
-        !received_lines(&server).iter().any(|l| l.starts_with("RCPT")),
+        !received_lines(&server)
+            .iter()
+            .any(|l| l.starts_with("RCPT")),
         "RCPT must never be sent into a dialogue out of step: {:?}",
         server.events()
     );
     handle_is_lost_until_quit(conn);
-    expect_code(d.client().helo(&early.host(), LOCAL, None), ReturnCode::Failure, "a reply before EHLO was sent");
+    expect_code(
+        d.client().helo(&early.host(), LOCAL, None),
+        ReturnCode::Failure,
+        "a reply before EHLO was sent",
+    );
     early.wait_client_closed(1, T);
-    assert!(received_lines(&early).is_empty(), "EHLO must not be sent: {:?}", early.events());
+    assert!(
+        received_lines(&early).is_empty(),
+        "EHLO must not be sent: {:?}",
+        early.events()
+    );
     still_serves(&d);
 }
 
@@ -404,8 +590,14 @@ fn a_port_with_no_listener_is_host_not_responding() {
     let _wd = Watchdog::test("a_port_with_no_listener_is_host_not_responding");
     let d = TestDaemon::start();
     let host = format!("127.0.0.1:{}", free_port());
-    let r = within(SLACK, "connect to a closed port", || d.client().helo(&host, LOCAL, None));
-    expect_code(r, ReturnCode::HostNotResponding, "connect to a port with no listener");
+    let r = within(SLACK, "connect to a closed port", || {
+        d.client().helo(&host, LOCAL, None)
+    });
+    expect_code(
+        r,
+        ReturnCode::HostNotResponding,
+        "connect to a port with no listener",
+    );
     still_serves(&d);
 }
 
@@ -415,8 +607,18 @@ fn an_address_that_drops_syns_times_out() {
     let hole = BlackHole::start();
     let d = TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_TIMEOUT", "2"));
     let client = d.client();
-    let r = within(Duration::from_secs(2) + SLACK, "connect to a port that drops SYNs", || client.helo(&hole.host(), LOCAL, None));
-    expect_code(r, ReturnCode::TimedOut, "connect to a port whose SYNs are dropped, timeout 2 s");
-    wait_for(T, "the failed connect to free its handle", || client.status().expect("status").connections == 0);
+    let r = within(
+        Duration::from_secs(2) + SLACK,
+        "connect to a port that drops SYNs",
+        || client.helo(&hole.host(), LOCAL, None),
+    );
+    expect_code(
+        r,
+        ReturnCode::TimedOut,
+        "connect to a port whose SYNs are dropped, timeout 2 s",
+    );
+    wait_for(T, "the failed connect to free its handle", || {
+        client.status().expect("status").connections == 0
+    });
     still_serves(&d);
 }

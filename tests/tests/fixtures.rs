@@ -4,7 +4,9 @@
 
 use smtp32_tests::message::expected_on_arrival;
 use smtp32_tests::plain::PlainSmtp;
-use smtp32_tests::{with_deadline, Aiosmtpd, Script, ScriptedServer, ServerEvent, SmtpSink, Watchdog};
+use smtp32_tests::{
+    with_deadline, Aiosmtpd, Script, ScriptedServer, ServerEvent, SmtpSink, Watchdog,
+};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
@@ -16,11 +18,17 @@ fn smtp_sink_greets_and_counts_messages() {
     let mut c = PlainSmtp::connect(sink.addr());
     assert_eq!(c.code("EHLO tester"), 250);
     for _ in 0..3 {
-        assert_eq!(c.send_message("a@b.test", "c@d.test", b"Subject: x\r\n\r\nhi\r\n"), 250);
+        assert_eq!(
+            c.send_message("a@b.test", "c@d.test", b"Subject: x\r\n\r\nhi\r\n"),
+            250
+        );
     }
     assert_eq!(c.code("QUIT"), 221);
     assert_eq!(sink.message_count(), 3);
-    assert!(sink.dumps().iter().all(|d| d.windows(2).any(|w| w == b"hi")));
+    assert!(sink
+        .dumps()
+        .iter()
+        .all(|d| d.windows(2).any(|w| w == b"hi")));
 }
 
 #[test]
@@ -28,7 +36,11 @@ fn smtp_sink_faults_come_from_its_flags() {
     let _wd = Watchdog::test("smtp_sink_faults_come_from_its_flags");
     let sink = SmtpSink::with_flags(&["-e"]);
     let mut c = PlainSmtp::connect(sink.addr());
-    assert_eq!(c.code("EHLO tester") / 100, 5, "-e must refuse EHLO so that clients fall back to HELO");
+    assert_eq!(
+        c.code("EHLO tester") / 100,
+        5,
+        "-e must refuse EHLO so that clients fall back to HELO"
+    );
     assert_eq!(c.code("HELO tester"), 250);
 }
 
@@ -71,7 +83,10 @@ fn scripted_server_reports_commands_and_closes() {
     assert_eq!(server.wait_received("MAIL", T), "MAIL FROM:<a@b.test>");
     // Stalled: nothing comes back, but the server notices when we hang up.
     let got = c.read_line_within(Duration::from_millis(200));
-    assert!(got.is_err(), "a stalled server must not answer, got {got:?}");
+    assert!(
+        got.is_err(),
+        "a stalled server must not answer, got {got:?}"
+    );
     drop(c);
     server.wait_client_closed(1, T);
 }
@@ -81,8 +96,14 @@ fn scripted_server_close_after_greeting_hangs_up() {
     let _wd = Watchdog::test("scripted_server_close_after_greeting_hangs_up");
     let server = ScriptedServer::start(Script::close_after_greeting());
     let mut c = PlainSmtp::connect(server.addr());
-    assert_eq!(c.read_line_within(T).expect("read"), "", "expected EOF after the greeting");
-    server.wait_event("server close", T, |e| matches!(e, ServerEvent::ServerClosed { conn: 1 }));
+    assert_eq!(
+        c.read_line_within(T).expect("read"),
+        "",
+        "expected EOF after the greeting"
+    );
+    server.wait_event("server close", T, |e| {
+        matches!(e, ServerEvent::ServerClosed { conn: 1 })
+    });
 }
 
 #[test]
@@ -99,7 +120,9 @@ fn scripted_server_accept_all_takes_a_message() {
 fn with_deadline_panics_on_overrun_and_passes_results() {
     assert_eq!(with_deadline("quick", T, || 41 + 1), 42);
     let r = std::panic::catch_unwind(|| {
-        with_deadline("stuck", Duration::from_millis(50), || std::thread::sleep(Duration::from_secs(5)))
+        with_deadline("stuck", Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(5))
+        })
     });
     let msg = *r.expect_err("must panic").downcast::<String>().unwrap();
     assert!(msg.contains("stuck did not finish"), "{msg}");

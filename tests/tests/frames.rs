@@ -4,7 +4,9 @@
 //! closes that stream), survives, and a client that was already working is unaffected.
 
 use smtp32_protocol::codec::encode_frame;
-use smtp32_protocol::{ClientFrame, DaemonFrame, Hello, OpenMode, Request, RequestId, Response, PROTOCOL_VERSION};
+use smtp32_protocol::{
+    ClientFrame, DaemonFrame, Hello, OpenMode, Request, RequestId, Response, PROTOCOL_VERSION,
+};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::raw::RawClient;
 use smtp32_tests::session::{send_message, LOCAL};
@@ -34,14 +36,24 @@ impl Bystander {
         let daemon = TestDaemon::start_with(opts);
         let client = daemon.client();
         let conn = client.helo(&sink.host(), LOCAL, None).expect("helo");
-        Bystander { sink, daemon, client, conn }
+        Bystander {
+            sink,
+            daemon,
+            client,
+            conn,
+        }
     }
 
     /// The daemon serves, the bystander's connection still sends, and only it is left.
     fn check_unaffected(&self) {
         self.daemon.assert_serving();
         let before = self.sink.message_count();
-        let reply = send_message(&self.conn, "bystander@a.test", &["b@b.test"], &[b"unaffected\r\n"]);
+        let reply = send_message(
+            &self.conn,
+            "bystander@a.test",
+            &["b@b.test"],
+            &[b"unaffected\r\n"],
+        );
         assert_eq!(reply.code, 250);
         assert_eq!(self.sink.message_count(), before + 1);
         wait_for(T, "the abusive clients to be dropped", || {
@@ -72,11 +84,13 @@ fn garbage_before_the_handshake() {
     let b = Bystander::start();
     // "GET " read as a length prefix is 542 MB: oversized before anything else.
     let mut raw = RawClient::connect(b.daemon.socket_path());
-    raw.send_bytes(b"GET / HTTP/1.1\r\nHost: smtp32\r\n\r\n").unwrap();
+    raw.send_bytes(b"GET / HTTP/1.1\r\nHost: smtp32\r\n\r\n")
+        .unwrap();
     expect_protocol_error(&mut raw, "HTTP request instead of Hello");
     // A small length with a body that is no frame at all.
     let mut raw = RawClient::connect(b.daemon.socket_path());
-    raw.send_bytes(&[5, 0, 0, 0, 0xff, 0xfe, 0xfd, 0xfc, 0xfb]).unwrap();
+    raw.send_bytes(&[5, 0, 0, 0, 0xff, 0xfe, 0xfd, 0xfc, 0xfb])
+        .unwrap();
     expect_protocol_error(&mut raw, "garbage body instead of Hello");
     b.check_unaffected();
 }
@@ -86,7 +100,8 @@ fn garbage_after_the_handshake() {
     let _wd = Watchdog::test("garbage_after_the_handshake");
     let b = Bystander::start();
     let mut raw = b.daemon.raw();
-    raw.send_bytes(&[8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]).unwrap();
+    raw.send_bytes(&[8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+        .unwrap();
     expect_protocol_error(&mut raw, "garbage frame body");
     b.check_unaffected();
 }
@@ -120,18 +135,28 @@ fn a_frame_over_the_configured_limit() {
     let b = Bystander::start_with(DaemonOptions::default().env("SMTP32D_MAX_FRAME_BYTES", "65536"));
     let mut raw = RawClient::connect(b.daemon.socket_path());
     match raw.hello(PROTOCOL_VERSION) {
-        DaemonFrame::Welcome(w) => assert_eq!(w.max_frame_bytes, 65536, "Welcome announces the limit"),
+        DaemonFrame::Welcome(w) => {
+            assert_eq!(w.max_frame_bytes, 65536, "Welcome announces the limit")
+        }
         other => panic!("handshake: {other:?}"),
     }
     assert_eq!(b.client.max_frame_bytes(), 65536);
     let handle = b.conn.handle();
-    let big = ClientFrame::Request { id: RequestId(1), request: Request::DataChunk { handle, bytes: vec![b'x'; 100_000] } };
+    let big = ClientFrame::Request {
+        id: RequestId(1),
+        request: Request::DataChunk {
+            handle,
+            bytes: vec![b'x'; 100_000],
+        },
+    };
     raw.send_bytes(&frame_bytes(&big)).unwrap_or(()); // the daemon may hang up before the whole frame is written
     expect_protocol_error(&mut raw, "a 100 kB frame against a 64 KiB limit");
     // The bystander's own client splits a bigger message to fit the limit.
     b.conn.mail("big@a.test").unwrap();
     b.conn.rcpt("b@b.test").unwrap();
-    b.conn.data_buf(&vec![b'y'; 300_000]).expect("data_buf splits to fit max_frame_bytes");
+    b.conn
+        .data_buf(&vec![b'y'; 300_000])
+        .expect("data_buf splits to fit max_frame_bytes");
     assert_eq!(b.conn.data_end().expect("data_end").code, 250);
     b.check_unaffected();
 }
@@ -141,12 +166,19 @@ fn a_truncated_frame_then_close() {
     let _wd = Watchdog::test("a_truncated_frame_then_close");
     let b = Bystander::start();
     let mut raw = b.daemon.raw();
-    let whole = frame_bytes(&ClientFrame::Request { id: RequestId(1), request: Request::Ping { payload: vec![7; 100] } });
+    let whole = frame_bytes(&ClientFrame::Request {
+        id: RequestId(1),
+        request: Request::Ping {
+            payload: vec![7; 100],
+        },
+    });
     raw.send_bytes(&whole[..whole.len() / 2]).unwrap();
     raw.stream().shutdown(Shutdown::Write).unwrap();
     let frames = raw.expect_closed(T);
     assert!(
-        frames.iter().all(|f| matches!(f, DaemonFrame::ProtocolError { .. })),
+        frames
+            .iter()
+            .all(|f| matches!(f, DaemonFrame::ProtocolError { .. })),
         "only a ProtocolError may answer a cut frame: {frames:?}"
     );
     b.check_unaffected();
@@ -157,17 +189,30 @@ fn a_client_stalled_inside_a_frame_does_not_block_others() {
     let _wd = Watchdog::test("a_client_stalled_inside_a_frame_does_not_block_others");
     let b = Bystander::start();
     let mut raw = b.daemon.raw();
-    let whole = frame_bytes(&ClientFrame::Request { id: RequestId(1), request: Request::Ping { payload: vec![7; 100] } });
+    let whole = frame_bytes(&ClientFrame::Request {
+        id: RequestId(1),
+        request: Request::Ping {
+            payload: vec![7; 100],
+        },
+    });
     raw.send_bytes(&whole[..10]).unwrap();
     // While that frame is half-sent, everyone else is served.
-    let reply = send_message(&b.conn, "a@a.test", &["b@b.test"], &[b"while another client stalls\r\n"]);
+    let reply = send_message(
+        &b.conn,
+        "a@a.test",
+        &["b@b.test"],
+        &[b"while another client stalls\r\n"],
+    );
     assert_eq!(reply.code, 250);
     let other = b.daemon.client();
     other.ping(b"still here").expect("ping from a new client");
     // The stalled client can even finish its frame and be answered.
     raw.send_bytes(&whole[10..]).unwrap();
     match raw.recv(T) {
-        Ok(DaemonFrame::Response { id: RequestId(1), response: Response::Pong { payload } }) => assert_eq!(payload, vec![7; 100]),
+        Ok(DaemonFrame::Response {
+            id: RequestId(1),
+            response: Response::Pong { payload },
+        }) => assert_eq!(payload, vec![7; 100]),
         other => panic!("the completed frame was answered with {other:?}"),
     }
     drop(raw);
@@ -180,7 +225,10 @@ fn a_request_before_the_handshake() {
     let _wd = Watchdog::test("a_request_before_the_handshake");
     let b = Bystander::start();
     let mut raw = RawClient::connect(b.daemon.socket_path());
-    raw.send(&ClientFrame::Request { id: RequestId(1), request: Request::Status });
+    raw.send(&ClientFrame::Request {
+        id: RequestId(1),
+        request: Request::Status,
+    });
     expect_protocol_error(&mut raw, "Status before Hello");
     b.check_unaffected();
 }
@@ -192,8 +240,14 @@ fn a_wrong_protocol_version_is_refused() {
     for version in [0, PROTOCOL_VERSION + 1, u32::MAX] {
         let mut raw = RawClient::connect(b.daemon.socket_path());
         match raw.hello(version) {
-            DaemonFrame::Refused { protocol_version, reason } => {
-                assert_eq!(protocol_version, PROTOCOL_VERSION, "Refused names the daemon's version");
+            DaemonFrame::Refused {
+                protocol_version,
+                reason,
+            } => {
+                assert_eq!(
+                    protocol_version, PROTOCOL_VERSION,
+                    "Refused names the daemon's version"
+                );
                 assert!(!reason.is_empty());
             }
             other => panic!("Hello with version {version} answered {other:?}, want Refused"),
@@ -209,7 +263,10 @@ fn a_second_handshake() {
     let _wd = Watchdog::test("a_second_handshake");
     let b = Bystander::start();
     let mut raw = b.daemon.raw();
-    raw.send(&ClientFrame::Hello(Hello { protocol_version: PROTOCOL_VERSION, client_name: "again".into() }));
+    raw.send(&ClientFrame::Hello(Hello {
+        protocol_version: PROTOCOL_VERSION,
+        client_name: "again".into(),
+    }));
     expect_protocol_error(&mut raw, "a second Hello");
     b.check_unaffected();
 }
@@ -220,7 +277,12 @@ fn an_abusive_client_that_owned_connections_has_them_freed() {
     let b = Bystander::start();
     let mut raw = b.daemon.raw();
     for _ in 0..3 {
-        let open = Request::Open { host: b.sink.host(), local: LOCAL.into(), mode: OpenMode::Sync, debug: false };
+        let open = Request::Open {
+            host: b.sink.host(),
+            local: LOCAL.into(),
+            mode: OpenMode::Sync,
+            debug: false,
+        };
         match raw.request(open, T) {
             Response::Opened { .. } => {}
             other => panic!("Open answered {other:?}"),
@@ -263,10 +325,18 @@ fn unknown_variant_indices_are_protocol_errors() {
         // Request::Command { handle 1, Command variant 200 }
         ("Command variant 200", vec![1, 8, 3, 1, 200], true),
         // Request::Open { host "h", local "l", OpenMode variant 9, debug false }
-        ("OpenMode variant 9", vec![1, 9, 2, 1, b'h', 1, b'l', 9, 0], true),
+        (
+            "OpenMode variant 9",
+            vec![1, 9, 2, 1, b'h', 1, b'l', 9, 0],
+            true,
+        ),
     ];
     for (what, body, after_hello) in cases {
-        let mut raw = if after_hello { b.daemon.raw() } else { RawClient::connect(b.daemon.socket_path()) };
+        let mut raw = if after_hello {
+            b.daemon.raw()
+        } else {
+            RawClient::connect(b.daemon.socket_path())
+        };
         raw.send_bytes(&with_len(&body)).unwrap();
         expect_protocol_error(&mut raw, what);
     }

@@ -26,13 +26,30 @@ fn a_handle_is_invalid_for_another_client_in_the_same_process() {
     let h = conn.handle();
     let mut other = d.raw();
     let requests = [
-        Request::Command { handle: h, command: Command::Noop },
-        Request::Command { handle: h, command: Command::Mail { from: "thief@x.test".into() } },
-        Request::DataChunk { handle: h, bytes: b"stolen".to_vec() },
+        Request::Command {
+            handle: h,
+            command: Command::Noop,
+        },
+        Request::Command {
+            handle: h,
+            command: Command::Mail {
+                from: "thief@x.test".into(),
+            },
+        },
+        Request::DataChunk {
+            handle: h,
+            bytes: b"stolen".to_vec(),
+        },
         Request::DataEnd { handle: h },
         Request::LastReply { handle: h },
-        Request::SetTimeout { handle: h, seconds: 5 },
-        Request::SetDebug { handle: h, enabled: true },
+        Request::SetTimeout {
+            handle: h,
+            seconds: 5,
+        },
+        Request::SetDebug {
+            handle: h,
+            enabled: true,
+        },
         Request::Quit { handle: h },
         Request::XQuit { handle: h },
     ];
@@ -63,11 +80,25 @@ fn a_handle_is_invalid_for_another_process() {
         .output()
         .expect("run the helper");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "helper failed: {}\n{stdout}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("RAW Failed(InvalidHandle)"), "raw request from another process: {stdout}");
+    assert!(
+        out.status.success(),
+        "helper failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("RAW Failed(InvalidHandle)"),
+        "raw request from another process: {stdout}"
+    );
     let want = format!("FFI {}", ReturnCode::InvalidHandle.as_i32());
-    assert!(stdout.lines().any(|l| l == want), "smtp_noop from another process, want {want}: {stdout}");
-    assert_eq!(conn.noop().expect("the owner's handle still works").code, 250);
+    assert!(
+        stdout.lines().any(|l| l == want),
+        "smtp_noop from another process, want {want}: {stdout}"
+    );
+    assert_eq!(
+        conn.noop().expect("the owner's handle still works").code,
+        250
+    );
     conn.quit().expect("quit");
 }
 
@@ -78,7 +109,12 @@ fn a_killed_client_process_has_its_connections_freed() {
     let d = TestDaemon::start();
     let probe = d.client();
     let mut cmd = Process::new(HELPER);
-    cmd.arg("hold").arg(d.socket_path()).arg(server.host()).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    cmd.arg("hold")
+        .arg(d.socket_path())
+        .arg(server.host())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     let mut helper = ChildGuard::spawn("smtp32-test-helper hold", &mut cmd);
     let stdout = helper.take_stdout().expect("piped stdout");
     let (tx, rx) = mpsc::channel();
@@ -87,7 +123,9 @@ fn a_killed_client_process_has_its_connections_freed() {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let ready = rx.recv_timeout(T).expect("the helper opens its connections");
+    let ready = rx
+        .recv_timeout(T)
+        .expect("the helper opens its connections");
     assert!(ready.starts_with("READY "), "helper said {ready:?}");
     // The probe and the helper (a readiness connection of the fixture may still be closing).
     wait_for(T, "3 connections and 2 clients", || {
@@ -97,10 +135,14 @@ fn a_killed_client_process_has_its_connections_freed() {
 
     let killed = helper.kill();
     assert!(!killed.success());
-    wait_for(T, "the daemon to free the killed client's connections", || {
-        let s = probe.status().expect("status");
-        s.connections == 0 && s.clients == 1
-    });
+    wait_for(
+        T,
+        "the daemon to free the killed client's connections",
+        || {
+            let s = probe.status().expect("status");
+            s.connections == 0 && s.clients == 1
+        },
+    );
     // Every SMTP connection was closed; the idle one with a QUIT.
     for conn in 1..=3 {
         server.wait_event(&format!("connection {conn} closed"), T, |e| {
@@ -109,7 +151,10 @@ fn a_killed_client_process_has_its_connections_freed() {
     }
     let events = server.events();
     assert!(
-        events.contains(&ServerEvent::Received { conn: 1, line: "QUIT".into() }),
+        events.contains(&ServerEvent::Received {
+            conn: 1,
+            line: "QUIT".into()
+        }),
         "the idle connection should get a QUIT: {events:?}"
     );
     // Inside DATA a QUIT is not a command but message text: the connection must be reset.
@@ -132,10 +177,18 @@ fn connecting_without_a_daemon_is_cannot_initialize() {
     let _wd = Watchdog::test("connecting_without_a_daemon_is_cannot_initialize");
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nobody-here.sock");
-    expect_code(smtp32::Client::connect(&missing), ReturnCode::CannotInitialize, "connect to a missing socket");
+    expect_code(
+        smtp32::Client::connect(&missing),
+        ReturnCode::CannotInitialize,
+        "connect to a missing socket",
+    );
     let stale = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
-    expect_code(smtp32::Client::connect(&stale), ReturnCode::CannotInitialize, "connect to a stale socket file");
+    expect_code(
+        smtp32::Client::connect(&stale),
+        ReturnCode::CannotInitialize,
+        "connect to a stale socket file",
+    );
 }
 
 #[test]
@@ -146,8 +199,22 @@ fn a_daemon_that_dies_makes_later_calls_cannot_initialize() {
     let client = d.client();
     let conn = client.helo(&sink.host(), LOCAL, None).expect("helo");
     d.kill();
-    wait_for(T, "the client to notice the daemon is gone", || !client.is_alive());
-    expect_code(conn.noop(), ReturnCode::CannotInitialize, "noop after the daemon died");
-    expect_code(client.status(), ReturnCode::CannotInitialize, "status after the daemon died");
-    expect_code(smtp32::Client::connect(d.socket_path()), ReturnCode::CannotInitialize, "reconnect to a dead daemon");
+    wait_for(T, "the client to notice the daemon is gone", || {
+        !client.is_alive()
+    });
+    expect_code(
+        conn.noop(),
+        ReturnCode::CannotInitialize,
+        "noop after the daemon died",
+    );
+    expect_code(
+        client.status(),
+        ReturnCode::CannotInitialize,
+        "status after the daemon died",
+    );
+    expect_code(
+        smtp32::Client::connect(d.socket_path()),
+        ReturnCode::CannotInitialize,
+        "reconnect to a dead daemon",
+    );
 }

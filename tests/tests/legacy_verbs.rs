@@ -9,7 +9,8 @@
 //! copies, which arrive before the call that caused them returns.
 
 use smtp32::ffi::{
-    smtp_direct, smtp_expn, smtp_help, smtp_helo, smtp_noop, smtp_opts, smtp_quit, smtp_rply, smtp_vrfy, SMTP_HANDLE,
+    smtp_direct, smtp_expn, smtp_helo, smtp_help, smtp_noop, smtp_opts, smtp_quit, smtp_rply,
+    smtp_vrfy, SMTP_HANDLE,
 };
 use smtp32::{Connection, ReturnCode};
 use smtp32_tests::ffi::{c, ffi_daemon, CStrBuf};
@@ -29,11 +30,22 @@ fn exim() -> Exim {
 /// `VRFY`/`SEND`... on `conn` must be refused: `SMTP_FAILURE` carrying a reply of class
 /// `class`, which `last_reply` then returns too; returns the reply's code.
 #[track_caller]
-fn expect_refusal(conn: &Connection, result: smtp32::Result<smtp32::Reply>, class: u16, what: &str) -> u16 {
+fn expect_refusal(
+    conn: &Connection,
+    result: smtp32::Result<smtp32::Reply>,
+    class: u16,
+    what: &str,
+) -> u16 {
     let e = expect_code(result, ReturnCode::Failure, what);
-    let reply = e.reply().unwrap_or_else(|| panic!("{what}: the failure carries no reply: {e:?}")).clone();
+    let reply = e
+        .reply()
+        .unwrap_or_else(|| panic!("{what}: the failure carries no reply: {e:?}"))
+        .clone();
     assert_eq!(reply.code / 100, class, "{what}: {reply:?}");
-    let last = conn.last_reply().expect("last_reply").expect("a reply is recorded");
+    let last = conn
+        .last_reply()
+        .expect("last_reply")
+        .expect("a reply is recorded");
     assert_eq!(last, reply, "{what}: last_reply is the refusal");
     reply.code
 }
@@ -42,17 +54,30 @@ fn expect_refusal(conn: &Connection, result: smtp32::Result<smtp32::Reply>, clas
 
 #[test]
 fn vrfy_of_a_full_address_succeeds_and_an_unknown_one_is_failure_with_the_reply() {
-    let _wd = Watchdog::test("vrfy_of_a_full_address_succeeds_and_an_unknown_one_is_failure_with_the_reply");
+    let _wd = Watchdog::test(
+        "vrfy_of_a_full_address_succeeds_and_an_unknown_one_is_failure_with_the_reply",
+    );
     let mta = exim();
     let d = TestDaemon::start();
     let traffic = Traffic::new();
-    let conn = d.client().helo(&mta.smtp_addr().to_string(), LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = d
+        .client()
+        .helo(
+            &mta.smtp_addr().to_string(),
+            LOCAL,
+            Some(traffic.callback()),
+        )
+        .expect("helo");
 
     let alice = mta.address("alice");
     let reply = conn.vrfy(&alice).expect("VRFY alice");
     assert!(reply.code == 250 || reply.code == 252, "{reply:?}");
     assert_eq!(conn.last_reply().unwrap(), Some(reply.clone()));
-    assert!(traffic.sent().ends_with(&format!("VRFY {alice}\r\n")), "{:?}", traffic.sent());
+    assert!(
+        traffic.sent().ends_with(&format!("VRFY {alice}\r\n")),
+        "{:?}",
+        traffic.sent()
+    );
 
     let code = expect_refusal(&conn, conn.vrfy(&mta.address("nobody")), 5, "VRFY nobody");
     assert_eq!(code, 550);
@@ -69,13 +94,34 @@ fn expn_of_the_alias_lists_its_three_members() {
     let mta = exim();
     let d = TestDaemon::start();
     let traffic = Traffic::new();
-    let conn = d.client().helo(&mta.smtp_addr().to_string(), LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = d
+        .client()
+        .helo(
+            &mta.smtp_addr().to_string(),
+            LOCAL,
+            Some(traffic.callback()),
+        )
+        .expect("helo");
     let reply = conn.expn(&format!("{ALIAS}@{DOMAIN}")).expect("EXPN team");
-    let want: Vec<String> = ALIAS_MEMBERS.iter().map(|m| format!("<{m}@{DOMAIN}>")).collect();
+    let want: Vec<String> = ALIAS_MEMBERS
+        .iter()
+        .map(|m| format!("<{m}@{DOMAIN}>"))
+        .collect();
     assert_eq!(reply.code, 250);
     assert_eq!(reply.lines, want);
-    assert!(traffic.sent().ends_with(&format!("EXPN {ALIAS}@{DOMAIN}\r\n")), "{:?}", traffic.sent());
-    expect_refusal(&conn, conn.expn(&mta.address("nobody")), 5, "EXPN of an unknown name");
+    assert!(
+        traffic
+            .sent()
+            .ends_with(&format!("EXPN {ALIAS}@{DOMAIN}\r\n")),
+        "{:?}",
+        traffic.sent()
+    );
+    expect_refusal(
+        &conn,
+        conn.expn(&mta.address("nobody")),
+        5,
+        "EXPN of an unknown name",
+    );
     conn.quit().expect("quit");
 }
 
@@ -85,19 +131,37 @@ fn help_without_a_topic_lists_commands_and_with_one_sends_it() {
     let mta = exim();
     let d = TestDaemon::start();
     let traffic = Traffic::new();
-    let conn = d.client().helo(&mta.smtp_addr().to_string(), LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = d
+        .client()
+        .helo(
+            &mta.smtp_addr().to_string(),
+            LOCAL,
+            Some(traffic.callback()),
+        )
+        .expect("helo");
     for topic in [None, Some("")] {
         traffic.clear();
         let reply = conn.help(topic).expect("HELP");
         assert_eq!(reply.code, 214, "{reply:?}");
-        assert!(reply.lines.iter().any(|l| l.contains("EXPN")), "the list names EXPN: {reply:?}");
-        assert_eq!(traffic.sent(), "HELP\r\n", "topic {topic:?} sends a bare HELP");
+        assert!(
+            reply.lines.iter().any(|l| l.contains("EXPN")),
+            "the list names EXPN: {reply:?}"
+        );
+        assert_eq!(
+            traffic.sent(),
+            "HELP\r\n",
+            "topic {topic:?} sends a bare HELP"
+        );
     }
     traffic.clear();
     let reply = conn.help(Some("MAIL")).expect("HELP MAIL");
     assert_eq!(reply.code, 214, "{reply:?}");
     assert_eq!(traffic.sent(), "HELP MAIL\r\n");
-    expect_code(conn.help(Some("MAIL\r\nRSET")), ReturnCode::InvalidArgument, "HELP with CRLF in the topic");
+    expect_code(
+        conn.help(Some("MAIL\r\nRSET")),
+        ReturnCode::InvalidArgument,
+        "HELP with CRLF in the topic",
+    );
     conn.quit().expect("quit");
 }
 
@@ -108,11 +172,17 @@ fn help_without_a_topic_lists_commands_and_with_one_sends_it() {
 fn obsolete_verbs_are_sent_faithfully_and_refused(host: &str) {
     let d = TestDaemon::start();
     let traffic = Traffic::new();
-    let conn = d.client().helo(host, LOCAL, Some(traffic.callback())).expect("helo");
+    let conn = d
+        .client()
+        .helo(host, LOCAL, Some(traffic.callback()))
+        .expect("helo");
     let from = "old@client.test";
     type Call<'a> = Box<dyn Fn() -> smtp32::Result<smtp32::Reply> + 'a>;
     let cases: [(&str, Call); 4] = [
-        ("SEND FROM:<old@client.test>", Box::new(|| conn.send_from(from))),
+        (
+            "SEND FROM:<old@client.test>",
+            Box::new(|| conn.send_from(from)),
+        ),
         ("SOML FROM:<old@client.test>", Box::new(|| conn.soml(from))),
         ("SAML FROM:<old@client.test>", Box::new(|| conn.saml(from))),
         ("TURN", Box::new(|| conn.turn())),
@@ -122,8 +192,12 @@ fn obsolete_verbs_are_sent_faithfully_and_refused(host: &str) {
         let code = expect_refusal(&conn, call(), 5, line);
         assert_eq!(code, 500, "{line}");
         assert_eq!(traffic.sent(), format!("{line}\r\n"), "the exact wire line");
-        let answer = String::from_utf8_lossy(&traffic.bytes(smtp32::Direction::FromServer)).into_owned();
-        assert!(answer.starts_with("500"), "the traffic copy has the refusal: {answer:?}");
+        let answer =
+            String::from_utf8_lossy(&traffic.bytes(smtp32::Direction::FromServer)).into_owned();
+        assert!(
+            answer.starts_with("500"),
+            "the traffic copy has the refusal: {answer:?}"
+        );
     }
     assert_eq!(conn.noop().expect("NOOP after the refusals").code, 250);
     conn.quit().expect("quit");
@@ -177,14 +251,26 @@ static LINES: Mutex<Vec<(SMTP_HANDLE, String, c_int, usize)>> = Mutex::new(Vec::
 
 extern "C" fn record_line(h: SMTP_HANDLE, line: *const c_char, len: c_int, lparam: usize) -> c_int {
     // SAFETY: the library passes a NUL-terminated line of `len` bytes.
-    let text = unsafe { std::ffi::CStr::from_ptr(line) }.to_string_lossy().into_owned();
+    let text = unsafe { std::ffi::CStr::from_ptr(line) }
+        .to_string_lossy()
+        .into_owned();
     LINES.lock().unwrap().push((h, text, len, lparam));
     0
 }
 
-extern "C" fn abort_at_second_line(h: SMTP_HANDLE, line: *const c_char, len: c_int, lparam: usize) -> c_int {
+extern "C" fn abort_at_second_line(
+    h: SMTP_HANDLE,
+    line: *const c_char,
+    len: c_int,
+    lparam: usize,
+) -> c_int {
     record_line(h, line, len, lparam);
-    let seen = LINES.lock().unwrap().iter().filter(|(x, ..)| *x == h).count();
+    let seen = LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(x, ..)| *x == h)
+        .count();
     if seen >= 2 {
         -1
     } else {
@@ -193,7 +279,13 @@ extern "C" fn abort_at_second_line(h: SMTP_HANDLE, line: *const c_char, len: c_i
 }
 
 fn lines_of(h: SMTP_HANDLE) -> Vec<(String, c_int, usize)> {
-    LINES.lock().unwrap().iter().filter(|(x, ..)| *x == h).map(|(_, t, l, p)| (t.clone(), *l, *p)).collect()
+    LINES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(x, ..)| *x == h)
+        .map(|(_, t, l, p)| (t.clone(), *l, *p))
+        .collect()
 }
 
 fn ffi_helo(host: &str, lparam: usize) -> SMTP_HANDLE {
@@ -224,7 +316,10 @@ fn c_expn_calls_the_line_proc_once_per_member_and_minus_one_aborts() {
 
     let h = ffi_helo(&host, 31);
     // SAFETY: a valid handle-independent C string and a callback of the right type.
-    assert_eq!(unsafe { smtp_expn(h, team.as_ptr(), Some(record_line)) }, SUCCESS);
+    assert_eq!(
+        unsafe { smtp_expn(h, team.as_ptr(), Some(record_line)) },
+        SUCCESS
+    );
     let want: Vec<(String, c_int, usize)> = ALIAS_MEMBERS
         .iter()
         .map(|m| {
@@ -233,16 +328,26 @@ fn c_expn_calls_the_line_proc_once_per_member_and_minus_one_aborts() {
             (t, len, 31)
         })
         .collect();
-    assert_eq!(lines_of(h), want, "one call per line: text without code and separator, its length, lParam");
+    assert_eq!(
+        lines_of(h),
+        want,
+        "one call per line: text without code and separator, its length, lParam"
+    );
     let (rc, code, text) = rply(h);
     assert_eq!((rc, code), (SUCCESS, 250));
-    assert!(text.starts_with("250-<alice@") && text.ends_with(&format!("250 <carol@{DOMAIN}>")), "{text:?}");
+    assert!(
+        text.starts_with("250-<alice@") && text.ends_with(&format!("250 <carol@{DOMAIN}>")),
+        "{text:?}"
+    );
 
     // A refused EXPN is SMTP_FAILURE and the proc is not called.
     let before = lines_of(h).len();
     let nobody = c(&mta.address("nobody"));
     // SAFETY: as above.
-    assert_eq!(unsafe { smtp_expn(h, nobody.as_ptr(), Some(record_line)) }, FAILURE);
+    assert_eq!(
+        unsafe { smtp_expn(h, nobody.as_ptr(), Some(record_line)) },
+        FAILURE
+    );
     assert_eq!(lines_of(h).len(), before, "no line callback for a refusal");
     assert_eq!(rply(h).1 / 100, 5, "smtp_rply has the refusal");
 
@@ -254,10 +359,22 @@ fn c_expn_calls_the_line_proc_once_per_member_and_minus_one_aborts() {
     // -1 from the proc at the second line: SMTP_ABORTED, no third call, the handle is gone.
     let h2 = ffi_helo(&host, 32);
     // SAFETY: as above.
-    assert_eq!(unsafe { smtp_expn(h2, team.as_ptr(), Some(abort_at_second_line)) }, ReturnCode::Aborted as c_int);
-    assert_eq!(lines_of(h2).len(), 2, "the listing stops at the -1: {:?}", lines_of(h2));
+    assert_eq!(
+        unsafe { smtp_expn(h2, team.as_ptr(), Some(abort_at_second_line)) },
+        ReturnCode::Aborted as c_int
+    );
+    assert_eq!(
+        lines_of(h2).len(),
+        2,
+        "the listing stops at the -1: {:?}",
+        lines_of(h2)
+    );
     let invalid = ReturnCode::InvalidHandle as c_int;
-    assert_eq!(smtp_noop(h2), invalid, "the handle is invalid after the abort");
+    assert_eq!(
+        smtp_noop(h2),
+        invalid,
+        "the handle is invalid after the abort"
+    );
     assert_eq!(smtp_quit(h2), invalid, "not even smtp_quit may be called");
     // SAFETY: as above.
     assert_eq!(unsafe { smtp_vrfy(h2, team.as_ptr()) }, invalid);
@@ -275,21 +392,43 @@ fn c_help_calls_the_line_proc_per_line_for_null_empty_and_a_topic() {
     let empty = c("");
     let mail = c("MAIL");
     let mut counts = Vec::new();
-    for (what, topic) in [("NULL", std::ptr::null()), ("\"\"", empty.as_ptr()), ("MAIL", mail.as_ptr())] {
+    for (what, topic) in [
+        ("NULL", std::ptr::null()),
+        ("\"\"", empty.as_ptr()),
+        ("MAIL", mail.as_ptr()),
+    ] {
         let before = lines_of(h).len();
         // SAFETY: NULL or a valid C string, and a callback of the right type.
-        assert_eq!(unsafe { smtp_help(h, topic, Some(record_line)) }, SUCCESS, "smtp_help({what})");
+        assert_eq!(
+            unsafe { smtp_help(h, topic, Some(record_line)) },
+            SUCCESS,
+            "smtp_help({what})"
+        );
         let got = lines_of(h)[before..].to_vec();
         let (rc, code, text) = rply(h);
         assert_eq!((rc, code), (SUCCESS, 214), "smtp_help({what})");
         // One call per reply line, each the line's text without "214-"/"214 ".
         let want: Vec<String> = text.split("\r\n").map(|l| l[4..].to_string()).collect();
-        assert_eq!(got.iter().map(|(t, ..)| t.clone()).collect::<Vec<_>>(), want, "smtp_help({what})");
-        assert!(got.iter().all(|(t, len, p)| *len as usize == t.len() && *p == 41), "{got:?}");
+        assert_eq!(
+            got.iter().map(|(t, ..)| t.clone()).collect::<Vec<_>>(),
+            want,
+            "smtp_help({what})"
+        );
+        assert!(
+            got.iter()
+                .all(|(t, len, p)| *len as usize == t.len() && *p == 41),
+            "{got:?}"
+        );
         counts.push(got.len());
     }
-    assert!(counts[0] >= 2, "the command list has several lines: {counts:?}");
-    assert!(lines_of(h).iter().any(|(t, ..)| t.contains("EXPN")), "the list names EXPN");
+    assert!(
+        counts[0] >= 2,
+        "the command list has several lines: {counts:?}"
+    );
+    assert!(
+        lines_of(h).iter().any(|(t, ..)| t.contains("EXPN")),
+        "the list names EXPN"
+    );
     assert_eq!(smtp_quit(h), SUCCESS);
 }
 
@@ -303,10 +442,20 @@ fn direct(h: SMTP_HANDLE, line: &str, size: usize) -> (c_int, c_int, String) {
     (rc, len, buf.text())
 }
 
-extern "C" fn collect_traffic(_: SMTP_HANDLE, buf: *const c_char, len: c_int, lparam: usize) -> c_int {
+extern "C" fn collect_traffic(
+    _: SMTP_HANDLE,
+    buf: *const c_char,
+    len: c_int,
+    lparam: usize,
+) -> c_int {
     // SAFETY: lparam is the address of a Mutex<Vec<u8>> that outlives the handle (see below);
     // buf holds len bytes.
-    let (sink, bytes) = unsafe { (&*(lparam as *const Mutex<Vec<u8>>), std::slice::from_raw_parts(buf.cast::<u8>(), len as usize)) };
+    let (sink, bytes) = unsafe {
+        (
+            &*(lparam as *const Mutex<Vec<u8>>),
+            std::slice::from_raw_parts(buf.cast::<u8>(), len as usize),
+        )
+    };
     sink.lock().unwrap().extend_from_slice(bytes);
     0
 }
@@ -319,26 +468,56 @@ fn c_direct_fits_truncates_refuses_crlf_and_quit() {
     static WIRE: Mutex<Vec<u8>> = Mutex::new(Vec::new());
     let h = ffi_helo(&mta.smtp_addr().to_string(), &WIRE as *const _ as usize);
     // SAFETY: a debug proc of the right type.
-    assert_eq!(unsafe { smtp_opts(h, smtp32::ffi::OPT_DEBUG, collect_traffic as *const () as usize) }, SUCCESS);
+    assert_eq!(
+        unsafe {
+            smtp_opts(
+                h,
+                smtp32::ffi::OPT_DEBUG,
+                collect_traffic as *const () as usize,
+            )
+        },
+        SUCCESS
+    );
     let wire = || String::from_utf8_lossy(&WIRE.lock().unwrap()).into_owned();
 
     // A reply that fits: the whole text, *len untouched.
     let (rc, len, full) = direct(h, "HELP", 4096);
     assert_eq!(rc, SUCCESS, "{full}");
     assert_eq!(len, 4096, "*len is left alone when the reply fits");
-    assert!(full.starts_with("214-") && full.contains("\r\n214 "), "the whole multi-line reply: {full:?}");
-    assert!(wire().contains("\r\nHELP\r\n") || wire().starts_with("HELP\r\n"), "{:?}", wire());
+    assert!(
+        full.starts_with("214-") && full.contains("\r\n214 "),
+        "the whole multi-line reply: {full:?}"
+    );
+    assert!(
+        wire().contains("\r\nHELP\r\n") || wire().starts_with("HELP\r\n"),
+        "{:?}",
+        wire()
+    );
     assert_eq!(rply(h), (SUCCESS, 214, full.clone()), "smtp_rply agrees");
 
     // Exactly the size needed fits; one byte less does not.
     let needed = full.len() + 1;
     let (rc, len, text) = direct(h, "HELP", needed);
-    assert_eq!((rc, len, text.as_str()), (SUCCESS, needed as c_int, full.as_str()));
+    assert_eq!(
+        (rc, len, text.as_str()),
+        (SUCCESS, needed as c_int, full.as_str())
+    );
     for size in [needed - 1, 16, 1] {
         let (rc, len, text) = direct(h, "HELP", size);
-        assert_eq!(rc, ReturnCode::InsufficientLength as c_int, "buffer of {size}");
-        assert_eq!(len, needed as c_int, "*len says the size needed (with the NUL), buffer of {size}");
-        assert_eq!(text, full[..size - 1], "truncated and NUL-terminated, buffer of {size}");
+        assert_eq!(
+            rc,
+            ReturnCode::InsufficientLength as c_int,
+            "buffer of {size}"
+        );
+        assert_eq!(
+            len, needed as c_int,
+            "*len says the size needed (with the NUL), buffer of {size}"
+        );
+        assert_eq!(
+            text,
+            full[..size - 1],
+            "truncated and NUL-terminated, buffer of {size}"
+        );
     }
 
     // A refusal is SMTP_FAILURE with the reply in the buffer and in smtp_rply.
@@ -350,10 +529,26 @@ fn c_direct_fits_truncates_refuses_crlf_and_quit() {
     // What may not be sent is refused before the wire.
     WIRE.lock().unwrap().clear();
     let invalid = ReturnCode::InvalidArgument as c_int;
-    for bad in ["NOOP\r\nRSET", "NOOP\nRSET", "NOOP\r", "QUIT", "quit", "  QUIT  ", ""] {
+    for bad in [
+        "NOOP\r\nRSET",
+        "NOOP\nRSET",
+        "NOOP\r",
+        "QUIT",
+        "quit",
+        "  QUIT  ",
+        "",
+    ] {
         assert_eq!(direct(h, bad, 256).0, invalid, "smtp_direct({bad:?})");
     }
-    assert_eq!(wire(), "", "nothing of the refused lines reached the server");
-    assert_eq!(smtp_noop(h), SUCCESS, "the connection is still open after the refused QUIT");
+    assert_eq!(
+        wire(),
+        "",
+        "nothing of the refused lines reached the server"
+    );
+    assert_eq!(
+        smtp_noop(h),
+        SUCCESS,
+        "the connection is still open after the refused QUIT"
+    );
     assert_eq!(smtp_quit(h), SUCCESS);
 }

@@ -243,7 +243,10 @@ fn the_packages_build_install_verify_and_serve() {
     assert_eq!(field(&runtime_deb, "Multi-Arch"), "same");
 
     // A run that failed midway may have left them installed: start from a first install.
-    let leftovers = cmd(&["dpkg", "--purge", "smtp32", "libsmtp32-dev"], Path::new("libsmtp32-1"));
+    let leftovers = cmd(
+        &["dpkg", "--purge", "smtp32", "libsmtp32-dev"],
+        Path::new("libsmtp32-1"),
+    );
     let _ = run(leftovers, Duration::from_secs(120));
     let mut install = cmd(&["dpkg", "-i"], &runtime_deb);
     install.arg(&dev_deb).arg(&daemon_deb);
@@ -438,7 +441,10 @@ fn the_packages_build_install_verify_and_serve() {
     assert_eq!(reload[1..2], ["--socket".to_string()], "{reload:?}");
     let mut exec_reload = Command::new(&reload[0][1..]);
     exec_reload.arg("--socket").arg(&socket).args(&reload[3..]);
-    let reloaded = checked("the unit's ExecReload", run(exec_reload, Duration::from_secs(20)));
+    let reloaded = checked(
+        "the unit's ExecReload",
+        run(exec_reload, Duration::from_secs(20)),
+    );
     assert_eq!(reloaded.stdout, "configuration reloaded\n");
     assert!(notified(&notify).starts_with("RELOADING=1\nMONOTONIC_USEC="));
     assert_eq!(notified(&notify), "READY=1\nSTATUS=serving");

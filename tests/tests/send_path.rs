@@ -20,9 +20,17 @@ fn sink_accepts_a_message_with_250() {
     let sink = SmtpSink::start();
     let d = TestDaemon::start();
     let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
-    let reply = send_message(&conn, "from@a.test", &["to@b.test"], &[b"Subject: hi\r\n\r\nHello.\r\n"]);
+    let reply = send_message(
+        &conn,
+        "from@a.test",
+        &["to@b.test"],
+        &[b"Subject: hi\r\n\r\nHello.\r\n"],
+    );
     assert_eq!(reply.code, 250, "{reply:?}");
-    let last = conn.last_reply().expect("last_reply").expect("a reply has arrived");
+    let last = conn
+        .last_reply()
+        .expect("last_reply")
+        .expect("a reply has arrived");
     assert_eq!(last, reply, "last_reply is the verdict on the message");
     conn.quit().expect("quit");
     assert_eq!(sink.message_count(), 1);
@@ -36,7 +44,12 @@ fn sink_takes_many_messages_on_one_handle_with_rset_and_noop() {
     let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
     for i in 0..30 {
         let body = format!("Subject: message {i}\r\n\r\nbody {i}\r\n");
-        let reply = send_message(&conn, "from@a.test", &["to@b.test", "cc@b.test"], &[body.as_bytes()]);
+        let reply = send_message(
+            &conn,
+            "from@a.test",
+            &["to@b.test", "cc@b.test"],
+            &[body.as_bytes()],
+        );
         assert_eq!(reply.code, 250, "message {i}: {reply:?}");
         assert_eq!(conn.noop().expect("noop").code, 250);
         if i % 3 == 0 {
@@ -46,7 +59,11 @@ fn sink_takes_many_messages_on_one_handle_with_rset_and_noop() {
         }
     }
     conn.quit().expect("quit");
-    assert_eq!(sink.message_count(), 30, "30 messages; the 10 abandoned transactions are not delivered");
+    assert_eq!(
+        sink.message_count(),
+        30,
+        "30 messages; the 10 abandoned transactions are not delivered"
+    );
 }
 
 #[test]
@@ -61,12 +78,18 @@ fn helo_falls_back_to_helo_when_ehlo_is_refused() {
             t.lock().unwrap().extend_from_slice(bytes);
         }
     });
-    let conn = d.client().helo(&sink.host(), LOCAL, Some(debug)).expect("helo must fall back to HELO");
+    let conn = d
+        .client()
+        .helo(&sink.host(), LOCAL, Some(debug))
+        .expect("helo must fall back to HELO");
     let reply = send_message(&conn, "a@a.test", &["b@b.test"], &[b"x\r\n"]);
     assert_eq!(reply.code, 250);
     conn.quit().expect("quit");
     let sent = String::from_utf8_lossy(&traffic.lock().unwrap()).to_string();
-    assert!(sent.starts_with(&format!("EHLO {LOCAL}\r\nHELO {LOCAL}\r\n")), "commands sent: {sent:?}");
+    assert!(
+        sent.starts_with(&format!("EHLO {LOCAL}\r\nHELO {LOCAL}\r\n")),
+        "commands sent: {sent:?}"
+    );
 }
 
 #[test]
@@ -78,7 +101,11 @@ fn a_refused_message_is_failure_with_the_servers_reply() {
     conn.mail("a@a.test").expect("mail");
     conn.rcpt("b@b.test").expect("rcpt");
     conn.data_buf(b"refused\r\n").expect("data_buf");
-    let e = expect_code(conn.data_end(), ReturnCode::Failure, "data_end against -f .");
+    let e = expect_code(
+        conn.data_end(),
+        ReturnCode::Failure,
+        "data_end against -f .",
+    );
     let reply = e.reply().expect("the failure carries the server's reply");
     assert_eq!(reply.code / 100, 5, "{reply:?}");
     assert_eq!(conn.last_reply().unwrap().map(|r| r.code), Some(reply.code));
@@ -94,24 +121,47 @@ fn the_debug_callback_sees_all_traffic_in_order() {
     let d = TestDaemon::start();
     let log = Arc::new(Mutex::new(Vec::<(Direction, Vec<u8>)>::new()));
     let l = log.clone();
-    let debug: smtp32::DebugCallback = Arc::new(move |_, dir, bytes| l.lock().unwrap().push((dir, bytes.to_vec())));
-    let conn = d.client().helo(&sink.host(), LOCAL, Some(debug)).expect("helo");
+    let debug: smtp32::DebugCallback =
+        Arc::new(move |_, dir, bytes| l.lock().unwrap().push((dir, bytes.to_vec())));
+    let conn = d
+        .client()
+        .helo(&sink.host(), LOCAL, Some(debug))
+        .expect("helo");
     send_message(&conn, "a@a.test", &["b@b.test"], &[b"line\r\n"]);
     conn.noop().expect("noop");
     let log = log.lock().unwrap().clone();
     let joined = |want: Direction| -> String {
-        log.iter().filter(|(d, _)| *d == want).map(|(_, b)| String::from_utf8_lossy(b).to_string()).collect()
+        log.iter()
+            .filter(|(d, _)| *d == want)
+            .map(|(_, b)| String::from_utf8_lossy(b).to_string())
+            .collect()
     };
     let to_server = joined(Direction::ToServer);
     let from_server = joined(Direction::FromServer);
-    assert!(from_server.starts_with("220 "), "first server bytes are the greeting: {from_server:?}");
-    let order = ["EHLO ", "MAIL FROM:<a@a.test>", "RCPT TO:<b@b.test>", "DATA\r\n", "line\r\n.\r\n", "NOOP\r\n"];
+    assert!(
+        from_server.starts_with("220 "),
+        "first server bytes are the greeting: {from_server:?}"
+    );
+    let order = [
+        "EHLO ",
+        "MAIL FROM:<a@a.test>",
+        "RCPT TO:<b@b.test>",
+        "DATA\r\n",
+        "line\r\n.\r\n",
+        "NOOP\r\n",
+    ];
     let mut at = 0;
     for cmd in order {
-        let pos = to_server[at..].find(cmd).unwrap_or_else(|| panic!("{cmd:?} missing or out of order in {to_server:?}"));
+        let pos = to_server[at..]
+            .find(cmd)
+            .unwrap_or_else(|| panic!("{cmd:?} missing or out of order in {to_server:?}"));
         at += pos + cmd.len();
     }
-    assert_eq!(log.first().map(|(d, _)| *d), Some(Direction::FromServer), "the greeting comes first");
+    assert_eq!(
+        log.first().map(|(d, _)| *d),
+        Some(Direction::FromServer),
+        "the greeting comes first"
+    );
 }
 
 // ---- against aiosmtpd: exact bytes -------------------------------------------------------
@@ -123,15 +173,28 @@ fn round_trip(case: &str, chunks: &[&[u8]]) {
     let server = Aiosmtpd::start();
     let d = TestDaemon::start();
     let conn = d.client().helo(&server.host(), LOCAL, None).expect("helo");
-    let reply = send_message(&conn, "sender@a.test", &["rcpt1@b.test", "rcpt2@b.test"], chunks);
+    let reply = send_message(
+        &conn,
+        "sender@a.test",
+        &["rcpt1@b.test", "rcpt2@b.test"],
+        chunks,
+    );
     assert_eq!(reply.code, 250, "{case}: {reply:?}");
     conn.quit().expect("quit");
     let got = server.wait_for_messages(1, T).remove(0);
-    assert_eq!(server.message_count(), 1, "{case}: exactly one message must arrive");
+    assert_eq!(
+        server.message_count(),
+        1,
+        "{case}: exactly one message must arrive"
+    );
     assert_eq!(got.from, "sender@a.test");
     assert_eq!(got.to, ["rcpt1@b.test", "rcpt2@b.test"]);
     let want = expected_on_arrival(&chunks.concat());
-    assert!(got.bytes == want, "{case}: {}", first_difference(&got.bytes, &want));
+    assert!(
+        got.bytes == want,
+        "{case}: {}",
+        first_difference(&got.bytes, &want)
+    );
 }
 
 #[test]
@@ -144,17 +207,26 @@ fn lines_starting_with_a_dot_arrive_intact() {
 
 #[test]
 fn bare_lf_becomes_crlf() {
-    round_trip("bare_lf_becomes_crlf", &[b"Subject: lf\n\nline one\nline two\n\n"]);
+    round_trip(
+        "bare_lf_becomes_crlf",
+        &[b"Subject: lf\n\nline one\nline two\n\n"],
+    );
 }
 
 #[test]
 fn bare_cr_becomes_crlf() {
-    round_trip("bare_cr_becomes_crlf", &[b"Subject: cr\r\rline one\rline two\r\r"]);
+    round_trip(
+        "bare_cr_becomes_crlf",
+        &[b"Subject: cr\r\rline one\rline two\r\r"],
+    );
 }
 
 #[test]
 fn mixed_line_endings_become_crlf() {
-    round_trip("mixed_line_endings_become_crlf", &[b"a\r\nb\nc\rd\r\r\ne\n\rf\n\n\r\rg"]);
+    round_trip(
+        "mixed_line_endings_become_crlf",
+        &[b"a\r\nb\nc\rd\r\r\ne\n\rf\n\n\r\rg"],
+    );
 }
 
 #[test]
@@ -170,18 +242,37 @@ fn a_lone_dot_after_bare_line_endings_cannot_end_the_message() {
 fn crlf_split_across_data_buf_calls_is_one_line_ending() {
     round_trip(
         "crlf_split_across_data_buf_calls_is_one_line_ending",
-        &[b"first\r", b"\nsecond\r", b"\n", b".dot after a chunk boundary\r\n", b"\r", b"\n.", b"\r", b"\n", b"x\n", b".", b".\n", b"end"],
+        &[
+            b"first\r",
+            b"\nsecond\r",
+            b"\n",
+            b".dot after a chunk boundary\r\n",
+            b"\r",
+            b"\n.",
+            b"\r",
+            b"\n",
+            b"x\n",
+            b".",
+            b".\n",
+            b"end",
+        ],
     );
 }
 
 #[test]
 fn a_message_without_a_final_newline_gets_crlf() {
-    round_trip("a_message_without_a_final_newline_gets_crlf", &[b"Subject: no newline\r\n\r\nno final newline"]);
+    round_trip(
+        "a_message_without_a_final_newline_gets_crlf",
+        &[b"Subject: no newline\r\n\r\nno final newline"],
+    );
 }
 
 #[test]
 fn a_message_ending_in_a_bare_cr_gets_one_crlf() {
-    round_trip("a_message_ending_in_a_bare_cr_gets_one_crlf", &[b"ends in cr\r"]);
+    round_trip(
+        "a_message_ending_in_a_bare_cr_gets_one_crlf",
+        &[b"ends in cr\r"],
+    );
 }
 
 #[test]
@@ -189,7 +280,11 @@ fn eight_bit_bytes_arrive_unchanged() {
     let all_high: Vec<u8> = (0x80..=0xFFu8).collect();
     round_trip(
         "eight_bit_bytes_arrive_unchanged",
-        &[b"Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\ncaf\xc3\xa9 \xe2\x82\xac\r\n", &all_high, b"\r\n\x7f\x01\x1b\r\n"],
+        &[
+            b"Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\ncaf\xc3\xa9 \xe2\x82\xac\r\n",
+            &all_high,
+            b"\r\n\x7f\x01\x1b\r\n",
+        ],
     );
 }
 
@@ -205,7 +300,10 @@ fn an_empty_data_buf_adds_nothing() {
 
 #[test]
 fn a_50_mib_message_arrives_byte_exact() {
-    let _wd = Watchdog::arm("a_50_mib_message_arrives_byte_exact", Duration::from_secs(300));
+    let _wd = Watchdog::arm(
+        "a_50_mib_message_arrives_byte_exact",
+        Duration::from_secs(300),
+    );
     let message = generated_message(50 * 1024 * 1024, 50);
     let want = expected_on_arrival(&message);
     let server = Aiosmtpd::start();
@@ -215,7 +313,9 @@ fn a_50_mib_message_arrives_byte_exact() {
     let reply = send_message(&conn, "big@a.test", &["rcpt@b.test"], &chunks);
     assert_eq!(reply.code, 250, "{reply:?}");
     conn.quit().expect("quit");
-    let got = server.wait_for_messages(1, Duration::from_secs(60)).remove(0);
+    let got = server
+        .wait_for_messages(1, Duration::from_secs(60))
+        .remove(0);
     assert!(got.bytes == want, "{}", first_difference(&got.bytes, &want));
 }
 
@@ -235,7 +335,11 @@ fn data_from_pulls_the_message_through_the_callback() {
     let reply = conn
         .data_from(|buf| {
             calls += 1;
-            let n = sizes.next().unwrap().min(buf.len()).min(message.len() - offset);
+            let n = sizes
+                .next()
+                .unwrap()
+                .min(buf.len())
+                .min(message.len() - offset);
             if n == 0 {
                 return DataStep::End;
             }
@@ -273,12 +377,22 @@ fn data_from_abort_resets_the_connection_and_sends_nothing() {
         }
     });
     expect_code(r, ReturnCode::Aborted, "data_from whose callback aborts");
-    expect_code(conn.noop(), ReturnCode::InvalidHandle, "the handle after an aborted data_from");
+    expect_code(
+        conn.noop(),
+        ReturnCode::InvalidHandle,
+        "the handle after an aborted data_from",
+    );
     // A new connection on the same client still delivers, and the aborted message never arrived.
-    let conn2 = client.helo(&server.host(), LOCAL, None).expect("helo after abort");
+    let conn2 = client
+        .helo(&server.host(), LOCAL, None)
+        .expect("helo after abort");
     send_message(&conn2, "ok@a.test", &["rcpt@b.test"], &[b"fine\r\n"]);
     conn2.quit().expect("quit");
     let got = server.wait_for_messages(1, T);
     assert_eq!(got[0].from, "ok@a.test");
-    assert_eq!(server.message_count(), 1, "the aborted message must not be delivered");
+    assert_eq!(
+        server.message_count(),
+        1,
+        "the aborted message must not be delivered"
+    );
 }

@@ -27,7 +27,13 @@ fn relay_daemon(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &str) -
 }
 
 /// [`relay_daemon`] with more options (environment variables) in `opts`.
-fn relay_daemon_with(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &str, opts: DaemonOptions) -> TestDaemon {
+fn relay_daemon_with(
+    server: &Aiosmtpd,
+    dir: &TempDir,
+    password: &str,
+    extra: &str,
+    opts: DaemonOptions,
+) -> TestDaemon {
     let password_file = dir.path().join("relay-password");
     std::fs::write(&password_file, format!("{password}\n")).expect("write the password file");
     let debug_log = dir.path().join("smtp32d.dbg");
@@ -40,7 +46,10 @@ fn relay_daemon_with(server: &Aiosmtpd, dir: &TempDir, password: &str, extra: &s
 }
 
 fn tempdir() -> TempDir {
-    tempfile::Builder::new().prefix("sendmail-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("sendmail-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 #[test]
@@ -69,18 +78,40 @@ fn dash_t_delivers_through_a_relay_with_auth() {
     assert_eq!(got.from, default_sender(), "no -f: login name @ host name");
     assert_eq!(
         got.to,
-        ["jane@example.test", "bob@example.test", "carol@example.test", "dan@example.test", "hidden@example.test", "eve@example.test"],
+        [
+            "jane@example.test",
+            "bob@example.test",
+            "carol@example.test",
+            "dan@example.test",
+            "hidden@example.test",
+            "eve@example.test"
+        ],
         "every To, Cc and Bcc address, in order"
     );
-    assert_eq!(got.auth_login.as_deref(), Some(USER), "the daemon authenticated with its relay.user");
+    assert_eq!(
+        got.auth_login.as_deref(),
+        Some(USER),
+        "the daemon authenticated with its relay.user"
+    );
     let want = expected_on_arrival(message.replace(bcc, "").as_bytes());
-    assert_eq!(String::from_utf8_lossy(&got.bytes), String::from_utf8_lossy(&want), "Bcc removed, the rest as sent");
+    assert_eq!(
+        String::from_utf8_lossy(&got.bytes),
+        String::from_utf8_lossy(&want),
+        "Bcc removed, the rest as sent"
+    );
     assert_eq!(server.message_count(), 1);
     // The password reached the relay and nothing else: not the daemon's stderr, not its call log.
     let log = std::fs::read_to_string(dir.path().join("smtp32d.dbg")).expect("debug log");
     assert!(log.contains("OpenRelay"), "the call is logged:\n{log}");
-    for (what, text) in [("debug log", log), ("daemon stderr", d.stderr()), ("sendmail stderr", out.stderr.clone())] {
-        assert!(!text.contains(PASSWORD), "the password is in the {what}:\n{text}");
+    for (what, text) in [
+        ("debug log", log),
+        ("daemon stderr", d.stderr()),
+        ("sendmail stderr", out.stderr.clone()),
+    ] {
+        assert!(
+            !text.contains(PASSWORD),
+            "the password is in the {what}:\n{text}"
+        );
     }
 }
 
@@ -93,20 +124,51 @@ fn dash_f_dash_capital_f_and_argument_recipients() {
 
     // No From: -F names the one that is added; -t and an argument recipient (added, as in Postfix).
     let message = "To: one@example.test\r\nSubject: no from\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t2@example.test>\r\n\r\nhi\r\n";
-    let args = ["-t", "-fsender@example.test", "-F", "Jane Q. Public", "extra@example.test"];
+    let args = [
+        "-t",
+        "-fsender@example.test",
+        "-F",
+        "Jane Q. Public",
+        "extra@example.test",
+    ];
     sendmail(d.socket_path(), &args, message.as_bytes()).expect_code(0, "sendmail -t -f -F rcpt");
     let got = server.wait_for_messages(1, T).remove(0);
-    assert_eq!((got.from.as_str(), got.to.as_slice()), ("sender@example.test", &["extra@example.test".to_string(), "one@example.test".to_string()][..]));
+    assert_eq!(
+        (got.from.as_str(), got.to.as_slice()),
+        (
+            "sender@example.test",
+            &[
+                "extra@example.test".to_string(),
+                "one@example.test".to_string()
+            ][..]
+        )
+    );
     let want = format!("From: \"Jane Q. Public\" <sender@example.test>\r\n{message}");
     assert_eq!(String::from_utf8_lossy(&got.bytes), want);
 
     // Without -t the headers name no envelope recipient; -f as a separate word; the message,
     // which has a From, arrives unchanged.
     let message = "From: a@example.test\r\nTo: header-only@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t3@example.test>\r\n\r\nx\r\n";
-    let args = ["-oi", "-f", "<bounce@example.test>", "--", "arg1@example.test", "arg2@example.test"];
+    let args = [
+        "-oi",
+        "-f",
+        "<bounce@example.test>",
+        "--",
+        "arg1@example.test",
+        "arg2@example.test",
+    ];
     sendmail(d.socket_path(), &args, message.as_bytes()).expect_code(0, "sendmail -f rcpts");
     let got = server.wait_for_messages(2, T).remove(1);
-    assert_eq!((got.from.as_str(), got.to.as_slice()), ("bounce@example.test", &["arg1@example.test".to_string(), "arg2@example.test".to_string()][..]));
+    assert_eq!(
+        (got.from.as_str(), got.to.as_slice()),
+        (
+            "bounce@example.test",
+            &[
+                "arg1@example.test".to_string(),
+                "arg2@example.test".to_string()
+            ][..]
+        )
+    );
     assert_eq!(got.bytes, message.as_bytes());
 }
 
@@ -119,9 +181,22 @@ fn a_lone_dot_ends_the_message_unless_dash_i() {
     let head = "From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t4@example.test>\r\n\r\nbefore\r\n";
     let message = format!("{head}.\r\nafter\r\n");
     sendmail(d.socket_path(), &["r@example.test"], message.as_bytes()).expect_code(0, "without -i");
-    assert_eq!(server.wait_for_messages(1, T)[0].bytes, head.as_bytes(), "the lone dot ended the message");
-    sendmail(d.socket_path(), &["-i", "r@example.test"], message.as_bytes()).expect_code(0, "with -i");
-    assert_eq!(server.wait_for_messages(2, T)[1].bytes, message.as_bytes(), "with -i the dot is data");
+    assert_eq!(
+        server.wait_for_messages(1, T)[0].bytes,
+        head.as_bytes(),
+        "the lone dot ended the message"
+    );
+    sendmail(
+        d.socket_path(),
+        &["-i", "r@example.test"],
+        message.as_bytes(),
+    )
+    .expect_code(0, "with -i");
+    assert_eq!(
+        server.wait_for_messages(2, T)[1].bytes,
+        message.as_bytes(),
+        "with -i the dot is data"
+    );
 }
 
 #[test]
@@ -132,13 +207,22 @@ fn a_message_larger_than_one_request_frame_is_sent_in_chunks() {
     let d = relay_daemon(&server, &dir, PASSWORD, "max_frame_bytes = 65536");
     let mut message = String::from("From: a@example.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <t5@example.test>\r\n\r\n");
     for i in 0..4000 {
-        message.push_str(&format!("line {i:05} of a message three times the daemon's frame limit\r\n"));
+        message.push_str(&format!(
+            "line {i:05} of a message three times the daemon's frame limit\r\n"
+        ));
     }
     assert!(message.len() > 3 * 65536);
-    sendmail(d.socket_path(), &["big@example.test"], message.as_bytes()).expect_code(0, "a big message");
+    sendmail(d.socket_path(), &["big@example.test"], message.as_bytes())
+        .expect_code(0, "a big message");
     let got = server.wait_for_messages(1, T).remove(0);
-    assert_eq!((got.to.as_slice(), got.bytes.len()), (&["big@example.test".to_string()][..], message.len()));
-    assert!(got.bytes == message.as_bytes(), "the big message arrived unchanged");
+    assert_eq!(
+        (got.to.as_slice(), got.bytes.len()),
+        (&["big@example.test".to_string()][..], message.len())
+    );
+    assert!(
+        got.bytes == message.as_bytes(),
+        "the big message arrived unchanged"
+    );
 }
 
 #[test]
@@ -150,9 +234,17 @@ fn no_recipients_is_a_data_error() {
     let out = sendmail(&socket, &[], b"Subject: x\r\n\r\nbody\r\n");
     out.expect_code(65, "no arguments, no -t");
     assert!(out.stderr.contains("no recipients"), "{}", out.stderr);
-    let out = sendmail(&socket, &["-t"], b"From: a@example.test\r\nCc: undisclosed-recipients:;\r\n\r\nbody\r\n");
+    let out = sendmail(
+        &socket,
+        &["-t"],
+        b"From: a@example.test\r\nCc: undisclosed-recipients:;\r\n\r\nbody\r\n",
+    );
     out.expect_code(65, "-t without recipient headers");
-    let out = sendmail(&socket, &["-t"], b"To: this is not an address\r\n\r\nbody\r\n");
+    let out = sendmail(
+        &socket,
+        &["-t"],
+        b"To: this is not an address\r\n\r\nbody\r\n",
+    );
     out.expect_code(65, "-t with an unreadable To");
     assert!(out.stderr.contains("To:"), "{}", out.stderr);
 }
@@ -161,7 +253,11 @@ fn no_recipients_is_a_data_error() {
 fn no_relay_configured_is_a_config_error() {
     let _wd = Watchdog::test("no_relay_configured_is_a_config_error");
     let d = TestDaemon::start();
-    let out = sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
+    let out = sendmail(
+        d.socket_path(),
+        &["r@example.test"],
+        b"Subject: x\r\n\r\nbody\r\n",
+    );
     out.expect_code(78, "the daemon has no [relay] host");
     assert!(out.stderr.contains("relay.host"), "{}", out.stderr);
     d.assert_serving();
@@ -171,22 +267,39 @@ fn no_relay_configured_is_a_config_error() {
 fn daemon_down_is_unavailable() {
     let _wd = Watchdog::test("daemon_down_is_unavailable");
     let dir = tempdir();
-    let out = sendmail(&dir.path().join("nobody-listens.sock"), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
+    let out = sendmail(
+        &dir.path().join("nobody-listens.sock"),
+        &["r@example.test"],
+        b"Subject: x\r\n\r\nbody\r\n",
+    );
     out.expect_code(69, "no daemon");
-    assert!(out.stderr.contains("smtp32d cannot be reached"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("smtp32d cannot be reached"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn a_wrong_relay_password_defers_the_message_or_without_the_queue_is_no_permission() {
-    let _wd = Watchdog::test("a_wrong_relay_password_defers_the_message_or_without_the_queue_is_no_permission");
+    let _wd = Watchdog::test(
+        "a_wrong_relay_password_defers_the_message_or_without_the_queue_is_no_permission",
+    );
     let server = Aiosmtpd::start_with_auth(USER, PASSWORD);
     let dir = tempdir();
     // The queue keeps the message and says why it waits.
     let d = relay_daemon(&server, &dir, "not-the-password", "");
-    sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n").expect_code(0, "queued");
+    sendmail(
+        d.socket_path(),
+        &["r@example.test"],
+        b"Subject: x\r\n\r\nbody\r\n",
+    )
+    .expect_code(0, "queued");
     let rows = smtp32_tests::wait::poll_until(T, "a failed attempt", || {
         let rows = smtp32_tests::ctl::ctl(d.socket_path(), &["queue", "--json"]).json();
-        let failed = rows[0]["last_error"].as_str().is_some_and(|e| e.contains("535"));
+        let failed = rows[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("535"));
         failed.then_some(rows)
     });
     assert!(!rows.to_string().contains("not-the-password"), "{rows}");
@@ -195,9 +308,17 @@ fn a_wrong_relay_password_defers_the_message_or_without_the_queue_is_no_permissi
     // Without the queue: EX_NOPERM at once.
     let opts = DaemonOptions::default().env("SMTP32D_RELAY__QUEUE", "false");
     let d = relay_daemon_with(&server, &dir, "not-the-password", "", opts);
-    let out = sendmail(d.socket_path(), &["r@example.test"], b"Subject: x\r\n\r\nbody\r\n");
+    let out = sendmail(
+        d.socket_path(),
+        &["r@example.test"],
+        b"Subject: x\r\n\r\nbody\r\n",
+    );
     out.expect_code(77, "the relay refuses the daemon's credentials (EX_NOPERM)");
-    assert!(out.stderr.contains("535"), "the relay's reply is shown: {}", out.stderr);
+    assert!(
+        out.stderr.contains("535"),
+        "the relay's reply is shown: {}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("not-the-password"), "{}", out.stderr);
     assert_eq!(server.message_count(), 0);
     // The failed relay connection is gone from the daemon.
@@ -211,13 +332,28 @@ fn a_message_without_message_id_gets_one_and_name_gives_the_full_name() {
     let dir = tempdir();
     let d = relay_daemon(&server, &dir, PASSWORD, "");
     let cmd = std::process::Command::new(smtp32_tests::sendmail::sendmail_binary());
-    let out = smtp32_tests::sendmail::sendmail_as(cmd, d.socket_path(), &["r@example.test"], &[("NAME", "Env Name")], b"Subject: x\r\n\r\nbody\r\n");
+    let out = smtp32_tests::sendmail::sendmail_as(
+        cmd,
+        d.socket_path(),
+        &["r@example.test"],
+        &[("NAME", "Env Name")],
+        b"Subject: x\r\n\r\nbody\r\n",
+    );
     out.expect_code(0, "queued");
     let got = String::from_utf8_lossy(&server.wait_for_messages(1, T)[0].bytes).into_owned();
     let host = smtp32_tests::sendmail::hostname();
-    assert!(got.starts_with(&format!("From: Env Name <{}>\r\nDate: ", default_sender())), "{got}");
-    let id = got.lines().find_map(|l| l.strip_prefix("Message-ID: ")).unwrap_or_else(|| panic!("no Message-ID:\n{got}"));
-    assert!(id.starts_with('<') && id.ends_with(&format!("@{host}>")), "{id}");
+    assert!(
+        got.starts_with(&format!("From: Env Name <{}>\r\nDate: ", default_sender())),
+        "{got}"
+    );
+    let id = got
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .unwrap_or_else(|| panic!("no Message-ID:\n{got}"));
+    assert!(
+        id.starts_with('<') && id.ends_with(&format!("@{host}>")),
+        "{id}"
+    );
 }
 
 #[test]
@@ -238,19 +374,42 @@ fn relay_from_maildomain_and_aliases_are_what_the_relay_sees() {
     let message = "To: root\r\nCc: someone@elsewhere.test\r\nSubject: cron\r\n\r\nroot@host stays in the body\r\n";
     sendmail(d.socket_path(), &["-t", "cron"], message.as_bytes()).expect_code(0, "queued");
     let got = server.wait_for_messages(1, T).remove(0);
-    assert_eq!(got.from, "bounces@example.com", "relay.from forces the envelope sender");
-    assert_eq!(got.to, ["all@example.com", "ops@example.com", "dev@example.com", "someone@elsewhere.test"], "aliases, default included");
+    assert_eq!(
+        got.from, "bounces@example.com",
+        "relay.from forces the envelope sender"
+    );
+    assert_eq!(
+        got.to,
+        [
+            "all@example.com",
+            "ops@example.com",
+            "dev@example.com",
+            "someone@elsewhere.test"
+        ],
+        "aliases, default included"
+    );
     let text = String::from_utf8_lossy(&got.bytes);
     let login = smtp32_tests::sendmail::login_name();
-    assert!(text.contains(&format!("<{login}@example.com>\r\n")) || text.contains(&format!("From: {login}@example.com\r\n")), "{text}");
+    assert!(
+        text.contains(&format!("<{login}@example.com>\r\n"))
+            || text.contains(&format!("From: {login}@example.com\r\n")),
+        "{text}"
+    );
     let host = format!("@{}", smtp32_tests::sendmail::hostname());
-    let from_line = text.lines().find(|l| l.starts_with("From: ")).expect("a From field");
-    assert!(!from_line.contains(&host), "this host's name is gone from the From field: {text}");
+    let from_line = text
+        .lines()
+        .find(|l| l.starts_with("From: "))
+        .expect("a From field");
+    assert!(
+        !from_line.contains(&host),
+        "this host's name is gone from the From field: {text}"
+    );
 }
 
 #[test]
 fn dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message() {
-    let _wd = Watchdog::test("dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message");
+    let _wd =
+        Watchdog::test("dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message");
     let server = Aiosmtpd::start();
     let dir = tempdir();
     let config = smtp32_tests::sendmail::queue_config(&server.host(), &dir.path().join("queue"));
@@ -268,7 +427,10 @@ fn dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message() {
     );
     let out = sendmail(d.socket_path(), &["-bs"], dialogue.as_bytes());
     let said = out.expect_code(0, "sendmail -bs");
-    let ids: Vec<&str> = said.lines().filter_map(|l| l.strip_prefix("250 2.0.0 Ok: queued as ")).collect();
+    let ids: Vec<&str> = said
+        .lines()
+        .filter_map(|l| l.strip_prefix("250 2.0.0 Ok: queued as "))
+        .collect();
     assert_eq!(ids.len(), 2, "{said}");
     let host = smtp32_tests::sendmail::hostname();
     let data_go = "354 End data with <CR><LF>.<CR><LF>\r\n";
@@ -281,11 +443,28 @@ fn dash_bs_speaks_smtp_as_symfony_does_byte_for_byte_and_queues_each_message() {
     );
     assert_eq!(said, want);
     let got = server.wait_for_messages(2, T);
-    let first_got = got.iter().find(|m| m.to == ["a@example.test", "b@example.test"]).expect("the first message");
-    assert_eq!((first_got.from.as_str(), String::from_utf8_lossy(&first_got.bytes)), ("app@example.test", first.into()));
-    let second = got.iter().find(|m| m.to == ["c@example.test"]).expect("the second message");
+    let first_got = got
+        .iter()
+        .find(|m| m.to == ["a@example.test", "b@example.test"])
+        .expect("the first message");
+    assert_eq!(
+        (
+            first_got.from.as_str(),
+            String::from_utf8_lossy(&first_got.bytes)
+        ),
+        ("app@example.test", first.into())
+    );
+    let second = got
+        .iter()
+        .find(|m| m.to == ["c@example.test"])
+        .expect("the second message");
     let text = String::from_utf8_lossy(&second.bytes);
-    assert!(text.starts_with("From: ") && text.contains("Message-ID: <") && text.ends_with("Subject: second\r\n\r\nx\r\n"), "{text}");
+    assert!(
+        text.starts_with("From: ")
+            && text.contains("Message-ID: <")
+            && text.ends_with("Subject: second\r\n\r\nx\r\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -296,11 +475,27 @@ fn dollar_name_with_control_characters_is_refused_as_dash_capital_f_is() {
     let socket = dir.path().join("no-daemon.sock");
     let cmd = || std::process::Command::new(smtp32_tests::sendmail::sendmail_binary());
     let evil = [("NAME", "Eve\r\nBcc: victim@example.test")];
-    let out = smtp32_tests::sendmail::sendmail_as(cmd(), &socket, &["r@example.test"], &evil, b"Subject: x\r\n\r\nb\r\n");
+    let out = smtp32_tests::sendmail::sendmail_as(
+        cmd(),
+        &socket,
+        &["r@example.test"],
+        &evil,
+        b"Subject: x\r\n\r\nb\r\n",
+    );
     out.expect_code(64, "a CR LF in $NAME");
-    assert!(out.stderr.contains("$NAME") && out.stderr.contains("control"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("$NAME") && out.stderr.contains("control"),
+        "{}",
+        out.stderr
+    );
     // -F wins over $NAME, so a bad $NAME does not matter then.
-    let out = smtp32_tests::sendmail::sendmail_as(cmd(), &socket, &["-F", "Ok", "r@example.test"], &evil, b"x\r\n");
+    let out = smtp32_tests::sendmail::sendmail_as(
+        cmd(),
+        &socket,
+        &["-F", "Ok", "r@example.test"],
+        &evil,
+        b"x\r\n",
+    );
     out.expect_code(69, "past the name check, no daemon");
 }
 
@@ -311,7 +506,14 @@ fn help_and_bad_flags() {
     let socket = dir.path().join("unused.sock");
     let out = sendmail(&socket, &["--help"], b"");
     let help = out.expect_code(0, "--help");
-    for needle in ["Usage: smtp32-sendmail", "-t", "-f SENDER", "-F FULLNAME", "-oi", "Exit codes"] {
+    for needle in [
+        "Usage: smtp32-sendmail",
+        "-t",
+        "-f SENDER",
+        "-F FULLNAME",
+        "-oi",
+        "Exit codes",
+    ] {
         assert!(help.contains(needle), "--help lacks {needle:?}:\n{help}");
     }
     let out = sendmail(&socket, &["-z"], b"");
@@ -324,7 +526,8 @@ fn help_and_bad_flags() {
 fn starttls_required_and_auth_at_exim_with_a_refused_recipient() {
     let _wd = Watchdog::test("starttls_required_and_auth_at_exim_with_a_refused_recipient");
     // Without the queue (relay.queue = false): the relay's answers reach the caller at once.
-    let mta = smtp32_tests::peers::exim::Exim::start().unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
+    let mta = smtp32_tests::peers::exim::Exim::start()
+        .unwrap_or_else(|e| panic!("the Exim fixture did not start: {e}"));
     let dir = tempdir();
     let password_file = dir.path().join("relay-password");
     std::fs::write(&password_file, mta.password()).expect("write the password file");
@@ -338,20 +541,44 @@ fn starttls_required_and_auth_at_exim_with_a_refused_recipient() {
         password_file.display().to_string()
     );
     let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
-    let (alice, bob, nobody) = (mta.address("alice"), mta.address("bob"), mta.address("nobody"));
-    let message = format!("To: {alice}, {nobody}\r\nCc: {bob}\r\nSubject: via exim\r\n\r\nover TLS\r\n");
+    let (alice, bob, nobody) = (
+        mta.address("alice"),
+        mta.address("bob"),
+        mta.address("nobody"),
+    );
+    let message =
+        format!("To: {alice}, {nobody}\r\nCc: {bob}\r\nSubject: via exim\r\n\r\nover TLS\r\n");
     let out = sendmail(d.socket_path(), &["-t", "-v"], message.as_bytes());
     out.expect_code(0, "delivered to two of three");
-    assert!(out.stderr.contains(&format!("<{nobody}>: 550")), "the refused recipient is named: {}", out.stderr);
-    assert!(out.stderr.contains(&format!("RCPT TO:<{alice}>: 250")), "-v shows each reply: {}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("<{nobody}>: 550")),
+        "the refused recipient is named: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("RCPT TO:<{alice}>: 250")),
+        "-v shows each reply: {}",
+        out.stderr
+    );
     for mailbox in ["alice", "bob"] {
         let got = mta.wait_for_delivery(mailbox, 1, T).remove(0);
         let text = String::from_utf8_lossy(&got);
-        assert!(text.contains("Subject: via exim") && text.contains("From: "), "{text}");
+        assert!(
+            text.contains("Subject: via exim") && text.contains("From: "),
+            "{text}"
+        );
     }
 
     // Every recipient refused: EX_NOUSER, nothing sent.
-    let out = sendmail(d.socket_path(), &[&nobody, &mta.address("nobody-either")], b"Subject: x\r\n\r\nx\r\n");
+    let out = sendmail(
+        d.socket_path(),
+        &[&nobody, &mta.address("nobody-either")],
+        b"Subject: x\r\n\r\nx\r\n",
+    );
     out.expect_code(67, "every recipient refused");
-    assert!(out.stderr.contains("refused every recipient"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("refused every recipient"),
+        "{}",
+        out.stderr
+    );
 }

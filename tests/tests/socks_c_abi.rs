@@ -62,15 +62,27 @@ fn compile(dir: &Path) -> PathBuf {
         .arg(&exe);
     link_shared(&mut cc, dir);
     let out = cc.output().expect("run cc (Debian package gcc)");
-    assert!(out.status.success(), "compiling fw.c failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "compiling fw.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     exe
 }
 
 /// Runs the program; returns the SMTP-32 code of the first call that failed (0 = all succeeded).
 fn run(exe: &Path, d: &TestDaemon, args: &[String]) -> i32 {
-    let (exe, socket, args) = (exe.to_path_buf(), d.socket_path().to_path_buf(), args.to_vec());
+    let (exe, socket, args) = (
+        exe.to_path_buf(),
+        d.socket_path().to_path_buf(),
+        args.to_vec(),
+    );
     let status = smtp32_tests::with_deadline("the C program", Duration::from_secs(60), move || {
-        Command::new(exe).args(args).env("SMTP32_SOCKET", socket).status().expect("run fw")
+        Command::new(exe)
+            .args(args)
+            .env("SMTP32_SOCKET", socket)
+            .status()
+            .expect("run fw")
     });
     -status.code().expect("the C program was killed by a signal")
 }
@@ -85,15 +97,42 @@ fn smtp_fw_helo_from_c_through_microsocks_and_dante() {
     let dest_port = sink.addr().port().to_string();
     let args = |port: u16, ver: &str, methods: &str, user: &str, pw: &str| -> Vec<String> {
         let port = port.to_string();
-        ["127.0.0.1", &port, "127.0.0.1", &dest_port, ver, methods, user, pw].map(String::from).to_vec()
+        [
+            "127.0.0.1",
+            &port,
+            "127.0.0.1",
+            &dest_port,
+            ver,
+            methods,
+            user,
+            pw,
+        ]
+        .map(String::from)
+        .to_vec()
     };
 
     let micro = Microsocks::with_password("carol", "c-pw");
-    assert_eq!(run(&exe, &d, &args(micro.port(), "2", "2", "carol", "c-pw")), 0, "SOCKS5 with password");
-    assert_eq!(run(&exe, &d, &args(micro.port(), "3", "02", "carol", "bad")), -1, "wrong password: SMTP_FAILURE");
-    assert_eq!(run(&exe, &d, &args(micro.port(), "2", "1", "-", "-")), -16, "GSSAPI: SMTP_INVALID_ARGUMENT");
+    assert_eq!(
+        run(&exe, &d, &args(micro.port(), "2", "2", "carol", "c-pw")),
+        0,
+        "SOCKS5 with password"
+    );
+    assert_eq!(
+        run(&exe, &d, &args(micro.port(), "3", "02", "carol", "bad")),
+        -1,
+        "wrong password: SMTP_FAILURE"
+    );
+    assert_eq!(
+        run(&exe, &d, &args(micro.port(), "2", "1", "-", "-")),
+        -16,
+        "GSSAPI: SMTP_INVALID_ARGUMENT"
+    );
 
     let dante = Dante::start();
-    assert_eq!(run(&exe, &d, &args(dante.port(), "1", "-", "-", "-")), 0, "SOCKS4 via Dante");
+    assert_eq!(
+        run(&exe, &d, &args(dante.port(), "1", "-", "-", "-")),
+        0,
+        "SOCKS4 via Dante"
+    );
     assert_eq!(sink.message_count(), 2);
 }

@@ -12,8 +12,9 @@
 //! drives the same hook through the Rust API.
 
 use smtp32::ffi::{
-    smtp_data, smtp_helo, smtp_mail, smtp_noop, smtp_opts, smtp_quit, smtp_rcpt, smtp_rset, smtp_vrfy, OPT_DEBUG,
-    OPT_GET_PARAM, OPT_SET_PARAM, OPT_TIMEOUT, OPT_YIELD_OFF, OPT_YIELD_ON, SMTP_HANDLE,
+    smtp_data, smtp_helo, smtp_mail, smtp_noop, smtp_opts, smtp_quit, smtp_rcpt, smtp_rset,
+    smtp_vrfy, OPT_DEBUG, OPT_GET_PARAM, OPT_SET_PARAM, OPT_TIMEOUT, OPT_YIELD_OFF, OPT_YIELD_ON,
+    SMTP_HANDLE,
 };
 use smtp32::ReturnCode;
 use smtp32_tests::ffi::{c, ffi_daemon};
@@ -57,8 +58,14 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
 /// on the thread `caller`.
 #[track_caller]
 fn assert_yielded(calls: &[(ThreadId, Instant)], caller: ThreadId, elapsed: Duration, what: &str) {
-    assert!(elapsed >= SLOW - Duration::from_millis(100), "{what}: the operation was not slow ({elapsed:?})");
-    assert!(calls.iter().all(|(t, _)| *t == caller), "{what}: a yield call ran on another thread");
+    assert!(
+        elapsed >= SLOW - Duration::from_millis(100),
+        "{what}: the operation was not slow ({elapsed:?})"
+    );
+    assert!(
+        calls.iter().all(|(t, _)| *t == caller),
+        "{what}: a yield call ran on another thread"
+    );
     // Twice the promised interval: scheduling delays on a busy machine stretch each wait.
     let bound = (elapsed.as_millis() / (2 * YIELD_EVERY.as_millis())) as usize;
     assert!(
@@ -73,17 +80,27 @@ fn assert_yielded(calls: &[(ThreadId, Instant)], caller: ThreadId, elapsed: Dura
 static YIELD_ON_CALLS: Mutex<Vec<(ThreadId, Instant)>> = Mutex::new(Vec::new());
 
 extern "C" fn yield_on(/* void */) -> c_int {
-    YIELD_ON_CALLS.lock().unwrap().push((std::thread::current().id(), Instant::now()));
+    YIELD_ON_CALLS
+        .lock()
+        .unwrap()
+        .push((std::thread::current().id(), Instant::now()));
     0
 }
 
 #[test]
 fn opt_yield_on_runs_the_custom_function_on_the_calling_thread_every_50_ms() {
-    let _wd = Watchdog::test("opt_yield_on_runs_the_custom_function_on_the_calling_thread_every_50_ms");
+    let _wd =
+        Watchdog::test("opt_yield_on_runs_the_custom_function_on_the_calling_thread_every_50_ms");
     let sink = SmtpSink::with_flags(&["-W", "NOOP:1"]);
     let h = ffi_helo(&sink.host(), None, 0);
-    assert_eq!(opts(h, OPT_YIELD_ON, yield_on as *const () as usize), SUCCESS);
-    assert!(YIELD_ON_CALLS.lock().unwrap().is_empty(), "setting the option does not call it");
+    assert_eq!(
+        opts(h, OPT_YIELD_ON, yield_on as *const () as usize),
+        SUCCESS
+    );
+    assert!(
+        YIELD_ON_CALLS.lock().unwrap().is_empty(),
+        "setting the option does not call it"
+    );
 
     let (rc, elapsed) = timed(|| smtp_noop(h));
     assert_eq!(rc, SUCCESS);
@@ -95,7 +112,12 @@ fn opt_yield_on_runs_the_custom_function_on_the_calling_thread_every_50_ms() {
     let (rc, elapsed) = timed(|| smtp_noop(h));
     assert_eq!(rc, SUCCESS);
     let calls = YIELD_ON_CALLS.lock().unwrap()[before..].to_vec();
-    assert_yielded(&calls, std::thread::current().id(), elapsed, "second slow NOOP");
+    assert_yielded(
+        &calls,
+        std::thread::current().id(),
+        elapsed,
+        "second slow NOOP",
+    );
     assert_eq!(smtp_quit(h), SUCCESS);
 }
 
@@ -118,10 +140,16 @@ fn opt_yield_off_stops_the_calls_and_yielding_is_on_by_default() {
     assert_eq!(rc, SUCCESS, "a slow NOOP with the default yielding");
     assert!(elapsed >= SLOW - Duration::from_millis(100), "{elapsed:?}");
 
-    assert_eq!(opts(h, OPT_YIELD_ON, yield_counted as *const () as usize), SUCCESS);
+    assert_eq!(
+        opts(h, OPT_YIELD_ON, yield_counted as *const () as usize),
+        SUCCESS
+    );
     assert_eq!(smtp_noop(h), SUCCESS);
     let on = count();
-    assert!(on >= 10, "the custom function ran during the slow NOOP ({on} calls)");
+    assert!(
+        on >= 10,
+        "the custom function ran during the slow NOOP ({on} calls)"
+    );
 
     assert_eq!(opts(h, OPT_YIELD_OFF, 0), SUCCESS);
     let (rc, elapsed) = timed(|| smtp_noop(h));
@@ -132,7 +160,11 @@ fn opt_yield_off_stops_the_calls_and_yielding_is_on_by_default() {
     // Back on with 0: the default function, not the custom one.
     assert_eq!(opts(h, OPT_YIELD_ON, 0), SUCCESS);
     assert_eq!(smtp_noop(h), SUCCESS);
-    assert_eq!(count(), on, "OPT_YIELD_ON with 0 uses the default yield, not the earlier custom one");
+    assert_eq!(
+        count(),
+        on,
+        "OPT_YIELD_ON with 0 uses the default yield, not the earlier custom one"
+    );
     assert_eq!(smtp_quit(h), SUCCESS);
 }
 
@@ -145,21 +177,34 @@ fn the_rust_yield_hook_runs_on_the_calling_thread_while_data_waits() {
     let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
     let calls: Arc<Mutex<Vec<(ThreadId, Instant)>>> = Arc::default();
     let c2 = calls.clone();
-    conn.set_yield(Some(Arc::new(move || c2.lock().unwrap().push((std::thread::current().id(), Instant::now())))));
+    conn.set_yield(Some(Arc::new(move || {
+        c2.lock()
+            .unwrap()
+            .push((std::thread::current().id(), Instant::now()))
+    })));
     conn.mail("a@a.test").expect("mail");
     conn.rcpt("b@b.test").expect("rcpt");
     calls.lock().unwrap().clear();
     let (r, elapsed) = timed(|| conn.data_buf(b"Subject: slow\r\n\r\nbody\r\n"));
     r.expect("data_buf (DATA waits for the slow 354)");
-    assert_yielded(&calls.lock().unwrap(), std::thread::current().id(), elapsed, "slow DATA");
+    assert_yielded(
+        &calls.lock().unwrap(),
+        std::thread::current().id(),
+        elapsed,
+        "slow DATA",
+    );
     assert_eq!(conn.data_end().expect("data_end").code, 250);
 
     conn.set_yield(None);
     conn.mail("a@a.test").expect("mail");
     conn.rcpt("b@b.test").expect("rcpt");
     calls.lock().unwrap().clear();
-    conn.data_buf(b"x\r\n").expect("slow data_buf without yielding");
-    assert!(calls.lock().unwrap().is_empty(), "no hook calls once yielding is off");
+    conn.data_buf(b"x\r\n")
+        .expect("slow data_buf without yielding");
+    assert!(
+        calls.lock().unwrap().is_empty(),
+        "no hook calls once yielding is off"
+    );
     conn.data_end().expect("data_end");
     conn.quit().expect("quit");
 }
@@ -171,7 +216,9 @@ static DEBUG_B: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
 fn append(to: &Mutex<Vec<u8>>, buf: *const c_char, len: c_int) {
     // SAFETY: the library passes len readable bytes.
-    to.lock().unwrap().extend_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len as usize) });
+    to.lock()
+        .unwrap()
+        .extend_from_slice(unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len as usize) });
 }
 
 extern "C" fn debug_a(_: SMTP_HANDLE, buf: *const c_char, len: c_int, _: usize) -> c_int {
@@ -186,13 +233,18 @@ extern "C" fn debug_b(_: SMTP_HANDLE, buf: *const c_char, len: c_int, _: usize) 
 
 #[test]
 fn opt_debug_switches_the_traffic_callback_on_off_and_to_another_mid_session() {
-    let _wd = Watchdog::test("opt_debug_switches_the_traffic_callback_on_off_and_to_another_mid_session");
+    let _wd =
+        Watchdog::test("opt_debug_switches_the_traffic_callback_on_off_and_to_another_mid_session");
     let sink = SmtpSink::start();
     let a = || String::from_utf8_lossy(&DEBUG_A.lock().unwrap()).into_owned();
     let b = || String::from_utf8_lossy(&DEBUG_B.lock().unwrap()).into_owned();
     let h = ffi_helo(&sink.host(), None, 0);
     assert_eq!(smtp_noop(h), SUCCESS);
-    assert_eq!((a(), b()), (String::new(), String::new()), "no callback yet");
+    assert_eq!(
+        (a(), b()),
+        (String::new(), String::new()),
+        "no callback yet"
+    );
 
     // On: the copies of exactly the traffic after the switch (they arrive before the call returns).
     assert_eq!(opts(h, OPT_DEBUG, debug_a as *const () as usize), SUCCESS);
@@ -203,7 +255,11 @@ fn opt_debug_switches_the_traffic_callback_on_off_and_to_another_mid_session() {
     // To another function: only that one gets the next copies.
     assert_eq!(opts(h, OPT_DEBUG, debug_b as *const () as usize), SUCCESS);
     assert_eq!(smtp_rset(h), SUCCESS);
-    assert_eq!(a(), "NOOP\r\n250 2.0.0 Ok\r\n", "the old function gets nothing more");
+    assert_eq!(
+        a(),
+        "NOOP\r\n250 2.0.0 Ok\r\n",
+        "the old function gets nothing more"
+    );
     assert_eq!(b(), "RSET\r\n250 2.1.0 Ok\r\n");
 
     // Off.
@@ -216,7 +272,10 @@ fn opt_debug_switches_the_traffic_callback_on_off_and_to_another_mid_session() {
     assert_eq!(opts(h, OPT_DEBUG, debug_a as *const () as usize), SUCCESS);
     // SAFETY: a valid C string.
     assert_eq!(unsafe { smtp_vrfy(h, c("x@y.test").as_ptr()) }, SUCCESS);
-    assert_eq!(a(), "NOOP\r\n250 2.0.0 Ok\r\nVRFY x@y.test\r\n250 2.0.0 Ok\r\n");
+    assert_eq!(
+        a(),
+        "NOOP\r\n250 2.0.0 Ok\r\nVRFY x@y.test\r\n250 2.0.0 Ok\r\n"
+    );
     assert_eq!(smtp_quit(h), SUCCESS);
     assert_eq!(b(), "RSET\r\n250 2.1.0 Ok\r\n");
 }
@@ -234,12 +293,20 @@ fn an_unknown_option_and_timeouts_outside_1_to_999_are_refused() {
     }
     let invalid_argument = ReturnCode::InvalidArgument as c_int;
     for seconds in [0usize, 1000, 65_536, usize::MAX] {
-        assert_eq!(opts(h, OPT_TIMEOUT, seconds), invalid_argument, "timeout {seconds}");
+        assert_eq!(
+            opts(h, OPT_TIMEOUT, seconds),
+            invalid_argument,
+            "timeout {seconds}"
+        );
     }
     for seconds in [1usize, 999, 20] {
         assert_eq!(opts(h, OPT_TIMEOUT, seconds), SUCCESS, "timeout {seconds}");
     }
-    assert_eq!(opts(h, OPT_GET_PARAM, 0), invalid_argument, "OPT_GET_PARAM with a NULL pointer");
+    assert_eq!(
+        opts(h, OPT_GET_PARAM, 0),
+        invalid_argument,
+        "OPT_GET_PARAM with a NULL pointer"
+    );
     assert_eq!(smtp_noop(h), SUCCESS, "the refused options changed nothing");
     assert_eq!(smtp_quit(h), SUCCESS);
     let invalid_handle = ReturnCode::InvalidHandle as c_int;
@@ -273,7 +340,10 @@ extern "C" fn data_param(h: SMTP_HANDLE, buf: *mut c_char, len: c_int, lparam: u
 
 fn get_param(h: SMTP_HANDLE) -> usize {
     let mut value: usize = 0;
-    assert_eq!(opts(h, OPT_GET_PARAM, &mut value as *mut usize as usize), SUCCESS);
+    assert_eq!(
+        opts(h, OPT_GET_PARAM, &mut value as *mut usize as usize),
+        SUCCESS
+    );
     value
 }
 
@@ -282,17 +352,34 @@ fn opt_set_param_round_trips_and_later_callbacks_get_the_new_lparam() {
     let _wd = Watchdog::test("opt_set_param_round_trips_and_later_callbacks_get_the_new_lparam");
     let sink = SmtpSink::start();
     let params = |h: SMTP_HANDLE| -> Vec<(&'static str, usize)> {
-        PARAMS.lock().unwrap().iter().filter(|(x, ..)| *x == h).map(|(_, k, p)| (*k, *p)).collect()
+        PARAMS
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(x, ..)| *x == h)
+            .map(|(_, k, p)| (*k, *p))
+            .collect()
     };
     let h = ffi_helo(&sink.host(), Some(debug_param), 1000);
-    assert_eq!(get_param(h), 1000, "OPT_GET_PARAM gives the smtp_helo lParam");
+    assert_eq!(
+        get_param(h),
+        1000,
+        "OPT_GET_PARAM gives the smtp_helo lParam"
+    );
     let seen = params(h);
-    assert!(!seen.is_empty() && seen.iter().all(|(_, p)| *p == 1000), "greeting and EHLO copies: {seen:?}");
+    assert!(
+        !seen.is_empty() && seen.iter().all(|(_, p)| *p == 1000),
+        "greeting and EHLO copies: {seen:?}"
+    );
 
     let big = usize::MAX - 7;
     for value in [2000, 0, big, 2000] {
         assert_eq!(opts(h, OPT_SET_PARAM, value), SUCCESS);
-        assert_eq!(get_param(h), value, "OPT_SET_PARAM {value} then OPT_GET_PARAM");
+        assert_eq!(
+            get_param(h),
+            value,
+            "OPT_SET_PARAM {value} then OPT_GET_PARAM"
+        );
     }
 
     let before = params(h).len();
@@ -304,8 +391,18 @@ fn opt_set_param_round_trips_and_later_callbacks_get_the_new_lparam() {
     }
     assert_eq!(smtp_data(h, Some(data_param)), SUCCESS);
     let later = params(h)[before..].to_vec();
-    assert!(later.iter().any(|(k, _)| *k == "debug") && later.iter().any(|(k, _)| *k == "data"), "{later:?}");
-    assert!(later.iter().all(|(_, p)| *p == 2000), "every later callback gets the new lParam: {later:?}");
+    assert!(
+        later.iter().any(|(k, _)| *k == "debug") && later.iter().any(|(k, _)| *k == "data"),
+        "{later:?}"
+    );
+    assert!(
+        later.iter().all(|(_, p)| *p == 2000),
+        "every later callback gets the new lParam: {later:?}"
+    );
     assert_eq!(smtp_quit(h), SUCCESS);
-    assert_eq!(sink.message_count(), 1, "the message pulled through smtp_data arrived");
+    assert_eq!(
+        sink.message_count(),
+        1,
+        "the message pulled through smtp_data arrived"
+    );
 }

@@ -70,7 +70,14 @@ impl Client<'_> {
             Client::Swaks => {
                 let mut c = Command::new("swaks");
                 c.args(["--server", &format!("{}:{}", t.host, t.port), "--tls"])
-                    .args(["--auth", "PLAIN", "--auth-user", &t.user, "--auth-password", &t.password])
+                    .args([
+                        "--auth",
+                        "PLAIN",
+                        "--auth-user",
+                        &t.user,
+                        "--auth-password",
+                        &t.password,
+                    ])
                     .args(["--from", &t.from, "--to", &t.to, "--silent", "2"])
                     .arg("--data")
                     .arg(format!("@{}", t.message.display()));
@@ -91,10 +98,14 @@ impl Client<'_> {
             }
         };
         let stdin = match self {
-            Client::Msmtp | Client::Sendmail { .. } => std::fs::File::open(&t.message).map(Stdio::from),
+            Client::Msmtp | Client::Sendmail { .. } => {
+                std::fs::File::open(&t.message).map(Stdio::from)
+            }
             _ => Ok(Stdio::null()),
         };
-        cmd.stdin(stdin.unwrap_or_else(|_| Stdio::null())).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.stdin(stdin.unwrap_or_else(|_| Stdio::null()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         cmd
     }
 }

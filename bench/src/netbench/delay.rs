@@ -16,7 +16,9 @@ pub fn start(upstream: SocketAddr, rtt: Duration) -> Result<u16> {
     let one_way = rtt / 2;
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(upstream) else { continue };
+            let Ok(server) = TcpStream::connect(upstream) else {
+                continue;
+            };
             let _ = client.set_nodelay(true);
             let _ = server.set_nodelay(true);
             let pair = (client.try_clone(), server.try_clone());
@@ -45,7 +47,10 @@ fn relay(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
     });
     let mut buf = vec![0u8; 64 * 1024];
     while let Ok(n @ 1..) = from.read(&mut buf) {
-        if tx.send((Instant::now() + delay, buf[..n].to_vec())).is_err() {
+        if tx
+            .send((Instant::now() + delay, buf[..n].to_vec()))
+            .is_err()
+        {
             break;
         }
     }

@@ -54,7 +54,8 @@ fn main() {
 
 /// A 2 KiB message with headers.
 fn message() -> Vec<u8> {
-    let mut m = b"From: bench@client.test\r\nTo: alice@example.test\r\nSubject: netbench\r\n\r\n".to_vec();
+    let mut m =
+        b"From: bench@client.test\r\nTo: alice@example.test\r\nSubject: netbench\r\n\r\n".to_vec();
     while m.len() < 2048 {
         m.extend_from_slice(b"The quick brown fox jumps over the lazy dog, again and again.\r\n");
     }
@@ -63,7 +64,9 @@ fn message() -> Vec<u8> {
 
 fn run(cli: Cli) -> Result<()> {
     let rtt = Duration::from_millis(cli.rtt_ms);
-    let dir = tempfile::Builder::new().prefix("smtp32-netbench-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("smtp32-netbench-")
+        .tempdir()?;
     let exim = Exim::start_with(EximOptions {
         extra_main: vec![
             "smtp_accept_max = 1000".into(),
@@ -102,7 +105,8 @@ fn run(cli: Cli) -> Result<()> {
             target.password
         )
     };
-    let cold = TestDaemon::start_with(DaemonOptions::default().config(&config("idle_seconds = 0\n")));
+    let cold =
+        TestDaemon::start_with(DaemonOptions::default().config(&config("idle_seconds = 0\n")));
     let warm_cache = "idle_seconds = 60\nmax_idle = 1000\nmax_idle_per_destination = 1000\n";
     let warm = TestDaemon::start_with(DaemonOptions::default().config(&config(warm_cache)));
 
@@ -110,10 +114,34 @@ fn run(cli: Cli) -> Result<()> {
         ("msmtp", Client::Msmtp),
         ("Python smtplib", Client::Python),
         ("swaks", Client::Swaks),
-        ("smtp32-sendmail, cache cold", Client::Sendmail { binary: &sendmail, socket: cold.socket_path() }),
-        ("smtp32-sendmail, cache warm", Client::Sendmail { binary: &sendmail, socket: warm.socket_path() }),
-        ("C program, cache cold", Client::CProgram { binary: &c_program, socket: cold.socket_path() }),
-        ("C program, cache warm", Client::CProgram { binary: &c_program, socket: warm.socket_path() }),
+        (
+            "smtp32-sendmail, cache cold",
+            Client::Sendmail {
+                binary: &sendmail,
+                socket: cold.socket_path(),
+            },
+        ),
+        (
+            "smtp32-sendmail, cache warm",
+            Client::Sendmail {
+                binary: &sendmail,
+                socket: warm.socket_path(),
+            },
+        ),
+        (
+            "C program, cache cold",
+            Client::CProgram {
+                binary: &c_program,
+                socket: cold.socket_path(),
+            },
+        ),
+        (
+            "C program, cache warm",
+            Client::CProgram {
+                binary: &c_program,
+                socket: warm.socket_path(),
+            },
+        ),
     ];
     let started = chrono_free_now();
     let mut table = format!(
@@ -150,13 +178,21 @@ fn run(cli: Cli) -> Result<()> {
          | client | first burst ms | second burst ms | failed |\n|---|---|---|---|\n",
         cli.parallel
     );
-    for (name, client) in rows.iter().filter(|(n, _)| !n.contains("cold") && !n.contains("swaks")) {
+    for (name, client) in rows
+        .iter()
+        .filter(|(n, _)| !n.contains("cold") && !n.contains("swaks"))
+    {
         eprintln!("{name}, {} at once, twice ...", cli.parallel);
         let (first, failed_first) = parallel(client, &target, cli.parallel)?;
         let (second, failed_second) = parallel(client, &target, cli.parallel)?;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let failed = failed_first + failed_second;
-        let _ = writeln!(table, "| {name} | {:.1} | {:.1} | {failed} |", ms(first), ms(second));
+        let _ = writeln!(
+            table,
+            "| {name} | {:.1} | {:.1} | {failed} |",
+            ms(first),
+            ms(second)
+        );
     }
     println!("{table}");
     if let Some(parent) = cli.out.parent() {
@@ -169,10 +205,17 @@ fn run(cli: Cli) -> Result<()> {
 /// Runs `client` once; its wall time, or why it failed.
 fn one_run(client: &Client, target: &Target) -> Result<Duration> {
     let started = Instant::now();
-    let out = client.command(target).output().context("start the client")?;
+    let out = client
+        .command(target)
+        .output()
+        .context("start the client")?;
     let took = started.elapsed();
     if !out.status.success() {
-        bail!("exit {}: {}", out.status, String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "exit {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(took)
 }
@@ -180,10 +223,16 @@ fn one_run(client: &Client, target: &Target) -> Result<Duration> {
 /// Starts `n` processes of `client` at once; the time until the last exits, and how many failed.
 fn parallel(client: &Client, target: &Target, n: usize) -> Result<(Duration, usize)> {
     let started = Instant::now();
-    let children: Vec<_> = (0..n).map(|_| client.command(target).spawn()).collect::<Result<_, _>>()?;
+    let children: Vec<_> = (0..n)
+        .map(|_| client.command(target).spawn())
+        .collect::<Result<_, _>>()?;
     let mut failed = 0;
     for child in children {
-        if !child.wait_with_output().map(|o| o.status.success()).unwrap_or(false) {
+        if !child
+            .wait_with_output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+        {
             failed += 1;
         }
     }

@@ -76,7 +76,9 @@ pub(crate) struct ResponseSlot {
 
 impl Waiter for ResponseSlot {
     fn fill(&self, response: Response) -> bool {
-        let Some(tx) = lock(&self.tx).take() else { return false };
+        let Some(tx) = lock(&self.tx).take() else {
+            return false;
+        };
         match tx.send(response) {
             Ok(()) => true,
             Err(Response::Opened { handle }) => {

@@ -50,7 +50,11 @@ impl AsyncConnection {
             Err(e) => Err(e),
         };
         match data {
-            Ok(verdict) => Ok(SendReport { mail, recipients, verdict }),
+            Ok(verdict) => Ok(SendReport {
+                mail,
+                recipients,
+                verdict,
+            }),
             Err(e) => Err(not_sent(mail, recipients, refusal(e)?)),
         }
     }

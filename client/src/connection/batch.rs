@@ -23,15 +23,22 @@ pub struct Outgoing<'a> {
 impl Outgoing<'_> {
     /// Bytes this message takes in a request frame (an upper bound).
     pub(crate) fn frame_bytes(&self) -> usize {
-        self.data.len() + self.from.len() + self.rcpts.iter().map(|r| r.len() + 5).sum::<usize>() + MESSAGE_OVERHEAD_BYTES
+        self.data.len()
+            + self.from.len()
+            + self.rcpts.iter().map(|r| r.len() + 5).sum::<usize>()
+            + MESSAGE_OVERHEAD_BYTES
     }
 
     pub(crate) fn check(&self) -> Result<()> {
         check_line("from", self.from)?;
         if self.rcpts.is_empty() {
-            return Err(Error::invalid_argument("a message needs at least one recipient"));
+            return Err(Error::invalid_argument(
+                "a message needs at least one recipient",
+            ));
         }
-        self.rcpts.iter().try_for_each(|to| check_line("recipient", to))
+        self.rcpts
+            .iter()
+            .try_for_each(|to| check_line("recipient", to))
     }
 
     pub(crate) fn to_wire(self) -> BatchMessage {
@@ -59,7 +66,10 @@ impl Connection {
     /// outer `Err` is only for a call that could not start (the handle is
     /// closed or busy). A message too large for one request is sent on its
     /// own, as `sendmsg` sends it.
-    pub fn send_many<'a>(&self, messages: impl IntoIterator<Item = Outgoing<'a>>) -> Result<Vec<Result<SendReport>>> {
+    pub fn send_many<'a>(
+        &self,
+        messages: impl IntoIterator<Item = Outgoing<'a>>,
+    ) -> Result<Vec<Result<SendReport>>> {
         let mut busy = Some(self.begin()?);
         let limit = self.client.chunk_limit();
         let mut results: Vec<Option<Result<SendReport>>> = Vec::new();
@@ -93,7 +103,10 @@ impl Connection {
                 busy = self.begin().ok();
                 fatal = match (&sent, &busy) {
                     (Err(e), _) if stops_the_rest(e) => Some(e.clone()),
-                    (_, None) => Some(Error::new(ReturnCode::InProgress, "another operation took the handle")),
+                    (_, None) => Some(Error::new(
+                        ReturnCode::InProgress,
+                        "another operation took the handle",
+                    )),
                     _ => None,
                 };
                 results[index] = Some(sent);
@@ -108,24 +121,39 @@ impl Connection {
         drop(busy);
         Ok(results
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(Error::new(ReturnCode::Failure, "the message was not sent"))))
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(Error::new(ReturnCode::Failure, "the message was not sent"))
+                })
+            })
             .collect())
     }
 
     /// Sends the pending messages as one `SendBatch` and files their
     /// outcomes; returns the error that stops the rest of the call, if any.
-    fn flush(&self, pending: &mut Vec<(usize, BatchMessage)>, results: &mut [Option<Result<SendReport>>]) -> Option<Error> {
+    fn flush(
+        &self,
+        pending: &mut Vec<(usize, BatchMessage)>,
+        results: &mut [Option<Result<SendReport>>],
+    ) -> Option<Error> {
         let (indices, messages): (Vec<usize>, Vec<BatchMessage>) = pending.drain(..).unzip();
-        let outcome = self.request(Request::SendBatch { handle: self.handle, messages });
+        let outcome = self.request(Request::SendBatch {
+            handle: self.handle,
+            messages,
+        });
         let outcomes = match outcome {
             Ok(Response::SentBatch(o)) if o.len() == indices.len() => o,
             Ok(other) => {
                 let e = unexpected(other);
-                indices.iter().for_each(|&i| results[i] = Some(Err(e.clone())));
+                indices
+                    .iter()
+                    .for_each(|&i| results[i] = Some(Err(e.clone())));
                 return Some(e);
             }
             Err(e) => {
-                indices.iter().for_each(|&i| results[i] = Some(Err(e.clone())));
+                indices
+                    .iter()
+                    .for_each(|&i| results[i] = Some(Err(e.clone())));
                 return Some(e);
             }
         };

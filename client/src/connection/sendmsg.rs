@@ -29,7 +29,13 @@ impl Connection {
     pub fn sendmsg(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
         if !fits_one_request(from, rcpts, msg, self.client.chunk_limit())? {
             let chunks = msg.chunks(self.client.chunk_limit()).map(Ok);
-            return self.sendmsg_streamed(from, rcpts, Some(msg.len() as u64), !msg.is_ascii(), chunks);
+            return self.sendmsg_streamed(
+                from,
+                rcpts,
+                Some(msg.len() as u64),
+                !msg.is_ascii(),
+                chunks,
+            );
         }
         let _busy = self.begin()?;
         let request = Request::SendMessage {
@@ -52,16 +58,32 @@ impl Connection {
     /// content is not known in advance). A read error after the server said
     /// 354 cannot be taken back inside DATA: the connection is reset and the
     /// error is `SMTP_ABORTED` (the handle is then gone).
-    pub fn sendmsg_from(&self, from: &str, rcpts: &[&str], reader: impl Read, size: Option<u64>) -> Result<SendReport> {
+    pub fn sendmsg_from(
+        &self,
+        from: &str,
+        rcpts: &[&str],
+        reader: impl Read,
+        size: Option<u64>,
+    ) -> Result<SendReport> {
         check_envelope(from, rcpts)?;
-        let chunks = ReadChunks { reader, buf: vec![0; self.client.chunk_limit()] };
+        let chunks = ReadChunks {
+            reader,
+            buf: vec![0; self.client.chunk_limit()],
+        };
         self.sendmsg_streamed(from, rcpts, size, true, chunks)
     }
 
     /// The envelope in one request (`SendBegin`: MAIL with its parameters,
     /// the RCPTs and DATA, pipelined by the daemon), then the message chunk
     /// by chunk as `chunks` yields it, then the final dot.
-    fn sendmsg_streamed<C, B>(&self, from: &str, rcpts: &[&str], size: Option<u64>, eight_bit: bool, chunks: C) -> Result<SendReport>
+    fn sendmsg_streamed<C, B>(
+        &self,
+        from: &str,
+        rcpts: &[&str],
+        size: Option<u64>,
+        eight_bit: bool,
+        chunks: C,
+    ) -> Result<SendReport>
     where
         C: ChunkSource<B>,
         B: AsRef<[u8]>,
@@ -93,7 +115,11 @@ impl Connection {
             }
         }
         match self.data_end_inner() {
-            Ok(verdict) => Ok(SendReport { mail, recipients, verdict }),
+            Ok(verdict) => Ok(SendReport {
+                mail,
+                recipients,
+                verdict,
+            }),
             Err(e) => {
                 let verdict = refusal(e)?;
                 Err(not_sent(mail, recipients, verdict))
@@ -137,7 +163,12 @@ impl<R: Read> ChunkSource<Vec<u8>> for ReadChunks<R> {
 
 /// Checks a `sendmsg` envelope; true when the message fits one request of
 /// `limit` bytes (else it is streamed behind a `SendBegin`).
-pub(crate) fn fits_one_request(from: &str, rcpts: &[&str], msg: &[u8], limit: usize) -> Result<bool> {
+pub(crate) fn fits_one_request(
+    from: &str,
+    rcpts: &[&str],
+    msg: &[u8],
+    limit: usize,
+) -> Result<bool> {
     check_envelope(from, rcpts)?;
     let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
     Ok(msg.len() + envelope + REQUEST_OVERHEAD_BYTES <= limit)
@@ -145,14 +176,20 @@ pub(crate) fn fits_one_request(from: &str, rcpts: &[&str], msg: &[u8], limit: us
 
 /// The `NotSent` failure of a transaction whose verdict refused it.
 pub(crate) fn not_sent(mail: Reply, recipients: Vec<Reply>, verdict: Reply) -> Error {
-    Error::from(Failure::NotSent(SendReport { mail, recipients, verdict }))
+    Error::from(Failure::NotSent(SendReport {
+        mail,
+        recipients,
+        verdict,
+    }))
 }
 
 /// The envelope's arguments: no CR, LF or NUL; at least one recipient.
 fn check_envelope(from: &str, rcpts: &[&str]) -> Result<()> {
     check_line("from", from)?;
     if rcpts.is_empty() {
-        return Err(Error::invalid_argument("sendmsg needs at least one recipient"));
+        return Err(Error::invalid_argument(
+            "sendmsg needs at least one recipient",
+        ));
     }
     for to in rcpts {
         check_line("recipient", to)?;

@@ -15,7 +15,9 @@ impl Connection {
     /// connection is then gone); a 4xx/5xx to STARTTLS is `Failure`.
     pub fn starttls(&self) -> Result<Reply> {
         let _busy = self.begin()?;
-        match self.request(Request::StartTls { handle: self.handle })? {
+        match self.request(Request::StartTls {
+            handle: self.handle,
+        })? {
             Response::Reply(r) => Ok(r),
             other => Err(unexpected(other)),
         }
@@ -29,14 +31,24 @@ impl Connection {
     /// with `Failure` when the server refuses (535 for bad credentials, in
     /// [`Error::reply`]) or does not offer the mechanism. The secret never
     /// appears in logs or traffic copies.
-    pub fn auth(&self, mechanism: Option<AuthMechanism>, user: &str, secret: &str) -> Result<Reply> {
+    pub fn auth(
+        &self,
+        mechanism: Option<AuthMechanism>,
+        user: &str,
+        secret: &str,
+    ) -> Result<Reply> {
         check_line("user", user)?;
         if user.is_empty() {
             return Err(Error::invalid_argument("the AUTH user is empty"));
         }
         let secret = AuthSecret::new(secret)?;
         let _busy = self.begin()?;
-        match self.request(Request::Auth { handle: self.handle, mechanism, user: user.to_owned(), secret })? {
+        match self.request(Request::Auth {
+            handle: self.handle,
+            mechanism,
+            user: user.to_owned(),
+            secret,
+        })? {
             Response::Reply(r) => Ok(r),
             other => Err(unexpected(other)),
         }
@@ -47,7 +59,9 @@ impl Connection {
     /// one); empty when the server took HELO.
     pub fn extensions(&self) -> Result<Vec<String>> {
         let _busy = self.begin()?;
-        match self.request(Request::Extensions { handle: self.handle })? {
+        match self.request(Request::Extensions {
+            handle: self.handle,
+        })? {
             Response::Extensions(list) => Ok(list),
             other => Err(unexpected(other)),
         }

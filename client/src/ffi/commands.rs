@@ -24,7 +24,11 @@ fn run(h: SMTP_HANDLE, op: impl FnOnce(&Connection) -> Result<Reply>) -> c_int {
 ///
 /// # Safety
 /// `arg` is NULL or a NUL-terminated string.
-unsafe fn run_str(h: SMTP_HANDLE, arg: *const c_char, op: impl FnOnce(&Connection, &str) -> Result<Reply>) -> c_int {
+unsafe fn run_str(
+    h: SMTP_HANDLE,
+    arg: *const c_char,
+    op: impl FnOnce(&Connection, &str) -> Result<Reply>,
+) -> c_int {
     // SAFETY: per this function's contract.
     guard(|| match unsafe { c_str(arg) } {
         Ok(s) => run(h, |c| op(c, s)),
@@ -142,7 +146,11 @@ fn each_line(h: SMTP_HANDLE, st: &HandleState, reply: &Reply, proc_: SmtpLinePro
 }
 
 /// Shared body of `smtp_expn` and `smtp_help`.
-fn listing(h: SMTP_HANDLE, proc_: SmtpLineProc, op: impl FnOnce(&Connection) -> Result<Reply>) -> c_int {
+fn listing(
+    h: SMTP_HANDLE,
+    proc_: SmtpLineProc,
+    op: impl FnOnce(&Connection) -> Result<Reply>,
+) -> c_int {
     guard(|| {
         let st = match handle(h) {
             Ok(st) => st,
@@ -161,7 +169,11 @@ fn listing(h: SMTP_HANDLE, proc_: SmtpLineProc, op: impl FnOnce(&Connection) -> 
 /// # Safety
 /// `name` is a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_expn(conn: SMTP_HANDLE, name: *const c_char, proc_: SmtpLineProc) -> c_int {
+pub unsafe extern "C" fn smtp_expn(
+    conn: SMTP_HANDLE,
+    name: *const c_char,
+    proc_: SmtpLineProc,
+) -> c_int {
     // SAFETY: per this function's contract.
     match unsafe { c_str(name) } {
         Ok(name) => listing(conn, proc_, |c| c.expn(name)),
@@ -175,7 +187,11 @@ pub unsafe extern "C" fn smtp_expn(conn: SMTP_HANDLE, name: *const c_char, proc_
 /// # Safety
 /// `topic` is NULL or a NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_help(conn: SMTP_HANDLE, topic: *const c_char, proc_: SmtpLineProc) -> c_int {
+pub unsafe extern "C" fn smtp_help(
+    conn: SMTP_HANDLE,
+    topic: *const c_char,
+    proc_: SmtpLineProc,
+) -> c_int {
     // SAFETY: per this function's contract.
     match unsafe { opt_c_str(topic) } {
         Ok(topic) => listing(conn, proc_, |c| c.help(topic)),

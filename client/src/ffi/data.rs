@@ -16,12 +16,16 @@ pub extern "C" fn smtp_data(conn: SMTP_HANDLE, proc_: SmtpDataProc) -> c_int {
             Ok(st) => st,
             Err(code) => return code,
         };
-        let Some(p) = proc_ else { return rc(ReturnCode::InvalidArgument) };
+        let Some(p) = proc_ else {
+            return rc(ReturnCode::InvalidArgument);
+        };
         let cbs = st.cbs.clone();
         let result = st.conn.data_from(|buf| {
             let len = c_int::try_from(buf.len()).unwrap_or(c_int::MAX);
             // Closed by smtp_xquit on another thread: the proc is not called again.
-            let Some(_turn) = cbs.enter(conn) else { return DataStep::Abort };
+            let Some(_turn) = cbs.enter(conn) else {
+                return DataStep::Abort;
+            };
             match p(conn, buf.as_mut_ptr().cast::<c_char>(), len, cbs.lparam()) {
                 n if n < 0 => DataStep::Abort,
                 0 => DataStep::End,

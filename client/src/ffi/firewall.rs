@@ -15,8 +15,8 @@ use super::state::{self, CCallbacks};
 use super::types::{SmtpDebugProc, SMTP_HANDLE};
 use super::util::{c_str, flat, guard, opt_c_str, rc, OK};
 use crate::socks::{
-    Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser, SocksVersions,
-    DEFAULT_SOCKS_PORT,
+    Secret, SocksEndpoint, SocksHost, SocksMethod, SocksMethods, SocksRoute, SocksUser,
+    SocksVersions, DEFAULT_SOCKS_PORT,
 };
 use crate::ReturnCode;
 use smtp32_protocol::Failure;
@@ -112,7 +112,9 @@ unsafe fn fw_helo(
     let cbs = CCallbacks::new(lparam, proc_, None, conn);
     let _conn_out = cbs.conn_out_scope();
     let debug = proc_.map(|_| cbs.debug_callback());
-    let c = client.fw_helo(route, local, debug).map_err(|e| open_failed(&e))?;
+    let c = client
+        .fw_helo(route, local, debug)
+        .map_err(|e| open_failed(&e))?;
     opened(c, &cbs);
     Ok(OK)
 }
@@ -126,17 +128,31 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
     let versions = SocksVersions::from_bits(fw.socks_ver).ok_or(rc(ReturnCode::InvalidArgument))?;
     // SAFETY (all reads below): per this function's contract.
     let fw_host = unsafe { c_str(fw.fw_host)? };
-    let port = if fw.fw_port == 0 { DEFAULT_SOCKS_PORT } else { fw.fw_port };
-    let proxy = SocksEndpoint::new(SocksHost::parse(fw_host).map_err(invalid)?, port).map_err(invalid)?;
+    let port = if fw.fw_port == 0 {
+        DEFAULT_SOCKS_PORT
+    } else {
+        fw.fw_port
+    };
+    let proxy =
+        SocksEndpoint::new(SocksHost::parse(fw_host).map_err(invalid)?, port).map_err(invalid)?;
     let host = match fw.addr_type {
         FW_ADDR_IP4 => {
             let text = unsafe { c_str(fw.dest_host)? };
-            SocksHost::Ipv4(text.parse::<Ipv4Addr>().map_err(|_| rc(ReturnCode::InvalidArgument))?)
+            SocksHost::Ipv4(
+                text.parse::<Ipv4Addr>()
+                    .map_err(|_| rc(ReturnCode::InvalidArgument))?,
+            )
         }
         FW_ADDR_IP6 => {
             let text = unsafe { c_str(fw.dest_host)? };
-            let bare = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
-            SocksHost::Ipv6(bare.parse::<Ipv6Addr>().map_err(|_| rc(ReturnCode::InvalidArgument))?)
+            let bare = text
+                .strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .unwrap_or(text);
+            SocksHost::Ipv6(
+                bare.parse::<Ipv6Addr>()
+                    .map_err(|_| rc(ReturnCode::InvalidArgument))?,
+            )
         }
         // An address literal given as a "domain" is sent as the address.
         FW_ADDR_DNS => SocksHost::parse(unsafe { c_str(fw.domain_name)? }).map_err(invalid)?,
@@ -146,7 +162,10 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
     let methods = if versions.allows_v5() {
         let text = unsafe { c_str(fw.methods)? };
         let n = usize::from(fw.n_methods);
-        let text = text.get(..n).filter(|_| n > 0).ok_or(rc(ReturnCode::InvalidArgument))?;
+        let text = text
+            .get(..n)
+            .filter(|_| n > 0)
+            .ok_or(rc(ReturnCode::InvalidArgument))?;
         SocksMethods::parse(text).map_err(invalid)?
     } else {
         // The manual: methods are needed only for version 5.
@@ -161,7 +180,14 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
         }
         _ => None,
     };
-    let route = SocksRoute { proxy, versions, methods, destination, username, password };
+    let route = SocksRoute {
+        proxy,
+        versions,
+        methods,
+        destination,
+        username,
+        password,
+    };
     route.check().map_err(invalid)?;
     Ok(route)
 }
@@ -173,7 +199,10 @@ mod tests {
 
     #[test]
     fn fw_param_has_the_manuals_size_of_fields() {
-        assert_eq!(FW_RESERVED_BYTES + 6 * size_of::<*const c_char>() + 2 + 4 + size_of::<c_int>(), 256);
+        assert_eq!(
+            FW_RESERVED_BYTES + 6 * size_of::<*const c_char>() + 2 + 4 + size_of::<c_int>(),
+            256
+        );
         // What gcc makes of the header's struct on LP64 (checked with _Static_assert in C).
         #[cfg(target_pointer_width = "64")]
         {
@@ -222,8 +251,13 @@ mod tests {
         let r = read(&fw).unwrap();
         assert_eq!(r.proxy.port.get(), 1080, "fw_port 0 means 1080");
         assert_eq!(r.versions, SocksVersions::Both);
-        assert_eq!(r.methods.as_slice(), &[SocksMethod::NoAuth, SocksMethod::UsernamePassword]);
-        assert!(matches!(r.destination.host, SocksHost::Domain(ref d) if d.as_str() == "mail.example"));
+        assert_eq!(
+            r.methods.as_slice(),
+            &[SocksMethod::NoAuth, SocksMethod::UsernamePassword]
+        );
+        assert!(
+            matches!(r.destination.host, SocksHost::Domain(ref d) if d.as_str() == "mail.example")
+        );
         assert_eq!(r.password.as_ref().map(|p| p.expose()), Some("pw"));
     }
 
@@ -232,14 +266,25 @@ mod tests {
         let mut s = Strings(vec![]);
         let mut fw = param(&mut s);
         fw.n_methods = 1;
-        assert_eq!(read(&fw).unwrap().methods.as_slice(), &[SocksMethod::NoAuth]);
+        assert_eq!(
+            read(&fw).unwrap().methods.as_slice(),
+            &[SocksMethod::NoAuth]
+        );
         fw.n_methods = 3;
-        assert_eq!(read(&fw).err(), Some(rc(ReturnCode::InvalidArgument)), "n_methods past the string");
+        assert_eq!(
+            read(&fw).err(),
+            Some(rc(ReturnCode::InvalidArgument)),
+            "n_methods past the string"
+        );
         fw.n_methods = 0;
         assert_eq!(read(&fw).err(), Some(rc(ReturnCode::InvalidArgument)));
         fw.methods = s.p("1");
         fw.n_methods = 1;
-        assert_eq!(read(&fw).err(), Some(rc(ReturnCode::InvalidArgument)), "GSSAPI alone");
+        assert_eq!(
+            read(&fw).err(),
+            Some(rc(ReturnCode::InvalidArgument)),
+            "GSSAPI alone"
+        );
     }
 
     #[test]
@@ -256,14 +301,18 @@ mod tests {
         fw.socks_ver = FW_VERSION5;
         fw.methods = s.p("0");
         fw.n_methods = 1;
-        assert!(matches!(read(&fw).unwrap().destination.host, SocksHost::Ipv6(_)));
+        assert!(matches!(
+            read(&fw).unwrap().destination.host,
+            SocksHost::Ipv6(_)
+        ));
     }
 
     #[test]
     fn bad_fields_are_invalid_arguments() {
         let mut s = Strings(vec![]);
         for change in [
-            (|fw: &mut fw_param, _: &mut Strings| fw.socks_ver = 0) as fn(&mut fw_param, &mut Strings),
+            (|fw: &mut fw_param, _: &mut Strings| fw.socks_ver = 0)
+                as fn(&mut fw_param, &mut Strings),
             |fw, _| fw.socks_ver = 8,
             |fw, _| fw.addr_type = 2,
             |fw, _| fw.dest_port = 0,

@@ -102,7 +102,10 @@ pub extern "C" fn smtp_strerror(code: c_int) -> *const c_char {
             .filter_map(|c| CString::new(c.describe()).ok().map(|s| (c.as_i32(), s)))
             .collect()
     });
-    texts.iter().find(|(c, _)| *c == code).map_or(UNKNOWN.as_ptr(), |(_, s)| s.as_ptr())
+    texts
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(UNKNOWN.as_ptr(), |(_, s)| s.as_ptr())
 }
 
 #[cfg(test)]
@@ -127,13 +130,25 @@ mod tests {
         let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
         assert_eq!(n as usize, s.to_bytes().len());
         assert!(n > 25);
-        assert_eq!(unsafe { smtp_date(std::ptr::null_mut()) }, ReturnCode::InvalidArgument.as_i32());
+        assert_eq!(
+            unsafe { smtp_date(std::ptr::null_mut()) },
+            ReturnCode::InvalidArgument.as_i32()
+        );
     }
 
     #[test]
     fn bad_handles_and_options() {
-        assert_eq!(unsafe { smtp_opts(0, OPT_TIMEOUT, 20) }, ReturnCode::InvalidHandle.as_i32());
-        assert_eq!(super::super::smtp_noop(0), ReturnCode::InvalidHandle.as_i32());
-        assert_eq!(super::super::smtp_xquit(12345), ReturnCode::InvalidHandle.as_i32());
+        assert_eq!(
+            unsafe { smtp_opts(0, OPT_TIMEOUT, 20) },
+            ReturnCode::InvalidHandle.as_i32()
+        );
+        assert_eq!(
+            super::super::smtp_noop(0),
+            ReturnCode::InvalidHandle.as_i32()
+        );
+        assert_eq!(
+            super::super::smtp_xquit(12345),
+            ReturnCode::InvalidHandle.as_i32()
+        );
     }
 }

@@ -59,7 +59,12 @@ pub unsafe extern "C" fn smtp_auth(
 /// `keyword` is a NUL-terminated string; `params` is writable for `len`
 /// bytes (it may be NULL when `len` is 0).
 #[no_mangle]
-pub unsafe extern "C" fn smtp_ext(conn: SMTP_HANDLE, keyword: *const c_char, params: *mut c_char, len: c_int) -> c_int {
+pub unsafe extern "C" fn smtp_ext(
+    conn: SMTP_HANDLE,
+    keyword: *const c_char,
+    params: *mut c_char,
+    len: c_int,
+) -> c_int {
     guard(|| {
         // SAFETY: per this function's contract.
         let keyword = match unsafe { c_str(keyword) } {

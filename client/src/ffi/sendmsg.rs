@@ -25,7 +25,9 @@ pub unsafe extern "C" fn smtp_sendmsg(
     rcpt_codes: *mut c_int,
 ) -> c_int {
     guard(|| {
-        let Ok(count) = usize::try_from(nrcpts) else { return rc(ReturnCode::InvalidArgument) };
+        let Ok(count) = usize::try_from(nrcpts) else {
+            return rc(ReturnCode::InvalidArgument);
+        };
         if count == 0 || rcpts.is_null() || (msg.is_null() && len > 0) {
             return rc(ReturnCode::InvalidArgument);
         }
@@ -69,6 +71,8 @@ pub unsafe extern "C" fn smtp_sendmsg(
 /// Each recipient's reply code, 0 for those no RCPT was sent for.
 fn fill_codes(codes: &mut [c_int], report: Option<&SendReport>) {
     for (i, slot) in codes.iter_mut().enumerate() {
-        *slot = report.and_then(|r| r.recipients.get(i)).map_or(0, |reply| c_int::from(reply.code));
+        *slot = report
+            .and_then(|r| r.recipients.get(i))
+            .map_or(0, |reply| c_int::from(reply.code));
     }
 }

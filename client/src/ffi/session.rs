@@ -2,13 +2,13 @@
 //! `smtp_xhelo`, `smtp_quit`, `smtp_xquit`, `smtp_rply`, `smtp_direct`.
 
 use super::state::{self, CCallbacks};
-use crate::Connection;
-use std::sync::Arc;
 use super::types::{SmtpDebugProc, SmtpStatusProc, SMTP_HANDLE};
 use super::util::{c_str, copy_truncated, failure_note, finish, flat, guard, handle, rc, OK};
+use crate::Connection;
 use crate::{Error, Reply, ReturnCode};
 use std::cell::RefCell;
 use std::os::raw::{c_char, c_int};
+use std::sync::Arc;
 
 thread_local! {
     /// What `smtp_rply(0, ...)` returns after this thread's last failed
@@ -153,7 +153,12 @@ pub extern "C" fn smtp_xquit(conn: SMTP_HANDLE) -> c_int {
 /// `reply` is writable for `len` bytes (may be NULL when `len` is 0); `code`
 /// points to a writable int.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_rply(conn: SMTP_HANDLE, reply: *mut c_char, len: c_int, code: *mut c_int) -> c_int {
+pub unsafe extern "C" fn smtp_rply(
+    conn: SMTP_HANDLE,
+    reply: *mut c_char,
+    len: c_int,
+    code: *mut c_int,
+) -> c_int {
     guard(|| {
         if code.is_null() || len < 0 || (reply.is_null() && len > 0) {
             return rc(ReturnCode::InvalidArgument);
@@ -191,7 +196,12 @@ pub unsafe extern "C" fn smtp_rply(conn: SMTP_HANDLE, reply: *mut c_char, len: c
 /// `msg` is a NUL-terminated string; `len` points to an int holding the size
 /// of `rep_buf`, which is writable for that many bytes.
 #[no_mangle]
-pub unsafe extern "C" fn smtp_direct(conn: SMTP_HANDLE, msg: *const c_char, rep_buf: *mut c_char, len: *mut c_int) -> c_int {
+pub unsafe extern "C" fn smtp_direct(
+    conn: SMTP_HANDLE,
+    msg: *const c_char,
+    rep_buf: *mut c_char,
+    len: *mut c_int,
+) -> c_int {
     guard(|| {
         let st = match handle(conn) {
             Ok(st) => st,

@@ -117,9 +117,16 @@ impl CCallbacks {
         let me = self.clone();
         Arc::new(move |h: Handle, _dir, bytes: &[u8]| {
             let Some(p) = *lock(&me.debug) else { return };
-            let Some(_turn) = me.enter(h.get()) else { return };
+            let Some(_turn) = me.enter(h.get()) else {
+                return;
+            };
             for piece in bytes.chunks(i32::MAX as usize) {
-                p(h.get(), piece.as_ptr().cast(), piece.len() as i32, me.lparam());
+                p(
+                    h.get(),
+                    piece.as_ptr().cast(),
+                    piece.len() as i32,
+                    me.lparam(),
+                );
             }
         })
     }

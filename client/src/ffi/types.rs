@@ -62,10 +62,22 @@ mod tests {
     fn header_return_codes_match_protocol() {
         let defs = defines();
         for code in ReturnCode::ALL {
-            assert_eq!(defs.get(code.name()), Some(&i64::from(code.as_i32())), "{}", code.name());
+            assert_eq!(
+                defs.get(code.name()),
+                Some(&i64::from(code.as_i32())),
+                "{}",
+                code.name()
+            );
         }
-        let smtp_defs = defs.keys().filter(|k| k.starts_with("SMTP_") && **k != "SMTP_DATE_SIZE").count();
-        assert_eq!(smtp_defs, ReturnCode::ALL.len(), "the header defines a return code the protocol lacks");
+        let smtp_defs = defs
+            .keys()
+            .filter(|k| k.starts_with("SMTP_") && **k != "SMTP_DATE_SIZE")
+            .count();
+        assert_eq!(
+            smtp_defs,
+            ReturnCode::ALL.len(),
+            "the header defines a return code the protocol lacks"
+        );
     }
 
     #[test]

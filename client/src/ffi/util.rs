@@ -29,7 +29,9 @@ pub(crate) unsafe fn c_str<'a>(p: *const c_char) -> Result<&'a str, c_int> {
         return Err(rc(ReturnCode::InvalidArgument));
     }
     // SAFETY: per this function's contract.
-    unsafe { CStr::from_ptr(p) }.to_str().map_err(|_| rc(ReturnCode::InvalidArgument))
+    unsafe { CStr::from_ptr(p) }
+        .to_str()
+        .map_err(|_| rc(ReturnCode::InvalidArgument))
 }
 
 /// Like [`c_str`], but NULL reads as `None`.
@@ -80,7 +82,8 @@ pub(crate) fn failure_note(e: &Error) -> Option<String> {
 /// closed (aborted, reset) or the daemon no longer knows it. Keeps the
 /// reason of a failure without a server reply for `smtp_rply`.
 pub(crate) fn finish<T>(h: SMTP_HANDLE, st: &HandleState, result: &Result<T, Error>) -> c_int {
-    st.cbs.set_note(result.as_ref().err().and_then(failure_note));
+    st.cbs
+        .set_note(result.as_ref().err().and_then(failure_note));
     match result {
         Ok(_) => OK,
         Err(e) => {

@@ -39,7 +39,11 @@ impl Peer {
         self.send(DaemonFrame::Event(event));
     }
     pub fn traffic(&mut self, handle: Handle, direction: Direction, bytes: &[u8]) {
-        self.event(Event::Traffic { handle, direction, bytes: bytes.to_vec() });
+        self.event(Event::Traffic {
+            handle,
+            direction,
+            bytes: bytes.to_vec(),
+        });
     }
 }
 
@@ -56,7 +60,10 @@ pub fn h(raw: u32) -> Handle {
 }
 
 pub fn reply(code: u16, text: &str) -> Reply {
-    Reply { code, lines: vec![text.to_owned()] }
+    Reply {
+        code,
+        lines: vec![text.to_owned()],
+    }
 }
 
 /// Starts a fake daemon; `hello` decides the handshake answer (None: Welcome).
@@ -74,13 +81,25 @@ pub fn start_with(
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let stream = listener.accept().unwrap();
-        let mut peer = Peer { stream, scratch: Vec::new() };
+        let mut peer = Peer {
+            stream,
+            scratch: Vec::new(),
+        };
         let mut rscratch = Vec::new();
         let mut r = &peer.stream;
         let hello: ClientFrame = read_frame(&mut r, MAX_MAX_FRAME_BYTES, &mut rscratch).unwrap();
-        assert!(matches!(hello, ClientFrame::Hello(Hello { protocol_version: PROTOCOL_VERSION, .. })));
+        assert!(matches!(
+            hello,
+            ClientFrame::Hello(Hello {
+                protocol_version: PROTOCOL_VERSION,
+                ..
+            })
+        ));
         if let Some(reason) = refuse {
-            peer.send(DaemonFrame::Refused { protocol_version: PROTOCOL_VERSION, reason: reason.into() });
+            peer.send(DaemonFrame::Refused {
+                protocol_version: PROTOCOL_VERSION,
+                reason: reason.into(),
+            });
             return;
         }
         peer.send(DaemonFrame::Welcome(Welcome {
@@ -94,18 +113,26 @@ pub fn start_with(
                 Ok(f) => f,
                 Err(_) => return,
             };
-            let ClientFrame::Request { id, request } = frame else { panic!("second Hello") };
+            let ClientFrame::Request { id, request } = frame else {
+                panic!("second Hello")
+            };
             let _ = tx.send(request.clone());
             if let Next::Close = script(&mut peer, id, request) {
                 return;
             }
         }
     });
-    FakeDaemon { path, _dir: dir, requests: rx }
+    FakeDaemon {
+        path,
+        _dir: dir,
+        requests: rx,
+    }
 }
 
 /// A fake daemon with the default frame limit that accepts the handshake.
-pub fn start(script: impl FnMut(&mut Peer, RequestId, Request) -> Next + Send + 'static) -> FakeDaemon {
+pub fn start(
+    script: impl FnMut(&mut Peer, RequestId, Request) -> Next + Send + 'static,
+) -> FakeDaemon {
     start_with(codec::DEFAULT_MAX_FRAME_BYTES, None, script)
 }
 

@@ -110,7 +110,9 @@ impl SessionKey {
         };
         let mode = format!("{:?}", tls.mode);
         let config = tls.context.as_ref().map_or(0, |c| Arc::as_ptr(c) as usize);
-        let owner = uid.map_or(vec![0u8], |u| [&[1u8][..], &crate::platform::user_key(u)].concat());
+        let owner = uid.map_or(vec![0u8], |u| {
+            [&[1u8][..], &crate::platform::user_key(u)].concat()
+        });
         let whole = digester.digest(&[
             b"key",
             &destination.0,
@@ -274,7 +276,15 @@ mod tests {
             }))
         };
         let tls = plan(TlsMode::None, "mx.example");
-        let key = |r: &Route| SessionKey::new(&d, r, "me.example", &tls, Some(crate::platform::test_user(0)));
+        let key = |r: &Route| {
+            SessionKey::new(
+                &d,
+                r,
+                "me.example",
+                &tls,
+                Some(crate::platform::test_user(0)),
+            )
+        };
         let base = key(&route("alice", "pw1"));
         assert_eq!(base, key(&route("alice", "pw1")));
         assert_ne!(base, key(&route("alice", "pw2")), "another proxy password");

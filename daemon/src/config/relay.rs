@@ -69,7 +69,9 @@ impl RelaySettings {
         if !self.local.is_empty() {
             return self.local.clone();
         }
-        crate::platform::machine_hostname().filter(|h| check_local_name(h).is_ok()).unwrap_or_else(|| "localhost".into())
+        crate::platform::machine_hostname()
+            .filter(|h| check_local_name(h).is_ok())
+            .unwrap_or_else(|| "localhost".into())
     }
 
     /// The user and password for AUTH, when a user is configured (validated at load).
@@ -93,7 +95,11 @@ impl RelaySettings {
 
     /// Reads `password_file` into `password`, if it is set.
     fn load_password_file(&mut self) -> Result<(), ConfigError> {
-        let Some(path) = self.password_file.as_ref().filter(|p| !p.as_os_str().is_empty()) else {
+        let Some(path) = self
+            .password_file
+            .as_ref()
+            .filter(|p| !p.as_os_str().is_empty())
+        else {
             return Ok(());
         };
         let invalid = |why: String| ConfigError::Invalid {
@@ -102,12 +108,17 @@ impl RelaySettings {
             why,
         };
         if self.password.is_some() {
-            return Err(invalid("set relay.password or relay.password_file, not both".into()));
+            return Err(invalid(
+                "set relay.password or relay.password_file, not both".into(),
+            ));
         }
         let resolved = resolve_credential(path).map_err(invalid)?;
         let text = std::fs::read_to_string(&resolved)
             .map_err(|e| invalid(format!("cannot read {}: {e}", resolved.display())))?;
-        let line = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+        let line = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&text);
         // The error of AuthSecret::new never quotes the secret.
         self.password = Some(AuthSecret::new(line).map_err(|e| invalid(e.to_string()))?);
         Ok(())
@@ -116,35 +127,64 @@ impl RelaySettings {
     /// Checks the table as a whole: a host string that parses, a usable EHLO
     /// name, a user and a password together, and no AUTH that the daemon
     /// itself would refuse for want of TLS.
-    pub(super) fn check(&self, policy: TlsPolicy, allow_cleartext: bool) -> Result<(), ConfigError> {
-        let invalid = |key: &'static str, value: &str, why: String| ConfigError::Invalid { key, value: value.into(), why };
+    pub(super) fn check(
+        &self,
+        policy: TlsPolicy,
+        allow_cleartext: bool,
+    ) -> Result<(), ConfigError> {
+        let invalid = |key: &'static str, value: &str, why: String| ConfigError::Invalid {
+            key,
+            value: value.into(),
+            why,
+        };
         let has_credentials = !self.user.is_empty() || self.password.is_some();
         if self.host.is_empty() {
             if has_credentials {
-                return Err(invalid("relay.host", "", "relay credentials are set but relay.host is empty".into()));
+                return Err(invalid(
+                    "relay.host",
+                    "",
+                    "relay credentials are set but relay.host is empty".into(),
+                ));
             }
             return Ok(());
         }
-        let target = Target::parse(&self.host).map_err(|e| invalid("relay.host", &self.host, e.to_string()))?;
+        let target = Target::parse(&self.host)
+            .map_err(|e| invalid("relay.host", &self.host, e.to_string()))?;
         if !self.local.is_empty() {
-            check_local_name(&self.local).map_err(|e| invalid("relay.local", &self.local, e.to_string()))?;
+            check_local_name(&self.local)
+                .map_err(|e| invalid("relay.local", &self.local, e.to_string()))?;
         }
         match (self.user.is_empty(), self.password.is_some()) {
-            (true, true) => return Err(invalid("relay.user", "", "a relay password needs relay.user".into())),
+            (true, true) => {
+                return Err(invalid(
+                    "relay.user",
+                    "",
+                    "a relay password needs relay.user".into(),
+                ))
+            }
             (false, false) => {
                 let why = "relay.user needs relay.password or relay.password_file".into();
                 return Err(invalid("relay.password", "", why));
             }
             _ => {}
         }
-        for (key, value) in [("relay.from", &self.from), ("relay.maildomain", &self.maildomain)] {
-            let bad = value.contains(['<', '>', ' ', '\r', '\n', '\0']) || (key == "relay.maildomain" && value.contains('@'));
+        for (key, value) in [
+            ("relay.from", &self.from),
+            ("relay.maildomain", &self.maildomain),
+        ] {
+            let bad = value.contains(['<', '>', ' ', '\r', '\n', '\0'])
+                || (key == "relay.maildomain" && value.contains('@'));
             if bad {
-                return Err(invalid(key, value, "give a bare address (from) or domain (maildomain)".into()));
+                return Err(invalid(
+                    key,
+                    value,
+                    "give a bare address (from) or domain (maildomain)".into(),
+                ));
             }
         }
         if !self.user.is_empty() {
-            validate_arg("relay.user", &self.user).map_err(|e| invalid("relay.user", &self.user, e.to_string()))?;
+            validate_arg("relay.user", &self.user)
+                .map_err(|e| invalid("relay.user", &self.user, e.to_string()))?;
         }
         let mode = target.tls.unwrap_or(policy.into());
         if has_credentials && mode == TlsMode::None && !allow_cleartext {
@@ -163,7 +203,9 @@ fn secret_or_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<AuthSecret>
     if text.is_empty() {
         return Ok(None);
     }
-    AuthSecret::new(text).map(Some).map_err(|e| serde::de::Error::custom(format!("relay.password: {e}")))
+    AuthSecret::new(text)
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("relay.password: {e}")))
 }
 
 /// An absolute path as is; a relative one inside systemd's `$CREDENTIALS_DIRECTORY`.
@@ -173,9 +215,10 @@ fn resolve_credential(path: &Path) -> Result<PathBuf, String> {
     }
     match std::env::var_os("CREDENTIALS_DIRECTORY") {
         Some(dir) => Ok(Path::new(&dir).join(path)),
-        None => Err("a relative path is looked up in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=), \
+        None => Err(
+            "a relative path is looked up in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=), \
                      which is not set: give an absolute path"
-            .into()),
+                .into(),
+        ),
     }
 }
-

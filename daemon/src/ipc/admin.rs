@@ -42,7 +42,12 @@ pub fn status(state: &DaemonState) -> Response {
 /// `Request::ListConnections`: the rows `viewer` may see, by handle.
 /// Idle sessions of the connection cache follow, with state `cached`.
 pub fn list(state: &DaemonState, viewer: &Viewer) -> Response {
-    let mut rows: Vec<_> = state.registry.visible(viewer).iter().map(|a| a.info()).collect();
+    let mut rows: Vec<_> = state
+        .registry
+        .visible(viewer)
+        .iter()
+        .map(|a| a.info())
+        .collect();
     rows.extend(state.cache.visible(viewer));
     Response::Connections(rows)
 }
@@ -106,7 +111,11 @@ fn require_admin(viewer: &Viewer, what: &str) -> Result<(), Failure> {
     } else {
         Err(Failure::NotPermitted(format!(
             "{what} is for root, the daemon's user and members of its admin_group (you are uid {})",
-            viewer.peer.uid.map(|u| u.to_string()).unwrap_or_else(|| "unknown".into())
+            viewer
+                .peer
+                .uid
+                .map(|u| u.to_string())
+                .unwrap_or_else(|| "unknown".into())
         )))
     }
 }

@@ -75,8 +75,16 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     };
     let seat = state.seats.take(peer.limited_uid(), limits);
     let user_budget = seat.as_ref().ok().and_then(Seat::user_budget);
-    let budget = Arc::new(ClientBudget::new(settings.client_queue_bytes as usize, user_budget));
-    let writer = Writer { stream: stream.clone(), budget: budget.clone(), stall, stalled: stalled.clone() };
+    let budget = Arc::new(ClientBudget::new(
+        settings.client_queue_bytes as usize,
+        user_budget,
+    ));
+    let writer = Writer {
+        stream: stream.clone(),
+        budget: budget.clone(),
+        stall,
+        stalled: stalled.clone(),
+    };
     let writer = actix_rt::spawn(writer.run(rx, done.clone()));
 
     let max = settings.max_frame_bytes;
@@ -87,15 +95,30 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
         Ok(_) => handshake(&mut reader, max, &mut scratch, &state).await,
         Err(ref reason) => {
             warn!(target: ERROR_TARGET, uid = ?peer.uid, "client refused: {reason}");
-            Err(DaemonFrame::Refused { protocol_version: PROTOCOL_VERSION, reason: reason.clone() })
+            Err(DaemonFrame::Refused {
+                protocol_version: PROTOCOL_VERSION,
+                reason: reason.clone(),
+            })
         }
     };
     match welcome {
         Ok(welcome) => {
             let _ = out.send(DaemonFrame::Welcome(welcome)).await;
-            let router = Rc::new(Router::new(state.clone(), id, peer, out.clone(), budget.clone()));
+            let router = Rc::new(Router::new(
+                state.clone(),
+                id,
+                peer,
+                out.clone(),
+                budget.clone(),
+            ));
             let stop = state.lifecycle.stop_token();
-            let frames = Frames { reader: &mut reader, max, stall, scratch: &mut scratch, budget: &budget };
+            let frames = Frames {
+                reader: &mut reader,
+                max,
+                stall,
+                scratch: &mut scratch,
+                budget: &budget,
+            };
             tokio::select! {
                 _ = read_loop(frames, router, &out) => {}
                 _ = stop.cancelled() => {}
@@ -125,7 +148,6 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     debug!(client = id.0, "client disconnected");
 }
 
-
 /// Reads the `Hello`; returns the `Welcome` to send, or the frame that refuses.
 async fn handshake(
     reader: &mut BufReader<&Stream>,
@@ -133,8 +155,16 @@ async fn handshake(
     scratch: &mut Vec<u8>,
     state: &DaemonState,
 ) -> Result<Welcome, DaemonFrame> {
-    let refuse = |reason: String| DaemonFrame::Refused { protocol_version: PROTOCOL_VERSION, reason };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, read_frame_async::<_, ClientFrame>(reader, max, scratch)).await {
+    let refuse = |reason: String| DaemonFrame::Refused {
+        protocol_version: PROTOCOL_VERSION,
+        reason,
+    };
+    match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        read_frame_async::<_, ClientFrame>(reader, max, scratch),
+    )
+    .await
+    {
         Err(_) => Err(refuse("no Hello within the handshake timeout".into())),
         Ok(Ok(ClientFrame::Hello(hello))) if hello.protocol_version == PROTOCOL_VERSION => {
             debug!(client_name = %hello.client_name, "handshake");
@@ -148,13 +178,14 @@ async fn handshake(
             "protocol version mismatch: client speaks {}, daemon speaks {PROTOCOL_VERSION}",
             hello.protocol_version
         ))),
-        Ok(Ok(ClientFrame::Request { .. })) => {
-            Err(DaemonFrame::ProtocolError { reason: "the first frame must be Hello".into() })
-        }
-        Ok(Err(e)) => Err(DaemonFrame::ProtocolError { reason: format!("bad handshake frame: {e}") }),
+        Ok(Ok(ClientFrame::Request { .. })) => Err(DaemonFrame::ProtocolError {
+            reason: "the first frame must be Hello".into(),
+        }),
+        Ok(Err(e)) => Err(DaemonFrame::ProtocolError {
+            reason: format!("bad handshake frame: {e}"),
+        }),
     }
 }
-
 
 /// What the reader reads with: the stream, the frame limit, how long a
 /// frame begun may take, its reusable buffer and the client's budget.
@@ -189,10 +220,17 @@ impl Frames<'_, '_> {
         let len = within_stall(self.stall, read_frame_len_async(self.reader, self.max)).await?;
         if len <= SMALL_REQUEST_BYTES {
             self.budget.charge(len);
-        } else if until_hangup(self.budget.charge_when_room(len), self.reader.get_ref()).await.is_none() {
+        } else if until_hangup(self.budget.charge_when_room(len), self.reader.get_ref())
+            .await
+            .is_none()
+        {
             return Err(Stop::Gone);
         }
-        let frame = within_stall(self.stall, read_frame_body_async(self.reader, len, self.scratch)).await;
+        let frame = within_stall(
+            self.stall,
+            read_frame_body_async(self.reader, len, self.scratch),
+        )
+        .await;
         if self.scratch.capacity() > KEPT_FRAME_BUFFER_BYTES {
             // Do not keep a frame-sized buffer for the client's lifetime.
             *self.scratch = Vec::new();
@@ -205,11 +243,13 @@ impl Frames<'_, '_> {
             }
         }
     }
-
 }
 
 /// Runs one half of a frame read within `stall`.
-async fn within_stall<T>(stall: Duration, read: impl Future<Output = Result<T, CodecError>>) -> Result<T, Stop> {
+async fn within_stall<T>(
+    stall: Duration,
+    read: impl Future<Output = Result<T, CodecError>>,
+) -> Result<T, Stop> {
     match tokio::time::timeout(stall, read).await {
         Err(_) => Err(Stop::Stalled),
         Ok(Ok(v)) => Ok(v),
@@ -218,7 +258,11 @@ async fn within_stall<T>(stall: Duration, read: impl Future<Output = Result<T, C
     }
 }
 
-async fn read_loop(mut frames: Frames<'_, '_>, router: Rc<Router>, out: &mpsc::Sender<DaemonFrame>) {
+async fn read_loop(
+    mut frames: Frames<'_, '_>,
+    router: Rc<Router>,
+    out: &mpsc::Sender<DaemonFrame>,
+) {
     let permits = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
     let budget = frames.budget.clone();
     loop {
@@ -236,11 +280,17 @@ async fn read_loop(mut frames: Frames<'_, '_>, router: Rc<Router>, out: &mpsc::S
             ClientFrame::Request { id, request } => (id, request),
             ClientFrame::Hello(_) => {
                 budget.release(charged);
-                let _ = out.send(DaemonFrame::ProtocolError { reason: "Hello sent twice".into() }).await;
+                let _ = out
+                    .send(DaemonFrame::ProtocolError {
+                        reason: "Hello sent twice".into(),
+                    })
+                    .await;
                 return;
             }
         };
-        let Some(Ok(permit)) = until_hangup(permits.clone().acquire_owned(), frames.reader.get_ref()).await else {
+        let Some(Ok(permit)) =
+            until_hangup(permits.clone().acquire_owned(), frames.reader.get_ref()).await
+        else {
             budget.release(charged);
             return;
         };
@@ -274,7 +324,11 @@ async fn until_hangup<T>(wait: impl Future<Output = T>, stream: &Stream) -> Opti
 
 async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
     warn!(target: ERROR_TARGET, "client broke the protocol: {e}");
-    let _ = out.send(DaemonFrame::ProtocolError { reason: e.to_string() }).await;
+    let _ = out
+        .send(DaemonFrame::ProtocolError {
+            reason: e.to_string(),
+        })
+        .await;
 }
 
 /// The client's single writer: the stream, the budget it gives bytes back

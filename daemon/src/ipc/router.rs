@@ -8,21 +8,23 @@
 //! `Failure::ShuttingDown`.
 
 use super::admin;
+use crate::budget::{charge_of, ClientBudget};
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
 use crate::peer::Peer;
-use crate::budget::{charge_of, ClientBudget};
 use crate::registry::{ClientId, ConnectionLimits, Viewer};
 use crate::session::activity::Activity;
 use crate::session::messages::{
-    Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch, SendMessage, SetDebug, SetTimeout,
-    StartTls, XQuit,
+    Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit,
+    SendBatch, SendMessage, SetDebug, SetTimeout, StartTls, XQuit,
 };
 use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
 use crate::smtp::{redact, validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, MailboxError};
-use smtp32_protocol::{Command, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response, Submission};
+use smtp32_protocol::{
+    Command, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response, Submission,
+};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -48,7 +50,13 @@ impl Router {
         out: mpsc::Sender<DaemonFrame>,
         budget: Arc<ClientBudget>,
     ) -> Router {
-        Router { state, client, peer, out, budget }
+        Router {
+            state,
+            client,
+            peer,
+            out,
+            budget,
+        }
     }
 
     /// Who asks an admin request, with admin status as the configuration in
@@ -60,7 +68,9 @@ impl Router {
         let peer = self.peer;
         let admin = match peer.admin_without_lookup(&group) {
             Some(known) => known,
-            None => tokio::task::spawn_blocking(move || peer.is_admin(&group)).await.unwrap_or(false),
+            None => tokio::task::spawn_blocking(move || peer.is_admin(&group))
+                .await
+                .unwrap_or(false),
         };
         Viewer { peer, admin }
     }
@@ -68,7 +78,10 @@ impl Router {
     /// True when the connection behind `handle` (this client's) is inside an
     /// AUTH exchange, as its traffic shows.
     fn in_auth_exchange(&self, handle: Handle) -> bool {
-        self.state.registry.activity(self.client, handle).is_some_and(|a| a.in_auth_exchange())
+        self.state
+            .registry
+            .activity(self.client, handle)
+            .is_some_and(|a| a.in_auth_exchange())
     }
 
     /// Serves one request and queues its response.
@@ -78,11 +91,12 @@ impl Router {
         let summary = Summary::of(&request, |handle| self.in_auth_exchange(handle));
         let (verb, started) = (crate::metrics::verb(&request), std::time::Instant::now());
         let is_data_end = matches!(request, Request::DataEnd { .. });
-        let (response, pending_connect) = if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
-            (Response::Failed(Failure::ShuttingDown), None)
-        } else {
-            self.route(request).await
-        };
+        let (response, pending_connect) =
+            if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
+                (Response::Failed(Failure::ShuttingDown), None)
+            } else {
+                self.route(request).await
+            };
         match &response {
             Response::Reply(_) if is_data_end => self.state.totals.message_accepted(),
             Response::Sent(_) => self.state.totals.message_accepted(),
@@ -94,12 +108,17 @@ impl Router {
             Response::Failed(f) => self.state.totals.failed(f),
             _ => {}
         }
-        self.state.totals.observed.served(verb, &response, started.elapsed());
+        self.state
+            .totals
+            .observed
+            .served(verb, &response, started.elapsed());
         match &response {
             Response::Failed(f) => {
                 warn!(target: ERROR_TARGET, client = self.client.0, "{summary} -> {} ({f})", f.code().name())
             }
-            _ => debug!(target: CALL_TARGET, client = self.client.0, "{summary} -> {}", outcome(&response)),
+            _ => {
+                debug!(target: CALL_TARGET, client = self.client.0, "{summary} -> {}", outcome(&response))
+            }
         }
         let frame = DaemonFrame::Response { id, response };
         let charge = charge_of(&frame);
@@ -120,12 +139,28 @@ impl Router {
     /// task 2 KB, copied as the task moved.
     async fn route(&self, request: Request) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
         let response = match request {
-            Request::Command { handle, command } => self.perform(handle, Operation::Command(command)).await,
-            Request::DataChunk { handle, bytes } => self.perform(handle, Operation::DataChunk(bytes)).await,
+            Request::Command { handle, command } => {
+                self.perform(handle, Operation::Command(command)).await
+            }
+            Request::DataChunk { handle, bytes } => {
+                self.perform(handle, Operation::DataChunk(bytes)).await
+            }
             Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
-            Request::SendMessage { handle, from, rcpts, data } => {
-                let msg = SendMessage { from, rcpts, data, dsn: None };
-                self.ask(handle, msg).await.map_or_else(Response::Failed, Response::Sent)
+            Request::SendMessage {
+                handle,
+                from,
+                rcpts,
+                data,
+            } => {
+                let msg = SendMessage {
+                    from,
+                    rcpts,
+                    data,
+                    dsn: None,
+                };
+                self.ask(handle, msg)
+                    .await
+                    .map_or_else(Response::Failed, Response::Sent)
             }
             Request::SendBatch { handle, messages } => {
                 let outcomes = self.ask(handle, SendBatch { messages }).await;
@@ -133,17 +168,31 @@ impl Router {
             }
             Request::Ping { payload } => Response::Pong { payload },
             Request::Status => admin::status(&self.state),
-            Request::ListConnections => Box::pin(async { admin::list(&self.state, &self.viewer().await) }).await,
+            Request::ListConnections => {
+                Box::pin(async { admin::list(&self.state, &self.viewer().await) }).await
+            }
             Request::ShowConnection { handle } => {
                 Box::pin(async { admin::show(&self.state, &self.viewer().await, handle) }).await
             }
             Request::CloseConnection { handle } => {
-                Box::pin(async { admin::close(&self.state, &self.viewer().await, handle).await }).await
+                Box::pin(async { admin::close(&self.state, &self.viewer().await, handle).await })
+                    .await
             }
-            Request::Reload => Box::pin(async { admin::reload(&self.state, &self.viewer().await) }).await,
-            Request::Shutdown => Box::pin(async { admin::shutdown(&self.state, &self.viewer().await) }).await,
-            Request::Metrics => Response::Metrics { text: crate::metrics::render(&self.state) },
-            Request::Open { host, local, mode, debug } => {
+            Request::Reload => {
+                Box::pin(async { admin::reload(&self.state, &self.viewer().await) }).await
+            }
+            Request::Shutdown => {
+                Box::pin(async { admin::shutdown(&self.state, &self.viewer().await) }).await
+            }
+            Request::Metrics => Response::Metrics {
+                text: crate::metrics::render(&self.state),
+            },
+            Request::Open {
+                host,
+                local,
+                mode,
+                debug,
+            } => {
                 let target = Target::parse(&host).map_err(Failure::from);
                 let (route, tls) = match target {
                     Ok(t) => (Ok(Route::Direct(t.endpoint)), t.tls),
@@ -151,7 +200,11 @@ impl Router {
                 };
                 return Box::pin(self.answer_open(route, tls, local, mode, debug)).await;
             }
-            Request::OpenViaSocks { route, local, debug } => {
+            Request::OpenViaSocks {
+                route,
+                local,
+                debug,
+            } => {
                 let route = route.check().map(|()| Route::Socks(Box::new(route)));
                 return Box::pin(self.answer_open(route, None, local, OpenMode::Sync, debug)).await;
             }
@@ -159,34 +212,67 @@ impl Router {
                 Ok(handle) => Response::Opened { handle },
                 Err(f) => Response::Failed(f),
             },
-            Request::StartTls { handle } => {
-                Box::pin(self.ask(handle, StartTls)).await.map_or_else(Response::Failed, Response::Reply)
-            }
-            Request::Auth { handle, mechanism, user, secret } => {
+            Request::StartTls { handle } => Box::pin(self.ask(handle, StartTls))
+                .await
+                .map_or_else(Response::Failed, Response::Reply),
+            Request::Auth {
+                handle,
+                mechanism,
+                user,
+                secret,
+            } => {
                 let allow_cleartext = self.state.settings().auth.allow_cleartext;
-                let msg = Authenticate { mechanism, user, secret, allow_cleartext };
-                Box::pin(self.ask(handle, msg)).await.map_or_else(Response::Failed, Response::Reply)
+                let msg = Authenticate {
+                    mechanism,
+                    user,
+                    secret,
+                    allow_cleartext,
+                };
+                Box::pin(self.ask(handle, msg))
+                    .await
+                    .map_or_else(Response::Failed, Response::Reply)
             }
-            Request::Extensions { handle } => {
-                Box::pin(self.ask(handle, GetExtensions)).await.map_or_else(Response::Failed, Response::Extensions)
-            }
-            Request::SendBegin { handle, from, rcpts, size, eight_bit } => {
-                let msg = BeginMessage { from, rcpts, size, eight_bit };
+            Request::Extensions { handle } => Box::pin(self.ask(handle, GetExtensions))
+                .await
+                .map_or_else(Response::Failed, Response::Extensions),
+            Request::SendBegin {
+                handle,
+                from,
+                rcpts,
+                size,
+                eight_bit,
+            } => {
+                let msg = BeginMessage {
+                    from,
+                    rcpts,
+                    size,
+                    eight_bit,
+                };
                 let envelope = Box::pin(self.ask(handle, msg)).await;
-                envelope.map_or_else(Response::Failed, |e| Response::Envelope { mail: e.mail, recipients: e.recipients })
+                envelope.map_or_else(Response::Failed, |e| Response::Envelope {
+                    mail: e.mail,
+                    recipients: e.recipients,
+                })
             }
             Request::LastReply { handle } => match self.session(handle) {
-                Ok(s) => Box::pin(s.send(GetLastReply)).await.map(Response::LastReply).unwrap_or_else(gone),
+                Ok(s) => Box::pin(s.send(GetLastReply))
+                    .await
+                    .map(Response::LastReply)
+                    .unwrap_or_else(gone),
                 Err(f) => Response::Failed(f),
             },
             Request::SetTimeout { handle, seconds } => {
                 if !(1..=999).contains(&seconds) {
-                    Response::Failed(Failure::InvalidArgument(format!("timeout {seconds} s is outside 1..999")))
+                    Response::Failed(Failure::InvalidArgument(format!(
+                        "timeout {seconds} s is outside 1..999"
+                    )))
                 } else {
                     Box::pin(self.tell(handle, SetTimeout(seconds))).await
                 }
             }
-            Request::SetDebug { handle, enabled } => Box::pin(self.tell(handle, SetDebug(enabled))).await,
+            Request::SetDebug { handle, enabled } => {
+                Box::pin(self.tell(handle, SetDebug(enabled))).await
+            }
             Request::Quit { handle } => match self.session(handle) {
                 Ok(s) => match Box::pin(s.send(Quit)).await {
                     Ok(Ok(())) => self.forget(handle),
@@ -204,24 +290,35 @@ impl Router {
             },
             Request::QueueSubmit(submission) => Box::pin(self.queue_submit(submission)).await,
             Request::QueueList => match self.state.queue.get(&self.state) {
-                Ok(queue) => Box::pin(async { Response::QueueEntries(queue.list(&self.viewer().await)) }).await,
+                Ok(queue) => {
+                    Box::pin(async { Response::QueueEntries(queue.list(&self.viewer().await)) })
+                        .await
+                }
                 Err(f) => Response::Failed(f),
             },
             Request::QueueFlush { id } => match self.state.queue.get(&self.state) {
-                Ok(queue) => Box::pin(async {
-                    let flushed = queue.flush(&self.viewer().await, id.as_deref());
-                    flushed.map_or_else(Response::Failed, |()| Response::Done)
-                })
-                .await,
+                Ok(queue) => {
+                    Box::pin(async {
+                        let flushed = queue.flush(&self.viewer().await, id.as_deref());
+                        flushed.map_or_else(Response::Failed, |()| Response::Done)
+                    })
+                    .await
+                }
                 Err(f) => Response::Failed(f),
             },
             Request::QueueDelete { id } => match self.state.queue.get(&self.state) {
-                Ok(queue) => Box::pin(async {
-                    let viewer = self.viewer().await;
-                    let deleted = actix_rt::task::spawn_blocking(move || queue.delete(&viewer, &id)).await;
-                    deleted.unwrap_or(Err(Failure::Aborted)).map_or_else(Response::Failed, |()| Response::Done)
-                })
-                .await,
+                Ok(queue) => {
+                    Box::pin(async {
+                        let viewer = self.viewer().await;
+                        let deleted =
+                            actix_rt::task::spawn_blocking(move || queue.delete(&viewer, &id))
+                                .await;
+                        deleted
+                            .unwrap_or(Err(Failure::Aborted))
+                            .map_or_else(Response::Failed, |()| Response::Done)
+                    })
+                    .await
+                }
                 Err(f) => Response::Failed(f),
             },
         };
@@ -243,7 +340,11 @@ impl Router {
         SmtpSession: actix::Handler<M>,
     {
         match self.session(handle) {
-            Ok(s) => s.send(msg).await.map(|()| Response::Done).unwrap_or_else(gone),
+            Ok(s) => s
+                .send(msg)
+                .await
+                .map(|()| Response::Done)
+                .unwrap_or_else(gone),
             Err(f) => Response::Failed(f),
         }
     }
@@ -256,7 +357,10 @@ impl Router {
         SmtpSession: actix::Handler<M>,
     {
         let session = self.session(handle)?;
-        session.send(msg).await.unwrap_or(Err(Failure::InvalidHandle))
+        session
+            .send(msg)
+            .await
+            .unwrap_or(Err(Failure::InvalidHandle))
     }
 
     async fn perform(&self, handle: Handle, op: Operation) -> Response {
@@ -287,7 +391,9 @@ impl Router {
         let route = Ok(Route::Direct(target.endpoint));
         // Relay sessions carry the daemon's own credentials: all who may relay share them.
         let local = relay.ehlo_name();
-        let (handle, _) = self.open(route, target.tls, local, OpenMode::Sync, debug, true).await?;
+        let (handle, _) = self
+            .open(route, target.tls, local, OpenMode::Sync, debug, true)
+            .await?;
         if let Some((user, secret)) = relay.credentials() {
             let msg = Authenticate {
                 mechanism: None,
@@ -341,9 +447,26 @@ impl Router {
             Ok(handle) => handle,
             Err(f) => return Response::Failed(f),
         };
-        let Submission { from, rcpts, data, notify, ret, envid } = submission;
+        let Submission {
+            from,
+            rcpts,
+            data,
+            notify,
+            ret,
+            envid,
+        } = submission;
         let dsn = crate::queue::dsn_request(&notify, &ret, &envid);
-        let result = self.ask(handle, SendMessage { from, rcpts, data, dsn }).await;
+        let result = self
+            .ask(
+                handle,
+                SendMessage {
+                    from,
+                    rcpts,
+                    data,
+                    dsn,
+                },
+            )
+            .await;
         if let Ok(session) = self.session(handle) {
             let _ = session.send(Quit).await;
         }
@@ -414,20 +537,34 @@ impl Router {
         let limits = ConnectionLimits {
             total: settings.max_connections,
             per_client: settings.max_connections_per_client,
-            per_user: peer.limited_uid().map(|uid| (uid, settings.max_connections_per_user)),
+            per_user: peer
+                .limited_uid()
+                .map(|uid| (uid, settings.max_connections_per_user)),
         };
-        let (handle, session) =
-            self.state.registry.open(owner, limits, |handle| {
-                let activity = Arc::new(Activity::new(handle, peer, server, local.clone(), timeout, debug, totals));
-                let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
-                let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                    SmtpSession::new(handle, owner, registry, tap, timeout)
-                        .with_idle_timeout(idle)
-                        .with_cache(cache, cache_settings)
-                });
-                (session, activity)
-            })?;
-        let connect = Connect { route, local, mode, tls };
+        let (handle, session) = self.state.registry.open(owner, limits, |handle| {
+            let activity = Arc::new(Activity::new(
+                handle,
+                peer,
+                server,
+                local.clone(),
+                timeout,
+                debug,
+                totals,
+            ));
+            let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
+            let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
+                SmtpSession::new(handle, owner, registry, tap, timeout)
+                    .with_idle_timeout(idle)
+                    .with_cache(cache, cache_settings)
+            });
+            (session, activity)
+        })?;
+        let connect = Connect {
+            route,
+            local,
+            mode,
+            tls,
+        };
         match mode {
             OpenMode::Async => Ok((handle, Some((session, connect)))),
             OpenMode::Sync => match session.send(connect).await {
@@ -476,11 +613,29 @@ fn summarise(request: &Request) -> String {
 enum Summary {
     /// A request without bulk data, shown as its `Debug`.
     Plain(Request),
-    Chunk { handle: Handle, bytes: usize },
-    Send { handle: Handle, from: String, rcpts: Vec<String>, bytes: usize },
-    Batch { handle: Handle, messages: usize, bytes: usize },
-    Ping { bytes: usize },
-    Submit { from: String, rcpts: Vec<String>, bytes: usize },
+    Chunk {
+        handle: Handle,
+        bytes: usize,
+    },
+    Send {
+        handle: Handle,
+        from: String,
+        rcpts: Vec<String>,
+        bytes: usize,
+    },
+    Batch {
+        handle: Handle,
+        messages: usize,
+        bytes: usize,
+    },
+    Ping {
+        bytes: usize,
+    },
+    Submit {
+        from: String,
+        rcpts: Vec<String>,
+        bytes: usize,
+    },
 }
 
 impl Summary {
@@ -488,21 +643,44 @@ impl Summary {
     /// exchange, where any line is SASL data (asked only for `smtp_direct` lines).
     fn of(request: &Request, in_auth_exchange: impl Fn(Handle) -> bool) -> Summary {
         match request {
-            Request::Command { handle, command: Command::Direct { line } } => {
+            Request::Command {
+                handle,
+                command: Command::Direct { line },
+            } => {
                 let shown = redact::for_log(line, in_auth_exchange(*handle)).into_owned();
-                Summary::Plain(Request::Command { handle: *handle, command: Command::Direct { line: shown } })
+                Summary::Plain(Request::Command {
+                    handle: *handle,
+                    command: Command::Direct { line: shown },
+                })
             }
-            Request::DataChunk { handle, bytes } => Summary::Chunk { handle: *handle, bytes: bytes.len() },
-            Request::SendMessage { handle, from, rcpts, data } => {
-                Summary::Send { handle: *handle, from: from.clone(), rcpts: rcpts.clone(), bytes: data.len() }
-            }
+            Request::DataChunk { handle, bytes } => Summary::Chunk {
+                handle: *handle,
+                bytes: bytes.len(),
+            },
+            Request::SendMessage {
+                handle,
+                from,
+                rcpts,
+                data,
+            } => Summary::Send {
+                handle: *handle,
+                from: from.clone(),
+                rcpts: rcpts.clone(),
+                bytes: data.len(),
+            },
             Request::SendBatch { handle, messages } => Summary::Batch {
                 handle: *handle,
                 messages: messages.len(),
                 bytes: messages.iter().map(|m| m.data.len()).sum(),
             },
-            Request::Ping { payload } => Summary::Ping { bytes: payload.len() },
-            Request::QueueSubmit(s) => Summary::Submit { from: s.from.clone(), rcpts: s.rcpts.clone(), bytes: s.data.len() },
+            Request::Ping { payload } => Summary::Ping {
+                bytes: payload.len(),
+            },
+            Request::QueueSubmit(s) => Summary::Submit {
+                from: s.from.clone(),
+                rcpts: s.rcpts.clone(),
+                bytes: s.data.len(),
+            },
             other => Summary::Plain(other.clone()),
         }
     }
@@ -511,16 +689,33 @@ impl Summary {
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Summary::Chunk { handle, bytes } => write!(f, "DataChunk {{ handle: {handle}, {bytes} bytes }}"),
-            Summary::Send { handle, from, rcpts, bytes } => {
+            Summary::Chunk { handle, bytes } => {
+                write!(f, "DataChunk {{ handle: {handle}, {bytes} bytes }}")
+            }
+            Summary::Send {
+                handle,
+                from,
+                rcpts,
+                bytes,
+            } => {
                 write!(f, "SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}")
             }
-            Summary::Batch { handle, messages, bytes } => {
-                write!(f, "SendBatch {{ handle: {handle}, {messages} messages, {bytes} bytes }}")
+            Summary::Batch {
+                handle,
+                messages,
+                bytes,
+            } => {
+                write!(
+                    f,
+                    "SendBatch {{ handle: {handle}, {messages} messages, {bytes} bytes }}"
+                )
             }
             Summary::Ping { bytes } => write!(f, "Ping {{ {bytes} bytes }}"),
             Summary::Submit { from, rcpts, bytes } => {
-                write!(f, "QueueSubmit {{ from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}")
+                write!(
+                    f,
+                    "QueueSubmit {{ from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}"
+                )
             }
             Summary::Plain(request) => write!(f, "{request:?}"),
         }
@@ -529,7 +724,11 @@ impl std::fmt::Display for Summary {
 
 fn outcome(response: &Response) -> String {
     match response {
-        Response::Reply(r) => format!("SMTP_SUCCESS ({} {})", r.code, r.lines.last().map(String::as_str).unwrap_or("")),
+        Response::Reply(r) => format!(
+            "SMTP_SUCCESS ({} {})",
+            r.code,
+            r.lines.last().map(String::as_str).unwrap_or("")
+        ),
         Response::Opened { handle } => format!("SMTP_SUCCESS (handle {handle})"),
         Response::Pong { .. } => "SMTP_SUCCESS (pong)".into(),
         Response::Sent(r) => format!(
@@ -546,7 +745,9 @@ fn outcome(response: &Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smtp32_protocol::{Secret, SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksUser, SocksVersions};
+    use smtp32_protocol::{
+        Secret, SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksUser, SocksVersions,
+    };
 
     #[test]
     fn socks_open_is_logged_without_its_password() {
@@ -558,17 +759,30 @@ mod tests {
             username: Some(SocksUser::new("alice").unwrap()),
             password: Some(Secret::new("s3cr3t-pw").unwrap()),
         };
-        let line = summarise(&Request::OpenViaSocks { route, local: "me.example".into(), debug: false });
+        let line = summarise(&Request::OpenViaSocks {
+            route,
+            local: "me.example".into(),
+            debug: false,
+        });
         assert!(!line.contains("s3cr3t-pw"), "{line}");
-        assert!(line.contains("***") && line.contains("alice") && line.contains("mail.example"), "{line}");
+        assert!(
+            line.contains("***") && line.contains("alice") && line.contains("mail.example"),
+            "{line}"
+        );
     }
 
     #[test]
     fn direct_auth_lines_and_their_continuations_are_logged_without_secret() {
         let handle = Handle::new(3).unwrap();
-        let direct = |line: &str| Request::Command { handle, command: Command::Direct { line: line.into() } };
+        let direct = |line: &str| Request::Command {
+            handle,
+            command: Command::Direct { line: line.into() },
+        };
         let line = Summary::of(&direct("AUTH PLAIN AGJvYgBzM2NyM3Q="), |_| false).to_string();
-        assert!(!line.contains("AGJvYgBzM2NyM3Q=") && line.contains("AUTH PLAIN ***"), "{line}");
+        assert!(
+            !line.contains("AGJvYgBzM2NyM3Q=") && line.contains("AUTH PLAIN ***"),
+            "{line}"
+        );
         let line = Summary::of(&direct("czNjcjN0"), |_| true).to_string();
         assert!(!line.contains("czNjcjN0") && line.contains("***"), "{line}");
         let line = Summary::of(&direct("ETRN example.org"), |_| false).to_string();
@@ -579,10 +793,26 @@ mod tests {
     fn auth_and_sendmsg_are_logged_without_secret_or_message() {
         let handle = Handle::new(3).unwrap();
         let secret = smtp32_protocol::AuthSecret::new("s3cr3t-pw").unwrap();
-        let line = summarise(&Request::Auth { handle, mechanism: None, user: "bob".into(), secret });
-        assert!(!line.contains("s3cr3t-pw") && line.contains("***") && line.contains("bob"), "{line}");
+        let line = summarise(&Request::Auth {
+            handle,
+            mechanism: None,
+            user: "bob".into(),
+            secret,
+        });
+        assert!(
+            !line.contains("s3cr3t-pw") && line.contains("***") && line.contains("bob"),
+            "{line}"
+        );
         let data = b"Subject: private\r\n\r\nbody".to_vec();
-        let line = summarise(&Request::SendMessage { handle, from: "a@b".into(), rcpts: vec!["c@d".into()], data });
-        assert!(!line.contains("private") && line.contains("24 bytes") && line.contains("c@d"), "{line}");
+        let line = summarise(&Request::SendMessage {
+            handle,
+            from: "a@b".into(),
+            rcpts: vec!["c@d".into()],
+            data,
+        });
+        assert!(
+            !line.contains("private") && line.contains("24 bytes") && line.contains("c@d"),
+            "{line}"
+        );
     }
 }

@@ -132,7 +132,11 @@ pub fn is_owner(uid: UserId) -> bool {
 
 /// The daemon itself as a peer, for the work it does on its own (the queue).
 pub fn own_peer() -> Peer {
-    Peer { pid: Some(std::process::id()), uid: Some(own_sid().unwrap_or(LOCAL_SYSTEM)), gid: None }
+    Peer {
+        pid: Some(std::process::id()),
+        uid: Some(own_sid().unwrap_or(LOCAL_SYSTEM)),
+        gid: None,
+    }
 }
 
 /// True when the process `pid`, still running as `uid`, has Administrators

@@ -208,7 +208,10 @@ impl Queue {
     /// The number of messages queued and their bytes, for the metrics.
     pub fn figures(&self) -> (u64, u64) {
         let items = self.items();
-        (items.len() as u64, items.values().map(|item| item.size).sum())
+        (
+            items.len() as u64,
+            items.values().map(|item| item.size).sum(),
+        )
     }
 
     /// Makes one message (or every one `viewer` may see) due now.

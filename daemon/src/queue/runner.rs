@@ -67,7 +67,13 @@ impl RelayLink {
         let client = state.internal_client();
         RelayLink {
             // The daemon's own work: no client budget of its own to keep.
-            router: Router::new(state, client, me, out, Arc::new(ClientBudget::new(usize::MAX, None))),
+            router: Router::new(
+                state,
+                client,
+                me,
+                out,
+                Arc::new(ClientBudget::new(usize::MAX, None)),
+            ),
             answers,
             next_id: 1,
         }

@@ -252,7 +252,10 @@ fn check_own_dir(dir: &Path) -> io::Result<()> {
     if fs::symlink_metadata(dir)?.is_dir() {
         Ok(())
     } else {
-        Err(io::Error::new(io::ErrorKind::PermissionDenied, format!("{} is not a directory", dir.display())))
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is not a directory", dir.display()),
+        ))
     }
 }
 
@@ -270,8 +273,8 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 #[cfg(all(test, unix))]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn envelope() -> Envelope {
         Envelope {

@@ -163,7 +163,9 @@ impl Activity {
         inner.in_flight.is_some()
             || matches!(
                 inner.state,
-                ConnectionState::Connecting | ConnectionState::InTransaction | ConnectionState::InData
+                ConnectionState::Connecting
+                    | ConnectionState::InTransaction
+                    | ConnectionState::InData
             )
     }
 
@@ -199,10 +201,10 @@ impl Activity {
             owner_uid: self.owner.uid.map(crate::platform::wire_uid),
             server: self.server.clone(),
             state: inner.state,
-            in_flight: inner
-                .in_flight
-                .as_ref()
-                .map(|(operation, since)| InFlight { operation: operation.clone(), millis: millis(*since) }),
+            in_flight: inner.in_flight.as_ref().map(|(operation, since)| InFlight {
+                operation: operation.clone(),
+                millis: millis(*since),
+            }),
             age_millis: millis(self.opened),
             idle_millis: millis(inner.last_traffic),
             bytes_in: inner.bytes_in,
@@ -220,8 +222,20 @@ mod tests {
     #[test]
     fn follows_a_connection() {
         let totals = Arc::new(Totals::default());
-        let peer = Peer { pid: Some(7), uid: Some(crate::platform::test_user(1000)), gid: Some(1000) };
-        let a = Activity::new(Handle::new(9).unwrap(), peer, "mx:25".into(), "me".into(), 20, false, totals.clone());
+        let peer = Peer {
+            pid: Some(7),
+            uid: Some(crate::platform::test_user(1000)),
+            gid: Some(1000),
+        };
+        let a = Activity::new(
+            Handle::new(9).unwrap(),
+            peer,
+            "mx:25".into(),
+            "me".into(),
+            20,
+            false,
+            totals.clone(),
+        );
         assert!(a.is_busy());
         a.traffic(Direction::FromServer, b"220 hi\r\n");
         a.end(ConnectionState::Ready);
@@ -229,8 +243,14 @@ mod tests {
         a.begin("MAIL".into());
         a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n");
         let row = a.info();
-        assert_eq!(row.in_flight.as_ref().map(|f| f.operation.as_str()), Some("MAIL"));
-        assert_eq!((row.bytes_in, row.bytes_out, row.owner_uid), (8, 17, Some(1000)));
+        assert_eq!(
+            row.in_flight.as_ref().map(|f| f.operation.as_str()),
+            Some("MAIL")
+        );
+        assert_eq!(
+            (row.bytes_in, row.bytes_out, row.owner_uid),
+            (8, 17, Some(1000))
+        );
         a.end(ConnectionState::InTransaction);
         let d = a.detail();
         assert_eq!(d.info.last_reply_code, Some(220));

@@ -26,20 +26,30 @@ impl Handler<SendBatch> for SmtpSession {
 
     fn handle(&mut self, msg: SendBatch, ctx: &mut Self::Context) -> Self::Result {
         if msg.messages.is_empty() {
-            return Box::pin(std::future::ready(Err(Failure::InvalidArgument("an empty batch".into()))));
+            return Box::pin(std::future::ready(Err(Failure::InvalidArgument(
+                "an empty batch".into(),
+            ))));
         }
         let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
         let bytes: usize = msg.messages.iter().map(|m| m.data.len()).sum();
-        self.tap.activity().begin(format!("SENDBATCH ({} messages, {bytes} bytes)", msg.messages.len()));
+        self.tap.activity().begin(format!(
+            "SENDBATCH ({} messages, {bytes} bytes)",
+            msg.messages.len()
+        ));
         let step = Duration::from_secs(self.timeout_secs.into());
         self.spawn_op_within(ctx, Effect::FinalDot, None, async move {
             let mut client = match tokio::time::timeout(step, checkout.open()).await {
                 Ok(Ok((client, _))) => client,
                 Ok(Err(e)) => return (None, Err(e)),
-                Err(_) => return (None, Err(SmtpError::Io(std::io::ErrorKind::TimedOut.into()))),
+                Err(_) => {
+                    return (
+                        None,
+                        Err(SmtpError::Io(std::io::ErrorKind::TimedOut.into())),
+                    )
+                }
             };
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))

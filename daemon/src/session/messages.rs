@@ -3,7 +3,10 @@
 use crate::cache::AuthProof;
 use crate::smtp::{Route, TlsPlan};
 use actix::Message;
-use smtp32_protocol::{AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Command, Failure, OpenMode, Reply, SendReport};
+use smtp32_protocol::{
+    AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Command, Failure, OpenMode, Reply,
+    SendReport,
+};
 
 /// Connect (straight or through a SOCKS proxy), read the greeting and say
 /// EHLO/HELO, all under one timeout and cancel. Sent once, right after start.

@@ -94,7 +94,13 @@ pub struct SmtpSession {
 
 impl SmtpSession {
     /// A session for `handle`, owned by `owner`, not yet connected.
-    pub fn new(handle: Handle, owner: ClientId, registry: Arc<Registry>, tap: Arc<EventTap>, timeout_secs: u16) -> Self {
+    pub fn new(
+        handle: Handle,
+        owner: ClientId,
+        registry: Arc<Registry>,
+        tap: Arc<EventTap>,
+        timeout_secs: u16,
+    ) -> Self {
         SmtpSession {
             handle,
             owner,
@@ -145,16 +151,21 @@ impl SmtpSession {
     /// The idle timer fired: close the TCP connection, keep the handle.
     fn idle_expired(&mut self, ctx: &mut Context<Self>) {
         self.idle_timer = None;
-        let why = format!("closed by smtp32d after {} s idle (idle_timeout)", self.idle_secs);
+        let why = format!(
+            "closed by smtp32d after {} s idle (idle_timeout)",
+            self.idle_secs
+        );
         let Link::Ready(client) = std::mem::replace(&mut self.link, Link::Lost(why)) else {
             return;
         };
         tracing::debug!(handle = %self.handle, "idle timeout: closing the SMTP connection");
         self.tap.activity().set_state(ConnectionState::Closing);
         let activity = self.tap.activity().clone();
-        ctx.spawn(async move { tokio::time::timeout(CLOSE_QUIT_LIMIT, client.quit()).await }.into_actor(self).map(
-            move |_, _, _| activity.set_state(ConnectionState::Lost),
-        ));
+        ctx.spawn(
+            async move { tokio::time::timeout(CLOSE_QUIT_LIMIT, client.quit()).await }
+                .into_actor(self)
+                .map(move |_, _, _| activity.set_state(ConnectionState::Lost)),
+        );
     }
 
     /// The failure an operation gets when the connection is not idle.
@@ -214,7 +225,9 @@ impl SmtpSession {
         let guarded = async move {
             let timed = async move {
                 match limit {
-                    Some(secs) => tokio::time::timeout(Duration::from_secs(secs.into()), work).await.map_err(|_| secs),
+                    Some(secs) => tokio::time::timeout(Duration::from_secs(secs.into()), work)
+                        .await
+                        .map_err(|_| secs),
                     None => Ok(work.await),
                 }
             };
@@ -230,34 +243,38 @@ impl SmtpSession {
                 },
             }
         };
-        ctx.spawn(guarded.into_actor(self).map(move |(client, result), act, ctx| {
-            act.cancel = None;
-            act.link = match (client, &result) {
-                (Some(mut c), _) => {
-                    c.release_idle();
-                    Link::Ready(c)
-                }
-                (None, Err(f)) => Link::Lost(f.to_string()),
-                (None, Ok(_)) => Link::Lost("connection closed".into()),
-            };
-            let reply = match &result {
-                Ok(output) => output.reply(),
-                Err(f) => f.reply(),
-            };
-            let outcome = match (&act.link, &result) {
-                (Link::Lost(_), _) => Outcome::Lost,
-                (_, Ok(_)) => Outcome::Accepted,
-                (_, Err(_)) => Outcome::Refused,
-            };
-            if let (Effect::FinalDot, Some(r)) = (effect, act.reuse.as_deref_mut()) {
-                r.transactions = r.transactions.saturating_add(1);
-            }
-            let activity = act.tap.activity();
-            activity.end(phase::after(activity.state(), effect, outcome));
-            act.remember(reply);
-            act.arm_idle(ctx);
-            let _ = tx.send(result);
-        }));
+        ctx.spawn(
+            guarded
+                .into_actor(self)
+                .map(move |(client, result), act, ctx| {
+                    act.cancel = None;
+                    act.link = match (client, &result) {
+                        (Some(mut c), _) => {
+                            c.release_idle();
+                            Link::Ready(c)
+                        }
+                        (None, Err(f)) => Link::Lost(f.to_string()),
+                        (None, Ok(_)) => Link::Lost("connection closed".into()),
+                    };
+                    let reply = match &result {
+                        Ok(output) => output.reply(),
+                        Err(f) => f.reply(),
+                    };
+                    let outcome = match (&act.link, &result) {
+                        (Link::Lost(_), _) => Outcome::Lost,
+                        (_, Ok(_)) => Outcome::Accepted,
+                        (_, Err(_)) => Outcome::Refused,
+                    };
+                    if let (Effect::FinalDot, Some(r)) = (effect, act.reuse.as_deref_mut()) {
+                        r.transactions = r.transactions.saturating_add(1);
+                    }
+                    let activity = act.tap.activity();
+                    activity.end(phase::after(activity.state(), effect, outcome));
+                    act.remember(reply);
+                    act.arm_idle(ctx);
+                    let _ = tx.send(result);
+                }),
+        );
         Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
     }
 
@@ -273,7 +290,10 @@ impl SmtpSession {
         if !std::mem::take(&mut self.pending_status) {
             return;
         }
-        let frame = DaemonFrame::Event(Event::Connected { handle: self.handle, result });
+        let frame = DaemonFrame::Event(Event::Connected {
+            handle: self.handle,
+            result,
+        });
         let out = self.tap.outbound().clone();
         if let Err(tokio::sync::mpsc::error::TrySendError::Full(frame)) = out.try_send(frame) {
             actix_rt::spawn(async move {
@@ -420,7 +440,9 @@ impl Handler<Perform> for SmtpSession {
                     // The first command on a reused connection found it
                     // closed: no transaction began, so say it again anew.
                     Err(e) if resend.is_some() && Resend::applies(&e) => {
-                        let Some(resend) = resend else { return (None, Err(e)) };
+                        let Some(resend) = resend else {
+                            return (None, Err(e));
+                        };
                         client = match resend.reconnect().await {
                             Ok(c) => c,
                             Err(e) => return (None, Err(e)),
@@ -476,12 +498,14 @@ impl Handler<Quit> for SmtpSession {
                 self.tap.activity().set_state(ConnectionState::Closing);
                 let limit = Duration::from_secs(self.timeout_secs.into());
                 let (tx, rx) = oneshot::channel();
-                ctx.spawn(async move { tokio::time::timeout(limit, client.quit()).await }.into_actor(self).map(
-                    move |_, _, ctx| {
-                        ctx.stop();
-                        let _ = tx.send(Ok(()));
-                    },
-                ));
+                ctx.spawn(
+                    async move { tokio::time::timeout(limit, client.quit()).await }
+                        .into_actor(self)
+                        .map(move |_, _, ctx| {
+                            ctx.stop();
+                            let _ = tx.send(Ok(()));
+                        }),
+                );
                 Box::pin(async move { rx.await.unwrap_or(Ok(())) })
             }
             Link::Lost(_) => {

@@ -61,10 +61,17 @@ pub fn after(before: ConnectionState, effect: Effect, outcome: Outcome) -> Conne
 /// for one that ends it (RSET), `None` for the others.
 fn starts_transaction(cmd: &Command) -> Option<bool> {
     match cmd {
-        Command::Mail { .. } | Command::Send { .. } | Command::Soml { .. } | Command::Saml { .. } => Some(true),
+        Command::Mail { .. }
+        | Command::Send { .. }
+        | Command::Soml { .. }
+        | Command::Saml { .. } => Some(true),
         Command::Rset => Some(false),
         Command::Direct { line } => {
-            let verb = line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase();
+            let verb = line
+                .split([' ', ':'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
             match verb.as_str() {
                 "MAIL" | "SEND" | "SOML" | "SAML" => Some(true),
                 "RSET" => Some(false),
@@ -96,7 +103,13 @@ pub fn describe(op: &Operation) -> String {
             Command::Help { .. } => "HELP".into(),
             Command::Turn => "TURN".into(),
             // Only the verb: the rest may be anything, AUTH data included.
-            Command::Direct { line } => line.split(' ').next().unwrap_or("").chars().take(16).collect(),
+            Command::Direct { line } => line
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(16)
+                .collect(),
         },
         Operation::DataChunk(bytes) => format!("DATA chunk ({} bytes)", bytes.len()),
         Operation::DataEnd => "end of DATA".into(),
@@ -128,18 +141,29 @@ mod tests {
         let s = step(s, Operation::DataChunk(vec![1]), Outcome::Accepted);
         assert_eq!(s, InData);
         assert_eq!(step(s, Operation::DataEnd, Outcome::Refused), Ready);
-        assert_eq!(step(InTransaction, cmd(Command::Rset), Outcome::Accepted), Ready);
+        assert_eq!(
+            step(InTransaction, cmd(Command::Rset), Outcome::Accepted),
+            Ready
+        );
         assert_eq!(step(InData, cmd(Command::Noop), Outcome::Lost), Lost);
     }
 
     #[test]
     fn direct_lines_are_read_by_their_verb() {
         let direct = |l: &str| cmd(Command::Direct { line: l.into() });
-        assert_eq!(step(Ready, direct("mail from:<a@b>"), Outcome::Accepted), InTransaction);
-        assert_eq!(step(InTransaction, direct("RSET"), Outcome::Accepted), Ready);
+        assert_eq!(
+            step(Ready, direct("mail from:<a@b>"), Outcome::Accepted),
+            InTransaction
+        );
+        assert_eq!(
+            step(InTransaction, direct("RSET"), Outcome::Accepted),
+            Ready
+        );
         assert_eq!(step(Ready, direct("XCLIENT x"), Outcome::Accepted), Ready);
         assert_eq!(describe(&direct("AUTH PLAIN secret")), "AUTH");
-        assert!(opens_transaction(&Command::Saml { from: String::new() }));
+        assert!(opens_transaction(&Command::Saml {
+            from: String::new()
+        }));
         assert!(!opens_transaction(&Command::Rcpt { to: String::new() }));
     }
 }

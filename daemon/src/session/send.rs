@@ -25,18 +25,33 @@ impl Handler<SendMessage> for SmtpSession {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
-        let what = format!("SENDMSG ({} recipients, {} bytes)", msg.rcpts.len(), msg.data.len());
+        let what = format!(
+            "SENDMSG ({} recipients, {} bytes)",
+            msg.rcpts.len(),
+            msg.data.len()
+        );
         self.tap.activity().begin(what);
-        self.spawn_op(ctx, Effect::FinalDot, checkout, move |mut client| async move {
-            let result = client.send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref()).await;
-            (client, result)
-        })
+        self.spawn_op(
+            ctx,
+            Effect::FinalDot,
+            checkout,
+            move |mut client| async move {
+                let result = client
+                    .send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref())
+                    .await;
+                (client, result)
+            },
+        )
     }
 }
 
 impl OpOutput for Envelope {
     fn reply(&self) -> Option<&Reply> {
-        self.recipients.iter().rev().find(|r| r.is_positive()).or(Some(&self.mail))
+        self.recipients
+            .iter()
+            .rev()
+            .find(|r| r.is_positive())
+            .or(Some(&self.mail))
     }
 }
 
@@ -48,10 +63,17 @@ impl Handler<BeginMessage> for SmtpSession {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
-        let size = msg.size.map_or_else(|| "size unknown".into(), |n| format!("{n} bytes"));
-        self.tap.activity().begin(format!("SENDMSG envelope ({} recipients, {size})", msg.rcpts.len()));
+        let size = msg
+            .size
+            .map_or_else(|| "size unknown".into(), |n| format!("{n} bytes"));
+        self.tap.activity().begin(format!(
+            "SENDMSG envelope ({} recipients, {size})",
+            msg.rcpts.len()
+        ));
         self.spawn_op(ctx, Effect::Data, checkout, move |mut client| async move {
-            let result = client.begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit).await;
+            let result = client
+                .begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit)
+                .await;
             let envelope = result.map(|(mail, recipients)| Envelope { mail, recipients });
             (client, envelope)
         })

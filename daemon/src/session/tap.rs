@@ -37,7 +37,14 @@ impl EventTap {
         budget: Arc<ClientBudget>,
     ) -> EventTap {
         let handle = activity.handle();
-        EventTap { handle, enabled: AtomicBool::new(enabled), dropped: AtomicU64::new(0), out, activity, budget }
+        EventTap {
+            handle,
+            enabled: AtomicBool::new(enabled),
+            dropped: AtomicU64::new(0),
+            out,
+            activity,
+            budget,
+        }
     }
 
     /// Switches the copies on or off; takes effect with the next byte.
@@ -65,7 +72,11 @@ impl EventTap {
         }
         let bytes = format!("[smtp32d] {text}\r\n").into_bytes();
         let direction = Direction::FromServer;
-        let frame = DaemonFrame::Event(Event::Traffic { handle: self.handle, direction, bytes });
+        let frame = DaemonFrame::Event(Event::Traffic {
+            handle: self.handle,
+            direction,
+            bytes,
+        });
         if self.out.try_send(frame).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
@@ -93,7 +104,11 @@ impl TrafficTap for EventTap {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let frame = DaemonFrame::Event(Event::Traffic { handle: self.handle, direction, bytes: bytes.to_vec() });
+        let frame = DaemonFrame::Event(Event::Traffic {
+            handle: self.handle,
+            direction,
+            bytes: bytes.to_vec(),
+        });
         if self.out.try_send(frame).is_err() {
             self.budget.release(bytes.len());
             self.dropped.fetch_add(1, Ordering::Relaxed);

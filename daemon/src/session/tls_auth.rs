@@ -38,11 +38,16 @@ impl Handler<StartTls> for SmtpSession {
         }
         let activity = self.tap.activity().clone();
         activity.begin("STARTTLS".into());
-        self.spawn_op(ctx, Effect::Neutral, checkout, move |mut client| async move {
-            let result = client.starttls().await;
-            activity.set_tls(client.tls_description());
-            (client, result)
-        })
+        self.spawn_op(
+            ctx,
+            Effect::Neutral,
+            checkout,
+            move |mut client| async move {
+                let result = client.starttls().await;
+                activity.set_tls(client.tls_description());
+                (client, result)
+            },
+        )
     }
 }
 
@@ -51,7 +56,9 @@ impl SmtpSession {
     /// `msg` asks (same user, same secret), still open, and AUTH would be
     /// allowed on it now.
     fn auth_from_cache(&mut self, msg: &Authenticate) -> Option<Reply> {
-        let Link::Ready(client) = &mut self.link else { return None };
+        let Link::Ready(client) = &mut self.link else {
+            return None;
+        };
         let r = self.reuse.as_deref_mut()?;
         let proof = r.auth.as_ref()?;
         let allowed = client.is_tls() || msg.allow_cleartext;
@@ -70,7 +77,8 @@ impl Handler<Authenticate> for SmtpSession {
 
     fn handle(&mut self, msg: Authenticate, ctx: &mut Self::Context) -> Self::Result {
         if let Some(reply) = self.auth_from_cache(&msg) {
-            self.tap.note("AUTH answered from the reused connection, authenticated as asked");
+            self.tap
+                .note("AUTH answered from the reused connection, authenticated as asked");
             self.remember(Some(&reply));
             return Box::pin(std::future::ready(Ok(reply)));
         }
@@ -81,13 +89,22 @@ impl Handler<Authenticate> for SmtpSession {
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
         self.tap.activity().begin("AUTH".into());
-        let proof =
-            self.reuse.as_deref().map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
+        let proof = self
+            .reuse
+            .as_deref()
+            .map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
         let me = ctx.address();
-        let done = self.spawn_op(ctx, Effect::Neutral, checkout, move |mut client| async move {
-            let result = client.authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext).await;
-            (client, result)
-        });
+        let done = self.spawn_op(
+            ctx,
+            Effect::Neutral,
+            checkout,
+            move |mut client| async move {
+                let result = client
+                    .authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext)
+                    .await;
+                (client, result)
+            },
+        );
         Box::pin(async move {
             let result = done.await;
             if let (Ok(reply), Some((cache, user, secret))) = (&result, proof) {

@@ -160,7 +160,11 @@ impl TrafficLog {
                         t
                     }
                 };
-                TrafficLine { at_millis: e.at_millis, direction: e.direction, text }
+                TrafficLine {
+                    at_millis: e.at_millis,
+                    direction: e.direction,
+                    text,
+                }
             })
             .collect()
     }
@@ -213,7 +217,14 @@ impl TrafficLog {
         let cut = line.len() > MAX_LINE_BYTES;
         let kept = &line[..line.len().min(MAX_LINE_BYTES)];
         self.text.extend(kept);
-        self.push(Entry { at_millis, direction, kind: Kind::Text { len: kept.len() as u32, cut } });
+        self.push(Entry {
+            at_millis,
+            direction,
+            kind: Kind::Text {
+                len: kept.len() as u32,
+                cut,
+            },
+        });
     }
 
     fn client_text<'a>(&mut self, line: &'a [u8]) -> &'a [u8] {
@@ -252,11 +263,20 @@ impl TrafficLog {
         }
         self.content_at_line_start = bytes.ends_with(b"\r\n");
         let n = bytes.len() as u64;
-        if let Some(Entry { kind: Kind::Content(total), direction: Direction::ToServer, .. }) = self.entries.back_mut() {
+        if let Some(Entry {
+            kind: Kind::Content(total),
+            direction: Direction::ToServer,
+            ..
+        }) = self.entries.back_mut()
+        {
             *total += n;
             return;
         }
-        self.push(Entry { at_millis, direction: Direction::ToServer, kind: Kind::Content(n) });
+        self.push(Entry {
+            at_millis,
+            direction: Direction::ToServer,
+            kind: Kind::Content(n),
+        });
     }
 
     fn push(&mut self, entry: Entry) {
@@ -313,7 +333,10 @@ mod tests {
         log.record(S, b"235 ok\r\n", 0);
         log.record(C, b"MAIL FROM:<a@b>\r\n", 0);
         let all = texts(&log).join("|");
-        assert!(!all.contains("AGZv") && !all.contains("Zm9v") && !all.contains("c2Vj"), "{all}");
+        assert!(
+            !all.contains("AGZv") && !all.contains("Zm9v") && !all.contains("c2Vj"),
+            "{all}"
+        );
         assert!(all.ends_with("235 ok|MAIL FROM:<a@b>"), "{all}");
         assert_eq!(texts(&log)[0], "AUTH [redacted]");
     }
@@ -327,14 +350,27 @@ mod tests {
         log.record(C, b"more\r\n.\r\n", 0);
         log.record(S, b"250 queued\r\n", 0);
         log.record(C, b"QUIT\r\n", 0);
-        assert_eq!(texts(&log), ["DATA", "354 go", "[message data: 34 bytes]", "250 queued", "QUIT"]);
+        assert_eq!(
+            texts(&log),
+            [
+                "DATA",
+                "354 go",
+                "[message data: 34 bytes]",
+                "250 queued",
+                "QUIT"
+            ]
+        );
     }
 
     #[test]
     fn an_envelope_after_the_final_dot_is_logged_as_lines() {
         let mut log = TrafficLog::new();
         log.record(S, b"354 go\r\n", 0);
-        log.record(C, b"body\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n", 0);
+        log.record(
+            C,
+            b"body\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
+            0,
+        );
         log.record(S, b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n", 0);
         log.record(C, b"x\r\n", 0);
         log.record(C, b".\r\nQUIT\r\n", 0);

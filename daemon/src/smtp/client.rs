@@ -20,13 +20,13 @@ mod send;
 use super::redact;
 pub use dsn::DsnRequest;
 
+use super::read_buf::ReadBuffer;
+use super::reply::read_reply_with;
 use super::stream::SmtpStream;
 use super::tls::{TlsMode, TlsPlan};
-use super::reply::read_reply_with;
 use super::{validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
 use std::sync::Arc;
-use super::read_buf::ReadBuffer;
 use tokio::io::AsyncWriteExt;
 
 /// Read buffer size; a reply line is bounded well below it in practice.
@@ -84,7 +84,11 @@ pub struct SmtpClient {
 impl SmtpClient {
     /// [`SmtpClient::connect_with`] without TLS: cleartext from start to end
     /// (STARTTLS is then refused, for want of a configuration).
-    pub async fn connect(route: &Route, local: &str, tap: Arc<dyn TrafficTap>) -> Result<(SmtpClient, Reply), SmtpError> {
+    pub async fn connect(
+        route: &Route,
+        local: &str,
+        tap: Arc<dyn TrafficTap>,
+    ) -> Result<(SmtpClient, Reply), SmtpError> {
         Self::connect_with(route, local, TlsPlan::cleartext_only(), tap).await
     }
 
@@ -118,13 +122,18 @@ impl SmtpClient {
                 Ok(ehlo) => Ok((client, ehlo)),
                 Err(SmtpError::Refused(r)) => {
                     client.quit().await;
-                    Err(SmtpError::Tls(format!("the server refused STARTTLS: {}", r.to_wire_text())))
+                    Err(SmtpError::Tls(format!(
+                        "the server refused STARTTLS: {}",
+                        r.to_wire_text()
+                    )))
                 }
                 Err(e) => Err(e),
             },
             TlsMode::Required => {
                 client.quit().await;
-                Err(SmtpError::Tls("the server does not offer STARTTLS and the policy requires TLS".into()))
+                Err(SmtpError::Tls(
+                    "the server does not offer STARTTLS and the policy requires TLS".into(),
+                ))
             }
             _ => Ok((client, reply)),
         }
@@ -171,10 +180,14 @@ impl SmtpClient {
     /// the connection. A failed handshake is `Tls` and the connection is lost.
     pub async fn starttls(&mut self) -> Result<Reply, SmtpError> {
         if self.stream.get_ref().is_tls() {
-            return Err(SmtpError::TlsUnavailable("the connection is already encrypted".into()));
+            return Err(SmtpError::TlsUnavailable(
+                "the connection is already encrypted".into(),
+            ));
         }
         if !self.has_extension("STARTTLS") {
-            return Err(SmtpError::TlsUnavailable("the server does not offer STARTTLS".into()));
+            return Err(SmtpError::TlsUnavailable(
+                "the server does not offer STARTTLS".into(),
+            ));
         }
         let reply = self.exchange("STARTTLS").await?;
         if reply.code != 220 {
@@ -183,7 +196,9 @@ impl SmtpClient {
         // Bytes read past the 220 would be taken as if they came over TLS
         // (the CVE-2011-0411 injection): refuse them.
         if !self.stream.buffer().is_empty() {
-            return Err(SmtpError::Tls("the server sent data after its 220 to STARTTLS".into()));
+            return Err(SmtpError::Tls(
+                "the server sent data after its 220 to STARTTLS".into(),
+            ));
         }
         let tcp = self
             .stream
@@ -292,11 +307,19 @@ impl SmtpClient {
         }
         let ehlo = refuse_negative(ehlo)?;
         self.esmtp = true;
-        self.keywords = ehlo.lines.iter().skip(1).filter_map(|l| keyword_line(l)).collect();
+        self.keywords = ehlo
+            .lines
+            .iter()
+            .skip(1)
+            .filter_map(|l| keyword_line(l))
+            .collect();
         self.caps = SendCaps {
             pipelining: self.has_extension("PIPELINING"),
             size: self.has_extension("SIZE"),
-            size_limit: self.extension("SIZE").and_then(|p| p.trim().parse().ok()).filter(|&n| n > 0),
+            size_limit: self
+                .extension("SIZE")
+                .and_then(|p| p.trim().parse().ok())
+                .filter(|&n| n > 0),
             smtputf8: self.has_extension("SMTPUTF8"),
             eightbitmime: self.has_extension("8BITMIME"),
             bdat: self.has_extension("CHUNKING") && self.has_extension("PIPELINING"),
@@ -343,7 +366,9 @@ impl SmtpClient {
             Poll::Pending => return Ok(()),
             Poll::Ready(Err(e)) => return Err(SmtpError::Io(e)),
             Poll::Ready(Ok([])) => return Err(SmtpError::Closed),
-            Poll::Ready(Ok(waiting)) => waiting[..waiting.len().min(UNSOLICITED_QUOTE_BYTES)].to_vec(),
+            Poll::Ready(Ok(waiting)) => {
+                waiting[..waiting.len().min(UNSOLICITED_QUOTE_BYTES)].to_vec()
+            }
         };
         self.tap.traffic(Direction::FromServer, &stray);
         Err(SmtpError::BadReply(format!(
@@ -382,7 +407,8 @@ impl SmtpClient {
         if self.out.is_empty() {
             return Ok(());
         }
-        self.tap.traffic(Direction::ToServer, shown.unwrap_or(&self.out));
+        self.tap
+            .traffic(Direction::ToServer, shown.unwrap_or(&self.out));
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
         self.written_at = Some(std::time::Instant::now());
@@ -428,7 +454,9 @@ impl SmtpClient {
 pub fn check_local_name(local: &str) -> Result<(), SmtpError> {
     validate_arg("local name", local)?;
     if local.is_empty() || local.contains([' ', '\t']) {
-        return Err(SmtpError::InvalidArgument("local name must be one non-empty word".into()));
+        return Err(SmtpError::InvalidArgument(
+            "local name must be one non-empty word".into(),
+        ));
     }
     Ok(())
 }

@@ -31,7 +31,11 @@ pub fn command_line(cmd: &Command) -> Result<String, SmtpError> {
             // Checked before the blank test: "\r\n" is blank, and refused all the same.
             Some(topic) => {
                 validate_arg("help topic", topic)?;
-                Ok(if is_blank(topic) { "HELP".into() } else { format!("HELP {topic}") })
+                Ok(if is_blank(topic) {
+                    "HELP".into()
+                } else {
+                    format!("HELP {topic}")
+                })
             }
             None => Ok("HELP".into()),
         },
@@ -243,8 +247,18 @@ mod tests {
             "help topic contains",
         );
         // Blank, yet a line break: refused like any other, never sent as a bare HELP.
-        rejected(Command::Help { topic: Some("\r\n".into()) }, "help topic contains");
-        assert_eq!(line(Command::Help { topic: Some("  ".into()) }), "HELP");
+        rejected(
+            Command::Help {
+                topic: Some("\r\n".into()),
+            },
+            "help topic contains",
+        );
+        assert_eq!(
+            line(Command::Help {
+                topic: Some("  ".into())
+            }),
+            "HELP"
+        );
     }
 
     #[test]

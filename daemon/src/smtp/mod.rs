@@ -174,8 +174,14 @@ mod tests {
             Failure::InvalidArgument("a".into())
         );
         assert_eq!(
-            Failure::from(SmtpError::Proxy { stage: ProxyStage::Connect, reason: "r".into() }),
-            Failure::Proxy { stage: ProxyStage::Connect, reason: "r".into() }
+            Failure::from(SmtpError::Proxy {
+                stage: ProxyStage::Connect,
+                reason: "r".into()
+            }),
+            Failure::Proxy {
+                stage: ProxyStage::Connect,
+                reason: "r".into()
+            }
         );
     }
 }

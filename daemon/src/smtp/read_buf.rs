@@ -23,7 +23,9 @@ thread_local! {
 
 /// A zeroed-once buffer of `capacity` bytes, from the pool when it has one.
 fn take_buffer(capacity: usize) -> Vec<u8> {
-    POOL.with(|p| p.borrow_mut().pop()).filter(|b| b.len() == capacity).unwrap_or_else(|| vec![0; capacity])
+    POOL.with(|p| p.borrow_mut().pop())
+        .filter(|b| b.len() == capacity)
+        .unwrap_or_else(|| vec![0; capacity])
 }
 
 fn give_back(buf: Vec<u8>) {
@@ -51,7 +53,13 @@ pub struct ReadBuffer<S> {
 impl<S> ReadBuffer<S> {
     /// A reader that reads up to `capacity` bytes at a time; nothing is allocated yet.
     pub fn with_capacity(capacity: usize, inner: S) -> Self {
-        ReadBuffer { inner, buf: Vec::new(), pos: 0, filled: 0, capacity: capacity.max(1) }
+        ReadBuffer {
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            filled: 0,
+            capacity: capacity.max(1),
+        }
     }
 
     /// The stream underneath.
@@ -106,7 +114,11 @@ impl<S: AsyncRead + Unpin> AsyncBufRead for ReadBuffer<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ReadBuffer<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let available = ready!(self.as_mut().poll_fill_buf(cx))?;
         let n = available.len().min(out.remaining());
         out.put_slice(&available[..n]);
@@ -116,7 +128,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadBuffer<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for ReadBuffer<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
@@ -146,7 +162,11 @@ mod tests {
         assert_eq!(r.fill_buf().await.unwrap(), b"354 ");
         r.consume(2);
         r.release_if_empty();
-        assert_eq!((r.held(), r.buffer()), (4, &b"4 "[..]), "unread bytes are kept");
+        assert_eq!(
+            (r.held(), r.buffer()),
+            (4, &b"4 "[..]),
+            "unread bytes are kept"
+        );
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).await.unwrap();
         assert_eq!(rest, b"4 go\r\n");

@@ -30,7 +30,9 @@ pub fn for_log(line: &str, in_auth_exchange: bool) -> Cow<'_, str> {
         return Cow::Borrowed("***");
     }
     match auth_line(line).filter(|_| is_auth(line)) {
-        Some(shown) => Cow::Owned(String::from_utf8_lossy(shown.strip_suffix(b"\r\n").unwrap_or(&shown)).into_owned()),
+        Some(shown) => Cow::Owned(
+            String::from_utf8_lossy(shown.strip_suffix(b"\r\n").unwrap_or(&shown)).into_owned(),
+        ),
         None => Cow::Borrowed(line),
     }
 }
@@ -41,11 +43,22 @@ mod tests {
 
     #[test]
     fn auth_lines_keep_the_mechanism_and_lose_the_data() {
-        assert!(is_auth("AUTH PLAIN AGJvYgBzM2NyM3Q=") && is_auth("auth login") && !is_auth("AUTHX y"));
-        assert_eq!(auth_line("AUTH PLAIN AGJvYgBzM2NyM3Q=").unwrap(), b"AUTH PLAIN ***\r\n");
-        assert_eq!(auth_line("auth xoauth2 dXNlcj1h"), Some(b"AUTH xoauth2 ***\r\n".to_vec()));
+        assert!(
+            is_auth("AUTH PLAIN AGJvYgBzM2NyM3Q=") && is_auth("auth login") && !is_auth("AUTHX y")
+        );
+        assert_eq!(
+            auth_line("AUTH PLAIN AGJvYgBzM2NyM3Q=").unwrap(),
+            b"AUTH PLAIN ***\r\n"
+        );
+        assert_eq!(
+            auth_line("auth xoauth2 dXNlcj1h"),
+            Some(b"AUTH xoauth2 ***\r\n".to_vec())
+        );
         assert_eq!(auth_line("AUTH LOGIN"), None);
-        assert_eq!(for_log("AUTH PLAIN AGJvYgBzM2NyM3Q=", false), "AUTH PLAIN ***");
+        assert_eq!(
+            for_log("AUTH PLAIN AGJvYgBzM2NyM3Q=", false),
+            "AUTH PLAIN ***"
+        );
         assert_eq!(for_log("AUTH LOGIN", false), "AUTH LOGIN");
         assert_eq!(for_log("czNjcjN0", true), "***");
         assert_eq!(for_log("ETRN example.org", false), "ETRN example.org");

@@ -35,10 +35,18 @@ impl SmtpStream {
 
     /// For the admin view: `TLSv1_3 TLS13_AES_256_GCM_SHA384`, `None` when not encrypted.
     pub fn tls_description(&self) -> Option<String> {
-        let SmtpStream::Tls(tls) = self else { return None };
+        let SmtpStream::Tls(tls) = self else {
+            return None;
+        };
         let (_, conn) = tls.get_ref();
-        let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
-        let suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite())).unwrap_or_default();
+        let version = conn
+            .protocol_version()
+            .map(|v| format!("{v:?}"))
+            .unwrap_or_default();
+        let suite = conn
+            .negotiated_cipher_suite()
+            .map(|s| format!("{:?}", s.suite()))
+            .unwrap_or_default();
         Some(format!("{version} {suite}").trim().to_string())
     }
 
@@ -57,7 +65,12 @@ impl SmtpStream {
         // SAFETY: `fd` is an open socket owned by `self` for the whole call,
         // and `byte` is a valid one-byte buffer; MSG_PEEK leaves the data queued.
         let n = unsafe {
-            libc::recv(fd, (&mut byte as *mut u8).cast(), 1, libc::MSG_PEEK | libc::MSG_DONTWAIT)
+            libc::recv(
+                fd,
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
         };
         n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
     }
@@ -77,11 +90,18 @@ impl SmtpStream {
 }
 
 fn detached() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the connection was lost in the TLS handshake")
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the connection was lost in the TLS handshake",
+    )
 }
 
 impl AsyncRead for SmtpStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             SmtpStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -91,7 +111,11 @@ impl AsyncRead for SmtpStream {
 }
 
 impl AsyncWrite for SmtpStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             SmtpStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

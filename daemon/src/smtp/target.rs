@@ -31,7 +31,10 @@ impl Target {
                 return Err(invalid("smtps:// takes no ?tls= (it is always TLS)"));
             }
             let endpoint = Endpoint::parse_with_default(rest, SMTPS_PORT)?;
-            return Ok(Target { endpoint, tls: Some(TlsMode::Implicit) });
+            return Ok(Target {
+                endpoint,
+                tls: Some(TlsMode::Implicit),
+            });
         }
         if let Some(rest) = strip_scheme(text, "smtp://") {
             let (host, query) = match rest.split_once('?') {
@@ -43,28 +46,40 @@ impl Target {
             return Ok(Target { endpoint, tls });
         }
         if text.contains("://") {
-            return Err(invalid(&format!("unknown scheme in {text:?} (use smtp:// or smtps://)")));
+            return Err(invalid(&format!(
+                "unknown scheme in {text:?} (use smtp:// or smtps://)"
+            )));
         }
-        Ok(Target { endpoint: Endpoint::parse(text)?, tls: None })
+        Ok(Target {
+            endpoint: Endpoint::parse(text)?,
+            tls: None,
+        })
     }
 }
 
 /// The rest of `text` after `scheme`, compared without regard to case.
 fn strip_scheme<'a>(text: &'a str, scheme: &str) -> Option<&'a str> {
     let head = text.get(..scheme.len())?;
-    head.eq_ignore_ascii_case(scheme).then(|| &text[scheme.len()..])
+    head.eq_ignore_ascii_case(scheme)
+        .then(|| &text[scheme.len()..])
 }
 
 /// `tls=none`, `tls=opportunistic` or `tls=required`, nothing else.
 fn parse_query(query: &str) -> Result<TlsMode, SmtpError> {
     match query.split_once('=') {
-        Some((key, value)) if key.eq_ignore_ascii_case("tls") => match value.to_ascii_lowercase().as_str() {
-            "none" => Ok(TlsMode::None),
-            "opportunistic" => Ok(TlsMode::Opportunistic),
-            "required" => Ok(TlsMode::Required),
-            _ => Err(invalid(&format!("tls={value} is not none, opportunistic or required"))),
-        },
-        _ => Err(invalid(&format!("unknown query {query:?} (only ?tls=none|opportunistic|required)"))),
+        Some((key, value)) if key.eq_ignore_ascii_case("tls") => {
+            match value.to_ascii_lowercase().as_str() {
+                "none" => Ok(TlsMode::None),
+                "opportunistic" => Ok(TlsMode::Opportunistic),
+                "required" => Ok(TlsMode::Required),
+                _ => Err(invalid(&format!(
+                    "tls={value} is not none, opportunistic or required"
+                ))),
+            }
+        }
+        _ => Err(invalid(&format!(
+            "unknown query {query:?} (only ?tls=none|opportunistic|required)"
+        ))),
     }
 }
 
@@ -85,19 +100,36 @@ mod tests {
 
     fn rejected(text: &str, needle: &str) {
         match Target::parse(text) {
-            Err(SmtpError::InvalidArgument(why)) => assert!(why.contains(needle), "{text:?}: {why:?}"),
+            Err(SmtpError::InvalidArgument(why)) => {
+                assert!(why.contains(needle), "{text:?}: {why:?}")
+            }
             other => panic!("{text:?} gave {other:?}"),
         }
     }
 
     #[test]
     fn schemes_choose_port_and_policy() {
-        assert_eq!(ok("smtps://mail.example"), ("mail.example".into(), 465, Some(TlsMode::Implicit)));
-        assert_eq!(ok("SMTPS://[::1]:4465"), ("::1".into(), 4465, Some(TlsMode::Implicit)));
+        assert_eq!(
+            ok("smtps://mail.example"),
+            ("mail.example".into(), 465, Some(TlsMode::Implicit))
+        );
+        assert_eq!(
+            ok("SMTPS://[::1]:4465"),
+            ("::1".into(), 4465, Some(TlsMode::Implicit))
+        );
         assert_eq!(ok("smtp://mail.example"), ("mail.example".into(), 25, None));
-        assert_eq!(ok("smtp://h:587?tls=required"), ("h".into(), 587, Some(TlsMode::Required)));
-        assert_eq!(ok("smtp://h?tls=Opportunistic"), ("h".into(), 25, Some(TlsMode::Opportunistic)));
-        assert_eq!(ok("smtp://127.0.0.1:2525?tls=none"), ("127.0.0.1".into(), 2525, Some(TlsMode::None)));
+        assert_eq!(
+            ok("smtp://h:587?tls=required"),
+            ("h".into(), 587, Some(TlsMode::Required))
+        );
+        assert_eq!(
+            ok("smtp://h?tls=Opportunistic"),
+            ("h".into(), 25, Some(TlsMode::Opportunistic))
+        );
+        assert_eq!(
+            ok("smtp://127.0.0.1:2525?tls=none"),
+            ("127.0.0.1".into(), 2525, Some(TlsMode::None))
+        );
         assert_eq!(ok("h:2525"), ("h".into(), 2525, None));
         assert_eq!(ok("[::1]:26"), ("::1".into(), 26, None));
     }

@@ -12,12 +12,12 @@
 //! changes `[tls]` builds a new one.
 
 use super::SmtpError;
-use serde::Deserialize;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{ring, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
@@ -90,12 +90,19 @@ pub struct TlsPlan {
 impl TlsPlan {
     /// A plan that never does TLS and has no configuration (STARTTLS then fails).
     pub fn cleartext_only() -> TlsPlan {
-        TlsPlan { mode: TlsMode::None, context: None, host: String::new() }
+        TlsPlan {
+            mode: TlsMode::None,
+            context: None,
+            host: String::new(),
+        }
     }
 
     /// Runs the TLS handshake over `tcp`, verifying the server for `self.host`.
     pub async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream<TcpStream>, SmtpError> {
-        let context = self.context.as_ref().ok_or_else(|| SmtpError::Tls("TLS is not configured".into()))?;
+        let context = self
+            .context
+            .as_ref()
+            .ok_or_else(|| SmtpError::Tls("TLS is not configured".into()))?;
         context.connect(&self.host, tcp).await
     }
 }
@@ -131,13 +138,18 @@ impl TlsContext {
         roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
         for path in &settings.ca_files {
             for cert in read_pem_certificates(path)? {
-                roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
-        let verifying = builder.clone().with_root_certificates(roots).with_no_client_auth();
+        let verifying = builder
+            .clone()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let unverified = builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
@@ -145,15 +157,27 @@ impl TlsContext {
         Ok(TlsContext {
             verifying: Arc::new(verifying),
             unverified: Arc::new(unverified),
-            skip_verify_hosts: settings.insecure_skip_verify_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            skip_verify_hosts: settings
+                .insecure_skip_verify_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
         })
     }
 
     /// The TLS handshake with `host` over `tcp`; any failure is `SmtpError::Tls`.
-    pub async fn connect(&self, host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, SmtpError> {
+    pub async fn connect(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<TlsStream<TcpStream>, SmtpError> {
         let name = ServerName::try_from(host.to_owned())
             .map_err(|_| SmtpError::Tls(format!("{host:?} is not a valid TLS server name")))?;
-        let config = if self.skip_verify_hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
+        let config = if self
+            .skip_verify_hosts
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
+        {
             self.unverified.clone()
         } else {
             self.verifying.clone()
@@ -177,14 +201,20 @@ fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, St
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate in the file", path.display()));
+        return Err(format!(
+            "{}: no PEM certificate in the file",
+            path.display()
+        ));
     }
     Ok(certs)
 }
 
 /// The rustls error inside an I/O error, for a readable reason.
 fn tls_cause(e: &std::io::Error) -> String {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
         Some(tls) => tls.to_string(),
         None => e.to_string(),
     }
@@ -212,7 +242,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -221,7 +256,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

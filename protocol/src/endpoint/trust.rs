@@ -107,7 +107,17 @@ impl Uids {
 
 impl fmt::Display for Uids {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<String> = self.0.iter().map(|u| if *u == 0 { "0 (root)".into() } else { u.to_string() }).collect();
+        let names: Vec<String> = self
+            .0
+            .iter()
+            .map(|u| {
+                if *u == 0 {
+                    "0 (root)".into()
+                } else {
+                    u.to_string()
+                }
+            })
+            .collect();
         f.write_str(&names.join(" or "))
     }
 }
@@ -124,7 +134,11 @@ impl TrustedSocket {
     pub fn check_daemon(&self, uid: Option<u32>) -> Result<(), TrustError> {
         match uid {
             Some(uid) if self.daemon_uids.contains(uid) => Ok(()),
-            Some(uid) => Err(TrustError::Daemon { path: self.path.clone(), uid, expected: self.daemon_uids.clone() }),
+            Some(uid) => Err(TrustError::Daemon {
+                path: self.path.clone(),
+                uid,
+                expected: self.daemon_uids.clone(),
+            }),
             None => Err(TrustError::UnknownDaemon(self.path.clone())),
         }
     }
@@ -165,22 +179,36 @@ pub fn check_socket_path(path: &Path) -> Result<TrustedSocket, TrustError> {
     let folder = check_folder(&dir, &Uids::of(&[me, 0]), system_folder_owner(&dir))?;
     let trusted = Uids::of(&[me, 0, folder]);
     if !trusted.contains(socket.uid()) {
-        return Err(TrustError::Owner { path: path.to_path_buf(), owner: socket.uid(), expected: trusted });
+        return Err(TrustError::Owner {
+            path: path.to_path_buf(),
+            owner: socket.uid(),
+            expected: trusted,
+        });
     }
-    Ok(TrustedSocket { path: path.to_path_buf(), daemon_uids: trusted })
+    Ok(TrustedSocket {
+        path: path.to_path_buf(),
+        daemon_uids: trusted,
+    })
 }
 
 /// Without uids there is nothing to check here; the platform's own rules apply.
 #[cfg(not(unix))]
 pub fn check_socket_path(path: &Path) -> Result<TrustedSocket, TrustError> {
-    Ok(TrustedSocket { path: path.to_path_buf(), daemon_uids: Uids::of(&[effective_uid()]) })
+    Ok(TrustedSocket {
+        path: path.to_path_buf(),
+        daemon_uids: Uids::of(&[effective_uid()]),
+    })
 }
 
 /// Checks that `dir` is a real folder (not a link) owned by one of `owners`
 /// (or by `extra_owner`), that neither its group nor others may write;
 /// returns its owner. The daemon uses it for the folder it binds in.
 #[cfg(unix)]
-pub fn check_folder(dir: &Path, owners: &Uids, extra_owner: Option<u32>) -> Result<u32, TrustError> {
+pub fn check_folder(
+    dir: &Path,
+    owners: &Uids,
+    extra_owner: Option<u32>,
+) -> Result<u32, TrustError> {
     use std::os::unix::fs::MetadataExt;
     let meta = lstat(dir)?;
     if !meta.file_type().is_dir() {
@@ -188,14 +216,26 @@ pub fn check_folder(dir: &Path, owners: &Uids, extra_owner: Option<u32>) -> Resu
     }
     let owner = meta.uid();
     if !owners.contains(owner) && extra_owner != Some(owner) {
-        return Err(TrustError::Owner { path: dir.to_path_buf(), owner, expected: owners.clone() });
+        return Err(TrustError::Owner {
+            path: dir.to_path_buf(),
+            owner,
+            expected: owners.clone(),
+        });
     }
     let mode = meta.mode() & 0o7777;
     if mode & 0o002 != 0 {
-        return Err(TrustError::Writable { path: dir.to_path_buf(), mode, who: "every user" });
+        return Err(TrustError::Writable {
+            path: dir.to_path_buf(),
+            mode,
+            who: "every user",
+        });
     }
     if mode & 0o020 != 0 {
-        return Err(TrustError::Writable { path: dir.to_path_buf(), mode, who: "its group" });
+        return Err(TrustError::Writable {
+            path: dir.to_path_buf(),
+            mode,
+            who: "its group",
+        });
     }
     Ok(owner)
 }
@@ -225,7 +265,10 @@ fn system_folder_owner(dir: &Path) -> Option<u32> {
 
 #[cfg(unix)]
 fn lstat(path: &Path) -> Result<std::fs::Metadata, TrustError> {
-    std::fs::symlink_metadata(path).map_err(|source| TrustError::Io { path: path.to_path_buf(), source })
+    std::fs::symlink_metadata(path).map_err(|source| TrustError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(unix)]
@@ -243,7 +286,11 @@ fn wrong_kind(path: &Path, meta: &std::fs::Metadata, wanted: &'static str) -> Tr
     } else {
         "a special file"
     };
-    TrustError::WrongKind { path: path.to_path_buf(), found, wanted }
+    TrustError::WrongKind {
+        path: path.to_path_buf(),
+        found,
+        wanted,
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -266,8 +313,14 @@ mod tests {
         trusted.check_daemon(Some(effective_uid())).unwrap();
         trusted.check_daemon(Some(0)).unwrap();
         let stranger = effective_uid() + 4242;
-        let err = trusted.check_daemon(Some(stranger)).unwrap_err().to_string();
-        assert!(err.contains(&stranger.to_string()) && err.contains(&path.display().to_string()), "{err}");
+        let err = trusted
+            .check_daemon(Some(stranger))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&stranger.to_string()) && err.contains(&path.display().to_string()),
+            "{err}"
+        );
         assert!(trusted.check_daemon(None).is_err());
     }
 
@@ -276,7 +329,11 @@ mod tests {
         let dir = private_dir();
         let path = dir.path().join("s");
         let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        for (mode, who) in [(0o777, "every user"), (0o1777, "every user"), (0o770, "its group")] {
+        for (mode, who) in [
+            (0o777, "every user"),
+            (0o1777, "every user"),
+            (0o770, "its group"),
+        ] {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode)).unwrap();
             let err = check_socket_path(&path).unwrap_err().to_string();
             assert!(err.contains(who), "{mode:o}: {err}");
@@ -294,14 +351,19 @@ mod tests {
         assert!(err.contains("symbolic link"), "{err}");
         let file = dir.path().join("file");
         std::fs::write(&file, b"x").unwrap();
-        assert!(check_socket_path(&file).unwrap_err().to_string().contains("regular file"));
+        assert!(check_socket_path(&file)
+            .unwrap_err()
+            .to_string()
+            .contains("regular file"));
         // A linked folder is refused too.
         let inner = private_dir();
         let sock = inner.path().join("s");
         let _l2 = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let linked_dir = dir.path().join("d");
         std::os::unix::fs::symlink(inner.path(), &linked_dir).unwrap();
-        let err = check_socket_path(&linked_dir.join("s")).unwrap_err().to_string();
+        let err = check_socket_path(&linked_dir.join("s"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("symbolic link"), "{err}");
     }
 }

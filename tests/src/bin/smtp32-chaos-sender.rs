@@ -65,15 +65,26 @@ fn main() {
 
 type Failed = (&'static str, ReturnCode);
 
-fn send(client: &smtp32::Client, conn: &mut Option<Connection>, host: &str, message: &[u8]) -> Result<(), Failed> {
+fn send(
+    client: &smtp32::Client,
+    conn: &mut Option<Connection>,
+    host: &str,
+    message: &[u8],
+) -> Result<(), Failed> {
     if conn.is_none() {
-        let c = client.helo(host, smtp32_tests::session::LOCAL, None).map_err(|e| ("helo", e.code()))?;
+        let c = client
+            .helo(host, smtp32_tests::session::LOCAL, None)
+            .map_err(|e| ("helo", e.code()))?;
         c.set_timeout(2).map_err(|e| ("helo", e.code()))?;
         *conn = Some(c);
     }
-    let Some(c) = conn.as_ref() else { unreachable!() };
-    c.mail("chaos@sender.test").map_err(|e| ("mail", e.code()))?;
-    c.rcpt("sink@receiver.test").map_err(|e| ("rcpt", e.code()))?;
+    let Some(c) = conn.as_ref() else {
+        unreachable!()
+    };
+    c.mail("chaos@sender.test")
+        .map_err(|e| ("mail", e.code()))?;
+    c.rcpt("sink@receiver.test")
+        .map_err(|e| ("rcpt", e.code()))?;
     c.data_buf(message).map_err(|e| ("data", e.code()))?;
     c.data_end().map_err(|e| ("dot", e.code()))?;
     Ok(())

@@ -104,7 +104,11 @@ fn c_abi_restart(host: &str, stall_host: &str) {
 
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
-    assert_eq!(line.trim(), "restarted", "the test says when the new daemon serves");
+    assert_eq!(
+        line.trim(),
+        "restarted",
+        "the test says when the new daemon serves"
+    );
     inflight.join().expect("in-flight call thread");
     say(&format!("OLD {}", ffi::smtp_noop(old)));
     let (rc, new) = open(host);

@@ -45,7 +45,11 @@ fn plant(dir: &Path) {
     std::fs::create_dir_all(dir).expect("make the folder");
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).expect("chmod 0777");
     let listener = UnixListener::bind(dir.join("smtp32d.sock")).expect("bind the planted socket");
-    std::fs::set_permissions(dir.join("smtp32d.sock"), std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    std::fs::set_permissions(
+        dir.join("smtp32d.sock"),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .expect("chmod");
     let (connections, bytes) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (c, b) = (connections.clone(), bytes.clone());
     std::thread::spawn(move || {
@@ -63,7 +67,11 @@ fn plant(dir: &Path) {
     });
     say("READY");
     wait_for_stdin_to_close();
-    say(&format!("CONNECTIONS {} BYTES {}", connections.load(Ordering::SeqCst), bytes.load(Ordering::SeqCst)));
+    say(&format!(
+        "CONNECTIONS {} BYTES {}",
+        connections.load(Ordering::SeqCst),
+        bytes.load(Ordering::SeqCst)
+    ));
 }
 
 fn open_many(socket: &Path, host: &str, clients: usize, each: usize) {

@@ -19,7 +19,9 @@ use std::time::Duration;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("use-handle") if args.len() == 4 => use_handle(Path::new(&args[2]), args[3].parse().expect("handle")),
+        Some("use-handle") if args.len() == 4 => {
+            use_handle(Path::new(&args[2]), args[3].parse().expect("handle"))
+        }
         Some("hold") if args.len() == 4 => hold(Path::new(&args[2]), &args[3]),
         Some("send") if args.len() == 4 => send(Path::new(&args[2]), &args[3]),
         _ => {
@@ -32,7 +34,13 @@ fn main() {
 fn use_handle(socket: &Path, raw_handle: u32) {
     let handle = Handle::new(raw_handle).expect("non-zero handle");
     let mut raw = RawClient::connect_hello(socket);
-    let response = raw.request(Request::Command { handle, command: Command::Noop }, Duration::from_secs(10));
+    let response = raw.request(
+        Request::Command {
+            handle,
+            command: Command::Noop,
+        },
+        Duration::from_secs(10),
+    );
     println!("RAW {response:?}");
     std::env::set_var("SMTP32_SOCKET", socket);
     let code = smtp32::ffi::smtp_noop(raw_handle);
@@ -49,8 +57,15 @@ fn hold(socket: &Path, host: &str) {
     let in_data = client.helo(host, local, None).expect("helo 3");
     in_data.mail("a@a.test").expect("mail 3");
     in_data.rcpt("b@b.test").expect("rcpt 3");
-    in_data.data_buf(b"Subject: half a message\r\n\r\nand then the client dies").expect("data_buf 3");
-    println!("READY {} {} {}", idle.handle(), envelope.handle(), in_data.handle());
+    in_data
+        .data_buf(b"Subject: half a message\r\n\r\nand then the client dies")
+        .expect("data_buf 3");
+    println!(
+        "READY {} {} {}",
+        idle.handle(),
+        envelope.handle(),
+        in_data.handle()
+    );
     std::io::stdout().flush().unwrap();
     // Hold everything open until killed.
     let mut buf = Vec::new();
@@ -59,7 +74,9 @@ fn hold(socket: &Path, host: &str) {
 
 fn send(socket: &Path, host: &str) {
     let client = smtp32::Client::connect(socket).expect("connect to the daemon");
-    let conn = client.helo(host, smtp32_tests::session::LOCAL, None).expect("helo");
+    let conn = client
+        .helo(host, smtp32_tests::session::LOCAL, None)
+        .expect("helo");
     let chunks: [&[u8]; 1] = [b"Subject: from the helper\r\n\r\nhello\r\n"];
     let reply = smtp32_tests::session::send_message(&conn, "a@a.test", &["b@b.test"], &chunks);
     conn.quit().expect("quit");

@@ -56,15 +56,16 @@ impl Aiosmtpd {
     fn launch(auth: Option<(&str, &str)>) -> Aiosmtpd {
         let python = venv_python();
         let script = crate_dir().join("peers/store_server.py");
-        let dir = tempfile::Builder::new().prefix("aiosmtpd-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("aiosmtpd-")
+            .tempdir()
+            .expect("tempdir");
         let store = dir.path().join("store");
         std::fs::create_dir(&store).expect("create store dir");
         let stderr_path = dir.path().join("stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut cmd = Command::new(&python);
-        cmd.arg("-u")
-            .arg(&script)
-            .arg(&store);
+        cmd.arg("-u").arg(&script).arg(&store);
         if let Some((user, password)) = auth {
             cmd.arg("--auth").arg(format!("{user}:{password}"));
         }
@@ -91,10 +92,17 @@ impl Aiosmtpd {
             Ok(line) => line,
             Err(_) => {
                 child.kill();
-                panic!("aiosmtpd did not print READY within {READY_DEADLINE:?}; stderr: {}", read_log(&stderr_path));
+                panic!(
+                    "aiosmtpd did not print READY within {READY_DEADLINE:?}; stderr: {}",
+                    read_log(&stderr_path)
+                );
             }
         };
-        let port: u16 = match line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()) {
+        let port: u16 = match line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+        {
             Some(p) => p,
             None => {
                 let status = child.wait_exit(Duration::from_secs(2));
@@ -104,7 +112,11 @@ impl Aiosmtpd {
                 );
             }
         };
-        Aiosmtpd { child, addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)), dir }
+        Aiosmtpd {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            dir,
+        }
     }
 
     /// The address the server listens on.
@@ -176,5 +188,6 @@ fn child_stdout(child: &mut ChildGuard) -> std::process::ChildStdout {
 }
 
 fn read_log(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()))
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| format!("<cannot read {}: {e}>", path.display()))
 }

@@ -36,12 +36,24 @@ impl BlackHole {
             let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
             let rc = libc::bind(fd, (&sa as *const libc::sockaddr_in).cast(), len);
             assert_eq!(rc, 0, "bind: {}", std::io::Error::last_os_error());
-            assert_eq!(libc::listen(fd, 0), 0, "listen: {}", std::io::Error::last_os_error());
+            assert_eq!(
+                libc::listen(fd, 0),
+                0,
+                "listen: {}",
+                std::io::Error::last_os_error()
+            );
             let mut got: libc::sockaddr_in = std::mem::zeroed();
             let mut got_len = len;
-            let rc = libc::getsockname(fd, (&mut got as *mut libc::sockaddr_in).cast(), &mut got_len);
+            let rc = libc::getsockname(
+                fd,
+                (&mut got as *mut libc::sockaddr_in).cast(),
+                &mut got_len,
+            );
             assert_eq!(rc, 0, "getsockname: {}", std::io::Error::last_os_error());
-            let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, u16::from_be(got.sin_port)));
+            let addr = SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::LOCALHOST,
+                u16::from_be(got.sin_port),
+            ));
             (listener, addr)
         };
         let mut fillers = Vec::new();
@@ -49,7 +61,11 @@ impl BlackHole {
             match TcpStream::connect_timeout(&addr, FULL_AFTER) {
                 Ok(s) => fillers.push(s),
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    return BlackHole { _listener: listener, _fillers: fillers, addr };
+                    return BlackHole {
+                        _listener: listener,
+                        _fillers: fillers,
+                        addr,
+                    };
                 }
                 Err(e) => panic!("filling the accept queue of {addr}: {e}"),
             }

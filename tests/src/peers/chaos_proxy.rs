@@ -54,7 +54,10 @@ impl Fault {
             12 | 13 => Fault::CutFromServer(rng.below(3_000)),
             14 | 15 => Fault::ResetClient(rng.below(60_000)),
             16 | 17 => Fault::DropVerdict(1 + rng.below(10) as u32),
-            _ => Fault::Delay { at: rng.below(60_000), millis: 300 + rng.below(3_000) },
+            _ => Fault::Delay {
+                at: rng.below(60_000),
+                millis: 300 + rng.below(3_000),
+            },
         }
     }
 
@@ -97,10 +100,16 @@ impl ChaosStats {
     /// Faults that actually happened (a plan whose byte offset lay past the end of its
     /// connection did nothing and is not counted).
     pub fn injected(&self) -> u64 {
-        [&self.cuts_client, &self.cuts_server, &self.resets, &self.delays, &self.dropped_verdicts]
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
+        [
+            &self.cuts_client,
+            &self.cuts_server,
+            &self.resets,
+            &self.delays,
+            &self.dropped_verdicts,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
     }
 
     /// Dropped verdicts that happened.
@@ -145,7 +154,12 @@ impl ChaosProxy {
             .name("chaos proxy accept".into())
             .spawn(move || accept_loop(listener, upstream, seed, s, l, st))
             .expect("spawn the proxy");
-        ChaosProxy { addr, stop, live, stats }
+        ChaosProxy {
+            addr,
+            stop,
+            live,
+            stats,
+        }
     }
 
     /// `127.0.0.1:PORT`, the host string the daemon should connect to.
@@ -160,7 +174,9 @@ impl ChaosProxy {
 
     /// Waits until no relay is running (every server connection has ended); panics after `timeout`.
     pub fn wait_idle(&self, timeout: Duration) {
-        crate::wait::wait_for(timeout, "the chaos proxy's connections to end", || self.live.load(Ordering::SeqCst) == 0);
+        crate::wait::wait_for(timeout, "the chaos proxy's connections to end", || {
+            self.live.load(Ordering::SeqCst) == 0
+        });
     }
 }
 
@@ -217,11 +233,24 @@ struct Relay {
 }
 
 impl Relay {
-    fn run(client: TcpStream, upstream: SocketAddr, fault: Fault, stop: &AtomicBool, stats: &ChaosStats) -> std::io::Result<()> {
+    fn run(
+        client: TcpStream,
+        upstream: SocketAddr,
+        fault: Fault,
+        stop: &AtomicBool,
+        stats: &ChaosStats,
+    ) -> std::io::Result<()> {
         let server = TcpStream::connect(upstream)?;
         client.set_nodelay(true)?;
         server.set_nodelay(true)?;
-        let mut relay = Relay { fault, fired: false, from_client: 0, from_server: 0, tail: Vec::new(), dots: 0 };
+        let mut relay = Relay {
+            fault,
+            fired: false,
+            from_client: 0,
+            from_server: 0,
+            tail: Vec::new(),
+            dots: 0,
+        };
         let end = relay.pump(&client, &server, stop, stats);
         if let End::HangUp { reset } = end {
             stats.fired(fault);
@@ -237,7 +266,13 @@ impl Relay {
     }
 
     /// Moves bytes both ways until both sides are done or a fault ends the relay.
-    fn pump(&mut self, client: &TcpStream, server: &TcpStream, stop: &AtomicBool, stats: &ChaosStats) -> End {
+    fn pump(
+        &mut self,
+        client: &TcpStream,
+        server: &TcpStream,
+        stop: &AtomicBool,
+        stats: &ChaosStats,
+    ) -> End {
         let mut buf = vec![0u8; 64 * 1024];
         let mut client_open = true;
         loop {
@@ -245,8 +280,16 @@ impl Relay {
                 return End::HangUp { reset: false };
             }
             let mut fds = [
-                libc::pollfd { fd: client.as_raw_fd(), events: if client_open { libc::POLLIN } else { 0 }, revents: 0 },
-                libc::pollfd { fd: server.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd {
+                    fd: client.as_raw_fd(),
+                    events: if client_open { libc::POLLIN } else { 0 },
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: server.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
             ];
             // SAFETY: two valid pollfds for descriptors owned by the streams.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, POLL_MS) };
@@ -281,7 +324,12 @@ impl Relay {
     }
 
     /// Forwards the daemon's bytes, firing the fault when its moment comes.
-    fn forward_client(&mut self, bytes: &[u8], server: &TcpStream, stats: &ChaosStats) -> Option<End> {
+    fn forward_client(
+        &mut self,
+        bytes: &[u8],
+        server: &TcpStream,
+        stats: &ChaosStats,
+    ) -> Option<End> {
         let start = self.from_client;
         self.from_client += bytes.len() as u64;
         if !self.fired {
@@ -289,7 +337,9 @@ impl Relay {
                 Fault::CutFromClient(at) | Fault::ResetClient(at) if self.from_client > at => {
                     self.fired = true;
                     let _ = (&*server).write_all(&bytes[..(at - start) as usize]);
-                    return Some(End::HangUp { reset: matches!(self.fault, Fault::ResetClient(_)) });
+                    return Some(End::HangUp {
+                        reset: matches!(self.fault, Fault::ResetClient(_)),
+                    });
                 }
                 Fault::Delay { at, millis } if self.from_client > at => {
                     self.fired = true;
@@ -306,7 +356,10 @@ impl Relay {
                 _ => {}
             }
         }
-        (&*server).write_all(bytes).err().map(|_| End::HangUp { reset: false })
+        (&*server)
+            .write_all(bytes)
+            .err()
+            .map(|_| End::HangUp { reset: false })
     }
 
     /// Forwards the server's bytes, firing a cut of them when its moment comes.
@@ -351,7 +404,11 @@ fn drain(server: &TcpStream) {
         match (&*server).read(&mut buf) {
             Ok(0) => return,
             Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
             Err(_) => return,
         }
     }
@@ -359,7 +416,10 @@ fn drain(server: &TcpStream) {
 
 /// SO_LINGER 0: closing then sends a RST.
 fn set_linger_zero(stream: &TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: a valid socket descriptor and a properly sized option value.
     unsafe {
         libc::setsockopt(
@@ -379,16 +439,39 @@ mod tests {
     #[test]
     fn plans_follow_the_seed_and_mix_every_fault() {
         let plans: Vec<Fault> = (0..400).map(|n| Fault::draw(42, n)).collect();
-        assert_eq!(plans, (0..400).map(|n| Fault::draw(42, n)).collect::<Vec<_>>());
-        for name in ["clean", "cut (daemon's bytes)", "cut (server's bytes)", "reset", "delay", "verdict dropped after the dot"] {
-            assert!(plans.iter().any(|f| f.name() == name), "no {name} in 400 plans");
+        assert_eq!(
+            plans,
+            (0..400).map(|n| Fault::draw(42, n)).collect::<Vec<_>>()
+        );
+        for name in [
+            "clean",
+            "cut (daemon's bytes)",
+            "cut (server's bytes)",
+            "reset",
+            "delay",
+            "verdict dropped after the dot",
+        ] {
+            assert!(
+                plans.iter().any(|f| f.name() == name),
+                "no {name} in 400 plans"
+            );
         }
     }
 
     #[test]
     fn the_final_dot_is_found_across_reads() {
-        let mut r = Relay { fault: Fault::DropVerdict(2), fired: false, from_client: 0, from_server: 0, tail: Vec::new(), dots: 0 };
-        assert_eq!(r.final_dot_end(b"DATA\r\nhello\r\n.\r\nMAIL FROM:<a>\r\n", 2), None);
+        let mut r = Relay {
+            fault: Fault::DropVerdict(2),
+            fired: false,
+            from_client: 0,
+            from_server: 0,
+            tail: Vec::new(),
+            dots: 0,
+        };
+        assert_eq!(
+            r.final_dot_end(b"DATA\r\nhello\r\n.\r\nMAIL FROM:<a>\r\n", 2),
+            None
+        );
         assert_eq!(r.final_dot_end(b"x\r\n.", 2), None);
         assert_eq!(r.final_dot_end(b"\r\nQUIT\r\n", 2), Some(2));
     }

@@ -129,17 +129,32 @@ impl Exim {
     pub fn start_with(opts: EximOptions) -> Result<Exim, EximError> {
         let exim_path = exim_binary(opts.binary.as_deref())?;
         let (uid, gid) = exim_ids()?;
-        let dir = tempfile::Builder::new().prefix("exim-").tempdir().map_err(io("create the fixture folder"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("exim-")
+            .tempdir()
+            .map_err(io("create the fixture folder"))?;
         let ipv6 = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok();
-        let started = prepare(dir.path(), uid, gid)
-            .and_then(|ca| launch(dir.path(), &exim_path, &ca, ipv6, &opts).map(|(c, p, s)| (ca, c, p, s)));
+        let started = prepare(dir.path(), uid, gid).and_then(|ca| {
+            launch(dir.path(), &exim_path, &ca, ipv6, &opts).map(|(c, p, s)| (ca, c, p, s))
+        });
         match started {
-            Ok((ca, child, smtp_port, smtps_port)) => Ok(Exim { child, smtp_port, smtps_port, ipv6, ca, opts, dir }),
+            Ok((ca, child, smtp_port, smtps_port)) => Ok(Exim {
+                child,
+                smtp_port,
+                smtps_port,
+                ipv6,
+                ca,
+                opts,
+                dir,
+            }),
             // The error quotes Exim's logs; with SMTP32_TEST_KEEP_EXIM set, the whole folder
             // (configuration included) also stays for a look by hand.
             Err(EximError(why)) if std::env::var_os("SMTP32_TEST_KEEP_EXIM").is_some() => {
                 let kept = dir.keep();
-                Err(EximError(format!("{why}\n(the fixture's folder {} is kept)", kept.display())))
+                Err(EximError(format!(
+                    "{why}\n(the fixture's folder {} is kept)",
+                    kept.display()
+                )))
             }
             Err(e) => Err(e),
         }
@@ -152,7 +167,8 @@ impl Exim {
 
     /// The plain SMTP port on [::1], when the machine has IPv6 loopback.
     pub fn smtp_addr_v6(&self) -> Option<SocketAddr> {
-        self.ipv6.then(|| SocketAddr::from((Ipv6Addr::LOCALHOST, self.smtp_port)))
+        self.ipv6
+            .then(|| SocketAddr::from((Ipv6Addr::LOCALHOST, self.smtp_port)))
     }
 
     /// The implicit-TLS port on 127.0.0.1 (TLS from the first byte, like 465).
@@ -162,7 +178,8 @@ impl Exim {
 
     /// The implicit-TLS port on [::1], when the machine has IPv6 loopback.
     pub fn smtps_addr_v6(&self) -> Option<SocketAddr> {
-        self.ipv6.then(|| SocketAddr::from((Ipv6Addr::LOCALHOST, self.smtps_port)))
+        self.ipv6
+            .then(|| SocketAddr::from((Ipv6Addr::LOCALHOST, self.smtps_port)))
     }
 
     /// The CA certificate (PEM) a client must trust to verify the server.
@@ -229,7 +246,9 @@ impl Exim {
     /// `Return-path:`, `Envelope-to:` and `Received:` at the top).
     pub fn delivered(&self, mailbox: &str) -> Vec<Vec<u8>> {
         let new = self.dir.path().join("mail").join(mailbox).join("new");
-        let Ok(entries) = std::fs::read_dir(&new) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(&new) else {
+            return Vec::new();
+        };
         // Exim names each file `<seconds>.M<microseconds>P<pid>.<host>`, written in tmp/ and
         // renamed into new/ when complete: sort by the time in the name.
         let mut files: Vec<((u64, u64), PathBuf)> = entries
@@ -237,7 +256,10 @@ impl Exim {
             .map(|e| (maildir_time(&e.file_name().to_string_lossy()), e.path()))
             .collect();
         files.sort();
-        files.into_iter().filter_map(|(_, p)| std::fs::read(p).ok()).collect()
+        files
+            .into_iter()
+            .filter_map(|(_, p)| std::fs::read(p).ok())
+            .collect()
     }
 
     /// Waits until at least `n` messages were delivered to `mailbox` and returns all of them,

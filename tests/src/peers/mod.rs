@@ -25,7 +25,9 @@ use std::time::{Duration, Instant};
 pub fn read_greeting(addr: SocketAddr, timeout: Duration) -> std::io::Result<String> {
     let started = Instant::now();
     let stream = TcpStream::connect_timeout(&addr, timeout)?;
-    let left = timeout.saturating_sub(started.elapsed()).max(Duration::from_millis(10));
+    let left = timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(10));
     stream.set_read_timeout(Some(left))?;
     let mut line = String::new();
     BufReader::new(stream).read_line(&mut line)?;

@@ -64,7 +64,8 @@ impl Script {
 
     /// Sends `line` followed by CRLF.
     pub fn reply(mut self, line: &str) -> Script {
-        self.steps.push(Step::Send(format!("{line}\r\n").into_bytes()));
+        self.steps
+            .push(Step::Send(format!("{line}\r\n").into_bytes()));
         self
     }
 
@@ -131,7 +132,10 @@ impl Script {
 
     /// Writes `line` repeatedly, `total` bytes in all (or until the client hangs up).
     pub fn flood(mut self, line: &[u8], total: usize) -> Script {
-        self.steps.push(Step::Flood { line: line.to_vec(), total });
+        self.steps.push(Step::Flood {
+            line: line.to_vec(),
+            total,
+        });
         self
     }
 
@@ -143,17 +147,26 @@ impl Script {
 
     /// Greeted, then MAIL and RCPT accepted: ready for DATA.
     pub fn in_transaction() -> Script {
-        Script::greeted().expect("MAIL").reply("250 sender ok").expect("RCPT").reply("250 recipient ok")
+        Script::greeted()
+            .expect("MAIL")
+            .reply("250 sender ok")
+            .expect("RCPT")
+            .reply("250 recipient ok")
     }
 
     /// In a transaction, DATA answered with 354: the message may come.
     pub fn in_data() -> Script {
-        Script::in_transaction().expect("DATA").reply("354 go ahead")
+        Script::in_transaction()
+            .expect("DATA")
+            .reply("354 go ahead")
     }
 
     /// The greeting and an EHLO answered, ready for MAIL.
     pub fn greeted() -> Script {
-        Script::new().reply("220 scripted.test ESMTP").expect("EHLO").reply("250 scripted.test")
+        Script::new()
+            .reply("220 scripted.test ESMTP")
+            .expect("EHLO")
+            .reply("250 scripted.test")
     }
 
     /// Accepts the TCP connection but never sends a greeting.
@@ -190,7 +203,11 @@ pub enum ServerEvent {
     /// The client sent this line (without its line ending).
     Received { conn: usize, line: String },
     /// An `Expect` step got a different command.
-    Unexpected { conn: usize, expected: String, line: String },
+    Unexpected {
+        conn: usize,
+        expected: String,
+        line: String,
+    },
     /// The client closed or reset the connection.
     ClientClosed { conn: usize },
     /// The script ran to its end (or to `Close`) and the server closed the connection.
@@ -218,7 +235,12 @@ impl ScriptedServer {
             .name("scripted accept".into())
             .spawn(move || accept_loop(listener, script, accept_stop, tx))
             .expect("spawn accept thread");
-        ScriptedServer { addr, stop, events: Mutex::new(rx), seen: Mutex::new(Vec::new()) }
+        ScriptedServer {
+            addr,
+            stop,
+            events: Mutex::new(rx),
+            seen: Mutex::new(Vec::new()),
+        }
     }
 
     /// The address the server listens on.
@@ -234,7 +256,12 @@ impl ScriptedServer {
     /// Waits for the earliest event that `pred` accepts and that no earlier wait returned
     /// (events a wait skipped stay available to later waits); panics after `timeout` listing
     /// the events seen.
-    pub fn wait_event(&self, what: &str, timeout: Duration, pred: impl Fn(&ServerEvent) -> bool) -> ServerEvent {
+    pub fn wait_event(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&ServerEvent) -> bool,
+    ) -> ServerEvent {
         let deadline = Instant::now() + timeout;
         let rx = self.events.lock().unwrap();
         loop {
@@ -251,7 +278,10 @@ impl ScriptedServer {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(ev) => self.seen.lock().unwrap().push((ev, false)),
-                Err(_) => panic!("scripted server: no {what} within {timeout:?}; events so far: {:?}", self.events_locked(&rx)),
+                Err(_) => panic!(
+                    "scripted server: no {what} within {timeout:?}; events so far: {:?}",
+                    self.events_locked(&rx)
+                ),
             }
         }
     }
@@ -259,9 +289,11 @@ impl ScriptedServer {
     /// Waits until a client has sent a line whose verb is `verb`; returns the line.
     pub fn wait_received(&self, verb: &str, timeout: Duration) -> String {
         let verb = verb.to_ascii_uppercase();
-        match self.wait_event(&format!("{verb} command"), timeout, |ev| {
-            matches!(ev, ServerEvent::Received { line, .. } if verb_of(line) == verb)
-        }) {
+        match self.wait_event(
+            &format!("{verb} command"),
+            timeout,
+            |ev| matches!(ev, ServerEvent::Received { line, .. } if verb_of(line) == verb),
+        ) {
             ServerEvent::Received { line, .. } => line,
             _ => unreachable!(),
         }
@@ -269,7 +301,9 @@ impl ScriptedServer {
 
     /// Waits until a client has connected; returns its connection number.
     pub fn wait_connected(&self, timeout: Duration) -> usize {
-        match self.wait_event("connection", timeout, |ev| matches!(ev, ServerEvent::Connected { .. })) {
+        match self.wait_event("connection", timeout, |ev| {
+            matches!(ev, ServerEvent::Connected { .. })
+        }) {
             ServerEvent::Connected { conn } => conn,
             _ => unreachable!(),
         }
@@ -277,9 +311,11 @@ impl ScriptedServer {
 
     /// Waits until the client side of connection `conn` has closed it.
     pub fn wait_client_closed(&self, conn: usize, timeout: Duration) {
-        self.wait_event(&format!("client close of connection {conn}"), timeout, |ev| {
-            *ev == ServerEvent::ClientClosed { conn }
-        });
+        self.wait_event(
+            &format!("client close of connection {conn}"),
+            timeout,
+            |ev| *ev == ServerEvent::ClientClosed { conn },
+        );
     }
 
     /// Every event so far, in order (whether or not a wait returned it).
@@ -308,7 +344,10 @@ impl Drop for ScriptedServer {
 /// SO_LINGER with a zero timeout: closing the socket then sends a RST instead of a FIN.
 fn set_linger_zero(stream: &TcpStream) {
     use std::os::fd::AsRawFd;
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: a valid socket descriptor and a properly sized option value.
     let rc = unsafe {
         libc::setsockopt(
@@ -319,15 +358,28 @@ fn set_linger_zero(stream: &TcpStream) {
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         )
     };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER): {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "setsockopt(SO_LINGER): {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// The upper-cased first word of a command line.
 fn verb_of(line: &str) -> String {
-    line.split([' ', ':']).next().unwrap_or("").to_ascii_uppercase()
+    line.split([' ', ':'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
 }
 
-fn accept_loop(listener: TcpListener, script: Script, stop: Arc<AtomicBool>, tx: Sender<ServerEvent>) {
+fn accept_loop(
+    listener: TcpListener,
+    script: Script,
+    stop: Arc<AtomicBool>,
+    tx: Sender<ServerEvent>,
+) {
     let counter = AtomicUsize::new(0);
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -338,7 +390,16 @@ fn accept_loop(listener: TcpListener, script: Script, stop: Arc<AtomicBool>, tx:
         let (script, stop, tx) = (script.clone(), stop.clone(), tx.clone());
         std::thread::Builder::new()
             .name(format!("scripted conn {conn}"))
-            .spawn(move || Conn { stream, conn, stop, tx, buf: Vec::new() }.play(&script))
+            .spawn(move || {
+                Conn {
+                    stream,
+                    conn,
+                    stop,
+                    tx,
+                    buf: Vec::new(),
+                }
+                .play(&script)
+            })
             .expect("spawn connection thread");
     }
 }
@@ -372,7 +433,11 @@ impl Conn {
                 Step::Expect(verb) => match self.read_line() {
                     Read1::Line(line) if verb_of(&line) == *verb => {}
                     Read1::Line(line) => {
-                        let ev = ServerEvent::Unexpected { conn: self.conn, expected: verb.clone(), line };
+                        let ev = ServerEvent::Unexpected {
+                            conn: self.conn,
+                            expected: verb.clone(),
+                            line,
+                        };
                         self.emit(ev);
                         return self.emit(ServerEvent::ServerClosed { conn: self.conn });
                     }
@@ -458,8 +523,13 @@ impl Conn {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let raw: Vec<u8> = self.buf.drain(..=pos).collect();
-                let line = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
-                self.emit(ServerEvent::Received { conn: self.conn, line: line.clone() });
+                let line = String::from_utf8_lossy(&raw)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
+                self.emit(ServerEvent::Received {
+                    conn: self.conn,
+                    line: line.clone(),
+                });
                 return Read1::Line(line);
             }
             if self.stop.load(Ordering::SeqCst) {
@@ -471,7 +541,11 @@ impl Conn {
                     return Read1::Closed;
                 }
                 Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) => {}
                 Err(_) => {
                     self.emit(ServerEvent::ClientClosed { conn: self.conn });
                     return Read1::Closed;

@@ -39,18 +39,29 @@ pub struct SmtpSinkOptions {
 impl SmtpSink {
     /// Starts a plain sink that dumps messages (so [`SmtpSink::message_count`] works).
     pub fn start() -> SmtpSink {
-        Self::start_with(SmtpSinkOptions { flags: vec![], dump: true, port: None })
+        Self::start_with(SmtpSinkOptions {
+            flags: vec![],
+            dump: true,
+            port: None,
+        })
     }
 
     /// Starts a sink with extra flags, e.g. `SmtpSink::with_flags(&["-e"])`, dumping messages.
     pub fn with_flags(flags: &[&str]) -> SmtpSink {
-        Self::start_with(SmtpSinkOptions { flags: flags.iter().map(|s| s.to_string()).collect(), dump: true, port: None })
+        Self::start_with(SmtpSinkOptions {
+            flags: flags.iter().map(|s| s.to_string()).collect(),
+            dump: true,
+            port: None,
+        })
     }
 
     /// Starts a sink with `opts`, retrying on a port clash.
     pub fn start_with(opts: SmtpSinkOptions) -> SmtpSink {
         let program = required_program(SMTP_SINK, "postfix");
-        let dir = tempfile::Builder::new().prefix("smtp-sink-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("smtp-sink-")
+            .tempdir()
+            .expect("tempdir");
         let dump_dir = dir.path().join("dump");
         if opts.dump {
             std::fs::create_dir(&dump_dir).expect("create dump dir");
@@ -62,7 +73,8 @@ impl SmtpSink {
         for attempt in 0..5 {
             let port = opts.port.unwrap_or_else(free_port);
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-            let stderr = std::fs::File::create(dir.path().join(format!("stderr.{attempt}"))).expect("stderr file");
+            let stderr = std::fs::File::create(dir.path().join(format!("stderr.{attempt}")))
+                .expect("stderr file");
             let mut cmd = Command::new(program);
             if is_root() {
                 cmd.args(["-u", "nobody"]);
@@ -82,10 +94,18 @@ impl SmtpSink {
                 .stderr(stderr);
             let mut child = ChildGuard::spawn("smtp-sink", &mut cmd);
             match wait_ready(&mut child, addr, &name) {
-                Ok(()) => return SmtpSink { child, addr, dir, dumping: opts.dump },
+                Ok(()) => {
+                    return SmtpSink {
+                        child,
+                        addr,
+                        dir,
+                        dumping: opts.dump,
+                    }
+                }
                 Err(e) => {
                     child.kill();
-                    let log = std::fs::read_to_string(dir.path().join(format!("stderr.{attempt}"))).unwrap_or_default();
+                    let log = std::fs::read_to_string(dir.path().join(format!("stderr.{attempt}")))
+                        .unwrap_or_default();
                     last_err = format!("{e}; smtp-sink stderr: {log}");
                 }
             }
@@ -111,8 +131,13 @@ impl SmtpSink {
     /// The number of messages dumped so far (one file per transaction that reached the final
     /// dot; a transaction abandoned with RSET leaves none).
     pub fn message_count(&self) -> usize {
-        assert!(self.dumping, "this sink was started without dump: message_count is unknown");
-        std::fs::read_dir(self.dir.path().join("dump")).expect("read dump dir").count()
+        assert!(
+            self.dumping,
+            "this sink was started without dump: message_count is unknown"
+        );
+        std::fs::read_dir(self.dir.path().join("dump"))
+            .expect("read dump dir")
+            .count()
     }
 
     /// The dump files written so far (sink headers followed by the message), in no order.
@@ -139,9 +164,17 @@ fn wait_ready(child: &mut ChildGuard, addr: SocketAddr, name: &str) -> Result<()
         }
         match super::read_greeting(addr, Duration::from_millis(500)) {
             Ok(line) if line.starts_with("220") && line.contains(name) => return Ok(()),
-            Ok(line) => return Err(format!("unexpected greeting {line:?} on {addr} (port clash?)")),
+            Ok(line) => {
+                return Err(format!(
+                    "unexpected greeting {line:?} on {addr} (port clash?)"
+                ))
+            }
             Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("no greeting on {addr} within {READY_DEADLINE:?}: {e}")),
+            Err(e) => {
+                return Err(format!(
+                    "no greeting on {addr} within {READY_DEADLINE:?}: {e}"
+                ))
+            }
         }
     }
 }

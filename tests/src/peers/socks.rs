@@ -66,7 +66,11 @@ impl Microsocks {
             }
             cmd
         });
-        Microsocks { _child: child, port, _dir: dir }
+        Microsocks {
+            _child: child,
+            port,
+            _dir: dir,
+        }
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -99,12 +103,21 @@ impl Dante {
         let dir = fixture_dir("danted-");
         let (child, port) = start_on_free_port("danted", &dir, |port| {
             let conf = dir.path().join(format!("danted.{port}.conf"));
-            std::fs::write(&conf, dante_config(dir.path(), port, method)).expect("write danted.conf");
+            std::fs::write(&conf, dante_config(dir.path(), port, method))
+                .expect("write danted.conf");
             let mut cmd = Command::new(program);
-            cmd.arg("-f").arg(&conf).arg("-p").arg(dir.path().join(format!("danted.{port}.pid"))).args(["-N", "1"]);
+            cmd.arg("-f")
+                .arg(&conf)
+                .arg("-p")
+                .arg(dir.path().join(format!("danted.{port}.pid")))
+                .args(["-N", "1"]);
             cmd
         });
-        Dante { _child: child, port, dir }
+        Dante {
+            _child: child,
+            port,
+            dir,
+        }
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -121,7 +134,11 @@ impl Dante {
 /// CONNECT to 127.0.0.0/8 passes; everything else is blocked, so a destination such as
 /// 192.0.2.1 is refused by the proxy itself (SOCKS5 reply 0x02, SOCKS4 reply 91).
 fn dante_config(dir: &Path, port: u16, method: &str) -> String {
-    let users = if is_root() { "user.privileged: root\nuser.unprivileged: nobody\n" } else { "" };
+    let users = if is_root() {
+        "user.privileged: root\nuser.unprivileged: nobody\n"
+    } else {
+        ""
+    };
     format!(
         "logoutput: stderr {log}\n\
          internal: 127.0.0.1 port = {port}\n\
@@ -144,20 +161,39 @@ fn ensure_dante_user() {
     if *done {
         return;
     }
-    assert!(is_root(), "Dante's username method checks system accounts: creating {DANTE_USER} needs root");
-    let exists = Command::new("id").arg(DANTE_USER).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    assert!(
+        is_root(),
+        "Dante's username method checks system accounts: creating {DANTE_USER} needs root"
+    );
+    let exists = Command::new("id")
+        .arg(DANTE_USER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
     if !exists.is_ok_and(|s| s.success()) {
         let status = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", DANTE_USER])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                DANTE_USER,
+            ])
             .status()
             .expect("run useradd");
         // 9: the account appeared meanwhile (another test process); fine.
-        assert!(status.success() || status.code() == Some(9), "useradd {DANTE_USER}: {status}");
+        assert!(
+            status.success() || status.code() == Some(9),
+            "useradd {DANTE_USER}: {status}"
+        );
     }
     // chpasswd locks /etc/shadow; another test process may hold the lock for a moment.
     let deadline = Instant::now() + READY_DEADLINE;
     loop {
-        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("run chpasswd");
+        let mut chpasswd = Command::new("chpasswd")
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("run chpasswd");
         {
             use std::io::Write;
             let mut stdin = chpasswd.stdin.take().expect("chpasswd stdin");
@@ -167,7 +203,10 @@ fn ensure_dante_user() {
         if status.success() {
             break;
         }
-        assert!(Instant::now() < deadline, "chpasswd for {DANTE_USER}: {status}");
+        assert!(
+            Instant::now() < deadline,
+            "chpasswd for {DANTE_USER}: {status}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     *done = true;
@@ -199,7 +238,8 @@ impl SshSocks {
                 .expect("run ssh-keygen");
             assert!(status.success(), "ssh-keygen {key}: {status}");
         }
-        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).expect("authorized_keys");
+        std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys"))
+            .expect("authorized_keys");
         // sshd refuses to start without its privilege separation directory.
         if is_root() {
             std::fs::create_dir_all("/run/sshd").expect("create /run/sshd");
@@ -224,27 +264,40 @@ impl SshSocks {
         });
         let (client, port) = start_on_free_port("ssh -D", &dir, |port| {
             let mut cmd = Command::new(ssh);
-            cmd.args(["-N", "-F", "/dev/null", "-D", &format!("127.0.0.1:{port}"), "-p", &ssh_port.to_string()])
-                .arg("-i")
-                .arg(d.join("client_key"))
-                .args([
-                    "-o",
-                    "StrictHostKeyChecking=no",
-                    "-o",
-                    "UserKnownHostsFile=/dev/null",
-                    "-o",
-                    "BatchMode=yes",
-                    "-o",
-                    "ExitOnForwardFailure=yes",
-                    "-o",
-                    "IdentitiesOnly=yes",
-                    "-o",
-                    "LogLevel=ERROR",
-                ])
-                .arg(format!("{user}@127.0.0.1"));
+            cmd.args([
+                "-N",
+                "-F",
+                "/dev/null",
+                "-D",
+                &format!("127.0.0.1:{port}"),
+                "-p",
+                &ssh_port.to_string(),
+            ])
+            .arg("-i")
+            .arg(d.join("client_key"))
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ExitOnForwardFailure=yes",
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "LogLevel=ERROR",
+            ])
+            .arg(format!("{user}@127.0.0.1"));
             cmd
         });
-        SshSocks { _client: client, _server: server, port, _dir: dir }
+        SshSocks {
+            _client: client,
+            _server: server,
+            port,
+            _dir: dir,
+        }
     }
 
     /// The SOCKS port on 127.0.0.1.
@@ -260,29 +313,44 @@ fn current_user() -> String {
 
 /// A folder for configs and logs that a daemon dropping privileges can still read.
 fn fixture_dir(prefix: &str) -> TempDir {
-    let dir = tempfile::Builder::new().prefix(prefix).tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod fixture dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod fixture dir");
     dir
 }
 
 /// Starts `command(port)` on a port that was free a moment ago, until one comes up: ready when
 /// a TCP connect to 127.0.0.1:port succeeds; another port when the process exits first (a bind
 /// clash). Its stdout and stderr go to files in `dir`, quoted when it never comes up.
-fn start_on_free_port(name: &str, dir: &TempDir, command: impl Fn(u16) -> Command) -> (ChildGuard, u16) {
+fn start_on_free_port(
+    name: &str,
+    dir: &TempDir,
+    command: impl Fn(u16) -> Command,
+) -> (ChildGuard, u16) {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         let port = free_port();
-        let log_path = dir.path().join(format!("{}.{attempt}.log", name.replace(' ', "_")));
+        let log_path = dir
+            .path()
+            .join(format!("{}.{attempt}.log", name.replace(' ', "_")));
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = command(port);
-        cmd.stdin(Stdio::null()).stdout(log.try_clone().expect("dup log")).stderr(log);
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log);
         let mut child = ChildGuard::spawn(name, &mut cmd);
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let deadline = Instant::now() + READY_DEADLINE;
         loop {
             if let Some(status) = child.try_exit() {
-                last = format!("exited at start: {status}; output: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+                last = format!(
+                    "exited at start: {status}; output: {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
                 break;
             }
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
@@ -290,7 +358,10 @@ fn start_on_free_port(name: &str, dir: &TempDir, command: impl Fn(u16) -> Comman
             }
             if Instant::now() >= deadline {
                 child.kill();
-                last = format!("no listener on {addr} within {READY_DEADLINE:?}; output: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+                last = format!(
+                    "no listener on {addr} within {READY_DEADLINE:?}; output: {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -41,7 +41,12 @@ impl Socks4Only {
                 }
             }
         });
-        Socks4Only { addr, versions, stop, accept: Some(accept) }
+        Socks4Only {
+            addr,
+            versions,
+            stop,
+            accept: Some(accept),
+        }
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -51,7 +56,10 @@ impl Socks4Only {
 
     /// The first byte of each connection so far, in order (5 = a SOCKS5 greeting, refused).
     pub fn versions_seen(&self) -> Vec<u8> {
-        self.versions.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -69,7 +77,10 @@ impl Drop for Socks4Only {
 fn serve(mut client: TcpStream, versions: &Mutex<Vec<u8>>) -> io::Result<()> {
     let mut vn = [0u8; 1];
     client.read_exact(&mut vn)?;
-    versions.lock().unwrap_or_else(|e| e.into_inner()).push(vn[0]);
+    versions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(vn[0]);
     if vn[0] != 4 {
         // An old SOCKS4 server: it does not know this version and hangs up.
         return Ok(());
@@ -81,7 +92,9 @@ fn serve(mut client: TcpStream, versions: &Mutex<Vec<u8>>) -> io::Result<()> {
     let _user = read_nul_terminated(&mut client)?;
     let target = if ip.octets()[..3] == [0, 0, 0] && ip.octets()[3] != 0 {
         let name = String::from_utf8_lossy(&read_nul_terminated(&mut client)?).into_owned();
-        (name.as_str(), port).to_socket_addrs()?.find(SocketAddr::is_ipv4)
+        (name.as_str(), port)
+            .to_socket_addrs()?
+            .find(SocketAddr::is_ipv4)
     } else {
         Some(SocketAddr::from((ip, port)))
     };

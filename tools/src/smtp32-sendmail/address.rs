@@ -45,7 +45,9 @@ pub fn from_text(text: &str) -> Result<Vec<String>, String> {
 fn piecewise(text: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for piece in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let bare = piece.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext));
+        let bare = piece
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(is_atext));
         if bare {
             out.push(piece.to_string());
         } else {
@@ -133,20 +135,38 @@ mod tests {
         let field = b"To: \"Doe, Jane\" <jane@a.test>, bob@b.test (Bob),\r\n\tFriends: carol@c.test, Dan <dan@d.test>;,\r\n =?UTF-8?B?w4lsaXNl?= <elise@e.test>\r\n";
         assert_eq!(
             from_field(field).unwrap(),
-            ["jane@a.test", "bob@b.test", "carol@c.test", "dan@d.test", "elise@e.test"]
+            [
+                "jane@a.test",
+                "bob@b.test",
+                "carol@c.test",
+                "dan@d.test",
+                "elise@e.test"
+            ]
         );
-        assert_eq!(from_field(b"Cc: undisclosed-recipients:;\r\n").unwrap(), Vec::<String>::new());
+        assert_eq!(
+            from_field(b"Cc: undisclosed-recipients:;\r\n").unwrap(),
+            Vec::<String>::new()
+        );
         assert_eq!(from_field(b"Bcc:\r\n").unwrap(), Vec::<String>::new());
         assert_eq!(from_field(b"bcc: x@y.test\n").unwrap(), ["x@y.test"]);
         assert_eq!(from_field(b"To: root\n").unwrap(), ["root"]);
-        assert_eq!(from_field(b"To: root, Ann <ann@a.test>\n").unwrap(), ["root", "ann@a.test"]);
+        assert_eq!(
+            from_field(b"To: root, Ann <ann@a.test>\n").unwrap(),
+            ["root", "ann@a.test"]
+        );
     }
 
     #[test]
     fn arguments_and_senders() {
-        assert_eq!(from_text("a@b.test, Name <c@d.test>").unwrap(), ["a@b.test", "c@d.test"]);
+        assert_eq!(
+            from_text("a@b.test, Name <c@d.test>").unwrap(),
+            ["a@b.test", "c@d.test"]
+        );
         assert_eq!(from_text("root").unwrap(), ["root"]);
-        assert_eq!(from_text("a@x.test, root, first.last").unwrap(), ["a@x.test", "root", "first.last"]);
+        assert_eq!(
+            from_text("a@x.test, root, first.last").unwrap(),
+            ["a@x.test", "root", "first.last"]
+        );
         assert_eq!(sender("<>", "h.test").unwrap(), "");
         assert_eq!(sender("", "h.test").unwrap(), "");
         assert_eq!(sender("<me@x.test>", "h.test").unwrap(), "me@x.test");
@@ -158,7 +178,18 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_never_a_panic() {
-        for text in ["foo bar baz", "<", "a@b <", "\"unterminated", "(((", "x@y>z", "Group: a@b", ":;", "@", "<>"] {
+        for text in [
+            "foo bar baz",
+            "<",
+            "a@b <",
+            "\"unterminated",
+            "(((",
+            "x@y>z",
+            "Group: a@b",
+            ":;",
+            "@",
+            "<>",
+        ] {
             let _ = from_text(text);
         }
         assert!(from_text("foo bar baz").is_err());

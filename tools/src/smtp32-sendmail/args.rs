@@ -134,8 +134,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Mode, UsageErr
             }
             "--help" => return Ok(Mode::Help),
             "--version" => return Ok(Mode::Version),
-            "-" => return Err(UsageError("a lone \"-\" is not an option or a recipient".into())),
-            long if long.starts_with("--") => return Err(UsageError(format!("unknown option {long}"))),
+            "-" => {
+                return Err(UsageError(
+                    "a lone \"-\" is not an option or a recipient".into(),
+                ))
+            }
+            long if long.starts_with("--") => {
+                return Err(UsageError(format!("unknown option {long}")))
+            }
             _ => {}
         }
         let letters = &word[1..];
@@ -195,7 +201,9 @@ fn apply(opts: &mut Options, letter: char, value: String) -> Result<(), UsageErr
         }
         'F' => {
             if value.chars().any(char::is_control) {
-                return Err(UsageError("-F: the full name must not hold control characters".into()));
+                return Err(UsageError(
+                    "-F: the full name must not hold control characters".into(),
+                ));
             }
             opts.full_name = Some(value);
         }
@@ -205,11 +213,17 @@ fn apply(opts: &mut Options, letter: char, value: String) -> Result<(), UsageErr
             // at once and reports on stderr and in its exit code.
             "m" => {}
             v if v.starts_with('d') || v.starts_with('e') => {}
-            v => return Err(UsageError(format!("unsupported option -o{v} (only -oi, -od*, -oe*, -om)"))),
+            v => {
+                return Err(UsageError(format!(
+                    "unsupported option -o{v} (only -oi, -od*, -oe*, -om)"
+                )))
+            }
         },
         'B' => {
             if !(value.eq_ignore_ascii_case("7BIT") || value.eq_ignore_ascii_case("8BITMIME")) {
-                return Err(UsageError(format!("-B{value}: the body type is 7BIT or 8BITMIME")));
+                return Err(UsageError(format!(
+                    "-B{value}: the body type is 7BIT or 8BITMIME"
+                )));
             }
             // The daemon declares BODY=8BITMIME itself when the message needs it.
         }
@@ -221,11 +235,16 @@ fn apply(opts: &mut Options, letter: char, value: String) -> Result<(), UsageErr
             }
         }
         'N' => {
-            let words: Vec<String> = value.split(',').map(|w| w.trim().to_ascii_uppercase()).collect();
+            let words: Vec<String> = value
+                .split(',')
+                .map(|w| w.trim().to_ascii_uppercase())
+                .collect();
             let known = |w: &String| ["NEVER", "SUCCESS", "FAILURE", "DELAY"].contains(&w.as_str());
             let never_alone = !words.iter().any(|w| w == "NEVER") || words.len() == 1;
             if !words.iter().all(known) || !never_alone {
-                return Err(UsageError(format!("-N{value}: give never, or a list of success, failure, delay")));
+                return Err(UsageError(format!(
+                    "-N{value}: give never, or a list of success, failure, delay"
+                )));
             }
             opts.notify = Some(words.join(","));
         }
@@ -238,8 +257,11 @@ fn apply(opts: &mut Options, letter: char, value: String) -> Result<(), UsageErr
         }
         'V' => {
             // RFC 3461's ENVID is 1..100 printable ASCII characters.
-            if value.is_empty() || value.len() > 100 || !value.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(UsageError("-V: the envelope id is 1 to 100 printable ASCII characters".into()));
+            if value.is_empty() || value.len() > 100 || !value.bytes().all(|b| b.is_ascii_graphic())
+            {
+                return Err(UsageError(
+                    "-V: the envelope id is 1 to 100 printable ASCII characters".into(),
+                ));
             }
             opts.envid = Some(value);
         }
@@ -272,11 +294,24 @@ mod tests {
         assert!(o.extract_recipients && o.ignore_dots && o.recipients.is_empty());
         let o = send(&["-oi", "-f", "me@host", "-F", "Me Myself", "you@there"]);
         assert_eq!(
-            (o.ignore_dots, o.sender.as_deref(), o.full_name.as_deref(), o.recipients.as_slice()),
-            (true, Some("me@host"), Some("Me Myself"), &["you@there".to_string()][..])
+            (
+                o.ignore_dots,
+                o.sender.as_deref(),
+                o.full_name.as_deref(),
+                o.recipients.as_slice()
+            ),
+            (
+                true,
+                Some("me@host"),
+                Some("Me Myself"),
+                &["you@there".to_string()][..]
+            )
         );
         let o = send(&["-fme@host", "-FMe", "-ti", "a@b", "c@d"]);
-        assert_eq!((o.sender.as_deref(), o.full_name.as_deref()), (Some("me@host"), Some("Me")));
+        assert_eq!(
+            (o.sender.as_deref(), o.full_name.as_deref()),
+            (Some("me@host"), Some("Me"))
+        );
         assert!(o.extract_recipients && o.ignore_dots);
         assert_eq!(o.recipients, ["a@b", "c@d"]);
         assert_eq!(send(&["-r", "<>"]).sender.as_deref(), Some("<>"));
@@ -285,7 +320,23 @@ mod tests {
 
     #[test]
     fn harmless_flags_are_ignored() {
-        let o = send(&["-odi", "-oem", "-oee", "-odb", "-om", "-B8BITMIME", "-B", "7bit", "-bm", "-U", "-G", "-m", "-n", "-v", "x@y"]);
+        let o = send(&[
+            "-odi",
+            "-oem",
+            "-oee",
+            "-odb",
+            "-om",
+            "-B8BITMIME",
+            "-B",
+            "7bit",
+            "-bm",
+            "-U",
+            "-G",
+            "-m",
+            "-n",
+            "-v",
+            "x@y",
+        ]);
         assert!(o.verbose);
         assert_eq!(o.recipients, ["x@y"]);
         assert!(!o.ignore_dots && !o.extract_recipients);
@@ -302,22 +353,37 @@ mod tests {
     #[test]
     fn queue_modes_and_dsn_options() {
         assert_eq!(parse(["-bp"].map(OsString::from)), Ok(Mode::ListQueue));
-        assert_eq!(parse(["-q"].map(OsString::from)), Ok(Mode::FlushQueue(None)));
-        assert_eq!(parse(["-q30m"].map(OsString::from)), Ok(Mode::FlushQueue(None)));
-        assert_eq!(parse(["-qI00AB"].map(OsString::from)), Ok(Mode::FlushQueue(Some("00AB".into()))));
+        assert_eq!(
+            parse(["-q"].map(OsString::from)),
+            Ok(Mode::FlushQueue(None))
+        );
+        assert_eq!(
+            parse(["-q30m"].map(OsString::from)),
+            Ok(Mode::FlushQueue(None))
+        );
+        assert_eq!(
+            parse(["-qI00AB"].map(OsString::from)),
+            Ok(Mode::FlushQueue(Some("00AB".into())))
+        );
         let o = send(&["-N", "failure,delay", "-Rhdrs", "-V", "id-1", "a@b"]);
         assert_eq!(
             (o.notify.as_deref(), o.ret.as_deref(), o.envid.as_deref()),
             (Some("FAILURE,DELAY"), Some("HDRS"), Some("id-1"))
         );
         assert_eq!(send(&["-Nnever"]).notify.as_deref(), Some("NEVER"));
-        assert!(matches!(parse(["-bs"].map(OsString::from)), Ok(Mode::SmtpSession(_))));
+        assert!(matches!(
+            parse(["-bs"].map(OsString::from)),
+            Ok(Mode::SmtpSession(_))
+        ));
     }
 
     #[test]
     fn help_and_version() {
         assert_eq!(parse(["--help"].map(OsString::from)), Ok(Mode::Help));
-        assert_eq!(parse(["-t", "--version"].map(OsString::from)), Ok(Mode::Version));
+        assert_eq!(
+            parse(["-t", "--version"].map(OsString::from)),
+            Ok(Mode::Version)
+        );
         assert!(USAGE.contains("-t") && USAGE.contains("78"));
     }
 

@@ -50,7 +50,10 @@ pub struct Exit {
 impl Exit {
     /// An exit with `code` and `message`.
     pub fn new(code: u8, message: impl Into<String>) -> Exit {
-        Exit { code, message: message.into() }
+        Exit {
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -107,15 +110,36 @@ pub fn for_send(e: &Error, rcpts: &[String]) -> Exit {
         return Exit::new(code, format!("message not sent: {}", e.message()));
     };
     let (code, what) = if !report.mail.is_positive() {
-        (by_class(&report.mail, EX_DATAERR), "the relay refused the sender".to_string())
+        (
+            by_class(&report.mail, EX_DATAERR),
+            "the relay refused the sender".to_string(),
+        )
     } else if report.accepted() == 0 && !report.recipients.is_empty() {
-        let temporary = report.recipients.iter().any(|r| (400..500).contains(&r.code));
+        let temporary = report
+            .recipients
+            .iter()
+            .any(|r| (400..500).contains(&r.code));
         let code = if temporary { EX_TEMPFAIL } else { EX_NOUSER };
-        (code, format!("the relay refused every recipient:{}", refusals(report, rcpts)))
+        (
+            code,
+            format!(
+                "the relay refused every recipient:{}",
+                refusals(report, rcpts)
+            ),
+        )
     } else {
-        (by_class(&report.verdict, EX_DATAERR), "the relay refused the message".to_string())
+        (
+            by_class(&report.verdict, EX_DATAERR),
+            "the relay refused the message".to_string(),
+        )
     };
-    Exit::new(code, format!("{what}: {}", report.verdict.to_wire_text().replace("\r\n", " / ")))
+    Exit::new(
+        code,
+        format!(
+            "{what}: {}",
+            report.verdict.to_wire_text().replace("\r\n", " / ")
+        ),
+    )
 }
 
 /// The exit for a failed queue request (`QueueSubmit`, and `-bp`/`-q`).
@@ -152,7 +176,10 @@ mod tests {
     use super::*;
 
     fn reply(code: u16) -> Reply {
-        Reply { code, lines: vec![format!("{}.0.0 text", code / 100)] }
+        Reply {
+            code,
+            lines: vec![format!("{}.0.0 text", code / 100)],
+        }
     }
 
     fn open(f: Failure) -> u8 {
@@ -160,7 +187,11 @@ mod tests {
     }
 
     fn not_sent(mail: u16, rcpts: &[u16], verdict: u16) -> u8 {
-        let report = SendReport { mail: reply(mail), recipients: rcpts.iter().map(|&c| reply(c)).collect(), verdict: reply(verdict) };
+        let report = SendReport {
+            mail: reply(mail),
+            recipients: rcpts.iter().map(|&c| reply(c)).collect(),
+            verdict: reply(verdict),
+        };
         let names: Vec<String> = (0..rcpts.len()).map(|i| format!("r{i}@x")).collect();
         for_send(&Error::from(Failure::NotSent(report)), &names).code
     }
@@ -168,11 +199,30 @@ mod tests {
     #[test]
     fn open_failures() {
         assert_eq!(open(Failure::NotConfigured("relay.host".into())), EX_CONFIG);
-        assert_eq!(open(Failure::RelayAuth(Box::new(Failure::Refused(reply(535))))), EX_NOPERM);
-        assert_eq!(open(Failure::RelayAuth(Box::new(Failure::Refused(reply(454))))), EX_TEMPFAIL);
-        assert_eq!(open(Failure::RelayAuth(Box::new(Failure::Unsupported("no AUTH".into())))), EX_CONFIG);
-        assert_eq!(open(Failure::RelayAuth(Box::new(Failure::Tls("cleartext".into())))), EX_CONFIG);
-        assert_eq!(open(Failure::RelayAuth(Box::new(Failure::TimedOut(20)))), EX_TEMPFAIL);
+        assert_eq!(
+            open(Failure::RelayAuth(Box::new(Failure::Refused(reply(535))))),
+            EX_NOPERM
+        );
+        assert_eq!(
+            open(Failure::RelayAuth(Box::new(Failure::Refused(reply(454))))),
+            EX_TEMPFAIL
+        );
+        assert_eq!(
+            open(Failure::RelayAuth(Box::new(Failure::Unsupported(
+                "no AUTH".into()
+            )))),
+            EX_CONFIG
+        );
+        assert_eq!(
+            open(Failure::RelayAuth(Box::new(Failure::Tls(
+                "cleartext".into()
+            )))),
+            EX_CONFIG
+        );
+        assert_eq!(
+            open(Failure::RelayAuth(Box::new(Failure::TimedOut(20)))),
+            EX_TEMPFAIL
+        );
         assert_eq!(open(Failure::HostNotResponding("h".into())), EX_TEMPFAIL);
         assert_eq!(open(Failure::UnknownHost("h".into())), EX_TEMPFAIL);
         assert_eq!(open(Failure::Tls("certificate".into())), EX_TEMPFAIL);
@@ -193,25 +243,49 @@ mod tests {
         assert_eq!(not_sent(250, &[250], 452), EX_TEMPFAIL);
         let size = Error::from(Failure::Unsupported("over SIZE".into()));
         assert_eq!(for_send(&size, &[]).code, EX_DATAERR);
-        assert_eq!(for_send(&Error::from(Failure::TimedOut(20)), &[]).code, EX_TEMPFAIL);
-        assert_eq!(for_send(&Error::from(Failure::ConnectionLost("x".into())), &[]).code, EX_TEMPFAIL);
+        assert_eq!(
+            for_send(&Error::from(Failure::TimedOut(20)), &[]).code,
+            EX_TEMPFAIL
+        );
+        assert_eq!(
+            for_send(&Error::from(Failure::ConnectionLost("x".into())), &[]).code,
+            EX_TEMPFAIL
+        );
     }
 
     #[test]
     fn submit_failures() {
         let full = Error::from(Failure::LimitReached("No space left on device".into()));
         assert_eq!(for_submit(&full, &[]).code, EX_TEMPFAIL);
-        assert_eq!(for_submit(&Error::from(Failure::NotConfigured("relay.host".into())), &[]).code, EX_CONFIG);
-        assert_eq!(for_submit(&Error::from(Failure::InvalidArgument("rcpt".into())), &[]).code, EX_DATAERR);
+        assert_eq!(
+            for_submit(
+                &Error::from(Failure::NotConfigured("relay.host".into())),
+                &[]
+            )
+            .code,
+            EX_CONFIG
+        );
+        assert_eq!(
+            for_submit(&Error::from(Failure::InvalidArgument("rcpt".into())), &[]).code,
+            EX_DATAERR
+        );
         assert_eq!(not_sent(250, &[550], 550), EX_NOUSER);
-        let report = SendReport { mail: reply(250), recipients: vec![reply(550)], verdict: reply(550) };
+        let report = SendReport {
+            mail: reply(250),
+            recipients: vec![reply(550)],
+            verdict: reply(550),
+        };
         let refused = Error::from(Failure::NotSent(report));
         assert_eq!(for_submit(&refused, &["a@x".into()]).code, EX_NOUSER);
     }
 
     #[test]
     fn refusals_name_each_refused_recipient() {
-        let report = SendReport { mail: reply(250), recipients: vec![reply(250), reply(550)], verdict: reply(250) };
+        let report = SendReport {
+            mail: reply(250),
+            recipients: vec![reply(250), reply(550)],
+            verdict: reply(250),
+        };
         let text = refusals(&report, &["a@x".into(), "b@x".into()]);
         assert_eq!(text, "\n  <b@x>: 550 5.0.0 text");
     }

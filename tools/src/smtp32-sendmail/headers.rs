@@ -100,7 +100,10 @@ pub fn prepare(input: &[u8], add: &Additions) -> Result<Prepared, String> {
         data.extend_from_slice(b"\r\n");
     }
     data.extend_from_slice(rest);
-    Ok(Prepared { data, recipients: if resent_seen { resent } else { normal } })
+    Ok(Prepared {
+        data,
+        recipients: if resent_seen { resent } else { normal },
+    })
 }
 
 /// The value of a From field for `addr`, with `name` as its display name
@@ -118,7 +121,8 @@ fn display_name(name: &str) -> String {
         let encoded = base64::engine::general_purpose::STANDARD.encode(name.as_bytes());
         return format!("=?UTF-8?B?{encoded}?=");
     }
-    let atext = |c: char| c.is_ascii_alphanumeric() || c == ' ' || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let atext =
+        |c: char| c.is_ascii_alphanumeric() || c == ' ' || "!#$%&'*+-/=?^_`{|}~".contains(c);
     if name.chars().all(atext) {
         name.to_string()
     } else {
@@ -149,22 +153,39 @@ fn split(input: &[u8]) -> Section {
     let mut fields: Vec<Range<usize>> = Vec::new();
     let mut pos = 0;
     while pos < input.len() {
-        let eol = input[pos..].iter().position(|&b| b == b'\n').map_or(input.len(), |i| pos + i + 1);
+        let eol = input[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(input.len(), |i| pos + i + 1);
         let line = &input[pos..eol];
         let content = line.strip_suffix(b"\n").unwrap_or(line);
         let content = content.strip_suffix(b"\r").unwrap_or(content);
         if content.is_empty() {
-            return Section { fields, end: pos, blank_line: true };
+            return Section {
+                fields,
+                end: pos,
+                blank_line: true,
+            };
         }
         let continuation = matches!(content[0], b' ' | b'\t');
         match fields.last_mut() {
             Some(last) if continuation => last.end = eol,
             _ if !continuation && is_field_start(content) => fields.push(pos..eol),
-            _ => return Section { fields, end: pos, blank_line: false },
+            _ => {
+                return Section {
+                    fields,
+                    end: pos,
+                    blank_line: false,
+                }
+            }
         }
         pos = eol;
     }
-    Section { fields, end: pos, blank_line: false }
+    Section {
+        fields,
+        end: pos,
+        blank_line: false,
+    }
 }
 
 /// `name:` with a name of printable ASCII other than `:` (and blanks before
@@ -173,12 +194,18 @@ fn is_field_start(line: &[u8]) -> bool {
     let name = field_name(line);
     !name.is_empty()
         && name.iter().all(|&b| (33..=126).contains(&b) && b != b':')
-        && line[name.len()..].iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b':')
+        && line[name.len()..]
+            .iter()
+            .find(|&&b| b != b' ' && b != b'\t')
+            == Some(&b':')
 }
 
 /// The bytes before the colon (or the first blank), i.e. the field name.
 fn field_name(field: &[u8]) -> &[u8] {
-    let end = field.iter().position(|&b| matches!(b, b':' | b' ' | b'\t' | b'\r' | b'\n')).unwrap_or(field.len());
+    let end = field
+        .iter()
+        .position(|&b| matches!(b, b':' | b' ' | b'\t' | b'\r' | b'\n'))
+        .unwrap_or(field.len());
     &field[..end]
 }
 
@@ -186,10 +213,14 @@ fn field_name(field: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
-    const ADD: Additions =
-        Additions { from: "me@h.test", date: "Sat, 28 Nov 2026 13:28:29 +0000", message_id: "<1.2@h.test>" };
+    const ADD: Additions = Additions {
+        from: "me@h.test",
+        date: "Sat, 28 Nov 2026 13:28:29 +0000",
+        message_id: "<1.2@h.test>",
+    };
     /// The three fields added to a message that has none of them.
-    const ADDED: &str = "From: me@h.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <1.2@h.test>\r\n";
+    const ADDED: &str =
+        "From: me@h.test\r\nDate: Sat, 28 Nov 2026 13:28:29 +0000\r\nMessage-ID: <1.2@h.test>\r\n";
 
     fn prepared(input: &str) -> (String, Vec<String>) {
         let p = prepare(input.as_bytes(), &ADD).unwrap();
@@ -200,14 +231,31 @@ mod tests {
     fn bcc_goes_and_everything_else_stays_byte_for_byte() {
         let input = "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nTo: Bo <b@b.test>,\r\n c@c.test\r\nBcc: secret@s.test,\r\n\tother@s.test\r\nCc: d@d.test\r\nSubject: hi\r\n\r\nbody\r\nBcc: not a header\r\n";
         let (data, rcpts) = prepared(input);
-        assert_eq!(data, input.replace("Bcc: secret@s.test,\r\n\tother@s.test\r\n", ""));
-        assert_eq!(rcpts, ["b@b.test", "c@c.test", "secret@s.test", "other@s.test", "d@d.test"]);
+        assert_eq!(
+            data,
+            input.replace("Bcc: secret@s.test,\r\n\tother@s.test\r\n", "")
+        );
+        assert_eq!(
+            rcpts,
+            [
+                "b@b.test",
+                "c@c.test",
+                "secret@s.test",
+                "other@s.test",
+                "d@d.test"
+            ]
+        );
     }
 
     #[test]
     fn lf_only_messages_and_lower_case_names() {
-        let (data, rcpts) = prepared("from: a@a.test\ndate: x\nmessage-id: <m@x>\nto: b@b.test\nbcc: c@c.test\n\nbody\n");
-        assert_eq!(data, "from: a@a.test\ndate: x\nmessage-id: <m@x>\nto: b@b.test\n\nbody\n");
+        let (data, rcpts) = prepared(
+            "from: a@a.test\ndate: x\nmessage-id: <m@x>\nto: b@b.test\nbcc: c@c.test\n\nbody\n",
+        );
+        assert_eq!(
+            data,
+            "from: a@a.test\ndate: x\nmessage-id: <m@x>\nto: b@b.test\n\nbody\n"
+        );
         assert_eq!(rcpts, ["b@b.test", "c@c.test"]);
     }
 
@@ -216,7 +264,10 @@ mod tests {
         let input = "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nTo: old@o.test\r\nResent-To: new@n.test\r\nResent-Bcc: hidden@n.test\r\n\r\nb\r\n";
         let (data, rcpts) = prepared(input);
         assert_eq!(rcpts, ["new@n.test", "hidden@n.test"]);
-        assert!(!data.contains("hidden") && data.contains("To: old@o.test"), "{data}");
+        assert!(
+            !data.contains("hidden") && data.contains("To: old@o.test"),
+            "{data}"
+        );
     }
 
     #[test]
@@ -224,7 +275,10 @@ mod tests {
         let (data, _) = prepared("To: b@b.test\r\n\r\nbody\r\n");
         assert_eq!(data, format!("{ADDED}To: b@b.test\r\n\r\nbody\r\n"));
         let (data, _) = prepared("Date: x\r\nMessage-ID: <m@x>\r\nFrom: a@a.test\r\n\r\n");
-        assert_eq!(data, "Date: x\r\nMessage-ID: <m@x>\r\nFrom: a@a.test\r\n\r\n", "nothing added, nothing changed");
+        assert_eq!(
+            data, "Date: x\r\nMessage-ID: <m@x>\r\nFrom: a@a.test\r\n\r\n",
+            "nothing added, nothing changed"
+        );
     }
 
     #[test]
@@ -236,10 +290,17 @@ mod tests {
         assert_eq!(data, format!("{ADDED}\r\n"));
         // Only the Message-ID is missing: only it is added.
         let (data, _) = prepared("From: a@a.test\r\nDate: y\r\n\r\nb\r\n");
-        assert_eq!(data, "Message-ID: <1.2@h.test>\r\nFrom: a@a.test\r\nDate: y\r\n\r\nb\r\n");
+        assert_eq!(
+            data,
+            "Message-ID: <1.2@h.test>\r\nFrom: a@a.test\r\nDate: y\r\n\r\nb\r\n"
+        );
         // Fields that run straight into text: the text becomes the body.
-        let (data, _) = prepared("From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nno colon here\r\n");
-        assert_eq!(data, "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n\r\nno colon here\r\n");
+        let (data, _) =
+            prepared("From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\nno colon here\r\n");
+        assert_eq!(
+            data,
+            "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n\r\nno colon here\r\n"
+        );
         // Headers only, no body: left as is.
         let (data, _) = prepared("From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n");
         assert_eq!(data, "From: a@a.test\r\nDate: x\r\nMessage-ID: <m@x>\r\n");
@@ -264,8 +325,14 @@ mod tests {
         assert_eq!(from_value(None, "a@b"), "a@b");
         assert_eq!(from_value(Some("Jane Doe"), "a@b"), "Jane Doe <a@b>");
         assert_eq!(from_value(Some("Doe, Jane"), "a@b"), "\"Doe, Jane\" <a@b>");
-        assert_eq!(from_value(Some("Say \"hi\""), "a@b"), "\"Say \\\"hi\\\"\" <a@b>");
-        assert_eq!(from_value(Some("Élise"), "a@b"), "=?UTF-8?B?w4lsaXNl?= <a@b>");
+        assert_eq!(
+            from_value(Some("Say \"hi\""), "a@b"),
+            "\"Say \\\"hi\\\"\" <a@b>"
+        );
+        assert_eq!(
+            from_value(Some("Élise"), "a@b"),
+            "=?UTF-8?B?w4lsaXNl?= <a@b>"
+        );
         assert_eq!(from_value(Some("  "), "a@b"), "a@b");
     }
 

@@ -60,12 +60,18 @@ fn run() -> Result<(), Exit> {
             println!("smtp32-sendmail {}", env!("CARGO_PKG_VERSION"));
             return Ok(());
         }
-        Err(args::UsageError(why)) => return Err(Exit::new(EX_USAGE, format!("{why}\n(see smtp32-sendmail --help)"))),
+        Err(args::UsageError(why)) => {
+            return Err(Exit::new(
+                EX_USAGE,
+                format!("{why}\n(see smtp32-sendmail --help)"),
+            ))
+        }
     };
     let input = read_message(opts.ignore_dots)?;
     let composer = Composer::new(&opts)?;
     let sender = match &opts.sender {
-        Some(given) => address::sender(given, &composer.host).map_err(|e| Exit::new(EX_USAGE, format!("-f: {e}")))?,
+        Some(given) => address::sender(given, &composer.host)
+            .map_err(|e| Exit::new(EX_USAGE, format!("-f: {e}")))?,
         None => composer.login_address()?,
     };
     let prepared = composer.prepare(&input, &sender)?;
@@ -132,14 +138,21 @@ impl Composer {
             Some(given) => Some(given.clone()),
             None => name_from_environment()?.or(user.gecos_name.clone()),
         };
-        Ok(Composer { host: local::hostname(), user, full_name })
+        Ok(Composer {
+            host: local::hostname(),
+            user,
+            full_name,
+        })
     }
 
     /// `login@host`, the default sender.
     pub fn login_address(&self) -> Result<String, Exit> {
         match &self.user.login {
             Some(login) => Ok(format!("{login}@{}", self.host)),
-            None => Err(Exit::new(EX_OSERR, "your login name is unknown to this system: give the sender with -f")),
+            None => Err(Exit::new(
+                EX_OSERR,
+                "your login name is unknown to this system: give the sender with -f",
+            )),
         }
     }
 
@@ -154,7 +167,11 @@ impl Composer {
         let date = smtp32::date::rfc5322_now();
         let from_value = headers::from_value(self.full_name.as_deref(), &from_addr);
         let message_id = new_message_id(&self.host);
-        let additions = headers::Additions { from: &from_value, date: &date, message_id: &message_id };
+        let additions = headers::Additions {
+            from: &from_value,
+            date: &date,
+            message_id: &message_id,
+        };
         headers::prepare(input, &additions).map_err(|e| Exit::new(EX_DATAERR, e))
     }
 }
@@ -174,7 +191,9 @@ fn name_from_environment() -> Result<Option<String>, Exit> {
 
 /// A Message-ID unique to this host: the time in nanoseconds and the process id.
 fn new_message_id(host: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
     format!("<{nanos:x}.{}@{host}>", std::process::id())
 }
 
@@ -185,7 +204,12 @@ fn read_message(ignore_dots: bool) -> Result<Vec<u8>, Exit> {
     std::io::stdin()
         .lock()
         .read_to_end(&mut input)
-        .map_err(|e| Exit::new(EX_IOERR, format!("cannot read the message from standard input: {e}")))?;
+        .map_err(|e| {
+            Exit::new(
+                EX_IOERR,
+                format!("cannot read the message from standard input: {e}"),
+            )
+        })?;
     if !ignore_dots {
         input.truncate(lone_dot_line(&input).unwrap_or(input.len()));
     }
@@ -196,7 +220,10 @@ fn read_message(ignore_dots: bool) -> Result<Vec<u8>, Exit> {
 fn lone_dot_line(input: &[u8]) -> Option<usize> {
     let mut start = 0;
     while start < input.len() {
-        let end = input[start..].iter().position(|&b| b == b'\n').map_or(input.len(), |i| start + i);
+        let end = input[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(input.len(), |i| start + i);
         let line = &input[start..end];
         if line == b"." || line == b".\r" {
             return Some(start);
@@ -211,7 +238,8 @@ fn lone_dot_line(input: &[u8]) -> Option<usize> {
 fn recipients(opts: &Options, from_headers: &[String], host: &str) -> Result<Vec<String>, Exit> {
     let mut all: Vec<String> = Vec::new();
     for arg in &opts.recipients {
-        let list = address::from_text(arg).map_err(|e| Exit::new(EX_USAGE, format!("recipient {arg:?}: {e}")))?;
+        let list = address::from_text(arg)
+            .map_err(|e| Exit::new(EX_USAGE, format!("recipient {arg:?}: {e}")))?;
         all.extend(list);
     }
     if opts.extract_recipients {
@@ -247,11 +275,27 @@ mod tests {
             recipients: vec!["a@x.test, root".into(), "B@x.test".into()],
             ..Options::default()
         };
-        let got = recipients(&opts, &["b@x.test".into(), "A@X.test".into(), "c@y.test".into()], "h.test").unwrap();
+        let got = recipients(
+            &opts,
+            &["b@x.test".into(), "A@X.test".into(), "c@y.test".into()],
+            "h.test",
+        )
+        .unwrap();
         assert_eq!(got, ["a@x.test", "root@h.test", "B@x.test", "c@y.test"]);
-        let without_t = Options { extract_recipients: false, ..opts };
-        assert_eq!(recipients(&without_t, &["c@y.test".into()], "h").unwrap().len(), 3);
-        let bad = Options { recipients: vec!["foo bar baz".into()], ..Options::default() };
+        let without_t = Options {
+            extract_recipients: false,
+            ..opts
+        };
+        assert_eq!(
+            recipients(&without_t, &["c@y.test".into()], "h")
+                .unwrap()
+                .len(),
+            3
+        );
+        let bad = Options {
+            recipients: vec!["foo bar baz".into()],
+            ..Options::default()
+        };
         assert_eq!(recipients(&bad, &[], "h").unwrap_err().code, EX_USAGE);
     }
 }

@@ -14,8 +14,12 @@ const ENVELOPE_ROOM: usize = 64 * 1024;
 
 /// Connects to the daemon.
 pub fn connect() -> Result<Client, Exit> {
-    Client::connect_default()
-        .map_err(|e| Exit::new(EX_UNAVAILABLE, format!("smtp32d cannot be reached: {}", e.message())))
+    Client::connect_default().map_err(|e| {
+        Exit::new(
+            EX_UNAVAILABLE,
+            format!("smtp32d cannot be reached: {}", e.message()),
+        )
+    })
 }
 
 /// Submits the message: queued (its id), or sent now (the relay's report).
@@ -25,7 +29,9 @@ pub fn submit(client: &Client, submission: Submission) -> Result<Submitted, Exit
         eprintln!("smtp32-sendmail: the message is larger than one request to smtp32d: sent at once, not queued");
         return send_now(client, &submission).map(Submitted::Sent);
     }
-    client.submit(submission).map_err(|e| exit::for_submit(&e, &rcpts))
+    client
+        .submit(submission)
+        .map_err(|e| exit::for_submit(&e, &rcpts))
 }
 
 /// The relay's report for `submission` sent at once, or the exit that says why nothing was delivered.
@@ -40,13 +46,17 @@ fn send_now(client: &Client, submission: &Submission) -> Result<SendReport, Exit
 
 /// `-bp`: the queue as mailq prints it.
 pub fn list(client: &Client) -> Result<String, Exit> {
-    let rows = client.queue_entries().map_err(|e| exit::for_submit(&e, &[]))?;
+    let rows = client
+        .queue_entries()
+        .map_err(|e| exit::for_submit(&e, &[]))?;
     Ok(mailq(&rows))
 }
 
 /// `-q`: makes the queued messages (or one) due now.
 pub fn flush(client: &Client, id: Option<&str>) -> Result<(), Exit> {
-    client.flush_queue(id).map_err(|e| exit::for_submit(&e, &[]))
+    client
+        .flush_queue(id)
+        .map_err(|e| exit::for_submit(&e, &[]))
 }
 
 /// The rows in Postfix's mailq layout: id, size, age, sender; the last
@@ -55,12 +65,26 @@ fn mailq(rows: &[QueueEntry]) -> String {
     if rows.is_empty() {
         return "Mail queue is empty\n".into();
     }
-    let mut out = format!("{:<17} {:>8} {:>10}  Sender/Recipient\n", "-Queue ID-", "--Size--", "--Age--");
+    let mut out = format!(
+        "{:<17} {:>8} {:>10}  Sender/Recipient\n",
+        "-Queue ID-", "--Size--", "--Age--"
+    );
     for row in rows {
-        let from = if row.from.is_empty() { "MAILER-DAEMON" } else { &row.from };
-        out.push_str(&format!("{:<17} {:>8} {:>9}s  {from}\n", row.id, row.size, row.age_secs));
+        let from = if row.from.is_empty() {
+            "MAILER-DAEMON"
+        } else {
+            &row.from
+        };
+        out.push_str(&format!(
+            "{:<17} {:>8} {:>9}s  {from}\n",
+            row.id, row.size, row.age_secs
+        ));
         if !row.last_error.is_empty() {
-            let error: String = row.last_error.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+            let error: String = row
+                .last_error
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect();
             out.push_str(&format!("{:>29}({error})\n", ""));
         }
         for rcpt in &row.rcpts {
@@ -90,7 +114,14 @@ mod tests {
             next_try_secs: 30,
         };
         let text = mailq(&[row]);
-        assert!(text.contains("00AB") && text.contains("120") && text.contains("61s  a@x.test"), "{text}");
-        assert!(text.contains("(451 4.3.0 later?[2J)") && text.contains("b@y.test") && text.contains("-- 1 messages"));
+        assert!(
+            text.contains("00AB") && text.contains("120") && text.contains("61s  a@x.test"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(451 4.3.0 later?[2J)")
+                && text.contains("b@y.test")
+                && text.contains("-- 1 messages")
+        );
     }
 }

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(EX_USAGE) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(EX_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let socket = cli.socket.unwrap_or_else(smtp32::client_socket_path);
@@ -35,24 +39,56 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Ping => client.ping(b"smtp32ctl").map(|rtt| {
             let ms = rtt.as_secs_f64() * 1e3;
-            format!("smtp32d {} at {}: round trip {ms:.3} ms\n", client.daemon_version(), socket.display())
+            format!(
+                "smtp32d {} at {}: round trip {ms:.3} ms\n",
+                client.daemon_version(),
+                socket.display()
+            )
         }),
-        Cmd::Status { json } => client.status().map(|s| if json { json::status(&s) } else { text::status(&s) }),
-        Cmd::Connections { json } => {
-            client.connections().map(|rows| if json { json::connections(&rows) } else { text::connections(&rows) })
-        }
-        Cmd::Show { handle, json } => {
-            client.show_connection(handle).map(|d| if json { json::detail(&d) } else { text::detail(&d) })
-        }
-        Cmd::Close { handle } => client.close_connection(handle).map(|()| format!("closed {handle}\n")),
-        Cmd::Queue { json } => {
-            client.queue_entries().map(|rows| if json { json::queue(&rows) } else { queue::text(&rows) })
-        }
-        Cmd::Flush { id } => client.flush_queue(id.as_deref()).map(|()| "flushed\n".to_string()),
-        Cmd::Delete { id } => client.delete_queued(&id).map(|()| format!("deleted {id}\n")),
+        Cmd::Status { json } => client.status().map(|s| {
+            if json {
+                json::status(&s)
+            } else {
+                text::status(&s)
+            }
+        }),
+        Cmd::Connections { json } => client.connections().map(|rows| {
+            if json {
+                json::connections(&rows)
+            } else {
+                text::connections(&rows)
+            }
+        }),
+        Cmd::Show { handle, json } => client.show_connection(handle).map(|d| {
+            if json {
+                json::detail(&d)
+            } else {
+                text::detail(&d)
+            }
+        }),
+        Cmd::Close { handle } => client
+            .close_connection(handle)
+            .map(|()| format!("closed {handle}\n")),
+        Cmd::Queue { json } => client.queue_entries().map(|rows| {
+            if json {
+                json::queue(&rows)
+            } else {
+                queue::text(&rows)
+            }
+        }),
+        Cmd::Flush { id } => client
+            .flush_queue(id.as_deref())
+            .map(|()| "flushed\n".to_string()),
+        Cmd::Delete { id } => client
+            .delete_queued(&id)
+            .map(|()| format!("deleted {id}\n")),
         Cmd::Metrics => client.metrics(),
-        Cmd::Reload => client.reload_daemon().map(|()| "configuration reloaded\n".to_string()),
-        Cmd::Shutdown => client.shutdown_daemon().map(|()| "shutting down\n".to_string()),
+        Cmd::Reload => client
+            .reload_daemon()
+            .map(|()| "configuration reloaded\n".to_string()),
+        Cmd::Shutdown => client
+            .shutdown_daemon()
+            .map(|()| "shutting down\n".to_string()),
     };
     match result {
         Ok(out) => {

@@ -1,7 +1,9 @@
 //! The human-readable output of `smtp32ctl`: the status block, the
 //! connection table and the detail of one connection.
 
-use smtp32::{ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ReturnCode};
+use smtp32::{
+    ConnectionDetail, ConnectionInfo, ConnectionState, DaemonStatus, Direction, ReturnCode,
+};
 use std::fmt::Write as _;
 
 /// `smtp32ctl status`.
@@ -14,7 +16,13 @@ pub fn status(s: &DaemonStatus) -> String {
     line("protocol version", s.protocol_version.to_string());
     line("pid", s.pid.to_string());
     line("uptime", clock(s.uptime_secs));
-    line("config file", s.config_file.as_deref().map(printable).unwrap_or_else(|| "(built-in defaults)".into()));
+    line(
+        "config file",
+        s.config_file
+            .as_deref()
+            .map(printable)
+            .unwrap_or_else(|| "(built-in defaults)".into()),
+    );
     if s.shutting_down {
         line("state", "shutting down".into());
     }
@@ -24,7 +32,11 @@ pub fn status(s: &DaemonStatus) -> String {
         .filter(|&&st| st != ConnectionState::Cached && s.by_state.get(st) > 0)
         .map(|&st| format!("{} {}", s.by_state.get(st), st.name()))
         .collect();
-    let detail = if states.is_empty() { String::new() } else { format!(" ({})", states.join(", ")) };
+    let detail = if states.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", states.join(", "))
+    };
     line("connections", format!("{}{detail}", s.connections));
     line("connections opened", s.connections_opened.to_string());
     let c = &s.cache;
@@ -41,14 +53,41 @@ pub fn status(s: &DaemonStatus) -> String {
     let errors: Vec<String> = s
         .errors
         .iter()
-        .map(|e| format!("{} {}", e.count, ReturnCode::from_i32(e.code).map(ReturnCode::name).unwrap_or("unknown")))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e.count,
+                ReturnCode::from_i32(e.code)
+                    .map(ReturnCode::name)
+                    .unwrap_or("unknown")
+            )
+        })
         .collect();
-    line("errors", if errors.is_empty() { "none".into() } else { errors.join(", ") });
+    line(
+        "errors",
+        if errors.is_empty() {
+            "none".into()
+        } else {
+            errors.join(", ")
+        },
+    );
     out
 }
 
-const HEADER: [&str; 12] =
-    ["HANDLE", "PID", "UID", "SERVER", "STATE", "OPERATION", "AGE", "IDLE", "IN", "OUT", "TLS", "REPLY"];
+const HEADER: [&str; 12] = [
+    "HANDLE",
+    "PID",
+    "UID",
+    "SERVER",
+    "STATE",
+    "OPERATION",
+    "AGE",
+    "IDLE",
+    "IN",
+    "OUT",
+    "TLS",
+    "REPLY",
+];
 
 /// `smtp32ctl connections`: a table with a header, one row per connection.
 pub fn connections(rows: &[ConnectionInfo]) -> String {
@@ -65,7 +104,11 @@ pub fn connections(rows: &[ConnectionInfo]) -> String {
     let mut out = String::new();
     let header = HEADER.map(String::from);
     for row in std::iter::once(&header).chain(&cells) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
     out
@@ -79,13 +122,21 @@ fn cells(c: &ConnectionInfo) -> [String; 12] {
         opt(c.owner_uid),
         printable(&c.server),
         c.state.name().into(),
-        c.in_flight.as_ref().map(|f| format!("{} {}", printable(&f.operation), millis(f.millis))).unwrap_or_else(|| "-".into()),
+        c.in_flight
+            .as_ref()
+            .map(|f| format!("{} {}", printable(&f.operation), millis(f.millis)))
+            .unwrap_or_else(|| "-".into()),
         clock(c.age_millis / 1000),
         millis(c.idle_millis),
         c.bytes_in.to_string(),
         c.bytes_out.to_string(),
-        c.tls.as_deref().map(printable).unwrap_or_else(|| "-".into()),
-        c.last_reply_code.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+        c.tls
+            .as_deref()
+            .map(printable)
+            .unwrap_or_else(|| "-".into()),
+        c.last_reply_code
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "-".into()),
     ]
 }
 
@@ -98,28 +149,55 @@ pub fn detail(d: &ConnectionDetail) -> String {
     };
     let owner = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_else(|| "?".into());
     line("handle", c.handle.to_string());
-    line("owner", format!("pid {}, uid {}", owner(c.owner_pid), owner(c.owner_uid)));
+    line(
+        "owner",
+        format!("pid {}, uid {}", owner(c.owner_pid), owner(c.owner_uid)),
+    );
     line("server", printable(&c.server));
     line("local name", printable(&d.local));
     line("state", c.state.name().into());
     line(
         "in flight",
-        c.in_flight.as_ref().map(|f| format!("{} for {}", printable(&f.operation), millis(f.millis))).unwrap_or_else(|| "-".into()),
+        c.in_flight
+            .as_ref()
+            .map(|f| format!("{} for {}", printable(&f.operation), millis(f.millis)))
+            .unwrap_or_else(|| "-".into()),
     );
     line("age", clock(c.age_millis / 1000));
     line("idle", millis(c.idle_millis));
     line("bytes in/out", format!("{} / {}", c.bytes_in, c.bytes_out));
-    line("tls", c.tls.as_deref().map(printable).unwrap_or_else(|| "none".into()));
-    line("last reply", c.last_reply_code.map(|r| r.to_string()).unwrap_or_else(|| "-".into()));
+    line(
+        "tls",
+        c.tls
+            .as_deref()
+            .map(printable)
+            .unwrap_or_else(|| "none".into()),
+    );
+    line(
+        "last reply",
+        c.last_reply_code
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "-".into()),
+    );
     line("timeout", format!("{} s", d.timeout_secs));
     line("debug copies", if d.debug { "on" } else { "off" }.into());
-    let _ = writeln!(out, "recent traffic ({} lines, {} older dropped):", d.traffic.len(), d.traffic_dropped);
+    let _ = writeln!(
+        out,
+        "recent traffic ({} lines, {} older dropped):",
+        d.traffic.len(),
+        d.traffic_dropped
+    );
     for l in &d.traffic {
         let dir = match l.direction {
             Direction::ToServer => "C:",
             Direction::FromServer => "S:",
         };
-        let _ = writeln!(out, "  {:>10} {dir} {}", format!("+{:.3}", l.at_millis as f64 / 1000.0), printable(&l.text));
+        let _ = writeln!(
+            out,
+            "  {:>10} {dir} {}",
+            format!("+{:.3}", l.at_millis as f64 / 1000.0),
+            printable(&l.text)
+        );
     }
     out
 }
@@ -169,7 +247,10 @@ mod tests {
             owner_uid: Some(1000),
             server: "mx.example:25".into(),
             state: ConnectionState::InTransaction,
-            in_flight: Some(InFlight { operation: "RCPT".into(), millis: 250 }),
+            in_flight: Some(InFlight {
+                operation: "RCPT".into(),
+                millis: 250,
+            }),
             age_millis: 61_000,
             idle_millis: 12_345,
             bytes_in: 300,
@@ -184,7 +265,10 @@ mod tests {
         let t = connections(&[row()]);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("HANDLE  PID  UID   SERVER"), "{t}");
-        assert!(lines[1].contains("in-transaction  RCPT 0.250s  00:01:01  12.3s"), "{t}");
+        assert!(
+            lines[1].contains("in-transaction  RCPT 0.250s  00:01:01  12.3s"),
+            "{t}"
+        );
         assert_eq!(connections(&[]), "no connections\n");
     }
 
@@ -192,11 +276,17 @@ mod tests {
     fn every_column_from_users_or_servers_is_escaped() {
         let mut r = row();
         r.server = "evil\u{1b}]0;owned\u{7}:25".into();
-        r.in_flight = Some(InFlight { operation: "RCPT\u{1b}[2J".into(), millis: 1 });
+        r.in_flight = Some(InFlight {
+            operation: "RCPT\u{1b}[2J".into(),
+            millis: 1,
+        });
         r.tls = Some("TLS\u{9b}".into());
         let t = connections(&[r]);
         assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
-        assert!(t.contains("evil\\x1b]0;owned\\x07:25") && t.contains("RCPT\\x1b[2J"), "{t}");
+        assert!(
+            t.contains("evil\\x1b]0;owned\\x07:25") && t.contains("RCPT\\x1b[2J"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -41,7 +41,8 @@ impl SmtpClient {
         let reply = match self.choose_mechanism(mechanism)? {
             AuthMechanism::Plain => {
                 let token = BASE64.encode(format!("\0{user}\0{}", secret.expose()));
-                self.secret_exchange(&format!("AUTH PLAIN {token}"), "AUTH PLAIN ***").await?
+                self.secret_exchange(&format!("AUTH PLAIN {token}"), "AUTH PLAIN ***")
+                    .await?
             }
             AuthMechanism::Login => {
                 let prompt = self.exchange("AUTH LOGIN").await?;
@@ -52,11 +53,17 @@ impl SmtpClient {
                 if prompt.code != CONTINUE {
                     return Err(unexpected(prompt));
                 }
-                self.secret_exchange(&BASE64.encode(secret.expose()), "***").await?
+                self.secret_exchange(&BASE64.encode(secret.expose()), "***")
+                    .await?
             }
             AuthMechanism::XOAuth2 => {
-                let token = BASE64.encode(format!("user={user}\x01auth=Bearer {}\x01\x01", secret.expose()));
-                let reply = self.secret_exchange(&format!("AUTH XOAUTH2 {token}"), "AUTH XOAUTH2 ***").await?;
+                let token = BASE64.encode(format!(
+                    "user={user}\x01auth=Bearer {}\x01\x01",
+                    secret.expose()
+                ));
+                let reply = self
+                    .secret_exchange(&format!("AUTH XOAUTH2 {token}"), "AUTH XOAUTH2 ***")
+                    .await?;
                 // A 334 carries the error details; an empty answer gets the final reply.
                 if reply.code == CONTINUE {
                     self.exchange("").await?
@@ -76,16 +83,25 @@ impl SmtpClient {
     fn choose_mechanism(&self, wanted: Option<AuthMechanism>) -> Result<AuthMechanism, SmtpError> {
         let offered: Vec<&str> = match self.extension("AUTH") {
             Some(params) => params.split_ascii_whitespace().collect(),
-            None => return Err(SmtpError::Unsupported("the server does not offer AUTH".into())),
+            None => {
+                return Err(SmtpError::Unsupported(
+                    "the server does not offer AUTH".into(),
+                ))
+            }
         };
         let has = |m: AuthMechanism| offered.iter().any(|o| o.eq_ignore_ascii_case(m.name()));
         let chosen = match wanted {
             Some(m) => Some(m).filter(|&m| has(m)),
-            None => [AuthMechanism::Plain, AuthMechanism::Login].into_iter().find(|&m| has(m)),
+            None => [AuthMechanism::Plain, AuthMechanism::Login]
+                .into_iter()
+                .find(|&m| has(m)),
         };
         chosen.ok_or_else(|| {
             let what = wanted.map_or("PLAIN or LOGIN".to_string(), |m| m.to_string());
-            SmtpError::Unsupported(format!("the server offers AUTH {}, not {what}", offered.join(" ")))
+            SmtpError::Unsupported(format!(
+                "the server offers AUTH {}, not {what}",
+                offered.join(" ")
+            ))
         })
     }
 
@@ -110,6 +126,9 @@ fn unexpected(reply: Reply) -> SmtpError {
     if reply.code >= 400 {
         SmtpError::Refused(reply)
     } else {
-        SmtpError::BadReply(format!("unexpected reply during AUTH: {}", reply.to_wire_text()))
+        SmtpError::BadReply(format!(
+            "unexpected reply during AUTH: {}",
+            reply.to_wire_text()
+        ))
     }
 }

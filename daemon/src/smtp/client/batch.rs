@@ -72,21 +72,40 @@ impl Queue<'_> {
     fn ready(&mut self, client: &SmtpClient, index: usize) -> Result<Ready, SmtpError> {
         let m = &self.messages[index];
         if m.rcpts.is_empty() {
-            return Err(SmtpError::InvalidArgument("a message needs at least one recipient".into()));
+            return Err(SmtpError::InvalidArgument(
+                "a message needs at least one recipient".into(),
+            ));
         }
-        let mut mail = command_line(&Command::Mail { from: m.from.clone() })?;
-        let rcpts = m.rcpts.iter().map(|to| command_line(&Command::Rcpt { to: to.clone() })).collect::<Result<_, _>>()?;
+        let mut mail = command_line(&Command::Mail {
+            from: m.from.clone(),
+        })?;
+        let rcpts = m
+            .rcpts
+            .iter()
+            .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
+            .collect::<Result<_, _>>()?;
         let mut body = std::mem::take(&mut self.spare);
         body.clear();
         let mut encoder = DataEncoder::new();
         encoder.encode(&m.data, &mut body);
         encoder.finish(&mut body);
         let size = body.len() - b".\r\n".len();
-        if let Err(e) = client.mail_parameters(&mut mail, Some(size as u64), !m.data.is_ascii(), &m.from, &m.rcpts) {
+        if let Err(e) = client.mail_parameters(
+            &mut mail,
+            Some(size as u64),
+            !m.data.is_ascii(),
+            &m.from,
+            &m.rcpts,
+        ) {
             self.spare = body;
             return Err(e);
         }
-        Ok(Ready { index, mail, rcpts, body })
+        Ok(Ready {
+            index,
+            mail,
+            rcpts,
+            body,
+        })
     }
 
     /// Message `index` and every one after it that has no outcome yet get `failure`.
@@ -103,7 +122,9 @@ impl Queue<'_> {
         let outcomes = self
             .outcomes
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Err(Failure::ConnectionLost("the message was not sent".into()))))
+            .map(|o| {
+                o.unwrap_or_else(|| Err(Failure::ConnectionLost("the message was not sent".into())))
+            })
             .collect();
         BatchEnd { outcomes, in_step }
     }
@@ -120,16 +141,29 @@ impl SmtpClient {
     /// on an I/O error, that message and every later one fail alike and the
     /// connection is out of step. A refused message (`NotSent`) does not
     /// stop the batch.
-    pub async fn send_batch(&mut self, messages: &[BatchMessage], step_limit: Duration) -> BatchEnd {
-        let mut queue = Queue { messages, next: 0, outcomes: vec![None; messages.len()], spare: Vec::new() };
+    pub async fn send_batch(
+        &mut self,
+        messages: &[BatchMessage],
+        step_limit: Duration,
+    ) -> BatchEnd {
+        let mut queue = Queue {
+            messages,
+            next: 0,
+            outcomes: vec![None; messages.len()],
+            spare: Vec::new(),
+        };
         if self.in_message {
-            let busy = Failure::InvalidArgument("a message is under way: end it with data_end first".into());
+            let busy = Failure::InvalidArgument(
+                "a message is under way: end it with data_end first".into(),
+            );
             return queue.end_from(0, busy, true);
         }
         if !self.caps.pipelining {
             return self.send_batch_unpipelined(queue, step_limit).await;
         }
-        let Some(mut current) = queue.prepare(self) else { return queue.finish(true) };
+        let Some(mut current) = queue.prepare(self) else {
+            return queue.finish(true);
+        };
         self.out.clear();
         current.envelope(&mut self.out);
         if let Err(e) = self.write_out().await {
@@ -154,7 +188,11 @@ impl SmtpClient {
     /// writes its content (or the end of a refused transaction) with the
     /// next message's envelope behind it, reads its verdict. Returns the
     /// next message, whose envelope is now on its way.
-    async fn batch_step(&mut self, mut current: Ready, queue: &mut Queue<'_>) -> Result<Option<Ready>, SmtpError> {
+    async fn batch_step(
+        &mut self,
+        mut current: Ready,
+        queue: &mut Queue<'_>,
+    ) -> Result<Option<Ready>, SmtpError> {
         let mail = self.read().await?;
         let mut recipients = Vec::with_capacity(current.rcpts.len());
         for _ in 0..current.rcpts.len() {
@@ -191,11 +229,19 @@ impl SmtpClient {
         if !current.body.is_empty() {
             queue.spare = std::mem::take(&mut current.body);
         }
-        let end = if ends_with_reply { Some(self.read().await?) } else { None };
+        let end = if ends_with_reply {
+            Some(self.read().await?)
+        } else {
+            None
+        };
         let outcome = match end {
             Some(verdict) if sent => {
                 let delivered = (200..300).contains(&verdict.code);
-                let report = SendReport { mail, recipients, verdict };
+                let report = SendReport {
+                    mail,
+                    recipients,
+                    verdict,
+                };
                 if delivered {
                     Ok(report)
                 } else {
@@ -210,7 +256,11 @@ impl SmtpClient {
                 } else {
                     recipients.last().cloned().unwrap_or_else(|| mail.clone())
                 };
-                Err(Failure::NotSent(SendReport { mail, recipients, verdict }))
+                Err(Failure::NotSent(SendReport {
+                    mail,
+                    recipients,
+                    verdict,
+                }))
             }
         };
         queue.outcomes[current.index] = Some(outcome);
@@ -218,12 +268,20 @@ impl SmtpClient {
     }
 
     /// The batch one message at a time, for a server without PIPELINING.
-    async fn send_batch_unpipelined(&mut self, mut queue: Queue<'_>, step_limit: Duration) -> BatchEnd {
+    async fn send_batch_unpipelined(
+        &mut self,
+        mut queue: Queue<'_>,
+        step_limit: Duration,
+    ) -> BatchEnd {
         for (index, m) in queue.messages.iter().enumerate() {
-            let sent = tokio::time::timeout(step_limit, self.send_message(&m.from, &m.rcpts, &m.data)).await;
+            let sent =
+                tokio::time::timeout(step_limit, self.send_message(&m.from, &m.rcpts, &m.data))
+                    .await;
             match sent {
                 Ok(Ok(report)) => queue.outcomes[index] = Some(Ok(report)),
-                Ok(Err(e)) if e.keeps_connection() => queue.outcomes[index] = Some(Err(Failure::from(e))),
+                Ok(Err(e)) if e.keeps_connection() => {
+                    queue.outcomes[index] = Some(Err(Failure::from(e)))
+                }
                 Ok(Err(e)) => return queue.end_from(index, Failure::from(e), false),
                 Err(_) => return queue.end_from(index, timed_out(step_limit), false),
             }

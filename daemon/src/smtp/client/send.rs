@@ -20,7 +20,12 @@ impl SmtpClient {
     /// (non-ASCII addresses). Returns the report when at least one recipient
     /// was accepted and the final dot got 2xx; else `NotSent` with the same
     /// report, after RSET when a transaction was left open.
-    pub async fn send_message(&mut self, from: &str, rcpts: &[String], data: &[u8]) -> Result<SendReport, SmtpError> {
+    pub async fn send_message(
+        &mut self,
+        from: &str,
+        rcpts: &[String],
+        data: &[u8],
+    ) -> Result<SendReport, SmtpError> {
         self.send_message_with_dsn(from, rcpts, data, None).await
     }
 
@@ -34,31 +39,49 @@ impl SmtpClient {
         dsn: Option<&DsnRequest>,
     ) -> Result<SendReport, SmtpError> {
         if rcpts.is_empty() {
-            return Err(SmtpError::InvalidArgument("sendmsg needs at least one recipient".into()));
+            return Err(SmtpError::InvalidArgument(
+                "sendmsg needs at least one recipient".into(),
+            ));
         }
         if self.in_message {
-            return Err(SmtpError::InvalidArgument("a message is under way: end it with data_end first".into()));
+            return Err(SmtpError::InvalidArgument(
+                "a message is under way: end it with data_end first".into(),
+            ));
         }
         let dsn = dsn.filter(|d| !d.is_empty() && self.has_extension("DSN"));
         if let Some(d) = dsn {
             d.check()?;
         }
-        let mut mail = command_line(&Command::Mail { from: from.to_owned() })?;
+        let mut mail = command_line(&Command::Mail {
+            from: from.to_owned(),
+        })?;
         let rcpt_suffix = dsn.map(DsnRequest::rcpt_suffix).unwrap_or_default();
         let rcpt_lines = rcpts
             .iter()
-            .map(|to| command_line(&Command::Rcpt { to: to.clone() }).map(|line| line + &rcpt_suffix))
+            .map(|to| {
+                command_line(&Command::Rcpt { to: to.clone() }).map(|line| line + &rcpt_suffix)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         // The message is made transparent once, into the write buffer's
         // memory; its size is what SIZE declares and is checked against.
         let chunked = self.caps.bdat;
         let mut body = std::mem::take(&mut self.out);
         body.clear();
-        let mut encoder = if chunked { DataEncoder::for_bdat() } else { DataEncoder::new() };
+        let mut encoder = if chunked {
+            DataEncoder::for_bdat()
+        } else {
+            DataEncoder::new()
+        };
         encoder.encode(data, &mut body);
         encoder.finish(&mut body);
-        let size = if chunked { body.len() } else { body.len() - b".\r\n".len() };
-        if let Err(e) = self.mail_parameters(&mut mail, Some(size as u64), !data.is_ascii(), from, rcpts) {
+        let size = if chunked {
+            body.len()
+        } else {
+            body.len() - b".\r\n".len()
+        };
+        if let Err(e) =
+            self.mail_parameters(&mut mail, Some(size as u64), !data.is_ascii(), from, rcpts)
+        {
             self.out = body;
             self.release_buffer();
             return Err(e);
@@ -83,7 +106,11 @@ impl SmtpClient {
         self.release_buffer();
         let verdict = self.read().await?;
         let delivered = (200..300).contains(&verdict.code);
-        let report = SendReport { mail: mail_reply, recipients, verdict };
+        let report = SendReport {
+            mail: mail_reply,
+            recipients,
+            verdict,
+        };
         if delivered {
             Ok(report)
         } else {
@@ -106,12 +133,18 @@ impl SmtpClient {
         eight_bit: bool,
     ) -> Result<(Reply, Vec<Reply>), SmtpError> {
         if rcpts.is_empty() {
-            return Err(SmtpError::InvalidArgument("sendmsg needs at least one recipient".into()));
+            return Err(SmtpError::InvalidArgument(
+                "sendmsg needs at least one recipient".into(),
+            ));
         }
         if self.in_message {
-            return Err(SmtpError::InvalidArgument("a message is under way: end it with data_end first".into()));
+            return Err(SmtpError::InvalidArgument(
+                "a message is under way: end it with data_end first".into(),
+            ));
         }
-        let mut mail = command_line(&Command::Mail { from: from.to_owned() })?;
+        let mut mail = command_line(&Command::Mail {
+            from: from.to_owned(),
+        })?;
         let rcpt_lines = rcpts
             .iter()
             .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
@@ -126,7 +159,11 @@ impl SmtpClient {
     /// else step by step — up to the server's 354. When MAIL or every RCPT
     /// was refused, or DATA was, the transaction is closed (RSET; an empty
     /// message after a 354 nobody asked for) and the answer is `NotSent`.
-    async fn envelope(&mut self, mail: &str, rcpt_lines: &[String]) -> Result<(Reply, Vec<Reply>), SmtpError> {
+    async fn envelope(
+        &mut self,
+        mail: &str,
+        rcpt_lines: &[String],
+    ) -> Result<(Reply, Vec<Reply>), SmtpError> {
         let pipelined = self.caps.pipelining;
         if pipelined {
             self.out.clear();
@@ -164,9 +201,16 @@ impl SmtpClient {
                 let verdict = match stopped {
                     Some(r) if go => r,
                     _ if !mail_reply.is_positive() => mail_reply.clone(),
-                    _ => recipients.last().cloned().unwrap_or_else(|| mail_reply.clone()),
+                    _ => recipients
+                        .last()
+                        .cloned()
+                        .unwrap_or_else(|| mail_reply.clone()),
                 };
-                Err(SmtpError::NotSent(SendReport { mail: mail_reply, recipients, verdict }))
+                Err(SmtpError::NotSent(SendReport {
+                    mail: mail_reply,
+                    recipients,
+                    verdict,
+                }))
             }
         }
     }
@@ -184,7 +228,8 @@ impl SmtpClient {
             self.out.extend_from_slice(line.as_bytes());
             self.out.extend_from_slice(b"\r\n");
         }
-        self.out.extend_from_slice(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
+        self.out
+            .extend_from_slice(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
         self.write_out().await?;
         self.out = body;
         // Until the chunk is out, a QUIT would be taken as message bytes.
@@ -205,10 +250,17 @@ impl SmtpClient {
         }
         let verdict = match () {
             _ if !mail_reply.is_positive() => mail_reply.clone(),
-            _ if !go => recipients.last().cloned().unwrap_or_else(|| mail_reply.clone()),
+            _ if !go => recipients
+                .last()
+                .cloned()
+                .unwrap_or_else(|| mail_reply.clone()),
             _ => chunk_reply,
         };
-        let report = SendReport { mail: mail_reply, recipients, verdict };
+        let report = SendReport {
+            mail: mail_reply,
+            recipients,
+            verdict,
+        };
         if delivered {
             Ok(report)
         } else {
@@ -232,7 +284,10 @@ impl SmtpClient {
                 )));
             }
         }
-        if let Some(addr) = std::iter::once(from).chain(rcpts.iter().map(String::as_str)).find(|a| !a.is_ascii()) {
+        if let Some(addr) = std::iter::once(from)
+            .chain(rcpts.iter().map(String::as_str))
+            .find(|a| !a.is_ascii())
+        {
             if !self.caps.smtputf8 {
                 return Err(SmtpError::Unsupported(format!(
                     "the server does not offer SMTPUTF8, which the address {addr:?} needs"

@@ -44,8 +44,14 @@ async fn scripted(script: Vec<Step>) -> (Endpoint, JoinHandle<()>) {
                 }
                 ExpectClose => {
                     let mut rest = Vec::new();
-                    conn.read_to_end(&mut rest).await.expect("server read to end");
-                    assert_eq!(rest.escape_ascii().to_string(), "", "bytes after the last expected step");
+                    conn.read_to_end(&mut rest)
+                        .await
+                        .expect("server read to end");
+                    assert_eq!(
+                        rest.escape_ascii().to_string(),
+                        "",
+                        "bytes after the last expected step"
+                    );
                 }
             }
         }
@@ -80,9 +86,10 @@ async fn greeting_and_ehlo() {
     watchdog(async {
         let (endpoint, server) = scripted(Vec::from(GREET_EHLO)).await;
         let tap = Arc::new(Recorder::default());
-        let (client, ehlo) = SmtpClient::connect(&endpoint.clone().into(), "me.example", tap.clone())
-            .await
-            .expect("connect");
+        let (client, ehlo) =
+            SmtpClient::connect(&endpoint.clone().into(), "me.example", tap.clone())
+                .await
+                .expect("connect");
         assert_eq!(ehlo.code, 250);
         assert!(client.is_esmtp());
         assert_eq!(client.keywords(), ["SIZE 1000", "8BITMIME"]);
@@ -304,7 +311,8 @@ async fn bad_local_names_are_refused_before_connecting() {
             port: 25,
         };
         for local in ["", "two words", "tab\there", "cr\r", "nul\0"] {
-            let result = SmtpClient::connect(&endpoint.clone().into(), local, Arc::new(NoTap)).await;
+            let result =
+                SmtpClient::connect(&endpoint.clone().into(), local, Arc::new(NoTap)).await;
             assert!(
                 matches!(result, Err(SmtpError::InvalidArgument(_))),
                 "{local:?}"
@@ -324,13 +332,18 @@ async fn a_reply_nobody_asked_for_is_refused_before_the_next_command() {
             ExpectClose,
         ])
         .await;
-        assert_eq!(client.command("MAIL FROM:<a@b>").await.expect("mail").code, 250);
+        assert_eq!(
+            client.command("MAIL FROM:<a@b>").await.expect("mail").code,
+            250
+        );
         match client.command("RCPT TO:<c@d>").await {
             Err(SmtpError::BadReply(why)) => assert!(why.contains("before it was asked"), "{why}"),
             other => panic!("RCPT after an unsolicited reply gave {other:?}"),
         }
         drop(client);
-        server.await.expect("server: RCPT must never reach the wire");
+        server
+            .await
+            .expect("server: RCPT must never reach the wire");
     })
     .await
 }
@@ -340,7 +353,10 @@ async fn a_server_gone_while_idle_is_closed_before_writing() {
     watchdog(async {
         let (mut client, server) = connected(vec![]).await;
         server.await.expect("server closes after EHLO");
-        assert!(matches!(client.command("NOOP").await, Err(SmtpError::Closed)));
+        assert!(matches!(
+            client.command("NOOP").await,
+            Err(SmtpError::Closed)
+        ));
     })
     .await
 }

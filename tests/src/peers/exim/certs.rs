@@ -58,23 +58,60 @@ impl TestCa {
     pub fn generate(dir: &Path) -> Result<TestCa, String> {
         let file = |name: &str| dir.join(name);
         std::fs::write(file("ca.cnf"), CA_CONFIG).map_err(|e| format!("write ca.cnf: {e}"))?;
-        std::fs::write(file("leaf.cnf"), LEAF_CONFIG).map_err(|e| format!("write leaf.cnf: {e}"))?;
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-        let ca_args = ["req", "-x509", "-config", "ca.cnf", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem"];
+        std::fs::write(file("leaf.cnf"), LEAF_CONFIG)
+            .map_err(|e| format!("write leaf.cnf: {e}"))?;
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let ca_args = [
+            "req", "-x509", "-config", "ca.cnf", "-days", "2", "-keyout", "ca.key", "-out",
+            "ca.pem",
+        ];
         openssl(dir, &[&ca_args[..], &ec[..]].concat())?;
-        let csr_args = ["req", "-new", "-config", "leaf.cnf", "-keyout", "server.key", "-out", "server.csr"];
+        let csr_args = [
+            "req",
+            "-new",
+            "-config",
+            "leaf.cnf",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ];
         openssl(dir, &[&csr_args[..], &ec[..]].concat())?;
         let serial = format!("0x{:x}", unique_serial());
         openssl(
             dir,
             &[
-                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", &serial,
-                "-days", "2", "-extfile", "leaf.cnf", "-extensions", "leaf", "-out", "server.pem",
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                &serial,
+                "-days",
+                "2",
+                "-extfile",
+                "leaf.cnf",
+                "-extensions",
+                "leaf",
+                "-out",
+                "server.pem",
             ],
         )?;
-        let leaf = std::fs::read(file("server.pem")).map_err(|e| format!("read server.pem: {e}"))?;
+        let leaf =
+            std::fs::read(file("server.pem")).map_err(|e| format!("read server.pem: {e}"))?;
         let ca = std::fs::read(file("ca.pem")).map_err(|e| format!("read ca.pem: {e}"))?;
-        std::fs::write(file("chain.pem"), [leaf, ca].concat()).map_err(|e| format!("write chain.pem: {e}"))?;
+        std::fs::write(file("chain.pem"), [leaf, ca].concat())
+            .map_err(|e| format!("write chain.pem: {e}"))?;
         Ok(TestCa {
             ca_cert: file("ca.pem"),
             leaf_cert: file("server.pem"),
@@ -103,6 +140,9 @@ fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
 
 /// A positive serial number that differs between certificates made in one run.
 fn unique_serial() -> u64 {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     (nanos ^ ((std::process::id() as u64) << 40)) & 0x7fff_ffff_ffff_ffff | 1
 }

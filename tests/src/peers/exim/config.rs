@@ -41,7 +41,10 @@ pub fn mailboxes_file() -> String {
 
 /// `aliases`: the alias expanding to three full addresses, so EXPN lists three lines.
 pub fn aliases_file() -> String {
-    let members: Vec<String> = ALIAS_MEMBERS.iter().map(|m| format!("{m}@{DOMAIN}")).collect();
+    let members: Vec<String> = ALIAS_MEMBERS
+        .iter()
+        .map(|m| format!("{m}@{DOMAIN}"))
+        .collect();
     format!("{ALIAS}: {}\n", members.join(", "))
 }
 
@@ -178,17 +181,29 @@ XOAUTH2:
 /// The whole configuration file.
 pub fn render(p: &Params<'_>) -> String {
     let on_off = |on: bool| if on { "*" } else { "" };
-    let interfaces = if p.ipv6 { "<; 127.0.0.1 ; ::1" } else { "<; 127.0.0.1" };
+    let interfaces = if p.ipv6 {
+        "<; 127.0.0.1 ; ::1"
+    } else {
+        "<; 127.0.0.1"
+    };
     // Exim refuses AUTH for a mechanism it did not advertise (503), so this both hides and
     // refuses AUTH on a connection without TLS.
-    let auth_condition = if p.opts.auth_over_cleartext { "" } else { "server_advertise_condition = ${if def:tls_in_cipher}" };
+    let auth_condition = if p.opts.auth_over_cleartext {
+        ""
+    } else {
+        "server_advertise_condition = ${if def:tls_in_cipher}"
+    };
     let mut text = MAIN.to_string();
     if p.opts.xoauth2 {
         text.push_str(&XOAUTH2.replace("@BEARER@", p.xoauth2_token));
     }
     // Main-section options must come before the first `begin`: put the extras there.
     let extras: String = p.opts.extra_main.iter().map(|l| format!("{l}\n")).collect();
-    text = text.replacen("\nbegin acl\n", &format!("\n# EximOptions::extra_main\n{extras}\nbegin acl\n"), 1);
+    text = text.replacen(
+        "\nbegin acl\n",
+        &format!("\n# EximOptions::extra_main\n{extras}\nbegin acl\n"),
+        1,
+    );
     text.replace("@EXIM@", &p.exim_path.display().to_string())
         .replace("@DIR@", &p.dir.display().to_string())
         .replace("@DOMAIN@", DOMAIN)

@@ -4,9 +4,9 @@
 //! moment ago (on 127.0.0.1 and ::1 alike) and, when Exim says one was taken meanwhile
 //! (`daemon_startup_retries = 0` makes it say so at once), tries again with others.
 
+use super::EximOptions;
 use super::{certs, config, EximError, DEFAULT_EXIM, EXIM_USER, READY_DEADLINE, START_ATTEMPTS};
 use super::{TEST_PASSWORD, TEST_USER, XOAUTH2_TOKEN};
-use super::EximOptions;
 use crate::process::ChildGuard;
 use std::ffi::CString;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
@@ -78,7 +78,9 @@ pub(super) fn launch(
         // -bdf: daemon in the foreground (its PID is the child's); -q1m: retry deferred
         // deliveries every minute (first deliveries happen at once, not on a queue run).
         cmd.arg("-C").arg(&conf).args(["-bdf", "-q1m"]);
-        cmd.stdin(Stdio::null()).stdout(stderr.try_clone().map_err(io("dup stderr"))?).stderr(stderr);
+        cmd.stdin(Stdio::null())
+            .stdout(stderr.try_clone().map_err(io("dup stderr"))?)
+            .stderr(stderr);
         // Its own process group, so that the processes it forks per connection and delivery
         // can be stopped with it (see `Drop for Exim`).
         cmd.process_group(0);
@@ -153,7 +155,11 @@ fn check_config(exim: &Path, conf: &Path) -> Result<(), EximError> {
         return Ok(());
     }
     // The error is on stderr; stdout holds only the version banner, worth showing without one.
-    let said = if out.stderr.is_empty() { &out.stdout } else { &out.stderr };
+    let said = if out.stderr.is_empty() {
+        &out.stdout
+    } else {
+        &out.stderr
+    };
     Err(EximError(format!(
         "exim -bV refused the configuration {} ({}): {}",
         conf.display(),
@@ -175,7 +181,9 @@ fn wait_ready(child: &mut ChildGuard, addr: SocketAddr, token: &str) -> Result<(
             Err(e) => e.to_string(),
         };
         if Instant::now() >= deadline {
-            return Err(format!("no greeting within {READY_DEADLINE:?} (last: {last})"));
+            return Err(format!(
+                "no greeting within {READY_DEADLINE:?} (last: {last})"
+            ));
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -190,18 +198,25 @@ fn free_port(ipv6: bool) -> Result<u16, EximError> {
             return Ok(port);
         }
     }
-    Err(EximError("no port free on both 127.0.0.1 and ::1 after 50 tries".into()))
+    Err(EximError(
+        "no port free on both 127.0.0.1 and ::1 after 50 tries".into(),
+    ))
 }
 
 pub(super) fn read_logs(dir: &Path) -> String {
     let log = dir.join("log");
     let mut names: Vec<String> = std::fs::read_dir(&log)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     let mut out = String::new();
     for name in names {
-        let text = std::fs::read_to_string(log.join(&name)).unwrap_or_else(|e| format!("<unreadable: {e}>"));
+        let text = std::fs::read_to_string(log.join(&name))
+            .unwrap_or_else(|e| format!("<unreadable: {e}>"));
         if !text.trim().is_empty() {
             out.push_str(&format!("--- exim {name} ---\n{}\n", text.trim_end()));
         }
@@ -217,12 +232,14 @@ pub(super) fn io(what: &'static str) -> impl Fn(std::io::Error) -> EximError {
 }
 
 fn mkdir(path: &Path, mode: u32) -> Result<(), EximError> {
-    std::fs::create_dir(path).map_err(|e| EximError(format!("cannot create {}: {e}", path.display())))?;
+    std::fs::create_dir(path)
+        .map_err(|e| EximError(format!("cannot create {}: {e}", path.display())))?;
     set_mode(path, mode)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), EximError> {
-    std::fs::write(path, text).map_err(|e| EximError(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| EximError(format!("cannot write {}: {e}", path.display())))
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), EximError> {
@@ -231,6 +248,10 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), EximError> {
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), EximError> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .map_err(|e| EximError(format!("cannot chown {} to {EXIM_USER}: {e}", path.display())))
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+        EximError(format!(
+            "cannot chown {} to {EXIM_USER}: {e}",
+            path.display()
+        ))
+    })
 }

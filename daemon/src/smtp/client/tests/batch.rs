@@ -7,20 +7,33 @@ use smtp32_protocol::{BatchMessage, BatchOutcome, Failure};
 const EHLO: &[u8] = b"250-mx\r\n250 PIPELINING\r\n";
 
 async fn client(script: Vec<Step>) -> (SmtpClient, JoinHandle<()>) {
-    let mut steps = vec![Say(b"220 mx\r\n"), Expect(b"EHLO me.example\r\n"), Say(EHLO)];
+    let mut steps = vec![
+        Say(b"220 mx\r\n"),
+        Expect(b"EHLO me.example\r\n"),
+        Say(EHLO),
+    ];
     steps.extend(script);
     let (endpoint, server) = scripted(steps).await;
-    let (client, _) = SmtpClient::connect(&endpoint.into(), "me.example", Arc::new(NoTap)).await.expect("connect");
+    let (client, _) = SmtpClient::connect(&endpoint.into(), "me.example", Arc::new(NoTap))
+        .await
+        .expect("connect");
     (client, server)
 }
 
 fn msg(to: &str, data: &str) -> BatchMessage {
-    BatchMessage { from: "a@x".into(), rcpts: vec![to.into()], data: data.as_bytes().to_vec() }
+    BatchMessage {
+        from: "a@x".into(),
+        rcpts: vec![to.into()],
+        data: data.as_bytes().to_vec(),
+    }
 }
 
 fn codes(outcome: &BatchOutcome) -> (u16, Vec<u16>) {
     match outcome {
-        Ok(r) | Err(Failure::NotSent(r)) => (r.verdict.code, r.recipients.iter().map(|x| x.code).collect()),
+        Ok(r) | Err(Failure::NotSent(r)) => (
+            r.verdict.code,
+            r.recipients.iter().map(|x| x.code).collect(),
+        ),
         Err(other) => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -40,10 +53,23 @@ async fn envelopes_ride_behind_content_and_a_refused_recipient_gets_a_lone_dot()
             Say(b"250 queued\r\n"),
         ])
         .await;
-        let end = c.send_batch(&[msg("b@x", "m0"), msg("bad@x", "m1"), msg("c@x", "m2")], Duration::from_secs(5)).await;
+        let end = c
+            .send_batch(
+                &[msg("b@x", "m0"), msg("bad@x", "m1"), msg("c@x", "m2")],
+                Duration::from_secs(5),
+            )
+            .await;
         assert!(end.in_step);
-        assert!(end.outcomes[0].is_ok() && end.outcomes[2].is_ok(), "{:?}", end.outcomes);
-        assert!(matches!(end.outcomes[1], Err(Failure::NotSent(_))), "{:?}", end.outcomes[1]);
+        assert!(
+            end.outcomes[0].is_ok() && end.outcomes[2].is_ok(),
+            "{:?}",
+            end.outcomes
+        );
+        assert!(
+            matches!(end.outcomes[1], Err(Failure::NotSent(_))),
+            "{:?}",
+            end.outcomes[1]
+        );
         assert_eq!(codes(&end.outcomes[1]), (550, vec![550]));
         drop(c);
         server.await.expect("server");
@@ -63,7 +89,12 @@ async fn a_refused_data_gets_rset_and_the_batch_goes_on() {
             Say(b"250 queued\r\n"),
         ])
         .await;
-        let end = c.send_batch(&[msg("b@x", "m0"), msg("b@x", "m1")], Duration::from_secs(5)).await;
+        let end = c
+            .send_batch(
+                &[msg("b@x", "m0"), msg("b@x", "m1")],
+                Duration::from_secs(5),
+            )
+            .await;
         assert!(end.in_step);
         assert_eq!(codes(&end.outcomes[0]), (554, vec![250]));
         assert!(end.outcomes[1].is_ok(), "{:?}", end.outcomes[1]);

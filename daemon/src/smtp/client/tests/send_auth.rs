@@ -3,15 +3,26 @@
 use super::*;
 use smtp32_protocol::{AuthMechanism, AuthSecret};
 
-const PIPELINING_EHLO: &[u8] = b"250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n";
+const PIPELINING_EHLO: &[u8] =
+    b"250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n250 AUTH PLAIN LOGIN\r\n";
 const PLAIN_EHLO: &[u8] = b"250-mx\r\n250-SIZE 10\r\n250 AUTH LOGIN\r\n";
 
 /// A client connected to a server that answers EHLO with `ehlo`, then follows `script`.
-async fn with_ehlo(ehlo: &'static [u8], script: Vec<Step>, tap: Arc<dyn TrafficTap>) -> (SmtpClient, JoinHandle<()>) {
-    let mut steps = vec![Say(b"220 mx\r\n"), Expect(b"EHLO me.example\r\n"), Say(ehlo)];
+async fn with_ehlo(
+    ehlo: &'static [u8],
+    script: Vec<Step>,
+    tap: Arc<dyn TrafficTap>,
+) -> (SmtpClient, JoinHandle<()>) {
+    let mut steps = vec![
+        Say(b"220 mx\r\n"),
+        Expect(b"EHLO me.example\r\n"),
+        Say(ehlo),
+    ];
     steps.extend(script);
     let (endpoint, server) = scripted(steps).await;
-    let (client, _) = SmtpClient::connect(&endpoint.into(), "me.example", tap).await.expect("connect");
+    let (client, _) = SmtpClient::connect(&endpoint.into(), "me.example", tap)
+        .await
+        .expect("connect");
     (client, server)
 }
 
@@ -20,7 +31,11 @@ fn rcpts(list: &[&str]) -> Vec<String> {
 }
 
 fn to_server(tap: &Recorder) -> String {
-    tap.take().into_iter().filter(|(d, _)| *d == Direction::ToServer).map(|(_, b)| b.escape_ascii().to_string()).collect()
+    tap.take()
+        .into_iter()
+        .filter(|(d, _)| *d == Direction::ToServer)
+        .map(|(_, b)| b.escape_ascii().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -40,11 +55,20 @@ async fn pipelined_send_writes_the_envelope_at_once_and_reports_each_recipient()
         )
         .await;
         tap.take();
-        let report = client.send_message("a@b", &rcpts(&["c@d", "x@d"]), b"hi\n").await.expect("sent");
-        assert_eq!(report.recipients.iter().map(|r| r.code).collect::<Vec<_>>(), [250, 550]);
+        let report = client
+            .send_message("a@b", &rcpts(&["c@d", "x@d"]), b"hi\n")
+            .await
+            .expect("sent");
+        assert_eq!(
+            report.recipients.iter().map(|r| r.code).collect::<Vec<_>>(),
+            [250, 550]
+        );
         assert_eq!((report.verdict.code, report.refused()), (250, vec![1]));
         let sent = to_server(&tap);
-        assert!(sent.starts_with("MAIL FROM:<a@b> SIZE=4\\r\\nRCPT"), "one write for the envelope: {sent}");
+        assert!(
+            sent.starts_with("MAIL FROM:<a@b> SIZE=4\\r\\nRCPT"),
+            "one write for the envelope: {sent}"
+        );
         drop(client);
         server.await.expect("server");
     })
@@ -66,7 +90,10 @@ async fn no_accepted_recipient_gets_rset_not_data() {
             Arc::new(NoTap),
         )
         .await;
-        match client.send_message("", &rcpts(&["x@d"]), b"\xe9t\xe9\r\n").await {
+        match client
+            .send_message("", &rcpts(&["x@d"]), b"\xe9t\xe9\r\n")
+            .await
+        {
             Err(SmtpError::NotSent(report)) => {
                 assert_eq!((report.verdict.code, report.accepted()), (550, 0));
             }
@@ -94,7 +121,10 @@ async fn a_354_without_recipients_gets_an_empty_message() {
         )
         .await;
         let result = client.send_message("a@b", &rcpts(&["x@d"]), b"").await;
-        assert!(matches!(&result, Err(SmtpError::NotSent(r)) if r.verdict.code == 550), "{result:?}");
+        assert!(
+            matches!(&result, Err(SmtpError::NotSent(r)) if r.verdict.code == 550),
+            "{result:?}"
+        );
         drop(client);
         server.await.expect("server");
     })
@@ -120,7 +150,10 @@ async fn without_pipelining_it_goes_step_by_step() {
             Arc::new(NoTap),
         )
         .await;
-        let report = client.send_message("jos\u{e9}@b", &rcpts(&["c@d"]), b".x").await.expect("sent");
+        let report = client
+            .send_message("jos\u{e9}@b", &rcpts(&["c@d"]), b".x")
+            .await
+            .expect("sent");
         assert!(report.is_delivered());
         drop(client);
         server.await.expect("server");
@@ -132,10 +165,20 @@ async fn without_pipelining_it_goes_step_by_step() {
 async fn over_size_or_without_smtputf8_nothing_is_sent() {
     watchdog(async {
         let (mut client, server) = with_ehlo(PLAIN_EHLO, vec![ExpectClose], Arc::new(NoTap)).await;
-        let big = client.send_message("a@b", &rcpts(&["c@d"]), &[b'x'; 11]).await;
-        assert!(matches!(&big, Err(SmtpError::Unsupported(why)) if why.contains("SIZE limit of 10")), "{big:?}");
-        let utf8 = client.send_message("a@b", &rcpts(&["jos\u{e9}@d"]), b"x").await;
-        assert!(matches!(&utf8, Err(SmtpError::Unsupported(why)) if why.contains("SMTPUTF8")), "{utf8:?}");
+        let big = client
+            .send_message("a@b", &rcpts(&["c@d"]), &[b'x'; 11])
+            .await;
+        assert!(
+            matches!(&big, Err(SmtpError::Unsupported(why)) if why.contains("SIZE limit of 10")),
+            "{big:?}"
+        );
+        let utf8 = client
+            .send_message("a@b", &rcpts(&["jos\u{e9}@d"]), b"x")
+            .await;
+        assert!(
+            matches!(&utf8, Err(SmtpError::Unsupported(why)) if why.contains("SMTPUTF8")),
+            "{utf8:?}"
+        );
         assert!(big.unwrap_err().keeps_connection());
         drop(client);
         server.await.expect("server");
@@ -149,13 +192,20 @@ async fn auth_plain_is_redacted_in_the_tap() {
         let tap = Arc::new(Recorder::default());
         let (mut client, server) = with_ehlo(
             PIPELINING_EHLO,
-            vec![Expect(b"AUTH PLAIN AHVzZXIAcHc=\r\n"), Say(b"235 2.7.0 ok\r\n"), ExpectClose],
+            vec![
+                Expect(b"AUTH PLAIN AHVzZXIAcHc=\r\n"),
+                Say(b"235 2.7.0 ok\r\n"),
+                ExpectClose,
+            ],
             tap.clone(),
         )
         .await;
         tap.take();
         let secret = AuthSecret::new("pw").unwrap();
-        let reply = client.authenticate(None, "user", &secret, true).await.expect("auth");
+        let reply = client
+            .authenticate(None, "user", &secret, true)
+            .await
+            .expect("auth");
         assert_eq!(reply.code, 235);
         assert_eq!(to_server(&tap), "AUTH PLAIN ***\\r\\n");
         drop(client);
@@ -185,7 +235,10 @@ async fn auth_login_refused_is_the_535_and_redacted() {
         tap.take();
         let secret = AuthSecret::new("pw").unwrap();
         let result = client.authenticate(None, "user", &secret, true).await;
-        assert!(matches!(&result, Err(SmtpError::Refused(r)) if r.code == 535), "{result:?}");
+        assert!(
+            matches!(&result, Err(SmtpError::Refused(r)) if r.code == 535),
+            "{result:?}"
+        );
         assert_eq!(to_server(&tap), "AUTH LOGIN\\r\\n***\\r\\n***\\r\\n");
         drop(client);
         server.await.expect("server");
@@ -199,9 +252,17 @@ async fn auth_is_refused_in_cleartext_or_for_a_mechanism_not_offered() {
         let (mut client, server) = with_ehlo(PLAIN_EHLO, vec![ExpectClose], Arc::new(NoTap)).await;
         let secret = AuthSecret::new("pw").unwrap();
         let clear = client.authenticate(None, "user", &secret, false).await;
-        assert!(matches!(&clear, Err(SmtpError::TlsUnavailable(why)) if why.contains("cleartext")), "{clear:?}");
-        let plain = client.authenticate(Some(AuthMechanism::Plain), "user", &secret, true).await;
-        assert!(matches!(&plain, Err(SmtpError::Unsupported(why)) if why.contains("LOGIN")), "{plain:?}");
+        assert!(
+            matches!(&clear, Err(SmtpError::TlsUnavailable(why)) if why.contains("cleartext")),
+            "{clear:?}"
+        );
+        let plain = client
+            .authenticate(Some(AuthMechanism::Plain), "user", &secret, true)
+            .await;
+        assert!(
+            matches!(&plain, Err(SmtpError::Unsupported(why)) if why.contains("LOGIN")),
+            "{plain:?}"
+        );
         let tls = client.starttls().await;
         assert!(matches!(&tls, Err(SmtpError::TlsUnavailable(_))), "{tls:?}");
         drop(client);
@@ -234,7 +295,10 @@ async fn auth_sent_as_direct_lines_is_redacted_in_the_tap_until_the_exchange_end
             client.command(line).await.expect(line);
         }
         let shown = to_server(&tap);
-        assert_eq!(shown, "AUTH PLAIN ***\\r\\nAUTH LOGIN\\r\\n***\\r\\n***\\r\\nNOOP\\r\\n");
+        assert_eq!(
+            shown,
+            "AUTH PLAIN ***\\r\\nAUTH LOGIN\\r\\n***\\r\\n***\\r\\nNOOP\\r\\n"
+        );
         drop(client);
         server.await.expect("server");
     })
