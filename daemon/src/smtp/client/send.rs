@@ -38,16 +38,7 @@ impl SmtpClient {
         data: &[u8],
         dsn: Option<&DsnRequest>,
     ) -> Result<SendReport, SmtpError> {
-        if rcpts.is_empty() {
-            return Err(SmtpError::InvalidArgument(
-                "sendmsg needs at least one recipient".into(),
-            ));
-        }
-        if self.in_message {
-            return Err(SmtpError::InvalidArgument(
-                "a message is under way: end it with data_end first".into(),
-            ));
-        }
+        self.check_new_message(rcpts)?;
         let dsn = dsn.filter(|d| !d.is_empty() && self.has_extension("DSN"));
         if let Some(d) = dsn {
             d.check()?;
@@ -56,12 +47,7 @@ impl SmtpClient {
             from: from.to_owned(),
         })?;
         let rcpt_suffix = dsn.map(DsnRequest::rcpt_suffix).unwrap_or_default();
-        let rcpt_lines = rcpts
-            .iter()
-            .map(|to| {
-                command_line(&Command::Rcpt { to: to.clone() }).map(|line| line + &rcpt_suffix)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let rcpt_lines = rcpt_lines(rcpts, &rcpt_suffix)?;
         // The message is made transparent once, into the write buffer's
         // memory; its size is what SIZE declares and is checked against.
         let chunked = self.caps.bdat;
@@ -132,6 +118,19 @@ impl SmtpClient {
         size: Option<u64>,
         eight_bit: bool,
     ) -> Result<(Reply, Vec<Reply>), SmtpError> {
+        self.check_new_message(rcpts)?;
+        let mut mail = command_line(&Command::Mail {
+            from: from.to_owned(),
+        })?;
+        let rcpt_lines = rcpt_lines(rcpts, "")?;
+        self.mail_parameters(&mut mail, size, eight_bit, from, rcpts)?;
+        let replies = self.envelope(&mail, &rcpt_lines).await?;
+        self.in_message = true;
+        Ok(replies)
+    }
+
+    /// A new message needs a recipient and no message under way.
+    fn check_new_message(&self, rcpts: &[String]) -> Result<(), SmtpError> {
         if rcpts.is_empty() {
             return Err(SmtpError::InvalidArgument(
                 "sendmsg needs at least one recipient".into(),
@@ -142,17 +141,7 @@ impl SmtpClient {
                 "a message is under way: end it with data_end first".into(),
             ));
         }
-        let mut mail = command_line(&Command::Mail {
-            from: from.to_owned(),
-        })?;
-        let rcpt_lines = rcpts
-            .iter()
-            .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.mail_parameters(&mut mail, size, eight_bit, from, rcpts)?;
-        let replies = self.envelope(&mail, &rcpt_lines).await?;
-        self.in_message = true;
-        Ok(replies)
+        Ok(())
     }
 
     /// MAIL, the RCPTs and DATA — one write with PIPELINING (RFC 2920),
@@ -318,4 +307,12 @@ impl SmtpClient {
             self.exchange(line).await
         }
     }
+}
+
+/// The RCPT line of each recipient, with `suffix` (DSN parameters) after it.
+fn rcpt_lines(rcpts: &[String], suffix: &str) -> Result<Vec<String>, SmtpError> {
+    rcpts
+        .iter()
+        .map(|to| command_line(&Command::Rcpt { to: to.clone() }).map(|line| line + suffix))
+        .collect()
 }
