@@ -242,8 +242,8 @@ fn parse_dsn(bytes: &[u8]) -> String {
 fn kill_9_and_network_faults_lose_nothing_and_double_only_ambiguous_dots() {
     let name = "kill_9_and_network_faults_lose_nothing_and_double_only_ambiguous_dots";
     let _wd = Watchdog::arm(name, Duration::from_secs(240));
-    const MESSAGES: usize = 300;
-    const KILLS: usize = 6;
+    const MESSAGES: usize = 1000;
+    const KILLS: usize = 10;
     let server = Aiosmtpd::start();
     let qdir = tempdir();
 
