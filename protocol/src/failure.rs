@@ -230,7 +230,7 @@ pub enum Failure {
     /// `RelayAuth`). The connection was closed. The return code and the
     /// reply are the inner failure's.
     #[error("the relay refused the daemon's AUTH: {0}")]
-    RelayAuth(Box<Failure>),
+    RelayAuth(#[serde(deserialize_with = "nested::deserialize")] Box<Failure>),
 }
 
 impl Failure {
@@ -294,9 +294,49 @@ impl std::fmt::Display for ProxyStage {
     }
 }
 
+/// Decoding of the one recursive field, `RelayAuth`'s cause, with its depth
+/// bounded: a frame that nests causes without end would otherwise recurse
+/// until the decoder's stack overflows (the frame fuzzer found it).
+mod nested {
+    use super::Failure;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+    use std::cell::Cell;
+
+    /// Causes nested deeper than this are refused (the daemon sends one).
+    const MAX_DEPTH: u8 = 4;
+
+    thread_local! {
+        static DEPTH: Cell<u8> = const { Cell::new(0) };
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Box<Failure>, D::Error> {
+        let depth = DEPTH.with(|c| c.get());
+        if depth >= MAX_DEPTH {
+            return Err(D::Error::custom("RelayAuth causes nested too deep"));
+        }
+        DEPTH.with(|c| c.set(depth + 1));
+        let inner = Failure::deserialize(d);
+        DEPTH.with(|c| c.set(depth));
+        inner.map(Box::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relay_auth_causes_nested_without_end_are_refused_not_a_stack_overflow() {
+        // RelayAuth's tag (19) repeated: every cause is another RelayAuth.
+        let mut body = vec![19u8; 100_000];
+        body.extend_from_slice(&[0, 0xfb, 0x17, 0x02, 0]);
+        assert!(crate::codec::decode_body::<Failure>(&body).is_err());
+        let mut two = vec![19u8; 2];
+        two.extend_from_slice(&[0, 0xfb, 0x17, 0x02, 0]);
+        let decoded: Failure = crate::codec::decode_body(&two).expect("two levels decode");
+        assert_eq!(decoded.code(), ReturnCode::Failure);
+    }
 
     #[test]
     fn codes_round_trip_and_are_distinct() {
