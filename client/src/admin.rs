@@ -6,7 +6,8 @@
 //! `admin_group`. A handle the caller may not see fails with
 //! `InvalidHandle`, exactly like one that does not exist.
 
-use crate::client::{unexpected, Client};
+use crate::client::Client;
+use crate::error::unexpected;
 use crate::error::Result;
 use smtp32_protocol::{ConnectionDetail, ConnectionInfo, Handle, Request, Response};
 

@@ -29,7 +29,8 @@ mod writer;
 pub use connection::AsyncConnection;
 
 use crate::callbacks::{DebugCallback, HandleEntry, StatusCallback};
-use crate::client::{hello, unexpected, untrusted, welcome, HANDSHAKE_TIMEOUT};
+use crate::client::{hello, untrusted, welcome, HANDSHAKE_TIMEOUT};
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use link::{Link, Target};
 use smtp32_protocol::codec::{encode_frame, FrameDecoder, MAX_MAX_FRAME_BYTES};

@@ -7,11 +7,8 @@
 //! yield hook between steps. When the daemon goes away the client is dead for good: make a new
 //! one.
 
-use crate::callbacks::{
-    default_yield, lock, DebugCallback, HandleEntry, StatusCallback, YieldHook,
-};
-use crate::connection::Connection;
-use crate::error::{check_line, Error, Result};
+use crate::callbacks::{lock, HandleEntry, YieldHook};
+use crate::error::{unexpected, Error, Result};
 use crate::reader::{self, on_reader_thread, Gate};
 use crate::routing::{Routing, Slot};
 use interprocess::local_socket::prelude::*;
@@ -20,8 +17,8 @@ use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAM
 use smtp32_protocol::endpoint::client_socket_path;
 use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError, TrustedSocket};
 use smtp32_protocol::{
-    ClientFrame, DaemonFrame, DaemonStatus, Hello, OpenMode, Request, RequestId, Response,
-    ReturnCode, PROTOCOL_VERSION,
+    ClientFrame, DaemonFrame, DaemonStatus, Hello, Request, RequestId, Response, ReturnCode,
+    PROTOCOL_VERSION,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,7 +33,7 @@ const YIELD_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A connection to the smtp32d daemon. Cheap to clone; all clones share one
 /// IPC stream and one reader thread, which stop when the last clone (and the
-/// last [`Connection`] made from it) is dropped.
+/// last [`Connection`](crate::Connection) made from it) is dropped.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -212,84 +209,6 @@ impl Client {
         }
     }
 
-    /// Opens an SMTP connection (`smtp_helo`): connects to `host` (`name`,
-    /// `1.2.3.4`, `name:port`, `[v6]`, `[v6]:port`; port 25 by default),
-    /// reads the greeting and sends EHLO (or HELO) `local`. Returns when the
-    /// server has accepted, or with the failure. `debug` receives a copy of
-    /// all traffic from the greeting on.
-    pub fn helo(
-        &self,
-        host: &str,
-        local: &str,
-        debug: Option<DebugCallback>,
-    ) -> Result<Connection> {
-        self.open(host, local, OpenMode::Sync, debug, None)
-    }
-
-    /// Starts an SMTP connection in the background (`smtp_xhelo`) and returns
-    /// its handle at once. `status` runs once (as callbacks run, see
-    /// `callbacks.rs`), with the
-    /// outcome of the connect (`Aborted` after an `xquit` during the connect,
-    /// `CannotInitialize` if the daemon goes away first). Calls on the
-    /// connection before then fail with `InProgress`.
-    pub fn xhelo(
-        &self,
-        host: &str,
-        local: &str,
-        debug: Option<DebugCallback>,
-        status: StatusCallback,
-    ) -> Result<Connection> {
-        self.open(host, local, OpenMode::Async, debug, Some(status))
-    }
-
-    /// Opens an SMTP connection to the relay (smarthost) named in the
-    /// daemon's configuration (`relay.host`), authenticated with the
-    /// daemon's own credentials when it has any: the password never reaches
-    /// this process. Use the connection like any other (`sendmsg`, `quit`).
-    /// Fails with `Failure` carrying [`Failure::NotConfigured`] when the
-    /// daemon has no relay, [`Failure::RelayAuth`] (code and reply of the
-    /// cause, e.g. 535) when the relay refuses the credentials (see
-    /// [`Error::failure`]), and as [`Client::helo`] does when the connect fails.
-    ///
-    /// [`Failure::NotConfigured`]: crate::Failure::NotConfigured
-    /// [`Failure::RelayAuth`]: crate::Failure::RelayAuth
-    pub fn open_relay(&self, debug: Option<DebugCallback>) -> Result<Connection> {
-        let entry = HandleEntry::new(debug, None);
-        let request = Request::OpenRelay {
-            debug: entry.debug().is_some(),
-        };
-        match self.call(request, Some(default_yield()), Some(entry.clone()))? {
-            Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    fn open(
-        &self,
-        host: &str,
-        local: &str,
-        mode: OpenMode,
-        debug: Option<DebugCallback>,
-        status: Option<StatusCallback>,
-    ) -> Result<Connection> {
-        check_line("host", host)?;
-        check_line("local", local)?;
-        if host.is_empty() {
-            return Err(Error::invalid_argument("host must not be empty"));
-        }
-        let entry = HandleEntry::new(debug, status);
-        let request = Request::Open {
-            host: host.to_owned(),
-            local: local.to_owned(),
-            mode,
-            debug: entry.debug().is_some(),
-        };
-        match self.call(request, Some(default_yield()), Some(entry.clone()))? {
-            Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
-            other => Err(unexpected(other)),
-        }
-    }
-
     /// Sends one request and waits for its response, yielding every 50 ms.
     /// `Response::Failed` comes back as `Err`. `opening` is the entry to
     /// attach to the handle an `Open` returns.
@@ -397,14 +316,6 @@ impl Drop for ExitGuard<'_> {
     fn drop(&mut self) {
         self.0.exit(self.1);
     }
-}
-
-/// The error for a response of the wrong kind (a daemon bug).
-pub(crate) fn unexpected(response: Response) -> Error {
-    Error::new(
-        ReturnCode::Failure,
-        format!("unexpected response from smtp32d: {response:?}"),
-    )
 }
 
 /// Sends `Hello` and reads `Welcome` (or `Refused`) within the handshake timeout.

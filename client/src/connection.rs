@@ -7,20 +7,27 @@
 //! another is in flight (from another thread) fails with `InProgress`;
 //! [`Connection::xquit`] is the exception and cancels the one in flight.
 //!
-//! Child modules add TLS, AUTH and the EHLO keywords (`tls_auth.rs`), the
+//! Child modules open a connection (`open.rs`), and add TLS, AUTH and the EHLO keywords (`tls_auth.rs`), the
 //! one-call send (`sendmsg.rs`) and the batched send (`batch.rs`).
 
 mod batch;
+mod open;
 pub use batch::Outgoing;
-pub(crate) use batch::{stops_the_rest, REQUEST_OVERHEAD_BYTES};
+pub(crate) use batch::REQUEST_OVERHEAD_BYTES;
 mod sendmsg;
-pub(crate) use sendmsg::{fits_one_request, not_sent, refusal};
 mod tls_auth;
+// What the async client (`asynchronous/`) shares with the blocking one.
+#[cfg(all(feature = "tokio", unix))]
+pub(crate) use batch::stops_the_rest;
+#[cfg(all(feature = "tokio", unix))]
+pub(crate) use sendmsg::{fits_one_request, not_sent, refusal};
+#[cfg(all(feature = "tokio", unix))]
 pub(crate) use tls_auth::find_extension;
 
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry, YieldHook};
-use crate::client::{unexpected, Client};
+use crate::client::Client;
 use crate::data::{pump, DataStep, PumpEnd};
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use crate::reader::on_reader_thread;
 use smtp32_protocol::{Command, Handle, Reply, Request, Response, ReturnCode};

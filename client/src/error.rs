@@ -5,7 +5,7 @@
 //! one mapping to return codes; this module only adds the codes that arise on
 //! the client side (the daemon cannot be reached, bad local input).
 
-use smtp32_protocol::{Failure, Reply, ReturnCode, SendReport};
+use smtp32_protocol::{Failure, Reply, Response, ReturnCode, SendReport};
 
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -118,6 +118,14 @@ pub(crate) fn check_line(what: &str, value: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The error for a response of the wrong kind (a daemon bug).
+pub(crate) fn unexpected(response: Response) -> Error {
+    Error::new(
+        ReturnCode::Failure,
+        format!("unexpected response from smtp32d: {response:?}"),
+    )
 }
 
 #[cfg(test)]

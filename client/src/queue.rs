@@ -6,7 +6,8 @@
 //! `admin_group`. An id the caller may not see fails as one that does not
 //! exist.
 
-use crate::client::{unexpected, Client};
+use crate::client::Client;
+use crate::error::unexpected;
 use crate::error::Result;
 use smtp32_protocol::{QueueEntry, Request, Response, SendReport, Submission};
 

@@ -5,8 +5,9 @@
 //! receives. The password is a [`Secret`]: it prints as `***`.
 
 use crate::callbacks::{default_yield, DebugCallback, HandleEntry};
-use crate::client::{unexpected, Client};
+use crate::client::Client;
 use crate::connection::Connection;
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{Request, Response};
 

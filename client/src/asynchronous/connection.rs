@@ -8,7 +8,7 @@
 use super::link::{aborted, Target};
 use super::AsyncClient;
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry};
-use crate::client::unexpected;
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{
     AuthMechanism, AuthSecret, Command, Handle, Reply, Request, Response, ReturnCode,

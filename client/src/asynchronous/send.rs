@@ -2,10 +2,10 @@
 //! with the blocking API's envelope checks and request sizing.
 
 use super::AsyncConnection;
-use crate::client::unexpected;
 use crate::connection::{
     fits_one_request, not_sent, refusal, stops_the_rest, REQUEST_OVERHEAD_BYTES,
 };
+use crate::error::unexpected;
 use crate::error::{Error, Result};
 use crate::Outgoing;
 use smtp32_protocol::{BatchMessage, Request, Response, ReturnCode, SendReport};

@@ -1,7 +1,7 @@
 //! Many messages in few requests: [`Connection::send_many`].
 
 use super::Connection;
-use crate::client::unexpected;
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{BatchMessage, Request, Response, ReturnCode, SendReport};
 

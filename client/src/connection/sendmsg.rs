@@ -3,7 +3,7 @@
 //! in one request and the message streamed behind it.
 
 use super::{Connection, REQUEST_OVERHEAD_BYTES};
-use crate::client::unexpected;
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{Failure, Reply, Request, Response, ReturnCode, SendReport};
 use std::io::Read;

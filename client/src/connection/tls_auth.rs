@@ -1,7 +1,7 @@
 //! TLS, AUTH and the server's EHLO keywords on a [`Connection`].
 
 use super::Connection;
-use crate::client::unexpected;
+use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use smtp32_protocol::{AuthMechanism, AuthSecret, Reply, Request, Response};
 
