@@ -7,7 +7,8 @@
 //! an `Arc` of it for the admin listing, so `smtp32ctl connections` never
 //! waits behind an actor. Everything sits behind one short-held mutex.
 
-use super::traffic_log::TrafficLog;
+mod traffic_log;
+
 use crate::peer::Peer;
 use crate::stats::Totals;
 use smtp32_protocol::{
@@ -15,6 +16,7 @@ use smtp32_protocol::{
 };
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
+use traffic_log::TrafficLog;
 
 /// The live record of one connection.
 #[derive(Debug)]

@@ -8,25 +8,31 @@
 //! - [`listener`]: the Unix socket: path, permissions, stale-file handling
 //!   (on Windows the named pipe, in `platform/windows/pipe.rs`).
 //! - [`ipc`]: the accept loop, one task per client, request routing.
-//! - [`queue`]: the durable mail queue of `smtp32-sendmail`, its runner and bounces.
+//! - [`queue`]: the durable mail queue of `smtp32-sendmail` and its bounces.
+//! - [`queue_runner`]: delivers the queue through the relay, as a client of the daemon.
 //! - [`registry`]: handles, their owners and the connection limits.
 //! - [`seats`]: the limits on IPC clients, in all and per user.
 //! - [`budget`]: the bytes one IPC client may hold in the daemon.
+//! - [`activity`]: what one SMTP connection is doing, for status, admin views and the drain.
 //! - [`session`]: the actix actor per SMTP connection, with timeout and cancel.
 //! - [`cache`]: warm SMTP sessions kept between programs (`smtp_quit` parks, an open takes).
 //! - [`smtp`]: outbound SMTP, free of actix and IPC.
 //! - [`state`]: what the client tasks share.
 //! - [`peer`]: client credentials and who is an admin.
 //! - [`stats`]: totals since start for `status`.
-//! - [`lifecycle`]: shutdown request, grace period, closing every connection.
+//! - [`lifecycle`]: the shutdown request and the end of serving (two tokens).
+//! - [`shutdown`]: the drain between them: grace period, closing every connection.
 //! - [`reload`]: SIGHUP and `Request::Reload`.
 //! - [`metrics`]: the OpenMetrics text and its optional scrape listener (`metrics.listen`).
+//! - [`observed`]: what is counted and timed as it happens (requests, replies).
 //! - [`systemd`]: socket activation and sd_notify (Unix).
 //! - [`heartbeat`]: the systemd watchdog's `WATCHDOG=1`, sent while every arbiter answers (Unix).
-//! - [`platform`]: what differs between Unix and Windows.
+//! - [`platform`]: what differs between Unix and Windows in who a client is, readiness, the host name.
+//! - [`serving`]: the listening endpoint, the arbiter per client, stop and reload signals, per OS.
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
+pub mod activity;
 pub mod budget;
 pub mod cache;
 pub mod cli;
@@ -43,13 +49,17 @@ pub mod listener;
 pub mod log_sink;
 pub mod logging;
 pub mod metrics;
+pub mod observed;
 pub mod peer;
 pub mod platform;
 pub mod queue;
+pub mod queue_runner;
 pub mod registry;
 pub mod reload;
 pub mod seats;
+pub mod serving;
 pub mod session;
+pub mod shutdown;
 pub mod smtp;
 pub mod state;
 pub mod stats;
@@ -77,10 +87,10 @@ const CLIENT_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 /// settings through `reload`; new values apply to new connections.
 pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), ListenError> {
     // Before any thread exists: reading the LISTEN_* variables also unsets them.
-    let passed = platform::inherit()?;
+    let passed = serving::inherit()?;
     let system = actix::System::new();
     system.block_on(async move {
-        let (listener, from) = platform::listen(passed, socket, &settings)?;
+        let (listener, from) = serving::listen(passed, socket, &settings)?;
         let metrics =
             match settings.metrics.address().ok().flatten() {
                 Some(address) => {
@@ -102,15 +112,16 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
             arbiters.iter().map(Arbiter::handle).collect(),
             reload,
         ));
+        state.next_arbiter().spawn(queue_runner::run(state.clone()));
         let relay = &state.settings().relay;
         if relay.queue && !relay.host.is_empty() {
             // Messages left by the last run are delivered without waiting for a new one.
-            if let Err(f) = state.queue.get(&state) {
+            if let Err(f) = state.queue.get(&state.settings()) {
                 tracing::warn!("the queue is not running: {f}");
             }
         }
-        actix_rt::spawn(platform::stop_on_signal(state.clone()));
-        actix_rt::spawn(platform::reload_on_signal(state.clone()));
+        actix_rt::spawn(serving::stop_on_signal(state.clone()));
+        actix_rt::spawn(serving::reload_on_signal(state.clone()));
         if let Some(listener) = metrics {
             actix_rt::spawn(metrics::listener::serve(listener, state.clone()));
         }
@@ -120,11 +131,11 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         }
         let drain = actix_rt::spawn({
             let state = state.clone();
-            async move { lifecycle::drain(&state).await }
+            async move { shutdown::drain(&state).await }
         });
         info!(socket = %from, arbiters = cores, "smtp32d {} listening", env!("CARGO_PKG_VERSION"));
         platform::notify("READY=1");
-        ipc::accept_loop(listener, state.clone()).await;
+        serving::accept_loop(listener, state.clone()).await;
         let _ = drain.await;
         let deadline = tokio::time::Instant::now() + CLIENT_FLUSH_LIMIT;
         while state.clients() > 0 && tokio::time::Instant::now() < deadline {

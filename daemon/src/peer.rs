@@ -12,18 +12,8 @@
 //! LocalSystem and the daemon's own account, and admins also the enabled
 //! members of Administrators (an elevated token) and of `admin_group`.
 
+pub use crate::platform::Peer;
 use crate::platform::{self, GroupId, UserId};
-
-/// The credentials of one IPC client, as the kernel reported them at connect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Peer {
-    /// Process id, if the platform told.
-    pub pid: Option<u32>,
-    /// Effective user id (a SID on Windows), if the platform told.
-    pub uid: Option<UserId>,
-    /// Effective group id, if the platform told.
-    pub gid: Option<u32>,
-}
 
 impl Peer {
     /// True when this peer may see and act on every connection: root, the
@@ -140,5 +130,21 @@ mod tests {
         };
         assert!(stranger.is_admin("root"));
         assert!(smtp32_host::user_groups(0).contains(&0));
+    }
+}
+
+/// Who asks an admin request: their credentials and whether they are an admin.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    /// The asking client's credentials.
+    pub peer: Peer,
+    /// True for root, the daemon's user and `admin_group` members.
+    pub admin: bool,
+}
+
+impl Viewer {
+    /// True when this viewer may see and act on a connection opened by `owner`.
+    pub fn may_see(&self, owner: &Peer) -> bool {
+        self.admin || (self.peer.uid.is_some() && self.peer.uid == owner.uid)
     }
 }

@@ -14,12 +14,12 @@
 //! fails during a transaction. A message whose transaction was recorded as
 //! delivered is removed and never sent again.
 
-use super::dsn::{self, Bounce, Failed};
-use super::store::{Attempt, DeliveryState};
-use super::{clock, Due, Queue, QUEUE_TARGET};
 use crate::budget::ClientBudget;
 use crate::config::Settings;
 use crate::ipc::router::Router;
+use crate::queue::dsn::{self, Bounce, Failed};
+use crate::queue::store::{Attempt, DeliveryState};
+use crate::queue::{clock, Due, Queue, QUEUE_TARGET};
 use crate::session::messages::SendMessage;
 use crate::state::DaemonState;
 use smtp32_protocol::{
@@ -33,8 +33,14 @@ use tracing::{info, warn};
 /// The longest sleep with nothing due (a reload may shorten the waits).
 const IDLE_WAKE: u64 = 3600;
 
-/// Runs until the daemon shuts down.
-pub async fn run(queue: Arc<Queue>, state: Arc<DaemonState>) {
+/// Waits until the daemon's queue is opened (at start when a relay is
+/// configured, else by the first queue request), then delivers it until the
+/// daemon shuts down.
+pub async fn run(state: Arc<DaemonState>) {
+    let queue = tokio::select! {
+        queue = state.queue.when_open() => queue,
+        () = state.lifecycle.shutdown_requested() => return,
+    };
     let mut link = RelayLink::new(state.clone());
     while !state.lifecycle.is_shutting_down() {
         let now = clock::now();
@@ -126,7 +132,7 @@ async fn deliver(queue: &Arc<Queue>, settings: &Settings, link: &mut RelayLink, 
         }
     };
     let wants_dsn = due.iter().any(|m| {
-        super::dsn_request(&m.envelope.notify, &m.envelope.ret, &m.envelope.envid).is_some()
+        crate::queue::dsn_request(&m.envelope.notify, &m.envelope.ret, &m.envelope.envid).is_some()
     });
     if wants_dsn {
         let is_dsn = |k: &String| k.split(' ').next() == Some("DSN");
@@ -206,7 +212,7 @@ async fn attempt(
         from: envelope.from.clone(),
         rcpts: message.state.remaining.clone(),
         data,
-        dsn: super::dsn_request(&envelope.notify, &envelope.ret, &envelope.envid),
+        dsn: crate::queue::dsn_request(&envelope.notify, &envelope.ret, &envelope.envid),
     };
     classify(
         &message.state.remaining,
@@ -374,7 +380,7 @@ async fn send_bounce(
     settings: &Settings,
     relay: &str,
     id: &str,
-    envelope: &super::store::Envelope,
+    envelope: &crate::queue::store::Envelope,
     failed: &[Failed],
 ) {
     if envelope.from.is_empty() {

@@ -11,9 +11,9 @@
 //! connection belongs to its owner's *uid*, so `smtp32ctl` run by the same
 //! user sees it, and an admin sees every connection.
 
-use crate::peer::Peer;
+use crate::activity::Activity;
+use crate::peer::Viewer;
 use crate::platform::UserId;
-use crate::session::activity::Activity;
 use crate::session::SmtpSession;
 use actix::Addr;
 use rand::Rng;
@@ -32,22 +32,6 @@ struct Entry {
     user: Option<UserId>,
     session: Addr<SmtpSession>,
     activity: Arc<Activity>,
-}
-
-/// Who asks an admin request: their credentials and whether they are an admin.
-#[derive(Debug, Clone, Copy)]
-pub struct Viewer {
-    /// The asking client's credentials.
-    pub peer: Peer,
-    /// True for root, the daemon's user and `admin_group` members.
-    pub admin: bool,
-}
-
-impl Viewer {
-    /// True when this viewer may see and act on a connection opened by `owner`.
-    pub fn may_see(&self, owner: &Peer) -> bool {
-        self.admin || (self.peer.uid.is_some() && self.peer.uid == owner.uid)
-    }
 }
 
 #[derive(Default)]

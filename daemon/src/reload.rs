@@ -5,7 +5,6 @@
 
 use crate::config::{self, ConfigError, Settings};
 use crate::logging::DebugLog;
-use crate::state::DaemonState;
 use std::path::PathBuf;
 use tracing::{error, info, warn};
 
@@ -24,15 +23,20 @@ impl Reload {
         config::file_in_use(self.config.as_deref())
     }
 
-    /// Loads the settings again and puts them in force in `state`.
+    /// Loads the settings again and hands them to `put_in_force`; `current` are the
+    /// settings in force now (a new `socket` applies only after a restart).
     ///
     /// systemd hears `RELOADING=1` first and `READY=1` at the end, so `systemctl reload` waits
     /// for the outcome; a bad file adds a `STATUS=` line saying why (and `smtp32ctl reload`,
     /// the unit's `ExecReload=`, exits 1 with it).
-    pub fn apply(&self, state: &DaemonState) -> Result<(), ConfigError> {
+    pub fn apply(
+        &self,
+        current: &Settings,
+        put_in_force: impl FnOnce(Settings),
+    ) -> Result<(), ConfigError> {
         #[cfg(unix)]
         notify(&format!("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec()));
-        let result = self.load_and_apply(state);
+        let result = self.load_and_apply(current, put_in_force);
         match &result {
             Ok(()) => notify("READY=1\nSTATUS=serving"),
             Err(e) => notify(&format!(
@@ -42,9 +46,13 @@ impl Reload {
         result
     }
 
-    fn load_and_apply(&self, state: &DaemonState) -> Result<(), ConfigError> {
+    fn load_and_apply(
+        &self,
+        current: &Settings,
+        put_in_force: impl FnOnce(Settings),
+    ) -> Result<(), ConfigError> {
         let new = Settings::load(self.config.as_deref())?;
-        if new.socket != state.settings().socket {
+        if new.socket != current.socket {
             warn!("reload: a new `socket` applies only after a restart");
         }
         if let Err(e) = self
@@ -58,7 +66,7 @@ impl Reload {
             debug_level = new.debug_level,
             "configuration reloaded"
         );
-        state.replace_settings(new);
+        put_in_force(new);
         Ok(())
     }
 }
@@ -85,20 +93,4 @@ fn monotonic_usec() -> u64 {
     // SAFETY: `now` is a valid timespec to write; CLOCK_MONOTONIC always exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     (now.tv_sec.max(0) as u64) * 1_000_000 + (now.tv_nsec.max(0) as u64) / 1_000
-}
-
-/// Reloads on every SIGHUP until the daemon stops.
-#[cfg(unix)]
-pub async fn on_hangup(state: std::sync::Arc<DaemonState>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        error!("cannot install the SIGHUP handler");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        info!("SIGHUP: reloading the configuration");
-        if let Err(e) = state.reload() {
-            error!("SIGHUP: keeping the old configuration: {e}");
-        }
-    }
 }

@@ -76,7 +76,8 @@ impl DaemonState {
 
     /// Reloads the settings (SIGHUP, `Request::Reload`); the old ones stay on error.
     pub fn reload(&self) -> Result<(), ConfigError> {
-        self.reload.apply(self)
+        self.reload
+            .apply(&self.settings(), |new| self.replace_settings(new))
     }
 
     /// The configuration file read at start, if any.

@@ -3,7 +3,7 @@
 //! taps and the router, read by the status request; beside them what the
 //! metrics observe as it happens (requests by verb and result, latencies).
 
-use crate::metrics::Observed;
+use crate::observed::Observed;
 use smtp32_protocol::{ErrorCount, Failure, ReturnCode};
 use std::sync::atomic::{AtomicU64, Ordering};
 

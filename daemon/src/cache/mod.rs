@@ -19,9 +19,9 @@ pub mod key;
 
 pub use key::{AuthProof, SecretDigester, SessionKey};
 
+use crate::activity::Activity;
 use crate::config::CacheSettings;
-use crate::registry::Viewer;
-use crate::session::activity::Activity;
+use crate::peer::Viewer;
 use crate::smtp::{NoTap, SmtpClient};
 use smtp32_protocol::{CacheStatus, ConnectionInfo, ConnectionState, Handle, Reply};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -7,7 +7,7 @@
 //! a handle another client opened; every other request goes through the
 //! registry's per-client lookup.
 
-use crate::registry::Viewer;
+use crate::peer::Viewer;
 use crate::session::messages::XQuit;
 use crate::state::DaemonState;
 use smtp32_protocol::{DaemonStatus, Failure, Handle, Response, StateCounts, PROTOCOL_VERSION};

@@ -8,11 +8,12 @@
 //! `Failure::ShuttingDown`.
 
 use super::admin;
+use crate::activity::Activity;
 use crate::budget::{charge_of, ClientBudget};
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
 use crate::peer::Peer;
-use crate::registry::{ClientId, ConnectionLimits, Viewer};
-use crate::session::activity::Activity;
+use crate::peer::Viewer;
+use crate::registry::{ClientId, ConnectionLimits};
 use crate::session::messages::{
     Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit,
     SendBatch, SendMessage, SetDebug, SetTimeout, StartTls, XQuit,
@@ -89,7 +90,7 @@ impl Router {
         // What the log line names: kept cheaply now (the request moves on),
         // made text only if a line is written.
         let summary = Summary::of(&request, |handle| self.in_auth_exchange(handle));
-        let (verb, started) = (crate::metrics::verb(&request), std::time::Instant::now());
+        let (verb, started) = (crate::observed::verb(&request), std::time::Instant::now());
         let is_data_end = matches!(request, Request::DataEnd { .. });
         let (response, pending_connect) =
             if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
@@ -289,14 +290,14 @@ impl Router {
                 Err(f) => Response::Failed(f),
             },
             Request::QueueSubmit(submission) => Box::pin(self.queue_submit(submission)).await,
-            Request::QueueList => match self.state.queue.get(&self.state) {
+            Request::QueueList => match self.state.queue.get(&self.state.settings()) {
                 Ok(queue) => {
                     Box::pin(async { Response::QueueEntries(queue.list(&self.viewer().await)) })
                         .await
                 }
                 Err(f) => Response::Failed(f),
             },
-            Request::QueueFlush { id } => match self.state.queue.get(&self.state) {
+            Request::QueueFlush { id } => match self.state.queue.get(&self.state.settings()) {
                 Ok(queue) => {
                     Box::pin(async {
                         let flushed = queue.flush(&self.viewer().await, id.as_deref());
@@ -306,7 +307,7 @@ impl Router {
                 }
                 Err(f) => Response::Failed(f),
             },
-            Request::QueueDelete { id } => match self.state.queue.get(&self.state) {
+            Request::QueueDelete { id } => match self.state.queue.get(&self.state.settings()) {
                 Ok(queue) => {
                     Box::pin(async {
                         let viewer = self.viewer().await;
@@ -426,7 +427,7 @@ impl Router {
             let why = "the daemon cannot tell which user you are (no peer credentials)";
             return Response::Failed(Failure::NotPermitted(why.into()));
         };
-        let queue = match self.state.queue.get(&self.state) {
+        let queue = match self.state.queue.get(&self.state.settings()) {
             Ok(queue) => queue,
             Err(f) => return Response::Failed(f),
         };
@@ -553,7 +554,10 @@ impl Router {
             ));
             let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
             let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                SmtpSession::new(handle, owner, registry, tap, timeout)
+                let forget = move || {
+                    registry.remove(owner, handle);
+                };
+                SmtpSession::new(handle, forget, tap, timeout)
                     .with_idle_timeout(idle)
                     .with_cache(cache, cache_settings)
             });

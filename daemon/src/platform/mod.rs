@@ -1,11 +1,11 @@
-//! What differs between Unix and Windows, behind one set of names: who a
-//! client is ([`UserId`], [`peer_of`], [`is_owner`]), whether it hung up
-//! ([`peer_hung_up`]), where its task runs ([`hand_off`]), the listening
-//! endpoint ([`listen`]: a Unix socket, possibly passed by systemd, or a named
-//! pipe), the signals that stop the daemon ([`stop_on_signal`]), readiness
-//! ([`notify`]) and the host name ([`machine_hostname`]).
+//! What differs between Unix and Windows in the facts the daemon reads, behind
+//! one set of names: who a client is ([`UserId`], [`Peer`], [`peer_of`],
+//! [`is_owner`]), whether it hung up ([`peer_hung_up`]), readiness
+//! ([`notify`]) and the host name ([`machine_hostname`]). How the daemon is
+//! reached and stopped on each is [`crate::serving`]'s.
 //!
-//! The rest of the daemon is the same on both.
+//! The rest of the daemon is the same on both; this module imports none of it
+//! but the systemd notifier.
 
 #[cfg(unix)]
 mod unix;
@@ -19,6 +19,17 @@ pub use windows::*;
 
 use smtp32_protocol::endpoint::{self, SOCKET_ENV};
 use std::path::{Path, PathBuf};
+
+/// The credentials of one IPC client, as the kernel reported them at connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Peer {
+    /// Process id, if the platform told.
+    pub pid: Option<u32>,
+    /// Effective user id (a SID on Windows), if the platform told.
+    pub uid: Option<UserId>,
+    /// Effective group id, if the platform told.
+    pub gid: Option<u32>,
+}
 
 /// The socket path: the `--socket` flag, else `$SMTP32_SOCKET`, else the
 /// `socket` setting, else the default rules (on Windows `\\.\pipe\smtp32d`).

@@ -1,28 +1,18 @@
 //! The Windows side of [`crate::platform`]: users are SIDs from the client's
 //! access token (`GetNamedPipeClientProcessId`, `OpenProcessToken`), a
-//! hang-up is a pipe `PeekNamedPipe` calls broken, the endpoint is a named
-//! pipe ([`crate::listener`], `platform/windows/pipe.rs`), Ctrl-C, Ctrl-Break
-//! and closing the console stop the daemon, the host name is the DNS one, and
-//! the SMTP-32 manual's registry values are defaults ([`registry_defaults`]).
+//! hang-up is a pipe `PeekNamedPipe` calls broken, the pipe's name and DACL
+//! are in `platform/windows/pipe.rs`, the host name is the DNS one, and the
+//! SMTP-32 manual's registry values are defaults ([`registry_defaults`]).
 //! [`service`] runs the daemon as a Windows service.
-//!
-//! A pipe is bound to the completion port of the thread that accepted it, so
-//! its client is served on the accepting arbiter (sessions follow it there).
 
 pub mod service;
 
-use crate::config::Settings;
-use crate::ipc::client;
-use crate::listener::{self, ListenError, SocketPerms};
-use crate::peer::Peer;
-use crate::state::DaemonState;
-use interprocess::local_socket::tokio::{Listener, Stream};
+use super::Peer;
+use interprocess::local_socket::tokio::Stream;
 use interprocess::local_socket::traits::StreamCommon as _;
 use smtp32_protocol::endpoint::account::{self, Token, ADMINISTRATORS_SID};
 use std::fmt;
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
-use tracing::info;
+use std::sync::OnceLock;
 
 /// Longest SID string: `S-1-` and a 48-bit authority, then 15 sub-authorities.
 const SID_TEXT_MAX: usize = 4 + 15 + 15 * 11;
@@ -184,72 +174,8 @@ pub fn peer_hung_up(stream: &Stream) -> bool {
     unsafe { PeekNamedPipe(handle, null, 0, null.cast(), &mut available, null.cast()) == 0 }
 }
 
-/// Serves `stream` on this arbiter (a pipe cannot move to another thread's completion port).
-pub fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
-    actix_rt::spawn(client::serve(stream, state.clone()));
-}
-
-/// Nothing is inherited on Windows (no socket activation).
-pub type Inherited = ();
-
-/// Nothing to take before threads start on Windows.
-pub fn inherit() -> Result<Inherited, ListenError> {
-    Ok(())
-}
-
-/// Creates the named pipe `socket` (first instance only, with its DACL).
-pub fn listen(
-    _: Inherited,
-    socket: &Path,
-    settings: &Settings,
-) -> Result<(Listener, String), ListenError> {
-    let perms = SocketPerms {
-        mode: settings.socket_mode_bits(),
-        gid: settings.socket_gid(),
-    };
-    Ok((listener::bind(socket, perms)?, socket.display().to_string()))
-}
-
 /// No service manager to tell in console mode.
 pub fn notify(_state: &str) {}
-
-/// Asks for a shutdown on Ctrl-C, Ctrl-Break, when the console closes or the service is stopped.
-pub async fn stop_on_signal(state: Arc<DaemonState>) {
-    let why = if service::is_service() {
-        service::stop_requested().await;
-        "service stop"
-    } else {
-        console_stop().await
-    };
-    info!("{why}: shutting down");
-    state.lifecycle.request_shutdown();
-}
-
-/// Waits for Ctrl-C, Ctrl-Break or the console closing.
-async fn console_stop() -> &'static str {
-    use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
-    let (Ok(mut c), Ok(mut brk), Ok(mut close)) = (ctrl_c(), ctrl_break(), ctrl_close()) else {
-        tracing::error!("cannot install console control handlers");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = c.recv() => "Ctrl-C",
-        _ = brk.recv() => "Ctrl-Break",
-        _ = close.recv() => "console closed",
-    }
-}
-
-/// Reloads the settings on every ParamChange control of the service (in a
-/// console there is no reload signal: `smtp32ctl reload` reloads).
-pub async fn reload_on_signal(state: Arc<DaemonState>) {
-    loop {
-        service::reload_requested().await;
-        info!("service ParamChange: reloading the configuration");
-        if let Err(e) = state.reload() {
-            tracing::error!("ParamChange: keeping the old configuration: {e}");
-        }
-    }
-}
 
 /// Where the SMTP-32 manual keeps the library's settings (under HKEY_LOCAL_MACHINE).
 const REGISTRY_KEY: &str = r"SOFTWARE\Distinct\DLLS\SMTP32";

@@ -4,7 +4,6 @@
 //!
 //! Layout:
 //! - [`store`]: the files (one per message, written with fsync and an atomic rename).
-//! - [`runner`]: the task that delivers through the relay, retries and bounces.
 //! - [`dsn`]: the RFC 3464 bounce.
 //! - [`rewrite`]: `relay.from`, `relay.maildomain` and `relay.aliases` applied to a message.
 //! - [`clock`]: Unix time and its RFC 5322 form.
@@ -12,17 +11,17 @@
 //! [`Queue`] is the index in memory over the store: the files are the
 //! truth, read once at start; every change is written to disk before the
 //! index shows it. [`QueueSlot`] opens the queue the first time it is
-//! needed (at start when a relay is configured) and starts its runner.
+//! needed (at start when a relay is configured) and tells the runner
+//! (`crate::queue_runner`: delivery through the relay, retries, bounces).
 
 pub mod clock;
 pub mod dsn;
 pub mod rewrite;
-pub mod runner;
 pub mod store;
 
-use crate::registry::Viewer;
+use crate::config::Settings;
+use crate::peer::Viewer;
 use crate::smtp::DsnRequest;
-use crate::state::DaemonState;
 use smtp32_protocol::{Failure, QueueEntry, Submission};
 use std::collections::HashMap;
 use std::path::Path;
@@ -348,6 +347,8 @@ impl Queue {
 #[derive(Default)]
 pub struct QueueSlot {
     queue: Mutex<Option<Arc<Queue>>>,
+    /// Told once, when the queue opens.
+    opened: Notify,
 }
 
 impl QueueSlot {
@@ -356,15 +357,24 @@ impl QueueSlot {
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The queue, opened (and its runner started on one of the daemon's
-    /// arbiters) on the first call. `Failure::NotConfigured` when there is
-    /// no relay; `Failure::LimitReached` when the directory cannot be used.
-    pub fn get(&self, state: &Arc<DaemonState>) -> Result<Arc<Queue>, Failure> {
+    /// Resolves with the queue once it is open.
+    pub async fn when_open(&self) -> Arc<Queue> {
+        loop {
+            if let Some(queue) = self.opened() {
+                return queue;
+            }
+            self.opened.notified().await;
+        }
+    }
+
+    /// The queue, opened as `settings` say on the first call (which wakes
+    /// [`QueueSlot::when_open`]). `Failure::NotConfigured` when there is no
+    /// relay; `Failure::LimitReached` when the directory cannot be used.
+    pub fn get(&self, settings: &Settings) -> Result<Arc<Queue>, Failure> {
         let mut slot = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(queue) = slot.as_ref() {
             return Ok(queue.clone());
         }
-        let settings = state.settings();
         if settings.relay.host.is_empty() {
             return Err(Failure::NotConfigured(
                 "the daemon has no relay: set relay.host in its configuration".into(),
@@ -382,10 +392,8 @@ impl QueueSlot {
                 dir.display()
             ))
         })?);
-        state
-            .next_arbiter()
-            .spawn(runner::run(queue.clone(), state.clone()));
         *slot = Some(queue.clone());
+        self.opened.notify_one();
         Ok(queue)
     }
 }

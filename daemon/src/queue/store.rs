@@ -13,7 +13,7 @@
 //! that looks untried.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -263,7 +263,7 @@ fn check_own_dir(dir: &Path) -> io::Result<()> {
 /// rename is journaled by NTFS, and a folder cannot be opened for fsync).
 fn sync_dir(dir: &Path) -> io::Result<()> {
     #[cfg(unix)]
-    return File::open(dir)?.sync_all();
+    return fs::File::open(dir)?.sync_all();
     #[cfg(windows)]
     {
         let _ = dir;

@@ -15,8 +15,9 @@
 //! under the one timeout and cancel token, so `XQuit` interrupts a stalled proxy
 //! as it does a stalled server.
 //!
-//! When the actor stops, for whatever reason, it removes its handle from the
-//! registry, so no path can leak a handle.
+//! When the actor stops, for whatever reason, it runs the `on_stop` it was
+//! built with (the router's removes the handle from the registry), so no path
+//! can leak a handle.
 //!
 //! Idle connections: while the link is `Ready` (no operation in flight) an
 //! idle timer runs (`idle_timeout`, 0 = never); every operation disarms it and
@@ -26,7 +27,6 @@
 //! connection, until the owner's `Quit` frees it: a caller that comes back
 //! late learns what happened instead of meeting an unknown handle.
 
-pub mod activity;
 mod batch;
 pub mod messages;
 pub mod phase;
@@ -34,11 +34,9 @@ mod reuse;
 mod send;
 pub mod tap;
 mod tls_auth;
-pub mod traffic_log;
 
 use crate::cache::ConnectionCache;
 use crate::config::CacheSettings;
-use crate::registry::{ClientId, Registry};
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
 use messages::{
@@ -75,8 +73,8 @@ enum Link {
 /// The actor behind one handle.
 pub struct SmtpSession {
     handle: Handle,
-    owner: ClientId,
-    registry: Arc<Registry>,
+    /// Run once when the actor stops.
+    on_stop: Option<Box<dyn FnOnce()>>,
     link: Link,
     timeout_secs: u16,
     last_reply: Option<Reply>,
@@ -93,18 +91,17 @@ pub struct SmtpSession {
 }
 
 impl SmtpSession {
-    /// A session for `handle`, owned by `owner`, not yet connected.
+    /// A session for `handle`, not yet connected, that runs `on_stop` once
+    /// when it stops.
     pub fn new(
         handle: Handle,
-        owner: ClientId,
-        registry: Arc<Registry>,
+        on_stop: impl FnOnce() + 'static,
         tap: Arc<EventTap>,
         timeout_secs: u16,
     ) -> Self {
         SmtpSession {
             handle,
-            owner,
-            registry,
+            on_stop: Some(Box::new(on_stop)),
             link: Link::Connecting,
             timeout_secs,
             last_reply: None,
@@ -314,7 +311,9 @@ impl Actor for SmtpSession {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.cancel_in_flight();
-        self.registry.remove(self.owner, self.handle);
+        if let Some(on_stop) = self.on_stop.take() {
+            on_stop();
+        }
     }
 }
 

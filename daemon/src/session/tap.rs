@@ -9,7 +9,7 @@
 //! one copy of a DATA chunk can be megabytes: the byte budget is what keeps
 //! those copies from piling up.
 
-use super::activity::Activity;
+use crate::activity::Activity;
 use crate::budget::ClientBudget;
 use crate::smtp::TrafficTap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Handle};
