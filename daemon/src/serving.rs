@@ -16,6 +16,8 @@ mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
+use crate::config::Settings;
+use crate::listener::SocketPerms;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Listener;
 use interprocess::local_socket::traits::tokio::Listener as _;
@@ -43,5 +45,13 @@ pub async fn accept_loop(listener: Listener, state: Arc<DaemonState>) {
                 }
             },
         }
+    }
+}
+
+/// The mode and group the socket (or the pipe's DACL) gets, as the settings say.
+fn socket_perms(settings: &Settings) -> SocketPerms {
+    SocketPerms {
+        mode: settings.socket_mode_bits(),
+        gid: settings.socket_gid(),
     }
 }

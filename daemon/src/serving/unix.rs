@@ -4,7 +4,7 @@
 
 use crate::config::Settings;
 use crate::ipc::client;
-use crate::listener::{self, ListenError, SocketPerms};
+use crate::listener::{self, ListenError};
 use crate::logging::ERROR_TARGET;
 use crate::state::DaemonState;
 use crate::systemd;
@@ -62,10 +62,7 @@ pub fn listen(
     socket: &Path,
     settings: &Settings,
 ) -> Result<(Listener, String), ListenError> {
-    let perms = SocketPerms {
-        mode: settings.socket_mode_bits(),
-        gid: settings.socket_gid(),
-    };
+    let perms = super::socket_perms(settings);
     match passed {
         Some(fd) => {
             let l = listener::adopt(fd).map_err(|source| ListenError::Io {

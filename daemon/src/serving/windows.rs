@@ -8,7 +8,7 @@
 
 use crate::config::Settings;
 use crate::ipc::client;
-use crate::listener::{self, ListenError, SocketPerms};
+use crate::listener::{self, ListenError};
 use crate::platform::service;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::{Listener, Stream};
@@ -36,10 +36,7 @@ pub fn listen(
     socket: &Path,
     settings: &Settings,
 ) -> Result<(Listener, String), ListenError> {
-    let perms = SocketPerms {
-        mode: settings.socket_mode_bits(),
-        gid: settings.socket_gid(),
-    };
+    let perms = super::socket_perms(settings);
     Ok((listener::bind(socket, perms)?, socket.display().to_string()))
 }
 
