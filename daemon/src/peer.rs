@@ -133,6 +133,10 @@ mod tests {
     }
 }
 
+/// Identifies one IPC client connection for the daemon's lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientId(pub u64);
+
 /// Who asks an admin request: their credentials and whether they are an admin.
 #[derive(Debug, Clone, Copy)]
 pub struct Viewer {

@@ -12,19 +12,15 @@
 //! user sees it, and an admin sees every connection.
 
 use crate::activity::Activity;
-use crate::peer::Viewer;
+use crate::peer::{ClientId, Viewer};
 use crate::platform::UserId;
-use crate::session::SmtpSession;
+use crate::session::{HandleBook, SmtpSession};
 use actix::Addr;
 use rand::Rng;
 use smtp32_protocol::{Failure, Handle};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// Identifies one IPC client connection for the daemon's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ClientId(pub u64);
 
 struct Entry {
     owner: ClientId,
@@ -265,5 +261,11 @@ fn release_user(t: &mut Table, user: Option<UserId>) {
         if *c == 0 {
             t.per_user.remove(&uid);
         }
+    }
+}
+
+impl HandleBook for Registry {
+    fn forget(&self, owner: ClientId, handle: Handle) {
+        self.remove(owner, handle);
     }
 }

@@ -12,8 +12,8 @@ use crate::activity::Activity;
 use crate::budget::{charge_of, ClientBudget};
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
 use crate::peer::Peer;
-use crate::peer::Viewer;
-use crate::registry::{ClientId, ConnectionLimits};
+use crate::peer::{ClientId, Viewer};
+use crate::registry::ConnectionLimits;
 use crate::session::messages::{
     Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit,
     SendBatch, SendMessage, SetDebug, SetTimeout, StartTls, XQuit,
@@ -554,10 +554,7 @@ impl Router {
             ));
             let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
             let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                let forget = move || {
-                    registry.remove(owner, handle);
-                };
-                SmtpSession::new(handle, forget, tap, timeout)
+                SmtpSession::new(handle, owner, registry, tap, timeout)
                     .with_idle_timeout(idle)
                     .with_cache(cache, cache_settings)
             });

@@ -15,9 +15,8 @@
 //! under the one timeout and cancel token, so `XQuit` interrupts a stalled proxy
 //! as it does a stalled server.
 //!
-//! When the actor stops, for whatever reason, it runs the `on_stop` it was
-//! built with (the router's removes the handle from the registry), so no path
-//! can leak a handle.
+//! When the actor stops, for whatever reason, it tells its [`HandleBook`]
+//! (the registry) to forget its handle, so no path can leak a handle.
 //!
 //! Idle connections: while the link is `Ready` (no operation in flight) an
 //! idle timer runs (`idle_timeout`, 0 = never); every operation disarms it and
@@ -37,6 +36,7 @@ mod tls_auth;
 
 use crate::cache::ConnectionCache;
 use crate::config::CacheSettings;
+use crate::peer::ClientId;
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
 use messages::{
@@ -54,6 +54,13 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a polite QUIT may take when the owner is gone or the daemon stops.
 const CLOSE_QUIT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Where a session's handle is registered (the registry); told once, when
+/// the session stops, to forget it.
+pub trait HandleBook {
+    /// Forgets `owner`'s `handle`.
+    fn forget(&self, owner: ClientId, handle: Handle);
+}
 
 /// Where the SMTP connection stands.
 // One `Link` per session and the client is its payload: boxing it would only
@@ -73,8 +80,8 @@ enum Link {
 /// The actor behind one handle.
 pub struct SmtpSession {
     handle: Handle,
-    /// Run once when the actor stops.
-    on_stop: Option<Box<dyn FnOnce()>>,
+    owner: ClientId,
+    book: Arc<dyn HandleBook>,
     link: Link,
     timeout_secs: u16,
     last_reply: Option<Reply>,
@@ -91,17 +98,18 @@ pub struct SmtpSession {
 }
 
 impl SmtpSession {
-    /// A session for `handle`, not yet connected, that runs `on_stop` once
-    /// when it stops.
+    /// A session for `handle`, owned by `owner` and held in `book`, not yet connected.
     pub fn new(
         handle: Handle,
-        on_stop: impl FnOnce() + 'static,
+        owner: ClientId,
+        book: Arc<dyn HandleBook>,
         tap: Arc<EventTap>,
         timeout_secs: u16,
     ) -> Self {
         SmtpSession {
             handle,
-            on_stop: Some(Box::new(on_stop)),
+            owner,
+            book,
             link: Link::Connecting,
             timeout_secs,
             last_reply: None,
@@ -311,9 +319,7 @@ impl Actor for SmtpSession {
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.cancel_in_flight();
-        if let Some(on_stop) = self.on_stop.take() {
-            on_stop();
-        }
+        self.book.forget(self.owner, self.handle);
     }
 }
 
