@@ -227,6 +227,9 @@ impl SmtpSession {
         self.cancel = Some(token.clone());
         self.link = Link::Busy;
         let (tx, rx) = oneshot::channel();
+        // On the heap once: the wrappers below (timeout, select, the actor's
+        // map, the spawn) then move a pointer, not the dialogue's whole state.
+        let work = Box::pin(work);
         let guarded = async move {
             let timed = async move {
                 match limit {
