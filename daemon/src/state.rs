@@ -5,8 +5,8 @@
 use crate::cache::ConnectionCache;
 use crate::config::{ConfigError, Settings};
 use crate::lifecycle::Lifecycle;
-use crate::queue::QueueSlot;
 use crate::peer::ClientId;
+use crate::queue::QueueSlot;
 use crate::registry::Registry;
 use crate::reload::Reload;
 use crate::seats::Seats;

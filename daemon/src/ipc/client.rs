@@ -295,11 +295,13 @@ async fn read_loop(
             return;
         };
         let (router, budget) = (router.clone(), budget.clone());
-        actix_rt::spawn(async move {
+        // Boxed: the task then holds a pointer, and tokio's spawn and its
+        // end of task copy that instead of the request's whole future.
+        actix_rt::spawn(Box::pin(async move {
             router.serve(id, request).await;
             budget.release(charged);
             drop(permit);
-        });
+        }));
     }
 }
 
@@ -312,6 +314,9 @@ async fn until_hangup<T>(wait: impl Future<Output = T>, stream: &Stream) -> Opti
     tokio::pin!(wait);
     loop {
         tokio::select! {
+            // `wait` first: when there is room at once (the common case) no
+            // timer is set.
+            biased;
             done = &mut wait => return Some(done),
             _ = tokio::time::sleep(HANGUP_CHECK) => {
                 if peer_hung_up(stream) {

@@ -40,7 +40,7 @@ impl Handler<SendBatch> for SmtpSession {
             msg.messages.len()
         ));
         let step = Duration::from_secs(self.timeout_secs.into());
-        self.spawn_op_within(ctx, Effect::FinalDot, None, async move {
+        let dialogue = Box::pin(async move {
             let mut client = match tokio::time::timeout(step, checkout.open()).await {
                 Ok(Ok((client, _))) => client,
                 Ok(Err(e)) => return (None, Err(e)),
@@ -53,6 +53,7 @@ impl Handler<SendBatch> for SmtpSession {
             };
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))
-        })
+        });
+        self.spawn_op_within(ctx, Effect::FinalDot, None, dialogue)
     }
 }

@@ -62,6 +62,11 @@ pub trait HandleBook {
     fn forget(&self, owner: ClientId, handle: Handle);
 }
 
+/// An operation's dialogue on the heap: it hands the client back (`None`: out
+/// of step) with its result.
+type Dialogue<T> =
+    std::pin::Pin<Box<dyn Future<Output = (Option<SmtpClient>, Result<T, SmtpError>)>>>;
+
 /// Where the SMTP connection stands.
 // One `Link` per session and the client is its payload: boxing it would only
 // add an allocation and a pointer to every connection.
@@ -198,38 +203,43 @@ impl SmtpSession {
         Fut: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
     {
         let limit = Some(self.timeout_secs);
-        self.spawn_op_within(ctx, effect, limit, async move {
-            let client = match checkout.open().await {
-                Ok((client, _)) => client,
-                Err(e) => return (None, Err(e)),
-            };
-            let (client, result) = work(client).await;
-            (Some(client), result)
-        })
+        self.spawn_op_within(
+            ctx,
+            effect,
+            limit,
+            Box::pin(async move {
+                let client = match checkout.open().await {
+                    Ok((client, _)) => client,
+                    Err(e) => return (None, Err(e)),
+                };
+                let (client, result) = work(client).await;
+                (Some(client), result)
+            }),
+        )
     }
 
     /// [`SmtpSession::spawn_op`] for work that keeps its own time (`limit`
     /// `None`: only the cancel token applies) and may give the client up
     /// itself (`None`: the connection is out of step) while still succeeding.
-    fn spawn_op_within<T, F>(
+    ///
+    /// `work` comes boxed, built on the heap by its caller: the wrappers below
+    /// (timeout, select, the actor's map, the spawn) then move a pointer, not
+    /// the dialogue's whole state.
+    fn spawn_op_within<T>(
         &mut self,
         ctx: &mut Context<Self>,
         effect: Effect,
         limit: Option<u16>,
-        work: F,
+        work: Dialogue<T>,
     ) -> ResponseFuture<Result<T, Failure>>
     where
         T: OpOutput + 'static,
-        F: Future<Output = (Option<SmtpClient>, Result<T, SmtpError>)> + 'static,
     {
         self.disarm_idle(ctx);
         let token = CancellationToken::new();
         self.cancel = Some(token.clone());
         self.link = Link::Busy;
         let (tx, rx) = oneshot::channel();
-        // On the heap once: the wrappers below (timeout, select, the actor's
-        // map, the spawn) then move a pointer, not the dialogue's whole state.
-        let work = Box::pin(work);
         let guarded = async move {
             let timed = async move {
                 match limit {
@@ -438,7 +448,7 @@ impl Handler<Perform> for SmtpSession {
         };
         self.tap.activity().begin(what);
         let limit = Some(self.timeout_secs);
-        self.spawn_op_within(ctx, effect, limit, async move {
+        let dialogue = Box::pin(async move {
             let (mut client, resend) = match checkout.open().await {
                 Ok(opened) => opened,
                 Err(e) => return (None, Err(e)),
@@ -463,7 +473,8 @@ impl Handler<Perform> for SmtpSession {
                 Step::End => client.data_end().await.map(Some),
             };
             (Some(client), result)
-        })
+        });
+        self.spawn_op_within(ctx, effect, limit, dialogue)
     }
 }
 
