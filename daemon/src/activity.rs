@@ -23,8 +23,10 @@ use traffic_log::TrafficLog;
 pub struct Activity {
     handle: Handle,
     owner: Peer,
-    server: String,
-    local: String,
+    // Boxed strs, not Strings: a record per connection, 16 bytes less each
+    // (W5 counts them).
+    server: Box<str>,
+    local: Box<str>,
     opened: Instant,
     totals: Arc<Totals>,
     inner: Mutex<Inner>,
@@ -58,8 +60,8 @@ impl Activity {
         Activity {
             handle,
             owner,
-            server,
-            local,
+            server: server.into_boxed_str(),
+            local: local.into_boxed_str(),
             opened: now,
             totals,
             inner: Mutex::new(Inner {
@@ -187,7 +189,7 @@ impl Activity {
         let inner = self.inner();
         ConnectionDetail {
             info: self.info_of(&inner),
-            local: self.local.clone(),
+            local: self.local.to_string(),
             timeout_secs: inner.timeout_secs,
             debug: inner.debug,
             traffic: inner.log.lines(),
@@ -201,7 +203,7 @@ impl Activity {
             handle: self.handle,
             owner_pid: self.owner.pid,
             owner_uid: self.owner.uid.map(crate::platform::wire_uid),
-            server: self.server.clone(),
+            server: self.server.to_string(),
             state: inner.state,
             in_flight: inner.in_flight.as_ref().map(|(operation, since)| InFlight {
                 operation: operation.clone(),
