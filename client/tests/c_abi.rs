@@ -18,12 +18,14 @@ static STATUS: Mutex<Vec<(u32, c_int, usize)>> = Mutex::new(Vec::new());
 static FED: Mutex<usize> = Mutex::new(0);
 
 extern "C" fn on_debug(h: u32, buf: *const c_char, len: c_int, lparam: usize) -> c_int {
+    // SAFETY: the library passes `len` bytes at `buf`, alive for the callback.
     let bytes = unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len as usize) }.to_vec();
     TRAFFIC.lock().unwrap().push((h, bytes, lparam));
     0
 }
 
 extern "C" fn on_line(_h: u32, line: *const c_char, len: c_int, _lparam: usize) -> c_int {
+    // SAFETY: the library passes a NUL-terminated line, alive for the callback.
     let s = unsafe { CStr::from_ptr(line) }.to_str().unwrap().to_owned();
     assert_eq!(s.len(), len as usize);
     LINES.lock().unwrap().push(s);
@@ -47,6 +49,7 @@ extern "C" fn feed(_h: u32, buf: *mut c_char, len: c_int, _lparam: usize) -> c_i
     *fed += 1;
     let msg = b"line\n";
     assert!(len as usize >= msg.len());
+    // SAFETY: the library's buffer holds `len` bytes and the message is no longer (checked above).
     unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), buf.cast::<u8>(), msg.len()) };
     msg.len() as c_int
 }
@@ -118,6 +121,7 @@ fn c_functions_behave_as_the_manual_says() {
         Next::Continue
     });
     std::env::set_var("SMTP32_SOCKET", &d.path);
+    // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
     watchdog(20, move || unsafe {
         let mut hc: SMTP_HANDLE = 0;
         assert_eq!(

@@ -88,6 +88,7 @@ mod tests {
 
     #[test]
     fn root_and_own_user_are_admins_strangers_are_not() {
+        // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         assert!(Peer {
             uid: Some(0),

@@ -29,12 +29,9 @@ fn every_string_argument_of_the_c_abi_refuses_cr_and_lf() {
     );
     let (host, local) = (c(&server.host()), c(LOCAL));
     let mut h = 0u32;
-    // SAFETY: valid strings and a writable handle, here and below.
-    assert_eq!(
-        unsafe { ffi::smtp_helo(host.as_ptr(), local.as_ptr(), &mut h, None, 0) },
-        0,
-        "smtp_helo"
-    );
+    // SAFETY: valid strings and a writable handle.
+    let opened = unsafe { ffi::smtp_helo(host.as_ptr(), local.as_ptr(), &mut h, None, 0) };
+    assert_eq!(opened, 0, "smtp_helo");
     let invalid = ReturnCode::InvalidArgument.as_i32();
     let mut checked = 0;
     for bad in ["a\rb@x.test", "a\nb@x.test", "a@x.test\r\nRSET", "\r\n"] {

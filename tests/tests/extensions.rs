@@ -171,9 +171,11 @@ fn c_abi_smtp_ext_and_the_reason_in_smtp_rply() {
     let sink = SmtpSink::start();
     let mut h: SMTP_HANDLE = 0;
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_helo(c(&sink.host()).as_ptr(), c(LOCAL).as_ptr(), &mut h, None, 0) },
         0
     );
+    // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
     let ext = |keyword: &str, buf: &mut CStrBuf| unsafe {
         smtp_ext(h, c(keyword).as_ptr(), buf.ptr(), buf.len_c())
     };
@@ -194,6 +196,7 @@ fn c_abi_smtp_ext_and_the_reason_in_smtp_rply() {
     );
     assert_eq!(small.text(), "PLA");
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_ext(h, c("AUTH").as_ptr(), std::ptr::null_mut(), 0) },
         0,
         "presence only"
@@ -201,6 +204,7 @@ fn c_abi_smtp_ext_and_the_reason_in_smtp_rply() {
     // A refusal the daemon decided: smtp_rply gives the reason, with code 0.
     let to = c("jos\u{e9}@b.test");
     let rcpts: [*const c_char; 1] = [to.as_ptr()];
+    // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
     let rc = unsafe {
         smtp_sendmsg(
             h,
@@ -216,6 +220,7 @@ fn c_abi_smtp_ext_and_the_reason_in_smtp_rply() {
     let mut reply = CStrBuf::new(256);
     let mut code = -1;
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_rply(h, reply.ptr(), reply.len_c(), &mut code) },
         0
     );
@@ -225,10 +230,12 @@ fn c_abi_smtp_ext_and_the_reason_in_smtp_rply() {
     // A TLS failure on open: smtp_rply(0, ...) gives the reason.
     let url = c(&format!("smtp://{}?tls=required", sink.host()));
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_helo(url.as_ptr(), c(LOCAL).as_ptr(), &mut h, None, 0) },
         ReturnCode::TlsFailure.as_i32()
     );
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_rply(0, reply.ptr(), reply.len_c(), &mut code) },
         0
     );

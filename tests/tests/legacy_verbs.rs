@@ -317,6 +317,7 @@ fn c_expn_calls_the_line_proc_once_per_member_and_minus_one_aborts() {
     let h = ffi_helo(&host, 31);
     // SAFETY: a valid handle-independent C string and a callback of the right type.
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_expn(h, team.as_ptr(), Some(record_line)) },
         SUCCESS
     );
@@ -345,6 +346,7 @@ fn c_expn_calls_the_line_proc_once_per_member_and_minus_one_aborts() {
     let nobody = c(&mta.address("nobody"));
     // SAFETY: as above.
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_expn(h, nobody.as_ptr(), Some(record_line)) },
         FAILURE
     );
@@ -360,6 +362,7 @@ fn c_expn_calls_the_line_proc_once_per_member_and_minus_one_aborts() {
     let h2 = ffi_helo(&host, 32);
     // SAFETY: as above.
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_expn(h2, team.as_ptr(), Some(abort_at_second_line)) },
         ReturnCode::Aborted as c_int
     );
@@ -400,6 +403,7 @@ fn c_help_calls_the_line_proc_per_line_for_null_empty_and_a_topic() {
         let before = lines_of(h).len();
         // SAFETY: NULL or a valid C string, and a callback of the right type.
         assert_eq!(
+            // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
             unsafe { smtp_help(h, topic, Some(record_line)) },
             SUCCESS,
             "smtp_help({what})"
@@ -469,6 +473,7 @@ fn c_direct_fits_truncates_refuses_crlf_and_quit() {
     let h = ffi_helo(&mta.smtp_addr().to_string(), &WIRE as *const _ as usize);
     // SAFETY: a debug proc of the right type.
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe {
             smtp_opts(
                 h,

@@ -282,6 +282,7 @@ fn c_sendmsg(h: SMTP_HANDLE, from: &str, rcpts: &[&str], msg: &[u8]) -> (c_int, 
     let pointers: Vec<*const c_char> = owned.iter().map(|r| r.as_ptr()).collect();
     let mut codes = vec![-1; rcpts.len()];
     let from = c(from);
+    // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
     let rc = unsafe {
         smtp_sendmsg(
             h,
@@ -304,6 +305,7 @@ fn c_abi_rcpt_codes_and_rply() {
     let mut h: SMTP_HANDLE = 0;
     let host = c(&mta.smtp_addr().to_string());
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_helo(host.as_ptr(), c(LOCAL).as_ptr(), &mut h, None, 0) },
         0
     );
@@ -320,6 +322,7 @@ fn c_abi_rcpt_codes_and_rply() {
     let mut buf = CStrBuf::new(256);
     let mut code = 0;
     assert_eq!(
+        // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
         unsafe { smtp_rply(h, buf.ptr(), buf.len_c(), &mut code) },
         0
     );
@@ -329,6 +332,7 @@ fn c_abi_rcpt_codes_and_rply() {
         "smtp_rply gives the refusal that decided: {}",
         buf.text()
     );
+    // SAFETY: test call of the C ABI with valid NUL-terminated strings, live buffers and handles (or NULL where the function accepts it).
     let bad = unsafe {
         smtp_sendmsg(
             h,

@@ -126,7 +126,7 @@ unsafe fn fw_helo(
 unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
     let invalid = |_: Failure| rc(ReturnCode::InvalidArgument);
     let versions = SocksVersions::from_bits(fw.socks_ver).ok_or(rc(ReturnCode::InvalidArgument))?;
-    // SAFETY (all reads below): per this function's contract.
+    // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
     let fw_host = unsafe { c_str(fw.fw_host)? };
     let port = if fw.fw_port == 0 {
         DEFAULT_SOCKS_PORT
@@ -137,6 +137,7 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
         SocksEndpoint::new(SocksHost::parse(fw_host).map_err(invalid)?, port).map_err(invalid)?;
     let host = match fw.addr_type {
         FW_ADDR_IP4 => {
+            // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
             let text = unsafe { c_str(fw.dest_host)? };
             SocksHost::Ipv4(
                 text.parse::<Ipv4Addr>()
@@ -144,6 +145,7 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
             )
         }
         FW_ADDR_IP6 => {
+            // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
             let text = unsafe { c_str(fw.dest_host)? };
             let bare = text
                 .strip_prefix('[')
@@ -155,11 +157,16 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
             )
         }
         // An address literal given as a "domain" is sent as the address.
-        FW_ADDR_DNS => SocksHost::parse(unsafe { c_str(fw.domain_name)? }).map_err(invalid)?,
+        FW_ADDR_DNS => {
+            // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
+            let name = unsafe { c_str(fw.domain_name)? };
+            SocksHost::parse(name).map_err(invalid)?
+        }
         _ => return Err(rc(ReturnCode::InvalidArgument)),
     };
     let destination = SocksEndpoint::new(host, fw.dest_port).map_err(invalid)?;
     let methods = if versions.allows_v5() {
+        // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
         let text = unsafe { c_str(fw.methods)? };
         let n = usize::from(fw.n_methods);
         let text = text
@@ -171,10 +178,13 @@ unsafe fn read_route(fw: &fw_param) -> Result<SocksRoute, c_int> {
         // The manual: methods are needed only for version 5.
         SocksMethods::no_auth()
     };
+    // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
     let username = unsafe { opt_c_str(fw.username)? }.filter(|u| !u.is_empty());
     let username = username.map(SocksUser::new).transpose().map_err(invalid)?;
     // The password matters only for method 2; any other route ignores it, as the manual says.
-    let password = match unsafe { opt_c_str(fw.passwd)? } {
+    // SAFETY: a string pointer of `fw`: NULL or NUL-terminated, by this function's contract.
+    let password = unsafe { opt_c_str(fw.passwd)? };
+    let password = match password {
         Some(p) if !p.is_empty() && methods.contains(SocksMethod::UsernamePassword) => {
             Some(Secret::new(p).map_err(invalid)?)
         }

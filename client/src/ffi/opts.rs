@@ -116,9 +116,11 @@ mod tests {
     #[test]
     fn strerror_knows_every_code() {
         for c in ReturnCode::ALL {
+            // SAFETY: test call with valid pointers (a live buffer, the library's own strings) or NULL, which the function accepts.
             let s = unsafe { CStr::from_ptr(smtp_strerror(c.as_i32())) };
             assert_eq!(s.to_str().unwrap(), c.describe());
         }
+        // SAFETY: test call with valid pointers (a live buffer, the library's own strings) or NULL, which the function accepts.
         let s = unsafe { CStr::from_ptr(smtp_strerror(42)) };
         assert_eq!(s.to_str().unwrap(), "unknown SMTP-32 return code");
     }
@@ -126,11 +128,14 @@ mod tests {
     #[test]
     fn date_fills_the_buffer_and_returns_its_length() {
         let mut buf = [0x55 as c_char; SMTP_DATE_SIZE];
+        // SAFETY: test call with valid pointers (a live buffer, the library's own strings) or NULL, which the function accepts.
         let n = unsafe { smtp_date(buf.as_mut_ptr()) };
+        // SAFETY: test call with valid pointers (a live buffer, the library's own strings) or NULL, which the function accepts.
         let s = unsafe { CStr::from_ptr(buf.as_ptr()) };
         assert_eq!(n as usize, s.to_bytes().len());
         assert!(n > 25);
         assert_eq!(
+            // SAFETY: test call with valid pointers (a live buffer, the library's own strings) or NULL, which the function accepts.
             unsafe { smtp_date(std::ptr::null_mut()) },
             ReturnCode::InvalidArgument.as_i32()
         );
@@ -139,6 +144,7 @@ mod tests {
     #[test]
     fn bad_handles_and_options() {
         assert_eq!(
+            // SAFETY: test call with valid pointers (a live buffer, the library's own strings) or NULL, which the function accepts.
             unsafe { smtp_opts(0, OPT_TIMEOUT, 20) },
             ReturnCode::InvalidHandle.as_i32()
         );

@@ -106,6 +106,7 @@ mod tests {
 
     fn copy(text: &str, cap: usize) -> (bool, Vec<u8>) {
         let mut buf = vec![0x55u8; cap + 2];
+        // SAFETY: test call with NULL or a valid NUL-terminated string, and a buffer of the length given.
         let fit = unsafe { copy_truncated(text.as_bytes(), buf.as_mut_ptr().cast(), cap) };
         (fit, buf)
     }
@@ -129,9 +130,13 @@ mod tests {
     #[test]
     fn null_and_bad_strings_are_invalid_arguments() {
         let bad = rc(ReturnCode::InvalidArgument);
+        // SAFETY: test call with NULL or a valid NUL-terminated string, and a buffer of the length given.
         assert_eq!(unsafe { c_str(std::ptr::null()) }, Err(bad));
+        // SAFETY: test call with NULL or a valid NUL-terminated string, and a buffer of the length given.
         assert_eq!(unsafe { c_str(c"\xff".as_ptr()) }, Err(bad));
+        // SAFETY: test call with NULL or a valid NUL-terminated string, and a buffer of the length given.
         assert_eq!(unsafe { c_str(c"ok".as_ptr()) }, Ok("ok"));
+        // SAFETY: test call with NULL or a valid NUL-terminated string, and a buffer of the length given.
         assert_eq!(unsafe { opt_c_str(std::ptr::null()) }, Ok(None));
     }
 

@@ -47,6 +47,7 @@ mod tests {
 
     #[test]
     fn smtp32_version_is_the_crate_version() {
+        // SAFETY: the function returns a static NUL-terminated string.
         let v = unsafe { CStr::from_ptr(smtp32_version()) };
         assert_eq!(v.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
