@@ -30,8 +30,8 @@ pub use connection::AsyncConnection;
 
 use crate::callbacks::{DebugCallback, HandleEntry, StatusCallback};
 use crate::client::{hello, untrusted, welcome, HANDSHAKE_TIMEOUT};
-use crate::error::unexpected;
-use crate::error::{check_line, Error, Result};
+use crate::connection::open_request;
+use crate::error::{unexpected, Error, Result};
 use link::{Link, Target};
 use smtp32_protocol::codec::{encode_frame, FrameDecoder, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::endpoint::client_socket_path;
@@ -198,18 +198,7 @@ impl AsyncClient {
         debug: Option<DebugCallback>,
         status: Option<StatusCallback>,
     ) -> Result<AsyncConnection> {
-        check_line("host", host)?;
-        check_line("local", local)?;
-        if host.is_empty() {
-            return Err(Error::invalid_argument("host must not be empty"));
-        }
-        let entry = HandleEntry::new(debug, status);
-        let request = Request::Open {
-            host: host.to_owned(),
-            local: local.to_owned(),
-            mode,
-            debug: entry.debug().is_some(),
-        };
+        let (request, entry) = open_request(host, local, mode, debug, status)?;
         self.opened(request, entry).await
     }
 

@@ -20,6 +20,8 @@ mod tls_auth;
 #[cfg(all(feature = "tokio", unix))]
 pub(crate) use batch::stops_the_rest;
 #[cfg(all(feature = "tokio", unix))]
+pub(crate) use open::open_request;
+#[cfg(all(feature = "tokio", unix))]
 pub(crate) use sendmsg::{fits_one_request, not_sent, refusal};
 #[cfg(all(feature = "tokio", unix))]
 pub(crate) use tls_auth::find_extension;

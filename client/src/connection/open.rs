@@ -6,6 +6,7 @@ use crate::callbacks::{default_yield, DebugCallback, HandleEntry, StatusCallback
 use crate::client::Client;
 use crate::error::{check_line, unexpected, Error, Result};
 use smtp32_protocol::{OpenMode, Request, Response};
+use std::sync::Arc;
 
 impl Client {
     /// Opens an SMTP connection (`smtp_helo`): connects to `host` (`name`,
@@ -68,21 +69,35 @@ impl Client {
         debug: Option<DebugCallback>,
         status: Option<StatusCallback>,
     ) -> Result<Connection> {
-        check_line("host", host)?;
-        check_line("local", local)?;
-        if host.is_empty() {
-            return Err(Error::invalid_argument("host must not be empty"));
-        }
-        let entry = HandleEntry::new(debug, status);
-        let request = Request::Open {
-            host: host.to_owned(),
-            local: local.to_owned(),
-            mode,
-            debug: entry.debug().is_some(),
-        };
+        let (request, entry) = open_request(host, local, mode, debug, status)?;
         match self.call(request, Some(default_yield()), Some(entry.clone()))? {
             Response::Opened { handle } => Ok(Connection::new(self.clone(), handle, entry)),
             other => Err(unexpected(other)),
         }
     }
+}
+
+/// The `Open` request for `host` and `local` (refused when either would break
+/// the line or `host` is empty), and the entry its handle gets; the blocking
+/// and the async client both send it.
+pub(crate) fn open_request(
+    host: &str,
+    local: &str,
+    mode: OpenMode,
+    debug: Option<DebugCallback>,
+    status: Option<StatusCallback>,
+) -> Result<(Request, Arc<HandleEntry>)> {
+    check_line("host", host)?;
+    check_line("local", local)?;
+    if host.is_empty() {
+        return Err(Error::invalid_argument("host must not be empty"));
+    }
+    let entry = HandleEntry::new(debug, status);
+    let request = Request::Open {
+        host: host.to_owned(),
+        local: local.to_owned(),
+        mode,
+        debug: entry.debug().is_some(),
+    };
+    Ok((request, entry))
 }
