@@ -43,7 +43,8 @@ use std::time::Instant;
 /// W2 50 connections from 5 processes, 20,000 messages; W3 one 100 MiB
 /// message in 1 MiB data_buf calls; W4 NOOP round trip (daemon, direct TCP,
 /// Unix ping-pong); W5 daemon RSS per idle connection with 10,000 open; W6
-/// NOOP latency with 10,000 connections open from 100 processes.
+/// NOOP latency with 10,000 connections open from 100 processes; W7 one 50 MiB
+/// message through sendmsg (throughput and the daemon's peak RSS growth).
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {
@@ -96,6 +97,7 @@ pub struct Size {
     w2_conns: usize,
     w2_procs: usize,
     w3_mib: usize,
+    w7_mib: usize,
     w4_samples: usize,
     w5_conns: usize,
     w6_procs: usize,
@@ -114,6 +116,7 @@ impl Size {
             w2_conns: 50,
             w2_procs: 5,
             w3_mib: 100,
+            w7_mib: 50,
             w4_samples: 20_000,
             w5_conns: 10_000,
             w6_procs: 100,
@@ -132,6 +135,7 @@ impl Size {
             w2_conns: 10,
             w2_procs: 2,
             w3_mib: 10,
+            w7_mib: 10,
             w4_samples: 2_000,
             w5_conns: 1_000,
             w6_procs: 10,
@@ -230,13 +234,14 @@ fn bench(cli: Cli) -> Result<()> {
     let load_before = load_average();
     let mut rows = Vec::new();
     type Workload = fn(&Ctx) -> Result<Vec<report::Row>>;
-    let workloads: [(&str, Workload); 6] = [
+    let workloads: [(&str, Workload); 7] = [
         ("w1", throughput::w1),
         ("w2", throughput::w2),
         ("w3", throughput::w3),
         ("w4", latency::w4),
         ("w5", memory::w5),
         ("w6", latency::w6),
+        ("w7", throughput::w7),
     ];
     for (name, run) in workloads {
         if wanted(name) {

@@ -241,6 +241,20 @@ pub fn targets(rows: &[Row]) -> String {
         &|v| v >= 0.9,
     );
     line(
+        "W7 50 MiB through sendmsg",
+        "≥ 0.9× raw".into(),
+        div(m("w7.smtp32"), m("w7.raw")),
+        &|v| format!("{v:.2}× raw"),
+        &|v| v >= 0.9,
+    );
+    line(
+        "W7 daemon peak RSS growth during it",
+        "≤ 8 MiB (2 × max_frame_bytes)".into(),
+        m("w7.rss"),
+        &|v| format!("{v:.1} MiB"),
+        &|v| v <= 8.0,
+    );
+    line(
         "W5 daemon RSS per idle connection",
         "≤ 4 KiB".into(),
         m("w5.kib"),

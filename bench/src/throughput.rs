@@ -1,5 +1,6 @@
 //! W1 (one connection, many 1 KiB messages), W2 (50 connections from
-//! several processes) and W3 (one 100 MiB message).
+//! several processes), W3 (one 100 MiB message) and W7 (one 50 MiB message
+//! through `sendmsg`).
 //!
 //! Within a round every path runs once, one after the other, so a change in
 //! the machine's load touches all of them alike; the table shows the median
@@ -8,7 +9,7 @@
 use crate::report::{Role, Row, Unit};
 use crate::via_daemon::{self, Path};
 use crate::worker::Worker;
-use crate::{async_row, lettre_row, raw, source, Ctx};
+use crate::{async_row, lettre_row, procs, raw, source, Ctx};
 use anyhow::Result;
 use raw::Raw;
 use smtp32::Client;
@@ -316,6 +317,59 @@ pub fn w3(ctx: &Ctx) -> Result<Vec<Row>> {
             Unit::MibPerSec,
             Role::Other,
             ours,
+        ),
+    ])
+}
+
+/// W7: one message of `ctx.size.w7_mib` MiB with one recipient through
+/// `sendmsg` (streamed: the message is larger than one frame), against the
+/// raw client writing it in 1 MiB pieces; and how far the daemon's peak RSS
+/// rose during the send (its high-water mark is reset just before).
+pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
+    let mib = ctx.size.w7_mib;
+    let msg = raw::message(mib << 20);
+    let chunks: Vec<Vec<u8>> = msg.chunks(1 << 20).map(<[u8]>::to_vec).collect();
+    let client = Client::connect(ctx.daemon.socket())?;
+    let pid = ctx.daemon.pid();
+    let (mut rawv, mut ours, mut growth) = (vec![], vec![], vec![]);
+    for round in 0..ctx.rounds {
+        ctx.progress(&format!("W7 round {}/{}", round + 1, ctx.rounds));
+        let mut r = Raw::connect(ctx.sink.addr())?;
+        rawv.push(mib as f64 / r.send_large(&chunks)?.as_secs_f64());
+        r.quit();
+        let conn = via_daemon::open(&client, &ctx.sink_host)?;
+        procs::reset_peak_rss(pid)?;
+        let before = procs::rss_kib(pid)?;
+        let took = via_daemon::send(&conn, Path::SendMsg, &msg, 1)?;
+        let peak = procs::peak_rss_kib(pid)?;
+        ours.push(mib as f64 / took.as_secs_f64());
+        growth.push(peak.saturating_sub(before) as f64 / 1024.0);
+        conn.quit()?;
+    }
+    Ok(vec![
+        Row::new(
+            "W7",
+            "w7.raw",
+            &format!("direct raw client, one {mib} MiB message in 1 MiB writes"),
+            Unit::MibPerSec,
+            Role::Raw,
+            rawv,
+        ),
+        Row::new(
+            "W7",
+            "w7.smtp32",
+            &format!("smtp32 sendmsg, one {mib} MiB message (streamed)"),
+            Unit::MibPerSec,
+            Role::Other,
+            ours,
+        ),
+        Row::new(
+            "W7",
+            "w7.rss",
+            "smtp32d peak RSS growth during that sendmsg",
+            Unit::Mib,
+            Role::Other,
+            growth,
         ),
     ])
 }
