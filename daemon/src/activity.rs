@@ -14,6 +14,7 @@ use crate::stats::Totals;
 use smtp32_protocol::{
     ConnectionDetail, ConnectionInfo, ConnectionState, Direction, Handle, InFlight,
 };
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use traffic_log::TrafficLog;
@@ -35,7 +36,8 @@ pub struct Activity {
 #[derive(Debug)]
 struct Inner {
     state: ConnectionState,
-    in_flight: Option<(String, Instant)>,
+    /// What is in flight (a fixed name for most operations: no allocation) and since when.
+    in_flight: Option<(Cow<'static, str>, Instant)>,
     last_traffic: Instant,
     bytes_in: u64,
     bytes_out: u64,
@@ -66,7 +68,7 @@ impl Activity {
             totals,
             inner: Mutex::new(Inner {
                 state: ConnectionState::Connecting,
-                in_flight: Some(("connect".into(), now)),
+                in_flight: Some((Cow::Borrowed("connect"), now)),
                 last_traffic: now,
                 bytes_in: 0,
                 bytes_out: 0,
@@ -116,8 +118,8 @@ impl Activity {
     }
 
     /// An operation called `what` starts now.
-    pub fn begin(&self, what: String) {
-        self.inner().in_flight = Some((what, Instant::now()));
+    pub fn begin(&self, what: impl Into<Cow<'static, str>>) {
+        self.inner().in_flight = Some((what.into(), Instant::now()));
     }
 
     /// Gives back the slack of the traffic window (after the connect, when
@@ -206,7 +208,7 @@ impl Activity {
             server: self.server.to_string(),
             state: inner.state,
             in_flight: inner.in_flight.as_ref().map(|(operation, since)| InFlight {
-                operation: operation.clone(),
+                operation: operation.to_string(),
                 millis: millis(*since),
             }),
             age_millis: millis(self.opened),
@@ -244,7 +246,7 @@ mod tests {
         a.traffic(Direction::FromServer, b"220 hi\r\n");
         a.end(ConnectionState::Ready);
         assert!(!a.is_busy());
-        a.begin("MAIL".into());
+        a.begin("MAIL");
         a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n");
         let row = a.info();
         assert_eq!(

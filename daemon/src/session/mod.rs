@@ -513,7 +513,7 @@ impl Handler<Quit> for SmtpSession {
                     ctx.stop();
                     return Box::pin(std::future::ready(Ok(())));
                 };
-                self.tap.activity().begin("QUIT".into());
+                self.tap.activity().begin("QUIT");
                 self.tap.activity().set_state(ConnectionState::Closing);
                 let limit = Duration::from_secs(self.timeout_secs.into());
                 let (tx, rx) = oneshot::channel();

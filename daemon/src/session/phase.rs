@@ -4,6 +4,7 @@
 
 use super::messages::Operation;
 use smtp32_protocol::{Command, ConnectionState};
+use std::borrow::Cow;
 
 /// How a step ended, as far as the state is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,32 +88,35 @@ pub fn opens_transaction(cmd: &Command) -> bool {
     starts_transaction(cmd) == Some(true)
 }
 
-/// A short name for the operation in flight, as the listing shows it.
-pub fn describe(op: &Operation) -> String {
+/// A short name for the operation in flight, as the listing shows it (a
+/// fixed one, not allocated, for every operation but `smtp_direct` and data).
+pub fn describe(op: &Operation) -> Cow<'static, str> {
+    let fixed = |name: &'static str| Cow::Borrowed(name);
     match op {
         Operation::Command(cmd) => match cmd {
-            Command::Mail { .. } => "MAIL".into(),
-            Command::Send { .. } => "SEND".into(),
-            Command::Soml { .. } => "SOML".into(),
-            Command::Saml { .. } => "SAML".into(),
-            Command::Rcpt { .. } => "RCPT".into(),
-            Command::Noop => "NOOP".into(),
-            Command::Rset => "RSET".into(),
-            Command::Vrfy { .. } => "VRFY".into(),
-            Command::Expn { .. } => "EXPN".into(),
-            Command::Help { .. } => "HELP".into(),
-            Command::Turn => "TURN".into(),
+            Command::Mail { .. } => fixed("MAIL"),
+            Command::Send { .. } => fixed("SEND"),
+            Command::Soml { .. } => fixed("SOML"),
+            Command::Saml { .. } => fixed("SAML"),
+            Command::Rcpt { .. } => fixed("RCPT"),
+            Command::Noop => fixed("NOOP"),
+            Command::Rset => fixed("RSET"),
+            Command::Vrfy { .. } => fixed("VRFY"),
+            Command::Expn { .. } => fixed("EXPN"),
+            Command::Help { .. } => fixed("HELP"),
+            Command::Turn => fixed("TURN"),
             // Only the verb: the rest may be anything, AUTH data included.
-            Command::Direct { line } => line
-                .split(' ')
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(16)
-                .collect(),
+            Command::Direct { line } => Cow::Owned(
+                line.split(' ')
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(16)
+                    .collect(),
+            ),
         },
-        Operation::DataChunk(bytes) => format!("DATA chunk ({} bytes)", bytes.len()),
-        Operation::DataEnd => "end of DATA".into(),
+        Operation::DataChunk(bytes) => Cow::Owned(format!("DATA chunk ({} bytes)", bytes.len())),
+        Operation::DataEnd => fixed("end of DATA"),
     }
 }
 

@@ -37,7 +37,7 @@ impl Handler<StartTls> for SmtpSession {
             r.cacheable = false;
         }
         let activity = self.tap.activity().clone();
-        activity.begin("STARTTLS".into());
+        activity.begin("STARTTLS");
         self.spawn_op(
             ctx,
             Effect::Neutral,
@@ -88,7 +88,7 @@ impl Handler<Authenticate> for SmtpSession {
             Ok(c) => c,
             Err(f) => return Box::pin(std::future::ready(Err(f))),
         };
-        self.tap.activity().begin("AUTH".into());
+        self.tap.activity().begin("AUTH");
         let proof = self
             .reuse
             .as_deref()
