@@ -182,23 +182,9 @@ pub fn queue(rows: &[QueueEntry]) -> String {
 mod tests {
     use super::*;
 
-    fn queued() -> QueueEntry {
-        QueueEntry {
-            id: "6931A2F0DEADBEEF".into(),
-            uid: 1000,
-            from: "a@x.test".into(),
-            rcpts: vec!["b@y.test".into(), "c@y.test".into()],
-            size: 512,
-            age_secs: 3725,
-            attempts: 3,
-            last_error: "451 4.3.0 try\x1b[31m later".into(),
-            next_try_secs: 0,
-        }
-    }
-
     #[test]
     fn queue_rows_keep_the_wire_names_in_order_and_escape_control_characters() {
-        let out = queue(&[queued()]);
+        let out = queue(&[crate::queue::tests::row()]);
         let head = "[{\"id\":\"6931A2F0DEADBEEF\",\"uid\":1000,\"from\":\"a@x.test\",\
                     \"rcpts\":[\"b@y.test\",\"c@y.test\"]";
         assert!(out.starts_with(head), "{out}");

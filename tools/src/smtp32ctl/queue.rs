@@ -61,10 +61,12 @@ fn cells(e: &QueueEntry) -> [String; 8] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn row() -> QueueEntry {
+    /// One queued message with a control character in its error, for the
+    /// table's tests and the JSON's.
+    pub(crate) fn row() -> QueueEntry {
         QueueEntry {
             id: "6931A2F0DEADBEEF".into(),
             uid: 1000,
