@@ -1,32 +1,36 @@
 //! One actix actor per SMTP connection.
 //!
 //! The actor owns the connection ([`SmtpClient`]), its timeout, its last
-//! reply and the cancel token of the operation in flight. Every operation
+//! reply and the cancel channel of the operation in flight. Every operation
 //! runs as a future spawned on the actor's context (`ctx.spawn`, never
-//! `ctx.wait`), inside a `select!` on the cancel token and the timeout, so
-//! the mailbox stays free: `XQuit` arrives while a command waits on a stalled
+//! `ctx.wait`), inside a `select!` on the cancel channel, so the mailbox
+//! stays free: `XQuit` arrives while a command waits on a stalled
 //! server, cancels it and stops the actor at once. The client is moved into
 //! the operation's future and comes back only when the dialogue is still in
 //! step (a reply, positive or not); after a timeout, a cancel or an I/O error
-//! the TCP stream is dropped with the future.
+//! the TCP stream is dropped with the future. The timeout is the session's
+//! one [`deadline`]: when it passes, the actor sends `TimedOut` down the
+//! cancel channel as `XQuit` sends `Aborted`.
 //!
 //! The connect is one such operation whatever its [`Route`](crate::smtp::Route):
 //! for `smtp_fw_helo` the SOCKS handshake, the greeting and EHLO/HELO all run
-//! under the one timeout and cancel token, so `XQuit` interrupts a stalled proxy
+//! under the one timeout and cancel channel, so `XQuit` interrupts a stalled proxy
 //! as it does a stalled server.
 //!
 //! When the actor stops, for whatever reason, it tells its [`HandleBook`]
 //! (the registry) to forget its handle, so no path can leak a handle.
 //!
-//! Idle connections: while the link is `Ready` (no operation in flight) an
-//! idle timer runs (`idle_timeout`, 0 = never); every operation disarms it and
-//! re-arms it when it ends. When it fires the daemon closes the TCP connection
-//! (QUIT unless inside DATA) and the handle stays, answering
-//! `ConnectionLost` (`SMTP_CANNOT_SEND_COMMAND`) as after any lost
-//! connection, until the owner's `Quit` frees it: a caller that comes back
-//! late learns what happened instead of meeting an unknown handle.
+//! Idle connections: while the link is `Ready` (no operation in flight) the
+//! idle close is due (`idle_timeout`, 0 = never); every operation replaces
+//! it with its own deadline and makes it due again when it ends. When it
+//! comes the daemon closes the TCP connection (QUIT unless inside DATA) and
+//! the handle stays, answering `ConnectionLost` (`SMTP_CANNOT_SEND_COMMAND`)
+//! as after any lost connection, until the owner's `Quit` frees it: a caller
+//! that comes back late learns what happened instead of meeting an unknown
+//! handle.
 
 mod batch;
+mod deadline;
 pub mod messages;
 pub mod phase;
 mod reuse;
@@ -39,6 +43,7 @@ use crate::config::CacheSettings;
 use crate::peer::ClientId;
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
+use deadline::{Deadline, Due};
 use messages::{
     AuthProven, Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
 };
@@ -50,7 +55,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tap::EventTap;
 use tokio::sync::oneshot;
-use tokio_util::sync::CancellationToken;
+use tokio::time::Instant;
 
 /// How long a polite QUIT may take when the owner is gone or the daemon stops.
 const CLOSE_QUIT_LIMIT: Duration = Duration::from_secs(5);
@@ -90,14 +95,18 @@ pub struct SmtpSession {
     link: Link,
     timeout_secs: u16,
     last_reply: Option<Reply>,
-    cancel: Option<CancellationToken>,
+    /// Ends the operation in flight with the failure sent (`Aborted`,
+    /// `TimedOut`); dropped with the actor, it ends it as `Aborted`.
+    cancel: Option<oneshot::Sender<Failure>>,
     tap: Arc<EventTap>,
     /// Set for `smtp_xhelo` until its `Event::Connected` has been sent.
     pending_status: bool,
     /// Seconds idle before the daemon closes the connection; 0 = never.
     idle_secs: u32,
-    /// The idle timer, armed only while the link is `Ready`.
-    idle_timer: Option<SpawnHandle>,
+    /// The operation's timeout or, while the link is `Ready`, the idle close.
+    deadline: Deadline,
+    /// The timer under `deadline`.
+    alarm: Option<SpawnHandle>,
     /// The connection cache and this session's place in it; `None`: never cached.
     reuse: Option<Box<Reuse>>,
 }
@@ -122,7 +131,8 @@ impl SmtpSession {
             tap,
             pending_status: false,
             idle_secs: 0,
-            idle_timer: None,
+            deadline: Deadline::default(),
+            alarm: None,
             reuse: None,
         }
     }
@@ -143,24 +153,45 @@ impl SmtpSession {
         self
     }
 
-    /// (Re)starts the idle timer if the connection is idle and a limit is set.
+    /// Makes the idle close due `idle_timeout` from now if the connection
+    /// is idle and a limit is set; else nothing is due.
     fn arm_idle(&mut self, ctx: &mut Context<Self>) {
-        self.disarm_idle(ctx);
         if self.idle_secs > 0 && matches!(self.link, Link::Ready(_)) {
-            let after = Duration::from_secs(self.idle_secs.into());
-            self.idle_timer = Some(ctx.run_later(after, |act, ctx| act.idle_expired(ctx)));
+            let at = Instant::now() + Duration::from_secs(self.idle_secs.into());
+            self.wait_for(ctx, Due::IdleClose, at);
+        } else {
+            self.deadline.clear();
         }
     }
 
-    fn disarm_idle(&mut self, ctx: &mut Context<Self>) {
-        if let Some(timer) = self.idle_timer.take() {
-            ctx.cancel_future(timer);
+    /// Makes `due` the deadline, moving the timer only when it is set for later.
+    fn wait_for(&mut self, ctx: &mut Context<Self>, due: Due, at: Instant) {
+        if let Some(at) = self.deadline.wait(due, at) {
+            if let Some(old) = self.alarm.take() {
+                ctx.cancel_future(old);
+            }
+            let after = at.saturating_duration_since(Instant::now());
+            self.alarm = Some(ctx.run_later(after, |act, ctx| act.alarm_rang(ctx)));
         }
     }
 
-    /// The idle timer fired: close the TCP connection, keep the handle.
+    /// The timer rang: end what is due, or set the timer for the deadline again.
+    fn alarm_rang(&mut self, ctx: &mut Context<Self>) {
+        self.alarm = None;
+        let (due, again) = self.deadline.rang(Instant::now());
+        if let Some(at) = again {
+            let after = at.saturating_duration_since(Instant::now());
+            self.alarm = Some(ctx.run_later(after, |act, ctx| act.alarm_rang(ctx)));
+        }
+        match due {
+            Some(Due::Operation(secs)) => self.end_in_flight(Failure::TimedOut(secs)),
+            Some(Due::IdleClose) => self.idle_expired(ctx),
+            None => {}
+        }
+    }
+
+    /// The idle close is due: close the TCP connection, keep the handle.
     fn idle_expired(&mut self, ctx: &mut Context<Self>) {
-        self.idle_timer = None;
         let why = format!(
             "closed by smtp32d after {} s idle (idle_timeout)",
             self.idle_secs
@@ -187,7 +218,7 @@ impl SmtpSession {
     }
 
     /// Runs `work` on the connection `checkout` yields, with the timeout and
-    /// the cancel token; `work` hands the client back with its result. The
+    /// the cancel channel; `work` hands the client back with its result. The
     /// reply to the caller travels through a oneshot, so a stopped actor
     /// answers `Aborted`.
     fn spawn_op<T, F, Fut>(
@@ -219,7 +250,7 @@ impl SmtpSession {
     }
 
     /// [`SmtpSession::spawn_op`] for work that keeps its own time (`limit`
-    /// `None`: only the cancel token applies) and may give the client up
+    /// `None`: only the cancel channel applies) and may give the client up
     /// itself (`None`: the connection is out of step) while still succeeding.
     ///
     /// `work` comes boxed, built on the heap by its caller: the wrappers below
@@ -235,29 +266,18 @@ impl SmtpSession {
     where
         T: OpOutput + 'static,
     {
-        self.disarm_idle(ctx);
-        let token = CancellationToken::new();
-        self.cancel = Some(token.clone());
+        let stop = self.begin_in_flight(ctx, limit);
         self.link = Link::Busy;
         let (tx, rx) = oneshot::channel();
         let guarded = async move {
-            let timed = async move {
-                match limit {
-                    Some(secs) => tokio::time::timeout(Duration::from_secs(secs.into()), work)
-                        .await
-                        .map_err(|_| secs),
-                    None => Ok(work.await),
-                }
-            };
             tokio::select! {
                 biased;
-                _ = token.cancelled() => (None, Err(Failure::Aborted)),
-                r = timed => match r {
-                    Ok((client, Ok(v))) => (client, Ok(v)),
+                why = stop => (None, Err(why.unwrap_or(Failure::Aborted))),
+                r = work => match r {
+                    (client, Ok(v)) => (client, Ok(v)),
                     // A refusal leaves the dialogue in step: keep the connection.
-                    Ok((client, Err(e))) if e.keeps_connection() => (client, Err(Failure::from(e))),
-                    Ok((_, Err(e))) => (None, Err(Failure::from(e))),
-                    Err(secs) => (None, Err(Failure::TimedOut(secs))),
+                    (client, Err(e)) if e.keeps_connection() => (client, Err(Failure::from(e))),
+                    (_, Err(e)) => (None, Err(Failure::from(e))),
                 },
             }
         };
@@ -265,7 +285,7 @@ impl SmtpSession {
             guarded
                 .into_actor(self)
                 .map(move |(client, result), act, ctx| {
-                    act.cancel = None;
+                    act.in_flight_ended();
                     act.link = match (client, &result) {
                         (Some(mut c), _) => {
                             c.release_idle();
@@ -320,9 +340,35 @@ impl SmtpSession {
         }
     }
 
-    fn cancel_in_flight(&mut self) {
-        if let Some(t) = self.cancel.take() {
-            t.cancel();
+    /// Starts an operation: its cancel channel, and its deadline `limit`
+    /// seconds from now (`None`: it keeps its own time, nothing is due).
+    fn begin_in_flight(
+        &mut self,
+        ctx: &mut Context<Self>,
+        limit: Option<u16>,
+    ) -> oneshot::Receiver<Failure> {
+        let (stop, stopped) = oneshot::channel();
+        self.cancel = Some(stop);
+        match limit {
+            Some(secs) => {
+                let at = Instant::now() + Duration::from_secs(secs.into());
+                self.wait_for(ctx, Due::Operation(secs), at);
+            }
+            None => self.deadline.clear(),
+        }
+        stopped
+    }
+
+    /// The operation in flight ended: nothing to cancel, nothing due.
+    fn in_flight_ended(&mut self) {
+        self.cancel = None;
+        self.deadline.clear();
+    }
+
+    /// Ends the operation in flight, if any, with `why`.
+    fn end_in_flight(&mut self, why: Failure) {
+        if let Some(stop) = self.cancel.take() {
+            let _ = stop.send(why);
         }
     }
 }
@@ -331,7 +377,7 @@ impl Actor for SmtpSession {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.cancel_in_flight();
+        self.end_in_flight(Failure::Aborted);
         self.book.forget(self.owner, self.handle);
     }
 }
@@ -348,24 +394,18 @@ impl Handler<Connect> for SmtpSession {
             self.report_status(Ok(()));
             return Box::pin(std::future::ready(Ok(())));
         }
-        let token = CancellationToken::new();
-        self.cancel = Some(token.clone());
-        let secs = self.timeout_secs;
+        let stop = self.begin_in_flight(ctx, Some(self.timeout_secs));
         let tap: Arc<dyn crate::smtp::TrafficTap> = self.tap.clone();
         let (tx, rx) = oneshot::channel();
         let connect = async move {
             tokio::select! {
                 biased;
-                _ = token.cancelled() => Err(Failure::Aborted),
-                r = tokio::time::timeout(Duration::from_secs(secs.into()), SmtpClient::connect_with(&msg.route, &msg.local, msg.tls, tap)) => match r {
-                    Ok(Ok(v)) => Ok(v),
-                    Ok(Err(e)) => Err(Failure::from(e)),
-                    Err(_) => Err(Failure::TimedOut(secs)),
-                },
+                why = stop => Err(why.unwrap_or(Failure::Aborted)),
+                r = SmtpClient::connect_with(&msg.route, &msg.local, msg.tls, tap) => r.map_err(Failure::from),
             }
         };
         ctx.spawn(connect.into_actor(self).map(move |result, act, ctx| {
-            act.cancel = None;
+            act.in_flight_ended();
             let result = match result {
                 Ok((mut client, mut reply)) => {
                     // A connection may now sit idle for long: hold no slack.
@@ -555,7 +595,7 @@ impl Handler<XQuit> for SmtpSession {
 
     fn handle(&mut self, _: XQuit, ctx: &mut Self::Context) {
         self.tap.activity().set_state(ConnectionState::Closing);
-        self.cancel_in_flight();
+        self.end_in_flight(Failure::Aborted);
         self.report_status(Err(Failure::Aborted));
         ctx.stop();
     }
@@ -566,7 +606,7 @@ impl Handler<Close> for SmtpSession {
 
     fn handle(&mut self, _: Close, ctx: &mut Self::Context) {
         self.tap.activity().set_state(ConnectionState::Closing);
-        self.cancel_in_flight();
+        self.end_in_flight(Failure::Aborted);
         self.report_status(Err(Failure::Aborted));
         match std::mem::replace(&mut self.link, Link::Lost("closed".into())) {
             Link::Ready(client) => {

@@ -1,6 +1,6 @@
 //! The session's TLS and AUTH operations (`smtp_starttls`, `smtp_auth`) and
 //! the EHLO keywords (`smtp_ext`). Each runs like any other operation:
-//! spawned under the connection's timeout and cancel token.
+//! spawned under the connection's timeout and cancel channel.
 
 use super::messages::{AuthProven, Authenticate, GetExtensions, StartTls};
 use super::phase::Effect;

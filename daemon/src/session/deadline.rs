@@ -1,0 +1,128 @@
+//! A session's one deadline and the timer under it.
+//!
+//! An operation in flight must end within its timeout, and an idle
+//! connection is closed after `idle_timeout`; the two never hold at once, so
+//! a session waits for one [`Due`] at a time. The timer is moved only when a
+//! deadline comes before the instant it is set for; when it rings before the
+//! deadline (which moved later since) it is set again for the deadline.
+//!
+//! Why not a fresh timer per operation: tokio wakes its own thread through
+//! an eventfd write, and then polls once more, whenever a timer is inserted
+//! before its next wake-up, and an operation's timeout is always earlier
+//! than the idle close it replaces. Operations that start and end within
+//! their timeout now leave the timer alone, about twice a timeout apart at
+//! most.
+
+use tokio::time::Instant;
+
+/// What a session waits for, until its deadline at the latest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Due {
+    /// The operation in flight must end; its timeout in seconds.
+    Operation(u16),
+    /// The idle connection is to be closed.
+    IdleClose,
+}
+
+/// The deadline and the instant its timer is set for.
+#[derive(Debug, Default)]
+pub struct Deadline {
+    due: Option<(Instant, Due)>,
+    timer_at: Option<Instant>,
+}
+
+impl Deadline {
+    /// Waits for `due` until `at`, in place of anything waited for before.
+    /// Returns the instant to set the timer for when it is not set, or set
+    /// for later than `at`.
+    #[must_use]
+    pub fn wait(&mut self, due: Due, at: Instant) -> Option<Instant> {
+        self.due = Some((at, due));
+        match self.timer_at {
+            Some(set) if set <= at => None,
+            _ => {
+                self.timer_at = Some(at);
+                Some(at)
+            }
+        }
+    }
+
+    /// Waits for nothing; the timer, if set, rings to no effect.
+    pub fn clear(&mut self) {
+        self.due = None;
+    }
+
+    /// The timer rang at `now`: what is due (no longer waited for), and the
+    /// instant to set the timer for again when the deadline is still ahead.
+    pub fn rang(&mut self, now: Instant) -> (Option<Due>, Option<Instant>) {
+        self.timer_at = None;
+        match self.due {
+            Some((at, due)) if at <= now => {
+                self.due = None;
+                (Some(due), None)
+            }
+            Some((at, _)) => {
+                self.timer_at = Some(at);
+                (None, Some(at))
+            }
+            None => (None, None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_later_deadline_leaves_the_timer_where_it_is() {
+        let t0 = Instant::now();
+        let mut d = Deadline::default();
+        assert_eq!(d.wait(Due::IdleClose, t0 + secs(300)), Some(t0 + secs(300)));
+        assert_eq!(
+            d.wait(Due::Operation(30), t0 + secs(30)),
+            Some(t0 + secs(30))
+        );
+        // The next operations and idle closes all come after the timer.
+        assert_eq!(d.wait(Due::IdleClose, t0 + secs(301)), None);
+        assert_eq!(d.wait(Due::Operation(30), t0 + secs(31)), None);
+        assert_eq!(d.wait(Due::Operation(30), t0 + secs(32)), None);
+    }
+
+    #[test]
+    fn a_timer_that_rings_early_is_set_again_for_the_deadline() {
+        let t0 = Instant::now();
+        let mut d = Deadline::default();
+        let _ = d.wait(Due::Operation(30), t0 + secs(30));
+        let _ = d.wait(Due::Operation(30), t0 + secs(40));
+        assert_eq!(d.rang(t0 + secs(30)), (None, Some(t0 + secs(40))));
+        assert_eq!(d.rang(t0 + secs(40)), (Some(Due::Operation(30)), None));
+        // Nothing is due twice.
+        assert_eq!(d.rang(t0 + secs(41)), (None, None));
+    }
+
+    #[test]
+    fn a_shorter_timeout_moves_the_timer_earlier() {
+        let t0 = Instant::now();
+        let mut d = Deadline::default();
+        let _ = d.wait(Due::Operation(30), t0 + secs(30));
+        assert_eq!(d.wait(Due::Operation(5), t0 + secs(6)), Some(t0 + secs(6)));
+        assert_eq!(d.rang(t0 + secs(6)), (Some(Due::Operation(5)), None));
+    }
+
+    #[test]
+    fn a_cleared_deadline_rings_to_no_effect() {
+        let t0 = Instant::now();
+        let mut d = Deadline::default();
+        let _ = d.wait(Due::Operation(30), t0 + secs(30));
+        d.clear();
+        assert_eq!(d.rang(t0 + secs(30)), (None, None));
+        // Unset now: the next wait sets it.
+        assert_eq!(d.wait(Due::IdleClose, t0 + secs(400)), Some(t0 + secs(400)));
+    }
+}
