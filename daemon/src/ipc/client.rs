@@ -20,6 +20,7 @@
 //! - `max_clients` and `max_clients_per_user` limit how many are connected.
 
 use super::router::Router;
+use super::stream_reads::StreamReads;
 use crate::budget::{charge_of, ClientBudget, SMALL_REQUEST_BYTES};
 use crate::logging::ERROR_TARGET;
 use crate::platform::{peer_hung_up, peer_of};
@@ -89,7 +90,7 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
 
     let max = settings.max_frame_bytes;
     // Buffered: a frame's prefix and body (and often the next frames) come in one read.
-    let mut reader = BufReader::with_capacity(IPC_READ_BUFFER_BYTES, &*stream);
+    let mut reader = BufReader::with_capacity(IPC_READ_BUFFER_BYTES, StreamReads(&stream));
     let mut scratch = Vec::new();
     let welcome = match seat {
         Ok(_) => handshake(&mut reader, max, &mut scratch, &state).await,
@@ -150,7 +151,7 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
 
 /// Reads the `Hello`; returns the `Welcome` to send, or the frame that refuses.
 async fn handshake(
-    reader: &mut BufReader<&Stream>,
+    reader: &mut BufReader<StreamReads<'_>>,
     max: u32,
     scratch: &mut Vec<u8>,
     state: &DaemonState,
@@ -190,7 +191,7 @@ async fn handshake(
 /// What the reader reads with: the stream, the frame limit, how long a
 /// frame begun may take, its reusable buffer and the client's budget.
 struct Frames<'a, 'b> {
-    reader: &'a mut BufReader<&'b Stream>,
+    reader: &'a mut BufReader<StreamReads<'b>>,
     max: u32,
     stall: Duration,
     scratch: &'a mut Vec<u8>,
@@ -220,9 +221,12 @@ impl Frames<'_, '_> {
         let len = within_stall(self.stall, read_frame_len_async(self.reader, self.max)).await?;
         if len <= SMALL_REQUEST_BYTES {
             self.budget.charge(len);
-        } else if until_hangup(self.budget.charge_when_room(len), self.reader.get_ref())
-            .await
-            .is_none()
+        } else if until_hangup(
+            self.budget.charge_when_room(len),
+            self.reader.get_ref().stream(),
+        )
+        .await
+        .is_none()
         {
             return Err(Stop::Gone);
         }
@@ -288,8 +292,11 @@ async fn read_loop(
                 return;
             }
         };
-        let Some(Ok(permit)) =
-            until_hangup(permits.clone().acquire_owned(), frames.reader.get_ref()).await
+        let Some(Ok(permit)) = until_hangup(
+            permits.clone().acquire_owned(),
+            frames.reader.get_ref().stream(),
+        )
+        .await
         else {
             budget.release(charged);
             return;

@@ -12,3 +12,4 @@
 pub mod admin;
 pub mod client;
 pub mod router;
+mod stream_reads;

@@ -1,0 +1,75 @@
+//! How the daemon reads an IPC client's stream: a read that returns less
+//! than it had room for has drained the socket, so the reader next waits
+//! for the reactor instead of reading again only to be told `EAGAIN`.
+//!
+//! tokio does this for its own streams; the local socket's `&Stream` reads
+//! through `try_read`, which learns the socket is empty only from an
+//! `EAGAIN`: one more `recvfrom` for every request, on the round trip.
+//! Forgetting readiness after a short read is safe on an edge-triggered
+//! reactor: bytes that arrive after the read raise a new event, and tokio
+//! ignores a clear that comes after an event newer than the read.
+
+use interprocess::local_socket::tokio::Stream;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, ReadBuf};
+
+/// An IPC client's stream, as its reader reads it.
+#[derive(Clone, Copy)]
+pub struct StreamReads<'a>(pub &'a Stream);
+
+impl StreamReads<'_> {
+    /// The stream read.
+    pub fn stream(&self) -> &Stream {
+        self.0
+    }
+}
+
+#[cfg(unix)]
+impl AsyncRead for StreamReads<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        use tokio::io::Interest;
+        #[allow(irrefutable_let_patterns)]
+        let Stream::UdSocket(uds) = self.0
+        else {
+            return Pin::new(&mut &*self.0).poll_read(cx, buf);
+        };
+        let socket = uds.inner();
+        loop {
+            std::task::ready!(socket.poll_read_ready(cx))?;
+            let room = buf.remaining();
+            match socket.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    if 0 < n && n < room {
+                        // Only clears the readiness flag: no system call.
+                        let _ = socket.try_io(Interest::READABLE, || {
+                            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                        });
+                    }
+                    return Poll::Ready(Ok(()));
+                }
+                // `try_read` cleared the readiness: the next poll waits.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+/// Named pipes: read as the local socket reads them.
+#[cfg(windows)]
+impl AsyncRead for StreamReads<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut &*self.0).poll_read(cx, buf)
+    }
+}
