@@ -40,11 +40,25 @@ impl AsyncRead for StreamReads<'_> {
             return Pin::new(&mut &*self.0).poll_read(cx, buf);
         };
         let socket = uds.inner();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(socket);
         loop {
             std::task::ready!(socket.poll_read_ready(cx))?;
-            let room = buf.remaining();
-            match socket.try_read(buf.initialize_unfilled()) {
+            // SAFETY: only `recv` below writes to these bytes, and only
+            // those it reports are marked initialized.
+            let unfilled = unsafe { buf.unfilled_mut() };
+            let room = unfilled.len();
+            // Into the buffer as it is, uninitialized: `try_read` wants a
+            // zeroed slice, a memset of the whole spare room of a large frame.
+            let read = socket.try_io(Interest::READABLE, || {
+                // SAFETY: `fd` is the socket's, open while `socket` is
+                // borrowed; `recv` writes at most `room` bytes into `unfilled`.
+                let n = unsafe { libc::recv(fd, unfilled.as_mut_ptr().cast(), room, 0) };
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            });
+            match read {
                 Ok(n) => {
+                    // SAFETY: `recv` initialized the first `n` bytes of the unfilled part.
+                    unsafe { buf.assume_init(n) };
                     buf.advance(n);
                     if 0 < n && n < room {
                         // Only clears the readiness flag: no system call.
@@ -54,8 +68,9 @@ impl AsyncRead for StreamReads<'_> {
                     }
                     return Poll::Ready(Ok(()));
                 }
-                // `try_read` cleared the readiness: the next poll waits.
+                // `try_io` cleared the readiness: the next poll waits.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
