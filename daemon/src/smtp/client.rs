@@ -35,6 +35,10 @@ const READ_BUFFER_BYTES: usize = 4096;
 const IDLE_WRITE_BUFFER_BYTES: usize = 512;
 /// Capacity the write buffer keeps after a message; a large chunk's is released.
 const KEPT_WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// A data chunk is made transparent and written this much of it at a time:
+/// the write buffer then holds about this much, not a second copy of the
+/// whole chunk (up to a frame, 4 MiB by default) beside the chunk itself.
+const DATA_PIECE_BYTES: usize = 256 * 1024;
 /// How much of an unsolicited reply a `BadReply` quotes.
 const UNSOLICITED_QUOTE_BYTES: usize = 80;
 
@@ -220,9 +224,12 @@ impl SmtpClient {
     /// and getting 354 if this is the first chunk.
     pub async fn data_chunk(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
         self.start_message().await?;
-        self.out.clear();
-        self.encoder.encode(bytes, &mut self.out);
-        self.write_out().await
+        for piece in bytes.chunks(DATA_PIECE_BYTES) {
+            self.out.clear();
+            self.encoder.encode(piece, &mut self.out);
+            self.write_out().await?;
+        }
+        Ok(())
     }
 
     /// Ends the message (sending `DATA` first if no chunk did) and returns the
