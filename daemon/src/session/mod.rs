@@ -167,12 +167,17 @@ impl SmtpSession {
     /// Makes `due` the deadline, moving the timer only when it is set for later.
     fn wait_for(&mut self, ctx: &mut Context<Self>, due: Due, at: Instant) {
         if let Some(at) = self.deadline.wait(due, at) {
-            if let Some(old) = self.alarm.take() {
-                ctx.cancel_future(old);
-            }
-            let after = at.saturating_duration_since(Instant::now());
-            self.alarm = Some(ctx.run_later(after, |act, ctx| act.alarm_rang(ctx)));
+            self.set_alarm(ctx, at);
         }
+    }
+
+    /// Sets the timer for `at`, in place of where it was set.
+    fn set_alarm(&mut self, ctx: &mut Context<Self>, at: Instant) {
+        if let Some(old) = self.alarm.take() {
+            ctx.cancel_future(old);
+        }
+        let after = at.saturating_duration_since(Instant::now());
+        self.alarm = Some(ctx.run_later(after, |act, ctx| act.alarm_rang(ctx)));
     }
 
     /// The timer rang: end what is due, or set the timer for the deadline again.
@@ -180,8 +185,7 @@ impl SmtpSession {
         self.alarm = None;
         let (due, again) = self.deadline.rang(Instant::now());
         if let Some(at) = again {
-            let after = at.saturating_duration_since(Instant::now());
-            self.alarm = Some(ctx.run_later(after, |act, ctx| act.alarm_rang(ctx)));
+            self.set_alarm(ctx, at);
         }
         match due {
             Some(Due::Operation(secs)) => self.end_in_flight(Failure::TimedOut(secs)),
