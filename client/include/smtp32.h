@@ -377,9 +377,11 @@ int smtp_ext(SMTP_HANDLE conn, const char *keyword, char *params, int len);
  * RCPT TO for each of the nrcpts (>= 1) addresses of rcpts, DATA and the len
  * bytes of msg, made transparent as by smtp_data_buf (line endings to CRLF,
  * dot-stuffing, a final CRLF added). When the server offers PIPELINING the
- * envelope goes out in one write. MAIL carries SIZE=n when the server offers
- * SIZE, BODY=8BITMIME when msg has 8-bit bytes and the server offers
- * 8BITMIME, SMTPUTF8 when an address is not ASCII and the server offers it.
+ * envelope goes out in one write; with CHUNKING as well, a message that fits
+ * one request goes with the envelope as one "BDAT n LAST" before any reply is
+ * read (RFC 3030). MAIL carries SIZE=n when the server offers SIZE,
+ * BODY=8BITMIME when msg has 8-bit bytes and the server offers 8BITMIME,
+ * SMTPUTF8 when an address is not ASCII and the server offers it.
  * rcpt_codes (may be NULL) receives each recipient's reply code (0 when no
  * RCPT was sent for it).
  * Returns SMTP_SUCCESS when at least one recipient was accepted and the
@@ -389,9 +391,10 @@ int smtp_ext(SMTP_HANDLE conn, const char *keyword, char *params, int len);
  * before anything is sent, when the message is over the server's SIZE limit
  * or an address is not ASCII and the server lacks SMTPUTF8 (smtp_rply gives
  * the reason, code 0); and the errors of smtp_mail.
- * The whole request must fit the daemon's frame limit (4 MiB by default); a
- * larger message is sent command by command (same result, one round trip per
- * command, no MAIL parameters).
+ * A message of any size takes this path: one over the daemon's frame limit
+ * (4 MiB by default) is streamed in chunks behind the same pipelined envelope,
+ * with the same MAIL parameters and the same SIZE check before anything is
+ * sent, and the daemon holds at most a chunk or two of it at a time.
  */
 int smtp_sendmsg(SMTP_HANDLE conn, const char *from, const char *const *rcpts, int nrcpts,
                  const char *msg, size_t len, int *rcpt_codes);

@@ -208,8 +208,8 @@ fn a_message_larger_than_a_frame_arrives_byte_exact_through_the_async_sendmsg() 
     let _wd = Watchdog::test("a_message_larger_than_a_frame_arrives_byte_exact_through_async");
     let server = Aiosmtpd::start();
     let d = TestDaemon::start();
-    // Over the default 4 MiB frame: sent command by command, in chunks the socket takes
-    // in pieces (the writer's queue and flush task carry the rest).
+    // Over the default 4 MiB frame: streamed behind one envelope, in chunks the socket
+    // takes in pieces (the writer's queue and flush task carry the rest).
     let message = generated_message(6 << 20, 16);
     single_thread().block_on(async {
         let client = AsyncClient::connect(d.socket_path())
