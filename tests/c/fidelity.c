@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "count.h"
 
 static const char LOCAL[] = "fidelity.client.test";
 
@@ -42,7 +43,7 @@ typedef struct {
     atomic_int xquit_returned;
     int xquit_rc;
     int from_callback; /* 1: the line proc calls smtp_xquit; 0: another thread does */
-    atomic_int first_line_seen;
+    count_t first_line_seen;
     int saw_handle_freed;
 } listing_t;
 
@@ -70,7 +71,7 @@ static int line_proc(SMTP_HANDLE h, const char *line, int len, uintptr_t lParam)
             atomic_store(&l->xquit_returned, 1);
         } else {
             /* Let the other thread cancel while this line is being handled. */
-            atomic_store(&l->first_line_seen, 1);
+            count_raise(&l->first_line_seen);
             l->saw_handle_freed = wait_handle_freed(h);
         }
     }
@@ -79,7 +80,7 @@ static int line_proc(SMTP_HANDLE h, const char *line, int len, uintptr_t lParam)
 
 static void *cancel_at_first_line(void *arg) {
     listing_t *l = arg;
-    for (int i = 0; i < 10000 && !atomic_load(&l->first_line_seen); i++) sleep_ms(1);
+    count_wait(&l->first_line_seen, 1, 10000);
     l->xquit_rc = smtp_xquit(l->h);
     atomic_store(&l->xquit_returned, 1);
     return NULL;
@@ -89,6 +90,7 @@ static void xquit_during_listing(const char *exim, const char *verb, int from_ca
     char name[160];
     listing_t l;
     memset(&l, 0, sizeof l);
+    l.first_line_seen = (count_t)COUNT_INIT;
     l.from_callback = from_callback;
     l.xquit_rc = 1;
     current = &l;
@@ -230,7 +232,7 @@ enum { OPENS = 20 };
 
 static SMTP_HANDLE opened[OPENS];
 static atomic_int unset_in_callback;
-static atomic_int statuses;
+static count_t statuses = COUNT_INIT;
 static atomic_int successes;
 
 static int seen_proc(SMTP_HANDLE h, const char *buf, int len, uintptr_t lParam) {
@@ -243,7 +245,7 @@ static int seen_proc(SMTP_HANDLE h, const char *buf, int len, uintptr_t lParam) 
 static int status_proc(SMTP_HANDLE h, int result, uintptr_t lParam) {
     if (opened[lParam] != h) atomic_fetch_add(&unset_in_callback, 1);
     if (result == SMTP_SUCCESS) atomic_fetch_add(&successes, 1);
-    atomic_fetch_add(&statuses, 1);
+    count_raise(&statuses);
     return 0;
 }
 
@@ -252,11 +254,11 @@ static void xhelo_stores_conn_first(const char *sink) {
     for (int i = 0; i < OPENS && rc == SMTP_SUCCESS; i++)
         rc = smtp_xhelo(sink, LOCAL, &opened[i], seen_proc, status_proc, (uintptr_t)i);
     CHECK_RC("smtp_xhelo 20 times", rc, SMTP_SUCCESS);
-    for (int i = 0; i < 15000 && atomic_load(&statuses) < OPENS; i++) sleep_ms(1);
+    int seen = count_wait(&statuses, OPENS, 15000);
     CHECK("smtp_xhelo stores *conn before its status and debug procs run",
-          atomic_load(&statuses) == OPENS && atomic_load(&successes) == OPENS &&
+          seen == OPENS && atomic_load(&successes) == OPENS &&
               atomic_load(&unset_in_callback) == 0,
-          "%d statuses (%d successes), %d callbacks saw *conn unset", atomic_load(&statuses),
+          "%d statuses (%d successes), %d callbacks saw *conn unset", seen,
           atomic_load(&successes),
           atomic_load(&unset_in_callback));
     for (int i = 0; i < OPENS; i++) smtp_quit(opened[i]);

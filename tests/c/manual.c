@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "count.h"
 
 static const char LOCAL[] = "manual.client.test";
 
@@ -37,19 +38,6 @@ static double now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
-}
-
-/* A deadline for pthread_cond_timedwait, `ms` from now. */
-static struct timespec deadline_in(long ms) {
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
 }
 
 /* Splits "host:port" into its parts (host copied into `host`). */
