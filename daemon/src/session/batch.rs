@@ -5,7 +5,7 @@
 
 use super::messages::SendBatch;
 use super::phase::Effect;
-use super::{OpOutput, SmtpSession};
+use super::{OpAnswer, OpOutput, SmtpSession};
 use crate::smtp::SmtpError;
 use actix::prelude::*;
 use smtp32_protocol::{BatchOutcome, Failure, Reply};
@@ -22,17 +22,15 @@ impl OpOutput for Vec<BatchOutcome> {
 }
 
 impl Handler<SendBatch> for SmtpSession {
-    type Result = ResponseFuture<Result<Vec<BatchOutcome>, Failure>>;
+    type Result = OpAnswer<Vec<BatchOutcome>>;
 
     fn handle(&mut self, msg: SendBatch, ctx: &mut Self::Context) -> Self::Result {
         if msg.messages.is_empty() {
-            return Box::pin(std::future::ready(Err(Failure::InvalidArgument(
-                "an empty batch".into(),
-            ))));
+            return Err(Failure::InvalidArgument("an empty batch".into())).into();
         }
         let checkout = match self.checkout(false) {
             Ok(c) => c,
-            Err(f) => return Box::pin(std::future::ready(Err(f))),
+            Err(f) => return Err(f).into(),
         };
         let bytes: usize = msg.messages.iter().map(|m| m.data.len()).sum();
         self.tap.activity().begin(format!(
@@ -54,6 +52,6 @@ impl Handler<SendBatch> for SmtpSession {
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))
         });
-        self.spawn_op_within(ctx, Effect::FinalDot, None, dialogue)
+        OpAnswer::running(self.operation_within(ctx, Effect::FinalDot, None, dialogue))
     }
 }

@@ -1,6 +1,5 @@
 //! The messages an SMTP session actor understands.
 
-use crate::cache::AuthProof;
 use crate::smtp::{Route, TlsPlan};
 use actix::Message;
 use smtp32_protocol::{
@@ -163,11 +162,4 @@ pub struct SendBatch {
 
 impl Message for SendBatch {
     type Result = Result<Vec<BatchOutcome>, Failure>;
-}
-
-/// The session's own AUTH succeeded: who the connection is now authenticated as.
-pub struct AuthProven(pub AuthProof);
-
-impl Message for AuthProven {
-    type Result = ();
 }

@@ -29,6 +29,7 @@
 //! that comes back late learns what happened instead of meeting an unknown
 //! handle.
 
+pub mod answer;
 mod batch;
 mod deadline;
 pub mod messages;
@@ -43,9 +44,10 @@ use crate::config::CacheSettings;
 use crate::peer::ClientId;
 use crate::smtp::{command_line, SmtpClient, SmtpError};
 use actix::prelude::*;
+use answer::OpAnswer;
 use deadline::{Deadline, Due};
 use messages::{
-    AuthProven, Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
+    Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
 };
 use phase::{Effect, Outcome};
 use reuse::{Resend, Reuse};
@@ -221,24 +223,24 @@ impl SmtpSession {
         }
     }
 
-    /// Runs `work` on the connection `checkout` yields, with the timeout and
-    /// the cancel channel; `work` hands the client back with its result. The
-    /// reply to the caller travels through a oneshot, so a stopped actor
-    /// answers `Aborted`.
-    fn spawn_op<T, F, Fut>(
+    /// The operation that runs `work` on the connection `checkout` yields,
+    /// under the timeout and the cancel channel (both armed now); `work`
+    /// hands the client back with its result. An [`OpAnswer`] spawns it on
+    /// the actor's context and gives its result to the asker.
+    fn operation<T, F, Fut>(
         &mut self,
         ctx: &mut Context<Self>,
         effect: Effect,
         checkout: reuse::Checkout,
         work: F,
-    ) -> ResponseFuture<Result<T, Failure>>
+    ) -> impl ActorFuture<Self, Output = Result<T, Failure>>
     where
         T: OpOutput + 'static,
         F: FnOnce(SmtpClient) -> Fut + 'static,
         Fut: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
     {
         let limit = Some(self.timeout_secs);
-        self.spawn_op_within(
+        self.operation_within(
             ctx,
             effect,
             limit,
@@ -253,26 +255,25 @@ impl SmtpSession {
         )
     }
 
-    /// [`SmtpSession::spawn_op`] for work that keeps its own time (`limit`
+    /// [`SmtpSession::operation`] for work that keeps its own time (`limit`
     /// `None`: only the cancel channel applies) and may give the client up
     /// itself (`None`: the connection is out of step) while still succeeding.
     ///
     /// `work` comes boxed, built on the heap by its caller: the wrappers below
-    /// (timeout, select, the actor's map, the spawn) then move a pointer, not
-    /// the dialogue's whole state.
-    fn spawn_op_within<T>(
+    /// (select, the actor's map, the answer's box and spawn) then move a
+    /// pointer, not the dialogue's whole state.
+    fn operation_within<T>(
         &mut self,
         ctx: &mut Context<Self>,
         effect: Effect,
         limit: Option<u16>,
         work: Dialogue<T>,
-    ) -> ResponseFuture<Result<T, Failure>>
+    ) -> impl ActorFuture<Self, Output = Result<T, Failure>>
     where
         T: OpOutput + 'static,
     {
         let stop = self.begin_in_flight(ctx, limit);
         self.link = Link::Busy;
-        let (tx, rx) = oneshot::channel();
         let guarded = async move {
             tokio::select! {
                 biased;
@@ -285,39 +286,36 @@ impl SmtpSession {
                 },
             }
         };
-        ctx.spawn(
-            guarded
-                .into_actor(self)
-                .map(move |(client, result), act, ctx| {
-                    act.in_flight_ended();
-                    act.link = match (client, &result) {
-                        (Some(mut c), _) => {
-                            c.release_idle();
-                            Link::Ready(c)
-                        }
-                        (None, Err(f)) => Link::Lost(f.to_string()),
-                        (None, Ok(_)) => Link::Lost("connection closed".into()),
-                    };
-                    let reply = match &result {
-                        Ok(output) => output.reply(),
-                        Err(f) => f.reply(),
-                    };
-                    let outcome = match (&act.link, &result) {
-                        (Link::Lost(_), _) => Outcome::Lost,
-                        (_, Ok(_)) => Outcome::Accepted,
-                        (_, Err(_)) => Outcome::Refused,
-                    };
-                    if let (Effect::FinalDot, Some(r)) = (effect, act.reuse.as_deref_mut()) {
-                        r.transactions = r.transactions.saturating_add(1);
+        guarded
+            .into_actor(self)
+            .map(move |(client, result), act, ctx| {
+                act.in_flight_ended();
+                act.link = match (client, &result) {
+                    (Some(mut c), _) => {
+                        c.release_idle();
+                        Link::Ready(c)
                     }
-                    let activity = act.tap.activity();
-                    activity.end(phase::after(activity.state(), effect, outcome));
-                    act.remember(reply);
-                    act.arm_idle(ctx);
-                    let _ = tx.send(result);
-                }),
-        );
-        Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
+                    (None, Err(f)) => Link::Lost(f.to_string()),
+                    (None, Ok(_)) => Link::Lost("connection closed".into()),
+                };
+                let reply = match &result {
+                    Ok(output) => output.reply(),
+                    Err(f) => f.reply(),
+                };
+                let outcome = match (&act.link, &result) {
+                    (Link::Lost(_), _) => Outcome::Lost,
+                    (_, Ok(_)) => Outcome::Accepted,
+                    (_, Err(_)) => Outcome::Refused,
+                };
+                if let (Effect::FinalDot, Some(r)) = (effect, act.reuse.as_deref_mut()) {
+                    r.transactions = r.transactions.saturating_add(1);
+                }
+                let activity = act.tap.activity();
+                activity.end(phase::after(activity.state(), effect, outcome));
+                act.remember(reply);
+                act.arm_idle(ctx);
+                result
+            })
     }
 
     /// Keeps `reply` for `smtp_rply`.
@@ -470,7 +468,7 @@ enum Step {
 }
 
 impl Handler<Perform> for SmtpSession {
-    type Result = ResponseFuture<Result<Option<Reply>, Failure>>;
+    type Result = OpAnswer<Option<Reply>>;
 
     fn handle(&mut self, Perform(op): Perform, ctx: &mut Self::Context) -> Self::Result {
         let (effect, what) = (phase::effect(&op), phase::describe(&op));
@@ -481,14 +479,14 @@ impl Handler<Perform> for SmtpSession {
                     self.note_command(&cmd);
                     Step::Line(line)
                 }
-                Err(e) => return Box::pin(std::future::ready(Err(Failure::from(e)))),
+                Err(e) => return Err(Failure::from(e)).into(),
             },
             Operation::DataChunk(bytes) => Step::Chunk(bytes),
             Operation::DataEnd => Step::End,
         };
         let checkout = match self.checkout(false) {
             Ok(c) => c,
-            Err(f) => return Box::pin(std::future::ready(Err(f))),
+            Err(f) => return Err(f).into(),
         };
         self.tap.activity().begin(what);
         let limit = Some(self.timeout_secs);
@@ -518,7 +516,7 @@ impl Handler<Perform> for SmtpSession {
             };
             (Some(client), result)
         });
-        self.spawn_op_within(ctx, effect, limit, dialogue)
+        OpAnswer::running(self.operation_within(ctx, effect, limit, dialogue))
     }
 }
 
@@ -579,17 +577,6 @@ impl Handler<Quit> for SmtpSession {
                 self.link = busy;
                 Box::pin(std::future::ready(Err(Failure::InProgress)))
             }
-        }
-    }
-}
-
-impl Handler<AuthProven> for SmtpSession {
-    type Result = ();
-
-    fn handle(&mut self, AuthProven(proof): AuthProven, _: &mut Self::Context) {
-        if let Some(r) = self.reuse.as_deref_mut() {
-            r.auth = Some(Box::new(proof));
-            r.auth_proven = true;
         }
     }
 }

@@ -7,9 +7,9 @@
 
 use super::messages::{BeginMessage, Envelope, SendMessage};
 use super::phase::Effect;
-use super::{OpOutput, SmtpSession};
+use super::{OpAnswer, OpOutput, SmtpSession};
 use actix::prelude::*;
-use smtp32_protocol::{Failure, Reply, SendReport};
+use smtp32_protocol::{Reply, SendReport};
 
 impl OpOutput for SendReport {
     fn reply(&self) -> Option<&Reply> {
@@ -18,12 +18,12 @@ impl OpOutput for SendReport {
 }
 
 impl Handler<SendMessage> for SmtpSession {
-    type Result = ResponseFuture<Result<SendReport, Failure>>;
+    type Result = OpAnswer<SendReport>;
 
     fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
-            Err(f) => return Box::pin(std::future::ready(Err(f))),
+            Err(f) => return Err(f).into(),
         };
         let what = format!(
             "SENDMSG ({} recipients, {} bytes)",
@@ -31,7 +31,7 @@ impl Handler<SendMessage> for SmtpSession {
             msg.data.len()
         );
         self.tap.activity().begin(what);
-        self.spawn_op(
+        OpAnswer::running(self.operation(
             ctx,
             Effect::FinalDot,
             checkout,
@@ -41,7 +41,7 @@ impl Handler<SendMessage> for SmtpSession {
                     .await;
                 (client, result)
             },
-        )
+        ))
     }
 }
 
@@ -56,12 +56,12 @@ impl OpOutput for Envelope {
 }
 
 impl Handler<BeginMessage> for SmtpSession {
-    type Result = ResponseFuture<Result<Envelope, Failure>>;
+    type Result = OpAnswer<Envelope>;
 
     fn handle(&mut self, msg: BeginMessage, ctx: &mut Self::Context) -> Self::Result {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
-            Err(f) => return Box::pin(std::future::ready(Err(f))),
+            Err(f) => return Err(f).into(),
         };
         let size = msg
             .size
@@ -70,12 +70,17 @@ impl Handler<BeginMessage> for SmtpSession {
             "SENDMSG envelope ({} recipients, {size})",
             msg.rcpts.len()
         ));
-        self.spawn_op(ctx, Effect::Data, checkout, move |mut client| async move {
-            let result = client
-                .begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit)
-                .await;
-            let envelope = result.map(|(mail, recipients)| Envelope { mail, recipients });
-            (client, envelope)
-        })
+        OpAnswer::running(self.operation(
+            ctx,
+            Effect::Data,
+            checkout,
+            move |mut client| async move {
+                let result = client
+                    .begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit)
+                    .await;
+                let envelope = result.map(|(mail, recipients)| Envelope { mail, recipients });
+                (client, envelope)
+            },
+        ))
     }
 }

@@ -2,9 +2,9 @@
 //! the EHLO keywords (`smtp_ext`). Each runs like any other operation:
 //! spawned under the connection's timeout and cancel channel.
 
-use super::messages::{AuthProven, Authenticate, GetExtensions, StartTls};
+use super::messages::{Authenticate, GetExtensions, StartTls};
 use super::phase::Effect;
-use super::{Link, SmtpSession};
+use super::{Link, OpAnswer, SmtpSession};
 use crate::cache::AuthProof;
 use crate::smtp::SmtpClient;
 use actix::prelude::*;
@@ -24,12 +24,12 @@ impl SmtpSession {
 }
 
 impl Handler<StartTls> for SmtpSession {
-    type Result = ResponseFuture<Result<Reply, Failure>>;
+    type Result = OpAnswer<Reply>;
 
     fn handle(&mut self, _: StartTls, ctx: &mut Self::Context) -> Self::Result {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
-            Err(f) => return Box::pin(std::future::ready(Err(f))),
+            Err(f) => return Err(f).into(),
         };
         // The key of a cached session says how the open did TLS; one
         // upgraded by hand no longer matches it.
@@ -38,7 +38,7 @@ impl Handler<StartTls> for SmtpSession {
         }
         let activity = self.tap.activity().clone();
         activity.begin("STARTTLS");
-        self.spawn_op(
+        OpAnswer::running(self.operation(
             ctx,
             Effect::Neutral,
             checkout,
@@ -47,11 +47,20 @@ impl Handler<StartTls> for SmtpSession {
                 activity.set_tls(client.tls_description());
                 (client, result)
             },
-        )
+        ))
     }
 }
 
 impl SmtpSession {
+    /// Keeps `proof` of this reused connection's AUTH, so a later `smtp_auth`
+    /// as the same user with the same secret is answered without a new AUTH.
+    fn auth_proven(&mut self, proof: AuthProof) {
+        if let Some(r) = self.reuse.as_deref_mut() {
+            r.auth = Some(Box::new(proof));
+            r.auth_proven = true;
+        }
+    }
+
     /// The original 235 when this reused connection is authenticated as
     /// `msg` asks (same user, same secret), still open, and AUTH would be
     /// allowed on it now.
@@ -73,28 +82,27 @@ impl SmtpSession {
 }
 
 impl Handler<Authenticate> for SmtpSession {
-    type Result = ResponseFuture<Result<Reply, Failure>>;
+    type Result = OpAnswer<Reply>;
 
     fn handle(&mut self, msg: Authenticate, ctx: &mut Self::Context) -> Self::Result {
         if let Some(reply) = self.auth_from_cache(&msg) {
             self.tap
                 .note("AUTH answered from the reused connection, authenticated as asked");
             self.remember(Some(&reply));
-            return Box::pin(std::future::ready(Ok(reply)));
+            return Ok(reply).into();
         }
         // Authenticated as someone else: this owner needs a new connection.
         let replace = self.reuse.as_deref().is_some_and(|r| r.auth.is_some());
         let checkout = match self.checkout(replace) {
             Ok(c) => c,
-            Err(f) => return Box::pin(std::future::ready(Err(f))),
+            Err(f) => return Err(f).into(),
         };
         self.tap.activity().begin("AUTH");
         let proof = self
             .reuse
             .as_deref()
             .map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
-        let me = ctx.address();
-        let done = self.spawn_op(
+        let done = self.operation(
             ctx,
             Effect::Neutral,
             checkout,
@@ -105,14 +113,13 @@ impl Handler<Authenticate> for SmtpSession {
                 (client, result)
             },
         );
-        Box::pin(async move {
-            let result = done.await;
+        OpAnswer::running(done.map(move |result, act, _| {
             if let (Ok(reply), Some((cache, user, secret))) = (&result, proof) {
                 let proof = AuthProof::new(cache.digester(), &user, &secret, reply.clone());
-                me.do_send(AuthProven(proof));
+                act.auth_proven(proof);
             }
             result
-        })
+        }))
     }
 }
 
