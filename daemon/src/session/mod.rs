@@ -385,7 +385,7 @@ impl Actor for SmtpSession {
 }
 
 impl Handler<Connect> for SmtpSession {
-    type Result = ResponseFuture<Result<(), Failure>>;
+    type Result = OpAnswer<()>;
 
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
         self.pending_status = msg.mode == OpenMode::Async;
@@ -394,11 +394,10 @@ impl Handler<Connect> for SmtpSession {
             self.tap.activity().end(ConnectionState::Ready);
             self.arm_idle(ctx);
             self.report_status(Ok(()));
-            return Box::pin(std::future::ready(Ok(())));
+            return Ok(()).into();
         }
         let stop = self.begin_in_flight(ctx, Some(self.timeout_secs));
         let tap: Arc<dyn crate::smtp::TrafficTap> = self.tap.clone();
-        let (tx, rx) = oneshot::channel();
         let connect = async move {
             tokio::select! {
                 biased;
@@ -406,7 +405,7 @@ impl Handler<Connect> for SmtpSession {
                 r = SmtpClient::connect_with(&msg.route, &msg.local, msg.tls, tap) => r.map_err(Failure::from),
             }
         };
-        ctx.spawn(connect.into_actor(self).map(move |result, act, ctx| {
+        OpAnswer::running(connect.into_actor(self).map(move |result, act, ctx| {
             act.in_flight_ended();
             let result = match result {
                 Ok((mut client, mut reply)) => {
@@ -436,9 +435,8 @@ impl Handler<Connect> for SmtpSession {
                 }
             };
             act.report_status(result.clone());
-            let _ = tx.send(result);
-        }));
-        Box::pin(async move { rx.await.unwrap_or(Err(Failure::Aborted)) })
+            result
+        }))
     }
 }
 
