@@ -112,7 +112,11 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
             arbiters.iter().map(Arbiter::handle).collect(),
             reload,
         ));
-        state.next_arbiter().spawn(queue_runner::run(state.clone()));
+        let runner = state.clone();
+        // Spawned there, not sent: the runner holds its router (not `Send`) across awaits.
+        state.next_arbiter().spawn_fn(move || {
+            actix_rt::spawn(queue_runner::run(runner));
+        });
         let relay = &state.settings().relay;
         if relay.queue && !relay.host.is_empty() {
             // Messages left by the last run are delivered without waiting for a new one.

@@ -16,6 +16,7 @@
 
 use crate::budget::ClientBudget;
 use crate::config::Settings;
+use crate::ipc::responder::Hold;
 use crate::ipc::router::Router;
 use crate::queue::dsn::{self, Bounce, Failed};
 use crate::queue::store::{Attempt, DeliveryState};
@@ -25,6 +26,7 @@ use crate::state::DaemonState;
 use smtp32_protocol::{
     DaemonFrame, Failure, Handle, Reply, Request, RequestId, Response, SendReport,
 };
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -61,7 +63,9 @@ pub async fn run(state: Arc<DaemonState>) {
 
 /// The runner's own conversation with its router.
 struct RelayLink {
-    router: Router,
+    router: Rc<Router>,
+    /// The runner's budget, which no limit bounds.
+    budget: Arc<ClientBudget>,
     answers: mpsc::Receiver<DaemonFrame>,
     next_id: u64,
 }
@@ -71,15 +75,11 @@ impl RelayLink {
         let (out, answers) = mpsc::channel(16);
         let me = crate::platform::own_peer();
         let client = state.internal_client();
+        // The daemon's own work: no client budget of its own to keep.
+        let budget = Arc::new(ClientBudget::new(usize::MAX, None));
         RelayLink {
-            // The daemon's own work: no client budget of its own to keep.
-            router: Router::new(
-                state,
-                client,
-                me,
-                out,
-                Arc::new(ClientBudget::new(usize::MAX, None)),
-            ),
+            router: Rc::new(Router::new(state, client, me, out, budget.clone())),
+            budget,
             answers,
             next_id: 1,
         }
@@ -88,7 +88,8 @@ impl RelayLink {
     async fn call(&mut self, request: Request) -> Response {
         let id = RequestId(self.next_id);
         self.next_id += 1;
-        self.router.serve(id, request).await;
+        let hold = Hold::new(self.budget.clone(), 0, None);
+        self.router.dispatch(id, request, hold);
         while let Some(frame) = self.answers.recv().await {
             if let DaemonFrame::Response {
                 id: answered,

@@ -1,9 +1,10 @@
 //! One task per IPC client: the handshake, a single reader loop, a single
 //! writer task, and cleanup when the client goes away.
 //!
-//! The reader decodes frames and spawns one task per request, so an
-//! `XQuit` is served while another request of the same client is in flight;
-//! at most [`MAX_REQUESTS_IN_FLIGHT`] run at once. Every outbound frame —
+//! The reader decodes frames and hands each request to the router, which
+//! returns at once (the request waits in its session or on a task of its
+//! own), so an `XQuit` is served while another request of the same client
+//! is in flight; at most [`MAX_REQUESTS_IN_FLIGHT`] are in flight at once. Every outbound frame —
 //! responses and events pushed by session actors — goes through one bounded
 //! queue to the writer, which keeps per-handle order.
 //!
@@ -19,6 +20,7 @@
 //!   wait for it is disconnected, its connections closed as if it had died;
 //! - `max_clients` and `max_clients_per_user` limit how many are connected.
 
+use super::responder::Hold;
 use super::router::Router;
 use super::stream_reads::StreamReads;
 use crate::budget::{charge_of, ClientBudget, SMALL_REQUEST_BYTES};
@@ -301,14 +303,11 @@ async fn read_loop(
             budget.release(charged);
             return;
         };
-        let (router, budget) = (router.clone(), budget.clone());
-        // Boxed: the task then holds a pointer, and tokio's spawn and its
-        // end of task copy that instead of the request's whole future.
-        actix_rt::spawn(Box::pin(async move {
-            router.serve(id, request).await;
-            budget.release(charged);
-            drop(permit);
-        }));
+        router.dispatch(
+            id,
+            request,
+            Hold::new(budget.clone(), charged, Some(permit)),
+        );
     }
 }
 

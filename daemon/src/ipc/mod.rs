@@ -1,5 +1,6 @@
-//! The local-socket side of the daemon: one task per client ([`client`]) and the translation of requests into actor messages
-//! ([`router`]), with the admin requests in [`admin`].
+//! The local-socket side of the daemon: one task per client ([`client`]),
+//! the translation of requests into actor messages ([`router`]) with the
+//! admin requests in [`admin`], and each request's answer ([`responder`]).
 //!
 //! Each client is served on one of the worker arbiters (round robin; on
 //! Windows, where a pipe cannot move to another thread's completion port, on
@@ -11,5 +12,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod responder;
 pub mod router;
 mod stream_reads;
+mod summary;

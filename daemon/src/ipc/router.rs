@@ -1,34 +1,40 @@
 //! Turns one client request into actor messages and one response.
 //!
 //! The router is the only place that checks a handle's owner (through the
-//! registry), and the only place that writes the debug log's call lines
-//! (level 2) and error lines (level 1). Admin requests are handed to
-//! [`super::admin`]; while the daemon shuts down, requests that would start
-//! new work (a connection, a mail transaction) are refused here with
-//! `Failure::ShuttingDown`.
+//! registry). Each request gets a [`Responder`], which counts and logs its
+//! answer (call lines at level 2, error lines at level 1) and queues it.
+//! The message path (commands, data, `sendmsg`, `send_many`) is handed to
+//! the session with its responder and no task of the router's waits for
+//! it; what the router answers itself at once (a ping, the status, the
+//! metrics) is answered there; every other request runs on a task of its
+//! own. Admin requests are handed to [`super::admin`]; while the daemon
+//! shuts down, requests that would start new work (a connection, a mail
+//! transaction) are refused here with `Failure::ShuttingDown`.
 
 use super::admin;
+use super::responder::{Answering, Hold, Responder};
 use crate::activity::Activity;
-use crate::budget::{charge_of, ClientBudget};
-use crate::logging::{CALL_TARGET, ERROR_TARGET};
+use crate::budget::ClientBudget;
 use crate::peer::Peer;
 use crate::peer::{ClientId, Viewer};
 use crate::registry::ConnectionLimits;
+use crate::session::answer::{Tell, Told};
 use crate::session::messages::{
     Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit,
     SendBatch, SendMessage, SetDebug, SetTimeout, StartTls, XQuit,
 };
 use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
-use crate::smtp::{redact, validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
+use crate::smtp::{validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
-use actix::{Actor, Addr, MailboxError};
+use actix::{Actor, Addr, Handler, MailboxError, Message};
 use smtp32_protocol::{
-    Command, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response, Submission,
+    DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response, Submission,
 };
+use std::future::Future;
+use std::rc::Rc;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
 
 /// Serves the requests of one client.
 pub struct Router {
@@ -85,68 +91,37 @@ impl Router {
             .is_some_and(|a| a.in_auth_exchange())
     }
 
-    /// Serves one request and queues its response.
-    pub async fn serve(&self, id: RequestId, request: Request) {
-        // What the log line names: kept cheaply now (the request moves on),
-        // made text only if a line is written.
-        let summary = Summary::of(&request, |handle| self.in_auth_exchange(handle));
-        let (verb, started) = (crate::observed::verb(&request), std::time::Instant::now());
-        let is_data_end = matches!(request, Request::DataEnd { .. });
-        let (response, pending_connect) =
-            if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
-                (Response::Failed(Failure::ShuttingDown), None)
-            } else {
-                self.route(request).await
-            };
-        match &response {
-            Response::Reply(_) if is_data_end => self.state.totals.message_accepted(),
-            Response::Sent(_) => self.state.totals.message_accepted(),
-            Response::SentBatch(outcomes) => {
-                for _ in outcomes.iter().filter(|o| o.is_ok()) {
-                    self.state.totals.message_accepted();
-                }
-            }
-            Response::Failed(f) => self.state.totals.failed(f),
-            _ => {}
+    /// Serves one request; `hold` is given back once it is answered. Returns
+    /// at once: what waits runs in the request's session or on its own task.
+    pub fn dispatch(self: &Rc<Self>, id: RequestId, request: Request, hold: Hold) {
+        let answering = Answering {
+            client: self.client,
+            totals: &self.state.totals,
+            out: &self.out,
+        };
+        let responder = Responder::new(
+            answering,
+            id,
+            &request,
+            |handle| self.in_auth_exchange(handle),
+            hold,
+        );
+        if self.state.lifecycle.is_shutting_down() && starts_new_work(&request) {
+            return responder.answer(Response::Failed(Failure::ShuttingDown));
         }
-        self.state
-            .totals
-            .observed
-            .served(verb, &response, started.elapsed());
-        match &response {
-            Response::Failed(f) => {
-                warn!(target: ERROR_TARGET, client = self.client.0, "{summary} -> {} ({f})", f.code().name())
-            }
-            _ => {
-                debug!(target: CALL_TARGET, client = self.client.0, "{summary} -> {}", outcome(&response))
-            }
-        }
-        let frame = DaemonFrame::Response { id, response };
-        let charge = charge_of(&frame);
-        self.budget.charge(charge);
-        if self.out.send(frame).await.is_err() {
-            self.budget.release(charge);
-        }
-        // An asynchronous connect starts only once `Opened` is queued, so its
-        // `Event::Connected` can never overtake the handle's announcement.
-        if let Some((session, connect)) = pending_connect {
-            session.do_send(connect);
-        }
+        self.route(request, responder);
     }
 
-    /// One match for every request. The message path is awaited inline (its
-    /// futures are small); every other arm that waits is boxed on its own:
-    /// inline, the largest of their states (an open's) made every request's
-    /// task 2 KB, copied as the task moved.
-    async fn route(&self, request: Request) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
-        let response = match request {
+    /// One match for every request.
+    fn route(self: &Rc<Self>, request: Request, responder: Responder) {
+        match request {
             Request::Command { handle, command } => {
-                self.perform(handle, Operation::Command(command)).await
+                self.perform(handle, Operation::Command(command), responder)
             }
             Request::DataChunk { handle, bytes } => {
-                self.perform(handle, Operation::DataChunk(bytes)).await
+                self.perform(handle, Operation::DataChunk(bytes), responder)
             }
-            Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd).await,
+            Request::DataEnd { handle } => self.perform(handle, Operation::DataEnd, responder),
             Request::SendMessage {
                 handle,
                 from,
@@ -159,35 +134,35 @@ impl Router {
                     data,
                     dsn: None,
                 };
-                self.ask(handle, msg)
-                    .await
-                    .map_or_else(Response::Failed, Response::Sent)
+                self.hand_over(handle, msg, responder, |sent| {
+                    sent.map_or_else(Response::Failed, Response::Sent)
+                })
             }
             Request::SendBatch { handle, messages } => {
-                let outcomes = self.ask(handle, SendBatch { messages }).await;
-                outcomes.map_or_else(Response::Failed, Response::SentBatch)
+                self.hand_over(handle, SendBatch { messages }, responder, |outcomes| {
+                    outcomes.map_or_else(Response::Failed, Response::SentBatch)
+                })
             }
-            Request::Ping { payload } => Response::Pong { payload },
-            Request::Status => admin::status(&self.state),
-            Request::ListConnections => {
-                Box::pin(async { admin::list(&self.state, &self.viewer().await) }).await
-            }
-            Request::ShowConnection { handle } => {
-                Box::pin(async { admin::show(&self.state, &self.viewer().await, handle) }).await
-            }
-            Request::CloseConnection { handle } => {
-                Box::pin(async { admin::close(&self.state, &self.viewer().await, handle).await })
-                    .await
-            }
-            Request::Reload => {
-                Box::pin(async { admin::reload(&self.state, &self.viewer().await) }).await
-            }
-            Request::Shutdown => {
-                Box::pin(async { admin::shutdown(&self.state, &self.viewer().await) }).await
-            }
-            Request::Metrics => Response::Metrics {
+            Request::Ping { payload } => responder.answer(Response::Pong { payload }),
+            Request::Status => responder.answer(admin::status(&self.state)),
+            Request::Metrics => responder.answer(Response::Metrics {
                 text: crate::metrics::render(&self.state),
-            },
+            }),
+            Request::ListConnections => self.later(responder, |r| async move {
+                admin::list(&r.state, &r.viewer().await)
+            }),
+            Request::ShowConnection { handle } => self.later(responder, move |r| async move {
+                admin::show(&r.state, &r.viewer().await, handle)
+            }),
+            Request::CloseConnection { handle } => self.later(responder, move |r| async move {
+                admin::close(&r.state, &r.viewer().await, handle).await
+            }),
+            Request::Reload => self.later(responder, |r| async move {
+                admin::reload(&r.state, &r.viewer().await)
+            }),
+            Request::Shutdown => self.later(responder, |r| async move {
+                admin::shutdown(&r.state, &r.viewer().await)
+            }),
             Request::Open {
                 host,
                 local,
@@ -199,7 +174,7 @@ impl Router {
                     Ok(t) => (Ok(Route::Direct(t.endpoint)), t.tls),
                     Err(f) => (Err(f), None),
                 };
-                return Box::pin(self.answer_open(route, tls, local, mode, debug)).await;
+                self.answer_open(responder, route, tls, local, mode, debug)
             }
             Request::OpenViaSocks {
                 route,
@@ -207,15 +182,18 @@ impl Router {
                 debug,
             } => {
                 let route = route.check().map(|()| Route::Socks(Box::new(route)));
-                return Box::pin(self.answer_open(route, None, local, OpenMode::Sync, debug)).await;
+                self.answer_open(responder, route, None, local, OpenMode::Sync, debug)
             }
-            Request::OpenRelay { debug } => match Box::pin(self.open_relay(debug)).await {
-                Ok(handle) => Response::Opened { handle },
-                Err(f) => Response::Failed(f),
-            },
-            Request::StartTls { handle } => Box::pin(self.ask(handle, StartTls))
-                .await
-                .map_or_else(Response::Failed, Response::Reply),
+            Request::OpenRelay { debug } => self.later(responder, move |r| async move {
+                match r.open_relay(debug).await {
+                    Ok(handle) => Response::Opened { handle },
+                    Err(f) => Response::Failed(f),
+                }
+            }),
+            Request::StartTls { handle } => self.later(responder, move |r| async move {
+                let reply = r.ask(handle, StartTls).await;
+                reply.map_or_else(Response::Failed, Response::Reply)
+            }),
             Request::Auth {
                 handle,
                 mechanism,
@@ -229,13 +207,15 @@ impl Router {
                     secret,
                     allow_cleartext,
                 };
-                Box::pin(self.ask(handle, msg))
-                    .await
-                    .map_or_else(Response::Failed, Response::Reply)
+                self.later(responder, move |r| async move {
+                    let reply = r.ask(handle, msg).await;
+                    reply.map_or_else(Response::Failed, Response::Reply)
+                })
             }
-            Request::Extensions { handle } => Box::pin(self.ask(handle, GetExtensions))
-                .await
-                .map_or_else(Response::Failed, Response::Extensions),
+            Request::Extensions { handle } => self.later(responder, move |r| async move {
+                let extensions = r.ask(handle, GetExtensions).await;
+                extensions.map_or_else(Response::Failed, Response::Extensions)
+            }),
             Request::SendBegin {
                 handle,
                 from,
@@ -249,81 +229,132 @@ impl Router {
                     size,
                     eight_bit,
                 };
-                let envelope = Box::pin(self.ask(handle, msg)).await;
-                envelope.map_or_else(Response::Failed, |e| Response::Envelope {
-                    mail: e.mail,
-                    recipients: e.recipients,
+                self.later(responder, move |r| async move {
+                    let envelope = r.ask(handle, msg).await;
+                    envelope.map_or_else(Response::Failed, |e| Response::Envelope {
+                        mail: e.mail,
+                        recipients: e.recipients,
+                    })
                 })
             }
-            Request::LastReply { handle } => match self.session(handle) {
-                Ok(s) => Box::pin(s.send(GetLastReply))
-                    .await
-                    .map(Response::LastReply)
-                    .unwrap_or_else(gone),
-                Err(f) => Response::Failed(f),
-            },
+            Request::LastReply { handle } => self.later(responder, move |r| async move {
+                match r.session(handle) {
+                    Ok(s) => s
+                        .send(GetLastReply)
+                        .await
+                        .map(Response::LastReply)
+                        .unwrap_or_else(gone),
+                    Err(f) => Response::Failed(f),
+                }
+            }),
             Request::SetTimeout { handle, seconds } => {
                 if !(1..=999).contains(&seconds) {
-                    Response::Failed(Failure::InvalidArgument(format!(
+                    responder.answer(Response::Failed(Failure::InvalidArgument(format!(
                         "timeout {seconds} s is outside 1..999"
-                    )))
+                    ))))
                 } else {
-                    Box::pin(self.tell(handle, SetTimeout(seconds))).await
-                }
-            }
-            Request::SetDebug { handle, enabled } => {
-                Box::pin(self.tell(handle, SetDebug(enabled))).await
-            }
-            Request::Quit { handle } => match self.session(handle) {
-                Ok(s) => match Box::pin(s.send(Quit)).await {
-                    Ok(Ok(())) => self.forget(handle),
-                    Ok(Err(f)) => Response::Failed(f),
-                    Err(e) => gone(e),
-                },
-                Err(f) => Response::Failed(f),
-            },
-            Request::XQuit { handle } => match self.session(handle) {
-                Ok(s) => {
-                    let _ = Box::pin(s.send(XQuit)).await;
-                    self.forget(handle)
-                }
-                Err(f) => Response::Failed(f),
-            },
-            Request::QueueSubmit(submission) => Box::pin(self.queue_submit(submission)).await,
-            Request::QueueList => match self.state.queue.get(&self.state.settings()) {
-                Ok(queue) => {
-                    Box::pin(async { Response::QueueEntries(queue.list(&self.viewer().await)) })
-                        .await
-                }
-                Err(f) => Response::Failed(f),
-            },
-            Request::QueueFlush { id } => match self.state.queue.get(&self.state.settings()) {
-                Ok(queue) => {
-                    Box::pin(async {
-                        let flushed = queue.flush(&self.viewer().await, id.as_deref());
-                        flushed.map_or_else(Response::Failed, |()| Response::Done)
+                    self.later(responder, move |r| async move {
+                        r.tell(handle, SetTimeout(seconds)).await
                     })
-                    .await
                 }
-                Err(f) => Response::Failed(f),
-            },
-            Request::QueueDelete { id } => match self.state.queue.get(&self.state.settings()) {
-                Ok(queue) => {
-                    Box::pin(async {
-                        let viewer = self.viewer().await;
+            }
+            Request::SetDebug { handle, enabled } => self.later(responder, move |r| async move {
+                r.tell(handle, SetDebug(enabled)).await
+            }),
+            Request::Quit { handle } => self.later(responder, move |r| async move {
+                match r.session(handle) {
+                    Ok(s) => match s.send(Quit).await {
+                        Ok(Ok(())) => r.forget(handle),
+                        Ok(Err(f)) => Response::Failed(f),
+                        Err(e) => gone(e),
+                    },
+                    Err(f) => Response::Failed(f),
+                }
+            }),
+            Request::XQuit { handle } => self.later(responder, move |r| async move {
+                match r.session(handle) {
+                    Ok(s) => {
+                        let _ = s.send(XQuit).await;
+                        r.forget(handle)
+                    }
+                    Err(f) => Response::Failed(f),
+                }
+            }),
+            Request::QueueSubmit(submission) => self.later(responder, move |r| async move {
+                r.queue_submit(submission).await
+            }),
+            Request::QueueList => self.later(responder, |r| async move {
+                match r.state.queue.get(&r.state.settings()) {
+                    Ok(queue) => Response::QueueEntries(queue.list(&r.viewer().await)),
+                    Err(f) => Response::Failed(f),
+                }
+            }),
+            Request::QueueFlush { id } => self.later(responder, move |r| async move {
+                match r.state.queue.get(&r.state.settings()) {
+                    Ok(queue) => {
+                        let flushed = queue.flush(&r.viewer().await, id.as_deref());
+                        flushed.map_or_else(Response::Failed, |()| Response::Done)
+                    }
+                    Err(f) => Response::Failed(f),
+                }
+            }),
+            Request::QueueDelete { id } => self.later(responder, move |r| async move {
+                match r.state.queue.get(&r.state.settings()) {
+                    Ok(queue) => {
+                        let viewer = r.viewer().await;
                         let deleted =
                             actix_rt::task::spawn_blocking(move || queue.delete(&viewer, &id))
                                 .await;
                         deleted
                             .unwrap_or(Err(Failure::Aborted))
                             .map_or_else(Response::Failed, |()| Response::Done)
-                    })
-                    .await
+                    }
+                    Err(f) => Response::Failed(f),
                 }
-                Err(f) => Response::Failed(f),
-            },
+            }),
+        }
+    }
+
+    /// Runs `work` on a task of its own and answers with what it gives.
+    fn later<F, W>(self: &Rc<Self>, responder: Responder, work: W)
+    where
+        W: FnOnce(Rc<Router>) -> F,
+        F: Future<Output = Response> + 'static,
+    {
+        let work = work(self.clone());
+        actix_rt::spawn(async move { responder.send(work.await).await });
+    }
+
+    /// Hands `message` to the handle's session with `responder`, which the
+    /// session answers through (`into` turns its result into the response)
+    /// when the operation ends.
+    fn hand_over<M, T>(
+        &self,
+        handle: Handle,
+        message: M,
+        responder: Responder,
+        into: fn(Result<T, Failure>) -> Response,
+    ) where
+        M: Message<Result = Result<T, Failure>> + Send + 'static,
+        T: Send + 'static,
+        SmtpSession: Handler<Told<M, Answer<M::Result>>>,
+    {
+        let session = match self.session(handle) {
+            Ok(s) if s.connected() => s,
+            // Stopped (xquit, quit, failed connect) since it was registered.
+            Ok(_) => return responder.answer(Response::Failed(Failure::InvalidHandle)),
+            Err(f) => return responder.answer(Response::Failed(f)),
         };
-        (response, None)
+        let tell = Answer { responder, into };
+        session.do_send(Told { message, tell });
+    }
+
+    fn perform(&self, handle: Handle, op: Operation, responder: Responder) {
+        self.hand_over(handle, Perform(op), responder, |done| match done {
+            Ok(Some(reply)) => Response::Reply(reply),
+            Ok(None) => Response::Done,
+            Err(f) => Response::Failed(f),
+        })
     }
 
     fn session(&self, handle: Handle) -> Result<Addr<SmtpSession>, Failure> {
@@ -362,19 +393,6 @@ impl Router {
             .send(msg)
             .await
             .unwrap_or(Err(Failure::InvalidHandle))
-    }
-
-    async fn perform(&self, handle: Handle, op: Operation) -> Response {
-        let session = match self.session(handle) {
-            Ok(s) => s,
-            Err(f) => return Response::Failed(f),
-        };
-        match session.send(Perform(op)).await {
-            Ok(Ok(Some(reply))) => Response::Reply(reply),
-            Ok(Ok(None)) => Response::Done,
-            Ok(Err(f)) => Response::Failed(f),
-            Err(e) => gone(e),
-        }
     }
 
     /// `OpenRelay`: a synchronous open of the configured smarthost, then
@@ -490,19 +508,30 @@ impl Router {
         }
     }
 
-    /// `Opened`, with the connect still to start for an `Async` open, or `Failed`.
-    async fn answer_open(
-        &self,
+    /// Opens on a task of its own and answers `Opened` or `Failed`. An
+    /// asynchronous connect starts only once `Opened` is queued, so its
+    /// `Event::Connected` can never overtake the handle's announcement.
+    fn answer_open(
+        self: &Rc<Self>,
+        responder: Responder,
         route: Result<Route, Failure>,
         tls: Option<TlsMode>,
         local: String,
         mode: OpenMode,
         debug: bool,
-    ) -> (Response, Option<(Addr<SmtpSession>, Connect)>) {
-        match self.open(route, tls, local, mode, debug, false).await {
-            Ok((handle, pending)) => (Response::Opened { handle }, pending),
-            Err(f) => (Response::Failed(f), None),
-        }
+    ) {
+        let router = self.clone();
+        actix_rt::spawn(async move {
+            match router.open(route, tls, local, mode, debug, false).await {
+                Ok((handle, pending)) => {
+                    responder.send(Response::Opened { handle }).await;
+                    if let Some((session, connect)) = pending {
+                        session.do_send(connect);
+                    }
+                }
+                Err(f) => responder.send(Response::Failed(f)).await,
+            }
+        });
     }
 
     /// Checks the arguments, registers a session and connects it along `route`
@@ -577,6 +606,18 @@ impl Router {
     }
 }
 
+/// A session's result `R` on its way to the client: made a response by `into`.
+struct Answer<R> {
+    responder: Responder,
+    into: fn(R) -> Response,
+}
+
+impl<R: 'static> Tell<R> for Answer<R> {
+    fn tell(self, result: R) {
+        self.responder.answer((self.into)(result));
+    }
+}
+
 /// True for a request that would start new work: refused while shutting down.
 /// Requests on a transaction already open (RCPT, DATA...) go on, so a message
 /// under way can still finish within the grace period.
@@ -597,223 +638,4 @@ fn starts_new_work(request: &Request) -> bool {
 /// between the lookup and the message.
 fn gone(_: MailboxError) -> Response {
     Response::Failed(Failure::InvalidHandle)
-}
-
-/// A one-line description of a request for the debug log: never message
-/// bytes, never secrets (a SOCKS password is a `Secret`, an AUTH secret an
-/// `AuthSecret`, and the `Debug` of both is `***`).
-#[cfg(test)]
-fn summarise(request: &Request) -> String {
-    Summary::of(request, |_| false).to_string()
-}
-
-/// A request as its log line shows it, taken before the request is served:
-/// the payloads only by size, everything else as the request's `Debug`.
-/// Formatting it on every call cost a few thousand instructions even with
-/// the call log off, so it is formatted only when a line is written.
-enum Summary {
-    /// A request without bulk data, shown as its `Debug`.
-    Plain(Request),
-    Chunk {
-        handle: Handle,
-        bytes: usize,
-    },
-    Send {
-        handle: Handle,
-        from: String,
-        rcpts: Vec<String>,
-        bytes: usize,
-    },
-    Batch {
-        handle: Handle,
-        messages: usize,
-        bytes: usize,
-    },
-    Ping {
-        bytes: usize,
-    },
-    Submit {
-        from: String,
-        rcpts: Vec<String>,
-        bytes: usize,
-    },
-}
-
-impl Summary {
-    /// `in_auth_exchange` tells whether a handle's connection is inside an AUTH
-    /// exchange, where any line is SASL data (asked only for `smtp_direct` lines).
-    fn of(request: &Request, in_auth_exchange: impl Fn(Handle) -> bool) -> Summary {
-        match request {
-            Request::Command {
-                handle,
-                command: Command::Direct { line },
-            } => {
-                let shown = redact::for_log(line, in_auth_exchange(*handle)).into_owned();
-                Summary::Plain(Request::Command {
-                    handle: *handle,
-                    command: Command::Direct { line: shown },
-                })
-            }
-            Request::DataChunk { handle, bytes } => Summary::Chunk {
-                handle: *handle,
-                bytes: bytes.len(),
-            },
-            Request::SendMessage {
-                handle,
-                from,
-                rcpts,
-                data,
-            } => Summary::Send {
-                handle: *handle,
-                from: from.clone(),
-                rcpts: rcpts.clone(),
-                bytes: data.len(),
-            },
-            Request::SendBatch { handle, messages } => Summary::Batch {
-                handle: *handle,
-                messages: messages.len(),
-                bytes: messages.iter().map(|m| m.data.len()).sum(),
-            },
-            Request::Ping { payload } => Summary::Ping {
-                bytes: payload.len(),
-            },
-            Request::QueueSubmit(s) => Summary::Submit {
-                from: s.from.clone(),
-                rcpts: s.rcpts.clone(),
-                bytes: s.data.len(),
-            },
-            other => Summary::Plain(other.clone()),
-        }
-    }
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Summary::Chunk { handle, bytes } => {
-                write!(f, "DataChunk {{ handle: {handle}, {bytes} bytes }}")
-            }
-            Summary::Send {
-                handle,
-                from,
-                rcpts,
-                bytes,
-            } => {
-                write!(f, "SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}")
-            }
-            Summary::Batch {
-                handle,
-                messages,
-                bytes,
-            } => {
-                write!(
-                    f,
-                    "SendBatch {{ handle: {handle}, {messages} messages, {bytes} bytes }}"
-                )
-            }
-            Summary::Ping { bytes } => write!(f, "Ping {{ {bytes} bytes }}"),
-            Summary::Submit { from, rcpts, bytes } => {
-                write!(
-                    f,
-                    "QueueSubmit {{ from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}"
-                )
-            }
-            Summary::Plain(request) => write!(f, "{request:?}"),
-        }
-    }
-}
-
-fn outcome(response: &Response) -> String {
-    match response {
-        Response::Reply(r) => format!(
-            "SMTP_SUCCESS ({} {})",
-            r.code,
-            r.lines.last().map(String::as_str).unwrap_or("")
-        ),
-        Response::Opened { handle } => format!("SMTP_SUCCESS (handle {handle})"),
-        Response::Pong { .. } => "SMTP_SUCCESS (pong)".into(),
-        Response::Sent(r) => format!(
-            "SMTP_SUCCESS ({} of {} recipients; {} {})",
-            r.accepted(),
-            r.recipients.len(),
-            r.verdict.code,
-            r.verdict.lines.last().map(String::as_str).unwrap_or("")
-        ),
-        _ => "SMTP_SUCCESS".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use smtp32_protocol::{
-        Secret, SocksEndpoint, SocksHost, SocksMethods, SocksRoute, SocksUser, SocksVersions,
-    };
-
-    #[test]
-    fn socks_open_is_logged_without_its_password() {
-        let route = SocksRoute {
-            proxy: SocksEndpoint::new(SocksHost::parse("127.0.0.1").unwrap(), 1080).unwrap(),
-            versions: SocksVersions::Both,
-            methods: SocksMethods::parse("02").unwrap(),
-            destination: SocksEndpoint::new(SocksHost::parse("mail.example").unwrap(), 25).unwrap(),
-            username: Some(SocksUser::new("alice").unwrap()),
-            password: Some(Secret::new("s3cr3t-pw").unwrap()),
-        };
-        let line = summarise(&Request::OpenViaSocks {
-            route,
-            local: "me.example".into(),
-            debug: false,
-        });
-        assert!(!line.contains("s3cr3t-pw"), "{line}");
-        assert!(
-            line.contains("***") && line.contains("alice") && line.contains("mail.example"),
-            "{line}"
-        );
-    }
-
-    #[test]
-    fn direct_auth_lines_and_their_continuations_are_logged_without_secret() {
-        let handle = Handle::new(3).unwrap();
-        let direct = |line: &str| Request::Command {
-            handle,
-            command: Command::Direct { line: line.into() },
-        };
-        let line = Summary::of(&direct("AUTH PLAIN AGJvYgBzM2NyM3Q="), |_| false).to_string();
-        assert!(
-            !line.contains("AGJvYgBzM2NyM3Q=") && line.contains("AUTH PLAIN ***"),
-            "{line}"
-        );
-        let line = Summary::of(&direct("czNjcjN0"), |_| true).to_string();
-        assert!(!line.contains("czNjcjN0") && line.contains("***"), "{line}");
-        let line = Summary::of(&direct("ETRN example.org"), |_| false).to_string();
-        assert!(line.contains("ETRN example.org"), "{line}");
-    }
-
-    #[test]
-    fn auth_and_sendmsg_are_logged_without_secret_or_message() {
-        let handle = Handle::new(3).unwrap();
-        let secret = smtp32_protocol::AuthSecret::new("s3cr3t-pw").unwrap();
-        let line = summarise(&Request::Auth {
-            handle,
-            mechanism: None,
-            user: "bob".into(),
-            secret,
-        });
-        assert!(
-            !line.contains("s3cr3t-pw") && line.contains("***") && line.contains("bob"),
-            "{line}"
-        );
-        let data = b"Subject: private\r\n\r\nbody".to_vec();
-        let line = summarise(&Request::SendMessage {
-            handle,
-            from: "a@b".into(),
-            rcpts: vec!["c@d".into()],
-            data,
-        });
-        assert!(
-            !line.contains("private") && line.contains("24 bytes") && line.contains("c@d"),
-            "{line}"
-        );
-    }
 }

@@ -1,7 +1,9 @@
 //! How a session answers a message that runs an SMTP operation: the
 //! operation is a future of the actor (it can touch the session when it
-//! ends), spawned on the actor's context, and its result goes straight into
-//! the asker's reply channel.
+//! ends), spawned on the actor's context, and its result goes straight to
+//! the asker: into its reply channel (`Addr::send`), or into the callback a
+//! [`Told`] message carries, which runs on the actor's thread when the
+//! operation ends.
 //!
 //! actix's own `ResponseFuture` costs a second tokio task per operation (it
 //! spawns one that awaits the future and forwards its result) and asked for
@@ -9,7 +11,10 @@
 //! has neither, but when the actor stops with the operation in flight the
 //! asker only sees its mailbox closed, the same as for a handle that was
 //! already gone. [`OpAnswer`] keeps the one spawn and says `Aborted` then.
+//! [`Told`] goes further for a caller that would only await the answer to
+//! pass it on (the IPC router): no channel and no task of the caller's.
 
+use super::messages::{Perform, SendBatch, SendMessage};
 use super::SmtpSession;
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
@@ -26,12 +31,27 @@ pub enum OpAnswer<T> {
     Running(Pin<Box<dyn ActorFuture<SmtpSession, Output = Result<T, Failure>>>>),
 }
 
-impl<T> OpAnswer<T> {
+impl<T: 'static> OpAnswer<T> {
     /// The operation `work`, to be spawned on the session's context.
     pub(crate) fn running(
         work: impl ActorFuture<SmtpSession, Output = Result<T, Failure>> + 'static,
     ) -> OpAnswer<T> {
         OpAnswer::Running(Box::pin(work))
+    }
+
+    /// Gives the answer to `tell`: at once, or when the operation ends. If
+    /// the actor stops first, `tell` is dropped uncalled.
+    fn deliver(
+        self,
+        ctx: &mut Context<SmtpSession>,
+        tell: impl FnOnce(Result<T, Failure>) + 'static,
+    ) {
+        match self {
+            OpAnswer::Ready(result) => tell(result),
+            OpAnswer::Running(work) => {
+                ctx.spawn(work.map(move |result, _, _| tell(result)));
+            }
+        }
     }
 }
 
@@ -48,12 +68,7 @@ where
 {
     fn handle(self, ctx: &mut Context<SmtpSession>, tx: Option<OneshotSender<M::Result>>) {
         let mut asker = Asker(tx);
-        match self {
-            OpAnswer::Ready(result) => asker.tell(result),
-            OpAnswer::Running(work) => {
-                ctx.spawn(work.map(move |result, _, _| asker.tell(result)));
-            }
-        }
+        self.deliver(ctx, move |result| asker.tell(result));
     }
 }
 
@@ -74,3 +89,40 @@ impl<T> Drop for Asker<T> {
         self.tell(Err(Failure::Aborted));
     }
 }
+
+/// `message`, whose result is given to `tell` on the session's thread
+/// instead of being sent back through a channel. A `tell` dropped untold
+/// (the session stopped first) must answer for itself, from its `Drop`.
+pub struct Told<M, F> {
+    pub message: M,
+    pub tell: F,
+}
+
+/// Who takes a [`Told`] message's result `R`.
+pub trait Tell<R>: 'static {
+    fn tell(self, result: R);
+}
+
+impl<M, F> Message for Told<M, F> {
+    type Result = ();
+}
+
+/// `Told` for each message a session answers with an [`OpAnswer`]. (One
+/// impl for any such message made the compiler, asked about a `Told` of a
+/// message it did not know yet, look for a `Told` of a `Told`, and so on.)
+macro_rules! told {
+    ($($message:ty),*) => {$(
+        impl<F> Handler<Told<$message, F>> for SmtpSession
+        where
+            F: Tell<<$message as Message>::Result>,
+        {
+            type Result = ();
+
+            fn handle(&mut self, told: Told<$message, F>, ctx: &mut Self::Context) {
+                <Self as Handler<$message>>::handle(self, told.message, ctx).deliver(ctx, move |result| told.tell.tell(result));
+            }
+        }
+    )*};
+}
+
+told!(Perform, SendMessage, SendBatch);
