@@ -14,10 +14,64 @@ use crate::stats::Totals;
 use smtp32_protocol::{
     ConnectionDetail, ConnectionInfo, ConnectionState, Direction, Handle, InFlight,
 };
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use traffic_log::TrafficLog;
+
+/// What an operation in flight does, as `smtp32ctl` shows it. Counts stay
+/// numbers until someone looks (a `format!` per message was an allocation
+/// per request); no larger than the `Cow<str>` it replaced, as every
+/// connection's record holds one (W5 counts them).
+#[derive(Debug)]
+pub enum Doing {
+    /// A fixed name: `NOOP`, `connect`, `STARTTLS`.
+    Named(&'static str),
+    /// A name made at run time (the verb of an `smtp_direct` line).
+    Text(Box<str>),
+    /// A chunk of a message's data, in bytes.
+    Chunk(usize),
+    /// A whole message (`sendmsg`).
+    Send { rcpts: u32, bytes: usize },
+    /// The envelope of a streamed message of `size` bytes.
+    Envelope { rcpts: u32, size: u64 },
+    /// The envelope of a streamed message of unknown size.
+    EnvelopeUnsized { rcpts: u32 },
+    /// A batch of messages (`send_many`).
+    Batch { messages: u32, bytes: usize },
+}
+
+/// A count for [`Doing`], which keeps it in 32 bits (saturating: it is only shown).
+pub fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl From<&'static str> for Doing {
+    fn from(name: &'static str) -> Doing {
+        Doing::Named(name)
+    }
+}
+
+impl std::fmt::Display for Doing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Doing::Named(name) => f.write_str(name),
+            Doing::Text(name) => f.write_str(name),
+            Doing::Chunk(bytes) => write!(f, "DATA chunk ({bytes} bytes)"),
+            Doing::Send { rcpts, bytes } => {
+                write!(f, "SENDMSG ({rcpts} recipients, {bytes} bytes)")
+            }
+            Doing::Envelope { rcpts, size } => {
+                write!(f, "SENDMSG envelope ({rcpts} recipients, {size} bytes)")
+            }
+            Doing::EnvelopeUnsized { rcpts } => {
+                write!(f, "SENDMSG envelope ({rcpts} recipients, size unknown)")
+            }
+            Doing::Batch { messages, bytes } => {
+                write!(f, "SENDBATCH ({messages} messages, {bytes} bytes)")
+            }
+        }
+    }
+}
 
 /// The live record of one connection.
 #[derive(Debug)]
@@ -36,8 +90,8 @@ pub struct Activity {
 #[derive(Debug)]
 struct Inner {
     state: ConnectionState,
-    /// What is in flight (a fixed name for most operations: no allocation) and since when.
-    in_flight: Option<(Cow<'static, str>, Instant)>,
+    /// What is in flight and since when.
+    in_flight: Option<(Doing, Instant)>,
     last_traffic: Instant,
     bytes_in: u64,
     bytes_out: u64,
@@ -68,7 +122,7 @@ impl Activity {
             totals,
             inner: Mutex::new(Inner {
                 state: ConnectionState::Connecting,
-                in_flight: Some((Cow::Borrowed("connect"), now)),
+                in_flight: Some((Doing::Named("connect"), now)),
                 last_traffic: now,
                 bytes_in: 0,
                 bytes_out: 0,
@@ -118,7 +172,7 @@ impl Activity {
     }
 
     /// An operation called `what` starts now.
-    pub fn begin(&self, what: impl Into<Cow<'static, str>>) {
+    pub fn begin(&self, what: impl Into<Doing>) {
         self.inner().in_flight = Some((what.into(), Instant::now()));
     }
 
@@ -224,6 +278,26 @@ impl Activity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_in_flight_costs_no_more_than_a_cow_str() {
+        assert!(
+            std::mem::size_of::<Doing>() <= std::mem::size_of::<std::borrow::Cow<'static, str>>()
+        );
+        let shown = |d: Doing| d.to_string();
+        assert_eq!(shown(Doing::Chunk(7)), "DATA chunk (7 bytes)");
+        assert_eq!(
+            shown(Doing::Send {
+                rcpts: 2,
+                bytes: 10
+            }),
+            "SENDMSG (2 recipients, 10 bytes)"
+        );
+        assert_eq!(
+            shown(Doing::EnvelopeUnsized { rcpts: 1 }),
+            "SENDMSG envelope (1 recipients, size unknown)"
+        );
+    }
 
     #[test]
     fn follows_a_connection() {

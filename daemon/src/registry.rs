@@ -15,7 +15,7 @@ use crate::activity::Activity;
 use crate::peer::{ClientId, Viewer};
 use crate::platform::UserId;
 use crate::session::{HandleBook, SmtpSession};
-use actix::Addr;
+use actix::{Addr, Handler, Message};
 use rand::Rng;
 use smtp32_protocol::{Failure, Handle};
 use std::collections::HashMap;
@@ -132,6 +132,24 @@ impl Registry {
         match self.table().entries.get(&handle) {
             Some(e) if e.owner == owner => Ok(e.session.clone()),
             _ => Err(Failure::InvalidHandle),
+        }
+    }
+
+    /// Sends `message` to the session behind `handle` if `owner` created it
+    /// and it still runs; gives the message back otherwise. (No copy of the
+    /// session's address: each costs two allocations.)
+    pub fn do_send<M>(&self, owner: ClientId, handle: Handle, message: M) -> Result<(), M>
+    where
+        M: Message + Send + 'static,
+        M::Result: Send,
+        SmtpSession: Handler<M>,
+    {
+        match self.table().entries.get(&handle) {
+            Some(e) if e.owner == owner && e.session.connected() => {
+                e.session.do_send(message);
+                Ok(())
+            }
+            _ => Err(message),
         }
     }
 

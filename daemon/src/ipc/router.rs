@@ -339,14 +339,17 @@ impl Router {
         T: Send + 'static,
         SmtpSession: Handler<Told<M, Answer<M::Result>>>,
     {
-        let session = match self.session(handle) {
-            Ok(s) if s.connected() => s,
-            // Stopped (xquit, quit, failed connect) since it was registered.
-            Ok(_) => return responder.answer(Response::Failed(Failure::InvalidHandle)),
-            Err(f) => return responder.answer(Response::Failed(f)),
+        let told = Told {
+            message,
+            tell: Answer { responder, into },
         };
-        let tell = Answer { responder, into };
-        session.do_send(Told { message, tell });
+        // Not found, not this client's, or stopped (xquit, quit, failed
+        // connect) since it was registered.
+        if let Err(told) = self.state.registry.do_send(self.client, handle, told) {
+            told.tell
+                .responder
+                .answer(Response::Failed(Failure::InvalidHandle));
+        }
     }
 
     fn perform(&self, handle: Handle, op: Operation, responder: Responder) {

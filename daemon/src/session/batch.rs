@@ -6,6 +6,7 @@
 use super::messages::SendBatch;
 use super::phase::Effect;
 use super::{OpAnswer, OpOutput, SmtpSession};
+use crate::activity::{count, Doing};
 use crate::smtp::SmtpError;
 use actix::prelude::*;
 use smtp32_protocol::{BatchOutcome, Failure, Reply};
@@ -33,10 +34,10 @@ impl Handler<SendBatch> for SmtpSession {
             Err(f) => return Err(f).into(),
         };
         let bytes: usize = msg.messages.iter().map(|m| m.data.len()).sum();
-        self.tap.activity().begin(format!(
-            "SENDBATCH ({} messages, {bytes} bytes)",
-            msg.messages.len()
-        ));
+        self.tap.activity().begin(Doing::Batch {
+            messages: count(msg.messages.len()),
+            bytes,
+        });
         let step = Duration::from_secs(self.timeout_secs.into());
         let dialogue = Box::pin(async move {
             let mut client = match tokio::time::timeout(step, checkout.open()).await {

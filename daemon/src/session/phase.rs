@@ -3,8 +3,8 @@
 //! column can be unit-tested without a server.
 
 use super::messages::Operation;
+use crate::activity::Doing;
 use smtp32_protocol::{Command, ConnectionState};
-use std::borrow::Cow;
 
 /// How a step ended, as far as the state is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,23 +90,22 @@ pub fn opens_transaction(cmd: &Command) -> bool {
 
 /// A short name for the operation in flight, as the listing shows it (a
 /// fixed one, not allocated, for every operation but `smtp_direct` and data).
-pub fn describe(op: &Operation) -> Cow<'static, str> {
-    let fixed = |name: &'static str| Cow::Borrowed(name);
+pub fn describe(op: &Operation) -> Doing {
     match op {
         Operation::Command(cmd) => match cmd {
-            Command::Mail { .. } => fixed("MAIL"),
-            Command::Send { .. } => fixed("SEND"),
-            Command::Soml { .. } => fixed("SOML"),
-            Command::Saml { .. } => fixed("SAML"),
-            Command::Rcpt { .. } => fixed("RCPT"),
-            Command::Noop => fixed("NOOP"),
-            Command::Rset => fixed("RSET"),
-            Command::Vrfy { .. } => fixed("VRFY"),
-            Command::Expn { .. } => fixed("EXPN"),
-            Command::Help { .. } => fixed("HELP"),
-            Command::Turn => fixed("TURN"),
+            Command::Mail { .. } => Doing::Named("MAIL"),
+            Command::Send { .. } => Doing::Named("SEND"),
+            Command::Soml { .. } => Doing::Named("SOML"),
+            Command::Saml { .. } => Doing::Named("SAML"),
+            Command::Rcpt { .. } => Doing::Named("RCPT"),
+            Command::Noop => Doing::Named("NOOP"),
+            Command::Rset => Doing::Named("RSET"),
+            Command::Vrfy { .. } => Doing::Named("VRFY"),
+            Command::Expn { .. } => Doing::Named("EXPN"),
+            Command::Help { .. } => Doing::Named("HELP"),
+            Command::Turn => Doing::Named("TURN"),
             // Only the verb: the rest may be anything, AUTH data included.
-            Command::Direct { line } => Cow::Owned(
+            Command::Direct { line } => Doing::Text(
                 line.split(' ')
                     .next()
                     .unwrap_or("")
@@ -115,8 +114,8 @@ pub fn describe(op: &Operation) -> Cow<'static, str> {
                     .collect(),
             ),
         },
-        Operation::DataChunk(bytes) => Cow::Owned(format!("DATA chunk ({} bytes)", bytes.len())),
-        Operation::DataEnd => fixed("end of DATA"),
+        Operation::DataChunk(bytes) => Doing::Chunk(bytes.len()),
+        Operation::DataEnd => Doing::Named("end of DATA"),
     }
 }
 
@@ -164,7 +163,7 @@ mod tests {
             Ready
         );
         assert_eq!(step(Ready, direct("XCLIENT x"), Outcome::Accepted), Ready);
-        assert_eq!(describe(&direct("AUTH PLAIN secret")), "AUTH");
+        assert_eq!(describe(&direct("AUTH PLAIN secret")).to_string(), "AUTH");
         assert!(opens_transaction(&Command::Saml {
             from: String::new()
         }));

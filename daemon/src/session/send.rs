@@ -8,6 +8,7 @@
 use super::messages::{BeginMessage, Envelope, SendMessage};
 use super::phase::Effect;
 use super::{OpAnswer, OpOutput, SmtpSession};
+use crate::activity::{count, Doing};
 use actix::prelude::*;
 use smtp32_protocol::{Reply, SendReport};
 
@@ -25,12 +26,10 @@ impl Handler<SendMessage> for SmtpSession {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
         };
-        let what = format!(
-            "SENDMSG ({} recipients, {} bytes)",
-            msg.rcpts.len(),
-            msg.data.len()
-        );
-        self.tap.activity().begin(what);
+        self.tap.activity().begin(Doing::Send {
+            rcpts: count(msg.rcpts.len()),
+            bytes: msg.data.len(),
+        });
         OpAnswer::running(self.operation(
             ctx,
             Effect::FinalDot,
@@ -63,13 +62,11 @@ impl Handler<BeginMessage> for SmtpSession {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
         };
-        let size = msg
-            .size
-            .map_or_else(|| "size unknown".into(), |n| format!("{n} bytes"));
-        self.tap.activity().begin(format!(
-            "SENDMSG envelope ({} recipients, {size})",
-            msg.rcpts.len()
-        ));
+        let rcpts = count(msg.rcpts.len());
+        self.tap.activity().begin(match msg.size {
+            Some(size) => Doing::Envelope { rcpts, size },
+            None => Doing::EnvelopeUnsized { rcpts },
+        });
         OpAnswer::running(self.operation(
             ctx,
             Effect::Data,

@@ -11,17 +11,11 @@ use smtp32_protocol::Command;
 /// The wire line for `cmd`, without CRLF.
 pub fn command_line(cmd: &Command) -> Result<String, SmtpError> {
     match cmd {
-        Command::Mail { from } => reverse_path("MAIL", from),
+        Command::Mail { from } => mail_line(from),
         Command::Send { from } => reverse_path("SEND", from),
         Command::Soml { from } => reverse_path("SOML", from),
         Command::Saml { from } => reverse_path("SAML", from),
-        Command::Rcpt { to } => {
-            validate_arg("recipient", to)?;
-            if is_blank(to) {
-                return Err(SmtpError::InvalidArgument("recipient is empty".into()));
-            }
-            Ok(path("RCPT TO:", to))
-        }
+        Command::Rcpt { to } => rcpt_line(to),
         Command::Noop => Ok("NOOP".into()),
         Command::Rset => Ok("RSET".into()),
         Command::Turn => Ok("TURN".into()),
@@ -62,6 +56,20 @@ pub fn validate_arg(name: &str, value: &str) -> Result<(), SmtpError> {
         )));
     }
     Ok(())
+}
+
+/// `MAIL FROM:<from>`, as [`command_line`] makes it for `Command::Mail`.
+pub fn mail_line(from: &str) -> Result<String, SmtpError> {
+    reverse_path("MAIL", from)
+}
+
+/// `RCPT TO:<to>`, as [`command_line`] makes it for `Command::Rcpt`.
+pub fn rcpt_line(to: &str) -> Result<String, SmtpError> {
+    validate_arg("recipient", to)?;
+    if is_blank(to) {
+        return Err(SmtpError::InvalidArgument("recipient is empty".into()));
+    }
+    Ok(path("RCPT TO:", to))
 }
 
 /// `VERB FROM:<from>`; a blank sender is the null reverse-path `<>`.

@@ -10,8 +10,9 @@
 //! must declare its SIZE.
 
 use super::SmtpClient;
-use crate::smtp::{command_line, DataEncoder, SmtpError};
-use smtp32_protocol::{BatchMessage, BatchOutcome, Command, Failure, Reply, SendReport};
+use crate::smtp::command::{mail_line, rcpt_line};
+use crate::smtp::{DataEncoder, SmtpError};
+use smtp32_protocol::{BatchMessage, BatchOutcome, Failure, Reply, SendReport};
 use std::time::Duration;
 
 /// The DATA reply that lets the message follow.
@@ -76,13 +77,11 @@ impl Queue<'_> {
                 "a message needs at least one recipient".into(),
             ));
         }
-        let mut mail = command_line(&Command::Mail {
-            from: m.from.clone(),
-        })?;
+        let mut mail = mail_line(&m.from)?;
         let rcpts = m
             .rcpts
             .iter()
-            .map(|to| command_line(&Command::Rcpt { to: to.clone() }))
+            .map(|to| rcpt_line(to))
             .collect::<Result<_, _>>()?;
         let mut body = std::mem::take(&mut self.spare);
         body.clear();

@@ -6,8 +6,9 @@
 //! right behind MAIL and the RCPTs, before any reply: one round trip.
 
 use super::{DsnRequest, SmtpClient};
-use crate::smtp::{command_line, DataEncoder, SmtpError};
-use smtp32_protocol::{Command, Reply, SendReport};
+use crate::smtp::command::{mail_line, rcpt_line};
+use crate::smtp::{DataEncoder, SmtpError};
+use smtp32_protocol::{Reply, SendReport};
 
 /// The DATA reply that lets the message follow.
 const START_MAIL_INPUT: u16 = 354;
@@ -43,9 +44,7 @@ impl SmtpClient {
         if let Some(d) = dsn {
             d.check()?;
         }
-        let mut mail = command_line(&Command::Mail {
-            from: from.to_owned(),
-        })?;
+        let mut mail = mail_line(from)?;
         let rcpt_suffix = dsn.map(DsnRequest::rcpt_suffix).unwrap_or_default();
         let rcpt_lines = rcpt_lines(rcpts, &rcpt_suffix)?;
         // The message is made transparent once, into the write buffer's
@@ -119,9 +118,7 @@ impl SmtpClient {
         eight_bit: bool,
     ) -> Result<(Reply, Vec<Reply>), SmtpError> {
         self.check_new_message(rcpts)?;
-        let mut mail = command_line(&Command::Mail {
-            from: from.to_owned(),
-        })?;
+        let mut mail = mail_line(from)?;
         let rcpt_lines = rcpt_lines(rcpts, "")?;
         self.mail_parameters(&mut mail, size, eight_bit, from, rcpts)?;
         let replies = self.envelope(&mail, &rcpt_lines).await?;
@@ -313,6 +310,6 @@ impl SmtpClient {
 fn rcpt_lines(rcpts: &[String], suffix: &str) -> Result<Vec<String>, SmtpError> {
     rcpts
         .iter()
-        .map(|to| command_line(&Command::Rcpt { to: to.clone() }).map(|line| line + suffix))
+        .map(|to| rcpt_line(to).map(|line| line + suffix))
         .collect()
 }
