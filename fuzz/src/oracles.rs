@@ -42,7 +42,7 @@ pub fn frame(data: &[u8]) {
     incremental(data, max);
 }
 
-/// The incremental decoder (`codec::FrameDecoder`, the client's readers) against `read_frame`.
+/// The incremental decoder (`codec::FrameDecoder`, which the daemon and the client read through) against `read_frame`.
 ///
 /// - Fed the input in pieces (cut where the input's own bytes say), it yields the same frames
 ///   in the same order as `read_frame` called until its first error, then the same error

@@ -30,16 +30,15 @@ use crate::seats::{Seat, SeatLimits};
 use crate::session::messages::Close;
 use crate::state::DaemonState;
 use interprocess::local_socket::tokio::Stream;
-use smtp32_protocol::codec::{
-    append_frame, read_frame_async, read_frame_body_async, read_frame_len_async, CodecError,
-};
+use smtp32_protocol::codec::{append_frame, CodecError, FrameDecoder};
 use smtp32_protocol::{ClientFrame, DaemonFrame, Welcome, PROTOCOL_VERSION};
 use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
@@ -47,8 +46,6 @@ use tracing::{debug, warn};
 pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
 /// Requests of one client served concurrently.
 pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
-/// Read buffer of a client's stream.
-const IPC_READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Queued frames are gathered into one write up to this many bytes.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// The write buffer is freed after a frame larger than this.
@@ -57,7 +54,7 @@ const KEPT_WRITE_BUFFER_BYTES: usize = 1 << 20;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a reader that waits for room checks whether its client hung up.
 const HANGUP_CHECK: Duration = Duration::from_millis(100);
-/// The reader's frame buffer shrinks back after a frame larger than this.
+/// The reader's buffer shrinks back after a frame larger than this.
 const KEPT_FRAME_BUFFER_BYTES: usize = 64 * 1024;
 
 /// Serves one client until it disconnects, breaks the protocol, stalls or the daemon stops.
@@ -90,12 +87,15 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     };
     let writer = actix_rt::spawn(writer.run(rx, done.clone()));
 
-    let max = settings.max_frame_bytes;
-    // Buffered: a frame's prefix and body (and often the next frames) come in one read.
-    let mut reader = BufReader::with_capacity(IPC_READ_BUFFER_BYTES, StreamReads(&stream));
-    let mut scratch = Vec::new();
+    // One read brings a frame's prefix and body, and often the frames after it.
+    let mut frames = Frames {
+        stream: StreamReads(&stream),
+        decoder: FrameDecoder::new(settings.max_frame_bytes).keeping(KEPT_FRAME_BUFFER_BYTES),
+        stall,
+        budget: &budget,
+    };
     let welcome = match seat {
-        Ok(_) => handshake(&mut reader, max, &mut scratch, &state).await,
+        Ok(_) => handshake(&mut frames, &state).await,
         Err(ref reason) => {
             warn!(target: ERROR_TARGET, uid = ?peer.uid, "client refused: {reason}");
             Err(DaemonFrame::Refused {
@@ -115,15 +115,8 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
                 budget.clone(),
             ));
             let stop = state.lifecycle.stop_token();
-            let frames = Frames {
-                reader: &mut reader,
-                max,
-                stall,
-                scratch: &mut scratch,
-                budget: &budget,
-            };
             tokio::select! {
-                _ = read_loop(frames, router, &out) => {}
+                _ = read_loop(&mut frames, router, &out) => {}
                 _ = stop.cancelled() => {}
                 _ = stalled.cancelled() => {
                     let secs = stall.as_secs();
@@ -152,22 +145,12 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
 }
 
 /// Reads the `Hello`; returns the `Welcome` to send, or the frame that refuses.
-async fn handshake(
-    reader: &mut BufReader<StreamReads<'_>>,
-    max: u32,
-    scratch: &mut Vec<u8>,
-    state: &DaemonState,
-) -> Result<Welcome, DaemonFrame> {
+async fn handshake(frames: &mut Frames<'_>, state: &DaemonState) -> Result<Welcome, DaemonFrame> {
     let refuse = |reason: String| DaemonFrame::Refused {
         protocol_version: PROTOCOL_VERSION,
         reason,
     };
-    match tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        read_frame_async::<_, ClientFrame>(reader, max, scratch),
-    )
-    .await
-    {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, frames.first()).await {
         Err(_) => Err(refuse("no Hello within the handshake timeout".into())),
         Ok(Ok(ClientFrame::Hello(hello))) if hello.protocol_version == PROTOCOL_VERSION => {
             debug!(client_name = %hello.client_name, "handshake");
@@ -190,13 +173,12 @@ async fn handshake(
     }
 }
 
-/// What the reader reads with: the stream, the frame limit, how long a
-/// frame begun may take, its reusable buffer and the client's budget.
-struct Frames<'a, 'b> {
-    reader: &'a mut BufReader<StreamReads<'b>>,
-    max: u32,
+/// What the reader reads with: the stream, the decoder its bytes go into,
+/// how long a frame begun may take and the client's budget.
+struct Frames<'a> {
+    stream: StreamReads<'a>,
+    decoder: FrameDecoder,
     stall: Duration,
-    scratch: &'a mut Vec<u8>,
     budget: &'a Arc<ClientBudget>,
 }
 
@@ -210,37 +192,57 @@ enum Stop {
     Stalled,
 }
 
-impl Frames<'_, '_> {
+impl Frames<'_> {
+    /// The first frame (the `Hello`), read without a budget.
+    async fn first(&mut self) -> Result<ClientFrame, CodecError> {
+        loop {
+            if let Some(frame) = self.decoder.parse()? {
+                return Ok(frame);
+            }
+            self.decoder.read_from_async(&mut self.stream).await?;
+        }
+    }
+
     /// The next request frame, its body's bytes charged to the budget (the
     /// caller releases them once the request is served). Waits, without a
     /// time limit, for a frame to begin and for room in the budget; a frame
-    /// begun must then arrive within the stall timeout.
+    /// begun must then arrive within the stall timeout. Frames already read
+    /// (one read often brings several) are taken without a wait or a timer.
     async fn next(&mut self) -> Result<(ClientFrame, usize), Stop> {
-        match self.reader.fill_buf().await {
-            Ok([]) | Err(_) => return Err(Stop::Gone),
-            Ok(_) => {}
+        while self.decoder.buffered() == 0 {
+            self.read().await?;
         }
-        let len = within_stall(self.stall, read_frame_len_async(self.reader, self.max)).await?;
+        // Set at the first wait for the rest of the frame.
+        let mut deadline = None;
+        let len = loop {
+            match self.decoder.announced() {
+                Ok(Some(len)) => break len,
+                Ok(None) => self.read_by(&mut deadline).await?,
+                Err(e) => return Err(Stop::Broken(e)),
+            }
+        };
         if len <= SMALL_REQUEST_BYTES {
             self.budget.charge(len);
-        } else if until_hangup(
-            self.budget.charge_when_room(len),
-            self.reader.get_ref().stream(),
-        )
-        .await
-        .is_none()
-        {
-            return Err(Stop::Gone);
+        } else {
+            // Backpressure: no more of the body is read until it has room.
+            let room = self.budget.charge_when_room(len);
+            if until_hangup(room, self.stream.stream()).await.is_none() {
+                return Err(Stop::Gone);
+            }
+            // The wait for room is the daemon's, not the client's.
+            deadline = None;
         }
-        let frame = within_stall(
-            self.stall,
-            read_frame_body_async(self.reader, len, self.scratch),
-        )
-        .await;
-        if self.scratch.capacity() > KEPT_FRAME_BUFFER_BYTES {
-            // Do not keep a frame-sized buffer for the client's lifetime.
-            *self.scratch = Vec::new();
-        }
+        let frame = loop {
+            match self.decoder.parse() {
+                Ok(Some(frame)) => break Ok(frame),
+                Ok(None) => {
+                    if let Err(stop) = self.read_by(&mut deadline).await {
+                        break Err(stop);
+                    }
+                }
+                Err(e) => break Err(Stop::Broken(e)),
+            }
+        };
         match frame {
             Ok(frame) => Ok((frame, len)),
             Err(stop) => {
@@ -249,26 +251,27 @@ impl Frames<'_, '_> {
             }
         }
     }
-}
 
-/// Runs one half of a frame read within `stall`.
-async fn within_stall<T>(
-    stall: Duration,
-    read: impl Future<Output = Result<T, CodecError>>,
-) -> Result<T, Stop> {
-    match tokio::time::timeout(stall, read).await {
-        Err(_) => Err(Stop::Stalled),
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) if e.is_disconnect() => Err(Stop::Gone),
-        Ok(Err(e)) => Err(Stop::Broken(e)),
+    /// One read; the client closing or cutting the stream is `Gone`.
+    async fn read(&mut self) -> Result<(), Stop> {
+        match self.decoder.read_from_async(&mut self.stream).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Stop::Gone),
+        }
+    }
+
+    /// One read that must come by `deadline` (set to the stall timeout from
+    /// now when it is not set yet).
+    async fn read_by(&mut self, deadline: &mut Option<Instant>) -> Result<(), Stop> {
+        let by = *deadline.get_or_insert_with(|| Instant::now() + self.stall);
+        match tokio::time::timeout_at(by, self.read()).await {
+            Ok(read) => read,
+            Err(_) => Err(Stop::Stalled),
+        }
     }
 }
 
-async fn read_loop(
-    mut frames: Frames<'_, '_>,
-    router: Rc<Router>,
-    out: &mpsc::Sender<DaemonFrame>,
-) {
+async fn read_loop(frames: &mut Frames<'_>, router: Rc<Router>, out: &mpsc::Sender<DaemonFrame>) {
     let permits = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
     let budget = frames.budget.clone();
     loop {
@@ -294,11 +297,8 @@ async fn read_loop(
                 return;
             }
         };
-        let Some(Ok(permit)) = until_hangup(
-            permits.clone().acquire_owned(),
-            frames.reader.get_ref().stream(),
-        )
-        .await
+        let Some(Ok(permit)) =
+            until_hangup(permits.clone().acquire_owned(), frames.stream.stream()).await
         else {
             budget.release(charged);
             return;
@@ -358,6 +358,9 @@ impl Writer {
     /// stall timeout ends the client (`stalled`).
     async fn run(self, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken) {
         let mut out = Vec::new();
+        // Made once: a new one per frame registered with the token each time.
+        let done = done.cancelled();
+        tokio::pin!(done);
         loop {
             let frame = tokio::select! {
                 biased;
@@ -365,7 +368,7 @@ impl Writer {
                     Some(frame) => frame,
                     None => return,
                 },
-                _ = done.cancelled() => break,
+                _ = &mut done => break,
             };
             out.clear();
             // Bytes these frames hold against the budget, given back once written.

@@ -1,11 +1,13 @@
 //! Incremental frame decoding: bytes go in as they arrive, whole frames come
-//! out. Both ends of the IPC stream read through [`FrameDecoder`]: the client's
-//! blocking reader and its async reader task.
+//! out. Both ends of the IPC stream read through [`FrameDecoder`]: the
+//! daemon's reader of each client, and the client's blocking reader and its
+//! async reader task.
 //!
 //! [`FrameDecoder::check`] looks at what is buffered: a length prefix over the
 //! limit (or an empty frame) is an error as soon as its 4 bytes are in, before
-//! any room is made for the body; [`FrameDecoder::parse`] decodes and consumes
-//! one whole frame. The buffer grows only as bytes arrive, at most
+//! any room is made for the body ([`FrameDecoder::announced`] tells the
+//! length then, so a reader can wait for room before it reads the body);
+//! [`FrameDecoder::parse`] decodes and consumes one whole frame. The buffer grows only as bytes arrive, at most
 //! [`READ_CHUNK_BYTES`] past what it holds, never to an announced length, and
 //! one read may bring several frames (all decoded before the next read).
 
@@ -28,6 +30,8 @@ pub struct FrameDecoder {
     start: usize,
     end: usize,
     max: u32,
+    /// An emptied buffer larger than this is given back.
+    kept: usize,
 }
 
 impl FrameDecoder {
@@ -38,7 +42,15 @@ impl FrameDecoder {
             start: 0,
             end: 0,
             max,
+            kept: KEPT_BUFFER_BYTES,
         }
+    }
+
+    /// The same decoder, giving back an emptied buffer larger than `bytes`
+    /// (a reader that many may hold for long keeps less).
+    pub fn keeping(mut self, bytes: usize) -> FrameDecoder {
+        self.kept = bytes;
+        self
     }
 
     /// Bytes buffered and not yet decoded.
@@ -55,12 +67,19 @@ impl FrameDecoder {
     /// `Ok(None)` while bytes are missing, `Oversized` or `Malformed` as soon
     /// as its length prefix is known to be bad.
     pub fn check(&self) -> Result<Option<usize>, CodecError> {
-        let data = &self.buf[self.start..self.end];
-        let Some(prefix) = data.first_chunk::<4>() else {
+        let Some(len) = self.announced()? else {
             return Ok(None);
         };
-        let len = check_len(*prefix, self.max)?;
-        Ok((data.len() - 4 >= len).then_some(len))
+        Ok((self.buffered() - 4 >= len).then_some(len))
+    }
+
+    /// The body length the next frame announces, once its length prefix is
+    /// buffered (`Ok(None)` before); an error as for [`FrameDecoder::check`].
+    pub fn announced(&self) -> Result<Option<usize>, CodecError> {
+        match self.buf[self.start..self.end].first_chunk::<4>() {
+            Some(prefix) => check_len(*prefix, self.max).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Decodes and consumes the next frame when all of it is buffered
@@ -170,7 +189,7 @@ impl FrameDecoder {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.buf.len() > KEPT_BUFFER_BYTES {
+            if self.buf.len() > self.kept {
                 self.buf = Vec::new();
             }
         }
@@ -219,6 +238,7 @@ mod tests {
     fn an_oversized_prefix_is_refused_with_four_bytes_in() {
         let mut dec = FrameDecoder::new(1024);
         dec.extend(&1025u32.to_le_bytes());
+        assert!(dec.announced().is_err());
         assert!(matches!(
             dec.check(),
             Err(CodecError::Oversized {
@@ -237,7 +257,10 @@ mod tests {
     #[test]
     fn the_buffer_grows_with_the_bytes_not_the_announced_length() {
         let mut dec = FrameDecoder::new(64 << 20);
-        dec.extend(&(60u32 << 20).to_le_bytes());
+        dec.extend(&[0, 0, 0xc0]);
+        assert_eq!(dec.announced().unwrap(), None);
+        dec.extend(&[0x03]);
+        assert_eq!(dec.announced().unwrap(), Some(60 << 20));
         dec.extend(&[1; 100]);
         assert_eq!(dec.check().unwrap(), None);
         assert!(
@@ -245,6 +268,17 @@ mod tests {
             "capacity {}",
             dec.capacity()
         );
+    }
+
+    #[test]
+    fn an_emptied_buffer_over_what_is_kept_is_given_back() {
+        let mut wire = Vec::new();
+        append_frame(&ping(1, 100_000), &mut wire).unwrap();
+        let mut dec = FrameDecoder::new(1 << 20).keeping(64 * 1024);
+        dec.extend(&wire);
+        assert!(dec.capacity() > 64 * 1024);
+        assert!(dec.parse::<ClientFrame>().unwrap().is_some());
+        assert_eq!(dec.capacity(), 0);
     }
 
     #[test]
