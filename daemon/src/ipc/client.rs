@@ -20,6 +20,7 @@
 //!   wait for it is disconnected, its connections closed as if it had died;
 //! - `max_clients` and `max_clients_per_user` limit how many are connected.
 
+use super::outlet::Outlet;
 use super::responder::Hold;
 use super::router::Router;
 use super::stream_reads::StreamReads;
@@ -36,7 +37,6 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -79,13 +79,14 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
         settings.client_queue_bytes as usize,
         user_budget,
     ));
-    let writer = Writer {
-        stream: stream.clone(),
-        budget: budget.clone(),
+    let outlet = Rc::new(Outlet::new(
+        stream.clone(),
+        out.clone(),
+        budget.clone(),
         stall,
-        stalled: stalled.clone(),
-    };
-    let writer = actix_rt::spawn(writer.run(rx, done.clone()));
+        stalled.clone(),
+    ));
+    let writer = actix_rt::spawn(Writer(outlet.clone()).run(rx, done.clone()));
 
     // One read brings a frame's prefix and body, and often the frames after it.
     let mut frames = Frames {
@@ -115,6 +116,7 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
                 budget.clone(),
             ));
             let stop = state.lifecycle.stop_token();
+            let _written_at_once = outlet.register(id);
             tokio::select! {
                 _ = read_loop(&mut frames, router, &out) => {}
                 _ = stop.cancelled() => {}
@@ -342,21 +344,16 @@ async fn protocol_error(out: &mpsc::Sender<DaemonFrame>, e: CodecError) {
         .await;
 }
 
-/// The client's single writer: the stream, the budget it gives bytes back
-/// to, and the stall timeout after which a client that reads nothing is cut.
-struct Writer {
-    stream: Rc<Stream>,
-    budget: Arc<ClientBudget>,
-    stall: Duration,
-    stalled: CancellationToken,
-}
+/// The client's writer task, writing through its outlet.
+struct Writer(Rc<Outlet>);
 
 impl Writer {
     /// Writes queued frames in order, as many as are queued (up to
     /// [`WRITE_BATCH_BYTES`]) in one write; once `done` fires it flushes what is
     /// already queued and returns. A write that makes no progress for the
-    /// stall timeout ends the client (`stalled`).
+    /// stall timeout ends the client (the outlet's `stalled`).
     async fn run(self, mut rx: mpsc::Receiver<DaemonFrame>, done: CancellationToken) {
+        let outlet = &self.0;
         let mut out = Vec::new();
         // Made once: a new one per frame registered with the token each time.
         let done = done.cancelled();
@@ -389,10 +386,10 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if !self.write_or_stall(&out).await {
+            if !outlet.write(&out).await {
                 return;
             }
-            self.budget.release(charged);
+            outlet.budget().release(charged);
             if out.capacity() > KEPT_WRITE_BUFFER_BYTES {
                 out = Vec::new();
             }
@@ -403,23 +400,6 @@ impl Writer {
                 break;
             }
         }
-        let _ = self.write_or_stall(&out).await;
-    }
-
-    /// Writes all of `bytes`; false when the stream failed, or when the client
-    /// read nothing for the stall timeout (then `stalled` fires).
-    async fn write_or_stall(&self, mut bytes: &[u8]) -> bool {
-        let mut writer = &*self.stream;
-        while !bytes.is_empty() {
-            match tokio::time::timeout(self.stall, writer.write(bytes)).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return false,
-                Ok(Ok(n)) => bytes = &bytes[n..],
-                Err(_) => {
-                    self.stalled.cancel();
-                    return false;
-                }
-            }
-        }
-        true
+        let _ = outlet.write(&out).await;
     }
 }

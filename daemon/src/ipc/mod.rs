@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod client;
+mod outlet;
 pub mod responder;
 pub mod router;
 mod stream_reads;

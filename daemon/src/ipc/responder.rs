@@ -10,6 +10,7 @@
 //! (its session stopped with the request in it) answers `Aborted`, so no
 //! caller waits for ever.
 
+use super::outlet::write_now;
 use super::summary::{outcome, Summary};
 use crate::budget::{charge_of, ClientBudget};
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
@@ -115,6 +116,9 @@ impl Responder {
     pub async fn send(mut self, response: Response) {
         if let Some(pending) = self.0.take() {
             let (frame, charge) = pending.settle(response);
+            if write_now(pending.client, &frame, charge) {
+                return;
+            }
             if pending.out.send(frame).await.is_err() {
                 pending.hold.budget.release(charge);
             }
@@ -133,6 +137,9 @@ impl Drop for Responder {
 impl Pending {
     fn answer(self, response: Response) {
         let (frame, charge) = self.settle(response);
+        if write_now(self.client, &frame, charge) {
+            return;
+        }
         match self.out.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(frame)) => {
