@@ -47,8 +47,8 @@ pub fn frame(data: &[u8]) {
 /// - Fed the input in pieces (cut where the input's own bytes say), it yields the same frames
 ///   in the same order as `read_frame` called until its first error, then the same error
 ///   (`Closed` only between frames, `Oversized` with the same length).
-/// - Its buffer never holds more than the bytes fed plus one read's room: an announced length
-///   allocates nothing.
+/// - Its buffer never holds more than twice the bytes fed so far plus one read's room: an
+///   announced length allocates nothing.
 pub fn incremental(data: &[u8], max: u32) {
     let mut rest = data;
     let mut expected = Vec::new();
@@ -71,9 +71,9 @@ pub fn incremental(data: &[u8], max: u32) {
                 let next = (at + piece).min(data.len());
                 dec.extend(&data[at..next]);
                 at = next;
-                let (held, fed) = (dec.capacity(), data.len());
+                let (held, fed) = (dec.capacity(), at);
                 assert!(
-                    held <= fed + READ_CHUNK_BYTES,
+                    held <= 2 * fed + READ_CHUNK_BYTES,
                     "decoder holds {held} bytes for {fed}"
                 );
             }

@@ -7,9 +7,16 @@
 //! limit (or an empty frame) is an error as soon as its 4 bytes are in, before
 //! any room is made for the body ([`FrameDecoder::announced`] tells the
 //! length then, so a reader can wait for room before it reads the body);
-//! [`FrameDecoder::parse`] decodes and consumes one whole frame. The buffer grows only as bytes arrive, at most
-//! [`READ_CHUNK_BYTES`] past what it holds, never to an announced length, and
-//! one read may bring several frames (all decoded before the next read).
+//! [`FrameDecoder::parse`] decodes and consumes one whole frame. One read may
+//! bring several frames (all decoded before the next read).
+//!
+//! The buffer grows only as bytes arrive, never to an announced length: by
+//! [`READ_CHUNK_BYTES`], or, while a large frame comes in, by as much of it
+//! as has come (never past its end). A peer that announces a large frame and
+//! sends one byte costs one read's room; a large frame costs a few reads and
+//! reallocations, and at most twice the bytes that came. (Growing by one
+//! read's room each time made a 4 MiB frame 256 reads and reallocations.) A
+//! read takes at most one read's room past the frame coming in.
 
 use super::{check_len, decode_body, CodecError};
 use serde::de::DeserializeOwned;
@@ -97,21 +104,35 @@ impl FrameDecoder {
     }
 
     /// Room to read into: compacts what is buffered to the front when room
-    /// runs short, and grows the storage to [`READ_CHUNK_BYTES`] past the
-    /// buffered bytes when less than [`MIN_ROOM_BYTES`] is left (never more).
-    /// Record what was read with [`FrameDecoder::commit`].
+    /// runs short, and grows the storage (see the module docs) when less
+    /// than [`MIN_ROOM_BYTES`] is left. Record what was read with
+    /// [`FrameDecoder::commit`].
     pub fn spare(&mut self) -> &mut [u8] {
         if self.start > 0 && self.buf.len() - self.end < MIN_ROOM_BYTES {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
+        let rest = self.rest_of_frame();
         if self.buf.len() - self.end < MIN_ROOM_BYTES {
-            let want = self.end + READ_CHUNK_BYTES;
+            let want = self.end + READ_CHUNK_BYTES.max(self.buffered().min(rest));
             self.buf.reserve_exact(want - self.buf.len());
             self.buf.resize(want, 0);
         }
-        &mut self.buf[self.end..]
+        // A read stops a little past the frame coming in, so the next
+        // frame's first bytes, moved to the front once this one is decoded,
+        // are few.
+        let end = self.buf.len().min(self.end + READ_CHUNK_BYTES.max(rest));
+        &mut self.buf[self.end..end]
+    }
+
+    /// Bytes of the frame coming in that are not buffered yet (0 before its
+    /// length prefix is in).
+    fn rest_of_frame(&self) -> usize {
+        match self.announced() {
+            Ok(Some(len)) => (4 + len).saturating_sub(self.buffered()),
+            _ => 0,
+        }
     }
 
     /// Records that `n` bytes were read into [`FrameDecoder::spare`].
