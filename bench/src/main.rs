@@ -5,7 +5,7 @@
 //! sink and a daemon on a private socket, runs the selected workloads with
 //! every path interleaved within each round, prints a markdown table (with
 //! ratios against `smtp-source` and the direct raw client, and the targets
-//! of issue 7) and writes it to `bench/results/latest.md`.
+//! of issue 11) and writes it to `bench/results/latest.md`.
 //!
 //! Layout:
 //! - `procs.rs`: sink, daemon, pinning, fd limit, child processes.
@@ -286,7 +286,7 @@ fn render(
         load_average()
     ));
     text.push_str(&report::table(rows));
-    text.push_str("\nTargets (issue 7):\n\n");
+    text.push_str("\nTargets (issue 11, with those of issue 7 it keeps):\n\n");
     text.push_str(&report::targets(rows));
     text
 }
