@@ -117,9 +117,8 @@ impl Outlet {
     }
 
     /// Writes `frame` now if nothing is queued or being written; false
-    /// when it did not (the caller queues it). `charged` bytes of the
-    /// budget are given back once it is written.
-    fn write_now(self: Rc<Self>, frame: &DaemonFrame, charged: usize) -> bool {
+    /// when it did not (the caller queues it).
+    fn write_now(self: Rc<Self>, frame: &DaemonFrame) -> bool {
         if self.queue.capacity() < self.queue.max_capacity() {
             return false;
         }
@@ -142,28 +141,23 @@ impl Outlet {
             if bytes.capacity() > KEPT_SCRATCH_BYTES {
                 *bytes = Vec::new();
             }
-            self.budget.release(charged);
         } else {
-            // The bytes go to the task: a large frame's are not copied.
+            // The bytes go to the task (a large frame's are not copied),
+            // and count against the client's budget until written.
             let rest = std::mem::take(&mut *bytes);
             drop(bytes);
-            actix_rt::spawn(self.finish(rest, written, charged, turn));
+            self.budget.charge(rest.len() - written);
+            actix_rt::spawn(self.finish(rest, written, turn));
         }
         true
     }
 
     /// Writes what a write at once left (`bytes` after `written`), keeping
     /// the lock it took.
-    async fn finish(
-        self: Rc<Self>,
-        bytes: Vec<u8>,
-        written: usize,
-        charged: usize,
-        turn: OwnedMutexGuard<()>,
-    ) {
+    async fn finish(self: Rc<Self>, bytes: Vec<u8>, written: usize, turn: OwnedMutexGuard<()>) {
         self.write_locked(&bytes[written..]).await;
         drop(turn);
-        self.budget.release(charged);
+        self.budget.release(bytes.len() - written);
     }
 
     /// One write that does not wait; `None` where there is none (a pipe).
@@ -183,11 +177,10 @@ impl Outlet {
 
 /// Writes `frame` to `client`'s stream now, when its outlet is on this
 /// thread and free (see the module docs); false when it did not (the
-/// caller queues it). `charged` bytes of the budget are given back once it
-/// is written.
-pub fn write_now(client: ClientId, frame: &DaemonFrame, charged: usize) -> bool {
+/// caller queues it).
+pub fn write_now(client: ClientId, frame: &DaemonFrame) -> bool {
     match OUTLETS.with(|outlets| outlets.borrow().get(&client).cloned()) {
-        Some(outlet) => outlet.write_now(frame, charged),
+        Some(outlet) => outlet.write_now(frame),
         None => false,
     }
 }

@@ -1,6 +1,6 @@
 //! The answer to one request: its accounting (totals, metrics, the log
-//! line), its frame queued for the client's writer, and the request's hold on
-//! its client given back.
+//! line), its frame written at once or queued for the client's writer (see
+//! [`super::outlet`]), and the request's hold on its client given back.
 //!
 //! A [`Responder`] travels with its request. The requests of the message
 //! path hand it to their session inside a `Told` message, and the session
@@ -115,10 +115,11 @@ impl Responder {
     /// router's task).
     pub async fn send(mut self, response: Response) {
         if let Some(pending) = self.0.take() {
-            let (frame, charge) = pending.settle(response);
-            if write_now(pending.client, &frame, charge) {
+            let frame = pending.settle(response);
+            if write_now(pending.client, &frame) {
                 return;
             }
+            let charge = pending.charge(&frame);
             if pending.out.send(frame).await.is_err() {
                 pending.hold.budget.release(charge);
             }
@@ -136,10 +137,11 @@ impl Drop for Responder {
 
 impl Pending {
     fn answer(self, response: Response) {
-        let (frame, charge) = self.settle(response);
-        if write_now(self.client, &frame, charge) {
+        let frame = self.settle(response);
+        if write_now(self.client, &frame) {
             return;
         }
+        let charge = self.charge(&frame);
         match self.out.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(frame)) => {
@@ -153,9 +155,8 @@ impl Pending {
         }
     }
 
-    /// Counts and logs `response`; returns its frame and the bytes the frame
-    /// was charged to the budget (given back by the writer once written).
-    fn settle(&self, response: Response) -> (DaemonFrame, usize) {
+    /// Counts and logs `response`; returns its frame.
+    fn settle(&self, response: Response) -> DaemonFrame {
         let totals = &self.totals;
         match &response {
             Response::Reply(_) if self.is_data_end => totals.message_accepted(),
@@ -178,12 +179,17 @@ impl Pending {
             }
             _ => debug!(target: CALL_TARGET, client, "{summary} -> {}", outcome(&response)),
         }
-        let frame = DaemonFrame::Response {
+        DaemonFrame::Response {
             id: self.id,
             response,
-        };
-        let charge = charge_of(&frame);
+        }
+    }
+
+    /// Charges the budget for `frame` while it waits in the queue; returns
+    /// the bytes (the writer gives them back once it is written).
+    fn charge(&self, frame: &DaemonFrame) -> usize {
+        let charge = charge_of(frame);
         self.hold.budget.charge(charge);
-        (frame, charge)
+        charge
     }
 }
