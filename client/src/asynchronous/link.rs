@@ -220,15 +220,13 @@ async fn read_loop(
     routing: Arc<Routing<ResponseSlot>>,
 ) {
     let reason = loop {
-        match decoder.parse::<DaemonFrame>() {
-            Ok(Some(frame)) => {
+        match decoder
+            .next_frame_async::<_, DaemonFrame>(&mut reader)
+            .await
+        {
+            Ok(frame) => {
                 if let Err(reason) = route_frame(&routing, frame) {
                     break reason;
-                }
-            }
-            Ok(None) => {
-                if let Err(e) = decoder.read_from_async(&mut reader).await {
-                    break e.to_string();
                 }
             }
             Err(e) => break e.to_string(),

@@ -4,9 +4,11 @@
 //! The reader decodes frames and hands each request to the router, which
 //! returns at once (the request waits in its session or on a task of its
 //! own), so an `XQuit` is served while another request of the same client
-//! is in flight; at most [`MAX_REQUESTS_IN_FLIGHT`] are in flight at once. Every outbound frame —
-//! responses and events pushed by session actors — goes through one bounded
-//! queue to the writer, which keeps per-handle order.
+//! is in flight; at most [`MAX_REQUESTS_IN_FLIGHT`] are in flight at once.
+//! Every outbound frame — responses and events pushed by session actors —
+//! goes through the client's outlet ([`super::outlet`]): queued for the
+//! writer, or a response written at once when nothing is queued, so the
+//! order the frames were handed over in is kept.
 //!
 //! What a client costs the daemon is bounded in bytes and in time:
 //! - its requests while served and its responses and copies waiting to be
@@ -152,7 +154,9 @@ async fn handshake(frames: &mut Frames<'_>, state: &DaemonState) -> Result<Welco
         protocol_version: PROTOCOL_VERSION,
         reason,
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, frames.first()).await {
+    // The `Hello`, read without a budget.
+    let hello = frames.decoder.next_frame_async(&mut frames.stream);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, hello).await {
         Err(_) => Err(refuse("no Hello within the handshake timeout".into())),
         Ok(Ok(ClientFrame::Hello(hello))) if hello.protocol_version == PROTOCOL_VERSION => {
             debug!(client_name = %hello.client_name, "handshake");
@@ -195,16 +199,6 @@ enum Stop {
 }
 
 impl Frames<'_> {
-    /// The first frame (the `Hello`), read without a budget.
-    async fn first(&mut self) -> Result<ClientFrame, CodecError> {
-        loop {
-            if let Some(frame) = self.decoder.parse()? {
-                return Ok(frame);
-            }
-            self.decoder.read_from_async(&mut self.stream).await?;
-        }
-    }
-
     /// The next request frame, its body's bytes charged to the budget (the
     /// caller releases them once the request is served). Waits, without a
     /// time limit, for a frame to begin and for room in the budget; a frame

@@ -115,11 +115,9 @@ impl Responder {
     /// router's task).
     pub async fn send(mut self, response: Response) {
         if let Some(pending) = self.0.take() {
-            let frame = pending.settle(response);
-            if write_now(pending.client, &frame) {
+            let Some((frame, charge)) = pending.outgoing(response) else {
                 return;
-            }
-            let charge = pending.charge(&frame);
+            };
             if pending.out.send(frame).await.is_err() {
                 pending.hold.budget.release(charge);
             }
@@ -137,11 +135,9 @@ impl Drop for Responder {
 
 impl Pending {
     fn answer(self, response: Response) {
-        let frame = self.settle(response);
-        if write_now(self.client, &frame) {
+        let Some((frame, charge)) = self.outgoing(response) else {
             return;
-        }
-        let charge = self.charge(&frame);
+        };
         match self.out.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(frame)) => {
@@ -153,6 +149,20 @@ impl Pending {
             }
             Err(TrySendError::Closed(_)) => self.hold.budget.release(charge),
         }
+    }
+
+    /// Counts and logs `response` and writes its frame at once if the
+    /// client's outlet can take it; else returns the frame to queue, with
+    /// the bytes it was charged to the budget (the writer gives them back
+    /// once it is written).
+    fn outgoing(&self, response: Response) -> Option<(DaemonFrame, usize)> {
+        let frame = self.settle(response);
+        if write_now(self.client, &frame) {
+            return None;
+        }
+        let charge = charge_of(&frame);
+        self.hold.budget.charge(charge);
+        Some((frame, charge))
     }
 
     /// Counts and logs `response`; returns its frame.
@@ -183,13 +193,5 @@ impl Pending {
             id: self.id,
             response,
         }
-    }
-
-    /// Charges the budget for `frame` while it waits in the queue; returns
-    /// the bytes (the writer gives them back once it is written).
-    fn charge(&self, frame: &DaemonFrame) -> usize {
-        let charge = charge_of(frame);
-        self.hold.budget.charge(charge);
-        charge
     }
 }

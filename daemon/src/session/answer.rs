@@ -119,7 +119,8 @@ macro_rules! told {
             type Result = ();
 
             fn handle(&mut self, told: Told<$message, F>, ctx: &mut Self::Context) {
-                <Self as Handler<$message>>::handle(self, told.message, ctx).deliver(ctx, move |result| told.tell.tell(result));
+                let answer = <Self as Handler<$message>>::handle(self, told.message, ctx);
+                answer.deliver(ctx, move |result| told.tell.tell(result));
             }
         }
     )*};

@@ -204,6 +204,23 @@ impl FrameDecoder {
         }
     }
 
+    /// [`FrameDecoder::next_frame`] over a tokio stream. Cancel-safe: a
+    /// frame is consumed only when it is returned, bytes only recorded when
+    /// a read completes.
+    #[cfg(feature = "tokio")]
+    pub async fn next_frame_async<R, T>(&mut self, r: &mut R) -> Result<T, CodecError>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+        T: DeserializeOwned,
+    {
+        loop {
+            if let Some(frame) = self.parse()? {
+                return Ok(frame);
+            }
+            self.read_from_async(r).await?;
+        }
+    }
+
     /// Starts over at the front once everything was decoded, and gives a
     /// large emptied buffer back.
     fn trim(&mut self) {
