@@ -1,6 +1,7 @@
 //! The direct raw client: the floor every other row is measured against.
 //!
-//! Blocking `std::net::TcpStream` with TCP_NODELAY, EHLO once, replies read
+//! Blocking `std::net::TcpStream` with TCP_NODELAY (or a Unix stream to a
+//! relay, [`crate::relay`]), EHLO once, replies read
 //! through one buffer and checked by code only. Messages are prepared once,
 //! already transparent (no line starts with a dot, CRLF endings), so the raw
 //! client does no per-message work beyond its writes and reads:
@@ -10,8 +11,9 @@
 //!   envelope in one write: one write and one round trip a message.
 
 use anyhow::{bail, Context, Result};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 /// Sender of every bench message.
@@ -52,8 +54,8 @@ pub fn envelope() -> Vec<u8> {
 
 /// One raw SMTP connection past EHLO.
 pub struct Raw {
-    stream: TcpStream,
-    reader: BufReader<TcpStream>,
+    stream: Box<dyn Write + Send>,
+    reader: BufReader<Box<dyn Read + Send>>,
     line: Vec<u8>,
     out: Vec<u8>,
 }
@@ -64,10 +66,21 @@ impl Raw {
         let stream = TcpStream::connect(addr).with_context(|| format!("connect {addr}"))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-        let reader = BufReader::with_capacity(16 * 1024, stream.try_clone()?);
+        let reader = stream.try_clone()?;
+        Raw::greet(Box::new(stream), Box::new(reader))
+    }
+
+    /// The same over a Unix stream whose far end relays to the server.
+    pub fn through(stream: UnixStream) -> Result<Raw> {
+        stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+        let reader = stream.try_clone()?;
+        Raw::greet(Box::new(stream), Box::new(reader))
+    }
+
+    fn greet(stream: Box<dyn Write + Send>, reader: Box<dyn Read + Send>) -> Result<Raw> {
         let mut raw = Raw {
             stream,
-            reader,
+            reader: BufReader::with_capacity(16 * 1024, reader),
             line: Vec::with_capacity(512),
             out: Vec::with_capacity(8192),
         };

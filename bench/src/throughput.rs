@@ -6,6 +6,7 @@
 //! the machine's load touches all of them alike; the table shows the median
 //! over rounds and the range.
 
+use crate::relay::Relayed;
 use crate::report::{Role, Row, Unit};
 use crate::via_daemon::{self, Path};
 use crate::worker::Worker;
@@ -291,12 +292,13 @@ pub fn w3(ctx: &Ctx) -> Result<Vec<Row>> {
     let chunk = raw::message(1 << 20);
     let chunks: Vec<Vec<u8>> = (0..mib).map(|_| chunk.clone()).collect();
     let client = Client::connect(ctx.daemon.socket())?;
-    let (mut rawv, mut ours) = (vec![], vec![]);
+    let (mut rawv, mut relayed, mut ours) = (vec![], vec![], vec![]);
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W3 round {}/{}", round + 1, ctx.rounds));
         let mut r = Raw::connect(ctx.sink.addr())?;
         rawv.push(mib as f64 / r.send_large(&chunks)?.as_secs_f64());
         r.quit();
+        relayed.push(mib as f64 / relay_large(ctx, &chunks)?.as_secs_f64());
         let conn = via_daemon::open(&client, &ctx.sink_host)?;
         ours.push(mib as f64 / via_daemon::send_large(&conn, &chunks)?.as_secs_f64());
         conn.quit()?;
@@ -310,6 +312,7 @@ pub fn w3(ctx: &Ctx) -> Result<Vec<Row>> {
             Role::Raw,
             rawv,
         ),
+        relay_row("W3", "w3.relay", relayed),
         Row::new(
             "W3",
             "w3.smtp32",
@@ -331,12 +334,13 @@ pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
     let chunks: Vec<Vec<u8>> = msg.chunks(1 << 20).map(<[u8]>::to_vec).collect();
     let client = Client::connect(ctx.daemon.socket())?;
     let pid = ctx.daemon.pid();
-    let (mut rawv, mut ours, mut growth) = (vec![], vec![], vec![]);
+    let (mut rawv, mut relayed, mut ours, mut growth) = (vec![], vec![], vec![], vec![]);
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W7 round {}/{}", round + 1, ctx.rounds));
         let mut r = Raw::connect(ctx.sink.addr())?;
         rawv.push(mib as f64 / r.send_large(&chunks)?.as_secs_f64());
         r.quit();
+        relayed.push(mib as f64 / relay_large(ctx, &chunks)?.as_secs_f64());
         let conn = via_daemon::open(&client, &ctx.sink_host)?;
         procs::reset_peak_rss(pid)?;
         let before = procs::rss_kib(pid)?;
@@ -355,6 +359,7 @@ pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
             Role::Raw,
             rawv,
         ),
+        relay_row("W7", "w7.relay", relayed),
         Row::new(
             "W7",
             "w7.smtp32",
@@ -372,4 +377,24 @@ pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
             growth,
         ),
     ])
+}
+
+/// The raw client's large message through a relay process ([`crate::relay`]).
+fn relay_large(ctx: &Ctx, chunks: &[Vec<u8>]) -> Result<Duration> {
+    let mut relayed = Relayed::start(&ctx.dir.join("relay.sock"), ctx.sink.addr())?;
+    let took = relayed.raw.send_large(chunks)?;
+    relayed.finish()?;
+    Ok(took)
+}
+
+/// The relay floor's row: the raw client through a relay process.
+fn relay_row(w: &'static str, key: &'static str, values: Vec<f64>) -> Row {
+    Row::new(
+        w,
+        key,
+        "floor: the raw client through a relay process (Unix socket to TCP, 1 MiB reads)",
+        Unit::MibPerSec,
+        Role::Other,
+        values,
+    )
 }

@@ -1,6 +1,6 @@
 //! Worker processes: the bench re-executes itself (`smtp32-bench worker ...`)
-//! for the loads that need several client processes (W2, W6) and for the
-//! far end of the Unix-socket ping-pong (W4).
+//! for the loads that need several client processes (W2, W6), for the
+//! far end of the Unix-socket ping-pong (W4) and for the relay (W3, W7).
 //!
 //! A worker talks to the bench over its stdin/stdout, one line at a time:
 //! it sets up (connects, opens its SMTP connections), prints `ready`, waits
@@ -43,6 +43,13 @@ pub enum Job {
         #[arg(long)]
         path: String,
     },
+    /// Relay between the Unix socket at PATH and the SMTP server at TO (W3/W7's floor).
+    Relay {
+        #[arg(long)]
+        path: PathBuf,
+        #[arg(long)]
+        to: std::net::SocketAddr,
+    },
     /// Open CONNS connections through the daemon; at each `go`, time NOOPS
     /// NOOPs cycling over them, one every INTERVAL_US microseconds.
     Hold {
@@ -63,6 +70,7 @@ pub enum Job {
 pub fn run(job: Job) -> Result<()> {
     match job {
         Job::Echo { path } => echo(&path),
+        Job::Relay { path, to } => crate::relay::run(&path, to),
         Job::Send {
             socket,
             host,
