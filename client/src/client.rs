@@ -1,7 +1,8 @@
 //! [`Client`]: one IPC connection to the smtp32d daemon, shared by every
 //! SMTP handle opened through it.
 //!
-//! Requests are written under one mutex (with a reusable encode buffer). A
+//! Requests are written under one mutex (with a reusable encode buffer; a
+//! data chunk's bytes go from the caller's buffer to the socket). A
 //! caller then reads the stream itself while nobody else does, or waits to
 //! be handed its response (see `reader.rs`), in 50 ms steps, running its
 //! yield hook between steps. When the daemon goes away the client is dead for good: make a new
@@ -13,14 +14,16 @@ use crate::reader::{self, on_reader_thread, Gate};
 use crate::routing::{Routing, Slot};
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
-use smtp32_protocol::codec::{encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES};
+use smtp32_protocol::codec::{
+    encode_data_chunk_head, encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES,
+};
 use smtp32_protocol::endpoint::client_socket_path;
 use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError, TrustedSocket};
 use smtp32_protocol::{
-    ClientFrame, DaemonFrame, DaemonStatus, Hello, Request, RequestId, Response, ReturnCode,
-    PROTOCOL_VERSION,
+    ClientFrame, DaemonFrame, DaemonStatus, Handle, Hello, Request, RequestId, Response,
+    ReturnCode, PROTOCOL_VERSION,
 };
-use std::io::Write;
+use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,22 @@ use std::time::{Duration, Instant};
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a waiting caller wakes up to yield.
 const YIELD_INTERVAL: Duration = Duration::from_millis(50);
+
+/// What one request frame carries.
+pub(crate) enum RequestFrame<'a> {
+    Request(Request),
+    /// A `Request::DataChunk` of the caller's bytes, written without a copy.
+    DataChunk {
+        handle: Handle,
+        bytes: &'a [u8],
+    },
+}
+
+impl From<Request> for RequestFrame<'_> {
+    fn from(request: Request) -> Self {
+        RequestFrame::Request(request)
+    }
+}
 
 /// A connection to the smtp32d daemon. Cheap to clone; all clones share one
 /// IPC stream and one reader thread, which stop when the last clone (and the
@@ -212,9 +231,9 @@ impl Client {
     /// Sends one request and waits for its response, yielding every 50 ms.
     /// `Response::Failed` comes back as `Err`. `opening` is the entry to
     /// attach to the handle an `Open` returns.
-    pub(crate) fn call(
+    pub(crate) fn call<'a>(
         &self,
-        request: Request,
+        request: impl Into<RequestFrame<'a>>,
         yield_hook: Option<YieldHook>,
         opening: Option<Arc<HandleEntry>>,
     ) -> Result<Response> {
@@ -230,7 +249,7 @@ impl Client {
         let gate = &self.inner.gate;
         gate.enter();
         let _waiting = ExitGuard(gate, id);
-        if let Err(e) = self.send(id, request) {
+        if let Err(e) = self.send(id, request.into()) {
             self.inner.routing.unregister(id);
             return Err(e);
         }
@@ -258,21 +277,27 @@ impl Client {
     /// Sends a request without waiting for its response (which the reader drops).
     pub(crate) fn send_only(&self, request: Request) -> Result<()> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        self.send(id, request)
+        self.send(id, request.into())
     }
 
-    fn send(&self, id: u64, request: Request) -> Result<()> {
+    fn send(&self, id: u64, request: RequestFrame<'_>) -> Result<()> {
         if let Some(reason) = self.inner.routing.dead_reason() {
             return Err(Error::cannot_initialize(reason));
         }
-        let frame = ClientFrame::Request {
-            id: RequestId(id),
-            request,
-        };
+        let id = RequestId(id);
         let mut scratch = lock(&self.inner.writer);
-        encode_frame(&frame, &mut scratch)
-            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
-        let body = scratch.len().saturating_sub(4);
+        let (encoded, payload) = match request {
+            RequestFrame::Request(request) => (
+                encode_frame(&ClientFrame::Request { id, request }, &mut scratch),
+                &[][..],
+            ),
+            RequestFrame::DataChunk { handle, bytes } => (
+                encode_data_chunk_head(id, handle, bytes.len(), &mut scratch),
+                bytes,
+            ),
+        };
+        encoded.map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
+        let body = scratch.len().saturating_sub(4) + payload.len();
         if body > self.inner.max_frame_bytes as usize {
             // The daemon would drop the whole IPC connection for it.
             return Err(Error::invalid_argument(format!(
@@ -280,8 +305,7 @@ impl Client {
                 self.inner.max_frame_bytes
             )));
         }
-        let mut w = &*self.inner.stream;
-        if let Err(e) = w.write_all(&scratch) {
+        if let Err(e) = write_all_parts(&*self.inner.stream, &scratch, payload) {
             // A partial frame desynchronises the stream: end it, the reader
             // then fails every other waiting call.
             shutdown(&self.inner.stream);
@@ -307,6 +331,22 @@ impl Client {
     pub(crate) fn routing(&self) -> &Routing {
         &self.inner.routing
     }
+}
+
+/// Writes `head`, then `payload`, in one `writev` where the stream has it.
+fn write_all_parts(mut w: impl Write, head: &[u8], payload: &[u8]) -> io::Result<()> {
+    let mut parts = [IoSlice::new(head), IoSlice::new(payload)];
+    let mut parts = &mut parts[..];
+    IoSlice::advance_slices(&mut parts, 0);
+    while !parts.is_empty() {
+        match w.write_vectored(parts) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut parts, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Counts a call out of the gate's waiting callers however it ends.

@@ -27,7 +27,7 @@ pub(crate) use sendmsg::{fits_one_request, not_sent, refusal};
 pub(crate) use tls_auth::find_extension;
 
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry, YieldHook};
-use crate::client::Client;
+use crate::client::{Client, RequestFrame};
 use crate::data::{pump, DataStep, PumpEnd};
 use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
@@ -337,9 +337,9 @@ impl Connection {
     }
 
     fn send_chunk(&self, chunk: &[u8]) -> Result<()> {
-        self.expect_done(Request::DataChunk {
+        self.expect_done(RequestFrame::DataChunk {
             handle: self.handle,
-            bytes: chunk.to_vec(),
+            bytes: chunk,
         })
     }
 
@@ -352,7 +352,7 @@ impl Connection {
         }
     }
 
-    fn expect_done(&self, request: Request) -> Result<()> {
+    fn expect_done<'a>(&self, request: impl Into<RequestFrame<'a>>) -> Result<()> {
         match self.request(request)? {
             Response::Done => Ok(()),
             other => Err(unexpected(other)),
@@ -362,7 +362,7 @@ impl Connection {
     /// Sends a request for this handle with its yield hook. An `Aborted`
     /// failure means the handle is gone; so does `InvalidHandle` after an
     /// `xquit` raced ahead of the request, which is reported as `Aborted`.
-    fn request(&self, request: Request) -> Result<Response> {
+    fn request<'a>(&self, request: impl Into<RequestFrame<'a>>) -> Result<Response> {
         let result = self.client.call(request, self.entry.yield_hook(), None);
         match result {
             Err(e) if e.code() == ReturnCode::InvalidHandle && self.entry.is_aborted() => {

@@ -9,7 +9,8 @@
 //! announced length. Both directions reuse caller-owned buffers, so the hot
 //! path does not allocate per frame. [`FrameDecoder`] (`codec/decoder.rs`) is
 //! the incremental form of the same framing, for a reader that takes what a
-//! read brings and decodes every whole frame in it.
+//! read brings and decodes every whole frame in it. [`encode_data_chunk_head`]
+//! (`codec/chunk.rs`) lets a client write a data chunk from its caller's buffer.
 
 use bincode::config::{Configuration, Limit, LittleEndian, Varint};
 use serde::de::DeserializeOwned;
@@ -28,7 +29,9 @@ pub const MAX_MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 /// `DataChunk` up to the limit (enum tags, handle, length prefixes).
 pub const FRAME_OVERHEAD_BYTES: u32 = 64;
 
+mod chunk;
 mod decoder;
+pub use chunk::encode_data_chunk_head;
 pub use decoder::{FrameDecoder, READ_CHUNK_BYTES};
 
 const CONFIG: Configuration<LittleEndian, Varint, Limit<{ MAX_MAX_FRAME_BYTES as usize }>> =
