@@ -37,6 +37,8 @@ fn main() -> ExitCode {
 
 /// Runs the daemon with `settings`; the exit status (sysexits.h).
 fn serve(cli: Cli, settings: Settings) -> u8 {
+    #[cfg(unix)]
+    smtp32d::platform::keep_message_buffers(settings.max_frame_bytes);
     let debug_log =
         match smtp32d::logging::init(settings.debug_level, settings.debug_log.as_deref()) {
             Ok(log) => log,

@@ -89,3 +89,33 @@ pub fn registry_defaults() -> String {
 pub fn machine_hostname() -> Option<String> {
     smtp32_host::hostname()
 }
+
+/// Makes glibc's allocator keep the buffers of a large message for the next
+/// one: for the daemon's process only (the binary calls it, the library
+/// never does), with frames of up to `max_frame_bytes`.
+///
+/// A frame's buffers (the read buffer, up to twice the frame; the decoded
+/// chunk; the dot-stuffed output) are freed after each frame. With glibc's
+/// defaults, whether the next frame got them back or fresh pages depended on
+/// what the process had freed before: a fresh daemon mapped new pages for
+/// every 4 MiB frame, and page faults and zeroing took a fifth of its time
+/// on a 50 MiB `sendmsg` (`perf`, all on one CPU; W7 0.66x raw, 0.78x
+/// with this). Now a block of up to four frames is served from the heap, and
+/// up to four frames' worth of freed heap is kept (16 MiB by default).
+pub fn keep_message_buffers(max_frame_bytes: u32) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // glibc refuses a mapping threshold over 32 MiB (64-bit).
+        let kept = (max_frame_bytes as usize)
+            .saturating_mul(4)
+            .clamp(1 << 20, 32 << 20) as libc::c_int;
+        // SAFETY: mallopt sets two of the allocator's tunables under the
+        // allocator's own lock; no pointer is passed.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, kept);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, kept);
+        }
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = max_frame_bytes;
+}
