@@ -28,7 +28,7 @@ impl Connection {
     /// the same SIZE check before anything is sent.
     pub fn sendmsg(&self, from: &str, rcpts: &[&str], msg: &[u8]) -> Result<SendReport> {
         if !fits_one_request(from, rcpts, msg, self.client.chunk_limit())? {
-            let chunks = msg.chunks(self.client.chunk_limit()).map(Ok);
+            let chunks = msg.chunks(self.client.chunk_limit());
             return self.sendmsg_streamed(
                 from,
                 rcpts,
@@ -76,18 +76,14 @@ impl Connection {
     /// The envelope in one request (`SendBegin`: MAIL with its parameters,
     /// the RCPTs and DATA, pipelined by the daemon), then the message chunk
     /// by chunk as `chunks` yields it, then the final dot.
-    fn sendmsg_streamed<C, B>(
+    fn sendmsg_streamed(
         &self,
         from: &str,
         rcpts: &[&str],
         size: Option<u64>,
         eight_bit: bool,
-        chunks: C,
-    ) -> Result<SendReport>
-    where
-        C: ChunkSource<B>,
-        B: AsRef<[u8]>,
-    {
+        mut chunks: impl ChunkSource,
+    ) -> Result<SendReport> {
         let _busy = self.begin()?;
         let request = Request::SendBegin {
             handle: self.handle,
@@ -100,10 +96,9 @@ impl Connection {
             Response::Envelope { mail, recipients } => (mail, recipients),
             other => return Err(unexpected(other)),
         };
-        let mut chunks = chunks;
         loop {
             match chunks.next_chunk() {
-                Ok(Some(chunk)) => self.send_chunk(chunk.as_ref())?,
+                Ok(Some(chunk)) => self.send_chunk(chunk)?,
                 Ok(None) => break,
                 Err(e) => {
                     self.abort_quietly();
@@ -128,26 +123,27 @@ impl Connection {
     }
 }
 
-/// A source of message chunks, in order; `None` at the end.
-trait ChunkSource<B> {
-    fn next_chunk(&mut self) -> std::io::Result<Option<B>>;
+/// A source of message chunks, in order; `None` at the end. A chunk is
+/// written to the socket from where the source holds it.
+trait ChunkSource {
+    fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>>;
 }
 
-impl<'a, I: Iterator<Item = std::io::Result<&'a [u8]>>> ChunkSource<&'a [u8]> for I {
-    fn next_chunk(&mut self) -> std::io::Result<Option<&'a [u8]>> {
-        self.next().transpose()
+impl ChunkSource for std::slice::Chunks<'_, u8> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>> {
+        Ok(self.next())
     }
 }
 
-/// Chunks read from a reader into one reused buffer (each chunk is copied
-/// into its request before the next read).
+/// Chunks read from a reader into one reused buffer (each chunk is written
+/// from it before the next read).
 struct ReadChunks<R> {
     reader: R,
     buf: Vec<u8>,
 }
 
-impl<R: Read> ChunkSource<Vec<u8>> for ReadChunks<R> {
-    fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+impl<R: Read> ChunkSource for ReadChunks<R> {
+    fn next_chunk(&mut self) -> std::io::Result<Option<&[u8]>> {
         let mut filled = 0;
         while filled < self.buf.len() {
             match self.reader.read(&mut self.buf[filled..]) {
@@ -157,7 +153,7 @@ impl<R: Read> ChunkSource<Vec<u8>> for ReadChunks<R> {
                 Err(e) => return Err(e),
             }
         }
-        Ok((filled > 0).then(|| self.buf[..filled].to_vec()))
+        Ok((filled > 0).then(|| &self.buf[..filled]))
     }
 }
 
