@@ -11,17 +11,16 @@
 use crate::callbacks::{lock, HandleEntry, YieldHook};
 use crate::error::{unexpected, Error, Result};
 use crate::reader::{self, on_reader_thread, Gate};
+use crate::request_frame::RequestFrame;
 use crate::routing::{Routing, Slot};
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
-use smtp32_protocol::codec::{
-    encode_data_chunk_head, encode_frame, read_frame, write_frame, MAX_MAX_FRAME_BYTES,
-};
+use smtp32_protocol::codec::{read_frame, write_frame, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::endpoint::client_socket_path;
 use smtp32_protocol::endpoint::trust::{check_socket_path, TrustError, TrustedSocket};
 use smtp32_protocol::{
-    ClientFrame, DaemonFrame, DaemonStatus, Handle, Hello, Request, RequestId, Response,
-    ReturnCode, PROTOCOL_VERSION,
+    ClientFrame, DaemonFrame, DaemonStatus, Hello, Request, RequestId, Response, ReturnCode,
+    PROTOCOL_VERSION,
 };
 use std::io::{self, IoSlice, Write};
 use std::path::{Path, PathBuf};
@@ -33,22 +32,6 @@ use std::time::{Duration, Instant};
 pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often a waiting caller wakes up to yield.
 const YIELD_INTERVAL: Duration = Duration::from_millis(50);
-
-/// What one request frame carries.
-pub(crate) enum RequestFrame<'a> {
-    Request(Request),
-    /// A `Request::DataChunk` of the caller's bytes, written without a copy.
-    DataChunk {
-        handle: Handle,
-        bytes: &'a [u8],
-    },
-}
-
-impl From<Request> for RequestFrame<'_> {
-    fn from(request: Request) -> Self {
-        RequestFrame::Request(request)
-    }
-}
 
 /// A connection to the smtp32d daemon. Cheap to clone; all clones share one
 /// IPC stream and one reader thread, which stop when the last clone (and the
@@ -284,27 +267,8 @@ impl Client {
         if let Some(reason) = self.inner.routing.dead_reason() {
             return Err(Error::cannot_initialize(reason));
         }
-        let id = RequestId(id);
         let mut scratch = lock(&self.inner.writer);
-        let (encoded, payload) = match request {
-            RequestFrame::Request(request) => (
-                encode_frame(&ClientFrame::Request { id, request }, &mut scratch),
-                &[][..],
-            ),
-            RequestFrame::DataChunk { handle, bytes } => (
-                encode_data_chunk_head(id, handle, bytes.len(), &mut scratch),
-                bytes,
-            ),
-        };
-        encoded.map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
-        let body = scratch.len().saturating_sub(4) + payload.len();
-        if body > self.inner.max_frame_bytes as usize {
-            // The daemon would drop the whole IPC connection for it.
-            return Err(Error::invalid_argument(format!(
-                "request of {body} bytes exceeds the daemon's frame limit of {} bytes",
-                self.inner.max_frame_bytes
-            )));
-        }
+        let payload = request.encode(RequestId(id), self.inner.max_frame_bytes, &mut scratch)?;
         if let Err(e) = write_all_parts(&*self.inner.stream, &scratch, payload) {
             // A partial frame desynchronises the stream: end it, the reader
             // then fails every other waiting call.

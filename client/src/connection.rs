@@ -27,11 +27,12 @@ pub(crate) use sendmsg::{fits_one_request, not_sent, refusal};
 pub(crate) use tls_auth::find_extension;
 
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry, YieldHook};
-use crate::client::{Client, RequestFrame};
+use crate::client::Client;
 use crate::data::{pump, DataStep, PumpEnd};
 use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use crate::reader::on_reader_thread;
+use crate::request_frame::RequestFrame;
 use smtp32_protocol::{Command, Handle, Reply, Request, Response, ReturnCode};
 use std::sync::Arc;
 

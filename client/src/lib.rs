@@ -26,6 +26,7 @@
 //! - `queue.rs`: the mail queue requests (submit, list, flush, delete).
 //! - `client.rs`: [`Client`], the daemon connection, handshake and request/response calls.
 //! - `connection.rs`: [`Connection`], the SMTP operations on one handle.
+//! - `request_frame.rs`: a request frame as both clients encode it (a data chunk written from the caller's buffer).
 //! - `reader.rs`: who reads the daemon stream (a waiting caller, else the reader thread), routing responses and running callbacks.
 //! - `routing.rs`: who waits for which response; callbacks per handle.
 //! - `callbacks.rs`: callback types and per-handle client state.
@@ -54,6 +55,7 @@ pub mod ffi;
 mod lettre_transport;
 mod queue;
 mod reader;
+mod request_frame;
 mod routing;
 pub mod socks;
 #[cfg(all(feature = "lettre", unix))]

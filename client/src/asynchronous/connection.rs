@@ -10,6 +10,7 @@ use super::AsyncClient;
 use crate::callbacks::{BusyGuard, DebugCallback, HandleEntry};
 use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
+use crate::request_frame::RequestFrame;
 use smtp32_protocol::{
     AuthMechanism, AuthSecret, Command, Handle, Reply, Request, Response, ReturnCode,
 };
@@ -140,9 +141,9 @@ impl AsyncConnection {
     pub async fn data_buf(&self, bytes: &[u8]) -> Result<()> {
         let _busy = self.begin()?;
         for chunk in bytes.chunks(self.client.chunk_limit()) {
-            self.expect_done(Request::DataChunk {
+            self.expect_done(RequestFrame::DataChunk {
                 handle: self.handle,
-                bytes: chunk.to_vec(),
+                bytes: chunk,
             })
             .await?;
         }
@@ -309,7 +310,7 @@ impl AsyncConnection {
         }
     }
 
-    async fn expect_done(&self, request: Request) -> Result<()> {
+    async fn expect_done(&self, request: impl Into<RequestFrame<'_>>) -> Result<()> {
         match self.request(request).await? {
             Response::Done => Ok(()),
             other => Err(unexpected(other)),
@@ -319,7 +320,7 @@ impl AsyncConnection {
     /// Sends a request for this handle; dropped before its response, it
     /// aborts the handle. Failures that end the handle are reported as the
     /// blocking [`Connection`](crate::Connection) reports them.
-    pub(super) async fn request(&self, request: Request) -> Result<Response> {
+    pub(super) async fn request(&self, request: impl Into<RequestFrame<'_>>) -> Result<Response> {
         let link = self.client.link();
         match link
             .call(request, Target::Handle(self.handle, &self.entry))

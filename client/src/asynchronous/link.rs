@@ -18,9 +18,10 @@
 use super::writer::FrameWriter;
 use crate::callbacks::{lock, HandleEntry};
 use crate::error::{Error, Result};
+use crate::request_frame::RequestFrame;
 use crate::routing::{route_frame, Routing, Waiter};
-use smtp32_protocol::codec::{encode_frame, FrameDecoder};
-use smtp32_protocol::{ClientFrame, DaemonFrame, Handle, Request, RequestId, Response, ReturnCode};
+use smtp32_protocol::codec::FrameDecoder;
+use smtp32_protocol::{DaemonFrame, Handle, Request, RequestId, Response, ReturnCode};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -38,23 +39,13 @@ struct OutboxInner {
 
 impl Outbox {
     /// Encodes `request` under `id` and writes it (see `writer.rs`).
-    fn send(&self, id: u64, request: Request) -> Result<()> {
-        let frame = ClientFrame::Request {
-            id: RequestId(id),
-            request,
-        };
-        let mut bytes = Vec::new();
-        encode_frame(&frame, &mut bytes)
-            .map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;
-        let body = bytes.len().saturating_sub(4);
-        if body > self.0.max_frame_bytes as usize {
-            // The daemon would drop the whole IPC connection for it.
-            return Err(Error::invalid_argument(format!(
-                "request of {body} bytes exceeds the daemon's frame limit of {} bytes",
-                self.0.max_frame_bytes
-            )));
-        }
-        self.0.writer.send(&bytes).map_err(Error::cannot_initialize)
+    fn send(&self, id: u64, request: RequestFrame<'_>) -> Result<()> {
+        let mut head = Vec::new();
+        let payload = request.encode(RequestId(id), self.0.max_frame_bytes, &mut head)?;
+        self.0
+            .writer
+            .send(&head, payload)
+            .map_err(Error::cannot_initialize)
     }
 
     fn next_id(&self) -> u64 {
@@ -63,7 +54,7 @@ impl Outbox {
 
     /// Queues `XQuit` for `handle`; nobody waits for its answer.
     pub(crate) fn xquit(&self, handle: Handle) {
-        let _ = self.send(self.next_id(), Request::XQuit { handle });
+        let _ = self.send(self.next_id(), Request::XQuit { handle }.into());
     }
 }
 
@@ -144,7 +135,11 @@ impl Link {
 
     /// Sends one request and awaits its response; `Response::Failed` comes
     /// back as `Err`. Dropping the future cancels as the module docs say.
-    pub(crate) async fn call(&self, request: Request, target: Target<'_>) -> Result<Response> {
+    pub(crate) async fn call(
+        &self,
+        request: impl Into<RequestFrame<'_>>,
+        target: Target<'_>,
+    ) -> Result<Response> {
         let id = self.outbox.next_id();
         let (tx, rx) = oneshot::channel();
         let (opening, cancel) = match target {
@@ -158,7 +153,7 @@ impl Link {
             orphan_closer,
         });
         self.routing.register(id, slot, opening)?;
-        if let Err(e) = self.outbox.send(id, request) {
+        if let Err(e) = self.outbox.send(id, request.into()) {
             self.routing.unregister(id);
             return Err(e);
         }

@@ -11,7 +11,7 @@
 use super::link::ResponseSlot;
 use crate::callbacks::lock;
 use crate::routing::Routing;
-use std::io::ErrorKind;
+use std::io::{ErrorKind, IoSlice};
 use std::sync::{Arc, Mutex};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::sync::Notify;
@@ -52,18 +52,21 @@ impl FrameWriter {
         FrameWriter { shared }
     }
 
-    /// Writes `frame` now, or queues what the socket does not take; never
-    /// waits. `Err` with the reason once writing has failed.
-    pub(crate) fn send(&self, frame: &[u8]) -> Result<(), String> {
+    /// Writes a frame, `head` then `payload`, now (one `writev`), or queues
+    /// what the socket does not take; never waits. `Err` with the reason
+    /// once writing has failed.
+    pub(crate) fn send(&self, head: &[u8], payload: &[u8]) -> Result<(), String> {
         let mut s = lock(&self.shared.state);
         if let Some(reason) = &s.failed {
             return Err(reason.clone());
         }
         if s.flushing {
-            s.queued.extend_from_slice(frame);
+            s.queued.extend_from_slice(head);
+            s.queued.extend_from_slice(payload);
             return Ok(());
         }
-        let written = match self.shared.half.try_write(frame) {
+        let parts = [IoSlice::new(head), IoSlice::new(payload)];
+        let written = match self.shared.half.try_write_vectored(&parts) {
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => 0,
             Err(e) => {
@@ -72,8 +75,10 @@ impl FrameWriter {
                 return Err(reason);
             }
         };
-        if written < frame.len() {
-            s.queued.extend_from_slice(&frame[written..]);
+        if written < head.len() + payload.len() {
+            let payload_written = written.saturating_sub(head.len());
+            s.queued.extend_from_slice(&head[written.min(head.len())..]);
+            s.queued.extend_from_slice(&payload[payload_written..]);
             s.flushing = true;
             drop(s);
             self.shared.wake.notify_one();
