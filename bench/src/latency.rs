@@ -132,6 +132,11 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
 /// at once, and times each, while the bench times a direct NOOP on TCP at
 /// the same pace: a NOOP after a pause pays for waking sleeping threads (and
 /// on a VM, idle vCPUs), which that reference shows apart from the daemon.
+/// The workers start together at `go`, so their NOOPs come in bursts, one
+/// from each worker every interval: the same number of workers then send the
+/// same NOOPs on TCP directly, to sinks of their own as busy as the
+/// daemon's (a sink's cost grows with its sessions): the same bursts without
+/// the daemon, which is the floor for that load.
 pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
     let interval_us = ctx.size.w6_interval_us;
@@ -139,11 +144,15 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         "W6 starting {} smtp-sink processes",
         ctx.size.w6_sinks
     ));
-    let sinks = (0..ctx.size.w6_sinks)
-        .map(|_| Sink::start(&ctx.sink_program, procs * conns / ctx.size.w6_sinks + 100))
-        .collect::<Result<Vec<_>>>()?;
-    let args = |i: usize| {
-        vec![
+    let start_sinks = || {
+        (0..ctx.size.w6_sinks)
+            .map(|_| Sink::start(&ctx.sink_program, procs * conns / ctx.size.w6_sinks + 100))
+            .collect::<Result<Vec<_>>>()
+    };
+    let (sinks, direct_sinks) = (start_sinks()?, start_sinks()?);
+    let args = |i: usize, direct: bool| {
+        let sinks = if direct { &direct_sinks } else { &sinks };
+        let mut args = vec![
             "hold".to_string(),
             "--socket".into(),
             ctx.daemon.socket().display().to_string(),
@@ -155,24 +164,23 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             noops.to_string(),
             "--interval-us".into(),
             interval_us.to_string(),
-        ]
+        ];
+        if direct {
+            args.push("--direct".into());
+        }
+        args
     };
     ctx.progress(&format!(
         "W6 opening {} connections from {procs} processes",
         procs * conns
     ));
     let opening = Instant::now();
-    let mut workers = (0..procs)
-        .map(|i| Worker::spawn(&args(i)))
-        .collect::<Result<Vec<_>>>()?;
-    for w in &mut workers {
-        w.ready()
-            .context("W6 worker did not open its connections")?;
-    }
+    let mut workers = spawn_holders(procs, |i| args(i, false))?;
     let open_secs = opening.elapsed().as_secs_f64();
+    let mut direct_workers = spawn_holders(procs, |i| args(i, true))?;
     let client = Client::connect(ctx.daemon.socket())?;
     let conn = via_daemon::open(&client, &ctx.sink_host)?;
-    let (mut idle, mut load, mut paced_direct) = (vec![], vec![], vec![]);
+    let (mut idle, mut load, mut paced_direct, mut load_direct) = (vec![], vec![], vec![], vec![]);
     // The reference talks to a sink as busy as the workers' ones.
     let mut direct = Raw::connect(sinks[0].addr())?;
     for round in 0..ctx.rounds {
@@ -199,29 +207,23 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
                 }
                 Ok(lat)
             });
-            let mut all = Vec::with_capacity(procs * noops);
-            for w in &mut workers {
-                let line = w.line()?;
-                let values = line
-                    .strip_prefix("lat ")
-                    .context("W6 worker sent no latencies")?;
-                for v in values.split_whitespace() {
-                    all.push(v.parse::<f64>()?);
-                }
-            }
-            load.push(p50_p99(&mut all));
+            load.push(burst_latencies(&mut workers, noops)?);
             paced
                 .join()
                 .map_err(|_| anyhow::anyhow!("paced NOOP thread panicked"))?
         })?;
         paced_direct.push(p50_p99(&mut reference));
+        for w in &mut direct_workers {
+            w.go()?;
+        }
+        load_direct.push(burst_latencies(&mut direct_workers, noops)?);
     }
     direct.quit();
     conn.quit()?;
-    for w in workers {
+    for w in workers.into_iter().chain(direct_workers) {
         w.finish()?;
     }
-    drop(sinks);
+    drop((sinks, direct_sinks));
     let total = procs * conns;
     let rate = procs as f64 * 1e6 / interval_us as f64;
     let mut rows = Vec::new();
@@ -237,6 +239,16 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         ctx.size.w6_sinks
     )));
     let label = format!(
+        "floor: the same {procs} processes send the same NOOPs direct on TCP to sinks as busy (the same bursts)"
+    );
+    rows.extend(pair(
+        "W6",
+        "w6.load_direct",
+        &label,
+        Role::Other,
+        &load_direct,
+    ));
+    let label = format!(
         "reference: NOOP direct on TCP to a W6 sink, one every {} ms, during the same load",
         interval_us / 1000
     );
@@ -248,4 +260,32 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         &paced_direct,
     ));
     Ok(rows)
+}
+
+/// Starts `procs` `hold` workers with `args(i)` and waits until each has
+/// opened its connections.
+fn spawn_holders(procs: usize, args: impl Fn(usize) -> Vec<String>) -> Result<Vec<Worker>> {
+    let mut workers = (0..procs)
+        .map(|i| Worker::spawn(&args(i)))
+        .collect::<Result<Vec<_>>>()?;
+    for w in &mut workers {
+        w.ready()
+            .context("W6 worker did not open its connections")?;
+    }
+    Ok(workers)
+}
+
+/// Reads every worker's latencies of the round just started: their p50 and p99.
+fn burst_latencies(workers: &mut [Worker], noops: usize) -> Result<(f64, f64)> {
+    let mut all = Vec::with_capacity(workers.len() * noops);
+    for w in workers {
+        let line = w.line()?;
+        let values = line
+            .strip_prefix("lat ")
+            .context("W6 worker sent no latencies")?;
+        for v in values.split_whitespace() {
+            all.push(v.parse::<f64>()?);
+        }
+    }
+    Ok(p50_p99(&mut all))
 }

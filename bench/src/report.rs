@@ -257,10 +257,13 @@ pub fn targets(rows: &[Row]) -> String {
         &|v| v <= 5000.0,
     );
     let paced = m("w6.paced_direct.p99").map(|d| 2.0 * d);
+    let burst_floor = m("w6.load_direct.p99").map_or(String::new(), |f| {
+        format!("; the same bursts direct on TCP: {}", ms(f))
+    });
     line(
         "W6 paced NOOP p99 while the 100 processes send NOOPs",
         paced.map_or("≤ 2 × direct p99 at that pace".into(), |b| {
-            format!("≤ {} (2 × direct p99 at that pace)", ms(b))
+            format!("≤ {} (2 × direct p99 at that pace{burst_floor})", ms(b))
         }),
         m("w6.load.p99"),
         &ms,

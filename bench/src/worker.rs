@@ -9,6 +9,7 @@
 //! synchronisation; nothing sleeps.
 
 use crate::procs::Child;
+use crate::raw::Raw;
 use crate::via_daemon::{self, Path as SendPath};
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
@@ -50,13 +51,17 @@ pub enum Job {
         #[arg(long)]
         to: std::net::SocketAddr,
     },
-    /// Open CONNS connections through the daemon; at each `go`, time NOOPS
-    /// NOOPs cycling over them, one every INTERVAL_US microseconds.
+    /// Open CONNS connections through the daemon (with `--direct`: on TCP to
+    /// HOST itself); at each `go`, time NOOPS NOOPs cycling over them, one
+    /// every INTERVAL_US microseconds.
     Hold {
         #[arg(long)]
         socket: PathBuf,
         #[arg(long)]
         host: String,
+        /// Connect to HOST directly with the raw client, not through the daemon.
+        #[arg(long)]
+        direct: bool,
         #[arg(long)]
         conns: usize,
         #[arg(long)]
@@ -103,14 +108,26 @@ pub fn run(job: Job) -> Result<()> {
         Job::Hold {
             socket,
             host,
+            direct,
             conns,
             noops,
             interval_us,
         } => {
-            let client = Client::connect(&socket)?;
-            let opened = (0..conns)
-                .map(|_| via_daemon::open(&client, &host))
-                .collect::<Result<Vec<_>>>()?;
+            let mut held = if direct {
+                let addr = host.parse().context("--direct needs HOST as IP:PORT")?;
+                Held::Direct(
+                    (0..conns)
+                        .map(|_| Raw::connect(addr))
+                        .collect::<Result<_>>()?,
+                )
+            } else {
+                let client = Client::connect(&socket)?;
+                Held::Daemon(
+                    (0..conns)
+                        .map(|_| via_daemon::open(&client, &host))
+                        .collect::<Result<_>>()?,
+                )
+            };
             say("ready")?;
             // One round per `go`; the connections stay open until stdin closes.
             let mut lat = Vec::with_capacity(noops);
@@ -124,7 +141,7 @@ pub fn run(job: Job) -> Result<()> {
                 for _ in 0..noops {
                     due += interval;
                     let start = Instant::now();
-                    opened[next % conns].noop()?;
+                    held.noop(next % conns)?;
                     lat.push(start.elapsed().as_secs_f64() * 1e6);
                     next += 1;
                     if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -135,6 +152,24 @@ pub fn run(job: Job) -> Result<()> {
                 say(&format!("lat {}", line.join(" ")))?;
             }
             Ok(())
+        }
+    }
+}
+
+/// The connections a `hold` worker keeps open.
+enum Held {
+    /// Through the daemon.
+    Daemon(Vec<smtp32::Connection>),
+    /// On TCP to the sink itself.
+    Direct(Vec<Raw>),
+}
+
+impl Held {
+    /// One NOOP round trip on connection `i`.
+    fn noop(&mut self, i: usize) -> Result<()> {
+        match self {
+            Held::Daemon(conns) => conns[i].noop().map(|_| ()).map_err(Into::into),
+            Held::Direct(conns) => conns[i].noop().map(|_| ()),
         }
     }
 }
