@@ -76,15 +76,22 @@ impl FrameWriter {
             }
         };
         if written < head.len() + payload.len() {
-            let payload_written = written.saturating_sub(head.len());
-            s.queued.extend_from_slice(&head[written.min(head.len())..]);
-            s.queued.extend_from_slice(&payload[payload_written..]);
+            for part in unwritten(head, payload, written) {
+                s.queued.extend_from_slice(part);
+            }
             s.flushing = true;
             drop(s);
             self.shared.wake.notify_one();
         }
         Ok(())
     }
+}
+
+/// What is left of `head` then `payload` after the socket took their first
+/// `written` bytes (at most both lengths together).
+fn unwritten<'a>(head: &'a [u8], payload: &'a [u8], written: usize) -> [&'a [u8]; 2] {
+    let from_payload = written.saturating_sub(head.len());
+    [&head[written.min(head.len())..], &payload[from_payload..]]
 }
 
 impl Drop for FrameWriter {
@@ -134,4 +141,21 @@ async fn write_all(half: &OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unwritten;
+
+    #[test]
+    fn what_a_short_write_leaves_is_the_frame_from_there_on() {
+        let (head, payload) = (b"head".as_slice(), b"payload".as_slice());
+        let frame = [head, payload].concat();
+        for written in 0..=frame.len() {
+            let rest = unwritten(head, payload, written).concat();
+            assert_eq!(rest, &frame[written..], "after {written} bytes");
+        }
+        assert_eq!(unwritten(b"", payload, 3).concat(), b"load");
+        assert_eq!(unwritten(head, b"", 2).concat(), b"ad");
+    }
 }
