@@ -244,7 +244,11 @@ mod tests {
     /// runs of lines that go out unchanged, broken anywhere.
     #[test]
     fn random_runs_of_clean_lines_match_one_shot_and_round_trip() {
-        random_messages(b"abcab\r\nabc\r\nab\r\n.ab\r\n\r\n\n\r", 300, 0xc1ea_4e55_0dd5_0001);
+        random_messages(
+            b"abcab\r\nabc\r\nab\r\n.ab\r\n\r\n\n\r",
+            300,
+            0xc1ea_4e55_0dd5_0001,
+        );
     }
 
     /// Encodes 5,000 random messages of up to `max_len` bytes drawn from
