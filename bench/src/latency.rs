@@ -141,8 +141,8 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
     let interval_us = ctx.size.w6_interval_us;
     ctx.progress(&format!(
-        "W6 starting {} smtp-sink processes",
-        ctx.size.w6_sinks
+        "W6 starting {} smtp-sink processes (half of them for the floor's direct workers)",
+        2 * ctx.size.w6_sinks
     ));
     let start_sinks = || {
         (0..ctx.size.w6_sinks)
