@@ -237,29 +237,42 @@ mod tests {
 
     #[test]
     fn random_chunking_matches_one_shot_and_round_trips() {
-        random_messages(b".\r\n\r\na.\xff\x00", 40, 0x5eed_1234_abcd_ef01);
+        let bytes: Vec<&[u8]> = [
+            b".", b"\r", b"\n", b"\r", b"\n", b"a", b".", b"\xff", b"\x00",
+        ]
+        .map(|b: &[u8; 1]| b.as_slice())
+        .to_vec();
+        random_messages(&bytes, 40, 0x5eed_1234_abcd_ef01);
     }
 
-    /// Mostly CRLF lines, now and then a dot, a bare CR or a bare LF: long
-    /// runs of lines that go out unchanged, broken anywhere.
+    /// Messages made of whole lines, mostly CRLF-ended ones, now and then a
+    /// dot line, a bare CR, a bare LF or a line's start without its end:
+    /// long runs of lines that go out unchanged, cut anywhere.
     #[test]
-    fn random_runs_of_clean_lines_match_one_shot_and_round_trip() {
-        random_messages(
-            b"abcab\r\nabc\r\nab\r\n.ab\r\n\r\n\n\r",
-            300,
-            0xc1ea_4e55_0dd5_0001,
-        );
+    fn random_runs_of_whole_lines_match_one_shot_and_round_trip() {
+        let pieces: [&[u8]; 8] = [
+            b"The quick brown fox\r\n",
+            b"jumps\r\n",
+            b"\r\n",
+            b"over the lazy dog\r\n",
+            b".dot line\r\n",
+            b"bare LF\n",
+            b"bare CR\r",
+            b"no end ",
+        ];
+        random_messages(&pieces, 60, 0xc1ea_4e55_0dd5_0001);
     }
 
-    /// Encodes 5,000 random messages of up to `max_len` bytes drawn from
-    /// `alphabet`, whole and cut at random, against the references.
-    fn random_messages(alphabet: &[u8], max_len: usize, seed: u64) {
+    /// Encodes 5,000 random messages of up to `max_pieces` pieces drawn
+    /// from `pieces`, whole and cut at random, against the references.
+    fn random_messages(pieces: &[&[u8]], max_pieces: usize, seed: u64) {
         let mut rng = Rng(seed);
         for _ in 0..5_000 {
-            let len = rng.below(max_len);
-            let input: Vec<u8> = (0..len)
-                .map(|_| alphabet[rng.below(alphabet.len())])
+            let input: Vec<u8> = (0..rng.below(max_pieces))
+                .flat_map(|_| pieces[rng.below(pieces.len())])
+                .copied()
                 .collect();
+            let len = input.len();
             let whole = encode(&[&input]);
             let mut cuts: Vec<usize> = (0..rng.below(6)).map(|_| rng.below(len + 1)).collect();
             cuts.sort_unstable();
