@@ -1,12 +1,13 @@
-//! W4 (NOOP round trips: through the daemon, direct, and a bare Unix-socket
-//! ping-pong) and W6 (NOOPs while 10,000 connections are open from 100
-//! processes).
+//! W4 (NOOP round trips: through the daemon, direct, through the relay, and
+//! a bare Unix-socket ping-pong, blocking and epoll-driven) and W6 (NOOPs
+//! while 10,000 connections are open from 100 processes).
 //!
 //! Each sample is one sequential round trip; every round starts with a
 //! warm-up that is not timed. Per round the p50 and p99 are taken; the
 //! table shows the median of those over rounds.
 
 use crate::procs::Sink;
+use crate::relay::{self, Relay};
 use crate::report::{Role, Row, Unit};
 use crate::stats::p50_p99;
 use crate::via_daemon;
@@ -15,7 +16,7 @@ use crate::{raw::Raw, Ctx};
 use anyhow::{Context, Result};
 use smtp32::Client;
 use std::io::{Read, Write};
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
 const WARM_UP: usize = 2_000;
@@ -58,28 +59,64 @@ fn pair(w: &'static str, key: &str, label: &str, role: Role, pairs: &[(f64, f64)
     ]
 }
 
-/// W4: NOOP through the daemon, NOOP straight to the sink, 64-byte Unix ping-pong.
-pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
-    let n = ctx.size.w4_samples;
-    let path = ctx.dir.join("pingpong.sock");
+/// An echo worker (epoll-driven with `epoll`) on a socket of its own, and
+/// the bench's end of it.
+fn echo_worker(ctx: &Ctx, epoll: bool) -> Result<(Worker, UnixStream)> {
+    let path = ctx.dir.join(if epoll {
+        "pingpong-epoll.sock"
+    } else {
+        "pingpong.sock"
+    });
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
-    let mut echo = Worker::spawn(&["echo".into(), path.display().to_string()])?;
-    let (mut unix, _) = listener.accept()?;
+    let mut args = vec!["echo".to_string(), path.display().to_string()];
+    if epoll {
+        args.push("--epoll".into());
+    }
+    let echo = Worker::spawn(&args)?;
+    let (unix, _) = listener.accept()?;
+    Ok((echo, unix))
+}
+
+/// One 64-byte round trip on `unix`.
+fn ping_pong(unix: &mut UnixStream) -> Result<Duration> {
+    let mut buf = [7u8; 64];
+    let start = Instant::now();
+    unix.write_all(&buf)?;
+    unix.read_exact(&mut buf)?;
+    Ok(start.elapsed())
+}
+
+/// Closes the bench's end of an echo worker's socket and waits for it.
+fn end_echo((mut echo, unix): (Worker, UnixStream)) {
+    drop(unix);
+    echo.line().ok(); // the echo worker exits when its socket closes
+    let _ = echo.finish();
+}
+
+/// W4: NOOP through the daemon, straight to the sink and through the
+/// relay; 64-byte Unix ping-pong with a blocking and an epoll-driven echo.
+pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
+    let n = ctx.size.w4_samples;
+    let mut blocking = echo_worker(ctx, false)?;
+    let mut epoll = echo_worker(ctx, true)?;
     let client = Client::connect(ctx.daemon.socket())?;
     let conn = via_daemon::open(&client, &ctx.sink_host)?;
     let mut direct = Raw::connect(ctx.sink.addr())?;
+    let relay = Relay::start(
+        &ctx.dir.join("relay-w4.sock"),
+        &[ctx.sink.addr()],
+        relay::SMALL_READS,
+    )?;
+    let mut relayed = relay.connect()?;
     let (mut u, mut d, mut s, mut p) = (vec![], vec![], vec![], vec![]);
-    let mut buf = [7u8; 64];
+    let (mut ue, mut r) = (vec![], vec![]);
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W4 round {}/{}", round + 1, ctx.rounds));
-        u.push(sample(n, || {
-            let start = Instant::now();
-            unix.write_all(&buf)?;
-            unix.read_exact(&mut buf)?;
-            Ok(start.elapsed())
-        })?);
+        u.push(sample(n, || ping_pong(&mut blocking.1))?);
+        ue.push(sample(n, || ping_pong(&mut epoll.1))?);
         d.push(sample(n, || direct.noop())?);
+        r.push(sample(n, || relayed.noop())?);
         s.push(sample(n, || {
             let start = Instant::now();
             conn.noop()?;
@@ -87,10 +124,11 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
         })?);
         p.push(sample(n, || Ok(client.ping(&[7u8; 16])?))?);
     }
-    drop(unix);
-    echo.line().ok(); // the echo worker exits when its socket closes
-    let _ = echo.finish();
+    end_echo(blocking);
+    end_echo(epoll);
     direct.quit();
+    relayed.quit();
+    relay.finish()?;
     conn.quit()?;
     let mut rows = Vec::new();
     rows.extend(pair(
@@ -109,10 +147,24 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
     ));
     rows.extend(pair(
         "W4",
+        "w4.relay",
+        "floor: NOOP through a relay process (raw client, Unix socket to TCP)",
+        Role::Other,
+        &r,
+    ));
+    rows.extend(pair(
+        "W4",
         "w4.unix",
         "64-byte Unix-socket ping-pong, two processes",
         Role::Other,
         &u,
+    ));
+    rows.extend(pair(
+        "W4",
+        "w4.unix_epoll",
+        "the same ping-pong, the echo waiting in epoll (tokio) as a daemon does",
+        Role::Other,
+        &ue,
     ));
     rows.extend(pair(
         "W4",
@@ -136,28 +188,46 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
 /// from each worker every interval: the same number of workers then send the
 /// same NOOPs on TCP directly, to sinks of their own as busy as the
 /// daemon's (a sink's cost grows with its sessions): the same bursts without
-/// the daemon, which is the floor for that load.
+/// the daemon. As many again send them through one relay process (the
+/// floor of a daemon, [`crate::relay`]) to sinks of their own: the same
+/// bursts through the least any daemon adds.
 pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
     let interval_us = ctx.size.w6_interval_us;
     ctx.progress(&format!(
-        "W6 starting {} smtp-sink processes (half of them for the floor's direct workers)",
-        2 * ctx.size.w6_sinks
+        "W6 starting {} smtp-sink processes (two thirds of them for the floors' workers)",
+        3 * ctx.size.w6_sinks
     ));
     let start_sinks = || {
         (0..ctx.size.w6_sinks)
             .map(|_| Sink::start(&ctx.sink_program, procs * conns / ctx.size.w6_sinks + 100))
             .collect::<Result<Vec<_>>>()
     };
-    let (sinks, direct_sinks) = (start_sinks()?, start_sinks()?);
-    let args = |i: usize, direct: bool| {
-        let sinks = if direct { &direct_sinks } else { &sinks };
+    let (sinks, direct_sinks, relay_sinks) = (start_sinks()?, start_sinks()?, start_sinks()?);
+    let relay = Relay::start(
+        &ctx.dir.join("relay-w6.sock"),
+        &relay_sinks.iter().map(Sink::addr).collect::<Vec<_>>(),
+        relay::SMALL_READS,
+    )?;
+    let args = |i: usize, how: Holder| {
+        let (socket, host) = match how {
+            Holder::Daemon => (
+                ctx.daemon.socket(),
+                sinks[i % sinks.len()].addr().to_string(),
+            ),
+            Holder::Direct => (
+                ctx.daemon.socket(),
+                direct_sinks[i % direct_sinks.len()].addr().to_string(),
+            ),
+            // The relay picks the sink.
+            Holder::Relay => (relay.path(), String::from("-")),
+        };
         let mut args = vec![
             "hold".to_string(),
             "--socket".into(),
-            ctx.daemon.socket().display().to_string(),
+            socket.display().to_string(),
             "--host".into(),
-            sinks[i % sinks.len()].addr().to_string(),
+            host,
             "--conns".into(),
             conns.to_string(),
             "--noops".into(),
@@ -165,22 +235,26 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             "--interval-us".into(),
             interval_us.to_string(),
         ];
-        if direct {
-            args.push("--direct".into());
+        match how {
+            Holder::Daemon => {}
+            Holder::Direct => args.push("--direct".into()),
+            Holder::Relay => args.push("--relay".into()),
         }
         args
     };
     ctx.progress(&format!(
-        "W6 opening {} connections from {procs} processes",
+        "W6 opening {} connections from {procs} processes (and as many for each floor)",
         procs * conns
     ));
     let opening = Instant::now();
-    let mut workers = spawn_holders(procs, |i| args(i, false))?;
+    let mut workers = spawn_holders(procs, |i| args(i, Holder::Daemon))?;
     let open_secs = opening.elapsed().as_secs_f64();
-    let mut direct_workers = spawn_holders(procs, |i| args(i, true))?;
+    let mut direct_workers = spawn_holders(procs, |i| args(i, Holder::Direct))?;
+    let mut relay_workers = spawn_holders(procs, |i| args(i, Holder::Relay))?;
     let client = Client::connect(ctx.daemon.socket())?;
     let conn = via_daemon::open(&client, &ctx.sink_host)?;
     let (mut idle, mut load, mut paced_direct, mut load_direct) = (vec![], vec![], vec![], vec![]);
+    let mut load_relay = vec![];
     // The reference talks to a sink as busy as the workers' ones.
     let mut direct = Raw::connect(sinks[0].addr())?;
     for round in 0..ctx.rounds {
@@ -217,13 +291,22 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             w.go()?;
         }
         load_direct.push(burst_latencies(&mut direct_workers, noops)?);
+        for w in &mut relay_workers {
+            w.go()?;
+        }
+        load_relay.push(burst_latencies(&mut relay_workers, noops)?);
     }
     direct.quit();
     conn.quit()?;
-    for w in workers.into_iter().chain(direct_workers) {
+    for w in workers
+        .into_iter()
+        .chain(direct_workers)
+        .chain(relay_workers)
+    {
         w.finish()?;
     }
-    drop((sinks, direct_sinks));
+    relay.finish()?;
+    drop((sinks, direct_sinks, relay_sinks));
     let total = procs * conns;
     let rate = procs as f64 * 1e6 / interval_us as f64;
     let mut rows = Vec::new();
@@ -249,6 +332,16 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         &load_direct,
     ));
     let label = format!(
+        "floor: the same {procs} processes send the same NOOPs through one relay process to sinks as busy (the same bursts)"
+    );
+    rows.extend(pair(
+        "W6",
+        "w6.load_relay",
+        &label,
+        Role::Other,
+        &load_relay,
+    ));
+    let label = format!(
         "reference: NOOP direct on TCP to a W6 sink, one every {} ms, during the same load",
         interval_us / 1000
     );
@@ -260,6 +353,17 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
         &paced_direct,
     ));
     Ok(rows)
+}
+
+/// How a `hold` worker reaches its sinks.
+#[derive(Clone, Copy)]
+enum Holder {
+    /// Through the daemon.
+    Daemon,
+    /// Direct on TCP.
+    Direct,
+    /// Through the relay.
+    Relay,
 }
 
 /// Starts `procs` `hold` workers with `args(i)` and waits until each has

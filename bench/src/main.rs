@@ -10,7 +10,7 @@
 //! Layout:
 //! - `procs.rs`: sink, daemon, pinning, fd limit, child processes.
 //! - `raw.rs`: the direct raw client (the floor) and the bench message.
-//! - `relay.rs`: the relay process, the floor of a daemon for W3 and W7.
+//! - `relay.rs`: the relay process, the floor of a daemon (W1–W4, W6, W7).
 //! - `via_daemon.rs`: the smtp32 send paths.
 //! - `async_row.rs`: the async client's `sendmsg` (W1).
 //! - `lettre_row.rs`, `source.rs`: lettre and Postfix `smtp-source`.
@@ -43,12 +43,13 @@ use std::time::Instant;
 /// Benchmark smtp32 (through smtp32d) against direct SMTP clients on one
 /// Postfix smtp-sink. Workloads: W1 one connection, 5,000 messages of 1 KiB;
 /// W2 50 connections from 5 processes, 20,000 messages; W3 one 100 MiB
-/// message in 1 MiB data_buf calls (beside the raw client, also through a
-/// relay process: the floor for a daemon); W4 NOOP round trip (daemon, direct TCP,
+/// message in 1 MiB data_buf calls; W4 NOOP round trip (daemon, direct TCP,
 /// Unix ping-pong); W5 daemon RSS per idle connection with 10,000 open; W6
 /// NOOP latency with 10,000 connections open from 100 processes; W7 one 50 MiB
-/// message through sendmsg (throughput, beside the raw client and the relay,
-/// and the daemon's peak RSS growth).
+/// message through sendmsg (throughput, and the daemon's peak RSS growth).
+/// Every workload but W5 also runs the raw client through a relay process
+/// (an epoll-driven copier between a Unix socket and TCP): the floor of any
+/// daemon in between.
 #[derive(Parser, Debug)]
 #[command(version, about, long_about)]
 struct Cli {

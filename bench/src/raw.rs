@@ -5,6 +5,9 @@
 //! through one buffer and checked by code only. Messages are prepared once,
 //! already transparent (no line starts with a dot, CRLF endings), so the raw
 //! client does no per-message work beyond its writes and reads:
+//! - [`Raw::send_lockstep`]: MAIL, RCPT, DATA and the content with its dot,
+//!   each in a write of its own that waits for its reply, as `smtp-source`
+//!   sends and as smtp32's per-call API does: four round trips a message.
 //! - [`Raw::send_pipelined`]: MAIL+RCPT+DATA in one write (RFC 2920), then the
 //!   content and the final dot in a second: two round trips a message.
 //! - [`Raw::send_batched`]: the content, the dot and the *next* message's
@@ -113,6 +116,27 @@ impl Raw {
             bail!("expected {code}, got {got}");
         }
         Ok(())
+    }
+
+    /// `n` messages, four round trips each; returns the elapsed time.
+    pub fn send_lockstep(&mut self, msg: &[u8], n: usize) -> Result<Duration> {
+        let mail = format!("MAIL FROM:<{FROM}>\r\n").into_bytes();
+        let rcpt = format!("RCPT TO:<{TO}>\r\n").into_bytes();
+        self.out.clear();
+        self.out.extend_from_slice(msg);
+        self.out.extend_from_slice(b".\r\n");
+        let start = Instant::now();
+        for _ in 0..n {
+            self.stream.write_all(&mail)?;
+            self.expect(250)?;
+            self.stream.write_all(&rcpt)?;
+            self.expect(250)?;
+            self.stream.write_all(b"DATA\r\n")?;
+            self.expect(354)?;
+            self.stream.write_all(&self.out)?;
+            self.expect(250)?;
+        }
+        Ok(start.elapsed())
     }
 
     /// `n` messages, two round trips each; returns the elapsed time.

@@ -1,82 +1,128 @@
-//! The relay floor for W3 and W7: what any daemon that passes a message
-//! from a local socket to an SMTP server must at least pay.
+//! The relay: the floor of a daemon in between, for every workload that has
+//! one (W1–W4, W6, W7).
 //!
-//! A `relay` worker process connects to a Unix socket the bench listens on
-//! and to the sink, and copies bytes both ways, 1 MiB a read, with no
-//! framing, no parsing and no copy of its own. The raw client then sends
-//! through it, so the row measures one more process and two more socket
-//! copies of every byte, which is what smtp32 adds at the least (smtp32d also
-//! frames, decodes and dot-stuffs).
+//! A `relay` worker process listens on a Unix socket and, for every
+//! connection it accepts, opens one to an SMTP server and copies bytes both
+//! ways, with no framing, no parsing and no copy of its own. It is built as
+//! smtp32d is, and as any daemon serving many programs must be: one
+//! event-driven (tokio, epoll) thread per CPU, each serving the connections
+//! handed to it in turn. The raw client then talks SMTP through it, so a row
+//! through the relay measures one more process, its wake-ups and two more
+//! socket copies of every byte, which is what a daemon adds at the least;
+//! smtp32d also frames, decodes and dot-stuffs, and speaks SMTP itself.
 
 use crate::raw::Raw;
 use crate::worker::Worker;
-use anyhow::Result;
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use anyhow::{Context, Result};
+use std::net::SocketAddr;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc;
 
-/// Bytes a relay read takes at most.
-const RELAY_READ_BYTES: usize = 1 << 20;
+/// Bytes a relay read takes at most, for small messages and NOOPs.
+pub const SMALL_READS: usize = 16 * 1024;
+/// Bytes a relay read takes at most, for one large message.
+pub const LARGE_READS: usize = 1 << 20;
 
-/// In the worker: relays between the Unix socket at `path` and the SMTP
-/// server at `to` until both directions have ended.
-pub fn run(path: &Path, to: SocketAddr) -> Result<()> {
-    let local = UnixStream::connect(path)?;
-    let server = TcpStream::connect(to)?;
-    server.set_nodelay(true)?;
-    let (local_in, server_out) = (local.try_clone()?, server.try_clone()?);
-    let upstream = std::thread::spawn(move || -> Result<()> {
-        copy(local_in, &server_out)?;
-        server_out.shutdown(Shutdown::Write)?;
-        Ok(())
+/// In the worker: listens on `path` and relays each connection to the
+/// server `to[k % to.len()]` (the k-th accepted), reading at most `buf`
+/// bytes at a time, until stdin closes.
+pub fn run(path: &Path, to: Vec<SocketAddr>, buf: usize) -> Result<()> {
+    anyhow::ensure!(!to.is_empty(), "relay needs a server to relay to");
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let handoff = (0..threads)
+        .map(|_| serve_thread(buf))
+        .collect::<Result<Vec<_>>>()?;
+    // The bench ends the relay by closing its stdin.
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0)
     });
-    copy(server, &local)?;
-    local.shutdown(Shutdown::Write)?;
-    upstream
-        .join()
-        .unwrap_or_else(|_| anyhow::bail!("relay thread panicked"))
-}
-
-fn copy(mut from: impl Read, mut to: impl Write) -> Result<()> {
-    let mut buf = vec![0u8; RELAY_READ_BYTES];
-    loop {
-        match from.read(&mut buf)? {
-            0 => return Ok(()),
-            n => to.write_all(&buf[..n])?,
-        }
+    crate::worker::say("ready")?;
+    for (k, local) in listener.incoming().enumerate() {
+        let server = to[k % to.len()];
+        handoff[k % threads]
+            .send((local?, server))
+            .map_err(|_| anyhow::anyhow!("relay thread ended"))?;
     }
+    Ok(())
 }
 
-/// A relay process for one raw SMTP connection, seen from the bench.
-pub struct Relayed {
-    pub raw: Raw,
+/// One thread with a current-thread tokio runtime; relays each connection
+/// sent to it on a task of its own.
+fn serve_thread(buf: usize) -> Result<mpsc::UnboundedSender<(UnixStream, SocketAddr)>> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(UnixStream, SocketAddr)>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            while let Some((local, server)) = rx.recv().await {
+                tokio::spawn(async move {
+                    if let Err(e) = relay_one(local, server, buf).await {
+                        eprintln!("relay to {server}: {e:#}");
+                    }
+                });
+            }
+        })
+    });
+    Ok(tx)
+}
+
+async fn relay_one(local: UnixStream, server: SocketAddr, buf: usize) -> Result<()> {
+    local.set_nonblocking(true)?;
+    let mut local = tokio::net::UnixStream::from_std(local)?;
+    let mut remote = tokio::net::TcpStream::connect(server)
+        .await
+        .with_context(|| format!("connect {server}"))?;
+    remote.set_nodelay(true)?;
+    tokio::io::copy_bidirectional_with_sizes(&mut local, &mut remote, buf, buf).await?;
+    Ok(())
+}
+
+/// A relay process seen from the bench.
+pub struct Relay {
+    path: PathBuf,
     worker: Worker,
 }
 
-impl Relayed {
-    /// Starts a relay worker to `to` and greets the server through it;
-    /// `path` is a fresh socket path for the bench to listen on.
-    pub fn start(path: &Path, to: SocketAddr) -> Result<Relayed> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
-        let worker = Worker::spawn(&[
-            "relay".into(),
+impl Relay {
+    /// Starts a relay worker listening on `path` (a fresh path in the
+    /// bench's directory) and relaying to `to`, round robin.
+    pub fn start(path: &Path, to: &[SocketAddr], buf: usize) -> Result<Relay> {
+        let mut args = vec![
+            "relay".to_string(),
             "--path".into(),
             path.display().to_string(),
-            "--to".into(),
-            to.to_string(),
-        ])?;
-        let (stream, _) = listener.accept()?;
-        Ok(Relayed {
-            raw: Raw::through(stream)?,
+            "--buf".into(),
+            buf.to_string(),
+        ];
+        for addr in to {
+            args.push("--to".into());
+            args.push(addr.to_string());
+        }
+        let mut worker = Worker::spawn(&args)?;
+        worker.ready().context("the relay did not start")?;
+        Ok(Relay {
+            path: path.to_owned(),
             worker,
         })
     }
 
-    /// QUIT, then waits for the relay to see both directions end.
+    /// The socket programs connect to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A raw SMTP connection through the relay, past EHLO.
+    pub fn connect(&self) -> Result<Raw> {
+        Raw::through(UnixStream::connect(&self.path)?)
+    }
+
+    /// Stops the relay (its connections end with it).
     pub fn finish(self) -> Result<()> {
-        self.raw.quit();
         self.worker.finish()
     }
 }

@@ -6,7 +6,7 @@
 //! the machine's load touches all of them alike; the table shows the median
 //! over rounds and the range.
 
-use crate::relay::Relayed;
+use crate::relay::{self, Relay};
 use crate::report::{Role, Row, Unit};
 use crate::via_daemon::{self, Path};
 use crate::worker::Worker;
@@ -36,6 +36,9 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
         (vec![], vec![], vec![], vec![], vec![]);
     let mut asynchronous = vec![];
     let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
+    // The floor of a daemon for each exchange: the raw client through the relay.
+    let relay = Relay::start(&ctx.dir.join("relay-w1.sock"), &[addr], relay::SMALL_READS)?;
+    let mut relayed: [Vec<f64>; 3] = Default::default();
     let mut nodelay_set = true;
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W1 round {}/{}", round + 1, ctx.rounds));
@@ -45,6 +48,15 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
         r.quit();
         let mut r = Raw::connect(addr)?;
         batch.push(rate(n, r.send_batched(&msg, n)?));
+        r.quit();
+        let mut r = relay.connect()?;
+        relayed[0].push(rate(n, r.send_lockstep(&msg, n)?));
+        r.quit();
+        let mut r = relay.connect()?;
+        relayed[1].push(rate(n, r.send_pipelined(&msg, n)?));
+        r.quit();
+        let mut r = relay.connect()?;
+        relayed[2].push(rate(n, r.send_batched(&msg, n)?));
         r.quit();
         let (d, set) = lettre_row::send(addr, &msg, n, true)?;
         nodelay_set &= set;
@@ -63,6 +75,7 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             async_row::send(ctx.daemon.socket(), &ctx.sink_host, &msg, n)?,
         ));
     }
+    relay.finish()?;
     let mut rows = vec![
         Row::new(
             "W1",
@@ -89,6 +102,25 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             pipe,
         ),
     ];
+    let [lockstep, pipelined, batched] = relayed;
+    for (key, how, values) in [
+        (
+            "w1.relay_lockstep",
+            "one round trip a command, as smtp-source and per-call",
+            lockstep,
+        ),
+        ("w1.relay_pipelined", "envelope pipelined", pipelined),
+        ("w1.relay", "batched", batched),
+    ] {
+        rows.push(Row::new(
+            "W1",
+            key,
+            &format!("floor: the raw client through a relay process, {how}"),
+            Unit::MsgsPerSec,
+            Role::Other,
+            values,
+        ));
+    }
     let lettre_label = if nodelay_set {
         "lettre 0.11 SmtpTransport, TCP_NODELAY set"
     } else {
@@ -160,15 +192,23 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
     let total = per_conn * conns;
     let addr = ctx.sink.addr();
     let paths = [Path::PerCall, Path::SendMsg, Path::Batch];
-    let (mut src, mut rawv) = (vec![], vec![]);
+    let (mut src, mut rawv, mut relayed) = (vec![], vec![], vec![]);
     let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
+    let relay = Relay::start(&ctx.dir.join("relay-w2.sock"), &[addr], relay::SMALL_READS)?;
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W2 round {}/{}", round + 1, ctx.rounds));
         src.push(rate(
             total,
             source::run(&ctx.smtp_source, addr, conns, total, W1_SIZE)?,
         ));
-        rawv.push(rate(total, raw_threads(addr, conns, per_conn)?));
+        rawv.push(rate(
+            total,
+            raw_threads(conns, per_conn, || Raw::connect(addr), Raw::send_batched)?,
+        ));
+        relayed.push(rate(
+            total,
+            raw_threads(conns, per_conn, || relay.connect(), Raw::send_pipelined)?,
+        ));
         for (i, path) in paths.iter().enumerate().filter(|(_, p)| p.available()) {
             ours[i].push(rate(
                 total,
@@ -193,7 +233,18 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
             Role::Raw,
             rawv,
         ),
+        Row::new(
+            "W2",
+            "w2.relay",
+            &format!(
+                "floor: the raw client through a relay process, envelope pipelined, {conns} threads"
+            ),
+            Unit::MsgsPerSec,
+            Role::Other,
+            relayed,
+        ),
     ];
+    relay.finish()?;
     for (path, values) in paths.iter().zip(ours) {
         let label = format!(
             "{}, {procs} processes × {} threads",
@@ -211,19 +262,25 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// `conns` raw connections on as many threads, started together; the time
-/// from the common start to the last thread's end.
-fn raw_threads(addr: std::net::SocketAddr, conns: usize, per_conn: usize) -> Result<Duration> {
+/// `conns` raw connections from `connect` on as many threads, each sending
+/// with `send`, started together; the time from the common start to the
+/// last thread's end.
+fn raw_threads(
+    conns: usize,
+    per_conn: usize,
+    connect: impl Fn() -> Result<Raw> + Sync,
+    send: fn(&mut Raw, &[u8], usize) -> Result<Duration>,
+) -> Result<Duration> {
     let msg = raw::message(W1_SIZE);
     let barrier = Barrier::new(conns + 1);
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..conns)
             .map(|_| {
                 s.spawn(|| -> Result<()> {
-                    let r = Raw::connect(addr);
+                    let r = connect();
                     barrier.wait();
                     let mut r = r?;
-                    r.send_batched(&msg, per_conn)?;
+                    send(&mut r, &msg, per_conn)?;
                     r.quit();
                     Ok(())
                 })
@@ -292,17 +349,19 @@ pub fn w3(ctx: &Ctx) -> Result<Vec<Row>> {
     let chunk = raw::message(1 << 20);
     let chunks: Vec<Vec<u8>> = (0..mib).map(|_| chunk.clone()).collect();
     let client = Client::connect(ctx.daemon.socket())?;
+    let relay = large_relay(ctx)?;
     let (mut rawv, mut relayed, mut ours) = (vec![], vec![], vec![]);
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W3 round {}/{}", round + 1, ctx.rounds));
         let mut r = Raw::connect(ctx.sink.addr())?;
         rawv.push(mib as f64 / r.send_large(&chunks)?.as_secs_f64());
         r.quit();
-        relayed.push(mib as f64 / relay_large(ctx, &chunks)?.as_secs_f64());
+        relayed.push(mib as f64 / relay_large(&relay, &chunks)?.as_secs_f64());
         let conn = via_daemon::open(&client, &ctx.sink_host)?;
         ours.push(mib as f64 / via_daemon::send_large(&conn, &chunks)?.as_secs_f64());
         conn.quit()?;
     }
+    relay.finish()?;
     Ok(vec![
         Row::new(
             "W3",
@@ -334,13 +393,14 @@ pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
     let chunks: Vec<Vec<u8>> = msg.chunks(1 << 20).map(<[u8]>::to_vec).collect();
     let client = Client::connect(ctx.daemon.socket())?;
     let pid = ctx.daemon.pid();
+    let relay = large_relay(ctx)?;
     let (mut rawv, mut relayed, mut ours, mut growth) = (vec![], vec![], vec![], vec![]);
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W7 round {}/{}", round + 1, ctx.rounds));
         let mut r = Raw::connect(ctx.sink.addr())?;
         rawv.push(mib as f64 / r.send_large(&chunks)?.as_secs_f64());
         r.quit();
-        relayed.push(mib as f64 / relay_large(ctx, &chunks)?.as_secs_f64());
+        relayed.push(mib as f64 / relay_large(&relay, &chunks)?.as_secs_f64());
         let conn = via_daemon::open(&client, &ctx.sink_host)?;
         procs::reset_peak_rss(pid)?;
         let before = procs::rss_kib(pid)?;
@@ -350,6 +410,7 @@ pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
         growth.push(peak.saturating_sub(before) as f64 / 1024.0);
         conn.quit()?;
     }
+    relay.finish()?;
     Ok(vec![
         Row::new(
             "W7",
@@ -379,11 +440,20 @@ pub fn w7(ctx: &Ctx) -> Result<Vec<Row>> {
     ])
 }
 
-/// The raw client's large message through a relay process ([`crate::relay`]).
-fn relay_large(ctx: &Ctx, chunks: &[Vec<u8>]) -> Result<Duration> {
-    let mut relayed = Relayed::start(&ctx.dir.join("relay.sock"), ctx.sink.addr())?;
-    let took = relayed.raw.send_large(chunks)?;
-    relayed.finish()?;
+/// A relay to the sink for one large message at a time.
+fn large_relay(ctx: &Ctx) -> Result<Relay> {
+    Relay::start(
+        &ctx.dir.join("relay-large.sock"),
+        &[ctx.sink.addr()],
+        relay::LARGE_READS,
+    )
+}
+
+/// The raw client's large message through `relay`.
+fn relay_large(relay: &Relay, chunks: &[Vec<u8>]) -> Result<Duration> {
+    let mut raw = relay.connect()?;
+    let took = raw.send_large(chunks)?;
+    raw.quit();
     Ok(took)
 }
 

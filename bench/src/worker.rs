@@ -1,6 +1,7 @@
 //! Worker processes: the bench re-executes itself (`smtp32-bench worker ...`)
 //! for the loads that need several client processes (W2, W6), for the
-//! far end of the Unix-socket ping-pong (W4) and for the relay (W3, W7).
+//! far end of the Unix-socket ping-pong (W4) and for the relay (the floor of
+//! a daemon, [`crate::relay`]).
 //!
 //! A worker talks to the bench over its stdin/stdout, one line at a time:
 //! it sets up (connects, opens its SMTP connections), prints `ready`, waits
@@ -27,6 +28,10 @@ pub enum Job {
     Echo {
         /// The socket to connect to.
         path: PathBuf,
+        /// Wait for each frame in epoll (tokio), as a daemon does, instead
+        /// of in a blocking read.
+        #[arg(long)]
+        epoll: bool,
     },
     /// Open CONNS connections through the daemon and send MSGS messages on each, one thread per connection.
     Send {
@@ -44,24 +49,32 @@ pub enum Job {
         #[arg(long)]
         path: String,
     },
-    /// Relay between the Unix socket at PATH and the SMTP server at TO (W3/W7's floor).
+    /// Listen on PATH and relay each connection to an SMTP server TO (one
+    /// `--to` each, round robin), reading BUF bytes at most: the floor of a daemon.
     Relay {
         #[arg(long)]
         path: PathBuf,
+        #[arg(long, required = true)]
+        to: Vec<std::net::SocketAddr>,
         #[arg(long)]
-        to: std::net::SocketAddr,
+        buf: usize,
     },
-    /// Open CONNS connections through the daemon (with `--direct`: on TCP to
-    /// HOST itself); at each `go`, time NOOPS NOOPs cycling over them, one
-    /// every INTERVAL_US microseconds.
+    /// Open CONNS connections through the daemon at SOCKET to HOST (with
+    /// `--direct`: with the raw client, on TCP to HOST itself; with
+    /// `--relay`: with the raw client, through the relay at SOCKET); at each
+    /// `go`, time NOOPS NOOPs cycling over them, one every INTERVAL_US
+    /// microseconds.
     Hold {
         #[arg(long)]
         socket: PathBuf,
         #[arg(long)]
         host: String,
         /// Connect to HOST directly with the raw client, not through the daemon.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "relay")]
         direct: bool,
+        /// SOCKET is a relay's: connect through it with the raw client.
+        #[arg(long)]
+        relay: bool,
         #[arg(long)]
         conns: usize,
         #[arg(long)]
@@ -74,8 +87,9 @@ pub enum Job {
 /// Runs `job` in this (worker) process.
 pub fn run(job: Job) -> Result<()> {
     match job {
-        Job::Echo { path } => echo(&path),
-        Job::Relay { path, to } => crate::relay::run(&path, to),
+        Job::Echo { path, epoll: false } => echo(&path),
+        Job::Echo { path, epoll: true } => echo_epoll(&path),
+        Job::Relay { path, to, buf } => crate::relay::run(&path, to, buf),
         Job::Send {
             socket,
             host,
@@ -109,15 +123,22 @@ pub fn run(job: Job) -> Result<()> {
             socket,
             host,
             direct,
+            relay,
             conns,
             noops,
             interval_us,
         } => {
             let mut held = if direct {
                 let addr = host.parse().context("--direct needs HOST as IP:PORT")?;
-                Held::Direct(
+                Held::Raw(
                     (0..conns)
                         .map(|_| Raw::connect(addr))
+                        .collect::<Result<_>>()?,
+                )
+            } else if relay {
+                Held::Raw(
+                    (0..conns)
+                        .map(|_| Raw::through(UnixStream::connect(&socket)?))
                         .collect::<Result<_>>()?,
                 )
             } else {
@@ -160,8 +181,8 @@ pub fn run(job: Job) -> Result<()> {
 enum Held {
     /// Through the daemon.
     Daemon(Vec<smtp32::Connection>),
-    /// On TCP to the sink itself.
-    Direct(Vec<Raw>),
+    /// With the raw client, on TCP to the sink or through a relay.
+    Raw(Vec<Raw>),
 }
 
 impl Held {
@@ -169,12 +190,13 @@ impl Held {
     fn noop(&mut self, i: usize) -> Result<()> {
         match self {
             Held::Daemon(conns) => conns[i].noop().map(|_| ()).map_err(Into::into),
-            Held::Direct(conns) => conns[i].noop().map(|_| ()),
+            Held::Raw(conns) => conns[i].noop().map(|_| ()),
         }
     }
 }
 
-fn say(line: &str) -> Result<()> {
+/// One line to the bench.
+pub fn say(line: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()?;
@@ -211,6 +233,28 @@ fn echo(path: &std::path::Path) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// [`echo`] as a daemon would: a current-thread tokio runtime waits for
+/// each frame in epoll.
+fn echo_epoll(path: &std::path::Path) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = UnixStream::connect(path)?;
+    s.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()?;
+    runtime.block_on(async move {
+        let mut s = tokio::net::UnixStream::from_std(s)?;
+        let mut buf = [0u8; 64];
+        loop {
+            match s.read_exact(&mut buf).await {
+                Ok(_) => s.write_all(&buf).await?,
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    })
 }
 
 /// A worker process seen from the bench.
