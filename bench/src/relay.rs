@@ -24,14 +24,20 @@ pub const SMALL_READS: usize = 16 * 1024;
 /// Bytes a relay read takes at most, for one large message.
 pub const LARGE_READS: usize = 1 << 20;
 
+/// How many threads a relay serves its connections on, when not told: one
+/// per CPU, as smtp32d's arbiters.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// In the worker: listens on `path` and relays each connection to the
-/// server `to[k % to.len()]` (the k-th accepted), reading at most `buf`
-/// bytes at a time, until stdin closes.
-pub fn run(path: &Path, to: Vec<SocketAddr>, buf: usize) -> Result<()> {
+/// server `to[k % to.len()]` (the k-th accepted) on one of `threads`
+/// threads, reading at most `buf` bytes at a time, until stdin closes.
+pub fn run(path: &Path, to: Vec<SocketAddr>, buf: usize, threads: usize) -> Result<()> {
     anyhow::ensure!(!to.is_empty(), "relay needs a server to relay to");
+    anyhow::ensure!(threads > 0, "relay needs a thread");
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let handoff = (0..threads)
         .map(|_| serve_thread(buf))
         .collect::<Result<Vec<_>>>()?;
@@ -90,14 +96,21 @@ pub struct Relay {
 
 impl Relay {
     /// Starts a relay worker listening on `path` (a fresh path in the
-    /// bench's directory) and relaying to `to`, round robin.
+    /// bench's directory) and relaying to `to`, round robin, on one thread a CPU.
     pub fn start(path: &Path, to: &[SocketAddr], buf: usize) -> Result<Relay> {
+        Relay::start_on(path, to, buf, default_threads())
+    }
+
+    /// The same on `threads` threads.
+    pub fn start_on(path: &Path, to: &[SocketAddr], buf: usize, threads: usize) -> Result<Relay> {
         let mut args = vec![
             "relay".to_string(),
             "--path".into(),
             path.display().to_string(),
             "--buf".into(),
             buf.to_string(),
+            "--threads".into(),
+            threads.to_string(),
         ];
         for addr in to {
             args.push("--to".into());

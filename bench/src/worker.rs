@@ -50,7 +50,8 @@ pub enum Job {
         path: String,
     },
     /// Listen on PATH and relay each connection to an SMTP server TO (one
-    /// `--to` each, round robin), reading BUF bytes at most: the floor of a daemon.
+    /// `--to` each, round robin) on THREADS threads, reading BUF bytes at
+    /// most: the floor of a daemon.
     Relay {
         #[arg(long)]
         path: PathBuf,
@@ -58,6 +59,8 @@ pub enum Job {
         to: Vec<std::net::SocketAddr>,
         #[arg(long)]
         buf: usize,
+        #[arg(long)]
+        threads: usize,
     },
     /// Open CONNS connections through the daemon at SOCKET to HOST (with
     /// `--direct`: with the raw client, on TCP to HOST itself; with
@@ -89,7 +92,12 @@ pub fn run(job: Job) -> Result<()> {
     match job {
         Job::Echo { path, epoll: false } => echo(&path),
         Job::Echo { path, epoll: true } => echo_epoll(&path),
-        Job::Relay { path, to, buf } => crate::relay::run(&path, to, buf),
+        Job::Relay {
+            path,
+            to,
+            buf,
+            threads,
+        } => crate::relay::run(&path, to, buf, threads),
         Job::Send {
             socket,
             host,
