@@ -219,20 +219,21 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let args = |i: usize, how: Holder| {
         let (socket, host) = match how {
             Holder::Daemon => (
-                ctx.daemon.socket(),
+                Some(ctx.daemon.socket()),
                 sinks[i % sinks.len()].addr().to_string(),
             ),
             Holder::Direct => (
-                ctx.daemon.socket(),
+                None,
                 direct_sinks[i % direct_sinks.len()].addr().to_string(),
             ),
             // The relay picks the sink.
-            Holder::Relay => (relays[i % W6_RELAYS].path(), String::from("-")),
+            Holder::Relay => (Some(relays[i % W6_RELAYS].path()), String::from("-")),
         };
-        let mut args = vec![
-            "hold".to_string(),
-            "--socket".into(),
-            socket.display().to_string(),
+        let mut args = vec!["hold".to_string()];
+        if let Some(socket) = socket {
+            args.extend(["--socket".into(), socket.display().to_string()]);
+        }
+        args.extend([
             "--host".into(),
             host,
             "--conns".into(),
@@ -241,7 +242,7 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             noops.to_string(),
             "--interval-us".into(),
             interval_us.to_string(),
-        ];
+        ]);
         match how {
             Holder::Daemon => {}
             Holder::Direct => args.push("--direct".into()),

@@ -68,8 +68,9 @@ pub enum Job {
     /// `go`, time NOOPS NOOPs cycling over them, one every INTERVAL_US
     /// microseconds.
     Hold {
-        #[arg(long)]
-        socket: PathBuf,
+        /// The daemon's socket, or with `--relay` the relay's; not used with `--direct`.
+        #[arg(long, required_unless_present = "direct")]
+        socket: Option<PathBuf>,
         #[arg(long)]
         host: String,
         /// Connect to HOST directly with the raw client, not through the daemon.
@@ -144,13 +145,14 @@ pub fn run(job: Job) -> Result<()> {
                         .collect::<Result<_>>()?,
                 )
             } else if relay {
+                let socket = socket.context("--relay needs --socket")?;
                 Held::Raw(
                     (0..conns)
                         .map(|_| Raw::through(UnixStream::connect(&socket)?))
                         .collect::<Result<_>>()?,
                 )
             } else {
-                let client = Client::connect(&socket)?;
+                let client = Client::connect(socket.context("hold needs --socket")?)?;
                 Held::Daemon(
                     (0..conns)
                         .map(|_| via_daemon::open(&client, &host))
