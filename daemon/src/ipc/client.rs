@@ -39,7 +39,7 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -69,7 +69,10 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
     let stream = Rc::new(stream);
     let (out, rx) = mpsc::channel(OUTBOUND_QUEUE_FRAMES);
     let done = CancellationToken::new();
-    let stalled = CancellationToken::new();
+    // Fires when the client stalls, and when the daemon stops: the reader
+    // then waits on one token, not two, every time it is polled.
+    let stop = state.lifecycle.stop_token();
+    let stalled = stop.child_token();
     let limits = SeatLimits {
         total: settings.max_clients,
         per_user: settings.max_clients_per_user,
@@ -117,12 +120,10 @@ pub async fn serve(stream: Stream, state: Arc<DaemonState>) {
                 out.clone(),
                 budget.clone(),
             ));
-            let stop = state.lifecycle.stop_token();
             let _written_at_once = outlet.register(id);
             tokio::select! {
                 _ = read_loop(&mut frames, router, &out) => {}
-                _ = stop.cancelled() => {}
-                _ = stalled.cancelled() => {
+                _ = stalled.cancelled() => if !stop.is_cancelled() {
                     let secs = stall.as_secs();
                     warn!(target: ERROR_TARGET, client = id.0, uid = ?peer.uid,
                         "client read nothing for {secs} s while responses waited: disconnected");
@@ -293,9 +294,7 @@ async fn read_loop(frames: &mut Frames<'_>, router: Rc<Router>, out: &mpsc::Send
                 return;
             }
         };
-        let Some(Ok(permit)) =
-            until_hangup(permits.clone().acquire_owned(), frames.stream.stream()).await
-        else {
+        let Some(permit) = request_slot(&permits, frames.stream.stream()).await else {
             budget.release(charged);
             return;
         };
@@ -304,6 +303,19 @@ async fn read_loop(frames: &mut Frames<'_>, router: Rc<Router>, out: &mpsc::Send
             request,
             Hold::new(budget.clone(), charged, Some(permit)),
         );
+    }
+}
+
+/// A slot for one more request in flight: at once when one is free (the
+/// common case, with no wait set up), else when one frees; `None` when the
+/// client hung up meanwhile.
+async fn request_slot(permits: &Arc<Semaphore>, stream: &Stream) -> Option<OwnedSemaphorePermit> {
+    match permits.clone().try_acquire_owned() {
+        Ok(permit) => Some(permit),
+        Err(TryAcquireError::Closed) => None,
+        Err(TryAcquireError::NoPermits) => until_hangup(permits.clone().acquire_owned(), stream)
+            .await
+            .and_then(Result::ok),
     }
 }
 
