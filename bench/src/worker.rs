@@ -49,6 +49,13 @@ pub enum Job {
         #[arg(long)]
         path: String,
     },
+    /// Ping the daemon at SOCKET N times (IPC only; for callgrind).
+    Ping {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        n: usize,
+    },
     /// Listen on PATH and relay each connection to an SMTP server TO (one
     /// `--to` each, round robin) on THREADS threads, reading BUF bytes at
     /// most: the floor of a daemon.
@@ -93,6 +100,13 @@ pub fn run(job: Job) -> Result<()> {
     match job {
         Job::Echo { path, epoll: false } => echo(&path),
         Job::Echo { path, epoll: true } => echo_epoll(&path),
+        Job::Ping { socket, n } => {
+            let client = Client::connect(&socket)?;
+            for _ in 0..n {
+                client.ping(&[7u8; 16])?;
+            }
+            Ok(())
+        }
         Job::Relay {
             path,
             to,
