@@ -55,6 +55,9 @@ pub fn envelope() -> Vec<u8> {
     format!("MAIL FROM:<{FROM}>\r\nRCPT TO:<{TO}>\r\nDATA\r\n").into_bytes()
 }
 
+/// One of [`Raw`]'s ways to send `n` copies of a message; returns the elapsed time.
+pub type Exchange = fn(&mut Raw, &[u8], usize) -> Result<Duration>;
+
 /// One raw SMTP connection past EHLO.
 pub struct Raw {
     stream: Box<dyn Write + Send>,

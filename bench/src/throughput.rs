@@ -49,15 +49,13 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
         let mut r = Raw::connect(addr)?;
         batch.push(rate(n, r.send_batched(&msg, n)?));
         r.quit();
-        let mut r = relay.connect()?;
-        relayed[0].push(rate(n, r.send_lockstep(&msg, n)?));
-        r.quit();
-        let mut r = relay.connect()?;
-        relayed[1].push(rate(n, r.send_pipelined(&msg, n)?));
-        r.quit();
-        let mut r = relay.connect()?;
-        relayed[2].push(rate(n, r.send_batched(&msg, n)?));
-        r.quit();
+        let exchanges: [raw::Exchange; 3] =
+            [Raw::send_lockstep, Raw::send_pipelined, Raw::send_batched];
+        for (values, send) in relayed.iter_mut().zip(exchanges) {
+            let mut r = relay.connect()?;
+            values.push(rate(n, send(&mut r, &msg, n)?));
+            r.quit();
+        }
         let (d, set) = lettre_row::send(addr, &msg, n, true)?;
         nodelay_set &= set;
         lettre.push(rate(n, d));
@@ -269,7 +267,7 @@ fn raw_threads(
     conns: usize,
     per_conn: usize,
     connect: impl Fn() -> Result<Raw> + Sync,
-    send: fn(&mut Raw, &[u8], usize) -> Result<Duration>,
+    send: raw::Exchange,
 ) -> Result<Duration> {
     let msg = raw::message(W1_SIZE);
     let barrier = Barrier::new(conns + 1);
