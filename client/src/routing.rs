@@ -19,8 +19,8 @@
 
 use crate::callbacks::{deliver_traffic, lock, run_guarded, HandleEntry};
 use crate::error::Error;
+use rustc_hash::FxHashMap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Failure, Handle, Response};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
@@ -107,10 +107,10 @@ impl Waiter for Slot {
 }
 
 struct Table<W> {
-    pending: HashMap<u64, Arc<W>>,
-    opening: HashMap<u64, Arc<HandleEntry>>,
-    handles: HashMap<Handle, Arc<HandleEntry>>,
-    parked: HashMap<Handle, Vec<(Direction, Vec<u8>)>>,
+    pending: FxHashMap<u64, Arc<W>>,
+    opening: FxHashMap<u64, Arc<HandleEntry>>,
+    handles: FxHashMap<Handle, Arc<HandleEntry>>,
+    parked: FxHashMap<Handle, Vec<(Direction, Vec<u8>)>>,
     parked_bytes: usize,
     dead: Option<String>,
 }
@@ -123,10 +123,10 @@ pub(crate) struct Routing<W = Slot> {
 impl<W> Default for Routing<W> {
     fn default() -> Self {
         let table = Table {
-            pending: HashMap::new(),
-            opening: HashMap::new(),
-            handles: HashMap::new(),
-            parked: HashMap::new(),
+            pending: FxHashMap::default(),
+            opening: FxHashMap::default(),
+            handles: FxHashMap::default(),
+            parked: FxHashMap::default(),
             parked_bytes: 0,
             dead: None,
         };

@@ -17,8 +17,8 @@ use crate::platform::UserId;
 use crate::session::{HandleBook, SmtpSession};
 use actix::{Addr, Handler, Message};
 use rand::Rng;
+use rustc_hash::FxHashMap;
 use smtp32_protocol::{Failure, Handle};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -32,10 +32,10 @@ struct Entry {
 
 #[derive(Default)]
 struct Table {
-    entries: HashMap<Handle, Entry>,
-    per_client: HashMap<ClientId, u32>,
+    entries: FxHashMap<Handle, Entry>,
+    per_client: FxHashMap<ClientId, u32>,
     /// Connections by the uid they count against (`ConnectionLimits::per_user`).
-    per_user: HashMap<UserId, u32>,
+    per_user: FxHashMap<UserId, u32>,
 }
 
 /// The limits an open is checked against.

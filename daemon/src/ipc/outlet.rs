@@ -14,10 +14,10 @@
 use crate::budget::ClientBudget;
 use crate::peer::ClientId;
 use interprocess::local_socket::tokio::Stream;
+use rustc_hash::FxHashMap;
 use smtp32_protocol::codec::append_frame;
 use smtp32_protocol::DaemonFrame;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -46,7 +46,7 @@ pub struct Outlet {
 
 thread_local! {
     /// The outlets of the clients served on this thread.
-    static OUTLETS: RefCell<HashMap<ClientId, Rc<Outlet>>> = RefCell::new(HashMap::new());
+    static OUTLETS: RefCell<FxHashMap<ClientId, Rc<Outlet>>> = RefCell::new(FxHashMap::default());
 }
 
 /// An outlet registered for [`write_now`]; unregistered when dropped.
