@@ -188,10 +188,10 @@ pub fn w4(ctx: &Ctx) -> Result<Vec<Row>> {
 /// from each worker every interval: the same number of workers then send the
 /// same NOOPs on TCP directly, to sinks of their own as busy as the
 /// daemon's (a sink's cost grows with its sessions): the same bursts without
-/// the daemon. As many again send them through one relay process (the
-/// floor of a daemon, [`crate::relay`]) to sinks of their own: the same
-/// bursts through the least any daemon adds (two relay processes, half the
-/// workers each: see [`W6_RELAYS`]).
+/// the daemon. As many again send them through the relay (the floor of a
+/// daemon, [`crate::relay`]; two processes, half the workers each: see
+/// [`W6_RELAYS`]) to sinks of their own: the same bursts through the least
+/// any daemon adds.
 pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
     let (procs, conns, noops) = (ctx.size.w6_procs, ctx.size.w6_conns, ctx.size.w6_noops);
     let interval_us = ctx.size.w6_interval_us;
