@@ -25,7 +25,7 @@ use crate::session::messages::{
 };
 use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
-use crate::smtp::{validate_arg, Route, Target, TlsContext, TlsMode, TlsPlan};
+use crate::smtp::{validate_arg, CheckedCommand, Route, Target, TlsContext, TlsMode, TlsPlan};
 use crate::state::DaemonState;
 use actix::{Actor, Addr, Handler, MailboxError, Message};
 use smtp32_protocol::{
@@ -115,9 +115,11 @@ impl Router {
     /// One match for every request.
     fn route(self: &Rc<Self>, request: Request, responder: Responder) {
         match request {
-            Request::Command { handle, command } => {
-                self.perform(handle, Operation::Command(command), responder)
-            }
+            // Checked once, here: the session and the connection only carry it.
+            Request::Command { handle, command } => match CheckedCommand::new(command) {
+                Ok(checked) => self.perform(handle, Operation::Command(checked), responder),
+                Err(e) => responder.answer(Response::Failed(Failure::from(e))),
+            },
             Request::DataChunk { handle, bytes } => {
                 self.perform(handle, Operation::DataChunk(bytes), responder)
             }

@@ -1,10 +1,9 @@
 //! The messages an SMTP session actor understands.
 
-use crate::smtp::{Route, TlsPlan};
+use crate::smtp::{CheckedCommand, Route, TlsPlan};
 use actix::Message;
 use smtp32_protocol::{
-    AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Command, Failure, OpenMode, Reply,
-    SendReport,
+    AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Failure, OpenMode, Reply, SendReport,
 };
 
 /// Connect (straight or through a SOCKS proxy), read the greeting and say
@@ -26,8 +25,8 @@ impl Message for Connect {
 
 /// One step of the SMTP dialogue on a connected session.
 pub enum Operation {
-    /// A command with one reply.
-    Command(Command),
+    /// A command with one reply, checked as the request arrived.
+    Command(CheckedCommand),
     /// Message bytes (starts DATA when needed).
     DataChunk(Vec<u8>),
     /// End of message: the final dot and the server's verdict.

@@ -42,7 +42,7 @@ mod tls_auth;
 use crate::cache::ConnectionCache;
 use crate::config::CacheSettings;
 use crate::peer::ClientId;
-use crate::smtp::{command_line, SmtpClient, SmtpError};
+use crate::smtp::{SmtpClient, SmtpError};
 use actix::prelude::*;
 use answer::OpAnswer;
 use deadline::{Deadline, Due};
@@ -458,34 +458,18 @@ impl OpOutput for Reply {
     }
 }
 
-/// An [`Operation`] with its command line already checked.
-enum Step {
-    Line(String),
-    Chunk(Vec<u8>),
-    End,
-}
-
 impl Handler<Perform> for SmtpSession {
     type Result = OpAnswer<Option<Reply>>;
 
     fn handle(&mut self, Perform(op): Perform, ctx: &mut Self::Context) -> Self::Result {
         let (effect, what) = (phase::effect(&op), phase::describe(&op));
-        // Refuse a bad argument before touching the connection.
-        let step = match op {
-            Operation::Command(cmd) => match command_line(&cmd) {
-                Ok(line) => {
-                    self.note_command(&cmd);
-                    Step::Line(line)
-                }
-                Err(e) => return Err(Failure::from(e)).into(),
-            },
-            Operation::DataChunk(bytes) => Step::Chunk(bytes),
-            Operation::DataEnd => Step::End,
-        };
         let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
         };
+        if let Operation::Command(cmd) = &op {
+            self.note_command(cmd.command());
+        }
         self.tap.activity().begin(what);
         let limit = Some(self.timeout_secs);
         let dialogue = Box::pin(async move {
@@ -493,8 +477,8 @@ impl Handler<Perform> for SmtpSession {
                 Ok(opened) => opened,
                 Err(e) => return (None, Err(e)),
             };
-            let result = match step {
-                Step::Line(line) => match client.command(&line).await {
+            let result = match op {
+                Operation::Command(cmd) => match client.command(&cmd).await {
                     // The first command on a reused connection found it
                     // closed: no transaction began, so say it again anew.
                     Err(e) if resend.is_some() && Resend::applies(&e) => {
@@ -505,12 +489,12 @@ impl Handler<Perform> for SmtpSession {
                             Ok(c) => c,
                             Err(e) => return (None, Err(e)),
                         };
-                        client.command(&line).await.map(Some)
+                        client.command(&cmd).await.map(Some)
                     }
                     other => other.map(Some),
                 },
-                Step::Chunk(bytes) => client.data_chunk(&bytes).await.map(|()| None),
-                Step::End => client.data_end().await.map(Some),
+                Operation::DataChunk(bytes) => client.data_chunk(&bytes).await.map(|()| None),
+                Operation::DataEnd => client.data_end().await.map(Some),
             };
             (Some(client), result)
         });

@@ -35,7 +35,7 @@ pub enum Effect {
 /// The effect `op` has on the transaction.
 pub fn effect(op: &Operation) -> Effect {
     match op {
-        Operation::Command(cmd) => match starts_transaction(cmd) {
+        Operation::Command(cmd) => match starts_transaction(cmd.command()) {
             Some(true) => Effect::Opens,
             Some(false) => Effect::Ends,
             None => Effect::Neutral,
@@ -92,7 +92,7 @@ pub fn opens_transaction(cmd: &Command) -> bool {
 /// fixed one, not allocated, for every operation but `smtp_direct` and data).
 pub fn describe(op: &Operation) -> Doing {
     match op {
-        Operation::Command(cmd) => match cmd {
+        Operation::Command(cmd) => match cmd.command() {
             Command::Mail { .. } => Doing::Named("MAIL"),
             Command::Send { .. } => Doing::Named("SEND"),
             Command::Soml { .. } => Doing::Named("SOML"),
@@ -122,6 +122,7 @@ pub fn describe(op: &Operation) -> Doing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::smtp::CheckedCommand;
     use ConnectionState::*;
 
     fn step(before: ConnectionState, op: Operation, outcome: Outcome) -> ConnectionState {
@@ -129,7 +130,10 @@ mod tests {
     }
 
     fn cmd(c: Command) -> Operation {
-        Operation::Command(c)
+        match CheckedCommand::new(c) {
+            Ok(checked) => Operation::Command(checked),
+            Err(e) => panic!("{e}"),
+        }
     }
 
     #[test]

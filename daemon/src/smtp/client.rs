@@ -24,7 +24,7 @@ use super::read_buf::ReadBuffer;
 use super::reply::read_reply_with;
 use super::stream::SmtpStream;
 use super::tls::{TlsMode, TlsPlan};
-use super::{validate_arg, DataEncoder, Route, SmtpError, TrafficTap};
+use super::{validate_arg, CheckedCommand, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
 use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
@@ -214,10 +214,16 @@ impl SmtpClient {
         self.introduce().await
     }
 
-    /// Sends one command line (without CRLF) and returns its reply; a 4xx/5xx reply is `Refused`.
-    pub async fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
-        validate_arg("command line", line)?;
-        refuse_negative(self.exchange(line).await?)
+    /// Sends `cmd` and returns its reply; a 4xx/5xx reply is `Refused`.
+    /// Refuses to send when the server has already said something nobody
+    /// asked for.
+    pub async fn command(&mut self, cmd: &CheckedCommand) -> Result<Reply, SmtpError> {
+        self.check_in_step()?;
+        self.out.clear();
+        cmd.write_line(&mut self.out);
+        let shown = self.shown_instead(cmd.direct_line());
+        self.write_out_shown(shown.as_deref()).await?;
+        refuse_negative(self.read().await?)
     }
 
     /// Sends the next chunk of the message, dot-stuffed, after sending `DATA`
@@ -384,22 +390,27 @@ impl SmtpClient {
         )))
     }
 
-    /// Writes one command line. Whatever sent it (`smtp_direct` included),
-    /// an `AUTH` line reaches the tap without its initial response, and every
-    /// line after it until the exchange ends as `***`.
+    /// Writes one command line of the daemon's own.
     async fn write_line(&mut self, line: &str) -> Result<(), SmtpError> {
         self.out.clear();
         self.out.extend_from_slice(line.as_bytes());
         self.out.extend_from_slice(b"\r\n");
-        let shown = if self.in_auth {
-            Some(redact::CONTINUATION.to_vec())
-        } else if redact::is_auth(line) {
-            self.in_auth = true;
-            redact::auth_line(line)
-        } else {
-            None
-        };
+        let shown = self.shown_instead(Some(line));
         self.write_out_shown(shown.as_deref()).await
+    }
+
+    /// What the tap sees instead of the command line about to be written
+    /// (`None`: the line itself). Whatever sent it (`smtp_direct` included),
+    /// an `AUTH` line (`line`, when it may be one) reaches the tap without
+    /// its initial response, and every line after it until the exchange
+    /// ends as `***`.
+    fn shown_instead(&mut self, line: Option<&str>) -> Option<Vec<u8>> {
+        if self.in_auth {
+            return Some(redact::CONTINUATION.to_vec());
+        }
+        let line = line.filter(|l| redact::is_auth(l))?;
+        self.in_auth = true;
+        redact::auth_line(line)
     }
 
     /// Shows the write buffer to the tap, then writes it in one `write_all`.

@@ -32,7 +32,7 @@ pub mod target;
 pub mod tls;
 
 pub use client::{check_local_name, DsnRequest, SmtpClient};
-pub use command::{command_line, validate_arg};
+pub use command::{validate_arg, CheckedCommand};
 pub use dot_stuff::DataEncoder;
 pub use endpoint::Endpoint;
 pub use reply::read_reply;
