@@ -34,7 +34,7 @@ const EVICT_QUIT_LIMIT: Duration = Duration::from_secs(5);
 /// A session waiting in the cache.
 pub struct Parked {
     /// The connection, past EHLO (and AUTH if `auth`), no transaction open.
-    pub client: SmtpClient,
+    pub client: Box<SmtpClient>,
     /// What an open must match.
     pub key: SessionKey,
     /// The EHLO reply of the open, for `smtp_rply` after a reuse.
@@ -87,7 +87,7 @@ impl ConnectionCache {
         self: &Arc<Self>,
         mut parked: Parked,
         settings: &CacheSettings,
-    ) -> Option<SmtpClient> {
+    ) -> Option<Box<SmtpClient>> {
         if !settings.enabled() {
             return Some(parked.client);
         }

@@ -72,17 +72,16 @@ pub trait HandleBook {
 /// An operation's dialogue on the heap: it hands the client back (`None`: out
 /// of step) with its result.
 type Dialogue<T> =
-    std::pin::Pin<Box<dyn Future<Output = (Option<SmtpClient>, Result<T, SmtpError>)>>>;
+    std::pin::Pin<Box<dyn Future<Output = (Option<Box<SmtpClient>>, Result<T, SmtpError>)>>>;
 
-/// Where the SMTP connection stands.
-// One `Link` per session and the client is its payload: boxing it would only
-// add an allocation and a pointer to every connection.
-#[allow(clippy::large_enum_variant)]
+/// Where the SMTP connection stands. The client is boxed: an operation moves
+/// it into its future and back out a dozen times, and a pointer moves for
+/// less than its 288 bytes (about 3 % of a NOOP's instructions).
 enum Link {
     /// The connect is in flight.
     Connecting,
     /// Connected and idle.
-    Ready(SmtpClient),
+    Ready(Box<SmtpClient>),
     /// An operation owns the connection.
     Busy,
     /// The connection is gone (timeout, cancel, I/O error, failed connect).
@@ -236,8 +235,8 @@ impl SmtpSession {
     ) -> impl ActorFuture<Self, Output = Result<T, Failure>>
     where
         T: OpOutput + 'static,
-        F: FnOnce(SmtpClient) -> Fut + 'static,
-        Fut: Future<Output = (SmtpClient, Result<T, SmtpError>)> + 'static,
+        F: FnOnce(Box<SmtpClient>) -> Fut + 'static,
+        Fut: Future<Output = (Box<SmtpClient>, Result<T, SmtpError>)> + 'static,
     {
         let limit = Some(self.timeout_secs);
         self.operation_within(
@@ -415,7 +414,7 @@ impl Handler<Connect> for SmtpSession {
                     reply.lines.shrink_to_fit();
                     act.tap.activity().compact();
                     act.tap.activity().set_tls(client.tls_description());
-                    act.link = Link::Ready(client);
+                    act.link = Link::Ready(Box::new(client));
                     act.tap.activity().end(ConnectionState::Ready);
                     if let Some(r) = act.reuse.as_deref_mut() {
                         // Kept for the next owner's smtp_rply, should the session be parked.

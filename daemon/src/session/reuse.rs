@@ -74,18 +74,18 @@ pub(super) struct ReconnectPlan {
 }
 
 impl ReconnectPlan {
-    async fn connect(&self, tap: Arc<dyn TrafficTap>) -> Result<SmtpClient, SmtpError> {
+    async fn connect(&self, tap: Arc<dyn TrafficTap>) -> Result<Box<SmtpClient>, SmtpError> {
         let (mut client, _ehlo) =
             SmtpClient::connect_with(&self.route, &self.local, self.tls.clone(), tap).await?;
         client.release_idle();
-        Ok(client)
+        Ok(Box::new(client))
     }
 }
 
 /// The connection an operation will use: the session's own, or a new one
 /// opened in the operation's future (under its timeout and cancel).
 pub(super) struct Checkout {
-    client: Option<SmtpClient>,
+    client: Option<Box<SmtpClient>>,
     /// Reconnect first (`client` is `None`), or retry once on a closed connection.
     plan: Option<ReconnectPlan>,
     tap: Arc<dyn TrafficTap>,
@@ -95,7 +95,7 @@ pub(super) struct Checkout {
 impl Checkout {
     /// The client to use, and the plan to reconnect with if its first
     /// command finds it closed.
-    pub(super) async fn open(self) -> Result<(SmtpClient, Option<Resend>), SmtpError> {
+    pub(super) async fn open(self) -> Result<(Box<SmtpClient>, Option<Resend>), SmtpError> {
         match (self.client, self.plan) {
             (Some(client), plan) => {
                 let resend = plan.map(|plan| Resend {
@@ -127,7 +127,7 @@ impl Resend {
     }
 
     /// A new connection for the resend.
-    pub(super) async fn reconnect(self) -> Result<SmtpClient, SmtpError> {
+    pub(super) async fn reconnect(self) -> Result<Box<SmtpClient>, SmtpError> {
         if let Some(cache) = &self.cache {
             cache.count_reconnect();
         }
@@ -234,7 +234,7 @@ impl SmtpSession {
 
     /// `smtp_quit` on a clean session: park its connection. Gives the client
     /// back when it must get QUIT instead.
-    pub(super) fn try_park(&mut self, client: SmtpClient) -> Option<SmtpClient> {
+    pub(super) fn try_park(&mut self, client: Box<SmtpClient>) -> Option<Box<SmtpClient>> {
         let clean = self.tap.activity().state() == ConnectionState::Ready
             && self
                 .last_reply

@@ -12,7 +12,7 @@ use smtp32_protocol::{Failure, Reply};
 
 impl SmtpSession {
     /// Takes the idle client for an operation, or says why there is none.
-    pub(super) fn take_ready(&mut self) -> Result<SmtpClient, Failure> {
+    pub(super) fn take_ready(&mut self) -> Result<Box<SmtpClient>, Failure> {
         match std::mem::replace(&mut self.link, Link::Busy) {
             Link::Ready(client) => Ok(client),
             other => {
