@@ -25,7 +25,7 @@ impl Client {
     /// this caller may see it.
     pub fn show_connection(&self, handle: Handle) -> Result<ConnectionDetail> {
         match self.call(Request::ShowConnection { handle }, None, None)? {
-            Response::ConnectionDetail(detail) => Ok(detail),
+            Response::ConnectionDetail(detail) => Ok(*detail),
             other => Err(unexpected(other)),
         }
     }

@@ -153,7 +153,7 @@ impl AsyncClient {
     /// See [`Client::status`](crate::Client::status).
     pub async fn status(&self) -> Result<DaemonStatus> {
         match self.call(Request::Status).await? {
-            Response::Status(s) => Ok(s),
+            Response::Status(s) => Ok(*s),
             other => Err(unexpected(other)),
         }
     }

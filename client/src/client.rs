@@ -206,7 +206,7 @@ impl Client {
     /// The daemon's current state (version, uptime, clients, connections).
     pub fn status(&self) -> Result<DaemonStatus> {
         match self.call(Request::Status, None, None)? {
-            Response::Status(s) => Ok(s),
+            Response::Status(s) => Ok(*s),
             other => Err(unexpected(other)),
         }
     }

@@ -25,7 +25,7 @@ impl Client {
     /// Hands a message to the daemon's queue. It must fit one request frame
     /// (see [`Client::max_frame_bytes`]).
     pub fn submit(&self, submission: Submission) -> Result<Submitted> {
-        match self.call(Request::QueueSubmit(submission), None, None)? {
+        match self.call(Request::QueueSubmit(Box::new(submission)), None, None)? {
             Response::Queued { id } => Ok(Submitted::Queued(id)),
             Response::Sent(report) => Ok(Submitted::Sent(report)),
             other => Err(unexpected(other)),

@@ -43,9 +43,6 @@ pub(crate) struct Slot {
     thread: Thread,
 }
 
-// One slot per waiting call, and the response is its payload: boxing it
-// would only add an allocation to every call.
-#[allow(clippy::large_enum_variant)]
 enum SlotState {
     Waiting,
     Done(Response),

@@ -39,7 +39,7 @@ impl Client {
         route.check().map_err(Error::from)?;
         let entry = HandleEntry::new(debug, None);
         let request = Request::OpenViaSocks {
-            route,
+            route: Box::new(route),
             local: local.to_owned(),
             debug: entry.debug().is_some(),
         };

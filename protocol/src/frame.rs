@@ -64,3 +64,20 @@ pub enum DaemonFrame {
     /// handshake); the daemon closes the stream next.
     ProtocolError { reason: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every request and response is moved a dozen times between the socket
+    /// and the SMTP connection, at both ends: the rare large payloads (a
+    /// status, a connection's detail, a queue submission, a SOCKS route) are
+    /// boxed so the common frames do not pay their size on every move.
+    #[test]
+    fn frames_stay_small_to_move() {
+        assert!(std::mem::size_of::<Request>() <= 80);
+        assert!(std::mem::size_of::<Response>() <= 96);
+        assert!(std::mem::size_of::<ClientFrame>() <= 88);
+        assert!(std::mem::size_of::<DaemonFrame>() <= 104);
+    }
+}

@@ -63,7 +63,7 @@ mod tests {
             envid: String::new(),
             data: vec![b'x'],
         };
-        let wire = body(&Request::QueueSubmit(submission));
+        let wire = body(&Request::QueueSubmit(Box::new(submission)));
         assert_eq!(
             wire,
             [23, 1, b'a', 1, 1, b't', 0, 4, b'H', b'D', b'R', b'S', 0, 1, b'x']

@@ -99,7 +99,7 @@ pub enum Request {
     /// shows the password.
     OpenViaSocks {
         /// Proxy, versions, methods, destination and credentials.
-        route: SocksRoute,
+        route: Box<SocksRoute>,
         /// The name sent in EHLO/HELO.
         local: String,
         /// Send `Event::Traffic` copies of the SMTP traffic (not the proxy handshake).
@@ -186,7 +186,7 @@ pub enum Request {
     /// answers as `SendMessage` does. No `relay.host`:
     /// `Failure::NotConfigured`; the queue cannot store it (full disk):
     /// `Failure::LimitReached`, and nothing was queued.
-    QueueSubmit(Submission),
+    QueueSubmit(Box<Submission>),
     /// The queued messages this client may see (its uid's; all for an
     /// admin); answered by `Response::QueueEntries`.
     QueueList,

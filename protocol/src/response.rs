@@ -19,7 +19,7 @@ pub enum Response {
         payload: Vec<u8>,
     },
     /// For `Request::Status`.
-    Status(DaemonStatus),
+    Status(Box<DaemonStatus>),
     /// For `Request::Open` and `Request::OpenViaSocks`: the new handle (connected
     /// for `Sync` and `OpenViaSocks`, connecting for `Async`).
     Opened { handle: Handle },
@@ -35,7 +35,7 @@ pub enum Response {
     /// For `Request::ListConnections`: one row per visible connection, by handle.
     Connections(Vec<ConnectionInfo>),
     /// For `Request::ShowConnection`.
-    ConnectionDetail(ConnectionDetail),
+    ConnectionDetail(Box<ConnectionDetail>),
     /// For `Request::Extensions`: each EHLO keyword line after the greeting
     /// line, keyword upper-cased, parameters as sent (`SIZE 10485760`); empty after HELO.
     Extensions(Vec<String>),

@@ -394,7 +394,7 @@ fn gssapi_alone_is_invalid_argument_in_the_client_and_in_the_daemon() {
     let mut raw = d.raw();
     match raw.request(
         Request::OpenViaSocks {
-            route: r,
+            route: Box::new(r),
             local: LOCAL.into(),
             debug: false,
         },

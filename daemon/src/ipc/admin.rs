@@ -20,7 +20,7 @@ pub fn status(state: &DaemonState) -> Response {
         by_state.add(activity.state());
     }
     by_state.cached = state.cache.status().idle;
-    Response::Status(DaemonStatus {
+    Response::Status(Box::new(DaemonStatus {
         daemon_version: env!("CARGO_PKG_VERSION").into(),
         protocol_version: PROTOCOL_VERSION,
         pid: std::process::id(),
@@ -36,7 +36,7 @@ pub fn status(state: &DaemonState) -> Response {
         errors: state.totals.errors(),
         shutting_down: state.lifecycle.is_shutting_down(),
         cache: state.cache.status(),
-    })
+    }))
 }
 
 /// `Request::ListConnections`: the rows `viewer` may see, by handle.
@@ -55,7 +55,7 @@ pub fn list(state: &DaemonState, viewer: &Viewer) -> Response {
 /// `Request::ShowConnection`.
 pub fn show(state: &DaemonState, viewer: &Viewer, handle: Handle) -> Response {
     match state.registry.lookup_admin(viewer, handle) {
-        Ok((_, activity)) => Response::ConnectionDetail(activity.detail()),
+        Ok((_, activity)) => Response::ConnectionDetail(Box::new(activity.detail())),
         Err(f) => Response::Failed(f),
     }
 }

@@ -183,7 +183,7 @@ impl Router {
                 local,
                 debug,
             } => {
-                let route = route.check().map(|()| Route::Socks(Box::new(route)));
+                let route = route.check().map(|()| Route::Socks(route));
                 self.answer_open(responder, route, None, local, OpenMode::Sync, debug)
             }
             Request::OpenRelay { debug } => self.later(responder, move |r| async move {
@@ -283,7 +283,7 @@ impl Router {
                 }
             }),
             Request::QueueSubmit(submission) => self.later(responder, move |r| async move {
-                r.queue_submit(submission).await
+                r.queue_submit(*submission).await
             }),
             Request::QueueList => self.later(responder, |r| async move {
                 match r.state.queue.get(&r.state.settings()) {

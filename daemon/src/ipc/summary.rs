@@ -166,7 +166,7 @@ mod tests {
             password: Some(Secret::new("s3cr3t-pw").unwrap()),
         };
         let line = summarise(&Request::OpenViaSocks {
-            route,
+            route: Box::new(route),
             local: "me.example".into(),
             debug: false,
         });

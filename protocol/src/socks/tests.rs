@@ -30,7 +30,7 @@ fn secret_never_prints() {
     assert_eq!(s.to_string(), "***");
     assert_eq!(s.expose(), "hunter2");
     let request = Request::OpenViaSocks {
-        route: route(SocksVersions::V5, "2"),
+        route: Box::new(route(SocksVersions::V5, "2")),
         local: "me".into(),
         debug: false,
     };
@@ -133,7 +133,7 @@ fn cross_field_rules() {
 #[test]
 fn round_trips_and_decoding_checks_the_rules() {
     let request = Request::OpenViaSocks {
-        route: route(SocksVersions::Both, "02"),
+        route: Box::new(route(SocksVersions::Both, "02")),
         local: "me".into(),
         debug: true,
     };
