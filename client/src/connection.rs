@@ -33,7 +33,7 @@ use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use crate::reader::on_reader_thread;
 use crate::request_frame::RequestFrame;
-use smtp32_protocol::{Command, Handle, Reply, Request, Response, ReturnCode};
+use smtp32_protocol::{timeout_seconds, Command, Handle, Reply, Request, Response, ReturnCode};
 use std::sync::Arc;
 
 /// An open SMTP connection. Clones address the same handle.
@@ -241,12 +241,7 @@ impl Connection {
 
     /// Sets the timeout for each later operation, in seconds (1..=999).
     pub fn set_timeout(&self, seconds: u32) -> Result<()> {
-        let seconds = u16::try_from(seconds)
-            .ok()
-            .filter(|s| (1..=999).contains(s))
-            .ok_or_else(|| {
-                Error::invalid_argument(format!("timeout {seconds} outside 1..=999 seconds"))
-            })?;
+        let seconds = timeout_seconds(seconds).map_err(Error::invalid_argument)?;
         self.expect_done(Request::SetTimeout {
             handle: self.handle,
             seconds,

@@ -18,7 +18,7 @@ pub use crate::smtp::tls::{TlsPolicy, TlsSettings};
 use config::{Config, Environment, File, FileFormat};
 use serde::Deserialize;
 use smtp32_protocol::codec::MAX_MAX_FRAME_BYTES;
-use smtp32_protocol::MIN_MAX_FRAME_BYTES;
+use smtp32_protocol::{MIN_MAX_FRAME_BYTES, TIMEOUT_SECONDS};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -197,7 +197,13 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        check("timeout", self.timeout.into(), 1, 999)?;
+        let timeouts = TIMEOUT_SECONDS;
+        check(
+            "timeout",
+            self.timeout.into(),
+            (*timeouts.start()).into(),
+            (*timeouts.end()).into(),
+        )?;
         check("debug_level", self.debug_level.into(), 0, 2)?;
         check("max_connections", self.max_connections.into(), 1, 1_000_000)?;
         check(

@@ -53,7 +53,7 @@ pub use frame::{ClientFrame, DaemonFrame, Hello, Welcome, PROTOCOL_VERSION};
 pub use ids::{Handle, RequestId};
 pub use queue::{QueueEntry, Submission};
 pub use reply::{EnhancedStatus, Reply};
-pub use request::{Command, OpenMode, Request};
+pub use request::{timeout_seconds, Command, OpenMode, Request, TIMEOUT_SECONDS};
 pub use response::Response;
 pub use send::SendReport;
 pub use socks::{

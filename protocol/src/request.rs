@@ -7,6 +7,24 @@ use crate::queue::Submission;
 use crate::socks::SocksRoute;
 use serde::{Deserialize, Serialize};
 
+/// The timeouts a connection takes, in seconds: `SetTimeout`'s, the daemon's
+/// `timeout` setting, `smtp_opts` (the manual's 1 to 999).
+pub const TIMEOUT_SECONDS: std::ops::RangeInclusive<u16> = 1..=999;
+
+/// `seconds` as a connection timeout (see [`TIMEOUT_SECONDS`]), or why it is not one.
+pub fn timeout_seconds(seconds: u32) -> Result<u16, String> {
+    u16::try_from(seconds)
+        .ok()
+        .filter(|s| TIMEOUT_SECONDS.contains(s))
+        .ok_or_else(|| {
+            format!(
+                "timeout {seconds} s is outside {}..={} seconds",
+                TIMEOUT_SECONDS.start(),
+                TIMEOUT_SECONDS.end()
+            )
+        })
+}
+
 /// How `Open` reports the outcome of the connect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpenMode {
@@ -83,7 +101,7 @@ pub enum Request {
     DataEnd { handle: Handle },
     /// The last complete reply on the handle; answered by `Response::LastReply`.
     LastReply { handle: Handle },
-    /// Set the handle's timeout in seconds (1..=999); answered by `Response::Done`.
+    /// Set the handle's timeout in seconds ([`TIMEOUT_SECONDS`]); answered by `Response::Done`.
     SetTimeout { handle: Handle, seconds: u16 },
     /// Switch `Event::Traffic` copies on or off; answered by `Response::Done`.
     SetDebug { handle: Handle, enabled: bool },
@@ -315,5 +333,16 @@ mod tests {
         });
         assert_eq!(response, [15, 6, b'#', b' ', b'E', b'O', b'F', b'\n']);
         assert_eq!(Request::Metrics.handle(), None);
+    }
+
+    #[test]
+    fn a_timeout_is_one_to_999_seconds() {
+        for ok in [1, 20, 999] {
+            assert_eq!(timeout_seconds(ok), Ok(ok as u16));
+        }
+        for bad in [0, 1000, 65_536 + 20, u32::MAX] {
+            let why = timeout_seconds(bad).expect_err("out of range");
+            assert_eq!(why, format!("timeout {bad} s is outside 1..=999 seconds"));
+        }
     }
 }

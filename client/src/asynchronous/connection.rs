@@ -12,7 +12,8 @@ use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use crate::request_frame::RequestFrame;
 use smtp32_protocol::{
-    AuthMechanism, AuthSecret, Command, Handle, Reply, Request, Response, ReturnCode,
+    timeout_seconds, AuthMechanism, AuthSecret, Command, Handle, Reply, Request, Response,
+    ReturnCode,
 };
 use std::sync::Arc;
 
@@ -228,12 +229,7 @@ impl AsyncConnection {
 
     /// See [`Connection::set_timeout`](crate::Connection::set_timeout).
     pub async fn set_timeout(&self, seconds: u32) -> Result<()> {
-        let seconds = u16::try_from(seconds)
-            .ok()
-            .filter(|s| (1..=999).contains(s))
-            .ok_or_else(|| {
-                Error::invalid_argument(format!("timeout {seconds} outside 1..=999 seconds"))
-            })?;
+        let seconds = timeout_seconds(seconds).map_err(Error::invalid_argument)?;
         self.expect_done(Request::SetTimeout {
             handle: self.handle,
             seconds,

@@ -29,7 +29,8 @@ use crate::smtp::{validate_arg, CheckedCommand, Route, Target, TlsContext, TlsMo
 use crate::state::DaemonState;
 use actix::{Actor, Addr, Handler, MailboxError, Message};
 use smtp32_protocol::{
-    DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response, Submission,
+    timeout_seconds, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response,
+    Submission,
 };
 use std::future::Future;
 use std::rc::Rc;
@@ -249,17 +250,12 @@ impl Router {
                     Err(f) => Response::Failed(f),
                 }
             }),
-            Request::SetTimeout { handle, seconds } => {
-                if !(1..=999).contains(&seconds) {
-                    responder.answer(Response::Failed(Failure::InvalidArgument(format!(
-                        "timeout {seconds} s is outside 1..999"
-                    ))))
-                } else {
-                    self.later(responder, move |r| async move {
-                        r.tell(handle, SetTimeout(seconds)).await
-                    })
-                }
-            }
+            Request::SetTimeout { handle, seconds } => match timeout_seconds(seconds.into()) {
+                Err(why) => responder.answer(Response::Failed(Failure::InvalidArgument(why))),
+                Ok(seconds) => self.later(responder, move |r| async move {
+                    r.tell(handle, SetTimeout(seconds)).await
+                }),
+            },
             Request::SetDebug { handle, enabled } => self.later(responder, move |r| async move {
                 r.tell(handle, SetDebug(enabled)).await
             }),
