@@ -282,7 +282,7 @@ pub(super) fn ehlo_head(reply: &Reply) -> (u16, String) {
 /// The EHLO reply again, from its first line and the client's keywords.
 fn ehlo_reply((code, head): &(u16, String), client: &SmtpClient) -> Reply {
     let lines = std::iter::once(head.clone())
-        .chain(client.keywords().iter().cloned())
+        .chain(client.keywords().map(str::to_owned))
         .collect();
     Reply { code: *code, lines }
 }

@@ -128,7 +128,7 @@ impl Handler<GetExtensions> for SmtpSession {
 
     fn handle(&mut self, _: GetExtensions, _: &mut Self::Context) -> Self::Result {
         match &self.link {
-            Link::Ready(client) => Ok(client.keywords().to_vec()),
+            Link::Ready(client) => Ok(client.keywords().map(str::to_owned).collect()),
             _ => Err(self.unavailable()),
         }
     }

@@ -65,8 +65,11 @@ pub struct SmtpClient {
     local: String,
     /// How this connection does TLS (mode, configuration, server name).
     tls: TlsPlan,
-    /// EHLO reply lines after the first: upper-cased keyword, parameters as sent.
-    keywords: Vec<String>,
+    /// EHLO reply lines after the first, one a line: upper-cased keyword,
+    /// parameters as sent. One string, not one per keyword: every idle
+    /// connection holds it, and a `String` each cost about 50 bytes a
+    /// keyword more (W5).
+    keywords: String,
     /// What a send asks of the keywords, looked up once per EHLO.
     caps: SendCaps,
     esmtp: bool,
@@ -158,7 +161,7 @@ impl SmtpClient {
             stream: ReadBuffer::with_capacity(READ_BUFFER_BYTES, stream),
             local: local.to_owned(),
             tls,
-            keywords: Vec::new(),
+            keywords: String::new(),
             caps: SendCaps::default(),
             esmtp: false,
             out: Vec::new(),
@@ -276,9 +279,9 @@ impl SmtpClient {
         !self.in_message && self.check_in_step().is_ok() && self.stream.get_ref().socket_is_quiet()
     }
 
-    /// The EHLO keywords (upper-cased, parameters kept), empty after HELO.
-    pub fn keywords(&self) -> &[String] {
-        &self.keywords
+    /// The EHLO keywords (upper-cased, parameters kept), none after HELO.
+    pub fn keywords(&self) -> impl Iterator<Item = &str> {
+        self.keywords.split('\n').filter(|line| !line.is_empty())
     }
 
     /// True if the server announced `keyword` in its EHLO reply (case-insensitive).
@@ -288,7 +291,7 @@ impl SmtpClient {
 
     /// The parameters of `keyword` (`""` when it has none) if the server announced it.
     pub fn extension(&self, keyword: &str) -> Option<&str> {
-        self.keywords.iter().find_map(|line| {
+        self.keywords().find_map(|line| {
             let (k, params) = line.split_once(' ').unwrap_or((line, ""));
             k.eq_ignore_ascii_case(keyword).then_some(params)
         })
@@ -320,12 +323,7 @@ impl SmtpClient {
         }
         let ehlo = refuse_negative(ehlo)?;
         self.esmtp = true;
-        self.keywords = ehlo
-            .lines
-            .iter()
-            .skip(1)
-            .filter_map(|l| keyword_line(l))
-            .collect();
+        self.keywords = keyword_lines(ehlo.lines.iter().skip(1));
         self.caps = SendCaps {
             pipelining: self.has_extension("PIPELINING"),
             size: self.has_extension("SIZE"),
@@ -479,19 +477,22 @@ pub fn check_local_name(local: &str) -> Result<(), SmtpError> {
     Ok(())
 }
 
-/// An EHLO line as a keyword entry: the keyword upper-cased, parameters as sent.
-fn keyword_line(line: &str) -> Option<String> {
-    let line = line.trim();
-    if line.is_empty() {
-        return None;
+/// EHLO lines as the keyword list: each keyword upper-cased, its parameters
+/// as sent, one a line; blank lines left out.
+fn keyword_lines<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+    let mut list = String::new();
+    for line in lines.map(|l| l.trim()).filter(|l| !l.is_empty()) {
+        let (keyword, params) = line.split_once(' ').unwrap_or((line, ""));
+        if !list.is_empty() {
+            list.push('\n');
+        }
+        list.push_str(&keyword.to_ascii_uppercase());
+        if !params.is_empty() {
+            list.push(' ');
+            list.push_str(params);
+        }
     }
-    let (keyword, params) = line.split_once(' ').unwrap_or((line, ""));
-    let keyword = keyword.to_ascii_uppercase();
-    Some(if params.is_empty() {
-        keyword
-    } else {
-        format!("{keyword} {params}")
-    })
+    list
 }
 
 /// A 4xx/5xx reply becomes `Refused`.
