@@ -236,7 +236,9 @@ impl Client {
             self.inner.routing.unregister(id);
             return Err(e);
         }
-        let mut since_yield = Instant::now();
+        // One clock read a turn (a call takes one turn unless it waits
+        // long): each read is a few percent of a call's instructions.
+        let mut yield_at = Instant::now() + YIELD_INTERVAL;
         loop {
             match slot.take() {
                 Some(Ok(Response::Failed(f))) => return Err(f.into()),
@@ -244,16 +246,20 @@ impl Client {
                 Some(Err(())) => return Err(self.lost()),
                 None => {}
             }
-            let wait = YIELD_INTERVAL.saturating_sub(since_yield.elapsed());
-            if wait.is_zero() {
+            let now = Instant::now();
+            if now >= yield_at {
                 if let Some(hook) = &yield_hook {
                     hook();
                 }
-                since_yield = Instant::now();
+                yield_at = Instant::now() + YIELD_INTERVAL;
                 continue;
             }
             // Read the stream ourselves when nobody else does (see reader.rs).
-            let _ = gate.take_turn(id, &slot, wait, &self.inner.stream, &self.inner.routing);
+            let turn = reader::Wait {
+                now,
+                until: yield_at,
+            };
+            let _ = gate.take_turn(id, &slot, turn, &self.inner.stream, &self.inner.routing);
         }
     }
 

@@ -92,6 +92,14 @@ impl Default for GateState {
     }
 }
 
+/// How long a caller's turn may last: until `until`, the clock read at
+/// `now` (the caller's, so a turn costs no clock read of its own).
+#[derive(Clone, Copy)]
+pub(crate) struct Wait {
+    pub(crate) now: Instant,
+    pub(crate) until: Instant,
+}
+
 /// How a caller's turn at the gate went.
 pub(crate) enum Turn {
     /// Its slot is filled, or the stream is dead.
@@ -138,13 +146,13 @@ impl Gate {
         }
     }
 
-    /// The caller of request `id` (waiting on `slot`) reads for at most
-    /// `wait`, or parks for it when another thread reads.
+    /// The caller of request `id` (waiting on `slot`) reads until
+    /// `wait.until`, or parks until then when another thread reads.
     pub(crate) fn take_turn(
         &self,
         id: u64,
         slot: &Arc<Slot>,
-        wait: Duration,
+        wait: Wait,
         stream: &Stream,
         routing: &Routing,
     ) -> Turn {
@@ -155,7 +163,7 @@ impl Gate {
                     s.sleepers.push((id, slot.clone()));
                 }
                 drop(s);
-                std::thread::park_timeout(wait);
+                std::thread::park_timeout(wait.until.saturating_duration_since(wait.now));
                 return Turn::Parked;
             }
             s.held = true;
@@ -163,12 +171,13 @@ impl Gate {
             std::mem::replace(&mut s.inbuf, new_decoder())
         };
         let mut inbuf = inbuf;
-        let deadline = Instant::now() + wait;
+        let mut now = wait.now;
+        let mut settled = !slot.is_waiting();
         let turn = loop {
-            if !slot.is_waiting() {
+            if settled {
                 break Turn::Settled;
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = wait.until.saturating_duration_since(now);
             match if has_frame(&inbuf) {
                 Ok(true)
             } else {
@@ -184,6 +193,10 @@ impl Gate {
             if let Err(reason) = read_one(stream, routing, &mut inbuf) {
                 routing.kill(&format!("daemon connection lost: {reason}"));
                 break Turn::Settled;
+            }
+            settled = !slot.is_waiting();
+            if !settled {
+                now = Instant::now();
             }
         };
         self.release(inbuf);
