@@ -92,8 +92,9 @@ impl Default for GateState {
     }
 }
 
-/// How long a caller's turn may last: until `until`, the clock read at
-/// `now` (the caller's, so a turn costs no clock read of its own).
+/// How long a caller's turn may last: until `until`, the clock having read
+/// `now` (the caller's reading: a turn that reads only its own response
+/// reads the clock no more).
 #[derive(Clone, Copy)]
 pub(crate) struct Wait {
     pub(crate) now: Instant,
