@@ -13,7 +13,7 @@ use super::SmtpError;
 use smtp32_protocol::Command;
 
 /// A [`Command`] that passed the check: every argument is one line's worth.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct CheckedCommand(Command);
 
 impl CheckedCommand {
