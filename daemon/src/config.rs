@@ -197,13 +197,8 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let timeouts = TIMEOUT_SECONDS;
-        check(
-            "timeout",
-            self.timeout.into(),
-            (*timeouts.start()).into(),
-            (*timeouts.end()).into(),
-        )?;
+        let (min, max) = (*TIMEOUT_SECONDS.start(), *TIMEOUT_SECONDS.end());
+        check("timeout", self.timeout.into(), min.into(), max.into())?;
         check("debug_level", self.debug_level.into(), 0, 2)?;
         check("max_connections", self.max_connections.into(), 1, 1_000_000)?;
         check(
