@@ -154,13 +154,12 @@ impl Activity {
         self.totals.observed.replied_after(waited);
     }
 
-    /// Records bytes that crossed the connection.
-    pub fn traffic(&self, direction: Direction, bytes: &[u8]) {
+    /// Records bytes that crossed the connection at `now`.
+    pub fn traffic(&self, direction: Direction, bytes: &[u8], now: Instant) {
         match direction {
             Direction::ToServer => self.totals.sent(bytes.len()),
             Direction::FromServer => self.totals.received(bytes.len()),
         }
-        let now = Instant::now();
         let at = now.saturating_duration_since(self.opened).as_millis() as u64;
         let mut inner = self.inner();
         inner.last_traffic = now;
@@ -317,11 +316,11 @@ mod tests {
             totals.clone(),
         );
         assert!(a.is_busy());
-        a.traffic(Direction::FromServer, b"220 hi\r\n");
+        a.traffic(Direction::FromServer, b"220 hi\r\n", Instant::now());
         a.end(ConnectionState::Ready);
         assert!(!a.is_busy());
         a.begin("MAIL");
-        a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n");
+        a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n", Instant::now());
         let row = a.info();
         assert_eq!(
             row.in_flight.as_ref().map(|f| f.operation.as_str()),

@@ -15,6 +15,7 @@ use crate::smtp::TrafficTap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Handle};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// Sends traffic copies for one handle to its client.
@@ -93,8 +94,8 @@ impl TrafficTap for EventTap {
         self.activity.replied_after(waited);
     }
 
-    fn traffic(&self, direction: Direction, bytes: &[u8]) {
-        self.activity.traffic(direction, bytes);
+    fn traffic(&self, direction: Direction, bytes: &[u8], at: Instant) {
+        self.activity.traffic(direction, bytes, at);
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }

@@ -27,6 +27,7 @@ use super::tls::{TlsMode, TlsPlan};
 use super::{validate_arg, CheckedCommand, DataEncoder, Route, SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 
 /// Read buffer size; a reply line is bounded well below it in practice.
@@ -75,7 +76,7 @@ pub struct SmtpClient {
     esmtp: bool,
     /// Reused for every write so a message does not allocate per chunk.
     out: Vec<u8>,
-    /// Reused for every reply line read.
+    /// Gathers a reply line that arrives split across reads.
     line: Vec<u8>,
     encoder: DataEncoder,
     /// True between the 354 to DATA and the final `.`.
@@ -83,8 +84,8 @@ pub struct SmtpClient {
     /// True from an `AUTH` line until a reply other than 334: every line
     /// written meanwhile carries SASL data and reaches the tap as `***`.
     in_auth: bool,
-    /// When the last write ended, for the reply's latency (taken by the next read).
-    written_at: Option<std::time::Instant>,
+    /// When the last write began, for the reply's latency (taken by the next read).
+    written_at: Option<Instant>,
     tap: Arc<dyn TrafficTap>,
 }
 
@@ -381,7 +382,8 @@ impl SmtpClient {
                 waiting[..waiting.len().min(UNSOLICITED_QUOTE_BYTES)].to_vec()
             }
         };
-        self.tap.traffic(Direction::FromServer, &stray);
+        self.tap
+            .traffic(Direction::FromServer, &stray, Instant::now());
         Err(SmtpError::BadReply(format!(
             "server sent data before it was asked (a reply to no command): \"{}\"",
             stray.escape_ascii()
@@ -418,16 +420,18 @@ impl SmtpClient {
 
     /// Writes the buffer in one `write_all` (and a flush, which pushes the
     /// last TLS record out); the tap sees `shown` instead of the buffer when
-    /// given, so a secret never reaches a traffic copy.
+    /// given, so a secret never reaches a traffic copy. The clock is read
+    /// once, for the tap and for the reply's latency.
     async fn write_out_shown(&mut self, shown: Option<&[u8]>) -> Result<(), SmtpError> {
         if self.out.is_empty() {
             return Ok(());
         }
+        let now = Instant::now();
         self.tap
-            .traffic(Direction::ToServer, shown.unwrap_or(&self.out));
+            .traffic(Direction::ToServer, shown.unwrap_or(&self.out), now);
+        self.written_at = Some(now);
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;
-        self.written_at = Some(std::time::Instant::now());
         Ok(())
     }
 
@@ -455,9 +459,11 @@ impl SmtpClient {
     }
 
     async fn read(&mut self) -> Result<Reply, SmtpError> {
-        let reply = read_reply_with(&mut self.stream, &*self.tap, &mut self.line).await?;
+        let (reply, arrived) =
+            read_reply_with(&mut self.stream, &*self.tap, &mut self.line).await?;
         if let Some(written) = self.written_at.take() {
-            self.tap.replied_after(written.elapsed());
+            self.tap
+                .replied_after(arrived.saturating_duration_since(written));
         }
         if reply.code != 334 {
             self.in_auth = false;

@@ -9,6 +9,7 @@
 
 use super::{SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply};
+use std::time::Instant;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 /// Longest reply line accepted, line ending included (RFC 5321 asks for 512; we are generous).
@@ -28,83 +29,96 @@ pub async fn read_reply<R: AsyncBufRead + Unpin>(
     r: &mut R,
     tap: &dyn TrafficTap,
 ) -> Result<Reply, SmtpError> {
-    read_reply_with(r, tap, &mut Vec::with_capacity(128)).await
+    read_reply_with(r, tap, &mut Vec::new())
+        .await
+        .map(|(reply, _)| reply)
 }
 
-/// [`read_reply`] with the caller's line buffer, so a connection reading
-/// reply after reply does not allocate one per reply.
+/// [`read_reply`] that also says when the reply's first line arrived (the
+/// clock is read once a reply, and the same instant is shown to the tap with
+/// every line). A line that the read buffer holds whole is judged where it
+/// lies; one split across reads is gathered in `partial`, the caller's, so
+/// a connection reading reply after reply allocates nothing for its lines.
 pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
     r: &mut R,
     tap: &dyn TrafficTap,
-    line: &mut Vec<u8>,
-) -> Result<Reply, SmtpError> {
+    partial: &mut Vec<u8>,
+) -> Result<(Reply, Instant), SmtpError> {
     let mut lines = Vec::with_capacity(1);
     let mut code = None;
     let mut total = 0;
+    let mut arrived = None;
+    partial.clear();
     loop {
         let limit = MAX_LINE_BYTES.min(MAX_REPLY_BYTES - total);
-        line.clear();
-        if !read_line(r, line, limit).await? {
-            return Err(SmtpError::BadReply(if limit == MAX_LINE_BYTES {
-                format!("reply line longer than {MAX_LINE_BYTES} bytes")
-            } else {
-                format!("reply longer than {MAX_REPLY_BYTES} bytes")
-            }));
+        let avail = r.fill_buf().await?;
+        if avail.is_empty() {
+            return Err(SmtpError::Closed);
         }
+        let at = *arrived.get_or_insert_with(Instant::now);
+        let room = limit - partial.len();
+        let taken = match memchr::memchr(b'\n', avail) {
+            Some(end) if end < room => end + 1,
+            // No LF within the room left: the line cannot fit.
+            Some(_) => return Err(too_long(limit)),
+            None if avail.len() >= room => return Err(too_long(limit)),
+            None => {
+                let n = avail.len();
+                partial.extend_from_slice(avail);
+                r.consume(n);
+                continue;
+            }
+        };
+        let line = if partial.is_empty() {
+            &avail[..taken]
+        } else {
+            partial.extend_from_slice(&avail[..taken]);
+            &partial[..]
+        };
+        tap.traffic(Direction::FromServer, line, at);
         total += line.len();
-        tap.traffic(Direction::FromServer, line);
-        let parsed = parse_line(line)?;
-        let expected = *code.get_or_insert(parsed.code);
-        if expected != parsed.code {
-            return Err(bad(
-                &format!("reply code changes within a reply (expected {expected})"),
-                line,
-            ));
-        }
+        let parsed = judge(line, &mut code);
+        r.consume(taken);
+        let parsed = parsed?;
         lines.push(parsed.text);
         if parsed.last {
-            return Ok(Reply {
-                code: parsed.code,
-                lines,
-            });
+            return Ok((
+                Reply {
+                    code: parsed.code,
+                    lines,
+                },
+                at,
+            ));
         }
         if lines.len() == MAX_REPLY_LINES {
             return Err(SmtpError::BadReply(format!(
                 "reply has more than {MAX_REPLY_LINES} lines"
             )));
         }
+        partial.clear();
     }
 }
 
-/// Appends one line, ending included, to `buf`. Returns `false` (having
-/// consumed nothing past what it buffered) when the line would exceed `limit` bytes.
-async fn read_line<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    buf: &mut Vec<u8>,
-    limit: usize,
-) -> Result<bool, SmtpError> {
-    loop {
-        let avail = r.fill_buf().await?;
-        if avail.is_empty() {
-            return Err(SmtpError::Closed);
-        }
-        let room = limit - buf.len();
-        match avail.iter().position(|&b| b == b'\n') {
-            Some(end) if end < room => {
-                buf.extend_from_slice(&avail[..=end]);
-                r.consume(end + 1);
-                return Ok(true);
-            }
-            // No LF within the room left: the line cannot fit.
-            Some(_) => return Ok(false),
-            None if avail.len() >= room => return Ok(false),
-            None => {
-                let n = avail.len();
-                buf.extend_from_slice(avail);
-                r.consume(n);
-            }
-        }
+/// The error for a line that cannot fit in `limit` bytes.
+fn too_long(limit: usize) -> SmtpError {
+    SmtpError::BadReply(if limit == MAX_LINE_BYTES {
+        format!("reply line longer than {MAX_LINE_BYTES} bytes")
+    } else {
+        format!("reply longer than {MAX_REPLY_BYTES} bytes")
+    })
+}
+
+/// Parses `line` as the next line of a reply whose code, if known, is `code`.
+fn judge(line: &[u8], code: &mut Option<u16>) -> Result<Line, SmtpError> {
+    let parsed = parse_line(line)?;
+    let expected = *code.get_or_insert(parsed.code);
+    if expected != parsed.code {
+        return Err(bad(
+            &format!("reply code changes within a reply (expected {expected})"),
+            line,
+        ));
     }
+    Ok(parsed)
 }
 
 /// One reply line, judged.

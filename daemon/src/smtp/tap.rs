@@ -5,13 +5,16 @@
 //! and never needs to know whether debugging is on.
 
 use smtp32_protocol::Direction;
+use std::time::Instant;
 
 /// Receives a copy of every byte crossing the SMTP connection, in order.
 pub trait TrafficTap: Send + Sync {
-    /// Called with bytes just about to be written (`ToServer`) or just read (`FromServer`).
-    fn traffic(&self, direction: Direction, bytes: &[u8]);
+    /// Called with bytes just about to be written (`ToServer`) or just read
+    /// (`FromServer`) `at` that instant (the caller's one clock read for the
+    /// write or the reply).
+    fn traffic(&self, direction: Direction, bytes: &[u8], at: Instant);
 
-    /// Called when a reply was read, `waited` after the write before it ended (for the
+    /// Called when a reply came, `waited` after the write before it (for the
     /// metrics' reply latency). Ignored unless a tap wants it.
     fn replied_after(&self, _waited: std::time::Duration) {}
 }
@@ -21,7 +24,7 @@ pub trait TrafficTap: Send + Sync {
 pub struct NoTap;
 
 impl TrafficTap for NoTap {
-    fn traffic(&self, _direction: Direction, _bytes: &[u8]) {}
+    fn traffic(&self, _direction: Direction, _bytes: &[u8], _at: Instant) {}
 }
 
 /// A tap that keeps everything, for tests.
@@ -42,7 +45,7 @@ impl Recorder {
 
 #[cfg(test)]
 impl TrafficTap for Recorder {
-    fn traffic(&self, direction: Direction, bytes: &[u8]) {
+    fn traffic(&self, direction: Direction, bytes: &[u8], _at: Instant) {
         if let Ok(mut seen) = self.0.lock() {
             seen.push((direction, bytes.to_vec()));
         }
