@@ -1,5 +1,5 @@
 //! The session's batched send (`send_many`): many transactions as one
-//! operation under the connection's cancel channel, with the connection's
+//! operation under the connection's stop signal, with the connection's
 //! timeout applied to each message rather than to the whole batch (a batch
 //! of thousands may rightly take longer than one timeout).
 

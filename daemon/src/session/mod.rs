@@ -1,20 +1,20 @@
 //! One actix actor per SMTP connection.
 //!
 //! The actor owns the connection ([`SmtpClient`]), its timeout, its last
-//! reply and the cancel channel of the operation in flight. Every operation
+//! reply and the [`stop`] signal of the operation in flight. Every operation
 //! runs as a future spawned on the actor's context (`ctx.spawn`, never
-//! `ctx.wait`), inside a `select!` on the cancel channel, so the mailbox
+//! `ctx.wait`), inside a `select!` on that signal, so the mailbox
 //! stays free: `XQuit` arrives while a command waits on a stalled
 //! server, cancels it and stops the actor at once. The client is moved into
 //! the operation's future and comes back only when the dialogue is still in
 //! step (a reply, positive or not); after a timeout, a cancel or an I/O error
 //! the TCP stream is dropped with the future. The timeout is the session's
-//! one [`deadline`]: when it passes, the actor sends `TimedOut` down the
-//! cancel channel as `XQuit` sends `Aborted`.
+//! one [`deadline`]: when it passes, the actor stops the operation with
+//! `TimedOut` as `XQuit` stops it with `Aborted`.
 //!
 //! The connect is one such operation whatever its [`Route`](crate::smtp::Route):
 //! for `smtp_fw_helo` the SOCKS handshake, the greeting and EHLO/HELO all run
-//! under the one timeout and cancel channel, so `XQuit` interrupts a stalled proxy
+//! under the one timeout and stop signal, so `XQuit` interrupts a stalled proxy
 //! as it does a stalled server.
 //!
 //! When the actor stops, for whatever reason, it tells its [`HandleBook`]
@@ -36,6 +36,7 @@ pub mod messages;
 pub mod phase;
 mod reuse;
 mod send;
+mod stop;
 pub mod tap;
 mod tls_auth;
 
@@ -55,6 +56,7 @@ use smtp32_protocol::{ConnectionState, DaemonFrame, Event, Failure, Handle, Open
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use stop::{StopSlot, Stopped};
 use tap::EventTap;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -96,9 +98,8 @@ pub struct SmtpSession {
     link: Link,
     timeout_secs: u16,
     last_reply: Option<Reply>,
-    /// Ends the operation in flight with the failure sent (`Aborted`,
-    /// `TimedOut`); dropped with the actor, it ends it as `Aborted`.
-    cancel: Option<oneshot::Sender<Failure>>,
+    /// Ends the operation in flight with a reason (`Aborted`, `TimedOut`).
+    stop: StopSlot,
     tap: Arc<EventTap>,
     /// Set for `smtp_xhelo` until its `Event::Connected` has been sent.
     pending_status: bool,
@@ -128,7 +129,7 @@ impl SmtpSession {
             link: Link::Connecting,
             timeout_secs,
             last_reply: None,
-            cancel: None,
+            stop: StopSlot::default(),
             tap,
             pending_status: false,
             idle_secs: 0,
@@ -223,7 +224,7 @@ impl SmtpSession {
     }
 
     /// The operation that runs `work` on the connection `checkout` yields,
-    /// under the timeout and the cancel channel (both armed now); `work`
+    /// under the timeout and the stop signal (both armed now); `work`
     /// hands the client back with its result. An [`OpAnswer`] spawns it on
     /// the actor's context and gives its result to the asker.
     fn operation<T, F, Fut>(
@@ -255,7 +256,7 @@ impl SmtpSession {
     }
 
     /// [`SmtpSession::operation`] for work that keeps its own time (`limit`
-    /// `None`: only the cancel channel applies) and may give the client up
+    /// `None`: only the stop signal applies) and may give the client up
     /// itself (`None`: the connection is out of step) while still succeeding.
     ///
     /// `work` comes boxed, built on the heap by its caller: the wrappers below
@@ -276,7 +277,7 @@ impl SmtpSession {
         let guarded = async move {
             tokio::select! {
                 biased;
-                why = stop => (None, Err(why.unwrap_or(Failure::Aborted))),
+                why = stop => (None, Err(why)),
                 r = work => match r {
                     (client, Ok(v)) => (client, Ok(v)),
                     // A refusal leaves the dialogue in step: keep the connection.
@@ -341,15 +342,14 @@ impl SmtpSession {
         }
     }
 
-    /// Starts an operation: its cancel channel, and its deadline `limit`
+    /// Starts an operation: its stop signal, and its deadline `limit`
     /// seconds from now (`None`: it keeps its own time, nothing is due).
     fn begin_in_flight(
         &mut self,
         ctx: &mut Context<Self>,
         limit: Option<u16>,
-    ) -> oneshot::Receiver<Failure> {
-        let (stop, stopped) = oneshot::channel();
-        self.cancel = Some(stop);
+    ) -> Stopped {
+        let stopped = self.stop.arm();
         match limit {
             Some(secs) => {
                 let at = Instant::now() + Duration::from_secs(secs.into());
@@ -362,15 +362,13 @@ impl SmtpSession {
 
     /// The operation in flight ended: nothing to cancel, nothing due.
     fn in_flight_ended(&mut self) {
-        self.cancel = None;
+        self.stop.disarm();
         self.deadline.clear();
     }
 
     /// Ends the operation in flight, if any, with `why`.
     fn end_in_flight(&mut self, why: Failure) {
-        if let Some(stop) = self.cancel.take() {
-            let _ = stop.send(why);
-        }
+        self.stop.stop(why);
     }
 }
 
@@ -400,7 +398,7 @@ impl Handler<Connect> for SmtpSession {
         let connect = async move {
             tokio::select! {
                 biased;
-                why = stop => Err(why.unwrap_or(Failure::Aborted)),
+                why = stop => Err(why),
                 r = SmtpClient::connect_with(&msg.route, &msg.local, msg.tls, tap) => r.map_err(Failure::from),
             }
         };

@@ -1,5 +1,5 @@
 //! The session's one-call send (`smtp_sendmsg`): a whole transaction as one
-//! operation under the connection's timeout and cancel channel. For the
+//! operation under the connection's timeout and stop signal. For the
 //! connection's state it counts as a message that ended (its final dot, or
 //! the RSET after a refusal), whatever the outcome. A streamed send's
 //! envelope ([`BeginMessage`]) is one operation too, which leaves the

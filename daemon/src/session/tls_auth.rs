@@ -1,6 +1,6 @@
 //! The session's TLS and AUTH operations (`smtp_starttls`, `smtp_auth`) and
 //! the EHLO keywords (`smtp_ext`). Each runs like any other operation:
-//! spawned under the connection's timeout and cancel channel.
+//! spawned under the connection's timeout and stop signal.
 
 use super::messages::{Authenticate, GetExtensions, StartTls};
 use super::phase::Effect;
