@@ -12,31 +12,50 @@
 //! asker only sees its mailbox closed, the same as for a handle that was
 //! already gone. [`OpAnswer`] keeps the one spawn and says `Aborted` then.
 //! [`Told`] goes further for a caller that would only await the answer to
-//! pass it on (the IPC router): no channel and no task of the caller's.
+//! pass it on (the IPC router): no channel and no task of the caller's, and
+//! the operation is spawned as it was built, not boxed first into an
+//! [`OpAnswer`] (one allocation a request less on the message path).
 
 use super::messages::{Perform, SendBatch, SendMessage};
 use super::SmtpSession;
 use actix::dev::{MessageResponse, OneshotSender};
 use actix::prelude::*;
-use smtp32_protocol::Failure;
+use smtp32_protocol::{BatchOutcome, Failure, Reply, SendReport};
 use std::pin::Pin;
 
 /// An operation's answer: known at once (a refusal before anything was
-/// sent), or the operation that will give it.
-pub enum OpAnswer<T> {
+/// sent), or the operation `F` that will give it.
+pub enum Answer<T, F> {
     /// Known at once.
     Ready(Result<T, Failure>),
-    /// The operation, spawned on the session's context when actix hands
-    /// over the asker's reply channel.
-    Running(Pin<Box<dyn ActorFuture<SmtpSession, Output = Result<T, Failure>>>>),
+    /// The operation, spawned on the session's context when the asker's
+    /// reply channel (or callback) is at hand.
+    Running(F),
 }
+
+/// An [`Answer`] whose operation is boxed: what a handler returns to actix.
+pub type OpAnswer<T> =
+    Answer<T, Pin<Box<dyn ActorFuture<SmtpSession, Output = Result<T, Failure>>>>>;
 
 impl<T: 'static> OpAnswer<T> {
     /// The operation `work`, to be spawned on the session's context.
     pub(crate) fn running(
         work: impl ActorFuture<SmtpSession, Output = Result<T, Failure>> + 'static,
     ) -> OpAnswer<T> {
-        OpAnswer::Running(Box::pin(work))
+        Answer::Running(Box::pin(work))
+    }
+}
+
+impl<T: 'static, F> Answer<T, F>
+where
+    F: ActorFuture<SmtpSession, Output = Result<T, Failure>> + 'static,
+{
+    /// The answer with its operation boxed, for actix.
+    pub(crate) fn boxed(self) -> OpAnswer<T> {
+        match self {
+            Answer::Ready(result) => Answer::Ready(result),
+            Answer::Running(work) => OpAnswer::running(work),
+        }
     }
 
     /// Gives the answer to `tell`: at once, or when the operation ends. If
@@ -47,17 +66,17 @@ impl<T: 'static> OpAnswer<T> {
         tell: impl FnOnce(Result<T, Failure>) + 'static,
     ) {
         match self {
-            OpAnswer::Ready(result) => tell(result),
-            OpAnswer::Running(work) => {
+            Answer::Ready(result) => tell(result),
+            Answer::Running(work) => {
                 ctx.spawn(work.map(move |result, _, _| tell(result)));
             }
         }
     }
 }
 
-impl<T> From<Result<T, Failure>> for OpAnswer<T> {
-    fn from(result: Result<T, Failure>) -> OpAnswer<T> {
-        OpAnswer::Ready(result)
+impl<T, F> From<Result<T, Failure>> for Answer<T, F> {
+    fn from(result: Result<T, Failure>) -> Answer<T, F> {
+        Answer::Ready(result)
     }
 }
 
@@ -107,11 +126,21 @@ impl<M, F> Message for Told<M, F> {
     type Result = ();
 }
 
-/// `Told` for each message a session answers with an [`OpAnswer`]. (One
-/// impl for any such message made the compiler, asked about a `Told` of a
-/// message it did not know yet, look for a `Told` of a `Told`, and so on.)
+/// The handler of each message on the message path, and of its `Told`,
+/// from the session's method that answers it with a `T` (`fn(&mut self, M,
+/// ctx) -> Answer<T, impl ActorFuture>`). (One `Told` impl for any such message
+/// made the compiler, asked about a `Told` of a message it did not know
+/// yet, look for a `Told` of a `Told`, and so on.)
 macro_rules! told {
-    ($($message:ty),*) => {$(
+    ($($message:ty => $answer:ident: $value:ty),*) => {$(
+        impl Handler<$message> for SmtpSession {
+            type Result = OpAnswer<$value>;
+
+            fn handle(&mut self, message: $message, ctx: &mut Self::Context) -> Self::Result {
+                self.$answer(message, ctx).boxed()
+            }
+        }
+
         impl<F> Handler<Told<$message, F>> for SmtpSession
         where
             F: Tell<<$message as Message>::Result>,
@@ -119,11 +148,16 @@ macro_rules! told {
             type Result = ();
 
             fn handle(&mut self, told: Told<$message, F>, ctx: &mut Self::Context) {
-                let answer = <Self as Handler<$message>>::handle(self, told.message, ctx);
-                answer.deliver(ctx, move |result| told.tell.tell(result));
+                let tell = told.tell;
+                self.$answer(told.message, ctx)
+                    .deliver(ctx, move |result| tell.tell(result));
             }
         }
     )*};
 }
 
-told!(Perform, SendMessage, SendBatch);
+told!(
+    Perform => perform: Option<Reply>,
+    SendMessage => send_message: SendReport,
+    SendBatch => send_batch: Vec<BatchOutcome>
+);

@@ -5,7 +5,7 @@
 
 use super::messages::SendBatch;
 use super::phase::Effect;
-use super::{OpAnswer, OpOutput, SmtpSession};
+use super::{Answer, OpOutput, SmtpSession};
 use crate::activity::{count, Doing};
 use crate::smtp::SmtpError;
 use actix::prelude::*;
@@ -22,10 +22,16 @@ impl OpOutput for Vec<BatchOutcome> {
     }
 }
 
-impl Handler<SendBatch> for SmtpSession {
-    type Result = OpAnswer<Vec<BatchOutcome>>;
-
-    fn handle(&mut self, msg: SendBatch, ctx: &mut Self::Context) -> Self::Result {
+impl SmtpSession {
+    /// Answers [`SendBatch`] (see [`super::answer`] for its handlers).
+    pub(super) fn send_batch(
+        &mut self,
+        msg: SendBatch,
+        ctx: &mut Context<Self>,
+    ) -> Answer<
+        Vec<BatchOutcome>,
+        impl ActorFuture<Self, Output = Result<Vec<BatchOutcome>, Failure>>,
+    > {
         if msg.messages.is_empty() {
             return Err(Failure::InvalidArgument("an empty batch".into())).into();
         }
@@ -53,6 +59,6 @@ impl Handler<SendBatch> for SmtpSession {
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))
         });
-        OpAnswer::running(self.operation_within(ctx, Effect::FinalDot, None, dialogue))
+        Answer::Running(self.operation_within(ctx, Effect::FinalDot, None, dialogue))
     }
 }

@@ -45,7 +45,7 @@ use crate::config::CacheSettings;
 use crate::peer::ClientId;
 use crate::smtp::{SmtpClient, SmtpError};
 use actix::prelude::*;
-use answer::OpAnswer;
+use answer::{Answer, OpAnswer};
 use deadline::{Deadline, Due};
 use messages::{
     Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
@@ -344,11 +344,7 @@ impl SmtpSession {
 
     /// Starts an operation: its stop signal, and its deadline `limit`
     /// seconds from now (`None`: it keeps its own time, nothing is due).
-    fn begin_in_flight(
-        &mut self,
-        ctx: &mut Context<Self>,
-        limit: Option<u16>,
-    ) -> Stopped {
+    fn begin_in_flight(&mut self, ctx: &mut Context<Self>, limit: Option<u16>) -> Stopped {
         let stopped = self.stop.arm();
         match limit {
             Some(secs) => {
@@ -455,10 +451,14 @@ impl OpOutput for Reply {
     }
 }
 
-impl Handler<Perform> for SmtpSession {
-    type Result = OpAnswer<Option<Reply>>;
-
-    fn handle(&mut self, Perform(op): Perform, ctx: &mut Self::Context) -> Self::Result {
+impl SmtpSession {
+    /// Answers [`Perform`] (see [`answer`] for its handlers).
+    fn perform(
+        &mut self,
+        Perform(op): Perform,
+        ctx: &mut Context<Self>,
+    ) -> Answer<Option<Reply>, impl ActorFuture<Self, Output = Result<Option<Reply>, Failure>>>
+    {
         let (effect, what) = (phase::effect(&op), phase::describe(&op));
         let checkout = match self.checkout(false) {
             Ok(c) => c,
@@ -495,7 +495,7 @@ impl Handler<Perform> for SmtpSession {
             };
             (Some(client), result)
         });
-        OpAnswer::running(self.operation_within(ctx, effect, limit, dialogue))
+        Answer::Running(self.operation_within(ctx, effect, limit, dialogue))
     }
 }
 

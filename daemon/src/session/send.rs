@@ -7,10 +7,10 @@
 
 use super::messages::{BeginMessage, Envelope, SendMessage};
 use super::phase::Effect;
-use super::{OpAnswer, OpOutput, SmtpSession};
+use super::{Answer, OpAnswer, OpOutput, SmtpSession};
 use crate::activity::{count, Doing};
 use actix::prelude::*;
-use smtp32_protocol::{Reply, SendReport};
+use smtp32_protocol::{Failure, Reply, SendReport};
 
 impl OpOutput for SendReport {
     fn reply(&self) -> Option<&Reply> {
@@ -18,10 +18,13 @@ impl OpOutput for SendReport {
     }
 }
 
-impl Handler<SendMessage> for SmtpSession {
-    type Result = OpAnswer<SendReport>;
-
-    fn handle(&mut self, msg: SendMessage, ctx: &mut Self::Context) -> Self::Result {
+impl SmtpSession {
+    /// Answers [`SendMessage`] (see [`super::answer`] for its handlers).
+    pub(super) fn send_message(
+        &mut self,
+        msg: SendMessage,
+        ctx: &mut Context<Self>,
+    ) -> Answer<SendReport, impl ActorFuture<Self, Output = Result<SendReport, Failure>>> {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
@@ -30,7 +33,7 @@ impl Handler<SendMessage> for SmtpSession {
             rcpts: count(msg.rcpts.len()),
             bytes: msg.data.len(),
         });
-        OpAnswer::running(self.operation(
+        Answer::Running(self.operation(
             ctx,
             Effect::FinalDot,
             checkout,
