@@ -108,7 +108,9 @@ impl TrafficLog {
             Direction::FromServer => 1,
         };
         let mut rest = bytes;
-        while let Some(end) = memchr::memchr(b'\n', rest) {
+        // Lines here are commands and replies, tens of bytes: a plain scan
+        // costs less than memchr's set-up (content is never scanned).
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             let (line, after) = (&rest[..end], &rest[end + 1..]);
             rest = after;
             if self.partial[slot].is_empty() {
@@ -242,8 +244,13 @@ impl TrafficLog {
         let code = line.get(..3).filter(|c| c.iter().all(u8::is_ascii_digit));
         // Only the last line of a reply (code followed by a space or nothing) ends it.
         let last = code.is_some() && line.get(3).is_none_or(|&b| b == b' ');
-        if let (true, Some(code)) = (last, code) {
-            self.last_code = std::str::from_utf8(code).ok().and_then(|c| c.parse().ok());
+        if let (true, Some(&[a, b, c])) = (last, code) {
+            self.last_code = Some(
+                [a, b, c]
+                    .map(|d| u16::from(d - b'0'))
+                    .iter()
+                    .fold(0, |n, d| n * 10 + d),
+            );
         }
         if last {
             if self.in_auth && code != Some(b"334") {
