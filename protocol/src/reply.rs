@@ -5,12 +5,29 @@ use std::fmt;
 
 /// One SMTP reply (RFC 5321 §4.2): a three-digit code and the text of each
 /// line, without the code and separator and without the line ending.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reply {
     /// The reply code, 200..=599.
     pub code: u16,
     /// The text of each line, in order; at least one (possibly empty) line.
     pub lines: Vec<String>,
+}
+
+/// `clone_from` copies into the lines' memory already held (a derived
+/// `Clone` would allocate anew): the daemon keeps every connection's last
+/// reply this way, one copy a request, with no allocation once the lines fit.
+impl Clone for Reply {
+    fn clone(&self) -> Reply {
+        Reply {
+            code: self.code,
+            lines: self.lines.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Reply) {
+        self.code = source.code;
+        self.lines.clone_from(&source.lines);
+    }
 }
 
 impl Reply {
@@ -82,6 +99,28 @@ fn parse_part<T: std::str::FromStr>(text: &str, max_digits: usize) -> Option<T> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clone_from_copies_into_the_memory_held() {
+        let mut kept = Reply {
+            code: 250,
+            lines: vec!["2.0.0 Ok: queued as 4Xyz".into()],
+        };
+        let held = kept.lines[0].as_ptr();
+        let next = Reply {
+            code: 550,
+            lines: vec!["5.1.1 no".into()],
+        };
+        kept.clone_from(&next);
+        assert_eq!(kept, next);
+        assert_eq!(kept.lines[0].as_ptr(), held);
+        let longer = Reply {
+            code: 214,
+            lines: vec!["a".into(), "b".into()],
+        };
+        kept.clone_from(&longer);
+        assert_eq!(kept, longer);
+    }
 
     #[test]
     fn wire_text_marks_continuations() {

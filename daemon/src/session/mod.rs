@@ -318,10 +318,12 @@ impl SmtpSession {
             })
     }
 
-    /// Keeps `reply` for `smtp_rply`.
+    /// Keeps `reply` for `smtp_rply`, in the memory of the one kept before.
     fn remember(&mut self, reply: Option<&Reply>) {
-        if let Some(r) = reply {
-            self.last_reply = Some(r.clone());
+        match (&mut self.last_reply, reply) {
+            (Some(kept), Some(r)) => kept.clone_from(r),
+            (kept, Some(r)) => *kept = Some(r.clone()),
+            (_, None) => {}
         }
     }
 
