@@ -74,7 +74,9 @@ impl CheckedCommand {
 
 /// Refuses a `value` holding CR, LF or NUL, naming the argument as `name`.
 pub fn validate_arg(name: &str, value: &str) -> Result<(), SmtpError> {
-    if value.contains(['\r', '\n', '\0']) {
+    // By bytes: a `char` pattern decodes the UTF-8 first (CR, LF and NUL
+    // are never part of a longer sequence).
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | b'\0')) {
         return Err(SmtpError::InvalidArgument(format!(
             "{name} contains CR, LF or NUL"
         )));
