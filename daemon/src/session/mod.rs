@@ -56,7 +56,7 @@ use smtp32_protocol::{ConnectionState, DaemonFrame, Event, Failure, Handle, Open
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use stop::{StopSlot, Stopped};
+use stop::{StopSlot, Stopped, Why};
 use tap::EventTap;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -190,7 +190,7 @@ impl SmtpSession {
             self.set_alarm(ctx, at);
         }
         match due {
-            Some(Due::Operation(secs)) => self.end_in_flight(Failure::TimedOut(secs)),
+            Some(Due::Operation(secs)) => self.end_in_flight(Why::TimedOut(secs)),
             Some(Due::IdleClose) => self.idle_expired(ctx),
             None => {}
         }
@@ -365,7 +365,7 @@ impl SmtpSession {
     }
 
     /// Ends the operation in flight, if any, with `why`.
-    fn end_in_flight(&mut self, why: Failure) {
+    fn end_in_flight(&mut self, why: Why) {
         self.stop.stop(why);
     }
 }
@@ -374,7 +374,7 @@ impl Actor for SmtpSession {
     type Context = Context<Self>;
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
-        self.end_in_flight(Failure::Aborted);
+        self.end_in_flight(Why::Aborted);
         self.book.forget(self.owner, self.handle);
     }
 }
@@ -567,7 +567,7 @@ impl Handler<XQuit> for SmtpSession {
 
     fn handle(&mut self, _: XQuit, ctx: &mut Self::Context) {
         self.tap.activity().set_state(ConnectionState::Closing);
-        self.end_in_flight(Failure::Aborted);
+        self.end_in_flight(Why::Aborted);
         self.report_status(Err(Failure::Aborted));
         ctx.stop();
     }
@@ -578,7 +578,7 @@ impl Handler<Close> for SmtpSession {
 
     fn handle(&mut self, _: Close, ctx: &mut Self::Context) {
         self.tap.activity().set_state(ConnectionState::Closing);
-        self.end_in_flight(Failure::Aborted);
+        self.end_in_flight(Why::Aborted);
         self.report_status(Err(Failure::Aborted));
         match std::mem::replace(&mut self.link, Link::Lost("closed".into())) {
             Link::Ready(client) => {

@@ -7,7 +7,8 @@
 //! session, reused by every operation, does what a channel per operation did
 //! (a `tokio::sync::oneshot` cost an allocation and a dozen atomic operations
 //! a request) with two `Cell`s and the operation's waker, cloned only when
-//! the operation's task changes.
+//! the operation's task changes. Every connection holds its slot while idle,
+//! so it keeps the reason as a two-byte [`Why`], not as a whole [`Failure`].
 
 use smtp32_protocol::Failure;
 use std::cell::{Cell, RefCell};
@@ -15,6 +16,24 @@ use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
+
+/// Why an operation was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// `XQuit`, `Close`, or the actor's end.
+    Aborted,
+    /// Its timeout, in seconds, passed.
+    TimedOut(u16),
+}
+
+impl From<Why> for Failure {
+    fn from(why: Why) -> Failure {
+        match why {
+            Why::Aborted => Failure::Aborted,
+            Why::TimedOut(secs) => Failure::TimedOut(secs),
+        }
+    }
+}
 
 /// A session's stop slot.
 #[derive(Default)]
@@ -25,7 +44,7 @@ struct Shared {
     /// True while an operation awaits its [`Stopped`].
     armed: Cell<bool>,
     /// The reason, once stopped.
-    why: Cell<Option<Failure>>,
+    why: Cell<Option<Why>>,
     /// Who to wake when stopped.
     waker: RefCell<Option<Waker>>,
 }
@@ -44,7 +63,7 @@ impl StopSlot {
     }
 
     /// Stops the operation in flight, if any, with `why`.
-    pub fn stop(&self, why: Failure) {
+    pub fn stop(&self, why: Why) {
         if !self.0.armed.replace(false) {
             return;
         }
@@ -63,7 +82,7 @@ impl Future for Stopped {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Failure> {
         if let Some(why) = self.0.why.take() {
-            return Poll::Ready(why);
+            return Poll::Ready(why.into());
         }
         let mut waker = self.0.waker.borrow_mut();
         match &mut *waker {
@@ -88,7 +107,7 @@ mod tests {
         let slot = StopSlot::default();
         let mut stopped = slot.arm();
         assert!(poll(&mut stopped).is_pending());
-        slot.stop(Failure::TimedOut(30));
+        slot.stop(Why::TimedOut(30));
         assert_eq!(poll(&mut stopped), Poll::Ready(Failure::TimedOut(30)));
     }
 
@@ -97,7 +116,7 @@ mod tests {
         let slot = StopSlot::default();
         let _first = slot.arm();
         slot.disarm();
-        slot.stop(Failure::Aborted);
+        slot.stop(Why::Aborted);
         let mut next = slot.arm();
         assert!(poll(&mut next).is_pending());
     }
@@ -106,8 +125,8 @@ mod tests {
     fn only_the_first_stop_counts() {
         let slot = StopSlot::default();
         let mut stopped = slot.arm();
-        slot.stop(Failure::TimedOut(5));
-        slot.stop(Failure::Aborted);
+        slot.stop(Why::TimedOut(5));
+        slot.stop(Why::Aborted);
         assert_eq!(poll(&mut stopped), Poll::Ready(Failure::TimedOut(5)));
     }
 }
