@@ -2,7 +2,9 @@
 //! (`client_queue_bytes`): its requests while they are served, and the
 //! responses and traffic copies waiting for it to read them. The budgets of
 //! one user's clients also draw on that user's budget (`user_queue_bytes`),
-//! so that many clients of one user cannot add up to more.
+//! so that many clients of one user cannot add up to more. The same budget
+//! counts the client's requests in flight, at most
+//! [`MAX_REQUESTS_IN_FLIGHT`].
 //!
 //! Policy: a response is always queued (dropping it would leave its caller
 //! waiting); a traffic copy is dropped (and counted) when it does not fit; and
@@ -14,85 +16,152 @@
 //!
 //! Producers and the writer measure a frame the same way ([`charge_of`]), so
 //! what is taken is exactly what is given back.
+//!
+//! Giving back is on every request's path, and nobody waits almost always:
+//! a [`Quota`] wakes waiters only when it has some (a `Notify` takes a lock
+//! to find out).
 
 use smtp32_protocol::codec::encoded_len;
 use smtp32_protocol::{DaemonFrame, Event};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
 /// Requests up to this size are read even while the client is over its budget.
 pub const SMALL_REQUEST_BYTES: usize = 4 * 1024;
 
+/// Requests one client may have in flight at once; the reader reads no
+/// further request until one ends.
+pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
+
 /// One IPC client's bytes in the daemon, shared by its reader, its request
 /// tasks, the traffic taps of its connections and its writer.
 #[derive(Debug)]
 pub struct ClientBudget {
-    own: Bytes,
+    own: Quota,
     /// The budget of the client's user, shared by all of that user's clients;
     /// `None` for the users not limited per user (root, the daemon's own).
-    user: Option<Arc<Bytes>>,
+    user: Option<Arc<Quota>>,
+    /// The client's requests in flight.
+    requests: Quota,
 }
 
-/// One counter of bytes against a limit, with a wake-up when bytes are given back.
+/// An amount (bytes, requests) held against a limit, with a wake-up for
+/// those waiting when some is given back.
 #[derive(Debug)]
-pub struct Bytes {
+pub struct Quota {
     held: AtomicUsize,
     limit: usize,
     freed: Notify,
+    /// Tasks waiting for room; `freed` is notified only when there are any.
+    waiting: AtomicUsize,
 }
 
-impl Bytes {
-    /// A counter of `limit` bytes, none held.
-    pub fn new(limit: usize) -> Bytes {
-        Bytes {
+impl Quota {
+    /// A quota of `limit`, none held.
+    pub fn new(limit: usize) -> Quota {
+        Quota {
             held: AtomicUsize::new(0),
             limit,
             freed: Notify::new(),
+            waiting: AtomicUsize::new(0),
         }
     }
 
     fn charge(&self, n: usize) {
-        self.held.fetch_add(n, Ordering::AcqRel);
+        self.held.fetch_add(n, SeqCst);
     }
 
-    /// Takes `n` bytes if they fit, or if nothing is held (so one item larger
-    /// than the whole budget can still pass, alone).
+    /// Takes `n` if it fits, or if nothing is held (so one item larger
+    /// than the whole quota can still pass, alone).
     fn try_charge(&self, n: usize) -> bool {
         self.held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
+            .fetch_update(SeqCst, SeqCst, |h| {
                 (h == 0 || h.saturating_add(n) <= self.limit).then_some(h + n)
             })
             .is_ok()
     }
 
+    /// Gives back `n` and wakes those waiting, if any. (Sequentially
+    /// consistent with [`Waiting::on`] and the waiter's check: either the
+    /// waiter's check sees the room, or this sees the waiter.)
     fn release(&self, n: usize) {
         self.undo(n);
-        self.freed.notify_waiters();
+        if self.waiting.load(SeqCst) > 0 {
+            self.freed.notify_waiters();
+        }
     }
 
-    /// Gives back bytes taken a moment ago without waking anyone: nobody
-    /// could have waited for them (waking would make a waiter spin on itself).
+    /// Gives back `n` taken a moment ago without waking anyone: nobody
+    /// could have waited for it (waking would make a waiter spin on itself).
     fn undo(&self, n: usize) {
         let _ = self
             .held
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |h| {
-                Some(h.saturating_sub(n))
-            });
+            .fetch_update(SeqCst, SeqCst, |h| Some(h.saturating_sub(n)));
     }
 
-    /// Bytes held now.
+    /// The amount held now.
     pub fn held(&self) -> usize {
-        self.held.load(Ordering::Acquire)
+        self.held.load(SeqCst)
+    }
+}
+
+/// One task counted as waiting on a [`Quota`] while this lives (a wait may
+/// be dropped half-way: the count goes down with it).
+struct Waiting<'a>(&'a Quota);
+
+impl<'a> Waiting<'a> {
+    fn on(quota: &'a Quota) -> Waiting<'a> {
+        quota.waiting.fetch_add(1, SeqCst);
+        Waiting(quota)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, SeqCst);
+    }
+}
+
+/// One of a client's requests in flight; dropped, the slot is free again.
+#[derive(Debug)]
+pub struct RequestSlot(Arc<ClientBudget>);
+
+impl Drop for RequestSlot {
+    fn drop(&mut self) {
+        self.0.requests.release(1);
     }
 }
 
 impl ClientBudget {
     /// A budget of `limit` bytes that also draws on `user` when given.
-    pub fn new(limit: usize, user: Option<Arc<Bytes>>) -> ClientBudget {
+    pub fn new(limit: usize, user: Option<Arc<Quota>>) -> ClientBudget {
         ClientBudget {
-            own: Bytes::new(limit),
+            own: Quota::new(limit),
             user,
+            requests: Quota::new(MAX_REQUESTS_IN_FLIGHT),
+        }
+    }
+
+    /// A slot for one more request in flight, if one is free.
+    pub fn try_request_slot(self: &Arc<Self>) -> Option<RequestSlot> {
+        self.requests
+            .try_charge(1)
+            .then(|| RequestSlot(self.clone()))
+    }
+
+    /// A slot for one more request in flight, once one is free.
+    pub async fn request_slot(self: &Arc<Self>) -> RequestSlot {
+        let _waiting = Waiting::on(&self.requests);
+        loop {
+            let freed = self.requests.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so a release in between is not missed.
+            freed.as_mut().enable();
+            if let Some(slot) = self.try_request_slot() {
+                return slot;
+            }
+            freed.await;
         }
     }
 
@@ -121,6 +190,8 @@ impl ClientBudget {
 
     /// Waits until `n` bytes fit (see [`ClientBudget::try_charge`]) and takes them.
     pub async fn charge_when_room(&self, n: usize) {
+        let _own = Waiting::on(&self.own);
+        let _shared = self.user.as_deref().map(Waiting::on);
         loop {
             let own = self.own.freed.notified();
             tokio::pin!(own);
@@ -193,7 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_users_clients_share_the_users_budget() {
-        let user = Arc::new(Bytes::new(150));
+        let user = Arc::new(Quota::new(150));
         let a = Arc::new(ClientBudget::new(100, Some(user.clone())));
         let b = Arc::new(ClientBudget::new(100, Some(user.clone())));
         assert!(a.try_charge(100));
@@ -223,5 +294,31 @@ mod tests {
         b.release(60);
         waiter.await.unwrap();
         assert_eq!(b.held(), 90);
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_for_a_slot_until_one_is_given_back() {
+        let b = Arc::new(ClientBudget::new(100, None));
+        let mut slots: Vec<RequestSlot> = (0..MAX_REQUESTS_IN_FLIGHT)
+            .map(|_| b.try_request_slot().unwrap())
+            .collect();
+        assert!(b.try_request_slot().is_none(), "all slots taken");
+        let waiter = tokio::spawn({
+            let b = b.clone();
+            async move { b.request_slot().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        assert_eq!(b.requests.waiting.load(SeqCst), 1);
+        slots.pop();
+        let slot = waiter.await.unwrap();
+        assert_eq!(b.requests.held(), MAX_REQUESTS_IN_FLIGHT);
+        assert_eq!(
+            b.requests.waiting.load(SeqCst),
+            0,
+            "the waiter is counted out"
+        );
+        drop((slot, slots));
+        assert_eq!(b.requests.held(), 0);
     }
 }

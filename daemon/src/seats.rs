@@ -4,7 +4,7 @@
 //! budget each user's clients share (`user_queue_bytes`). Root and the
 //! daemon's own user are not limited per user (see `Peer::limited_uid`).
 
-use crate::budget::Bytes;
+use crate::budget::Quota;
 use crate::platform::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +25,7 @@ struct Table {
 #[derive(Debug)]
 struct UserSeats {
     clients: u32,
-    budget: Arc<Bytes>,
+    budget: Arc<Quota>,
 }
 
 /// The limits a new client is admitted within.
@@ -44,12 +44,12 @@ pub struct SeatLimits {
 pub struct Seat {
     seats: Arc<Seats>,
     user: Option<UserId>,
-    budget: Option<Arc<Bytes>>,
+    budget: Option<Arc<Quota>>,
 }
 
 impl Seat {
     /// The byte budget this client's user shares with its other clients (none for unlimited users).
-    pub fn user_budget(&self) -> Option<Arc<Bytes>> {
+    pub fn user_budget(&self) -> Option<Arc<Quota>> {
         self.budget.clone()
     }
 }
@@ -73,7 +73,7 @@ impl Seats {
         if let Some(uid) = user {
             let seats = t.per_user.entry(uid).or_insert_with(|| UserSeats {
                 clients: 0,
-                budget: Arc::new(Bytes::new(limits.user_bytes)),
+                budget: Arc::new(Quota::new(limits.user_bytes)),
             });
             if seats.clients >= limits.per_user {
                 return Err(format!(

@@ -4,7 +4,9 @@
 //! The reader decodes frames and hands each request to the router, which
 //! returns at once (the request waits in its session or on a task of its
 //! own), so an `XQuit` is served while another request of the same client
-//! is in flight; at most [`MAX_REQUESTS_IN_FLIGHT`] are in flight at once.
+//! is in flight; at most
+//! [`MAX_REQUESTS_IN_FLIGHT`](crate::budget::MAX_REQUESTS_IN_FLIGHT) are in
+//! flight at once.
 //! Every outbound frame — responses and events pushed by session actors —
 //! goes through the client's outlet ([`super::outlet`]): queued for the
 //! writer, or a response written at once when nothing is queued, so the
@@ -26,7 +28,7 @@ use super::outlet::Outlet;
 use super::responder::Hold;
 use super::router::Router;
 use super::stream_reads::StreamReads;
-use crate::budget::{charge_of, ClientBudget, SMALL_REQUEST_BYTES};
+use crate::budget::{charge_of, ClientBudget, RequestSlot, SMALL_REQUEST_BYTES};
 use crate::logging::ERROR_TARGET;
 use crate::platform::{peer_hung_up, peer_of};
 use crate::seats::{Seat, SeatLimits};
@@ -39,15 +41,13 @@ use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 /// Frames queued for one client before producers wait (responses) or drop (debug copies).
 pub const OUTBOUND_QUEUE_FRAMES: usize = 1024;
-/// Requests of one client served concurrently.
-pub const MAX_REQUESTS_IN_FLIGHT: usize = 256;
 /// Queued frames are gathered into one write up to this many bytes.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// The write buffer is freed after a frame larger than this.
@@ -269,7 +269,6 @@ impl Frames<'_> {
 }
 
 async fn read_loop(frames: &mut Frames<'_>, router: Rc<Router>, out: &mpsc::Sender<DaemonFrame>) {
-    let permits = Arc::new(Semaphore::new(MAX_REQUESTS_IN_FLIGHT));
     let budget = frames.budget.clone();
     loop {
         let (frame, charged) = match frames.next().await {
@@ -294,28 +293,21 @@ async fn read_loop(frames: &mut Frames<'_>, router: Rc<Router>, out: &mpsc::Send
                 return;
             }
         };
-        let Some(permit) = request_slot(&permits, frames.stream.stream()).await else {
+        let Some(slot) = request_slot(&budget, frames.stream.stream()).await else {
             budget.release(charged);
             return;
         };
-        router.dispatch(
-            id,
-            request,
-            Hold::new(budget.clone(), charged, Some(permit)),
-        );
+        router.dispatch(id, request, Hold::new(budget.clone(), charged, Some(slot)));
     }
 }
 
 /// A slot for one more request in flight: at once when one is free (the
 /// common case, with no wait set up), else when one frees; `None` when the
 /// client hung up meanwhile.
-async fn request_slot(permits: &Arc<Semaphore>, stream: &Stream) -> Option<OwnedSemaphorePermit> {
-    match permits.clone().try_acquire_owned() {
-        Ok(permit) => Some(permit),
-        Err(TryAcquireError::Closed) => None,
-        Err(TryAcquireError::NoPermits) => until_hangup(permits.clone().acquire_owned(), stream)
-            .await
-            .and_then(Result::ok),
+async fn request_slot(budget: &Arc<ClientBudget>, stream: &Stream) -> Option<RequestSlot> {
+    match budget.try_request_slot() {
+        Some(slot) => Some(slot),
+        None => until_hangup(budget.request_slot(), stream).await,
     }
 }
 

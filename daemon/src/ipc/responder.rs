@@ -12,7 +12,7 @@
 
 use super::outlet::write_now;
 use super::summary::{outcome, Summary};
-use crate::budget::{charge_of, ClientBudget};
+use crate::budget::{charge_of, ClientBudget, RequestSlot};
 use crate::logging::{CALL_TARGET, ERROR_TARGET};
 use crate::observed::Verb;
 use crate::peer::ClientId;
@@ -21,7 +21,6 @@ use smtp32_protocol::{DaemonFrame, Failure, Request, RequestId, Response};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc::{self, error::TrySendError};
-use tokio::sync::OwnedSemaphorePermit;
 use tracing::{debug, warn};
 
 /// What a request holds of its client while it is served, given back when
@@ -31,16 +30,12 @@ pub struct Hold {
     budget: Arc<ClientBudget>,
     bytes: usize,
     /// `None` for the queue runner's requests, which no limit of slots counts.
-    _slot: Option<OwnedSemaphorePermit>,
+    _slot: Option<RequestSlot>,
 }
 
 impl Hold {
     /// `bytes` already charged to `budget`, and `slot`.
-    pub fn new(
-        budget: Arc<ClientBudget>,
-        bytes: usize,
-        slot: Option<OwnedSemaphorePermit>,
-    ) -> Hold {
+    pub fn new(budget: Arc<ClientBudget>, bytes: usize, slot: Option<RequestSlot>) -> Hold {
         Hold {
             budget,
             bytes,
