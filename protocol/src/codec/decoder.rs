@@ -26,6 +26,10 @@ use std::io::{self, Read};
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// Less room than this left after the buffered bytes makes room for a full read.
 const MIN_ROOM_BYTES: usize = READ_CHUNK_BYTES / 4;
+/// Room up to this is zeroed before a tokio read (once, as the buffer
+/// grows); room beyond, for a large frame, is read into as it is.
+#[cfg(feature = "tokio")]
+const ZEROED_ROOM_BYTES: usize = 4 * READ_CHUNK_BYTES;
 /// An emptied buffer larger than this is given back rather than kept.
 const KEPT_BUFFER_BYTES: usize = 1 << 20;
 
@@ -103,27 +107,40 @@ impl FrameDecoder {
         frame.map(Some)
     }
 
-    /// Room to read into: compacts what is buffered to the front when room
-    /// runs short, and grows the storage (see the module docs) when less
-    /// than [`MIN_ROOM_BYTES`] is left. Record what was read with
+    /// Room to read into: see [`FrameDecoder::make_room`]; bytes not
+    /// written before are zeroed first. Record what was read with
     /// [`FrameDecoder::commit`].
     pub fn spare(&mut self) -> &mut [u8] {
-        if self.start > 0 && self.buf.len() - self.end < MIN_ROOM_BYTES {
+        let room = self.make_room();
+        if self.buf.len() < self.end + room {
+            self.buf.resize(self.end + room, 0);
+        }
+        &mut self.buf[self.end..self.end + room]
+    }
+
+    /// Compacts what is buffered to the front when room runs short, and
+    /// grows the storage (see the module docs) when less than
+    /// [`MIN_ROOM_BYTES`] is left; returns how much one read may take. A
+    /// read stops a little past the frame coming in, so the next frame's
+    /// first bytes, moved to the front once this one is decoded, are few.
+    /// (`buf.len()` marks the bytes written at least once: room the
+    /// blocking [`FrameDecoder::spare`] need not zero again.)
+    fn make_room(&mut self) -> usize {
+        if self.start > 0 && self.buf.capacity() - self.end < MIN_ROOM_BYTES {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
         let rest = self.rest_of_frame();
-        if self.buf.len() - self.end < MIN_ROOM_BYTES {
+        if self.buf.capacity() - self.end < MIN_ROOM_BYTES {
             let want = self.end + READ_CHUNK_BYTES.max(self.buffered().min(rest));
-            self.buf.reserve_exact(want - self.buf.len());
-            self.buf.resize(want, 0);
+            self.buf.reserve_exact(want.saturating_sub(self.buf.len()));
         }
-        // A read stops a little past the frame coming in, so the next
-        // frame's first bytes, moved to the front once this one is decoded,
-        // are few.
-        let end = self.buf.len().min(self.end + READ_CHUNK_BYTES.max(rest));
-        &mut self.buf[self.end..end]
+        let end = self
+            .buf
+            .capacity()
+            .min(self.end + READ_CHUNK_BYTES.max(rest));
+        end - self.end
     }
 
     /// Bytes of the frame coming in that are not buffered yet (0 before its
@@ -187,18 +204,34 @@ impl FrameDecoder {
         }
     }
 
-    /// [`FrameDecoder::read_from`] over a tokio stream. Cancel-safe: bytes
-    /// are recorded only when a read completes.
+    /// [`FrameDecoder::read_from`] over a tokio stream. Room for a large
+    /// frame is not zeroed first (zeroing it cost as much as copying the
+    /// frame), see [`ZEROED_ROOM_BYTES`]. Cancel-safe: bytes are recorded only when a read
+    /// completes.
     #[cfg(feature = "tokio")]
     pub async fn read_from_async<R>(&mut self, r: &mut R) -> Result<usize, CodecError>
     where
         R: tokio::io::AsyncRead + Unpin,
     {
+        use bytes::BufMut;
         use tokio::io::AsyncReadExt;
-        match r.read(self.spare()).await? {
+        let room = self.make_room();
+        let end = self.end + room;
+        if self.buf.len() < end && end <= ZEROED_ROOM_BYTES {
+            // Small room is zeroed once and read into again and again: a
+            // plain read costs less than one into room not yet written.
+            self.buf.resize(end, 0);
+        }
+        let n = if self.buf.len() >= end {
+            r.read(&mut self.buf[self.end..end]).await?
+        } else {
+            self.buf.truncate(self.end);
+            r.read_buf(&mut (&mut self.buf).limit(room)).await?
+        };
+        match n {
             0 => Err(self.end_of_stream()),
             n => {
-                self.commit(n);
+                self.end += n;
                 Ok(n)
             }
         }
@@ -227,7 +260,7 @@ impl FrameDecoder {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.buf.len() > self.kept {
+            if self.buf.capacity() > self.kept {
                 self.buf = Vec::new();
             }
         }
@@ -332,6 +365,77 @@ mod tests {
         assert!(
             err.is_disconnect() && !matches!(err, CodecError::Closed),
             "{err}"
+        );
+    }
+
+    /// A stream that hands over at most `step` bytes a read.
+    #[cfg(feature = "tokio")]
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    #[cfg(feature = "tokio")]
+    impl tokio::io::AsyncRead for Trickle<'_> {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            let n = self.step.min(self.bytes.len()).min(buf.remaining());
+            buf.put_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn frames_read_from_a_tokio_stream_come_out_whole_and_in_order() {
+        let mut wire = Vec::new();
+        let sizes = [10, 70_000, 3, 200_000, 5];
+        for (id, &len) in sizes.iter().enumerate() {
+            append_frame(&ping(id as u64, len), &mut wire).unwrap();
+        }
+        for step in [1, 7, 4096, 1 << 20] {
+            let mut stream = Trickle { bytes: &wire, step };
+            let mut dec = FrameDecoder::new(1 << 20).keeping(64 * 1024);
+            for (id, &len) in sizes.iter().enumerate() {
+                let frame: ClientFrame = dec.next_frame_async(&mut stream).await.unwrap();
+                let ClientFrame::Request {
+                    id: got,
+                    request: Request::Ping { payload },
+                } = frame
+                else {
+                    panic!("not a ping");
+                };
+                assert_eq!(
+                    (got, payload),
+                    (RequestId(id as u64), vec![7; len]),
+                    "step {step}"
+                );
+            }
+            let end = dec.next_frame_async::<_, ClientFrame>(&mut stream).await;
+            assert!(matches!(end, Err(CodecError::Closed)), "step {step}");
+        }
+    }
+
+    #[cfg(feature = "tokio")]
+    #[tokio::test]
+    async fn a_tokio_read_grows_the_buffer_with_the_bytes_not_the_announced_length() {
+        let mut wire = vec![0, 0, 0xc0, 0x03];
+        wire.extend([1; 100]);
+        let mut stream = Trickle {
+            bytes: &wire,
+            step: 1 << 20,
+        };
+        let mut dec = FrameDecoder::new(64 << 20);
+        while dec.read_from_async(&mut stream).await.is_ok() {}
+        assert_eq!(dec.buffered(), 104);
+        assert!(
+            dec.capacity() <= 104 + READ_CHUNK_BYTES,
+            "capacity {}",
+            dec.capacity()
         );
     }
 }
