@@ -202,7 +202,7 @@ impl TrafficLog {
         if bytes.ends_with(b"DATA\r\n") {
             // Dot-stuffing leaves one end marker at most, just before the
             // envelope: search back from the end.
-            return memchr::memmem::rfind(bytes, b"\r\n.\r\n").map(|at| at + 5);
+            return last_end_marker(bytes);
         }
         None
     }
@@ -300,6 +300,20 @@ impl TrafficLog {
             }
         }
     }
+}
+
+/// Where the last `CRLF . CRLF` in `bytes` ends. The envelope after it is
+/// a few lines with few dots: looking back dot by dot costs less than
+/// setting up a substring search for every write.
+fn last_end_marker(bytes: &[u8]) -> Option<usize> {
+    let mut before = bytes.len();
+    while let Some(dot) = memchr::memrchr(b'.', &bytes[..before]) {
+        if bytes[..dot].ends_with(b"\r\n") && bytes[dot + 1..].starts_with(b"\r\n") {
+            return Some(dot + 3);
+        }
+        before = dot;
+    }
+    None
 }
 
 fn push_bounded(line: &mut Vec<u8>, more: &[u8]) {
@@ -417,5 +431,18 @@ mod tests {
             log.record(S, b"\n", 0);
         }
         assert!(log.lines().iter().map(|l| l.text.len()).sum::<usize>() <= MAX_BYTES);
+    }
+
+    #[test]
+    fn the_last_end_marker_is_found_behind_an_envelope_with_dots() {
+        let write = b"x.y\r\n..z\r\n.\r\nMAIL FROM:<a.b@c.d>\r\nRCPT TO:<e@f.g>\r\nDATA\r\n";
+        let at = last_end_marker(write).unwrap();
+        assert!(write[..at].ends_with(b"\r\n.\r\n") && write[at..].starts_with(b"MAIL"));
+        assert_eq!(last_end_marker(b"a.\r\n.b\r\nDATA\r\n"), None);
+        assert_eq!(
+            last_end_marker(b".\r\nDATA\r\n"),
+            None,
+            "no CRLF before the dot"
+        );
     }
 }
