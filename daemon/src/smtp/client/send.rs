@@ -153,7 +153,12 @@ impl SmtpClient {
         let pipelined = self.caps.pipelining;
         if pipelined {
             self.out.clear();
-            for line in std::iter::once(mail).chain(rcpt_lines.iter().map(String::as_str)) {
+            // Often a buffer of its own (the body holds the usual one): one
+            // allocation of the right size rather than growth from nothing.
+            let lines = std::iter::once(mail).chain(rcpt_lines.iter().map(String::as_str));
+            self.out
+                .reserve(lines.clone().map(|l| l.len() + 2).sum::<usize>() + b"DATA\r\n".len());
+            for line in lines {
                 self.out.extend_from_slice(line.as_bytes());
                 self.out.extend_from_slice(b"\r\n");
             }
