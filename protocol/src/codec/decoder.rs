@@ -107,8 +107,8 @@ impl FrameDecoder {
         frame.map(Some)
     }
 
-    /// Room to read into: see [`FrameDecoder::make_room`]; bytes not
-    /// written before are zeroed first. Record what was read with
+    /// Room to read into, made as the module docs say; bytes not written
+    /// before are zeroed first. Record what was read with
     /// [`FrameDecoder::commit`].
     pub fn spare(&mut self) -> &mut [u8] {
         let room = self.make_room();
@@ -204,9 +204,9 @@ impl FrameDecoder {
         }
     }
 
-    /// [`FrameDecoder::read_from`] over a tokio stream. Room for a large
-    /// frame is not zeroed first (zeroing it cost as much as copying the
-    /// frame), see [`ZEROED_ROOM_BYTES`]. Cancel-safe: bytes are recorded only when a read
+    /// [`FrameDecoder::read_from`] over a tokio stream. Room past the first
+    /// 64 KiB, for a large frame, is not zeroed first (zeroing it cost as
+    /// much as copying the frame). Cancel-safe: bytes are recorded only when a read
     /// completes.
     #[cfg(feature = "tokio")]
     pub async fn read_from_async<R>(&mut self, r: &mut R) -> Result<usize, CodecError>
