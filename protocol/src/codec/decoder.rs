@@ -112,10 +112,17 @@ impl FrameDecoder {
     /// [`FrameDecoder::commit`].
     pub fn spare(&mut self) -> &mut [u8] {
         let room = self.make_room();
-        if self.buf.len() < self.end + room {
-            self.buf.resize(self.end + room, 0);
+        self.zeroed(room)
+    }
+
+    /// The next `room` bytes after the buffered ones, zeroing those not
+    /// written before.
+    fn zeroed(&mut self, room: usize) -> &mut [u8] {
+        let end = self.end + room;
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
         }
-        &mut self.buf[self.end..self.end + room]
+        &mut self.buf[self.end..end]
     }
 
     /// Compacts what is buffered to the front when room runs short, and
@@ -216,14 +223,10 @@ impl FrameDecoder {
         use bytes::BufMut;
         use tokio::io::AsyncReadExt;
         let room = self.make_room();
-        let end = self.end + room;
-        if self.buf.len() < end && end <= ZEROED_ROOM_BYTES {
-            // Small room is zeroed once and read into again and again: a
-            // plain read costs less than one into room not yet written.
-            self.buf.resize(end, 0);
-        }
-        let n = if self.buf.len() >= end {
-            r.read(&mut self.buf[self.end..end]).await?
+        // Small room is zeroed once and read into again and again: a plain
+        // read costs less than one into room not yet written.
+        let n = if self.end + room <= self.buf.len().max(ZEROED_ROOM_BYTES) {
+            r.read(self.zeroed(room)).await?
         } else {
             self.buf.truncate(self.end);
             r.read_buf(&mut (&mut self.buf).limit(room)).await?
@@ -231,7 +234,7 @@ impl FrameDecoder {
         match n {
             0 => Err(self.end_of_stream()),
             n => {
-                self.end += n;
+                self.commit(n);
                 Ok(n)
             }
         }
