@@ -104,6 +104,21 @@ impl Quota {
     pub fn held(&self) -> usize {
         self.held.load(SeqCst)
     }
+
+    /// Waits until `n` fits (see [`Quota::try_charge`]) and takes it.
+    async fn charge_when_room(&self, n: usize) {
+        let _waiting = Waiting::on(self);
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            // Registered before the check, so a release in between is not missed.
+            freed.as_mut().enable();
+            if self.try_charge(n) {
+                return;
+            }
+            freed.await;
+        }
+    }
 }
 
 /// One task counted as waiting on a [`Quota`] while this lives (a wait may
@@ -152,17 +167,8 @@ impl ClientBudget {
 
     /// A slot for one more request in flight, once one is free.
     pub async fn request_slot(self: &Arc<Self>) -> RequestSlot {
-        let _waiting = Waiting::on(&self.requests);
-        loop {
-            let freed = self.requests.freed.notified();
-            tokio::pin!(freed);
-            // Registered before the check, so a release in between is not missed.
-            freed.as_mut().enable();
-            if let Some(slot) = self.try_request_slot() {
-                return slot;
-            }
-            freed.await;
-        }
+        self.requests.charge_when_room(1).await;
+        RequestSlot(self.clone())
     }
 
     /// Takes `n` bytes whatever the budgets say (a response, a small request).
@@ -190,20 +196,16 @@ impl ClientBudget {
 
     /// Waits until `n` bytes fit (see [`ClientBudget::try_charge`]) and takes them.
     pub async fn charge_when_room(&self, n: usize) {
+        let Some(user) = &self.user else {
+            return self.own.charge_when_room(n).await;
+        };
         let _own = Waiting::on(&self.own);
-        let _shared = self.user.as_deref().map(Waiting::on);
+        let _shared = Waiting::on(user);
         loop {
             let own = self.own.freed.notified();
             tokio::pin!(own);
             // Registered before the check, so a release in between is not missed.
             own.as_mut().enable();
-            let Some(user) = &self.user else {
-                if self.try_charge(n) {
-                    return;
-                }
-                own.await;
-                continue;
-            };
             let shared = user.freed.notified();
             tokio::pin!(shared);
             shared.as_mut().enable();
