@@ -27,6 +27,9 @@ pub const MAX_BYTES: usize = 16 * 1024;
 /// A longer line is cut to this many bytes (and marked).
 pub const MAX_LINE_BYTES: usize = 512;
 
+/// Bytes of dropped lines the text may hold before they are cut off, when
+/// the kept lines are fewer.
+const MIN_DEAD_BYTES: usize = 1024;
 /// What marks a line that was cut.
 const CUT_MARK: &str = "[...]";
 /// Bytes a `[message data: N bytes]` line is counted as.
@@ -69,8 +72,12 @@ impl Entry {
 /// The bounded window of recent lines.
 #[derive(Debug, Default)]
 pub struct TrafficLog {
-    /// The text of every kept line, back to back, oldest first.
-    text: VecDeque<u8>,
+    /// The text of every kept line, back to back, oldest first, from `start`.
+    /// A line that falls out only moves `start`; the bytes before it are cut
+    /// off in one move once they outnumber the kept ones (a line at a time,
+    /// the window's eviction was a tenth of its cost).
+    text: Vec<u8>,
+    start: usize,
     entries: VecDeque<Entry>,
     bytes: usize,
     dropped: u64,
@@ -135,6 +142,7 @@ impl TrafficLog {
 
     /// Gives back spare capacity (the window keeps what it holds).
     pub fn compact(&mut self) {
+        self.cut_dead_text();
         self.text.shrink_to_fit();
         self.entries.shrink_to_fit();
         for p in &mut self.partial {
@@ -144,18 +152,16 @@ impl TrafficLog {
 
     /// The lines kept, oldest first.
     pub fn lines(&self) -> Vec<TrafficLine> {
-        let mut at = 0;
-        let mut buf = Vec::new();
+        let mut at = self.start;
         self.entries
             .iter()
             .map(|e| {
                 let text = match e.kind {
                     Kind::Content(n) => format!("[message data: {n} bytes]"),
                     Kind::Text { len, cut } => {
-                        buf.clear();
-                        buf.extend(self.text.range(at..at + len as usize));
+                        let text = self.text.get(at..at + len as usize).unwrap_or_default();
                         at += len as usize;
-                        let mut t = String::from_utf8_lossy(&buf).into_owned();
+                        let mut t = String::from_utf8_lossy(text).into_owned();
                         if cut {
                             t.push_str(CUT_MARK);
                         }
@@ -218,7 +224,7 @@ impl TrafficLog {
         }
         let cut = line.len() > MAX_LINE_BYTES;
         let kept = &line[..line.len().min(MAX_LINE_BYTES)];
-        self.text.extend(kept);
+        self.text.extend_from_slice(kept);
         self.push(Entry {
             at_millis,
             direction,
@@ -293,12 +299,21 @@ impl TrafficLog {
             match self.entries.pop_front() {
                 Some(old) => {
                     self.bytes -= old.weight();
-                    self.text.drain(..old.stored());
+                    self.start += old.stored();
                     self.dropped += 1;
                 }
                 None => break,
             }
         }
+        if self.start > (self.text.len() - self.start).max(MIN_DEAD_BYTES) {
+            self.cut_dead_text();
+        }
+    }
+
+    /// Cuts off the text of lines that fell out of the window.
+    fn cut_dead_text(&mut self) {
+        self.text.drain(..self.start);
+        self.start = 0;
     }
 }
 
@@ -431,6 +446,30 @@ mod tests {
             log.record(S, b"\n", 0);
         }
         assert!(log.lines().iter().map(|l| l.text.len()).sum::<usize>() <= MAX_BYTES);
+    }
+
+    #[test]
+    fn dropped_lines_text_is_cut_off_and_kept_lines_stay_whole() {
+        let mut log = TrafficLog::new();
+        for i in 0..5000 {
+            log.record(
+                C,
+                format!("RCPT TO:<user{i}@example.org>\r\n").as_bytes(),
+                i,
+            );
+            let kept = log.text.len() - log.start;
+            assert!(log.text.len() <= 2 * kept.max(MIN_DEAD_BYTES), "at {i}");
+        }
+        let lines = texts(&log);
+        assert_eq!(lines.len(), MAX_LINES);
+        assert_eq!(
+            lines[0],
+            format!("RCPT TO:<user{}@example.org>", 5000 - MAX_LINES)
+        );
+        assert_eq!(lines[MAX_LINES - 1], "RCPT TO:<user4999@example.org>");
+        log.compact();
+        assert_eq!(log.start, 0);
+        assert_eq!(texts(&log), lines);
     }
 
     #[test]
