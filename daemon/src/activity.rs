@@ -156,6 +156,24 @@ impl Activity {
 
     /// Records bytes that crossed the connection at `now`.
     pub fn traffic(&self, direction: Direction, bytes: &[u8], now: Instant) {
+        let (mut inner, at) = self.count(direction, bytes, now);
+        inner.log.record(direction, bytes, at);
+    }
+
+    /// [`traffic`](Self::traffic) of one whole line, its LF included.
+    pub fn line(&self, direction: Direction, line: &[u8], now: Instant) {
+        let (mut inner, at) = self.count(direction, line, now);
+        inner.log.record_line(direction, line, at);
+    }
+
+    /// Counts `bytes` that crossed the connection at `now`; the record
+    /// (locked) and the milliseconds since the connection opened, for the log.
+    fn count(
+        &self,
+        direction: Direction,
+        bytes: &[u8],
+        now: Instant,
+    ) -> (MutexGuard<'_, Inner>, u64) {
         match direction {
             Direction::ToServer => self.totals.sent(bytes.len()),
             Direction::FromServer => self.totals.received(bytes.len()),
@@ -167,7 +185,7 @@ impl Activity {
             Direction::ToServer => inner.bytes_out += bytes.len() as u64,
             Direction::FromServer => inner.bytes_in += bytes.len() as u64,
         }
-        inner.log.record(direction, bytes, at);
+        (inner, at)
     }
 
     /// An operation called `what` starts now.

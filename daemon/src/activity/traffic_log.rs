@@ -110,10 +110,7 @@ impl TrafficLog {
                 }
             }
         }
-        let slot = match direction {
-            Direction::ToServer => 0,
-            Direction::FromServer => 1,
-        };
+        let slot = slot(direction);
         let mut rest = bytes;
         // Lines here are commands and replies, tens of bytes: a plain scan
         // costs less than memchr's set-up (content is never scanned).
@@ -137,6 +134,19 @@ impl TrafficLog {
         }
         if !rest.is_empty() {
             push_bounded(&mut self.partial[slot], rest);
+        }
+    }
+
+    /// Records one whole `line` (its LF included, no other LF in it) that
+    /// went `direction` at `at_millis`: what the SMTP client's reply reader
+    /// and command writer hand over, so no line end is looked for.
+    pub fn record_line(&mut self, direction: Direction, line: &[u8], at_millis: u64) {
+        let content = direction == Direction::ToServer && self.in_content;
+        match line.strip_suffix(b"\n") {
+            Some(text) if !content && self.partial[slot(direction)].is_empty() => {
+                self.finish_line(direction, text, at_millis)
+            }
+            _ => self.record(direction, line, at_millis),
         }
     }
 
@@ -331,6 +341,14 @@ fn last_end_marker(bytes: &[u8]) -> Option<usize> {
     None
 }
 
+/// The index of `direction`'s partial line.
+fn slot(direction: Direction) -> usize {
+    match direction {
+        Direction::ToServer => 0,
+        Direction::FromServer => 1,
+    }
+}
+
 fn push_bounded(line: &mut Vec<u8>, more: &[u8]) {
     let room = (MAX_LINE_BYTES + 1).saturating_sub(line.len());
     line.extend_from_slice(&more[..more.len().min(room)]);
@@ -446,6 +464,46 @@ mod tests {
             log.record(S, b"\n", 0);
         }
         assert!(log.lines().iter().map(|l| l.text.len()).sum::<usize>() <= MAX_BYTES);
+    }
+
+    #[test]
+    fn whole_lines_are_kept_as_the_byte_stream_would_be() {
+        let dialogue: [(Direction, &[u8]); 9] = [
+            (C, b"AUTH PLAIN AGZvbwBzZWNyZXQ=\r\n"),
+            (S, b"235 ok\r\n"),
+            (C, b"MAIL FROM:<a@b>\r\n"),
+            (S, b"250 ok\r\n"),
+            (C, b"DATA\r\n"),
+            (S, b"354 go\r\n"),
+            // Content, and its final dot, come as whole lines too: still content.
+            (C, b"secret body\r\n"),
+            (C, b".\r\n"),
+            (S, b"250 queued\r\n"),
+        ];
+        let (mut by_line, mut by_bytes) = (TrafficLog::new(), TrafficLog::new());
+        for (direction, bytes) in dialogue {
+            by_line.record_line(direction, bytes, 0);
+            by_bytes.record(direction, bytes, 0);
+        }
+        assert_eq!(texts(&by_line), texts(&by_bytes));
+        assert_eq!(
+            texts(&by_line),
+            [
+                "AUTH [redacted]",
+                "235 ok",
+                "MAIL FROM:<a@b>",
+                "250 ok",
+                "DATA",
+                "354 go",
+                "[message data: 16 bytes]",
+                "250 queued"
+            ]
+        );
+        // A line after a partial one ends the partial one.
+        let mut log = TrafficLog::new();
+        log.record(S, b"250-first ", 0);
+        log.record_line(S, b"half\r\n", 0);
+        assert_eq!(texts(&log), ["250-first half"]);
     }
 
     #[test]

@@ -96,6 +96,18 @@ impl TrafficTap for EventTap {
 
     fn traffic(&self, direction: Direction, bytes: &[u8], at: Instant) {
         self.activity.traffic(direction, bytes, at);
+        self.copy(direction, bytes);
+    }
+
+    fn line(&self, direction: Direction, line: &[u8], at: Instant) {
+        self.activity.line(direction, line, at);
+        self.copy(direction, line);
+    }
+}
+
+impl EventTap {
+    /// Sends a copy of `bytes` to the client while debugging is on.
+    fn copy(&self, direction: Direction, bytes: &[u8]) {
         if !self.enabled.load(Ordering::Relaxed) {
             return;
         }

@@ -413,22 +413,29 @@ impl SmtpClient {
         redact::auth_line(line)
     }
 
-    /// Shows the write buffer to the tap, then writes it in one `write_all`.
+    /// Shows the write buffer to the tap, then writes it.
     async fn write_out(&mut self) -> Result<(), SmtpError> {
-        self.write_out_shown(None).await
-    }
-
-    /// Writes the buffer in one `write_all` (and a flush, which pushes the
-    /// last TLS record out); the tap sees `shown` instead of the buffer when
-    /// given, so a secret never reaches a traffic copy. The clock is read
-    /// once, for the tap and for the reply's latency.
-    async fn write_out_shown(&mut self, shown: Option<&[u8]>) -> Result<(), SmtpError> {
         if self.out.is_empty() {
             return Ok(());
         }
         let now = Instant::now();
+        self.tap.traffic(Direction::ToServer, &self.out, now);
+        self.send_out(now).await
+    }
+
+    /// Writes the buffer, which holds one command line; the tap sees `shown`
+    /// instead of it when given, so a secret never reaches a traffic copy.
+    async fn write_out_shown(&mut self, shown: Option<&[u8]>) -> Result<(), SmtpError> {
+        let now = Instant::now();
         self.tap
-            .traffic(Direction::ToServer, shown.unwrap_or(&self.out), now);
+            .line(Direction::ToServer, shown.unwrap_or(&self.out), now);
+        self.send_out(now).await
+    }
+
+    /// Writes the buffer, shown to the tap `now`, in one `write_all` (and a
+    /// flush, which pushes the last TLS record out). The clock is read once
+    /// a write, for the tap and for the reply's latency.
+    async fn send_out(&mut self, now: Instant) -> Result<(), SmtpError> {
         self.written_at = Some(now);
         self.stream.write_all(&self.out).await?;
         self.stream.flush().await?;

@@ -75,7 +75,7 @@ pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
             partial.extend_from_slice(&avail[..taken]);
             &partial[..]
         };
-        tap.traffic(Direction::FromServer, line, at);
+        tap.line(Direction::FromServer, line, at);
         total += line.len();
         let parsed = judge(line, &mut code);
         r.consume(taken);

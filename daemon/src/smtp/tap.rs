@@ -14,6 +14,13 @@ pub trait TrafficTap: Send + Sync {
     /// write or the reply).
     fn traffic(&self, direction: Direction, bytes: &[u8], at: Instant);
 
+    /// [`traffic`](Self::traffic) for bytes that are one whole line, its LF
+    /// included (a reply line, a command line): the caller knows where the
+    /// line ends, so the tap need not look.
+    fn line(&self, direction: Direction, line: &[u8], at: Instant) {
+        self.traffic(direction, line, at);
+    }
+
     /// Called when a reply came, `waited` after the write before it (for the
     /// metrics' reply latency). Ignored unless a tap wants it.
     fn replied_after(&self, _waited: std::time::Duration) {}
