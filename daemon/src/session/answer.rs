@@ -127,8 +127,8 @@ impl<M, F> Message for Told<M, F> {
 }
 
 /// The handler of each message on the message path, and of its `Told`,
-/// from the session's method that answers it with a `T` (`fn(&mut self, M,
-/// ctx) -> Answer<T, impl ActorFuture>`). (One `Told` impl for any such message
+/// from the session's method that answers it with a `T` (`fn(&mut self, M)
+/// -> Answer<T, impl ActorFuture>`). (One `Told` impl for any such message
 /// made the compiler, asked about a `Told` of a message it did not know
 /// yet, look for a `Told` of a `Told`, and so on.)
 macro_rules! told {
@@ -136,8 +136,8 @@ macro_rules! told {
         impl Handler<$message> for SmtpSession {
             type Result = OpAnswer<$value>;
 
-            fn handle(&mut self, message: $message, ctx: &mut Self::Context) -> Self::Result {
-                self.$answer(message, ctx).boxed()
+            fn handle(&mut self, message: $message, _: &mut Self::Context) -> Self::Result {
+                self.$answer(message).boxed()
             }
         }
 
@@ -149,7 +149,7 @@ macro_rules! told {
 
             fn handle(&mut self, told: Told<$message, F>, ctx: &mut Self::Context) {
                 let tell = told.tell;
-                self.$answer(told.message, ctx)
+                self.$answer(told.message)
                     .deliver(ctx, move |result| tell.tell(result));
             }
         }

@@ -27,7 +27,6 @@ impl SmtpSession {
     pub(super) fn send_batch(
         &mut self,
         msg: SendBatch,
-        ctx: &mut Context<Self>,
     ) -> Answer<
         Vec<BatchOutcome>,
         impl ActorFuture<Self, Output = Result<Vec<BatchOutcome>, Failure>>,
@@ -59,6 +58,6 @@ impl SmtpSession {
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))
         });
-        Answer::Running(self.operation_within(ctx, Effect::FinalDot, None, dialogue))
+        Answer::Running(self.operation_within(Effect::FinalDot, None, dialogue))
     }
 }

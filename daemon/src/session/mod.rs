@@ -46,7 +46,7 @@ use crate::peer::ClientId;
 use crate::smtp::{SmtpClient, SmtpError};
 use actix::prelude::*;
 use answer::{Answer, OpAnswer};
-use deadline::{Deadline, Due};
+use deadline::{Alarm, Deadline, Due};
 use messages::{
     Close, Connect, GetLastReply, Operation, Perform, Quit, SetDebug, SetTimeout, XQuit,
 };
@@ -107,8 +107,8 @@ pub struct SmtpSession {
     idle_secs: u32,
     /// The operation's timeout or, while the link is `Ready`, the idle close.
     deadline: Deadline,
-    /// The timer under `deadline`.
-    alarm: Option<SpawnHandle>,
+    /// The timer under `deadline`, looked at by the context's [`Ringer`].
+    alarm: Alarm,
     /// The connection cache and this session's place in it; `None`: never cached.
     reuse: Option<Box<Reuse>>,
 }
@@ -134,7 +134,7 @@ impl SmtpSession {
             pending_status: false,
             idle_secs: 0,
             deadline: Deadline::default(),
-            alarm: None,
+            alarm: Alarm::default(),
             reuse: None,
         }
     }
@@ -157,37 +157,27 @@ impl SmtpSession {
 
     /// Makes the idle close due `idle_timeout` from now if the connection
     /// is idle and a limit is set; else nothing is due.
-    fn arm_idle(&mut self, ctx: &mut Context<Self>) {
+    fn arm_idle(&mut self) {
         if self.idle_secs > 0 && matches!(self.link, Link::Ready(_)) {
             let at = Instant::now() + Duration::from_secs(self.idle_secs.into());
-            self.wait_for(ctx, Due::IdleClose, at);
+            self.wait_for(Due::IdleClose, at);
         } else {
             self.deadline.clear();
         }
     }
 
     /// Makes `due` the deadline, moving the timer only when it is set for later.
-    fn wait_for(&mut self, ctx: &mut Context<Self>, due: Due, at: Instant) {
+    fn wait_for(&mut self, due: Due, at: Instant) {
         if let Some(at) = self.deadline.wait(due, at) {
-            self.set_alarm(ctx, at);
+            self.alarm.set(at);
         }
-    }
-
-    /// Sets the timer for `at`, in place of where it was set.
-    fn set_alarm(&mut self, ctx: &mut Context<Self>, at: Instant) {
-        if let Some(old) = self.alarm.take() {
-            ctx.cancel_future(old);
-        }
-        let after = at.saturating_duration_since(Instant::now());
-        self.alarm = Some(ctx.run_later(after, |act, ctx| act.alarm_rang(ctx)));
     }
 
     /// The timer rang: end what is due, or set the timer for the deadline again.
     fn alarm_rang(&mut self, ctx: &mut Context<Self>) {
-        self.alarm = None;
         let (due, again) = self.deadline.rang(Instant::now());
         if let Some(at) = again {
-            self.set_alarm(ctx, at);
+            self.alarm.set(at);
         }
         match due {
             Some(Due::Operation(secs)) => self.end_in_flight(Why::TimedOut(secs)),
@@ -229,7 +219,6 @@ impl SmtpSession {
     /// the actor's context and gives its result to the asker.
     fn operation<T, F, Fut>(
         &mut self,
-        ctx: &mut Context<Self>,
         effect: Effect,
         checkout: reuse::Checkout,
         work: F,
@@ -241,7 +230,6 @@ impl SmtpSession {
     {
         let limit = Some(self.timeout_secs);
         self.operation_within(
-            ctx,
             effect,
             limit,
             Box::pin(async move {
@@ -264,7 +252,6 @@ impl SmtpSession {
     /// pointer, not the dialogue's whole state.
     fn operation_within<T>(
         &mut self,
-        ctx: &mut Context<Self>,
         effect: Effect,
         limit: Option<u16>,
         work: Dialogue<T>,
@@ -272,7 +259,7 @@ impl SmtpSession {
     where
         T: OpOutput + 'static,
     {
-        let stop = self.begin_in_flight(ctx, limit);
+        let stop = self.begin_in_flight(limit);
         self.link = Link::Busy;
         let guarded = async move {
             tokio::select! {
@@ -288,7 +275,7 @@ impl SmtpSession {
         };
         guarded
             .into_actor(self)
-            .map(move |(client, result), act, ctx| {
+            .map(move |(client, result), act, _| {
                 act.in_flight_ended();
                 act.link = match (client, &result) {
                     (Some(mut c), _) => {
@@ -313,7 +300,7 @@ impl SmtpSession {
                 let activity = act.tap.activity();
                 activity.end(phase::after(activity.state(), effect, outcome));
                 act.remember(reply);
-                act.arm_idle(ctx);
+                act.arm_idle();
                 result
             })
     }
@@ -346,12 +333,12 @@ impl SmtpSession {
 
     /// Starts an operation: its stop signal, and its deadline `limit`
     /// seconds from now (`None`: it keeps its own time, nothing is due).
-    fn begin_in_flight(&mut self, ctx: &mut Context<Self>, limit: Option<u16>) -> Stopped {
+    fn begin_in_flight(&mut self, limit: Option<u16>) -> Stopped {
         let stopped = self.stop.arm();
         match limit {
             Some(secs) => {
                 let at = Instant::now() + Duration::from_secs(secs.into());
-                self.wait_for(ctx, Due::Operation(secs), at);
+                self.wait_for(Due::Operation(secs), at);
             }
             None => self.deadline.clear(),
         }
@@ -370,8 +357,32 @@ impl SmtpSession {
     }
 }
 
+/// The session's timer as an item of its context, there from the start:
+/// when the [`Alarm`] rings it calls [`SmtpSession::alarm_rang`].
+struct Ringer;
+
+impl ActorFuture<SmtpSession> for Ringer {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        act: &mut SmtpSession,
+        ctx: &mut Context<SmtpSession>,
+        task: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        while act.alarm.poll_rang(task).is_ready() {
+            act.alarm_rang(ctx);
+        }
+        std::task::Poll::Pending
+    }
+}
+
 impl Actor for SmtpSession {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.spawn(Ringer);
+    }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.end_in_flight(Why::Aborted);
@@ -382,16 +393,16 @@ impl Actor for SmtpSession {
 impl Handler<Connect> for SmtpSession {
     type Result = OpAnswer<()>;
 
-    fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Connect, _: &mut Self::Context) -> Self::Result {
         self.pending_status = msg.mode == OpenMode::Async;
         if let Some(ehlo) = self.adopt_cached(&msg.route, &msg.local, &msg.tls) {
             self.last_reply = Some(ehlo);
             self.tap.activity().end(ConnectionState::Ready);
-            self.arm_idle(ctx);
+            self.arm_idle();
             self.report_status(Ok(()));
             return Ok(()).into();
         }
-        let stop = self.begin_in_flight(ctx, Some(self.timeout_secs));
+        let stop = self.begin_in_flight(Some(self.timeout_secs));
         let tap: Arc<dyn crate::smtp::TrafficTap> = self.tap.clone();
         let connect = async move {
             tokio::select! {
@@ -417,7 +428,7 @@ impl Handler<Connect> for SmtpSession {
                         r.ehlo_head = Some(reuse::ehlo_head(&reply));
                     }
                     act.last_reply = Some(reply);
-                    act.arm_idle(ctx);
+                    act.arm_idle();
                     Ok(())
                 }
                 Err(f) => {
@@ -458,7 +469,6 @@ impl SmtpSession {
     fn perform(
         &mut self,
         Perform(op): Perform,
-        ctx: &mut Context<Self>,
     ) -> Answer<Option<Reply>, impl ActorFuture<Self, Output = Result<Option<Reply>, Failure>>>
     {
         let (effect, what) = (phase::effect(&op), phase::describe(&op));
@@ -497,7 +507,7 @@ impl SmtpSession {
             };
             (Some(client), result)
         });
-        Answer::Running(self.operation_within(ctx, effect, limit, dialogue))
+        Answer::Running(self.operation_within(effect, limit, dialogue))
     }
 }
 

@@ -23,7 +23,6 @@ impl SmtpSession {
     pub(super) fn send_message(
         &mut self,
         msg: SendMessage,
-        ctx: &mut Context<Self>,
     ) -> Answer<SendReport, impl ActorFuture<Self, Output = Result<SendReport, Failure>>> {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
@@ -33,17 +32,14 @@ impl SmtpSession {
             rcpts: count(msg.rcpts.len()),
             bytes: msg.data.len(),
         });
-        Answer::Running(self.operation(
-            ctx,
-            Effect::FinalDot,
-            checkout,
-            move |mut client| async move {
+        Answer::Running(
+            self.operation(Effect::FinalDot, checkout, move |mut client| async move {
                 let result = client
                     .send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref())
                     .await;
                 (client, result)
-            },
-        ))
+            }),
+        )
     }
 }
 
@@ -60,7 +56,7 @@ impl OpOutput for Envelope {
 impl Handler<BeginMessage> for SmtpSession {
     type Result = OpAnswer<Envelope>;
 
-    fn handle(&mut self, msg: BeginMessage, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: BeginMessage, _: &mut Self::Context) -> Self::Result {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
@@ -70,17 +66,14 @@ impl Handler<BeginMessage> for SmtpSession {
             Some(size) => Doing::Envelope { rcpts, size },
             None => Doing::EnvelopeUnsized { rcpts },
         });
-        OpAnswer::running(self.operation(
-            ctx,
-            Effect::Data,
-            checkout,
-            move |mut client| async move {
+        OpAnswer::running(
+            self.operation(Effect::Data, checkout, move |mut client| async move {
                 let result = client
                     .begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit)
                     .await;
                 let envelope = result.map(|(mail, recipients)| Envelope { mail, recipients });
                 (client, envelope)
-            },
-        ))
+            }),
+        )
     }
 }

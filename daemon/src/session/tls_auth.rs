@@ -26,7 +26,7 @@ impl SmtpSession {
 impl Handler<StartTls> for SmtpSession {
     type Result = OpAnswer<Reply>;
 
-    fn handle(&mut self, _: StartTls, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: StartTls, _: &mut Self::Context) -> Self::Result {
         let checkout = match self.checkout(false) {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
@@ -38,16 +38,13 @@ impl Handler<StartTls> for SmtpSession {
         }
         let activity = self.tap.activity().clone();
         activity.begin("STARTTLS");
-        OpAnswer::running(self.operation(
-            ctx,
-            Effect::Neutral,
-            checkout,
-            move |mut client| async move {
+        OpAnswer::running(
+            self.operation(Effect::Neutral, checkout, move |mut client| async move {
                 let result = client.starttls().await;
                 activity.set_tls(client.tls_description());
                 (client, result)
-            },
-        ))
+            }),
+        )
     }
 }
 
@@ -84,7 +81,7 @@ impl SmtpSession {
 impl Handler<Authenticate> for SmtpSession {
     type Result = OpAnswer<Reply>;
 
-    fn handle(&mut self, msg: Authenticate, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Authenticate, _: &mut Self::Context) -> Self::Result {
         if let Some(reply) = self.auth_from_cache(&msg) {
             self.tap
                 .note("AUTH answered from the reused connection, authenticated as asked");
@@ -102,17 +99,12 @@ impl Handler<Authenticate> for SmtpSession {
             .reuse
             .as_deref()
             .map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
-        let done = self.operation(
-            ctx,
-            Effect::Neutral,
-            checkout,
-            move |mut client| async move {
-                let result = client
-                    .authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext)
-                    .await;
-                (client, result)
-            },
-        );
+        let done = self.operation(Effect::Neutral, checkout, move |mut client| async move {
+            let result = client
+                .authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext)
+                .await;
+            (client, result)
+        });
         OpAnswer::running(done.map(move |result, act, _| {
             if let (Ok(reply), Some((cache, user, secret))) = (&result, proof) {
                 let proof = AuthProof::new(cache.digester(), &user, &secret, reply.clone());
