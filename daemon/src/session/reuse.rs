@@ -155,8 +155,11 @@ impl SmtpSession {
         let foreign_auth = r.auth.is_some() && !r.auth_proven;
         let dead = fresh && !client.is_idle_alive();
         let cache = Some(r.cache.clone());
-        match r.plan.as_deref().cloned() {
+        // The plan is cloned only for a checkout that may use it (a request
+        // on a session long reused no longer needs one).
+        match r.plan.as_deref() {
             Some(plan) if replace || foreign_auth || dead => {
+                let plan = plan.clone();
                 r.auth = None;
                 r.auth_proven = false;
                 r.transactions = 0;
@@ -180,7 +183,7 @@ impl SmtpSession {
             }
             plan => Ok(Checkout {
                 client: Some(client),
-                plan: plan.filter(|_| fresh),
+                plan: plan.filter(|_| fresh).cloned(),
                 tap,
                 cache,
             }),
