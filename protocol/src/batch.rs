@@ -13,7 +13,7 @@ pub struct BatchMessage {
     /// At least one forward-path.
     pub rcpts: Vec<String>,
     /// The message as the application has it (made transparent by the daemon).
-    #[serde(with = "serde_bytes")]
+    #[serde(with = "crate::codec::payload")]
     pub data: Vec<u8>,
 }
 

@@ -34,7 +34,7 @@ pub enum Event {
         /// Which way they went.
         direction: Direction,
         /// The bytes, exactly as on the wire (AUTH secrets redacted).
-        #[serde(with = "serde_bytes")]
+        #[serde(with = "crate::codec::payload")]
         bytes: Vec<u8>,
     },
 }

@@ -19,7 +19,7 @@ pub struct Submission {
     /// `ENVID=` (`-V`); empty: none.
     pub envid: String,
     /// The message as the application has it.
-    #[serde(with = "serde_bytes")]
+    #[serde(with = "crate::codec::payload")]
     pub data: Vec<u8>,
 }
 

@@ -70,7 +70,7 @@ pub enum Command {
 pub enum Request {
     /// Liveness check; answered by `Response::Pong` with the same payload.
     Ping {
-        #[serde(with = "serde_bytes")]
+        #[serde(with = "crate::codec::payload")]
         payload: Vec<u8>,
     },
     /// Daemon state; answered by `Response::Status`.
@@ -93,7 +93,7 @@ pub enum Request {
     /// endings normalised to CRLF. Answered by `Response::Done` once written.
     DataChunk {
         handle: Handle,
-        #[serde(with = "serde_bytes")]
+        #[serde(with = "crate::codec::payload")]
         bytes: Vec<u8>,
     },
     /// End of the message (sends `DATA` first if no chunk did): the final CRLF
@@ -170,7 +170,7 @@ pub enum Request {
         /// At least one forward-path.
         rcpts: Vec<String>,
         /// The message as the application has it.
-        #[serde(with = "serde_bytes")]
+        #[serde(with = "crate::codec::payload")]
         data: Vec<u8>,
     },
     /// `smtp32-sendmail`: open an SMTP connection to the relay (smarthost)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 pub enum Response {
     /// For `Request::Ping`: the same payload.
     Pong {
-        #[serde(with = "serde_bytes")]
+        #[serde(with = "crate::codec::payload")]
         payload: Vec<u8>,
     },
     /// For `Request::Status`.
