@@ -188,9 +188,9 @@ impl Activity {
         (inner, at)
     }
 
-    /// An operation called `what` starts now.
-    pub fn begin(&self, what: impl Into<Doing>) {
-        self.inner().in_flight = Some((what.into(), Instant::now()));
+    /// An operation called `what` starts `now` (the caller's clock read).
+    pub fn begin(&self, what: impl Into<Doing>, now: Instant) {
+        self.inner().in_flight = Some((what.into(), now));
     }
 
     /// Gives back the slack of the traffic window (after the connect, when
@@ -337,7 +337,7 @@ mod tests {
         a.traffic(Direction::FromServer, b"220 hi\r\n", Instant::now());
         a.end(ConnectionState::Ready);
         assert!(!a.is_busy());
-        a.begin("MAIL");
+        a.begin("MAIL", Instant::now());
         a.traffic(Direction::ToServer, b"MAIL FROM:<a@b>\r\n", Instant::now());
         let row = a.info();
         assert_eq!(

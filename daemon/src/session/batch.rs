@@ -39,10 +39,10 @@ impl SmtpSession {
             Err(f) => return Err(f).into(),
         };
         let bytes: usize = msg.messages.iter().map(|m| m.data.len()).sum();
-        self.tap.activity().begin(Doing::Batch {
+        let what = Doing::Batch {
             messages: count(msg.messages.len()),
             bytes,
-        });
+        };
         let step = Duration::from_secs(self.timeout_secs.into());
         let dialogue = Box::pin(async move {
             let mut client = match tokio::time::timeout(step, checkout.open()).await {
@@ -58,6 +58,6 @@ impl SmtpSession {
             let end = client.send_batch(&msg.messages, step).await;
             (end.in_step.then_some(client), Ok(end.outcomes))
         });
-        Answer::Running(self.operation_within(Effect::FinalDot, None, dialogue))
+        Answer::Running(self.operation_within(what, Effect::FinalDot, None, dialogue))
     }
 }

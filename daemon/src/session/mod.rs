@@ -40,6 +40,7 @@ mod stop;
 pub mod tap;
 mod tls_auth;
 
+use crate::activity::Doing;
 use crate::cache::ConnectionCache;
 use crate::config::CacheSettings;
 use crate::peer::ClientId;
@@ -213,12 +214,14 @@ impl SmtpSession {
         }
     }
 
-    /// The operation that runs `work` on the connection `checkout` yields,
-    /// under the timeout and the stop signal (both armed now); `work`
+    /// The operation `what` that runs `work` on the connection `checkout`
+    /// yields, under the timeout and the stop signal (both armed now, with
+    /// one clock read for them and the connection's record); `work`
     /// hands the client back with its result. An [`OpAnswer`] spawns it on
     /// the actor's context and gives its result to the asker.
     fn operation<T, F, Fut>(
         &mut self,
+        what: impl Into<Doing>,
         effect: Effect,
         checkout: reuse::Checkout,
         work: F,
@@ -230,6 +233,7 @@ impl SmtpSession {
     {
         let limit = Some(self.timeout_secs);
         self.operation_within(
+            what,
             effect,
             limit,
             Box::pin(async move {
@@ -252,6 +256,7 @@ impl SmtpSession {
     /// pointer, not the dialogue's whole state.
     fn operation_within<T>(
         &mut self,
+        what: impl Into<Doing>,
         effect: Effect,
         limit: Option<u16>,
         work: Dialogue<T>,
@@ -259,7 +264,9 @@ impl SmtpSession {
     where
         T: OpOutput + 'static,
     {
-        let stop = self.begin_in_flight(limit);
+        let now = Instant::now();
+        self.tap.activity().begin(what, now.into_std());
+        let stop = self.begin_in_flight(limit, now);
         self.link = Link::Busy;
         let guarded = async move {
             tokio::select! {
@@ -333,11 +340,11 @@ impl SmtpSession {
 
     /// Starts an operation: its stop signal, and its deadline `limit`
     /// seconds from now (`None`: it keeps its own time, nothing is due).
-    fn begin_in_flight(&mut self, limit: Option<u16>) -> Stopped {
+    fn begin_in_flight(&mut self, limit: Option<u16>, now: Instant) -> Stopped {
         let stopped = self.stop.arm();
         match limit {
             Some(secs) => {
-                let at = Instant::now() + Duration::from_secs(secs.into());
+                let at = now + Duration::from_secs(secs.into());
                 self.wait_for(Due::Operation(secs), at);
             }
             None => self.deadline.clear(),
@@ -402,7 +409,7 @@ impl Handler<Connect> for SmtpSession {
             self.report_status(Ok(()));
             return Ok(()).into();
         }
-        let stop = self.begin_in_flight(Some(self.timeout_secs));
+        let stop = self.begin_in_flight(Some(self.timeout_secs), Instant::now());
         let tap: Arc<dyn crate::smtp::TrafficTap> = self.tap.clone();
         let connect = async move {
             tokio::select! {
@@ -479,7 +486,6 @@ impl SmtpSession {
         if let Operation::Command(cmd) = &op {
             self.note_command(cmd.command());
         }
-        self.tap.activity().begin(what);
         let limit = Some(self.timeout_secs);
         let dialogue = Box::pin(async move {
             let (mut client, resend) = match checkout.open().await {
@@ -507,7 +513,7 @@ impl SmtpSession {
             };
             (Some(client), result)
         });
-        Answer::Running(self.operation_within(effect, limit, dialogue))
+        Answer::Running(self.operation_within(what, effect, limit, dialogue))
     }
 }
 
@@ -546,7 +552,7 @@ impl Handler<Quit> for SmtpSession {
                     ctx.stop();
                     return Box::pin(std::future::ready(Ok(())));
                 };
-                self.tap.activity().begin("QUIT");
+                self.tap.activity().begin("QUIT", std::time::Instant::now());
                 self.tap.activity().set_state(ConnectionState::Closing);
                 let limit = Duration::from_secs(self.timeout_secs.into());
                 let (tx, rx) = oneshot::channel();

@@ -28,18 +28,21 @@ impl SmtpSession {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
         };
-        self.tap.activity().begin(Doing::Send {
+        let what = Doing::Send {
             rcpts: count(msg.rcpts.len()),
             bytes: msg.data.len(),
-        });
-        Answer::Running(
-            self.operation(Effect::FinalDot, checkout, move |mut client| async move {
+        };
+        Answer::Running(self.operation(
+            what,
+            Effect::FinalDot,
+            checkout,
+            move |mut client| async move {
                 let result = client
                     .send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref())
                     .await;
                 (client, result)
-            }),
-        )
+            },
+        ))
     }
 }
 
@@ -62,18 +65,21 @@ impl Handler<BeginMessage> for SmtpSession {
             Err(f) => return Err(f).into(),
         };
         let rcpts = count(msg.rcpts.len());
-        self.tap.activity().begin(match msg.size {
+        let what = match msg.size {
             Some(size) => Doing::Envelope { rcpts, size },
             None => Doing::EnvelopeUnsized { rcpts },
-        });
-        OpAnswer::running(
-            self.operation(Effect::Data, checkout, move |mut client| async move {
+        };
+        OpAnswer::running(self.operation(
+            what,
+            Effect::Data,
+            checkout,
+            move |mut client| async move {
                 let result = client
                     .begin_message(&msg.from, &msg.rcpts, msg.size, msg.eight_bit)
                     .await;
                 let envelope = result.map(|(mail, recipients)| Envelope { mail, recipients });
                 (client, envelope)
-            }),
-        )
+            },
+        ))
     }
 }

@@ -37,14 +37,16 @@ impl Handler<StartTls> for SmtpSession {
             r.cacheable = false;
         }
         let activity = self.tap.activity().clone();
-        activity.begin("STARTTLS");
-        OpAnswer::running(
-            self.operation(Effect::Neutral, checkout, move |mut client| async move {
+        OpAnswer::running(self.operation(
+            "STARTTLS",
+            Effect::Neutral,
+            checkout,
+            move |mut client| async move {
                 let result = client.starttls().await;
                 activity.set_tls(client.tls_description());
                 (client, result)
-            }),
-        )
+            },
+        ))
     }
 }
 
@@ -94,17 +96,21 @@ impl Handler<Authenticate> for SmtpSession {
             Ok(c) => c,
             Err(f) => return Err(f).into(),
         };
-        self.tap.activity().begin("AUTH");
         let proof = self
             .reuse
             .as_deref()
             .map(|r| (r.cache.clone(), msg.user.clone(), msg.secret.clone()));
-        let done = self.operation(Effect::Neutral, checkout, move |mut client| async move {
-            let result = client
-                .authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext)
-                .await;
-            (client, result)
-        });
+        let done = self.operation(
+            "AUTH",
+            Effect::Neutral,
+            checkout,
+            move |mut client| async move {
+                let result = client
+                    .authenticate(msg.mechanism, &msg.user, &msg.secret, msg.allow_cleartext)
+                    .await;
+                (client, result)
+            },
+        );
         OpAnswer::running(done.map(move |result, act, _| {
             if let (Ok(reply), Some((cache, user, secret))) = (&result, proof) {
                 let proof = AuthProof::new(cache.digester(), &user, &secret, reply.clone());
