@@ -371,6 +371,11 @@ impl SmtpClient {
     fn check_in_step(&mut self) -> Result<(), SmtpError> {
         use std::task::{Context, Poll, Waker};
         use tokio::io::AsyncBufRead;
+        // Nothing buffered and nothing come (the poll below would say the
+        // same, at ten times the cost: it registers a waker).
+        if self.stream.buffer().is_empty() && !self.stream.get_ref().may_have_data() {
+            return Ok(());
+        }
         // One poll, never a wait: buffered bytes, or bytes the stream (TCP or TLS) can hand
         // over at once. A later real read registers its own waker.
         let mut cx = Context::from_waker(Waker::noop());

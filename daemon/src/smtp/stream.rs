@@ -50,6 +50,17 @@ impl SmtpStream {
         Some(format!("{version} {suite}").trim().to_string())
     }
 
+    /// False when the runtime knows that plain TCP has nothing to read (its
+    /// readiness, cleared by the last short read, not set again since): one
+    /// atomic load, no waker registered, nothing read. TLS may hold
+    /// decrypted bytes of its own: it always may.
+    pub fn may_have_data(&self) -> bool {
+        match self {
+            SmtpStream::Plain(tcp) => tcp.try_io(tokio::io::Interest::READABLE, || Ok(())).is_ok(),
+            SmtpStream::Tls(_) | SmtpStream::Detached => true,
+        }
+    }
+
     /// True when the socket has nothing to read and no end of stream: asks
     /// the kernel itself (a peek that never waits), not the runtime's
     /// readiness, which may not have seen a FIN that just arrived.
@@ -137,5 +148,34 @@ impl AsyncWrite for SmtpStream {
             SmtpStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             SmtpStream::Detached => Poll::Ready(Ok(())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn plain_tcp_may_have_data_only_once_bytes_have_come() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (client, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (mut client, (mut server, _)) = (client.expect("connect"), accepted.expect("accept"));
+        server.write_all(b"220 hi\r\n").await.expect("greet");
+        let mut buf = [0u8; 64];
+        // A short read: the runtime clears the socket's readiness.
+        assert_eq!(client.read(&mut buf).await.expect("read"), 8);
+        let stream = SmtpStream::Plain(client);
+        assert!(!stream.may_have_data());
+        server
+            .write_all(b"250 nobody asked\r\n")
+            .await
+            .expect("stray");
+        if let SmtpStream::Plain(tcp) = &stream {
+            tcp.readable().await.expect("readable");
+        }
+        assert!(stream.may_have_data());
     }
 }
