@@ -84,30 +84,25 @@ impl ReconnectPlan {
 
 /// The connection an operation will use: the session's own, or a new one
 /// opened in the operation's future (under its timeout and cancel).
+///
+/// Most checkouts are the session's own connection and nothing else: what a
+/// reconnect needs (the plan, the tap, the cache) comes only with those
+/// that may reconnect, not cloned for every request.
 pub(super) struct Checkout {
     client: Option<Box<SmtpClient>>,
     /// Reconnect first (`client` is `None`), or retry once on a closed connection.
-    plan: Option<ReconnectPlan>,
-    tap: Arc<dyn TrafficTap>,
-    cache: Option<Arc<ConnectionCache>>,
+    again: Option<Resend>,
 }
 
 impl Checkout {
     /// The client to use, and the plan to reconnect with if its first
     /// command finds it closed.
     pub(super) async fn open(self) -> Result<(Box<SmtpClient>, Option<Resend>), SmtpError> {
-        match (self.client, self.plan) {
-            (Some(client), plan) => {
-                let resend = plan.map(|plan| Resend {
-                    plan,
-                    tap: self.tap,
-                    cache: self.cache,
-                });
-                Ok((client, resend))
-            }
+        match (self.client, self.again) {
+            (Some(client), again) => Ok((client, again)),
             // Boxed: a connect's state (TCP, TLS, EHLO) is kilobytes, and
             // inline it would be moved with every operation's future.
-            (None, Some(plan)) => Ok((Box::pin(plan.connect(self.tap)).await?, None)),
+            (None, Some(again)) => Ok((Box::pin(again.plan.connect(again.tap)).await?, None)),
             (None, None) => Err(SmtpError::Closed),
         }
     }
@@ -117,7 +112,7 @@ impl Checkout {
 pub(super) struct Resend {
     plan: ReconnectPlan,
     tap: Arc<dyn TrafficTap>,
-    cache: Option<Arc<ConnectionCache>>,
+    cache: Arc<ConnectionCache>,
 }
 
 impl Resend {
@@ -128,9 +123,7 @@ impl Resend {
 
     /// A new connection for the resend.
     pub(super) async fn reconnect(self) -> Result<Box<SmtpClient>, SmtpError> {
-        if let Some(cache) = &self.cache {
-            cache.count_reconnect();
-        }
+        self.cache.count_reconnect();
         // Boxed for the reason given in `Checkout::open`.
         Box::pin(self.plan.connect(self.tap)).await
     }
@@ -142,24 +135,25 @@ impl SmtpSession {
     /// or that `replace` rules out, is given up for a new one.
     pub(super) fn checkout(&mut self, replace: bool) -> Result<Checkout, Failure> {
         let mut client = self.take_ready()?;
-        let tap: Arc<dyn TrafficTap> = self.tap.clone();
         let Some(r) = self.reuse.as_deref_mut() else {
             return Ok(Checkout {
                 client: Some(client),
-                plan: None,
-                tap,
-                cache: None,
+                again: None,
             });
         };
         let fresh = std::mem::take(&mut r.fresh);
         let foreign_auth = r.auth.is_some() && !r.auth_proven;
         let dead = fresh && !client.is_idle_alive();
-        let cache = Some(r.cache.clone());
-        // The plan is cloned only for a checkout that may use it (a request
-        // on a session long reused no longer needs one).
+        // What a reconnect needs, made only for a checkout that may use it
+        // (a request on a session long reused no longer does).
+        let again = |plan: &ReconnectPlan, cache: &Arc<ConnectionCache>| Resend {
+            plan: plan.clone(),
+            tap: self.tap.clone(),
+            cache: cache.clone(),
+        };
         match r.plan.as_deref() {
             Some(plan) if replace || foreign_auth || dead => {
-                let plan = plan.clone();
+                let again = again(plan, &r.cache);
                 r.auth = None;
                 r.auth_proven = false;
                 r.transactions = 0;
@@ -176,16 +170,12 @@ impl SmtpSession {
                     .note(&format!("the reused connection {why}: opening a new one"));
                 Ok(Checkout {
                     client: None,
-                    plan: Some(plan),
-                    tap,
-                    cache,
+                    again: Some(again),
                 })
             }
             plan => Ok(Checkout {
                 client: Some(client),
-                plan: plan.filter(|_| fresh).cloned(),
-                tap,
-                cache,
+                again: plan.filter(|_| fresh).map(|plan| again(plan, &r.cache)),
             }),
         }
     }
