@@ -583,8 +583,8 @@ impl Router {
                 totals,
             ));
             let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
-            let session = SmtpSession::start_in_arbiter(&arbiter, move |_| {
-                SmtpSession::new(handle, owner, registry, tap, timeout)
+            let session = SmtpSession::start_in_arbiter(&arbiter, move |ctx| {
+                SmtpSession::new(ctx, handle, owner, registry, tap, timeout)
                     .with_idle_timeout(idle)
                     .with_cache(cache, cache_settings)
             });

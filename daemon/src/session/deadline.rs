@@ -13,17 +13,16 @@
 //! their timeout now leave the timer alone, about twice a timeout apart at
 //! most.
 //!
-//! The timer itself is an [`Alarm`]: a tokio `Sleep` looked at only after it
-//! rang. actix polls every item of a context whenever any one of them wakes
-//! it, and a timer item (`run_later`) was polled about three times a
-//! request for nothing (0.43k instructions).
+//! The timer itself is an [`Alarm`]: a tokio `Sleep` whose waker tells the
+//! session (a message) when it rang, so nothing polls it before. actix polls
+//! every item of a context whenever any one of them wakes it, and a timer
+//! item (`run_later`) was polled about three times a request for nothing
+//! (0.43k instructions).
 
-use futures_util::task::AtomicWaker;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Wake, Waker};
 use tokio::time::{Instant, Sleep};
 
 /// What a session waits for, until its deadline at the latest.
@@ -81,34 +80,37 @@ impl Deadline {
     }
 }
 
-/// The timer under a [`Deadline`], set for one instant at a time.
-#[derive(Debug, Default)]
+/// The timer under a [`Deadline`], set for one instant at a time. When it
+/// rings it calls its `ring` (on the runtime's thread, from the timer).
 pub struct Alarm {
     /// Made at the first [`set`](Alarm::set).
     sleep: Option<Pin<Box<Sleep>>>,
-    bell: Arc<Bell>,
+    /// The waker the timer holds: it calls `ring`.
+    bell: Waker,
 }
 
-/// The waker the timer holds: it notes that the timer rang and wakes the
-/// task that last looked.
-#[derive(Debug, Default)]
-struct Bell {
-    rang: AtomicBool,
-    task: AtomicWaker,
-}
+/// `ring`, as a waker.
+struct Bell<F>(F);
 
-impl Wake for Bell {
+impl<F: Fn() + Send + Sync + 'static> Wake for Bell<F> {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+        (self.0)();
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.rang.store(true, Ordering::SeqCst);
-        self.task.wake();
+        (self.0)();
     }
 }
 
 impl Alarm {
+    /// An alarm not set yet, that calls `ring` each time it rings.
+    pub fn new(ring: impl Fn() + Send + Sync + 'static) -> Alarm {
+        Alarm {
+            sleep: None,
+            bell: Waker::from(Arc::new(Bell(ring))),
+        }
+    }
+
     /// Sets the timer for `at`, in place of where it was set.
     pub fn set(&mut self, at: Instant) {
         let sleep = match &mut self.sleep {
@@ -118,29 +120,23 @@ impl Alarm {
             }
             None => self.sleep.insert(Box::pin(tokio::time::sleep_until(at))),
         };
-        // The timer holds the bell from now on (one that rang holds nothing).
-        let bell = Waker::from(self.bell.clone());
+        // The timer holds the bell from now on (one that rang holds nothing);
+        // an instant already past rings at once.
         if sleep
             .as_mut()
-            .poll(&mut Context::from_waker(&bell))
+            .poll(&mut Context::from_waker(&self.bell))
             .is_ready()
         {
-            bell.wake();
+            self.bell.wake_by_ref();
         }
     }
+}
 
-    /// Ready when the timer rang since the last call; `task` is woken when
-    /// it rings later. Costs two atomic operations until then.
-    pub fn poll_rang(&mut self, task: &mut Context<'_>) -> Poll<()> {
-        self.bell.task.register(task.waker());
-        let Some(sleep) = &mut self.sleep else {
-            return Poll::Pending;
-        };
-        if !self.bell.rang.swap(false, Ordering::SeqCst) {
-            return Poll::Pending;
-        }
-        let bell = Waker::from(self.bell.clone());
-        sleep.as_mut().poll(&mut Context::from_waker(&bell))
+impl std::fmt::Debug for Alarm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alarm")
+            .field("set_for", &self.sleep.as_ref().map(|s| s.deadline()))
+            .finish()
     }
 }
 
@@ -153,35 +149,36 @@ mod tests {
         Duration::from_secs(n)
     }
 
-    /// Waits (5 s at most) until `alarm` rings; true when it did.
-    async fn rings(alarm: &mut Alarm) -> bool {
-        let rang = std::future::poll_fn(|task| alarm.poll_rang(task));
-        tokio::time::timeout(secs(5), rang).await.is_ok()
+    /// An alarm whose rings are sent to the returned channel.
+    fn alarm() -> (Alarm, tokio::sync::mpsc::UnboundedReceiver<()>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (
+            Alarm::new(move || {
+                let _ = tx.send(());
+            }),
+            rx,
+        )
     }
 
-    /// Whether `alarm` has rung, without waiting.
-    fn has_rung(alarm: &mut Alarm) -> bool {
-        alarm
-            .poll_rang(&mut Context::from_waker(Waker::noop()))
-            .is_ready()
+    /// Waits (5 s at most) for the next ring; true when it came.
+    async fn rings(rx: &mut tokio::sync::mpsc::UnboundedReceiver<()>) -> bool {
+        matches!(tokio::time::timeout(secs(5), rx.recv()).await, Ok(Some(())))
     }
 
     #[tokio::test]
     async fn the_alarm_rings_once_for_the_last_instant_it_was_set_for() {
-        let mut alarm = Alarm::default();
-        assert!(!has_rung(&mut alarm), "an alarm never set never rings");
+        let (mut alarm, mut rx) = alarm();
         let t0 = Instant::now();
         alarm.set(t0 + Duration::from_millis(20));
         alarm.set(t0 + Duration::from_millis(50));
-        assert!(!has_rung(&mut alarm));
-        assert!(rings(&mut alarm).await);
+        assert!(rings(&mut rx).await);
         assert!(Instant::now() >= t0 + Duration::from_millis(50));
-        assert!(!has_rung(&mut alarm), "it rings once");
+        assert!(rx.try_recv().is_err(), "it rings once");
         // Set again after it rang, and set for an instant already past.
         alarm.set(Instant::now() + Duration::from_millis(10));
-        assert!(rings(&mut alarm).await);
+        assert!(rings(&mut rx).await);
         alarm.set(Instant::now() - secs(1));
-        assert!(rings(&mut alarm).await);
+        assert!(rings(&mut rx).await);
     }
 
     #[test]

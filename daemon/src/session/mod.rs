@@ -108,15 +108,17 @@ pub struct SmtpSession {
     idle_secs: u32,
     /// The operation's timeout or, while the link is `Ready`, the idle close.
     deadline: Deadline,
-    /// The timer under `deadline`, looked at by the context's [`Ringer`].
+    /// The timer under `deadline`; it tells the session with [`AlarmRang`].
     alarm: Alarm,
     /// The connection cache and this session's place in it; `None`: never cached.
     reuse: Option<Box<Reuse>>,
 }
 
 impl SmtpSession {
-    /// A session for `handle`, owned by `owner` and held in `book`, not yet connected.
+    /// A session for `handle`, owned by `owner` and held in `book`, not yet
+    /// connected; `ctx` is the context it will run in.
     pub fn new(
+        ctx: &mut Context<Self>,
         handle: Handle,
         owner: ClientId,
         book: Arc<dyn HandleBook>,
@@ -135,7 +137,7 @@ impl SmtpSession {
             pending_status: false,
             idle_secs: 0,
             deadline: Deadline::default(),
-            alarm: Alarm::default(),
+            alarm: Alarm::new(AlarmRang::sender(ctx)),
             reuse: None,
         }
     }
@@ -364,32 +366,37 @@ impl SmtpSession {
     }
 }
 
-/// The session's timer as an item of its context, there from the start:
-/// when the [`Alarm`] rings it calls [`SmtpSession::alarm_rang`].
-struct Ringer;
+/// The session's [`Alarm`] rang (sent by the alarm to its session).
+struct AlarmRang;
 
-impl ActorFuture<SmtpSession> for Ringer {
-    type Output = ();
+impl Message for AlarmRang {
+    type Result = ();
+}
 
-    fn poll(
-        self: std::pin::Pin<&mut Self>,
-        act: &mut SmtpSession,
-        ctx: &mut Context<SmtpSession>,
-        task: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        while act.alarm.poll_rang(task).is_ready() {
-            act.alarm_rang(ctx);
+impl AlarmRang {
+    /// What the alarm of the session `ctx` runs calls when it rings: a message
+    /// to the session, if it still runs (a weak address: the alarm does not
+    /// keep the session's mailbox open).
+    fn sender(ctx: &mut Context<SmtpSession>) -> impl Fn() + Send + Sync + 'static {
+        let session = ctx.address().downgrade();
+        move || {
+            if let Some(session) = session.upgrade() {
+                session.do_send(AlarmRang);
+            }
         }
-        std::task::Poll::Pending
+    }
+}
+
+impl Handler<AlarmRang> for SmtpSession {
+    type Result = ();
+
+    fn handle(&mut self, _: AlarmRang, ctx: &mut Self::Context) {
+        self.alarm_rang(ctx);
     }
 }
 
 impl Actor for SmtpSession {
     type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.spawn(Ringer);
-    }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
         self.end_in_flight(Why::Aborted);
