@@ -132,14 +132,6 @@ impl Alarm {
     }
 }
 
-impl std::fmt::Debug for Alarm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Alarm")
-            .field("set_for", &self.sleep.as_ref().map(|s| s.deadline()))
-            .finish()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
