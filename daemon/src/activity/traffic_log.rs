@@ -12,7 +12,7 @@
 //!   (the next envelope of a pipelined batch) is logged as lines again.
 //!
 //! Every SMTP write and reply passes through here, so the window is kept
-//! compact and cheap: line bytes back to back in one ring with a small
+//! compact and cheap: line bytes back to back in one buffer with a small
 //! record per line, turned into text only when someone asks. (A `String`
 //! per line cost about 2 KiB per idle connection and a fifth of the
 //! daemon's instructions per message.)
@@ -45,7 +45,7 @@ struct Entry {
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    /// `len` bytes of the ring, `cut` when the line was longer.
+    /// `len` bytes of the text, `cut` when the line was longer.
     Text { len: u32, cut: bool },
     /// Message content, summarised.
     Content(u64),
@@ -60,7 +60,7 @@ impl Entry {
         }
     }
 
-    /// Bytes of the ring it holds.
+    /// Bytes of the text it holds.
     fn stored(&self) -> usize {
         match self.kind {
             Kind::Text { len, .. } => len as usize,
@@ -74,8 +74,8 @@ impl Entry {
 pub struct TrafficLog {
     /// The text of every kept line, back to back, oldest first, from `start`.
     /// A line that falls out only moves `start`; the bytes before it are cut
-    /// off in one move once they outnumber the kept ones (a line at a time,
-    /// the window's eviction was a tenth of its cost).
+    /// off in one move once they outnumber the kept ones (a drain a line
+    /// was about 5 % of the window's instructions).
     text: Vec<u8>,
     start: usize,
     entries: VecDeque<Entry>,
