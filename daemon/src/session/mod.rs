@@ -374,9 +374,9 @@ impl Message for AlarmRang {
 }
 
 impl AlarmRang {
-    /// What the alarm of the session `ctx` runs calls when it rings: a message
-    /// to the session, if it still runs (a weak address: the alarm does not
-    /// keep the session's mailbox open).
+    /// The function the alarm of the session running in `ctx` calls when it
+    /// rings: it sends the session this message, if the session still runs
+    /// (a weak address: the alarm does not keep the session's mailbox open).
     fn sender(ctx: &mut Context<SmtpSession>) -> impl Fn() + Send + Sync + 'static {
         let session = ctx.address().downgrade();
         move || {
