@@ -15,6 +15,7 @@
 mod auth;
 mod batch;
 mod dsn;
+mod parameters;
 mod send;
 
 use super::redact;
@@ -423,9 +424,15 @@ impl SmtpClient {
         if self.out.is_empty() {
             return Ok(());
         }
+        self.write_out_from(0).await
+    }
+
+    /// Shows the write buffer from `start` on to the tap, then writes that part.
+    async fn write_out_from(&mut self, start: usize) -> Result<(), SmtpError> {
         let now = Instant::now();
-        self.tap.traffic(Direction::ToServer, &self.out, now);
-        self.send_out(now).await
+        let part = self.out.get(start..).unwrap_or_default();
+        self.tap.traffic(Direction::ToServer, part, now);
+        self.send_out(now, start).await
     }
 
     /// Writes the buffer, which holds one command line; the tap sees `shown`
@@ -434,15 +441,16 @@ impl SmtpClient {
         let now = Instant::now();
         self.tap
             .line(Direction::ToServer, shown.unwrap_or(&self.out), now);
-        self.send_out(now).await
+        self.send_out(now, 0).await
     }
 
-    /// Writes the buffer, shown to the tap `now`, in one `write_all` (and a
-    /// flush, which pushes the last TLS record out). The clock is read once
-    /// a write, for the tap and for the reply's latency.
-    async fn send_out(&mut self, now: Instant) -> Result<(), SmtpError> {
+    /// Writes the buffer from `start` on, shown to the tap `now`, in one
+    /// `write_all` (and a flush, which pushes the last TLS record out). The
+    /// clock is read once a write, for the tap and for the reply's latency.
+    async fn send_out(&mut self, now: Instant, start: usize) -> Result<(), SmtpError> {
         self.written_at = Some(now);
-        self.stream.write_all(&self.out).await?;
+        let part = self.out.get(start..).unwrap_or_default();
+        self.stream.write_all(part).await?;
         self.stream.flush().await?;
         Ok(())
     }

@@ -10,7 +10,7 @@
 //! must declare its SIZE.
 
 use super::SmtpClient;
-use crate::smtp::command::{mail_line, rcpt_line};
+use crate::smtp::command::CheckedEnvelope;
 use crate::smtp::{DataEncoder, SmtpError};
 use smtp32_protocol::{BatchMessage, BatchOutcome, Failure, Reply, SendReport};
 use std::time::Duration;
@@ -26,22 +26,19 @@ pub struct BatchEnd {
     pub in_step: bool,
 }
 
-/// A message ready to go: its envelope lines and its transparent content
-/// with the final dot.
+/// A message ready to go: its transparent content with the final dot, and
+/// behind it in the same buffer its envelope's lines.
 struct Ready {
     index: usize,
-    mail: String,
-    rcpts: Vec<String>,
-    body: Vec<u8>,
+    rcpts: usize,
+    buffer: Vec<u8>,
+    body_end: usize,
 }
 
 impl Ready {
     /// Appends MAIL, the RCPTs and DATA to `out`.
     fn envelope(&self, out: &mut Vec<u8>) {
-        for line in std::iter::once(&self.mail).chain(&self.rcpts) {
-            out.extend_from_slice(line.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
+        out.extend_from_slice(self.buffer.get(self.body_end..).unwrap_or_default());
         out.extend_from_slice(b"DATA\r\n");
     }
 }
@@ -77,33 +74,26 @@ impl Queue<'_> {
                 "a message needs at least one recipient".into(),
             ));
         }
-        let mut mail = mail_line(&m.from)?;
-        let rcpts = m
-            .rcpts
-            .iter()
-            .map(|to| rcpt_line(to))
-            .collect::<Result<_, _>>()?;
-        let mut body = std::mem::take(&mut self.spare);
-        body.clear();
+        let envelope = CheckedEnvelope::new(&m.from, &m.rcpts)?;
+        let mut buffer = std::mem::take(&mut self.spare);
+        buffer.clear();
         let mut encoder = DataEncoder::new();
-        encoder.encode(&m.data, &mut body);
-        encoder.finish(&mut body);
-        let size = body.len() - b".\r\n".len();
-        if let Err(e) = client.mail_parameters(
-            &mut mail,
-            Some(size as u64),
-            !m.data.is_ascii(),
-            &m.from,
-            &m.rcpts,
-        ) {
-            self.spare = body;
-            return Err(e);
+        encoder.encode(&m.data, &mut buffer);
+        encoder.finish(&mut buffer);
+        let body_end = buffer.len();
+        let size = body_end - b".\r\n".len();
+        match client.mail_parameters(&envelope, Some(size as u64), !m.data.is_ascii()) {
+            Ok(params) => params.write_envelope(&envelope, &mut buffer),
+            Err(e) => {
+                self.spare = buffer;
+                return Err(e);
+            }
         }
         Ok(Ready {
             index,
-            mail,
-            rcpts,
-            body,
+            rcpts: m.rcpts.len(),
+            buffer,
+            body_end,
         })
     }
 
@@ -193,8 +183,8 @@ impl SmtpClient {
         queue: &mut Queue<'_>,
     ) -> Result<Option<Ready>, SmtpError> {
         let mail = self.read().await?;
-        let mut recipients = Vec::with_capacity(current.rcpts.len());
-        for _ in 0..current.rcpts.len() {
+        let mut recipients = Vec::with_capacity(current.rcpts);
+        for _ in 0..current.rcpts {
             recipients.push(self.read().await?);
         }
         let data = self.read().await?;
@@ -203,7 +193,9 @@ impl SmtpClient {
         // What ends this transaction: the content, a lone dot (a 354 though no
         // recipient was accepted, RFC 2920 §3.1), RSET, or nothing.
         let mut out = if sent {
-            std::mem::take(&mut current.body)
+            let mut content = std::mem::take(&mut current.buffer);
+            content.truncate(current.body_end);
+            content
         } else {
             let mut out = std::mem::take(&mut self.out);
             out.clear();
@@ -225,8 +217,8 @@ impl SmtpClient {
         self.in_message = false;
         // The buffer just written is free again: the next message but one is encoded into it.
         queue.spare = std::mem::replace(&mut self.out, spare);
-        if !current.body.is_empty() {
-            queue.spare = std::mem::take(&mut current.body);
+        if current.buffer.capacity() > 0 {
+            queue.spare = std::mem::take(&mut current.buffer);
         }
         let end = if ends_with_reply {
             Some(self.read().await?)

@@ -43,37 +43,37 @@ impl DsnRequest {
         Ok(())
     }
 
-    /// ` RET=... ENVID=...` for MAIL.
-    pub fn mail_suffix(&self) -> String {
-        let mut out = String::new();
+    /// Appends ` RET=... ENVID=...` (what was asked for) to a MAIL line.
+    pub fn write_mail_params(&self, out: &mut Vec<u8>) {
         if !self.ret.is_empty() {
-            out.push_str(&format!(" RET={}", self.ret));
+            out.extend_from_slice(b" RET=");
+            out.extend_from_slice(self.ret.as_bytes());
         }
         if !self.envid.is_empty() {
-            out.push_str(&format!(" ENVID={}", xtext(&self.envid)));
+            out.extend_from_slice(b" ENVID=");
+            xtext(&self.envid, out);
         }
-        out
     }
 
-    /// ` NOTIFY=...` for each RCPT.
-    pub fn rcpt_suffix(&self) -> String {
-        if self.notify.is_empty() {
-            String::new()
-        } else {
-            format!(" NOTIFY={}", self.notify)
+    /// Appends ` NOTIFY=...` (when asked for) to a RCPT line.
+    pub fn write_rcpt_params(&self, out: &mut Vec<u8>) {
+        if !self.notify.is_empty() {
+            out.extend_from_slice(b" NOTIFY=");
+            out.extend_from_slice(self.notify.as_bytes());
         }
     }
 }
 
-/// RFC 3461 xtext: `+`, `=` and anything outside `!`..`~` as `+HH`.
-fn xtext(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'+' | b'=' => format!("+{b:02X}"),
-            b'!'..=b'~' => (b as char).to_string(),
-            _ => format!("+{b:02X}"),
-        })
-        .collect()
+/// Appends `text` as RFC 3461 xtext: `+`, `=` and anything outside
+/// `!`..`~` as `+HH`.
+fn xtext(text: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for b in text.bytes() {
+        match b {
+            b'!'..=b'~' if b != b'+' && b != b'=' => out.push(b),
+            _ => out.extend_from_slice(&[b'+', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -88,9 +88,22 @@ mod tests {
             envid: "a+b=c".into(),
         };
         dsn.check().unwrap();
-        assert_eq!(dsn.mail_suffix(), " RET=HDRS ENVID=a+2Bb+3Dc");
-        assert_eq!(dsn.rcpt_suffix(), " NOTIFY=FAILURE,DELAY");
-        assert!(DsnRequest::default().is_empty() && DsnRequest::default().mail_suffix().is_empty());
+        let written = |write: fn(&DsnRequest, &mut Vec<u8>), dsn: &DsnRequest| {
+            let mut out = Vec::new();
+            write(dsn, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            written(DsnRequest::write_mail_params, &dsn),
+            " RET=HDRS ENVID=a+2Bb+3Dc"
+        );
+        assert_eq!(
+            written(DsnRequest::write_rcpt_params, &dsn),
+            " NOTIFY=FAILURE,DELAY"
+        );
+        let none = DsnRequest::default();
+        assert!(none.is_empty() && written(DsnRequest::write_mail_params, &none).is_empty());
+        assert!(written(DsnRequest::write_rcpt_params, &none).is_empty());
         for bad in [
             DsnRequest {
                 notify: "NEVER,DELAY".into(),

@@ -6,7 +6,7 @@
 //! right behind MAIL and the RCPTs, before any reply: one round trip.
 
 use super::{DsnRequest, SmtpClient};
-use crate::smtp::command::{mail_line, rcpt_line};
+use crate::smtp::command::CheckedEnvelope;
 use crate::smtp::{DataEncoder, SmtpError};
 use smtp32_protocol::{Reply, SendReport};
 
@@ -44,47 +44,44 @@ impl SmtpClient {
         if let Some(d) = dsn {
             d.check()?;
         }
-        let mut mail = mail_line(from)?;
-        let rcpt_suffix = dsn.map(DsnRequest::rcpt_suffix).unwrap_or_default();
-        let rcpt_lines = rcpt_lines(rcpts, &rcpt_suffix)?;
-        // The message is made transparent once, into the write buffer's
-        // memory; its size is what SIZE declares and is checked against.
+        let envelope = CheckedEnvelope::new(from, rcpts)?;
+        // The message is made transparent once, into the write buffer; its
+        // size is what SIZE declares and is checked against. The envelope's
+        // lines go behind it in the same buffer, and out first.
         let chunked = self.caps.bdat;
-        let mut body = std::mem::take(&mut self.out);
-        body.clear();
+        self.out.clear();
         let mut encoder = if chunked {
             DataEncoder::for_bdat()
         } else {
             DataEncoder::new()
         };
-        encoder.encode(data, &mut body);
-        encoder.finish(&mut body);
+        encoder.encode(data, &mut self.out);
+        encoder.finish(&mut self.out);
+        let body_end = self.out.len();
         let size = if chunked {
-            body.len()
+            body_end
         } else {
-            body.len() - b".\r\n".len()
+            body_end - b".\r\n".len()
         };
-        if let Err(e) =
-            self.mail_parameters(&mut mail, Some(size as u64), !data.is_ascii(), from, rcpts)
-        {
-            self.out = body;
-            self.release_buffer();
-            return Err(e);
-        }
-        if let Some(d) = dsn {
-            mail.push_str(&d.mail_suffix());
-        }
+        let params = match self.mail_parameters(&envelope, Some(size as u64), !data.is_ascii()) {
+            Ok(params) => params.with_dsn(dsn),
+            Err(e) => {
+                self.release_buffer();
+                return Err(e);
+            }
+        };
+        params.write_envelope(&envelope, &mut self.out);
         if chunked {
-            return self.send_chunked(&mail, &rcpt_lines, body).await;
+            return self.send_chunked(body_end, rcpts.len()).await;
         }
-        let (mail_reply, recipients) = match self.envelope(&mail, &rcpt_lines).await {
+        let (mail_reply, recipients) = match self.envelope(body_end, rcpts.len()).await {
             Ok(replies) => replies,
             Err(e) => {
                 self.release_buffer();
                 return Err(e);
             }
         };
-        self.out = body;
+        self.out.truncate(body_end);
         self.in_message = true;
         self.write_out().await?;
         self.in_message = false;
@@ -118,10 +115,11 @@ impl SmtpClient {
         eight_bit: bool,
     ) -> Result<(Reply, Vec<Reply>), SmtpError> {
         self.check_new_message(rcpts)?;
-        let mut mail = mail_line(from)?;
-        let rcpt_lines = rcpt_lines(rcpts, "")?;
-        self.mail_parameters(&mut mail, size, eight_bit, from, rcpts)?;
-        let replies = self.envelope(&mail, &rcpt_lines).await?;
+        let envelope = CheckedEnvelope::new(from, rcpts)?;
+        let params = self.mail_parameters(&envelope, size, eight_bit)?;
+        self.out.clear();
+        params.write_envelope(&envelope, &mut self.out);
+        let replies = self.envelope(0, rcpts.len()).await?;
         self.in_message = true;
         Ok(replies)
     }
@@ -142,36 +140,34 @@ impl SmtpClient {
     }
 
     /// MAIL, the RCPTs and DATA — one write with PIPELINING (RFC 2920),
-    /// else step by step — up to the server's 354. When MAIL or every RCPT
-    /// was refused, or DATA was, the transaction is closed (RSET; an empty
-    /// message after a 354 nobody asked for) and the answer is `NotSent`.
+    /// else step by step — up to the server's 354. The write buffer holds
+    /// MAIL and the `rcpts` RCPT lines from `start` on; what is before it
+    /// (the message) is left as it was. When MAIL or every RCPT was refused,
+    /// or DATA was, the transaction is closed (RSET; an empty message after
+    /// a 354 nobody asked for) and the answer is `NotSent`.
     async fn envelope(
         &mut self,
-        mail: &str,
-        rcpt_lines: &[String],
+        start: usize,
+        rcpts: usize,
     ) -> Result<(Reply, Vec<Reply>), SmtpError> {
         let pipelined = self.caps.pipelining;
-        if pipelined {
-            self.out.clear();
-            // Often a buffer of its own (the body holds the usual one): one
-            // allocation of the right size rather than growth from nothing.
-            let lines = std::iter::once(mail).chain(rcpt_lines.iter().map(String::as_str));
-            self.out
-                .reserve(lines.clone().map(|l| l.len() + 2).sum::<usize>() + b"DATA\r\n".len());
-            for line in lines {
-                self.out.extend_from_slice(line.as_bytes());
-                self.out.extend_from_slice(b"\r\n");
-            }
+        // Step by step, each line is written alone: the message waits aside.
+        let mut aside = None;
+        let (mail_reply, recipients) = if pipelined {
             self.out.extend_from_slice(b"DATA\r\n");
-            self.write_out().await?;
-        }
-        let mail_reply = self.step(pipelined, mail).await?;
-        let mut recipients = Vec::with_capacity(rcpt_lines.len());
-        if pipelined || mail_reply.is_positive() {
-            for line in rcpt_lines {
-                recipients.push(self.step(pipelined, line).await?);
+            self.write_out_from(start).await?;
+            self.out.truncate(start);
+            let mail_reply = self.read().await?;
+            let mut recipients = Vec::with_capacity(rcpts);
+            for _ in 0..rcpts {
+                recipients.push(self.read().await?);
             }
-        }
+            (mail_reply, recipients)
+        } else {
+            let buffer = aside.insert(std::mem::take(&mut self.out));
+            let lines = buffer.get(start..).unwrap_or_default();
+            self.envelope_step_by_step(lines).await?
+        };
         let go = mail_reply.is_positive() && recipients.iter().any(Reply::is_positive);
         let data_reply = match (pipelined, go) {
             (true, _) => Some(self.read().await?),
@@ -179,7 +175,13 @@ impl SmtpClient {
             (false, false) => None,
         };
         match data_reply {
-            Some(reply) if go && reply.code == START_MAIL_INPUT => Ok((mail_reply, recipients)),
+            Some(reply) if go && reply.code == START_MAIL_INPUT => {
+                if let Some(mut buffer) = aside {
+                    buffer.truncate(start);
+                    self.out = buffer;
+                }
+                Ok((mail_reply, recipients))
+            }
             stopped => {
                 // RFC 2920 §3.1: a server that answers DATA with 354 though no
                 // recipient was accepted gets an empty message, ending it.
@@ -206,31 +208,57 @@ impl SmtpClient {
         }
     }
 
-    /// MAIL, the RCPTs and `BDAT n LAST` with the message (`body`, line
-    /// endings made CRLF, no dot-stuffing) written before any reply is read;
-    /// then the replies in order. RSET after a refused message, as for DATA.
+    /// MAIL, then each RCPT when MAIL was accepted, one exchange each;
+    /// `lines` holds them, each ending in CRLF.
+    async fn envelope_step_by_step(
+        &mut self,
+        lines: &[u8],
+    ) -> Result<(Reply, Vec<Reply>), SmtpError> {
+        let mut lines = lines.split_inclusive(|&b| b == b'\n');
+        let mail_reply = self
+            .exchange_written(lines.next().unwrap_or_default())
+            .await?;
+        let mut recipients = Vec::new();
+        if mail_reply.is_positive() {
+            for line in lines {
+                recipients.push(self.exchange_written(line).await?);
+            }
+        }
+        Ok((mail_reply, recipients))
+    }
+
+    /// Writes `line`, an envelope line with its CRLF, and reads the reply.
+    async fn exchange_written(&mut self, line: &[u8]) -> Result<Reply, SmtpError> {
+        self.check_in_step()?;
+        self.out.clear();
+        self.out.extend_from_slice(line);
+        self.write_out().await?;
+        self.read().await
+    }
+
+    /// MAIL, the RCPTs and `BDAT n LAST` with the message written before any
+    /// reply is read; then the replies in order. The write buffer holds the
+    /// message (line endings made CRLF, no dot-stuffing) up to `body_end`,
+    /// then MAIL and the `rcpts` RCPT lines. RSET after a refused message,
+    /// as for DATA.
     async fn send_chunked(
         &mut self,
-        mail: &str,
-        rcpt_lines: &[String],
-        body: Vec<u8>,
+        body_end: usize,
+        rcpts: usize,
     ) -> Result<SendReport, SmtpError> {
-        for line in std::iter::once(mail).chain(rcpt_lines.iter().map(String::as_str)) {
-            self.out.extend_from_slice(line.as_bytes());
-            self.out.extend_from_slice(b"\r\n");
-        }
-        self.out
-            .extend_from_slice(format!("BDAT {} LAST\r\n", body.len()).as_bytes());
-        self.write_out().await?;
-        self.out = body;
+        use std::io::Write as _;
+        // Writing a number into a Vec cannot fail.
+        let _ = write!(self.out, "BDAT {body_end} LAST\r\n");
+        self.write_out_from(body_end).await?;
+        self.out.truncate(body_end);
         // Until the chunk is out, a QUIT would be taken as message bytes.
         self.in_message = true;
         self.write_out().await?;
         self.in_message = false;
         self.release_buffer();
         let mail_reply = self.read().await?;
-        let mut recipients = Vec::with_capacity(rcpt_lines.len());
-        for _ in rcpt_lines {
+        let mut recipients = Vec::with_capacity(rcpts);
+        for _ in 0..rcpts {
             recipients.push(self.read().await?);
         }
         let chunk_reply = self.read().await?;
@@ -258,63 +286,4 @@ impl SmtpClient {
             Err(SmtpError::NotSent(report))
         }
     }
-
-    /// Appends the MAIL parameters to `mail`, or refuses what the server cannot take.
-    pub(super) fn mail_parameters(
-        &self,
-        mail: &mut String,
-        size: Option<u64>,
-        eight_bit: bool,
-        from: &str,
-        rcpts: &[String],
-    ) -> Result<(), SmtpError> {
-        if let (Some(limit), Some(size)) = (self.size_limit(), size) {
-            if size > limit {
-                return Err(SmtpError::Unsupported(format!(
-                    "the message is {size} bytes, over the server's SIZE limit of {limit} bytes"
-                )));
-            }
-        }
-        if let Some(addr) = std::iter::once(from)
-            .chain(rcpts.iter().map(String::as_str))
-            .find(|a| !a.is_ascii())
-        {
-            if !self.caps.smtputf8 {
-                return Err(SmtpError::Unsupported(format!(
-                    "the server does not offer SMTPUTF8, which the address {addr:?} needs"
-                )));
-            }
-            mail.push_str(" SMTPUTF8");
-        }
-        if let (true, Some(size)) = (self.caps.size, size) {
-            use std::fmt::Write as _;
-            let _ = write!(mail, " SIZE={size}");
-        }
-        if self.caps.eightbitmime && eight_bit {
-            mail.push_str(" BODY=8BITMIME");
-        }
-        Ok(())
-    }
-
-    /// The server's SIZE limit in bytes; `None` when it gave none (or 0: no limit).
-    fn size_limit(&self) -> Option<u64> {
-        self.caps.size_limit
-    }
-
-    /// The reply to `line`: already written when pipelining, else sent now.
-    async fn step(&mut self, pipelined: bool, line: &str) -> Result<Reply, SmtpError> {
-        if pipelined {
-            self.read().await
-        } else {
-            self.exchange(line).await
-        }
-    }
-}
-
-/// The RCPT line of each recipient, with `suffix` (DSN parameters) after it.
-fn rcpt_lines(rcpts: &[String], suffix: &str) -> Result<Vec<String>, SmtpError> {
-    rcpts
-        .iter()
-        .map(|to| rcpt_line(to).map(|line| line + suffix))
-        .collect()
 }
