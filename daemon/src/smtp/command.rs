@@ -112,6 +112,13 @@ impl<'a> CheckedEnvelope<'a> {
         self.rcpts
     }
 
+    /// The room to reserve for the envelope's lines: enough for the usual
+    /// parameters (SIZE, BODY, SMTPUTF8 on MAIL; NOTIFY on RCPT).
+    pub fn room(&self) -> usize {
+        let rcpts: usize = self.rcpts.iter().map(|to| to.len() + 40).sum();
+        self.from.len() + 64 + rcpts
+    }
+
     /// Appends `MAIL FROM:<from>` with what `mail_params` writes after it,
     /// then `RCPT TO:<to>` with what `rcpt_params` writes, for every
     /// recipient; each line ends in CRLF. Written in place: a `String` per

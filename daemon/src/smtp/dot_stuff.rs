@@ -51,11 +51,18 @@ impl DataEncoder {
         }
     }
 
+    /// The room to reserve for the encoding of `len` bytes: enough unless
+    /// more than one line in 32 bytes needs a change (a bare line ending, a
+    /// leading dot), and the end of the message.
+    pub fn room_for(len: usize) -> usize {
+        len + len / 32 + b"\r\n.\r\n".len()
+    }
+
     /// Appends the encoding of the next chunk of the message to `out`. Runs
     /// of lines that go out unchanged (CRLF-ended, no leading dot) are
     /// copied in one piece: a per-line copy cost twice as much.
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        out.reserve(input.len() + input.len() / 32 + 2);
+        out.reserve(Self::room_for(input.len()));
         // `input[..copied]` is in `out`; `self.state` describes `input[at]`.
         let mut copied = 0;
         let mut at = 0;

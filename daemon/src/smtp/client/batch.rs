@@ -77,6 +77,7 @@ impl Queue<'_> {
         let envelope = CheckedEnvelope::new(&m.from, &m.rcpts)?;
         let mut buffer = std::mem::take(&mut self.spare);
         buffer.clear();
+        buffer.reserve(DataEncoder::room_for(m.data.len()) + envelope.room());
         let mut encoder = DataEncoder::new();
         encoder.encode(&m.data, &mut buffer);
         encoder.finish(&mut buffer);

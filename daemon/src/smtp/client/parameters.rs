@@ -46,9 +46,8 @@ impl<'a> MailParameters<'a> {
             out.extend_from_slice(b" SMTPUTF8");
         }
         if let Some(size) = self.size {
-            use std::io::Write as _;
-            // Writing a number into a Vec cannot fail.
-            let _ = write!(out, " SIZE={size}");
+            out.extend_from_slice(b" SIZE=");
+            out.extend_from_slice(itoa::Buffer::new().format(size).as_bytes());
         }
         if self.eight_bit_mime {
             out.extend_from_slice(b" BODY=8BITMIME");

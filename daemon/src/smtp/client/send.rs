@@ -50,6 +50,8 @@ impl SmtpClient {
         // lines go behind it in the same buffer, and out first.
         let chunked = self.caps.bdat;
         self.out.clear();
+        self.out
+            .reserve(DataEncoder::room_for(data.len()) + envelope.room());
         let mut encoder = if chunked {
             DataEncoder::for_bdat()
         } else {
@@ -246,9 +248,10 @@ impl SmtpClient {
         body_end: usize,
         rcpts: usize,
     ) -> Result<SendReport, SmtpError> {
-        use std::io::Write as _;
-        // Writing a number into a Vec cannot fail.
-        let _ = write!(self.out, "BDAT {body_end} LAST\r\n");
+        self.out.extend_from_slice(b"BDAT ");
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(body_end).as_bytes());
+        self.out.extend_from_slice(b" LAST\r\n");
         self.write_out_from(body_end).await?;
         self.out.truncate(body_end);
         // Until the chunk is out, a QUIT would be taken as message bytes.
