@@ -135,7 +135,7 @@ mod tests {
     fn refused(code: u16) -> Error {
         Failure::Refused(Reply {
             code,
-            lines: vec!["no".into()],
+            lines: ["no"].into(),
         })
         .into()
     }

@@ -96,7 +96,7 @@ fn c_functions_behave_as_the_manual_says() {
                 id,
                 Response::Reply(smtp32::Reply {
                     code: 250,
-                    lines: vec!["a <a@x>".into(), "b <b@x>".into()],
+                    lines: ["a <a@x>", "b <b@x>"].into(),
                 }),
             ),
             Request::Command {
@@ -108,7 +108,7 @@ fn c_functions_behave_as_the_manual_says() {
                 id,
                 Response::LastReply(Some(smtp32::Reply {
                     code: 550,
-                    lines: vec!["one".into(), "two".into()],
+                    lines: ["one", "two"].into(),
                 })),
             ),
             Request::DataChunk { bytes, .. } => {

@@ -433,7 +433,7 @@ mod tests {
     fn reply(code: u16, text: &str) -> Reply {
         Reply {
             code,
-            lines: vec![text.into()],
+            lines: [text].into(),
         }
     }
 

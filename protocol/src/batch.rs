@@ -47,12 +47,12 @@ mod tests {
         let report = SendReport {
             mail: Reply {
                 code: 250,
-                lines: vec![],
+                lines: crate::ReplyLines::new(),
             },
             recipients: vec![],
             verdict: Reply {
                 code: 250,
-                lines: vec![],
+                lines: crate::ReplyLines::new(),
             },
         };
         let resp = Response::SentBatch(vec![Ok(report), Err(Failure::Aborted)]);

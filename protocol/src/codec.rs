@@ -342,7 +342,7 @@ mod golden {
             id: RequestId(2),
             response: Response::Reply(Reply {
                 code: 250,
-                lines: vec!["OK".into()],
+                lines: ["OK"].into(),
             }),
         };
         assert_eq!(hex(&reply), "08 00 00 00 02 02 03 fa 01 02 4f 4b");

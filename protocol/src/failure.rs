@@ -351,7 +351,7 @@ mod tests {
     fn refusal_maps_to_failure_and_keeps_reply() {
         let f = Failure::Refused(Reply {
             code: 550,
-            lines: vec!["no".into()],
+            lines: ["no"].into(),
         });
         assert_eq!(f.code(), ReturnCode::Failure);
         assert_eq!(f.reply().map(|r| r.code), Some(550));
@@ -375,7 +375,7 @@ mod tests {
     fn relay_auth_takes_code_and_reply_from_its_cause() {
         let refused = Failure::Refused(Reply {
             code: 535,
-            lines: vec!["5.7.8 bad credentials".into()],
+            lines: ["5.7.8 bad credentials"].into(),
         });
         let f = Failure::RelayAuth(Box::new(refused));
         assert_eq!(

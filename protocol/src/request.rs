@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(body(&Failure::NotConfigured("k".into())), [18, 1, b'k']);
         let refused = Failure::Refused(Reply {
             code: 535,
-            lines: vec![],
+            lines: crate::ReplyLines::new(),
         });
         // The cause follows the tag as a Failure of its own: Refused(Reply { 535, [] }).
         assert_eq!(
@@ -315,7 +315,7 @@ mod tests {
         assert_eq!(begin.handle(), Some(handle));
         let ok = Reply {
             code: 250,
-            lines: vec![],
+            lines: crate::ReplyLines::new(),
         };
         let envelope = crate::Response::Envelope {
             mail: ok.clone(),

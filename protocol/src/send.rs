@@ -49,7 +49,7 @@ mod tests {
     fn r(code: u16) -> Reply {
         Reply {
             code,
-            lines: vec![String::new()],
+            lines: [String::new()].into(),
         }
     }
 

@@ -62,7 +62,7 @@ pub fn h(raw: u32) -> Handle {
 pub fn reply(code: u16, text: &str) -> Reply {
     Reply {
         code,
-        lines: vec![text.to_owned()],
+        lines: [text.to_owned()].into(),
     }
 }
 

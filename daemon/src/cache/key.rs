@@ -298,7 +298,7 @@ mod tests {
         let secret = AuthSecret::new("s3cret").unwrap();
         let reply = Reply {
             code: 235,
-            lines: vec!["ok".into()],
+            lines: ["ok"].into(),
         };
         let proof = AuthProof::new(&d, "alice", &secret, reply);
         assert!(proof.matches(&d, "alice", &secret));

@@ -130,11 +130,7 @@ impl std::fmt::Display for Summary {
 
 pub(super) fn outcome(response: &Response) -> String {
     match response {
-        Response::Reply(r) => format!(
-            "SMTP_SUCCESS ({} {})",
-            r.code,
-            r.lines.last().map(String::as_str).unwrap_or("")
-        ),
+        Response::Reply(r) => format!("SMTP_SUCCESS ({} {})", r.code, r.lines.last().unwrap_or("")),
         Response::Opened { handle } => format!("SMTP_SUCCESS (handle {handle})"),
         Response::Pong { .. } => "SMTP_SUCCESS (pong)".into(),
         Response::Sent(r) => format!(
@@ -142,7 +138,7 @@ pub(super) fn outcome(response: &Response) -> String {
             r.accepted(),
             r.recipients.len(),
             r.verdict.code,
-            r.verdict.lines.last().map(String::as_str).unwrap_or("")
+            r.verdict.lines.last().unwrap_or("")
         ),
         _ => "SMTP_SUCCESS".into(),
     }

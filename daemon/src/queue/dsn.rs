@@ -167,7 +167,7 @@ mod tests {
         assert!(!text.contains("secret body"));
         let reply = smtp32_protocol::Reply {
             code: 554,
-            lines: vec!["no".into()],
+            lines: ["no"].into(),
         };
         assert_eq!(status_of(&reply), "5.0.0");
     }

@@ -269,7 +269,10 @@ impl SmtpSession {
 
 /// What a session keeps of its EHLO reply: the code and the first line.
 pub(super) fn ehlo_head(reply: &Reply) -> (u16, String) {
-    (reply.code, reply.lines.first().cloned().unwrap_or_default())
+    (
+        reply.code,
+        reply.lines.first().map(str::to_owned).unwrap_or_default(),
+    )
 }
 
 /// The EHLO reply again, from its first line and the client's keywords.

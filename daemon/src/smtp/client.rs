@@ -509,7 +509,7 @@ pub fn check_local_name(local: &str) -> Result<(), SmtpError> {
 
 /// EHLO lines as the keyword list: each keyword upper-cased, its parameters
 /// as sent, one a line; blank lines left out.
-fn keyword_lines<'a>(lines: impl Iterator<Item = &'a String>) -> String {
+fn keyword_lines<'a>(lines: impl Iterator<Item = &'a str>) -> String {
     let mut list = String::new();
     for line in lines.map(|l| l.trim()).filter(|l| !l.is_empty()) {
         let (keyword, params) = line.split_once(' ').unwrap_or((line, ""));

@@ -142,7 +142,7 @@ mod tests {
     fn each_error_maps_to_its_failure() {
         let reply = Reply {
             code: 550,
-            lines: vec!["no".into()],
+            lines: ["no"].into(),
         };
         assert_eq!(
             Failure::from(SmtpError::Refused(reply.clone())),

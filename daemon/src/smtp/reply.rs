@@ -8,7 +8,8 @@
 //! [`TrafficTap`], line ending included, before it is judged.
 
 use super::{SmtpError, TrafficTap};
-use smtp32_protocol::{Direction, Reply};
+use smtp32_protocol::{Direction, Reply, ReplyLines};
+use std::borrow::Cow;
 use std::time::Instant;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
@@ -44,7 +45,8 @@ pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
     tap: &dyn TrafficTap,
     partial: &mut Vec<u8>,
 ) -> Result<(Reply, Instant), SmtpError> {
-    let mut lines = Vec::with_capacity(1);
+    let mut lines = ReplyLines::new();
+    let mut count = 0;
     let mut code = None;
     let mut total = 0;
     let mut arrived = None;
@@ -77,20 +79,31 @@ pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
         };
         tap.line(Direction::FromServer, line, at);
         total += line.len();
-        let parsed = judge(line, &mut code);
+        let parsed = match judge(line, &mut code) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                r.consume(taken);
+                return Err(e);
+            }
+        };
+        if lines.is_empty() {
+            // The line's own length covers its text and the LF after it.
+            lines = ReplyLines::with_capacity(line.len());
+        }
+        lines.push(&parsed.text);
+        count += 1;
+        let (last, reply_code) = (parsed.last, parsed.code);
         r.consume(taken);
-        let parsed = parsed?;
-        lines.push(parsed.text);
-        if parsed.last {
+        if last {
             return Ok((
                 Reply {
-                    code: parsed.code,
+                    code: reply_code,
                     lines,
                 },
                 at,
             ));
         }
-        if lines.len() == MAX_REPLY_LINES {
+        if count == MAX_REPLY_LINES {
             return Err(SmtpError::BadReply(format!(
                 "reply has more than {MAX_REPLY_LINES} lines"
             )));
@@ -109,7 +122,7 @@ fn too_long(limit: usize) -> SmtpError {
 }
 
 /// Parses `line` as the next line of a reply whose code, if known, is `code`.
-fn judge(line: &[u8], code: &mut Option<u16>) -> Result<Line, SmtpError> {
+fn judge<'a>(line: &'a [u8], code: &mut Option<u16>) -> Result<Line<'a>, SmtpError> {
     let parsed = parse_line(line)?;
     let expected = *code.get_or_insert(parsed.code);
     if expected != parsed.code {
@@ -121,14 +134,14 @@ fn judge(line: &[u8], code: &mut Option<u16>) -> Result<Line, SmtpError> {
     Ok(parsed)
 }
 
-/// One reply line, judged.
-struct Line {
+/// One reply line, judged; its text borrowed from the line when it is UTF-8.
+struct Line<'a> {
     code: u16,
     last: bool,
-    text: String,
+    text: Cow<'a, str>,
 }
 
-fn parse_line(raw: &[u8]) -> Result<Line, SmtpError> {
+fn parse_line(raw: &[u8]) -> Result<Line<'_>, SmtpError> {
     let body = raw.strip_suffix(b"\n").unwrap_or(raw);
     let body = body.strip_suffix(b"\r").unwrap_or(body);
     if body.contains(&0) {
@@ -150,7 +163,7 @@ fn parse_line(raw: &[u8]) -> Result<Line, SmtpError> {
     Ok(Line {
         code,
         last,
-        text: String::from_utf8_lossy(text).into_owned(),
+        text: String::from_utf8_lossy(text),
     })
 }
 

@@ -178,7 +178,7 @@ mod tests {
     fn reply(code: u16) -> Reply {
         Reply {
             code,
-            lines: vec![format!("{}.0.0 text", code / 100)],
+            lines: [format!("{}.0.0 text", code / 100)].into(),
         }
     }
 

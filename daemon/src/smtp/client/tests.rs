@@ -187,10 +187,7 @@ async fn commands_return_replies_and_refusals() {
         ])
         .await;
         let reply = client.command(&direct("NOOP")).await.expect("noop");
-        assert_eq!(
-            (reply.code, reply.lines),
-            (250, vec!["ok".to_string(), "fine".to_string()])
-        );
+        assert_eq!((reply.code, reply.lines), (250, ["ok", "fine"].into()));
         let refused = client.command(&direct("RCPT TO:<x@y>")).await;
         assert!(matches!(refused, Err(SmtpError::Refused(r)) if r.code == 550));
         client.quit().await;
