@@ -25,8 +25,7 @@ pub(super) enum Summary {
     },
     Send {
         handle: Handle,
-        from: String,
-        rcpts: Vec<String>,
+        addresses: Addresses,
         bytes: usize,
     },
     Batch {
@@ -38,10 +37,52 @@ pub(super) enum Summary {
         bytes: usize,
     },
     Submit {
-        from: String,
-        rcpts: Vec<String>,
+        addresses: Addresses,
         bytes: usize,
     },
+}
+
+/// A message's sender and recipients, copied for its log line into one
+/// buffer (as `String`s, a one-recipient message was three allocations and
+/// three frees a request): each address after its length.
+pub(super) struct Addresses(Vec<u8>);
+
+impl Addresses {
+    fn of(from: &str, rcpts: &[String]) -> Addresses {
+        let all = || std::iter::once(from).chain(rcpts.iter().map(String::as_str));
+        let len = all().map(|a| a.len() + LEN_BYTES).sum();
+        let mut bytes = Vec::with_capacity(len);
+        for address in all() {
+            bytes.extend_from_slice(&address.len().to_le_bytes());
+            bytes.extend_from_slice(address.as_bytes());
+        }
+        Addresses(bytes)
+    }
+
+    /// The sender, then each recipient.
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let mut rest = self.0.as_slice();
+        std::iter::from_fn(move || {
+            let (len, after) = rest.split_first_chunk::<LEN_BYTES>()?;
+            let (address, after) = after.split_at_checked(usize::from_le_bytes(*len))?;
+            rest = after;
+            // Copied from a `str` whole: always UTF-8.
+            std::str::from_utf8(address).ok()
+        })
+    }
+}
+
+/// Bytes of an address's length in [`Addresses`].
+const LEN_BYTES: usize = std::mem::size_of::<usize>();
+
+impl std::fmt::Display for Addresses {
+    /// `from: "a", rcpts: ["b", "c"]`, as the fields' `Debug` showed them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut all = self.iter();
+        let from = all.next().unwrap_or_default();
+        write!(f, "from: {from:?}, rcpts: ")?;
+        f.debug_list().entries(all).finish()
+    }
 }
 
 impl Summary {
@@ -70,8 +111,7 @@ impl Summary {
                 data,
             } => Summary::Send {
                 handle: *handle,
-                from: from.clone(),
-                rcpts: rcpts.clone(),
+                addresses: Addresses::of(from, rcpts),
                 bytes: data.len(),
             },
             Request::SendBatch { handle, messages } => Summary::Batch {
@@ -83,8 +123,7 @@ impl Summary {
                 bytes: payload.len(),
             },
             Request::QueueSubmit(s) => Summary::Submit {
-                from: s.from.clone(),
-                rcpts: s.rcpts.clone(),
+                addresses: Addresses::of(&s.from, &s.rcpts),
                 bytes: s.data.len(),
             },
             other => Summary::Plain(other.clone()),
@@ -100,11 +139,13 @@ impl std::fmt::Display for Summary {
             }
             Summary::Send {
                 handle,
-                from,
-                rcpts,
+                addresses,
                 bytes,
             } => {
-                write!(f, "SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}")
+                write!(
+                    f,
+                    "SendMessage {{ handle: {handle}, {addresses}, {bytes} bytes }}"
+                )
             }
             Summary::Batch {
                 handle,
@@ -117,11 +158,8 @@ impl std::fmt::Display for Summary {
                 )
             }
             Summary::Ping { bytes } => write!(f, "Ping {{ {bytes} bytes }}"),
-            Summary::Submit { from, rcpts, bytes } => {
-                write!(
-                    f,
-                    "QueueSubmit {{ from: {from:?}, rcpts: {rcpts:?}, {bytes} bytes }}"
-                )
+            Summary::Submit { addresses, bytes } => {
+                write!(f, "QueueSubmit {{ {addresses}, {bytes} bytes }}")
             }
             Summary::Plain(request) => write!(f, "{request:?}"),
         }
@@ -216,5 +254,31 @@ mod tests {
             !line.contains("private") && line.contains("24 bytes") && line.contains("c@d"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn addresses_are_shown_as_the_fields_were() {
+        let handle = Handle::new(3).unwrap();
+        for (from, rcpts) in [
+            ("a@b", vec!["c@d".to_string()]),
+            (
+                "",
+                vec!["\"x\n\0\"@é".to_string(), String::new(), "e@f".into()],
+            ),
+            ("<a@b> SIZE=1", vec![]),
+        ] {
+            let line = summarise(&Request::SendMessage {
+                handle,
+                from: from.into(),
+                rcpts: rcpts.clone(),
+                data: vec![b'x'; 5],
+            });
+            assert_eq!(
+                line,
+                format!(
+                    "SendMessage {{ handle: {handle}, from: {from:?}, rcpts: {rcpts:?}, 5 bytes }}"
+                )
+            );
+        }
     }
 }
