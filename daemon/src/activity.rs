@@ -156,36 +156,31 @@ impl Activity {
 
     /// Records bytes that crossed the connection at `now`.
     pub fn traffic(&self, direction: Direction, bytes: &[u8], now: Instant) {
-        let (mut inner, at) = self.count(direction, bytes, now);
-        inner.log.record(direction, bytes, at);
+        self.count(direction, bytes, now)
+            .log
+            .record(direction, bytes, now);
     }
 
     /// [`traffic`](Self::traffic) of one whole line, its LF included.
     pub fn line(&self, direction: Direction, line: &[u8], now: Instant) {
-        let (mut inner, at) = self.count(direction, line, now);
-        inner.log.record_line(direction, line, at);
+        self.count(direction, line, now)
+            .log
+            .record_line(direction, line, now);
     }
 
-    /// Counts `bytes` that crossed the connection at `now`; the record
-    /// (locked) and the milliseconds since the connection opened, for the log.
-    fn count(
-        &self,
-        direction: Direction,
-        bytes: &[u8],
-        now: Instant,
-    ) -> (MutexGuard<'_, Inner>, u64) {
+    /// Counts `bytes` that crossed the connection at `now`; the record, locked.
+    fn count(&self, direction: Direction, bytes: &[u8], now: Instant) -> MutexGuard<'_, Inner> {
         match direction {
             Direction::ToServer => self.totals.sent(bytes.len()),
             Direction::FromServer => self.totals.received(bytes.len()),
         }
-        let at = now.saturating_duration_since(self.opened).as_millis() as u64;
         let mut inner = self.inner();
         inner.last_traffic = now;
         match direction {
             Direction::ToServer => inner.bytes_out += bytes.len() as u64,
             Direction::FromServer => inner.bytes_in += bytes.len() as u64,
         }
-        (inner, at)
+        inner
     }
 
     /// An operation called `what` starts `now` (the caller's clock read).
@@ -265,7 +260,7 @@ impl Activity {
             local: self.local.to_string(),
             timeout_secs: inner.timeout_secs,
             debug: inner.debug,
-            traffic: inner.log.lines(),
+            traffic: inner.log.lines(self.opened),
             traffic_dropped: inner.log.dropped(),
         }
     }

@@ -19,6 +19,7 @@
 
 use smtp32_protocol::{Direction, TrafficLine};
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// Lines kept at most.
 pub const MAX_LINES: usize = 64;
@@ -35,27 +36,39 @@ const CUT_MARK: &str = "[...]";
 /// Bytes a `[message data: N bytes]` line is counted as.
 const CONTENT_LINE_BYTES: usize = 32;
 
-/// One line of the window.
+/// One line of the window: 32 bytes, as it was when it held milliseconds
+/// (they are worked out when someone looks: a clock subtraction a line
+/// cost more than the rest of the record).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    at_millis: u64,
-    direction: Direction,
+    at: Instant,
     kind: Kind,
 }
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     /// `len` bytes of the text, `cut` when the line was longer.
-    Text { len: u32, cut: bool },
-    /// Message content, summarised.
+    Text {
+        len: u32,
+        cut: bool,
+        direction: Direction,
+    },
+    /// Message content (the client's), summarised.
     Content(u64),
 }
 
 impl Entry {
+    fn direction(&self) -> Direction {
+        match self.kind {
+            Kind::Text { direction, .. } => direction,
+            Kind::Content(_) => Direction::ToServer,
+        }
+    }
+
     /// Bytes counted against [`MAX_BYTES`].
     fn weight(&self) -> usize {
         match self.kind {
-            Kind::Text { len, cut } => len as usize + if cut { CUT_MARK.len() } else { 0 },
+            Kind::Text { len, cut, .. } => len as usize + if cut { CUT_MARK.len() } else { 0 },
             Kind::Content(_) => CONTENT_LINE_BYTES,
         }
     }
@@ -98,13 +111,13 @@ impl TrafficLog {
         TrafficLog::default()
     }
 
-    /// Records `bytes` that went `direction` at `at_millis` after the connection opened.
-    pub fn record(&mut self, direction: Direction, mut bytes: &[u8], at_millis: u64) {
+    /// Records `bytes` that went `direction` at `at`.
+    pub fn record(&mut self, direction: Direction, mut bytes: &[u8], at: Instant) {
         if direction == Direction::ToServer && self.in_content {
             match self.end_of_content(bytes) {
-                None => return self.count_content(bytes, at_millis),
+                None => return self.count_content(bytes, at),
                 Some(end) => {
-                    self.count_content(&bytes[..end], at_millis);
+                    self.count_content(&bytes[..end], at);
                     self.in_content = false;
                     bytes = &bytes[end..];
                 }
@@ -118,16 +131,16 @@ impl TrafficLog {
             let (line, after) = (&rest[..end], &rest[end + 1..]);
             rest = after;
             if self.partial[slot].is_empty() {
-                self.finish_line(direction, line, at_millis);
+                self.finish_line(direction, line, at);
             } else {
                 let mut joined = std::mem::take(&mut self.partial[slot]);
                 push_bounded(&mut joined, line);
-                self.finish_line(direction, &joined, at_millis);
+                self.finish_line(direction, &joined, at);
             }
             if direction == Direction::ToServer && self.in_content {
                 // The rest of this write is already message content.
                 if !rest.is_empty() {
-                    self.record(direction, rest, at_millis);
+                    self.record(direction, rest, at);
                 }
                 return;
             }
@@ -138,15 +151,15 @@ impl TrafficLog {
     }
 
     /// Records one whole `line` (its LF included, no other LF in it) that
-    /// went `direction` at `at_millis`: what the SMTP client's reply reader
+    /// went `direction` at `at`: what the SMTP client's reply reader
     /// and command writer hand over, so no line end is looked for.
-    pub fn record_line(&mut self, direction: Direction, line: &[u8], at_millis: u64) {
+    pub fn record_line(&mut self, direction: Direction, line: &[u8], at: Instant) {
         let content = direction == Direction::ToServer && self.in_content;
         match line.strip_suffix(b"\n") {
             Some(text) if !content && self.partial[slot(direction)].is_empty() => {
-                self.finish_line(direction, text, at_millis)
+                self.finish_line(direction, text, at)
             }
-            _ => self.record(direction, line, at_millis),
+            _ => self.record(direction, line, at),
         }
     }
 
@@ -160,15 +173,15 @@ impl TrafficLog {
         }
     }
 
-    /// The lines kept, oldest first.
-    pub fn lines(&self) -> Vec<TrafficLine> {
+    /// The lines kept, oldest first, timed from `opened`.
+    pub fn lines(&self, opened: Instant) -> Vec<TrafficLine> {
         let mut at = self.start;
         self.entries
             .iter()
             .map(|e| {
                 let text = match e.kind {
                     Kind::Content(n) => format!("[message data: {n} bytes]"),
-                    Kind::Text { len, cut } => {
+                    Kind::Text { len, cut, .. } => {
                         let text = self.text.get(at..at + len as usize).unwrap_or_default();
                         at += len as usize;
                         let mut t = String::from_utf8_lossy(text).into_owned();
@@ -179,8 +192,8 @@ impl TrafficLog {
                     }
                 };
                 TrafficLine {
-                    at_millis: e.at_millis,
-                    direction: e.direction,
+                    at_millis: e.at.saturating_duration_since(opened).as_millis() as u64,
+                    direction: e.direction(),
                     text,
                 }
             })
@@ -223,7 +236,7 @@ impl TrafficLog {
         None
     }
 
-    fn finish_line(&mut self, direction: Direction, line: &[u8], at_millis: u64) {
+    fn finish_line(&mut self, direction: Direction, line: &[u8], at: Instant) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let line: &[u8] = match direction {
             Direction::ToServer => self.client_text(line),
@@ -236,11 +249,11 @@ impl TrafficLog {
         let kept = &line[..line.len().min(MAX_LINE_BYTES)];
         self.text.extend_from_slice(kept);
         self.push(Entry {
-            at_millis,
-            direction,
+            at,
             kind: Kind::Text {
                 len: kept.len() as u32,
                 cut,
+                direction,
             },
         });
     }
@@ -280,7 +293,7 @@ impl TrafficLog {
         line
     }
 
-    fn count_content(&mut self, bytes: &[u8], at_millis: u64) {
+    fn count_content(&mut self, bytes: &[u8], at: Instant) {
         if bytes.is_empty() {
             return;
         }
@@ -288,7 +301,6 @@ impl TrafficLog {
         let n = bytes.len() as u64;
         if let Some(Entry {
             kind: Kind::Content(total),
-            direction: Direction::ToServer,
             ..
         }) = self.entries.back_mut()
         {
@@ -296,8 +308,7 @@ impl TrafficLog {
             return;
         }
         self.push(Entry {
-            at_millis,
-            direction: Direction::ToServer,
+            at,
             kind: Kind::Content(n),
         });
     }
@@ -359,17 +370,40 @@ mod tests {
     use super::*;
     use Direction::{FromServer as S, ToServer as C};
 
+    /// `ms` milliseconds after the test log's start.
+    fn at(ms: u64) -> Instant {
+        start() + std::time::Duration::from_millis(ms)
+    }
+
+    fn start() -> Instant {
+        static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+        *START.get_or_init(Instant::now)
+    }
+
     fn texts(log: &TrafficLog) -> Vec<String> {
-        log.lines().into_iter().map(|l| l.text).collect()
+        log.lines(start()).into_iter().map(|l| l.text).collect()
+    }
+
+    #[test]
+    fn lines_are_timed_from_the_connections_start_when_shown() {
+        let mut log = TrafficLog::new();
+        log.record(S, b"220 hi\r\n", at(7));
+        log.record(C, b"DATA\r\n", at(1500));
+        log.record(S, b"354 go\r\n", at(1501));
+        log.record(C, b"x\r\n", at(1600));
+        let times: Vec<u64> = log.lines(start()).iter().map(|l| l.at_millis).collect();
+        assert_eq!(times, [7, 1500, 1501, 1600]);
+        // A record per line stays as small as when it held milliseconds.
+        assert!(std::mem::size_of::<Entry>() <= 32);
     }
 
     #[test]
     fn lines_are_split_and_partial_lines_joined() {
         let mut log = TrafficLog::new();
-        log.record(S, b"220 hi\r\n", 0);
-        log.record(C, b"EHLO me\r\n", 1);
-        log.record(S, b"250-a\r\n250 ", 2);
-        log.record(S, b"b\r\n", 3);
+        log.record(S, b"220 hi\r\n", at(0));
+        log.record(C, b"EHLO me\r\n", at(1));
+        log.record(S, b"250-a\r\n250 ", at(2));
+        log.record(S, b"b\r\n", at(3));
         assert_eq!(texts(&log), ["220 hi", "EHLO me", "250-a", "250 b"]);
         assert_eq!(log.last_reply_code(), Some(250));
     }
@@ -377,15 +411,15 @@ mod tests {
     #[test]
     fn auth_and_its_continuations_are_redacted() {
         let mut log = TrafficLog::new();
-        log.record(C, b"auth plain AGZvbwBzZWNyZXQ=\r\n", 0);
-        log.record(S, b"235 ok\r\n", 0);
-        log.record(C, b"AUTH LOGIN\r\n", 0);
-        log.record(S, b"334 VXNlcm5hbWU6\r\n", 0);
-        log.record(C, b"Zm9v\r\n", 0);
-        log.record(S, b"334 UGFzc3dvcmQ6\r\n", 0);
-        log.record(C, b"c2VjcmV0\r\n", 0);
-        log.record(S, b"235 ok\r\n", 0);
-        log.record(C, b"MAIL FROM:<a@b>\r\n", 0);
+        log.record(C, b"auth plain AGZvbwBzZWNyZXQ=\r\n", at(0));
+        log.record(S, b"235 ok\r\n", at(0));
+        log.record(C, b"AUTH LOGIN\r\n", at(0));
+        log.record(S, b"334 VXNlcm5hbWU6\r\n", at(0));
+        log.record(C, b"Zm9v\r\n", at(0));
+        log.record(S, b"334 UGFzc3dvcmQ6\r\n", at(0));
+        log.record(C, b"c2VjcmV0\r\n", at(0));
+        log.record(S, b"235 ok\r\n", at(0));
+        log.record(C, b"MAIL FROM:<a@b>\r\n", at(0));
         let all = texts(&log).join("|");
         assert!(
             !all.contains("AGZv") && !all.contains("Zm9v") && !all.contains("c2Vj"),
@@ -398,12 +432,12 @@ mod tests {
     #[test]
     fn message_content_is_summarised() {
         let mut log = TrafficLog::new();
-        log.record(C, b"DATA\r\n", 0);
-        log.record(S, b"354 go\r\n", 0);
-        log.record(C, b"Subject: secret\r\n\r\nbody\r\n", 0);
-        log.record(C, b"more\r\n.\r\n", 0);
-        log.record(S, b"250 queued\r\n", 0);
-        log.record(C, b"QUIT\r\n", 0);
+        log.record(C, b"DATA\r\n", at(0));
+        log.record(S, b"354 go\r\n", at(0));
+        log.record(C, b"Subject: secret\r\n\r\nbody\r\n", at(0));
+        log.record(C, b"more\r\n.\r\n", at(0));
+        log.record(S, b"250 queued\r\n", at(0));
+        log.record(C, b"QUIT\r\n", at(0));
         assert_eq!(
             texts(&log),
             [
@@ -419,15 +453,15 @@ mod tests {
     #[test]
     fn an_envelope_after_the_final_dot_is_logged_as_lines() {
         let mut log = TrafficLog::new();
-        log.record(S, b"354 go\r\n", 0);
+        log.record(S, b"354 go\r\n", at(0));
         log.record(
             C,
             b"body\r\n.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n",
-            0,
+            at(0),
         );
-        log.record(S, b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n", 0);
-        log.record(C, b"x\r\n", 0);
-        log.record(C, b".\r\nQUIT\r\n", 0);
+        log.record(S, b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n", at(0));
+        log.record(C, b"x\r\n", at(0));
+        log.record(C, b".\r\nQUIT\r\n", at(0));
         assert_eq!(
             texts(&log),
             [
@@ -450,20 +484,29 @@ mod tests {
     fn window_is_bounded_in_lines_bytes_and_line_length() {
         let mut log = TrafficLog::new();
         for i in 0..100 {
-            log.record(C, format!("NOOP {i}\r\n").as_bytes(), i);
+            log.record(C, format!("NOOP {i}\r\n").as_bytes(), at(i));
         }
-        assert_eq!(log.lines().len(), MAX_LINES);
+        assert_eq!(log.lines(start()).len(), MAX_LINES);
         assert_eq!(log.dropped(), 100 - MAX_LINES as u64);
-        assert_eq!(log.lines()[0].text, "NOOP 36");
+        assert_eq!(log.lines(start())[0].text, "NOOP 36");
         let mut log = TrafficLog::new();
-        log.record(S, &vec![b'x'; 10_000], 0);
-        log.record(S, b"\r\n", 0);
-        assert_eq!(log.lines()[0].text.len(), MAX_LINE_BYTES + "[...]".len());
+        log.record(S, &vec![b'x'; 10_000], at(0));
+        log.record(S, b"\r\n", at(0));
+        assert_eq!(
+            log.lines(start())[0].text.len(),
+            MAX_LINE_BYTES + "[...]".len()
+        );
         for _ in 0..40 {
-            log.record(S, &[b'y'; 600], 0);
-            log.record(S, b"\n", 0);
+            log.record(S, &[b'y'; 600], at(0));
+            log.record(S, b"\n", at(0));
         }
-        assert!(log.lines().iter().map(|l| l.text.len()).sum::<usize>() <= MAX_BYTES);
+        assert!(
+            log.lines(start())
+                .iter()
+                .map(|l| l.text.len())
+                .sum::<usize>()
+                <= MAX_BYTES
+        );
     }
 
     #[test]
@@ -482,8 +525,8 @@ mod tests {
         ];
         let (mut by_line, mut by_bytes) = (TrafficLog::new(), TrafficLog::new());
         for (direction, bytes) in dialogue {
-            by_line.record_line(direction, bytes, 0);
-            by_bytes.record(direction, bytes, 0);
+            by_line.record_line(direction, bytes, at(0));
+            by_bytes.record(direction, bytes, at(0));
         }
         assert_eq!(texts(&by_line), texts(&by_bytes));
         assert_eq!(
@@ -501,8 +544,8 @@ mod tests {
         );
         // A line after a partial one ends the partial one.
         let mut log = TrafficLog::new();
-        log.record(S, b"250-first ", 0);
-        log.record_line(S, b"half\r\n", 0);
+        log.record(S, b"250-first ", at(0));
+        log.record_line(S, b"half\r\n", at(0));
         assert_eq!(texts(&log), ["250-first half"]);
     }
 
@@ -513,7 +556,7 @@ mod tests {
             log.record(
                 C,
                 format!("RCPT TO:<user{i}@example.org>\r\n").as_bytes(),
-                i,
+                at(i),
             );
             let kept = log.text.len() - log.start;
             assert!(log.text.len() <= 2 * kept.max(MIN_DEAD_BYTES), "at {i}");
