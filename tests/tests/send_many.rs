@@ -218,3 +218,53 @@ fn without_pipelining_the_messages_go_one_by_one() {
     conn.quit().expect("quit");
     assert_eq!(sink.message_count(), 5);
 }
+
+/// The timeout bounds each message's exchange, not the batch: smtp-sink -w 1 holds the replies
+/// to each pipelined envelope for a second, so the first message takes about 2 s and each
+/// later one about 1 s (the last less) — within a 3 s timeout apiece, about 4 s for four
+/// together. The same server at
+/// a 1 s timeout fails the first message and, the connection being out of step, every later
+/// one alike, within the timeout.
+#[test]
+fn the_timeout_bounds_each_message_not_the_batch() {
+    let _wd = Watchdog::test("the_timeout_bounds_each_message_not_the_batch");
+    let sink = SmtpSink::with_flags(&["-w", "1"]);
+    let d = TestDaemon::start();
+    let messages = || {
+        (0..4).map(|_| Outgoing {
+            from: FROM,
+            rcpts: TO,
+            data: b"Subject: slow\r\n\r\nbody\r\n",
+        })
+    };
+    let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
+    conn.set_timeout(3).expect("OPT_TIMEOUT 3");
+    let started = std::time::Instant::now();
+    let results = conn.send_many(messages()).expect("send_many");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the batch outlasted one timeout: {:?}",
+        started.elapsed()
+    );
+    for r in &results {
+        assert_eq!(r.as_ref().map(|r| r.verdict.code).ok(), Some(250), "{r:?}");
+    }
+    conn.quit().expect("quit");
+
+    let conn = d.client().helo(&sink.host(), LOCAL, None).expect("helo");
+    conn.set_timeout(1).expect("OPT_TIMEOUT 1");
+    let started = std::time::Instant::now();
+    let results = conn.send_many(messages()).expect("send_many answers");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(results.len(), 4);
+    for r in &results {
+        assert!(
+            matches!(r, Err(e) if e.code() == ReturnCode::TimedOut),
+            "{r:?}"
+        );
+    }
+}

@@ -159,17 +159,27 @@ impl SmtpClient {
         if let Err(e) = self.write_out().await {
             return queue.end_from(current.index, Failure::from(e), false);
         }
+        // One timer for the whole batch, moved on before each message: a
+        // `timeout` a message registered and removed a timer each time.
+        let limit = tokio::time::sleep(step_limit);
+        tokio::pin!(limit);
         loop {
             let index = current.index;
-            let step = tokio::time::timeout(step_limit, self.batch_step(current, &mut queue)).await;
+            limit
+                .as_mut()
+                .reset(tokio::time::Instant::now() + step_limit);
+            let step = tokio::select! {
+                biased;
+                step = self.batch_step(current, &mut queue) => step,
+                () = &mut limit => return queue.end_from(index, timed_out(step_limit), false),
+            };
             match step {
-                Ok(Ok(Some(next))) => current = next,
-                Ok(Ok(None)) => {
+                Ok(Some(next)) => current = next,
+                Ok(None) => {
                     self.release_buffer();
                     return queue.finish(true);
                 }
-                Ok(Err(e)) => return queue.end_from(index, Failure::from(e), false),
-                Err(_) => return queue.end_from(index, timed_out(step_limit), false),
+                Err(e) => return queue.end_from(index, Failure::from(e), false),
             }
         }
     }
