@@ -251,6 +251,14 @@ pub fn charge_of(frame: &DaemonFrame) -> usize {
 mod tests {
     use super::*;
 
+    /// Polls `future` once, as its task's first turn would: whether it waits
+    /// is then its own state, not a matter of which task ran first.
+    fn polled_once<F: std::future::Future>(
+        future: std::pin::Pin<&mut F>,
+    ) -> std::task::Poll<F::Output> {
+        future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    }
+
     #[test]
     fn copies_fit_or_are_refused_and_one_big_item_passes_alone() {
         let b = ClientBudget::new(100, None);
@@ -272,14 +280,10 @@ mod tests {
         assert!(a.try_charge(100));
         assert!(!b.try_charge(60), "each client fits, the user does not");
         assert_eq!((b.held(), user.held()), (0, 100));
-        let waiter = tokio::spawn({
-            let b = b.clone();
-            async move { b.charge_when_room(60).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
+        let mut waiter = std::pin::pin!(b.charge_when_room(60));
+        assert!(polled_once(waiter.as_mut()).is_pending(), "it waits");
         a.release(50);
-        waiter.await.unwrap();
+        waiter.await;
         assert_eq!((a.held(), b.held(), user.held()), (50, 60, 110));
     }
 
@@ -287,14 +291,10 @@ mod tests {
     async fn a_waiting_charge_goes_through_when_bytes_are_given_back() {
         let b = Arc::new(ClientBudget::new(100, None));
         b.charge(100);
-        let waiter = tokio::spawn({
-            let b = b.clone();
-            async move { b.charge_when_room(50).await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
+        let mut waiter = std::pin::pin!(b.charge_when_room(50));
+        assert!(polled_once(waiter.as_mut()).is_pending(), "it waits");
         b.release(60);
-        waiter.await.unwrap();
+        waiter.await;
         assert_eq!(b.held(), 90);
     }
 
@@ -305,15 +305,11 @@ mod tests {
             .map(|_| b.try_request_slot().unwrap())
             .collect();
         assert!(b.try_request_slot().is_none(), "all slots taken");
-        let waiter = tokio::spawn({
-            let b = b.clone();
-            async move { b.request_slot().await }
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
+        let mut waiter = std::pin::pin!(b.request_slot());
+        assert!(polled_once(waiter.as_mut()).is_pending(), "it waits");
         assert_eq!(b.requests.waiting.load(SeqCst), 1);
         slots.pop();
-        let slot = waiter.await.unwrap();
+        let slot = waiter.await;
         assert_eq!(b.requests.held(), MAX_REQUESTS_IN_FLIGHT);
         assert_eq!(
             b.requests.waiting.load(SeqCst),
