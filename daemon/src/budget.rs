@@ -142,6 +142,13 @@ impl Drop for Waiting<'_> {
 #[derive(Debug)]
 pub struct RequestSlot(Arc<ClientBudget>);
 
+impl RequestSlot {
+    /// The budget of the client whose slot this is.
+    pub fn budget(&self) -> &ClientBudget {
+        &self.0
+    }
+}
+
 impl Drop for RequestSlot {
     fn drop(&mut self) {
         self.0.requests.release(1);

@@ -88,7 +88,7 @@ impl RelayLink {
     async fn call(&mut self, request: Request) -> Response {
         let id = RequestId(self.next_id);
         self.next_id += 1;
-        let hold = Hold::new(self.budget.clone(), 0, None);
+        let hold = Hold::without_slot(self.budget.clone(), 0);
         self.router.dispatch(id, request, hold);
         while let Some(frame) = self.answers.recv().await {
             if let DaemonFrame::Response {

@@ -297,7 +297,7 @@ async fn read_loop(frames: &mut Frames<'_>, router: Rc<Router>, out: &mpsc::Send
             budget.release(charged);
             return;
         };
-        router.dispatch(id, request, Hold::new(budget.clone(), charged, Some(slot)));
+        router.dispatch(id, request, Hold::with_slot(slot, charged));
     }
 }
 

@@ -27,26 +27,46 @@ use tracing::{debug, warn};
 /// it is answered: its bytes in the client's budget and its slot among the
 /// requests in flight.
 pub struct Hold {
-    budget: Arc<ClientBudget>,
+    on: Holder,
     bytes: usize,
-    /// `None` for the queue runner's requests, which no limit of slots counts.
-    _slot: Option<RequestSlot>,
+}
+
+/// Whose budget a request draws on: a client's request through its slot
+/// (which holds the budget: one reference, not two), or the queue runner's,
+/// which no limit of slots counts.
+enum Holder {
+    Slot(RequestSlot),
+    Runner(Arc<ClientBudget>),
 }
 
 impl Hold {
-    /// `bytes` already charged to `budget`, and `slot`.
-    pub fn new(budget: Arc<ClientBudget>, bytes: usize, slot: Option<RequestSlot>) -> Hold {
+    /// `bytes` already charged to the budget of `slot`'s client.
+    pub fn with_slot(slot: RequestSlot, bytes: usize) -> Hold {
         Hold {
-            budget,
+            on: Holder::Slot(slot),
             bytes,
-            _slot: slot,
+        }
+    }
+
+    /// `bytes` already charged to `budget`, for a request that takes no slot.
+    pub fn without_slot(budget: Arc<ClientBudget>, bytes: usize) -> Hold {
+        Hold {
+            on: Holder::Runner(budget),
+            bytes,
+        }
+    }
+
+    fn budget(&self) -> &ClientBudget {
+        match &self.on {
+            Holder::Slot(slot) => slot.budget(),
+            Holder::Runner(budget) => budget,
         }
     }
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        self.budget.release(self.bytes);
+        self.budget().release(self.bytes);
     }
 }
 
@@ -114,7 +134,7 @@ impl Responder {
                 return;
             };
             if pending.out.send(frame).await.is_err() {
-                pending.hold.budget.release(charge);
+                pending.hold.budget().release(charge);
             }
         }
     }
@@ -138,11 +158,11 @@ impl Pending {
             Err(TrySendError::Full(frame)) => {
                 actix_rt::spawn(async move {
                     if self.out.send(frame).await.is_err() {
-                        self.hold.budget.release(charge);
+                        self.hold.budget().release(charge);
                     }
                 });
             }
-            Err(TrySendError::Closed(_)) => self.hold.budget.release(charge),
+            Err(TrySendError::Closed(_)) => self.hold.budget().release(charge),
         }
     }
 
@@ -156,7 +176,7 @@ impl Pending {
             return None;
         }
         let charge = charge_of(&frame);
-        self.hold.budget.charge(charge);
+        self.hold.budget().charge(charge);
         Some((frame, charge))
     }
 
