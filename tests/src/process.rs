@@ -159,6 +159,55 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
+/// A loopback TCP port where nothing listens while this lives: a socket bound
+/// to it that never listens, so a connection there is refused at once, and no
+/// other bind (a peer another test starts meanwhile, a later `free_port`) can
+/// take the port, as it could take one `free_port` has let go.
+pub struct RefusedPort {
+    socket: socket2::Socket,
+    port: u16,
+}
+
+impl RefusedPort {
+    /// A port of 127.0.0.1 bound and refused.
+    pub fn new() -> RefusedPort {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket
+            .bind(&std::net::SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .expect("bind 127.0.0.1:0");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .map(|a| a.port())
+            .expect("a bound port");
+        RefusedPort { socket, port }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Lets the port go, for a server the test starts on it next; returns it.
+    pub fn release(self) -> u16 {
+        drop(self.socket);
+        self.port
+    }
+}
+
+impl Default for RefusedPort {
+    fn default() -> RefusedPort {
+        RefusedPort::new()
+    }
+}
+
 /// Whether this process runs as root (then some peers need `-u nobody`).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

@@ -25,7 +25,7 @@ use smtp32::{Connection, ReturnCode};
 use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::memory::peak_rss_kib;
 use smtp32_tests::peers::blackhole::BlackHole;
-use smtp32_tests::process::free_port;
+use smtp32_tests::process::RefusedPort;
 use smtp32_tests::session::{expect_code, LOCAL};
 use smtp32_tests::wait::wait_for;
 use smtp32_tests::{Script, ScriptedServer, ServerEvent, SmtpSink, TestDaemon, Watchdog};
@@ -589,7 +589,8 @@ fn a_reply_nobody_asked_for_fails_cleanly_and_never_answers_the_next_command() {
 fn a_port_with_no_listener_is_host_not_responding() {
     let _wd = Watchdog::test("a_port_with_no_listener_is_host_not_responding");
     let d = TestDaemon::start();
-    let host = format!("127.0.0.1:{}", free_port());
+    let closed = RefusedPort::new();
+    let host = closed.host();
     let r = within(SLACK, "connect to a closed port", || {
         d.client().helo(&host, LOCAL, None)
     });

@@ -14,7 +14,7 @@ use smtp32_tests::message::Xorshift;
 use smtp32_tests::paths::venv_python;
 use smtp32_tests::peers::chaos_proxy::ChaosProxy;
 use smtp32_tests::peers::smtp_sink::SmtpSinkOptions;
-use smtp32_tests::process::free_port;
+use smtp32_tests::process::{free_port, RefusedPort};
 use smtp32_tests::sendmail::{queue_config, sendmail, sendmail_as, sendmail_binary};
 use smtp32_tests::wait::{poll_until, wait_for};
 use smtp32_tests::{Aiosmtpd, SmtpSink, TestDaemon, Watchdog};
@@ -75,9 +75,9 @@ fn sink_on(port: u16, flags: &[&str]) -> SmtpSink {
 fn messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back() {
     let _wd =
         Watchdog::test("messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back");
-    let port = free_port();
+    let down = RefusedPort::new();
     let qdir = tempdir();
-    let d = queue_daemon(&format!("127.0.0.1:{port}"), qdir.path());
+    let d = queue_daemon(&down.host(), qdir.path());
     for seq in 0..5 {
         let out = sendmail(
             d.socket_path(),
@@ -106,7 +106,7 @@ fn messages_queued_while_the_relay_is_down_arrive_once_when_it_comes_back() {
         & 0o777;
     assert_eq!(mode, 0o700, "the queue directory is the daemon's alone");
 
-    let sink = sink_on(port, &[]);
+    let sink = sink_on(down.release(), &[]);
     wait_for(T, "the queue to empty", || {
         queue_rows(d.socket_path()).is_empty()
     });
@@ -248,7 +248,8 @@ fn kill_9_and_network_faults_lose_nothing_and_double_only_ambiguous_dots() {
     let qdir = tempdir();
 
     // Queued while the relay is down, through the client library (the throughput figure).
-    let mut down = queue_daemon(&format!("127.0.0.1:{}", free_port()), qdir.path());
+    let relay_down = RefusedPort::new();
+    let mut down = queue_daemon(&relay_down.host(), qdir.path());
     let client = down.client();
     let started = Instant::now();
     for seq in 0..MESSAGES {
@@ -315,12 +316,10 @@ fn another_user_can_neither_list_flush_nor_delete_your_queued_messages() {
     let dir = tempdir();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).expect("chmod");
     let socket = dir.path().join("smtp32d.sock");
+    let relay_down = RefusedPort::new();
     let config = format!(
         "socket_mode = \"0660\"\nsocket_group = \"{OTHER_GROUP}\"\n{}",
-        queue_config(
-            &format!("127.0.0.1:{}", free_port()),
-            &dir.path().join("queue")
-        )
+        queue_config(&relay_down.host(), &dir.path().join("queue"))
     );
     let d = TestDaemon::start_with(DaemonOptions::default().socket(&socket).config(&config));
     let out = sendmail(&socket, &["-v", "r@example.test"], message(1).as_bytes());
@@ -405,10 +404,8 @@ fn a_full_disk_refuses_with_75_and_keeps_what_was_queued() {
     let _wd = Watchdog::test("a_full_disk_refuses_with_75_and_keeps_what_was_queued");
     let dir = tempdir();
     let _fs = SmallFilesystem::mount(dir.path(), "512k");
-    let d = queue_daemon(
-        &format!("127.0.0.1:{}", free_port()),
-        &dir.path().join("queue"),
-    );
+    let relay_down = RefusedPort::new();
+    let d = queue_daemon(&relay_down.host(), &dir.path().join("queue"));
     let filler = "x".repeat(40 * 1024);
     let mut queued = 0;
     let refused = loop {
@@ -509,9 +506,10 @@ fn a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced() {
     let _wd =
         Watchdog::test("a_message_deferred_past_max_age_is_bounced_and_a_bounce_is_never_bounced");
     let qdir = tempdir();
+    let relay_down = RefusedPort::new();
     let config = format!(
         "{}max_age = 1\n",
-        queue_config(&format!("127.0.0.1:{}", free_port()), qdir.path())
+        queue_config(&relay_down.host(), qdir.path())
     );
     let d = TestDaemon::start_with(DaemonOptions::default().config(&config));
     sendmail(
