@@ -185,11 +185,6 @@ impl RefusedPort {
         RefusedPort { socket, port }
     }
 
-    /// The port.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
     /// `127.0.0.1:port`.
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
