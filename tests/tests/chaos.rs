@@ -193,10 +193,12 @@ fn ten_thousand_messages_through_random_faults_none_lost_none_doubled() {
         sent * 10 >= total as u64 * 6,
         "only {sent} of {total} messages got through"
     );
+    // Faults are drawn per connection and a plan may lie past its connection's end, so the
+    // total varies with the seed; what must hold is that every kind of fault happened.
     assert!(
-        proxy.stats().injected() >= 50,
-        "only {} faults fired",
-        proxy.stats().injected()
+        proxy.stats().kinds_not_fired().is_empty(),
+        "faults that never fired: {:?}",
+        proxy.stats().kinds_not_fired()
     );
     assert!(
         failed_before_dot > 0 && ambiguous_lost > 0,

@@ -112,6 +112,21 @@ impl ChaosStats {
         .sum()
     }
 
+    /// The kinds of fault that never happened in this run (empty when every kind fired).
+    pub fn kinds_not_fired(&self) -> Vec<&'static str> {
+        [
+            (&self.cuts_client, Fault::CutFromClient(0)),
+            (&self.cuts_server, Fault::CutFromServer(0)),
+            (&self.resets, Fault::ResetClient(0)),
+            (&self.delays, Fault::Delay { at: 0, millis: 0 }),
+            (&self.dropped_verdicts, Fault::DropVerdict(0)),
+        ]
+        .into_iter()
+        .filter(|(count, _)| count.load(Ordering::Relaxed) == 0)
+        .map(|(_, fault)| fault.name())
+        .collect()
+    }
+
     /// Dropped verdicts that happened.
     pub fn dropped_verdicts(&self) -> u64 {
         self.dropped_verdicts.load(Ordering::Relaxed)
