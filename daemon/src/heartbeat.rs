@@ -1,7 +1,7 @@
 //! The systemd watchdog's heartbeat: when the unit sets `WatchdogSec=`, systemd passes
 //! `WATCHDOG_USEC` (and `WATCHDOG_PID`), and the daemon sends `WATCHDOG=1` every half of that
-//! interval, but only after every arbiter (the threads that run the clients and their SMTP
-//! sessions) has run a probe task within that half. A wedged arbiter stops the heartbeat, and
+//! interval, but only after every worker (the threads that run the clients and their SMTP
+//! sessions) has run a probe task within that half. A wedged worker stops the heartbeat, and
 //! systemd restarts the service (`Restart=on-failure`), as sd_watchdog_enabled(3) intends.
 
 use crate::state::DaemonState;
@@ -23,7 +23,7 @@ pub fn interval() -> Option<Duration> {
     (pid_is_ours && usec > 0).then(|| Duration::from_micros(usec))
 }
 
-/// Sends `WATCHDOG=1` every `every / 2` for as long as every arbiter answers in time.
+/// Sends `WATCHDOG=1` every `every / 2` for as long as every worker answers in time.
 pub async fn run(state: Arc<DaemonState>, every: Duration) {
     let half = every / 2;
     let mut ticks = tokio::time::interval(half);
@@ -33,8 +33,8 @@ pub async fn run(state: Arc<DaemonState>, every: Duration) {
         if state.lifecycle.stop_token().is_cancelled() {
             return;
         }
-        if !arbiters_answer(&state, half).await {
-            error!("an arbiter did not answer within {half:?}: no watchdog heartbeat");
+        if !workers_answer(&state, half).await {
+            error!("a worker did not answer within {half:?}: no watchdog heartbeat");
             continue;
         }
         if let Err(e) = crate::systemd::notify("WATCHDOG=1") {
@@ -43,12 +43,12 @@ pub async fn run(state: Arc<DaemonState>, every: Duration) {
     }
 }
 
-/// True when a probe task spawned on every arbiter ran within `limit`.
-async fn arbiters_answer(state: &DaemonState, limit: Duration) -> bool {
+/// True when a probe task spawned on every worker ran within `limit`.
+async fn workers_answer(state: &DaemonState, limit: Duration) -> bool {
     let mut answers = Vec::new();
-    for arbiter in state.arbiters() {
+    for worker in state.workers() {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        if !arbiter.spawn(async move {
+        if !worker.spawn(async move {
             let _ = tx.send(());
         }) {
             return false;

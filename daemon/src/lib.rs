@@ -26,9 +26,10 @@
 //! - [`metrics`]: the OpenMetrics text and its optional scrape listener (`metrics.listen`).
 //! - [`observed`]: what is counted and timed as it happens (requests, replies).
 //! - [`systemd`]: socket activation and sd_notify (Unix).
-//! - [`heartbeat`]: the systemd watchdog's `WATCHDOG=1`, sent while every arbiter answers (Unix).
+//! - [`heartbeat`]: the systemd watchdog's `WATCHDOG=1`, sent while every worker answers (Unix).
 //! - [`platform`]: what differs between Unix and Windows in who a client is, readiness, the host name.
-//! - [`serving`]: the listening endpoint, the arbiter per client, stop and reload signals, per OS.
+//! - [`serving`]: the listening endpoint, the worker per client, stop and reload signals, per OS.
+//! - [`workers`]: the threads that serve clients and run their SMTP sessions, one per core.
 //!
 //! [`run`] is the whole daemon; `main.rs` only parses flags and calls it.
 
@@ -65,8 +66,8 @@ pub mod state;
 pub mod stats;
 #[cfg(unix)]
 pub mod systemd;
+pub mod workers;
 
-use actix::Arbiter;
 use config::Settings;
 use listener::ListenError;
 pub use reload::Reload;
@@ -106,15 +107,14 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        let arbiters: Vec<Arbiter> = (0..cores).map(|_| Arbiter::new()).collect();
-        let state = Arc::new(DaemonState::new(
-            settings,
-            arbiters.iter().map(Arbiter::handle).collect(),
-            reload,
-        ));
+        let workers = workers::start(cores).map_err(|source| ListenError::Io {
+            path: std::path::PathBuf::from("worker threads"),
+            source,
+        })?;
+        let state = Arc::new(DaemonState::new(settings, workers.clone(), reload));
         let runner = state.clone();
         // Spawned there, not sent: the runner holds its router (not `Send`) across awaits.
-        state.next_arbiter().spawn_fn(move || {
+        state.next_worker().run(move || {
             actix_rt::spawn(queue_runner::run(runner));
         });
         let relay = &state.settings().relay;
@@ -137,7 +137,7 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
             let state = state.clone();
             async move { shutdown::drain(&state).await }
         });
-        info!(socket = %from, arbiters = cores, "smtp32d {} listening", env!("CARGO_PKG_VERSION"));
+        info!(socket = %from, workers = cores, "smtp32d {} listening", env!("CARGO_PKG_VERSION"));
         platform::notify("READY=1");
         serving::accept_loop(listener, state.clone()).await;
         let _ = drain.await;
@@ -145,8 +145,8 @@ pub fn run(settings: Settings, socket: &Path, reload: Reload) -> Result<(), List
         while state.clients() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        for arbiter in arbiters {
-            arbiter.stop();
+        for worker in workers {
+            worker.stop();
         }
         info!("smtp32d stopped");
         Ok(())

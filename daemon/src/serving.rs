@@ -1,7 +1,7 @@
 //! How the daemon is reached and stopped, behind one set of names: the
 //! listening endpoint ([`listen`]: a Unix socket, possibly passed by systemd,
 //! or a named pipe; [`inherit`] takes what systemd passed before any thread
-//! exists), the [`accept_loop`] and the arbiter that serves each accepted
+//! exists), the [`accept_loop`] and the worker that serves each accepted
 //! client ([`hand_off`]), and the
 //! signals that stop the daemon ([`stop_on_signal`]) or reload its settings
 //! ([`reload_on_signal`]).

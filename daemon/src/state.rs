@@ -1,5 +1,5 @@
 //! What every IPC client task shares: settings, the handle registry, the
-//! arbiters that serve the clients and run their SMTP session actors, counters for `status`, the
+//! workers that serve the clients and run their SMTP session actors, counters for `status`, the
 //! shutdown state and the means to reload.
 
 use crate::cache::ConnectionCache;
@@ -11,7 +11,7 @@ use crate::registry::Registry;
 use crate::reload::Reload;
 use crate::seats::Seats;
 use crate::stats::Totals;
-use actix::ArbiterHandle;
+use crate::workers::Worker;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -24,8 +24,8 @@ pub struct DaemonState {
     pub registry: Arc<Registry>,
     /// Warm sessions kept between programs.
     pub cache: Arc<ConnectionCache>,
-    arbiters: Vec<ArbiterHandle>,
-    next_arbiter: AtomicUsize,
+    workers: Vec<Worker>,
+    next_worker: AtomicUsize,
     next_client: AtomicU64,
     /// The IPC clients connected now, in all and per user.
     pub seats: Arc<Seats>,
@@ -41,9 +41,9 @@ pub struct DaemonState {
 }
 
 impl DaemonState {
-    /// State for a daemon whose session actors run on `arbiters` (at least
+    /// State for a daemon whose session actors run on `workers` (at least
     /// one), reloading its settings through `reload`.
-    pub fn new(settings: Settings, arbiters: Vec<ArbiterHandle>, reload: Reload) -> DaemonState {
+    pub fn new(settings: Settings, workers: Vec<Worker>, reload: Reload) -> DaemonState {
         DaemonState {
             totals: Arc::new(Totals::default()),
             lifecycle: Lifecycle::new(),
@@ -52,8 +52,8 @@ impl DaemonState {
             settings: RwLock::new(Arc::new(settings)),
             registry: Arc::new(Registry::new()),
             cache: Arc::new(ConnectionCache::new()),
-            arbiters,
-            next_arbiter: AtomicUsize::new(0),
+            workers,
+            next_worker: AtomicUsize::new(0),
             next_client: AtomicU64::new(1),
             seats: Arc::new(Seats::default()),
             started: Instant::now(),
@@ -86,16 +86,16 @@ impl DaemonState {
         self.config_file.as_ref()
     }
 
-    /// Every arbiter that serves clients and runs their SMTP sessions.
-    pub fn arbiters(&self) -> &[ArbiterHandle] {
-        &self.arbiters
+    /// Every worker that serves clients and runs their SMTP sessions.
+    pub fn workers(&self) -> &[Worker] {
+        &self.workers
     }
 
-    /// The arbiter for the next IPC client, round robin, so clients (and the
-    /// sessions each opens, which run on its arbiter) spread over all cores.
-    pub fn next_arbiter(&self) -> &ArbiterHandle {
-        let i = self.next_arbiter.fetch_add(1, Ordering::Relaxed);
-        &self.arbiters[i % self.arbiters.len()]
+    /// The worker for the next IPC client, round robin, so clients (and the
+    /// sessions each opens, which run on its worker) spread over all cores.
+    pub fn next_worker(&self) -> &Worker {
+        let i = self.next_worker.fetch_add(1, Ordering::Relaxed);
+        &self.workers[i % self.workers.len()]
     }
 
     /// A fresh id for a new IPC client.

@@ -557,8 +557,6 @@ impl Router {
             host: route.server_host(),
         };
         let registry = self.state.registry.clone();
-        // The session runs on this client's arbiter (see `ipc`).
-        let arbiter = actix::Arbiter::current();
         let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
         let idle = settings.idle_timeout;
         let budget = self.budget.clone();
@@ -583,7 +581,8 @@ impl Router {
                 totals,
             ));
             let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
-            let session = SmtpSession::start_in_arbiter(&arbiter, move |ctx| {
+            // The session runs on this client's worker thread (see `ipc`).
+            let session = SmtpSession::create(move |ctx| {
                 SmtpSession::new(ctx, handle, owner, registry, tap, timeout)
                     .with_idle_timeout(idle)
                     .with_cache(cache, cache_settings)

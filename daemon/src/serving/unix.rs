@@ -1,5 +1,5 @@
 //! The Unix side of [`crate::serving`]: the socket systemd passed or one
-//! bound by [`crate::listener`], clients moved to a worker arbiter's reactor,
+//! bound by [`crate::listener`], clients moved to a worker thread's reactor,
 //! SIGTERM/SIGINT to stop and SIGHUP to reload.
 
 use crate::config::Settings;
@@ -17,8 +17,8 @@ use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{info, warn};
 
-/// Serves `stream` on the next worker arbiter. The socket is taken off this
-/// thread's reactor and registered again with the arbiter's, so its I/O
+/// Serves `stream` on the next worker. The socket is taken off this
+/// thread's reactor and registered again with the worker's, so its I/O
 /// never wakes another thread.
 pub fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
     #[allow(irrefutable_let_patterns)]
@@ -31,16 +31,17 @@ pub fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
         Ok(fd) => fd,
         Err(e) => return warn!(target: ERROR_TARGET, "cannot take over a client socket: {e}"),
     };
-    let arbiter = state.next_arbiter().clone();
-    let state = state.clone();
-    let accepted = arbiter.spawn_fn(move || match UdsStream::try_from(fd) {
-        Ok(uds) => {
-            actix_rt::spawn(client::serve(Stream::from(uds), state));
-        }
-        Err(e) => warn!(target: ERROR_TARGET, "cannot register a client socket: {e}"),
-    });
+    let state_there = state.clone();
+    let accepted = state
+        .next_worker()
+        .run(move || match UdsStream::try_from(fd) {
+            Ok(uds) => {
+                actix_rt::spawn(client::serve(Stream::from(uds), state_there));
+            }
+            Err(e) => warn!(target: ERROR_TARGET, "cannot register a client socket: {e}"),
+        });
     if !accepted {
-        warn!(target: ERROR_TARGET, "no arbiter to serve a client: the daemon is stopping");
+        warn!(target: ERROR_TARGET, "no worker to serve a client: the daemon is stopping");
     }
 }
 

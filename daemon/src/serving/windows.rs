@@ -4,7 +4,7 @@
 //! ParamChange to reload.
 //!
 //! A pipe is bound to the completion port of the thread that accepted it, so
-//! its client is served on the accepting arbiter (sessions follow it there).
+//! its client is served on the accepting thread (sessions follow it there).
 
 use crate::config::Settings;
 use crate::ipc::client;
@@ -17,7 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tracing::info;
 
-/// Serves `stream` on this arbiter (a pipe cannot move to another thread's completion port).
+/// Serves `stream` on this thread (a pipe cannot move to another thread's completion port).
 pub fn hand_off(stream: Stream, state: &Arc<DaemonState>) {
     actix_rt::spawn(client::serve(stream, state.clone()));
 }
