@@ -21,6 +21,7 @@ mod send;
 use super::redact;
 pub use dsn::DsnRequest;
 
+use super::buffer_pool::WRITE_BUFFERS;
 use super::read_buf::ReadBuffer;
 use super::reply::read_reply_with;
 use super::stream::SmtpStream;
@@ -456,17 +457,16 @@ impl SmtpClient {
     }
 
     /// Gives back the read buffer (when it holds nothing the server sent
-    /// ahead) and all but a little of the write buffer: called when an
-    /// operation ends, so an idle connection holds little buffer memory.
-    /// The little kept is what the next command line is written into (a
-    /// buffer given back whole after a message cost the next MAIL three
-    /// allocations as its line grew).
+    /// ahead) and a write buffer larger than a command line needs, to the
+    /// thread's pools: called when an operation ends, so an idle connection
+    /// holds little buffer memory. A small write buffer is kept for the
+    /// next command line (a buffer given back whole cost the next MAIL
+    /// three allocations as its line grew).
     pub fn release_idle(&mut self) {
         self.stream.release_if_empty();
         self.line = Vec::new();
         if self.out.capacity() > IDLE_WRITE_BUFFER_BYTES {
-            self.out.clear();
-            self.out.shrink_to(IDLE_WRITE_BUFFER_BYTES);
+            WRITE_BUFFERS.give_back(std::mem::take(&mut self.out));
         }
     }
 

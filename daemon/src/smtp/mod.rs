@@ -7,7 +7,8 @@
 //! ([`tls`]: policy, verification, handshake; [`stream`]: plain or TLS under
 //! one reader and writer), the exact wire line of
 //! each command ([`command`]), the bounded reply reader ([`reply`]) over a
-//! read buffer that is given back while the connection is idle ([`read_buf`]), DATA
+//! read buffer that is given back while the connection is idle ([`read_buf`];
+//! given-back buffers wait per thread in [`buffer_pool`]), DATA
 //! transparency ([`dot_stuff`]), the hook that copies traffic for the debug
 //! callback ([`tap`]), what of an AUTH exchange may be shown ([`redact`]) and
 //! the connection itself ([`client`]). Nothing here
@@ -17,6 +18,7 @@
 //! [`SmtpError`] is the one error type of the layer, and its `From` impl is
 //! the one mapping of these errors onto the wire's [`Failure`].
 
+pub mod buffer_pool;
 pub mod client;
 pub mod command;
 pub mod dot_stuff;

@@ -5,36 +5,18 @@
 //! per connection, most of a connection's memory when ten thousand sit
 //! idle. [`ReadBuffer`] allocates its buffer when a read needs it and
 //! [`ReadBuffer::release_if_empty`] gives it back between operations (never
-//! while it still holds bytes the server sent ahead). Given-back buffers
-//! wait in a small pool per thread (every session of an arbiter runs on its
-//! thread), so an operation does not pay for a zeroed 4 KiB allocation:
-//! that was a tenth of the daemon's instructions on the per-call path.
+//! while it still holds bytes the server sent ahead), to the thread's
+//! [`READ_BUFFERS`].
 
-use std::cell::RefCell;
-
+use super::buffer_pool::READ_BUFFERS;
 use std::io;
-
-/// Buffers kept for reuse per thread, at most.
-const POOL_BUFFERS: usize = 64;
-
-thread_local! {
-    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
-}
 
 /// A zeroed-once buffer of `capacity` bytes, from the pool when it has one.
 fn take_buffer(capacity: usize) -> Vec<u8> {
-    POOL.with(|p| p.borrow_mut().pop())
+    READ_BUFFERS
+        .take()
         .filter(|b| b.len() == capacity)
         .unwrap_or_else(|| vec![0; capacity])
-}
-
-fn give_back(buf: Vec<u8>) {
-    POOL.with(|p| {
-        let mut pool = p.borrow_mut();
-        if pool.len() < POOL_BUFFERS {
-            pool.push(buf);
-        }
-    });
 }
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -80,7 +62,7 @@ impl<S> ReadBuffer<S> {
     /// Gives the buffer back when it holds no unread byte.
     pub fn release_if_empty(&mut self) {
         if self.pos == self.filled && !self.buf.is_empty() {
-            give_back(std::mem::take(&mut self.buf));
+            READ_BUFFERS.give_back(std::mem::take(&mut self.buf));
             self.pos = 0;
             self.filled = 0;
         }

@@ -10,6 +10,7 @@
 //! must declare its SIZE.
 
 use super::SmtpClient;
+use crate::smtp::buffer_pool::{make_room, WRITE_BUFFERS};
 use crate::smtp::command::CheckedEnvelope;
 use crate::smtp::{DataEncoder, SmtpError};
 use smtp32_protocol::{BatchMessage, BatchOutcome, Failure, Reply, SendReport};
@@ -52,6 +53,13 @@ struct Queue<'a> {
     spare: Vec<u8>,
 }
 
+impl Drop for Queue<'_> {
+    /// The spare buffer serves the next batch or message on this thread.
+    fn drop(&mut self) {
+        WRITE_BUFFERS.give_back(std::mem::take(&mut self.spare));
+    }
+}
+
 impl Queue<'_> {
     /// The next message that can be sent; a message refused before sending
     /// (bad address, over SIZE, needs SMTPUTF8) gets its outcome here.
@@ -76,8 +84,8 @@ impl Queue<'_> {
         }
         let envelope = CheckedEnvelope::new(&m.from, &m.rcpts)?;
         let mut buffer = std::mem::take(&mut self.spare);
-        buffer.clear();
-        buffer.reserve(DataEncoder::room_for(m.data.len()) + envelope.room());
+        let room = DataEncoder::room_for(m.data.len()) + envelope.room();
+        make_room(&WRITE_BUFFERS, &mut buffer, room);
         let mut encoder = DataEncoder::new();
         encoder.encode(&m.data, &mut buffer);
         encoder.finish(&mut buffer);
@@ -108,9 +116,8 @@ impl Queue<'_> {
         self.finish(in_step)
     }
 
-    fn finish(self, in_step: bool) -> BatchEnd {
-        let outcomes = self
-            .outcomes
+    fn finish(mut self, in_step: bool) -> BatchEnd {
+        let outcomes = std::mem::take(&mut self.outcomes)
             .into_iter()
             .map(|o| {
                 o.unwrap_or_else(|| Err(Failure::ConnectionLost("the message was not sent".into())))

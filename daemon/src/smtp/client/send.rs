@@ -6,6 +6,7 @@
 //! right behind MAIL and the RCPTs, before any reply: one round trip.
 
 use super::{DsnRequest, SmtpClient};
+use crate::smtp::buffer_pool::{make_room, WRITE_BUFFERS};
 use crate::smtp::command::CheckedEnvelope;
 use crate::smtp::{DataEncoder, SmtpError};
 use smtp32_protocol::{Reply, SendReport};
@@ -49,9 +50,8 @@ impl SmtpClient {
         // size is what SIZE declares and is checked against. The envelope's
         // lines go behind it in the same buffer, and out first.
         let chunked = self.caps.bdat;
-        self.out.clear();
-        self.out
-            .reserve(DataEncoder::room_for(data.len()) + envelope.room());
+        let room = DataEncoder::room_for(data.len()) + envelope.room();
+        make_room(&WRITE_BUFFERS, &mut self.out, room);
         let mut encoder = if chunked {
             DataEncoder::for_bdat()
         } else {
