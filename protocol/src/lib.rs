@@ -52,7 +52,7 @@ pub use failure::{Failure, ReturnCode};
 pub use frame::{ClientFrame, DaemonFrame, Hello, Welcome, PROTOCOL_VERSION};
 pub use ids::{Handle, RequestId};
 pub use queue::{QueueEntry, Submission};
-pub use reply::{EnhancedStatus, Reply, ReplyLines};
+pub use reply::{EnhancedStatus, Reply, ReplyLines, SharedLine};
 pub use request::{timeout_seconds, Command, OpenMode, Request, TIMEOUT_SECONDS};
 pub use response::Response;
 pub use send::SendReport;

@@ -4,6 +4,7 @@ use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::sync::Arc;
 
 /// One SMTP reply (RFC 5321 §4.2): a three-digit code and the text of each
 /// line, without the code and separator and without the line ending.
@@ -15,13 +16,58 @@ pub struct Reply {
     pub lines: ReplyLines,
 }
 
-/// The text of a reply's lines, in order, in one string: each line followed
-/// by LF (a line never holds one: the reader splits on it), so a one-line
-/// reply is one allocation where a `Vec<String>` was two. On the wire it is
-/// a sequence of strings, byte for byte what the `Vec<String>` was.
-#[derive(Default, PartialEq, Eq)]
+/// The text of a reply's lines, in order. Either in one string, each line
+/// followed by LF (a line never holds one: the reader splits on it), so a
+/// reply is one allocation where a `Vec<String>` was two; or, for a one-line
+/// reply, a [`SharedLine`] that every reply of the same text shares (servers
+/// answer MAIL, RCPT and DATA with the same line each time). On the wire it
+/// is a sequence of strings, byte for byte what the `Vec<String>` was.
+#[derive(Default)]
 pub struct ReplyLines {
-    text: String,
+    text: Text,
+}
+
+enum Text {
+    /// Every line followed by LF.
+    Lines(String),
+    /// One line, without LF.
+    Shared(SharedLine),
+}
+
+impl Default for Text {
+    fn default() -> Text {
+        Text::Lines(String::new())
+    }
+}
+
+/// One reply line (no LF in it) in memory its clones share.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedLine(Arc<str>);
+
+impl SharedLine {
+    /// `line` in shared memory; `None` when it holds an LF.
+    pub fn new(line: &str) -> Option<SharedLine> {
+        (!line.contains('\n')).then(|| SharedLine(Arc::from(line)))
+    }
+
+    /// The line.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<SharedLine> for ReplyLines {
+    fn from(line: SharedLine) -> ReplyLines {
+        ReplyLines {
+            text: Text::Shared(line),
+        }
+    }
 }
 
 impl ReplyLines {
@@ -33,19 +79,37 @@ impl ReplyLines {
     /// Room for `bytes` of text (line ends included) before it grows.
     pub fn with_capacity(bytes: usize) -> ReplyLines {
         ReplyLines {
-            text: String::with_capacity(bytes),
+            text: Text::Lines(String::with_capacity(bytes)),
         }
     }
 
     /// Appends `line`; an LF inside it would end it there and start another.
     pub fn push(&mut self, line: &str) {
-        self.text.push_str(line);
-        self.text.push('\n');
+        if let Text::Shared(shared) = &self.text {
+            let shared = shared.as_str();
+            let mut text = String::with_capacity(shared.len() + 1 + line.len() + 1);
+            text.push_str(shared);
+            text.push('\n');
+            self.text = Text::Lines(text);
+        }
+        if let Text::Lines(text) = &mut self.text {
+            text.push_str(line);
+            text.push('\n');
+        }
     }
 
     /// The lines, in order.
     pub fn iter(&self) -> Lines<'_> {
-        Lines { rest: &self.text }
+        match &self.text {
+            Text::Lines(text) => Lines {
+                rest: text,
+                unended: None,
+            },
+            Text::Shared(line) => Lines {
+                rest: "",
+                unended: Some(line.as_str()),
+            },
+        }
     }
 
     /// The first line.
@@ -60,34 +124,57 @@ impl ReplyLines {
 
     /// How many lines.
     pub fn len(&self) -> usize {
-        // A count kept beside the text would make every response frame
-        // larger (frames_stay_small_to_move); this count is a vector loop.
-        self.text.bytes().filter(|&b| b == b'\n').count()
+        match &self.text {
+            // A count kept beside the text would make every response frame
+            // larger (frames_stay_small_to_move); this count is a vector loop.
+            Text::Lines(text) => text.bytes().filter(|&b| b == b'\n').count(),
+            Text::Shared(_) => 1,
+        }
     }
 
     /// True without a line.
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
+        match &self.text {
+            Text::Lines(text) => text.is_empty(),
+            Text::Shared(_) => false,
+        }
     }
 
     /// Gives back spare capacity.
     pub fn shrink_to_fit(&mut self) {
-        self.text.shrink_to_fit();
+        if let Text::Lines(text) = &mut self.text {
+            text.shrink_to_fit();
+        }
     }
 }
 
-/// `clone_from` copies into the memory already held (see [`Reply`]'s).
+/// `clone_from` copies into the memory already held (see [`Reply`]'s); a
+/// shared line is shared, not copied.
 impl Clone for ReplyLines {
     fn clone(&self) -> ReplyLines {
         ReplyLines {
-            text: self.text.clone(),
+            text: match &self.text {
+                Text::Lines(text) => Text::Lines(text.clone()),
+                Text::Shared(line) => Text::Shared(line.clone()),
+            },
         }
     }
 
     fn clone_from(&mut self, source: &ReplyLines) {
-        self.text.clone_from(&source.text);
+        match (&mut self.text, &source.text) {
+            (Text::Lines(mine), Text::Lines(theirs)) => mine.clone_from(theirs),
+            _ => *self = source.clone(),
+        }
     }
 }
+
+impl PartialEq for ReplyLines {
+    fn eq(&self, other: &ReplyLines) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for ReplyLines {}
 
 /// The lines of a [`ReplyLines`], front to back or back to front. (A byte
 /// search: `split_terminator('\n')` cost twice as much on short lines.)
@@ -95,13 +182,17 @@ impl Clone for ReplyLines {
 pub struct Lines<'a> {
     /// The lines not yet given, each followed by its LF.
     rest: &'a str,
+    /// A shared line not yet given: it has no LF to end it.
+    unended: Option<&'a str>,
 }
 
 impl<'a> Iterator for Lines<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let end = self.rest.bytes().position(|b| b == b'\n')?;
+        let Some(end) = self.rest.bytes().position(|b| b == b'\n') else {
+            return self.unended.take();
+        };
         let line = &self.rest[..end];
         self.rest = &self.rest[end + 1..];
         Some(line)
@@ -110,6 +201,9 @@ impl<'a> Iterator for Lines<'a> {
 
 impl<'a> DoubleEndedIterator for Lines<'a> {
     fn next_back(&mut self) -> Option<&'a str> {
+        if let Some(line) = self.unended.take() {
+            return Some(line);
+        }
         let body = self.rest.strip_suffix('\n')?;
         let start = body
             .bytes()
@@ -372,6 +466,31 @@ mod tests {
                 (lines.first().copied(), lines.last().copied())
             );
         }
+    }
+
+    #[test]
+    fn a_shared_line_is_one_line_that_clones_share() {
+        use crate::codec::body_of;
+        assert_eq!(SharedLine::new("a\nb"), None);
+        let shared = ReplyLines::from(SharedLine::new("2.1.0 Ok").expect("no LF"));
+        let owned = ReplyLines::from(["2.1.0 Ok"]);
+        assert_eq!(shared, owned);
+        assert_eq!(body_of(&shared), body_of(&owned));
+        assert_eq!((shared.len(), shared.is_empty()), (1, false));
+        assert_eq!(
+            (shared.first(), shared.last()),
+            (Some("2.1.0 Ok"), Some("2.1.0 Ok"))
+        );
+        assert_eq!(shared.iter().rev().collect::<Vec<_>>(), ["2.1.0 Ok"]);
+        let copy = shared.clone();
+        assert_eq!(
+            copy.first().map(str::as_ptr),
+            shared.first().map(str::as_ptr)
+        );
+        let mut longer = shared.clone();
+        longer.push("more");
+        assert_eq!(longer, ReplyLines::from(["2.1.0 Ok", "more"]));
+        assert_eq!(shared.len(), 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! [`TrafficTap`], line ending included, before it is judged.
 
 use super::{SmtpError, TrafficTap};
+mod recent;
 use smtp32_protocol::{Direction, Reply, ReplyLines};
 use std::borrow::Cow;
 use std::time::Instant;
@@ -86,11 +87,15 @@ pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
                 return Err(e);
             }
         };
-        if lines.is_empty() {
-            // The line's own length covers its text and the LF after it.
-            lines = ReplyLines::with_capacity(line.len());
+        if lines.is_empty() && parsed.last {
+            lines = recent::one_line(&parsed.text);
+        } else {
+            if lines.is_empty() {
+                // The line's own length covers its text and the LF after it.
+                lines = ReplyLines::with_capacity(line.len());
+            }
+            lines.push(&parsed.text);
         }
-        lines.push(&parsed.text);
         count += 1;
         let (last, reply_code) = (parsed.last, parsed.code);
         r.consume(taken);
