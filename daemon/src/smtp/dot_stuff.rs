@@ -6,8 +6,14 @@
 //! It keeps three states and no input, so a chunk boundary may fall anywhere,
 //! even between the CR and the LF of one line ending.
 
+use std::sync::LazyLock;
+
 /// Bytes [`DataEncoder`] checks at a time for whether they go out unchanged.
 const CHECK_BLOCK: usize = 256;
+
+/// A line that starts with a dot, after a line end within a chunk.
+static DOT_LINE: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\n."));
 
 /// Where the encoder stands in the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,23 +147,20 @@ impl DataEncoder {
         if first == b'\n' || last == b'\r' || (self.stuffing && at_line_start && first == b'.') {
             return false;
         }
-        let stuffing = u8::from(self.stuffing);
         // Pair i is (input[i], input[i + 1]); the blocks overlap by a byte.
         let pairs = input.len() - 1;
-        (0..pairs).step_by(CHECK_BLOCK).all(|start| {
+        let line_ends_whole = (0..pairs).step_by(CHECK_BLOCK).all(|start| {
             let end = (start + CHECK_BLOCK).min(pairs);
             let (a, b) = (&input[start..end], &input[start + 1..end + 1]);
-            // A pair is wrong when a CR is not followed by LF, an LF is not
-            // preceded by CR, or (stuffing) a dot starts a line. No early
-            // exit inside a block: that would keep it from being vectorised.
+            // A pair is wrong when a CR is not followed by LF or an LF is not
+            // preceded by CR. No early exit inside a block: that would keep it
+            // from being vectorised.
             let wrong = a.iter().zip(b).fold(0u8, |wrong, (&a, &b)| {
-                let cr = u8::from(a == b'\r');
-                let lf = u8::from(b == b'\n');
-                let dot_line = u8::from(a == b'\n') & u8::from(b == b'.') & stuffing;
-                wrong | (cr ^ lf) | dot_line
+                wrong | (u8::from(a == b'\r') ^ u8::from(b == b'\n'))
             });
             wrong == 0
-        })
+        });
+        line_ends_whole && !(self.stuffing && DOT_LINE.find(input).is_some())
     }
 
     /// Appends the end of the message — CRLF if the last line lacked one, then
