@@ -213,7 +213,8 @@ async fn attempt(
         from: envelope.from.clone(),
         rcpts: message.state.remaining.clone(),
         data,
-        dsn: crate::queue::dsn_request(&envelope.notify, &envelope.ret, &envelope.envid),
+        dsn: crate::queue::dsn_request(&envelope.notify, &envelope.ret, &envelope.envid)
+            .map(Box::new),
     };
     classify(
         &message.state.remaining,

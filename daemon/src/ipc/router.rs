@@ -475,7 +475,7 @@ impl Router {
             ret,
             envid,
         } = submission;
-        let dsn = crate::queue::dsn_request(&notify, &ret, &envid);
+        let dsn = crate::queue::dsn_request(&notify, &ret, &envid).map(Box::new);
         let result = self
             .ask(
                 handle,

@@ -121,7 +121,9 @@ pub struct SendMessage {
     /// The message as the application has it.
     pub data: Vec<u8>,
     /// DSN parameters for a server that offers DSN (the queue's `-N/-R/-V`).
-    pub dsn: Option<crate::smtp::DsnRequest>,
+    /// Boxed: rare, and inline they made every send's future too large for
+    /// the allocator's per-thread cache (more than 1 KiB).
+    pub dsn: Option<Box<crate::smtp::DsnRequest>>,
 }
 
 impl Message for SendMessage {

@@ -91,13 +91,16 @@ impl ReconnectPlan {
 pub(super) struct Checkout {
     client: Option<Box<SmtpClient>>,
     /// Reconnect first (`client` is `None`), or retry once on a closed connection.
-    again: Option<Resend>,
+    /// Boxed: needed only on a reused connection's first request, and inline
+    /// it made every operation's future larger than the allocator's
+    /// per-thread cache takes (1 KiB).
+    again: Option<Box<Resend>>,
 }
 
 impl Checkout {
     /// The client to use, and the plan to reconnect with if its first
     /// command finds it closed.
-    pub(super) async fn open(self) -> Result<(Box<SmtpClient>, Option<Resend>), SmtpError> {
+    pub(super) async fn open(self) -> Result<(Box<SmtpClient>, Option<Box<Resend>>), SmtpError> {
         match (self.client, self.again) {
             (Some(client), again) => Ok((client, again)),
             // Boxed: a connect's state (TCP, TLS, EHLO) is kilobytes, and
@@ -146,10 +149,12 @@ impl SmtpSession {
         let dead = fresh && !client.is_idle_alive();
         // What a reconnect needs, made only for a checkout that may use it
         // (a request on a session long reused no longer does).
-        let again = |plan: &ReconnectPlan, cache: &Arc<ConnectionCache>| Resend {
-            plan: plan.clone(),
-            tap: self.tap.clone(),
-            cache: cache.clone(),
+        let again = |plan: &ReconnectPlan, cache: &Arc<ConnectionCache>| {
+            Box::new(Resend {
+                plan: plan.clone(),
+                tap: self.tap.clone(),
+                cache: cache.clone(),
+            })
         };
         match r.plan.as_deref() {
             Some(plan) if replace || foreign_auth || dead => {

@@ -38,7 +38,7 @@ impl SmtpSession {
             checkout,
             move |mut client| async move {
                 let result = client
-                    .send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_ref())
+                    .send_message_with_dsn(&msg.from, &msg.rcpts, &msg.data, msg.dsn.as_deref())
                     .await;
                 (client, result)
             },
