@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchMessage {
     /// The reverse-path; empty for `<>`.
+    #[serde(deserialize_with = "crate::codec::text::string")]
     pub from: String,
     /// At least one forward-path.
+    #[serde(deserialize_with = "crate::codec::text::strings")]
     pub rcpts: Vec<String>,
     /// The message as the application has it (made transparent by the daemon).
     #[serde(with = "crate::codec::payload")]

@@ -32,6 +32,7 @@ pub const FRAME_OVERHEAD_BYTES: u32 = 64;
 mod chunk;
 mod decoder;
 pub mod payload;
+pub mod text;
 pub use chunk::encode_data_chunk_head;
 pub use decoder::{FrameDecoder, READ_CHUNK_BYTES};
 

@@ -39,29 +39,53 @@ pub enum OpenMode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// `MAIL FROM:<from>`.
-    Mail { from: String },
+    Mail {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        from: String,
+    },
     /// `SEND FROM:<from>` (RFC 821).
-    Send { from: String },
+    Send {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        from: String,
+    },
     /// `SOML FROM:<from>` (RFC 821).
-    Soml { from: String },
+    Soml {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        from: String,
+    },
     /// `SAML FROM:<from>` (RFC 821).
-    Saml { from: String },
+    Saml {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        from: String,
+    },
     /// `RCPT TO:<to>`.
-    Rcpt { to: String },
+    Rcpt {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        to: String,
+    },
     /// `NOOP`.
     Noop,
     /// `RSET`.
     Rset,
     /// `VRFY name`.
-    Vrfy { name: String },
+    Vrfy {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        name: String,
+    },
     /// `EXPN name`.
-    Expn { name: String },
+    Expn {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        name: String,
+    },
     /// `HELP [topic]`.
     Help { topic: Option<String> },
     /// `TURN`.
     Turn,
     /// A raw command line from `smtp_direct` (not QUIT).
-    Direct { line: String },
+    Direct {
+        #[serde(deserialize_with = "crate::codec::text::string")]
+        line: String,
+    },
 }
 
 /// A request from a client. Each travels in `ClientFrame::Request` with an id
@@ -166,8 +190,10 @@ pub enum Request {
     SendMessage {
         handle: Handle,
         /// The reverse-path; empty for `<>`.
+        #[serde(deserialize_with = "crate::codec::text::string")]
         from: String,
         /// At least one forward-path.
+        #[serde(deserialize_with = "crate::codec::text::strings")]
         rcpts: Vec<String>,
         /// The message as the application has it.
         #[serde(with = "crate::codec::payload")]
@@ -226,8 +252,10 @@ pub enum Request {
     SendBegin {
         handle: Handle,
         /// The reverse-path; empty for `<>`.
+        #[serde(deserialize_with = "crate::codec::text::string")]
         from: String,
         /// At least one forward-path.
+        #[serde(deserialize_with = "crate::codec::text::strings")]
         rcpts: Vec<String>,
         /// The message's size in bytes as the application has it, when known.
         size: Option<u64>,

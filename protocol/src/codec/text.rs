@@ -1,0 +1,119 @@
+//! Text in a frame (`#[serde(deserialize_with = "crate::codec::text::string")]`,
+//! `text::strings` for a list): written as serde writes a `String`, read by
+//! copying it out of the frame once.
+//!
+//! Asked for an owned string, bincode reads it into a zeroed buffer, which
+//! glibc's `calloc` serves from the arena and never from its per-thread
+//! cache: about 230 instructions a string, two or more a request. Asked for
+//! text it may borrow, bincode hands out the frame's own bytes (checked as
+//! UTF-8), and one copy makes them the string, in memory the cache serves.
+
+use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::fmt;
+
+/// Reads a string, borrowed from the frame when the format can lend it.
+pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    deserializer.deserialize_str(Text)
+}
+
+/// Reads a list of strings, each as [`string`] reads one.
+pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    deserializer.deserialize_seq(Texts)
+}
+
+struct Text;
+
+impl Visitor<'_> for Text {
+    type Value = String;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: Error>(self, text: &str) -> Result<String, E> {
+        Ok(text.to_owned())
+    }
+
+    fn visit_string<E: Error>(self, text: String) -> Result<String, E> {
+        Ok(text)
+    }
+}
+
+/// One element of [`strings`].
+struct Element(String);
+
+impl<'de> Deserialize<'de> for Element {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Element, D::Error> {
+        string(deserializer).map(Element)
+    }
+}
+
+struct Texts;
+
+impl<'de> Visitor<'de> for Texts {
+    type Value = Vec<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a sequence of strings")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+        // The hint is what the peer announced: bounded, so a lie cannot
+        // reserve more than a small list.
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(Element(text)) = seq.next_element()? {
+            list.push(text);
+        }
+        Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::codec::{body_of, decode_body};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Ours {
+        #[serde(deserialize_with = "super::string")]
+        one: String,
+        #[serde(deserialize_with = "super::strings")]
+        many: Vec<String>,
+    }
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Plain {
+        one: String,
+        many: Vec<String>,
+    }
+
+    #[test]
+    fn text_reads_what_a_plain_string_wrote_and_refuses_what_it_refused() {
+        let plain = Plain {
+            one: "a@example.org".into(),
+            many: vec!["".into(), "b@example.org".into(), "é".into()],
+        };
+        let ours: Ours = decode_body(&body_of(&plain)).expect("decodes");
+        assert_eq!(
+            (ours.one.as_str(), ours.many.clone()),
+            (plain.one.as_str(), plain.many)
+        );
+        assert_eq!(
+            body_of(&ours),
+            body_of(&Plain {
+                one: ours.one.clone(),
+                many: ours.many.clone()
+            })
+        );
+        // Not UTF-8: refused, as a plain String refuses it.
+        let mut bad = body_of(&Plain {
+            one: "ab".into(),
+            many: vec![],
+        });
+        let at = bad.iter().position(|&b| b == b'a').expect("the text");
+        bad[at] = 0xff;
+        assert!(decode_body::<Plain>(&bad).is_err());
+        assert!(decode_body::<Ours>(&bad).is_err());
+    }
+}
