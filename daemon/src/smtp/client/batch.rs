@@ -166,27 +166,40 @@ impl SmtpClient {
         if let Err(e) = self.write_out().await {
             return queue.end_from(current.index, Failure::from(e), false);
         }
-        // One timer for the whole batch, moved on before each message: a
-        // `timeout` a message registered and removed a timer each time.
+        // One timer for the whole batch. Each message must end `step_limit`
+        // after it starts; the timer is moved on only when it rings before
+        // the current message's own deadline (at most once a `step_limit`),
+        // not before every message: a move is a timer-wheel removal and
+        // insertion, and a `timeout` a message was both and a new timer.
         let limit = tokio::time::sleep(step_limit);
         tokio::pin!(limit);
         loop {
             let index = current.index;
-            limit
-                .as_mut()
-                .reset(tokio::time::Instant::now() + step_limit);
-            let step = tokio::select! {
-                biased;
-                step = self.batch_step(current, &mut queue) => step,
-                () = &mut limit => return queue.end_from(index, timed_out(step_limit), false),
+            let due = tokio::time::Instant::now() + step_limit;
+            let step = {
+                let step = self.batch_step(current, &mut queue);
+                tokio::pin!(step);
+                loop {
+                    tokio::select! {
+                        biased;
+                        step = &mut step => break Some(step),
+                        () = &mut limit => {
+                            if limit.deadline() >= due {
+                                break None;
+                            }
+                            limit.as_mut().reset(due);
+                        }
+                    }
+                }
             };
             match step {
-                Ok(Some(next)) => current = next,
-                Ok(None) => {
+                Some(Ok(Some(next))) => current = next,
+                Some(Ok(None)) => {
                     self.release_buffer();
                     return queue.finish(true);
                 }
-                Err(e) => return queue.end_from(index, Failure::from(e), false),
+                Some(Err(e)) => return queue.end_from(index, Failure::from(e), false),
+                None => return queue.end_from(index, timed_out(step_limit), false),
             }
         }
     }
