@@ -133,6 +133,10 @@ pub fn reply(data: &[u8]) {
                 r.lines.len()
             );
             assert!(consumed <= MAX_REPLY_BYTES, "used {consumed} bytes");
+            assert!(
+                r.lines.iter().all(|l| !l.contains('\0')),
+                "accepted a NUL: {r:?}"
+            );
             let longest = data[..consumed]
                 .split_inclusive(|&b| b == b'\n')
                 .map(<[u8]>::len)

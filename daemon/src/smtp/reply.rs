@@ -60,7 +60,14 @@ pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
         }
         let at = *arrived.get_or_insert_with(Instant::now);
         let room = limit - partial.len();
-        let taken = match memchr::memchr(b'\n', avail) {
+        // One scan finds the line's end and a NUL before it: a NUL is
+        // refused as soon as it is read.
+        let taken = match memchr::memchr2(b'\n', 0, avail) {
+            Some(nul) if avail[nul] == 0 => {
+                let mut line = std::mem::take(partial);
+                line.extend_from_slice(&avail[..=nul]);
+                return Err(bad("NUL byte in reply", &line));
+            }
             Some(end) if end < room => end + 1,
             // No LF within the room left: the line cannot fit.
             Some(_) => return Err(too_long(limit)),
@@ -149,9 +156,6 @@ struct Line<'a> {
 fn parse_line(raw: &[u8]) -> Result<Line<'_>, SmtpError> {
     let body = raw.strip_suffix(b"\n").unwrap_or(raw);
     let body = body.strip_suffix(b"\r").unwrap_or(body);
-    if body.contains(&0) {
-        return Err(bad("NUL byte in reply", raw));
-    }
     let (code, rest) = match body {
         [a @ b'2'..=b'5', b @ b'0'..=b'5', c @ b'0'..=b'9', rest @ ..] => {
             let digits = [a, b, c].map(|d| u16::from(d - b'0'));
@@ -294,6 +298,14 @@ mod tests {
     #[tokio::test]
     async fn rejects_nul() {
         bad_reply(b"250 a\0b\r\n", "NUL").await;
+        bad_reply(b"250-ok\r\n250 a\0b\r\n", "NUL").await;
+        bad_reply(b"\0", "NUL").await;
+        // A NUL in a line split across reads is found in its second part.
+        let mut reader = tokio::io::BufReader::with_capacity(7, &b"250 abcd\0e\r\n"[..]);
+        match read_reply(&mut reader, &NoTap).await {
+            Err(SmtpError::BadReply(why)) => assert!(why.contains("250 abcd\\x00"), "{why}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]
