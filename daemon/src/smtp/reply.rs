@@ -5,10 +5,13 @@
 //! reader never holds more than [`MAX_LINE_BYTES`] of an unfinished line nor
 //! more than [`MAX_REPLY_BYTES`] of a reply, so a hostile server cannot make
 //! the daemon buffer without end. Every complete line read is copied to the
-//! [`TrafficTap`], line ending included, before it is judged.
+//! [`TrafficTap`], line ending included, before it is judged (a NUL is
+//! refused as soon as it is read, its line unshown). A one-line reply seen
+//! lately on the thread shares its text with the earlier ones ([`recent`]).
+
+mod recent;
 
 use super::{SmtpError, TrafficTap};
-mod recent;
 use smtp32_protocol::{Direction, Reply, ReplyLines};
 use std::borrow::Cow;
 use std::time::Instant;
@@ -153,6 +156,7 @@ struct Line<'a> {
     text: Cow<'a, str>,
 }
 
+/// Parses one line; the reader has refused a NUL in it already.
 fn parse_line(raw: &[u8]) -> Result<Line<'_>, SmtpError> {
     let body = raw.strip_suffix(b"\n").unwrap_or(raw);
     let body = body.strip_suffix(b"\r").unwrap_or(body);
