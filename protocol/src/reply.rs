@@ -27,6 +27,7 @@ pub struct ReplyLines {
     text: Text,
 }
 
+#[derive(Clone)]
 enum Text {
     /// Every line followed by LF.
     Lines(String),
@@ -153,10 +154,7 @@ impl ReplyLines {
 impl Clone for ReplyLines {
     fn clone(&self) -> ReplyLines {
         ReplyLines {
-            text: match &self.text {
-                Text::Lines(text) => Text::Lines(text.clone()),
-                Text::Shared(line) => Text::Shared(line.clone()),
-            },
+            text: self.text.clone(),
         }
     }
 
@@ -333,8 +331,9 @@ impl<'de> Deserialize<'de> for Line<'de> {
 }
 
 /// `clone_from` copies into the lines' memory already held (a derived
-/// `Clone` would allocate anew): the daemon keeps every connection's last
-/// reply this way, one copy a request, with no allocation once the lines fit.
+/// `Clone` would allocate anew), or shares a shared line: the daemon keeps
+/// every connection's last reply this way, one copy a request, with no
+/// allocation once the lines fit.
 impl Clone for Reply {
     fn clone(&self) -> Reply {
         Reply {
