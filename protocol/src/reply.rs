@@ -1,5 +1,6 @@
 //! A complete SMTP reply as the daemon parsed it from the server.
 
+use crate::codec::text::ReadText;
 use serde::de::{SeqAccess, Visitor};
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -284,7 +285,7 @@ impl<'de> Deserialize<'de> for ReplyLines {
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ReplyLines, A::Error> {
                 let mut lines = ReplyLines::new();
-                while let Some(Line(line)) = seq.next_element()? {
+                while let Some(ReadText(line)) = seq.next_element()? {
                     if line.contains('\n') {
                         return Err(serde::de::Error::custom("a reply line holds an LF"));
                     }
@@ -295,38 +296,6 @@ impl<'de> Deserialize<'de> for ReplyLines {
         }
 
         deserializer.deserialize_seq(Lines)
-    }
-}
-
-/// One line as read: borrowed from the frame when the format lends its
-/// bytes (a `String` per line was the allocation this type saves).
-struct Line<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Line<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Line<'de>, D::Error> {
-        struct Text;
-
-        impl<'de> Visitor<'de> for Text {
-            type Value = Line<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a reply line")
-            }
-
-            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Line<'de>, E> {
-                Ok(Line(text.into()))
-            }
-
-            fn visit_str<E>(self, text: &str) -> Result<Line<'de>, E> {
-                Ok(Line(text.to_owned().into()))
-            }
-
-            fn visit_string<E>(self, text: String) -> Result<Line<'de>, E> {
-                Ok(Line(text.into()))
-            }
-        }
-
-        deserializer.deserialize_str(Text)
     }
 }
 

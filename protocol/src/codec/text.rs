@@ -10,11 +10,12 @@
 
 use serde::de::{Deserializer, Error, SeqAccess, Visitor};
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::fmt;
 
 /// Reads a string, borrowed from the frame when the format can lend it.
 pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    deserializer.deserialize_str(Text)
+    ReadText::deserialize(deserializer).map(|text| text.0.into_owned())
 }
 
 /// Reads a list of strings, each as [`string`] reads one.
@@ -22,30 +23,35 @@ pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
     deserializer.deserialize_seq(Texts)
 }
 
-struct Text;
+/// Text as read: borrowed from the frame when the format lends its bytes,
+/// else owned. What the reply lines are read as, too (`crate::reply`).
+pub(crate) struct ReadText<'de>(pub(crate) Cow<'de, str>);
 
-impl Visitor<'_> for Text {
-    type Value = String;
+impl<'de> Deserialize<'de> for ReadText<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ReadText<'de>, D::Error> {
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = ReadText<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a string")
     }
 
-    fn visit_str<E: Error>(self, text: &str) -> Result<String, E> {
-        Ok(text.to_owned())
+    fn visit_borrowed_str<E: Error>(self, text: &'de str) -> Result<ReadText<'de>, E> {
+        Ok(ReadText(Cow::Borrowed(text)))
     }
 
-    fn visit_string<E: Error>(self, text: String) -> Result<String, E> {
-        Ok(text)
+    fn visit_str<E: Error>(self, text: &str) -> Result<ReadText<'de>, E> {
+        Ok(ReadText(Cow::Owned(text.to_owned())))
     }
-}
 
-/// One element of [`strings`].
-struct Element(String);
-
-impl<'de> Deserialize<'de> for Element {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Element, D::Error> {
-        string(deserializer).map(Element)
+    fn visit_string<E: Error>(self, text: String) -> Result<ReadText<'de>, E> {
+        Ok(ReadText(Cow::Owned(text)))
     }
 }
 
@@ -62,8 +68,8 @@ impl<'de> Visitor<'de> for Texts {
         // The hint is what the peer announced: bounded, so a lie cannot
         // reserve more than a small list.
         let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(Element(text)) = seq.next_element()? {
-            list.push(text);
+        while let Some(ReadText(text)) = seq.next_element()? {
+            list.push(text.into_owned());
         }
         Ok(list)
     }
