@@ -226,13 +226,26 @@ impl Client {
                 "blocking smtp32 call from a callback (it would wait for the thread running the callback)",
             ));
         }
+        let slot = Slot::for_this_thread();
+        let result = self.call_on(&slot, request.into(), yield_hook, opening);
+        Slot::keep(slot);
+        result
+    }
+
+    /// [`Client::call`], waiting on `slot`.
+    fn call_on(
+        &self,
+        slot: &Arc<Slot>,
+        request: RequestFrame<'_>,
+        yield_hook: Option<YieldHook>,
+        opening: Option<Arc<HandleEntry>>,
+    ) -> Result<Response> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let slot = Slot::new();
         self.inner.routing.register(id, slot.clone(), opening)?;
         let gate = &self.inner.gate;
         gate.enter();
         let _waiting = ExitGuard(gate, id);
-        if let Err(e) = self.send(id, request.into()) {
+        if let Err(e) = self.send(id, request) {
             self.inner.routing.unregister(id);
             return Err(e);
         }
@@ -259,7 +272,7 @@ impl Client {
                 now,
                 until: yield_at,
             };
-            let _ = gate.take_turn(id, &slot, turn, &self.inner.stream, &self.inner.routing);
+            let _ = gate.take_turn(id, slot, turn, &self.inner.stream, &self.inner.routing);
         }
     }
 

@@ -21,6 +21,7 @@ use crate::callbacks::{deliver_traffic, lock, run_guarded, HandleEntry};
 use crate::error::Error;
 use rustc_hash::FxHashMap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Failure, Handle, Response};
+use std::cell::Cell;
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
@@ -52,9 +53,35 @@ enum SlotState {
     Taken,
 }
 
+thread_local! {
+    /// The slot of the thread's last call, kept for its next one.
+    static SPARE_SLOT: Cell<Option<Arc<Slot>>> = const { Cell::new(None) };
+}
+
 impl Slot {
-    /// A slot for the calling thread.
-    pub(crate) fn new() -> Arc<Slot> {
+    /// A slot for the calling thread: the one its last call used when
+    /// nobody else holds it any more (an allocation and a thread handle
+    /// fewer a call), else a new one.
+    pub(crate) fn for_this_thread() -> Arc<Slot> {
+        match SPARE_SLOT.take() {
+            Some(mut slot) => match Arc::get_mut(&mut slot) {
+                Some(only) => {
+                    *only.state.get_mut().unwrap_or_else(|e| e.into_inner()) = SlotState::Waiting;
+                    slot
+                }
+                None => Slot::new(),
+            },
+            None => Slot::new(),
+        }
+    }
+
+    /// Keeps `slot` for the thread's next call ([`Slot::for_this_thread`]
+    /// takes it only if by then nobody else holds it).
+    pub(crate) fn keep(slot: Arc<Slot>) {
+        SPARE_SLOT.set(Some(slot));
+    }
+
+    fn new() -> Arc<Slot> {
         Arc::new(Slot {
             state: Mutex::new(SlotState::Waiting),
             thread: std::thread::current(),
@@ -307,4 +334,39 @@ pub(crate) fn route_frame<W: Waiter>(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kept_slot_serves_the_next_call_waiting_again() {
+        let slot = Slot::for_this_thread();
+        assert!(slot.fill(Response::Pong { payload: vec![1] }));
+        assert!(matches!(slot.take(), Some(Ok(Response::Pong { .. }))));
+        let first = Arc::as_ptr(&slot);
+        Slot::keep(slot);
+        let again = Slot::for_this_thread();
+        assert_eq!(Arc::as_ptr(&again), first);
+        assert!(again.is_waiting());
+        assert!(again.take().is_none());
+    }
+
+    #[test]
+    fn a_slot_someone_still_holds_is_not_reused() {
+        let slot = Slot::for_this_thread();
+        let held = slot.clone();
+        Slot::keep(slot);
+        let next = Slot::for_this_thread();
+        assert!(!Arc::ptr_eq(&next, &held));
+        // Nor on another thread, whose calls park another thread.
+        let elsewhere = std::thread::spawn(|| {
+            let s = Slot::for_this_thread();
+            s.thread.id()
+        })
+        .join()
+        .unwrap();
+        assert_ne!(elsewhere, next.thread.id());
+    }
 }
