@@ -250,8 +250,10 @@ impl Client {
             return Err(e);
         }
         // One clock read a turn (a call takes one turn unless it waits
-        // long): each read is a few percent of a call's instructions.
-        let mut yield_at = Instant::now() + YIELD_INTERVAL;
+        // long): each read is a few percent of a call's instructions. The
+        // first turn starts from the reading that set the interval.
+        let mut now = Instant::now();
+        let mut yield_at = now + YIELD_INTERVAL;
         loop {
             match slot.take() {
                 Some(Ok(Response::Failed(f))) => return Err(f.into()),
@@ -259,12 +261,12 @@ impl Client {
                 Some(Err(())) => return Err(self.lost()),
                 None => {}
             }
-            let now = Instant::now();
             if now >= yield_at {
                 if let Some(hook) = &yield_hook {
                     hook();
                 }
-                yield_at = Instant::now() + YIELD_INTERVAL;
+                now = Instant::now();
+                yield_at = now + YIELD_INTERVAL;
                 continue;
             }
             // Read the stream ourselves when nobody else does (see reader.rs).
@@ -272,7 +274,11 @@ impl Client {
                 now,
                 until: yield_at,
             };
-            let _ = gate.take_turn(id, slot, turn, &self.inner.stream, &self.inner.routing);
+            let turn = gate.take_turn(id, slot, turn, &self.inner.stream, &self.inner.routing);
+            // A settled slot is taken next: no need of the time then.
+            if !matches!(turn, reader::Turn::Settled) {
+                now = Instant::now();
+            }
         }
     }
 
