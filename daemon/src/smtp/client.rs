@@ -237,9 +237,14 @@ impl SmtpClient {
     pub async fn data_chunk(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
         self.start_message().await?;
         for piece in bytes.chunks(DATA_PIECE_BYTES) {
-            self.out.clear();
-            self.encoder.encode(piece, &mut self.out);
-            self.write_out().await?;
+            // What goes out unchanged is written from the request's bytes.
+            let (unchanged, rest) = piece.split_at(self.encoder.pass_unchanged(piece));
+            self.write_through(unchanged).await?;
+            if !rest.is_empty() {
+                self.out.clear();
+                self.encoder.encode(rest, &mut self.out);
+                self.write_out().await?;
+            }
         }
         Ok(())
     }
@@ -451,9 +456,19 @@ impl SmtpClient {
     async fn send_out(&mut self, now: Instant, start: usize) -> Result<(), SmtpError> {
         self.written_at = Some(now);
         let part = self.out.get(start..).unwrap_or_default();
-        self.stream.write_all(part).await?;
-        self.stream.flush().await?;
-        Ok(())
+        write_flushed(&mut self.stream, part).await
+    }
+
+    /// Writes message bytes that are their own encoding from where the
+    /// caller holds them (no copy into the write buffer), shown to the tap.
+    async fn write_through(&mut self, bytes: &[u8]) -> Result<(), SmtpError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        self.tap.traffic(Direction::ToServer, bytes, now);
+        self.written_at = Some(now);
+        write_flushed(&mut self.stream, bytes).await
     }
 
     /// Gives back the read buffer (when it holds nothing the server sent
@@ -523,6 +538,13 @@ fn keyword_lines<'a>(lines: impl Iterator<Item = &'a str>) -> String {
         }
     }
     list
+}
+
+/// One `write_all` of `bytes` and a flush, which pushes the last TLS record out.
+async fn write_flushed(stream: &mut ReadBuffer<SmtpStream>, bytes: &[u8]) -> Result<(), SmtpError> {
+    stream.write_all(bytes).await?;
+    stream.flush().await?;
+    Ok(())
 }
 
 /// A 4xx/5xx reply becomes `Refused`.

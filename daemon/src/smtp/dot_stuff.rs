@@ -8,10 +8,9 @@
 
 use std::sync::LazyLock;
 
-/// Bytes [`DataEncoder`] checks and copies at a time when they go out
-/// unchanged: a block stays in the first-level cache from the check to the
-/// copy, and a message that needs changes (LF line endings) is found out
-/// after one block.
+/// Bytes [`DataEncoder`] checks at a time for bytes that go out unchanged:
+/// a message that needs changes (LF line endings) is found out after one
+/// block.
 const CHECK_BLOCK: usize = 1024;
 
 /// A line that starts with a dot, after a line end within a chunk.
@@ -70,26 +69,35 @@ impl DataEncoder {
         len + len / 32 + b"\r\n.\r\n".len()
     }
 
-    /// Appends the encoding of the next chunk of the message to `out`.
-    /// Blocks that go out unchanged (the usual message: every line ends in
-    /// CRLF and none starts with a dot) are checked and copied one at a
-    /// time, while in cache; from the first block that needs a change on,
-    /// lines are encoded one by one, and runs of unchanged lines are still
-    /// copied in one piece (a per-line copy cost twice as much).
+    /// Appends the encoding of the next chunk of the message to `out`: the
+    /// bytes that go out unchanged (see [`DataEncoder::pass_unchanged`]) in
+    /// one copy, then, from the first block that needs a change on, lines
+    /// one by one, runs of unchanged lines still copied in one piece (a
+    /// per-line copy cost twice as much).
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(Self::room_for(input.len()));
-        let mut rest = input;
-        while let Some(unchanged) = self.unchanged_block(rest) {
-            out.extend_from_slice(&rest[..unchanged]);
+        let unchanged = self.pass_unchanged(input);
+        out.extend_from_slice(&input[..unchanged]);
+        self.encode_lines(&input[unchanged..], out);
+    }
+
+    /// How many bytes at the start of the next chunk of the message are
+    /// their own encoding (the usual message: every line ends in CRLF and
+    /// none starts with a dot), checked a block at a time; the encoder moves
+    /// past them. The caller writes them as they are, from where it holds
+    /// them, and encodes the rest.
+    pub fn pass_unchanged(&mut self, input: &[u8]) -> usize {
+        let mut passed = 0;
+        while let Some(unchanged) = self.unchanged_block(&input[passed..]) {
+            passed += unchanged;
             // Not a CR (a block never ends inside a CRLF): an LF ends a line.
-            self.state = if rest[unchanged - 1] == b'\n' {
+            self.state = if input[passed - 1] == b'\n' {
                 State::LineStart
             } else {
                 State::InLine
             };
-            rest = &rest[unchanged..];
         }
-        self.encode_lines(rest, out);
+        passed
     }
 
     /// How many bytes at the start of `rest` (about [`CHECK_BLOCK`]) are

@@ -229,6 +229,47 @@ async fn message_bytes_on_the_wire_are_stuffed_and_normalised() {
     .await
 }
 
+/// A chunk that goes out partly as it came (written from the caller's
+/// bytes) and partly changed reaches the wire and the traffic tap whole and
+/// in order.
+#[tokio::test]
+async fn a_chunk_partly_unchanged_reaches_the_wire_and_the_tap_whole() {
+    watchdog(async {
+        // More than two check blocks of lines that go out as they are.
+        let clean = "0123456789abcdefghijklmnopqrstuvwxyz\r\n".repeat(60);
+        let chunk = format!("{clean}.dot\nend");
+        let wire: &'static [u8] = format!("{clean}..dot\r\nend\r\n.\r\n").into_bytes().leak();
+        let mut steps = Vec::from(GREET_EHLO);
+        steps.extend([
+            Expect(b"DATA\r\n"),
+            Say(b"354 go ahead\r\n"),
+            Expect(wire),
+            Say(b"250 queued\r\n"),
+        ]);
+        let (endpoint, server) = scripted(steps).await;
+        let tap = Arc::new(Recorder::default());
+        let (mut client, _) =
+            SmtpClient::connect(&endpoint.clone().into(), "me.example", tap.clone())
+                .await
+                .expect("connect");
+        client.data_chunk(chunk.as_bytes()).await.expect("chunk");
+        assert_eq!(client.data_end().await.expect("end").code, 250);
+        let sent: Vec<u8> = tap
+            .take()
+            .into_iter()
+            .filter(|(direction, _)| *direction == Direction::ToServer)
+            .flat_map(|(_, bytes)| bytes)
+            .collect();
+        let want = [b"EHLO me.example\r\nDATA\r\n".as_slice(), wire].concat();
+        assert_eq!(
+            sent.escape_ascii().to_string(),
+            want.escape_ascii().to_string()
+        );
+        server.await.expect("server");
+    })
+    .await
+}
+
 #[tokio::test]
 async fn quit_inside_a_message_only_closes() {
     watchdog(async {
