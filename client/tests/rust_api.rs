@@ -281,7 +281,7 @@ fn data_is_split_to_the_frame_limit_and_abort_sends_xquit() {
         match req {
             Request::Open { .. } => p.respond(id, Response::Opened { handle: h(2) }),
             Request::DataChunk { bytes, .. } => {
-                g2.lock().unwrap().push(bytes);
+                g2.lock().unwrap().push(bytes.to_vec());
                 p.respond(id, Response::Done);
             }
             Request::DataEnd { .. } => p.respond(id, Response::Reply(reply(250, "queued"))),

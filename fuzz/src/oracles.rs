@@ -42,7 +42,9 @@ pub fn frame(data: &[u8]) {
     incremental(data, max);
 }
 
-/// The incremental decoder (`codec::FrameDecoder`, which the daemon and the client read through) against `read_frame`.
+/// The incremental decoder (`codec::FrameDecoder`, which the daemon and the client read through) against `read_frame`,
+/// decoding as the daemon's reader does (`parse_client_frame`: a data chunk of at least one read's
+/// room keeps the decoder's storage).
 ///
 /// - Fed the input in pieces (cut where the input's own bytes say), it yields the same frames
 ///   in the same order as `read_frame` called until its first error, then the same error
@@ -61,7 +63,8 @@ pub fn incremental(data: &[u8], max: u32) {
     let mut dec = FrameDecoder::new(max);
     let (mut got, mut at, mut cut) = (Vec::new(), 0, 0);
     let end = loop {
-        match dec.parse::<ClientFrame>() {
+        // The daemon's reader: a large data chunk keeps the decoder's storage.
+        match dec.parse_client_frame() {
             Ok(Some(f)) => got.push(f),
             Err(e) => break e,
             Ok(None) if at == data.len() => break dec.end_of_stream(),

@@ -5,6 +5,7 @@ use crate::batch::BatchMessage;
 use crate::ids::Handle;
 use crate::queue::Submission;
 use crate::socks::SocksRoute;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// The timeouts a connection takes, in seconds: `SetTimeout`'s, the daemon's
@@ -118,7 +119,7 @@ pub enum Request {
     DataChunk {
         handle: Handle,
         #[serde(with = "crate::codec::payload")]
-        bytes: Vec<u8>,
+        bytes: Bytes,
     },
     /// End of the message (sends `DATA` first if no chunk did): the final CRLF
     /// if missing, then `.`; answered by `Response::Reply` with the server's verdict.

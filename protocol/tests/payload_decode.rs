@@ -44,7 +44,7 @@ fn a_data_chunk_is_decoded_without_a_zeroed_buffer() {
         id: RequestId(7),
         request: Request::DataChunk {
             handle: Handle::new(3).expect("a handle"),
-            bytes: bytes.clone(),
+            bytes: bytes.clone().into(),
         },
     };
     let mut wire = Vec::new();

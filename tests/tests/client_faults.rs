@@ -313,7 +313,7 @@ fn big_debug_copies_for_a_client_that_never_reads_stay_within_a_byte_budget() {
                     i as u64 + 1,
                     Request::DataChunk {
                         handle,
-                        bytes: chunk.clone(),
+                        bytes: chunk.clone().into(),
                     },
                 ))
                 .expect("write");

@@ -146,7 +146,7 @@ fn a_frame_over_the_configured_limit() {
         id: RequestId(1),
         request: Request::DataChunk {
             handle,
-            bytes: vec![b'x'; 100_000],
+            bytes: vec![b'x'; 100_000].into(),
         },
     };
     raw.send_bytes(&frame_bytes(&big)).unwrap_or(()); // the daemon may hang up before the whole frame is written

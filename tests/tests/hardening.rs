@@ -273,7 +273,7 @@ fn guessed_handles_are_invalid_for_every_client_but_the_owner() {
             },
             1 => Request::DataChunk {
                 handle,
-                bytes: b"stolen".to_vec(),
+                bytes: b"stolen".to_vec().into(),
             },
             2 => Request::LastReply { handle },
             3 => Request::Quit { handle },

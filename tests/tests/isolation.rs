@@ -38,7 +38,7 @@ fn a_handle_is_invalid_for_another_client_in_the_same_process() {
         },
         Request::DataChunk {
             handle: h,
-            bytes: b"stolen".to_vec(),
+            bytes: b"stolen".to_vec().into(),
         },
         Request::DataEnd { handle: h },
         Request::LastReply { handle: h },

@@ -230,7 +230,7 @@ impl Frames<'_> {
             deadline = None;
         }
         let frame = loop {
-            match self.decoder.parse() {
+            match self.decoder.parse_client_frame() {
                 Ok(Some(frame)) => break Ok(frame),
                 Ok(None) => {
                     if let Err(stop) = self.read_by(&mut deadline).await {

@@ -94,8 +94,9 @@ pub fn machine_hostname() -> Option<String> {
 /// one: for the daemon's process only (the binary calls it, the library
 /// never does), with frames of up to `max_frame_bytes`.
 ///
-/// A frame's buffers (the read buffer, up to twice the frame; the decoded
-/// chunk; the dot-stuffed output) are freed after each frame. With glibc's
+/// A frame's buffers (the read buffer, up to twice the frame, which a large
+/// data chunk keeps as its payload; the dot-stuffed output of what needs a
+/// change) are freed after each frame. With glibc's
 /// defaults, whether the next frame got them back or fresh pages depended on
 /// what the process had freed before: a fresh daemon mapped new pages for
 /// every 4 MiB frame, and page faults and zeroing took a fifth of its time

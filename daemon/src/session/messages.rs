@@ -3,7 +3,8 @@
 use crate::smtp::{CheckedCommand, Route, TlsPlan};
 use actix::Message;
 use smtp32_protocol::{
-    AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Failure, OpenMode, Reply, SendReport,
+    AuthMechanism, AuthSecret, BatchMessage, BatchOutcome, Bytes, Failure, OpenMode, Reply,
+    SendReport,
 };
 
 /// Connect (straight or through a SOCKS proxy), read the greeting and say
@@ -27,8 +28,9 @@ impl Message for Connect {
 pub enum Operation {
     /// A command with one reply, checked as the request arrived.
     Command(CheckedCommand),
-    /// Message bytes (starts DATA when needed).
-    DataChunk(Vec<u8>),
+    /// Message bytes (starts DATA when needed), held where the request was
+    /// read when it was large.
+    DataChunk(Bytes),
     /// End of message: the final dot and the server's verdict.
     DataEnd,
 }

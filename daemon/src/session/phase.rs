@@ -145,7 +145,7 @@ mod tests {
         assert_eq!(s, InTransaction);
         let s = step(s, cmd(Command::Rcpt { to: "c@d".into() }), Outcome::Refused);
         assert_eq!(s, InTransaction);
-        let s = step(s, Operation::DataChunk(vec![1]), Outcome::Accepted);
+        let s = step(s, Operation::DataChunk(vec![1].into()), Outcome::Accepted);
         assert_eq!(s, InData);
         assert_eq!(step(s, Operation::DataEnd, Outcome::Refused), Ready);
         assert_eq!(

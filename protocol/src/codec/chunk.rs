@@ -1,6 +1,8 @@
 //! A `Request::DataChunk` frame written from the caller's buffer: the frame's
 //! bytes up to the payload are encoded here, and the payload follows them on
-//! the stream as it is, with no copy into a frame buffer.
+//! the stream as it is, with no copy into a frame buffer. Read back, the same
+//! head tells where the payload starts, so the reader can keep it where it
+//! was read ([`super::FrameDecoder::parse_client_frame`]).
 
 use super::{CodecError, CONFIG, MAX_MAX_FRAME_BYTES};
 use crate::ids::{Handle, RequestId};
@@ -42,6 +44,20 @@ pub fn encode_data_chunk_head(
         })?;
     out[..4].copy_from_slice(&body.to_le_bytes());
     Ok(())
+}
+
+/// The request id and handle of a `Request::DataChunk` frame body, and
+/// where its payload starts in `body`; `None` for any other body (another
+/// frame, or a malformed one: its owned decoding then tells what is wrong).
+pub(crate) fn data_chunk_head(body: &[u8]) -> Option<(RequestId, Handle, usize)> {
+    // The head as `Head` writes it: tags are varints like any `u32`.
+    let ((frame, id, request, handle, len), head) =
+        bincode::serde::decode_from_slice::<(u32, RequestId, u32, Handle, u64), _>(body, CONFIG)
+            .ok()?;
+    let exact = frame == REQUEST_VARIANT
+        && request == DATA_CHUNK_VARIANT
+        && u64::try_from(body.len() - head).ok() == Some(len);
+    exact.then_some((id, handle, head))
 }
 
 /// The frame with the payload's length where the payload would start (bincode
@@ -98,7 +114,7 @@ mod tests {
                 id: RequestId(id),
                 request: Request::DataChunk {
                     handle,
-                    bytes: bytes.clone(),
+                    bytes: bytes.clone().into(),
                 },
             };
             encode_frame(&frame, &mut whole).unwrap();

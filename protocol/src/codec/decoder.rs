@@ -8,7 +8,9 @@
 //! any room is made for the body ([`FrameDecoder::announced`] tells the
 //! length then, so a reader can wait for room before it reads the body);
 //! [`FrameDecoder::parse`] decodes and consumes one whole frame. One read may
-//! bring several frames (all decoded before the next read).
+//! bring several frames (all decoded before the next read). The daemon reads
+//! with [`FrameDecoder::parse_client_frame`], which leaves a large data
+//! chunk's payload in the storage it was read into.
 //!
 //! The buffer grows only as bytes arrive, never to an announced length: by
 //! [`READ_CHUNK_BYTES`], or, while a large frame comes in, by as much of it
@@ -18,7 +20,10 @@
 //! read's room each time made a 4 MiB frame 256 reads and reallocations.) A
 //! read takes at most one read's room past the frame coming in.
 
+use super::chunk::data_chunk_head;
 use super::{check_len, decode_body, CodecError};
+use crate::{ClientFrame, Request};
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use std::io::{self, Read};
 
@@ -32,6 +37,10 @@ const MIN_ROOM_BYTES: usize = READ_CHUNK_BYTES / 4;
 const ZEROED_ROOM_BYTES: usize = 4 * READ_CHUNK_BYTES;
 /// An emptied buffer larger than this is given back rather than kept.
 const KEPT_BUFFER_BYTES: usize = 1 << 20;
+/// A `DataChunk` payload of at least one read's room keeps the storage it
+/// was read into (see [`FrameDecoder::parse_client_frame`]); a smaller one
+/// is copied, which costs about what new storage for the next read would.
+const KEPT_PAYLOAD_BYTES: usize = READ_CHUNK_BYTES;
 
 /// Bytes read from a stream and not yet decoded (see the module docs).
 #[derive(Debug)]
@@ -105,6 +114,43 @@ impl FrameDecoder {
         let frame = decode_body(&self.buf[body]);
         self.trim();
         frame.map(Some)
+    }
+
+    /// [`FrameDecoder::parse`] of a client's frame, but a `DataChunk` with a
+    /// payload of at least one read's room ([`READ_CHUNK_BYTES`]) is not
+    /// copied out of the frame: the storage it was read into becomes the payload's (the bytes
+    /// read after the frame move to new storage). A large message's chunks
+    /// then cost no copy in the reader, and no second frame of memory.
+    pub fn parse_client_frame(&mut self) -> Result<Option<ClientFrame>, CodecError> {
+        let Some(len) = self.check()? else {
+            return Ok(None);
+        };
+        // Only a large frame is looked at: a small one costs nothing more.
+        if len > KEPT_PAYLOAD_BYTES {
+            let body = self.start + 4..self.start + 4 + len;
+            let chunk = data_chunk_head(&self.buf[body.clone()]);
+            if let Some((id, handle, head)) = chunk.filter(|c| len - c.2 >= KEPT_PAYLOAD_BYTES) {
+                let storage = self.take_storage_through(body.end);
+                let bytes = Bytes::from(storage).slice(body.start + head..body.end);
+                return Ok(Some(ClientFrame::Request {
+                    id,
+                    request: Request::DataChunk { handle, bytes },
+                }));
+            }
+        }
+        self.parse()
+    }
+
+    /// Hands over the storage up to `end`, the end of the frame being
+    /// decoded; what was read after it starts new storage.
+    fn take_storage_through(&mut self, end: usize) -> Vec<u8> {
+        let mut storage = std::mem::take(&mut self.buf);
+        let after = end..self.end;
+        self.start = 0;
+        self.end = 0;
+        self.extend(&storage[after]);
+        storage.truncate(end);
+        storage
     }
 
     /// Room to read into, made as the module docs say; bytes not written
@@ -306,6 +352,83 @@ mod tests {
                 .collect::<Vec<_>>()
         );
         assert_eq!(dec.buffered(), 0);
+    }
+
+    fn chunk(id: u64, len: usize) -> ClientFrame {
+        ClientFrame::Request {
+            id: RequestId(id),
+            request: Request::DataChunk {
+                handle: crate::Handle::new(9).unwrap(),
+                bytes: (0..len)
+                    .map(|i| (i % 251) as u8)
+                    .collect::<Vec<u8>>()
+                    .into(),
+            },
+        }
+    }
+
+    /// Every frame comes out of `parse_client_frame` as out of `parse`.
+    fn both_ways(wire: &[u8]) -> (Vec<ClientFrame>, Vec<ClientFrame>) {
+        let (mut owned, mut kept) = (FrameDecoder::new(1 << 20), FrameDecoder::new(1 << 20));
+        owned.extend(wire);
+        kept.extend(wire);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        while let Some(f) = owned.parse::<ClientFrame>().unwrap() {
+            a.push(f);
+        }
+        while let Some(f) = kept.parse_client_frame().unwrap() {
+            b.push(f);
+        }
+        assert_eq!(kept.buffered(), 0);
+        (a, b)
+    }
+
+    /// A large chunk keeps the storage it was read into; the frames read
+    /// with it, before and after, and small chunks decode as `parse` does.
+    #[test]
+    fn a_large_chunk_keeps_its_storage_and_the_frames_around_it_come_out() {
+        let sizes = [KEPT_PAYLOAD_BYTES - 1, KEPT_PAYLOAD_BYTES, 300_000];
+        for len in sizes {
+            let mut wire = Vec::new();
+            append_frame(&ping(1, 10), &mut wire).unwrap();
+            append_frame(&chunk(2, len), &mut wire).unwrap();
+            append_frame(&ping(3, 20), &mut wire).unwrap();
+            let (owned, kept) = both_ways(&wire);
+            assert_eq!(kept, owned, "{len} bytes");
+            assert_eq!(kept, [ping(1, 10), chunk(2, len), ping(3, 20)]);
+        }
+        let mut wire = Vec::new();
+        append_frame(&chunk(2, 300_000), &mut wire).unwrap();
+        append_frame(&ping(3, 20), &mut wire).unwrap();
+        let mut dec = FrameDecoder::new(1 << 20);
+        dec.extend(&wire);
+        let storage = dec.buf.as_ptr_range();
+        let Some(ClientFrame::Request {
+            request: Request::DataChunk { bytes, .. },
+            ..
+        }) = dec.parse_client_frame().unwrap()
+        else {
+            panic!("not a chunk");
+        };
+        assert!(storage.contains(&bytes.as_ptr()), "the payload was copied");
+        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(3, 20)));
+    }
+
+    /// A body that only starts like a chunk (bytes after the payload) is
+    /// refused as `parse` refuses it.
+    #[test]
+    fn a_chunk_with_bytes_after_its_payload_is_malformed() {
+        let mut wire = Vec::new();
+        append_frame(&chunk(2, 100_000), &mut wire).unwrap();
+        wire.push(0);
+        let len = u32::from_le_bytes(wire[..4].try_into().unwrap()) + 1;
+        wire[..4].copy_from_slice(&len.to_le_bytes());
+        let mut dec = FrameDecoder::new(1 << 20);
+        dec.extend(&wire);
+        assert!(matches!(
+            dec.parse_client_frame(),
+            Err(CodecError::Malformed(_))
+        ));
     }
 
     #[test]
