@@ -41,6 +41,11 @@ const KEPT_BUFFER_BYTES: usize = 1 << 20;
 /// was read into (see [`FrameDecoder::parse_client_frame`]); a smaller one
 /// is copied, which costs about what new storage for the next read would.
 const KEPT_PAYLOAD_BYTES: usize = READ_CHUNK_BYTES;
+/// What kept storage may hold beyond its frame's body: the prefix, the head
+/// and the room of the reads that brought it. Storage grown for more (for
+/// an earlier, larger frame) is not kept: the payload would hold memory its
+/// client's budget was not charged for, so it is copied instead.
+const KEPT_SLACK_BYTES: usize = 2 * READ_CHUNK_BYTES;
 
 /// Bytes read from a stream and not yet decoded (see the module docs).
 #[derive(Debug)]
@@ -118,9 +123,11 @@ impl FrameDecoder {
 
     /// [`FrameDecoder::parse`] of a client's frame, but a `DataChunk` with a
     /// payload of at least one read's room ([`READ_CHUNK_BYTES`]) is not
-    /// copied out of the frame: the storage it was read into becomes the payload's (the bytes
-    /// read after the frame move to new storage). A large message's chunks
-    /// then cost no copy in the reader, and no second frame of memory.
+    /// copied out of the frame: the storage it was read into becomes the
+    /// payload's (the bytes read after the frame move to new storage),
+    /// when that storage is not much larger than the frame. A large
+    /// message's chunks then cost no copy in the reader, and no second
+    /// frame of memory.
     pub fn parse_client_frame(&mut self) -> Result<Option<ClientFrame>, CodecError> {
         let Some(len) = self.check()? else {
             return Ok(None);
@@ -129,7 +136,9 @@ impl FrameDecoder {
         if len > KEPT_PAYLOAD_BYTES {
             let body = self.start + 4..self.start + 4 + len;
             let chunk = data_chunk_head(&self.buf[body.clone()]);
-            if let Some((id, handle, head)) = chunk.filter(|c| len - c.2 >= KEPT_PAYLOAD_BYTES) {
+            let fits = self.buf.capacity() <= len + KEPT_SLACK_BYTES;
+            let kept = chunk.filter(|c| fits && len - c.2 >= KEPT_PAYLOAD_BYTES);
+            if let Some((id, handle, head)) = kept {
                 let storage = self.take_storage_through(body.end);
                 let bytes = Bytes::from(storage).slice(body.start + head..body.end);
                 return Ok(Some(ClientFrame::Request {
@@ -412,6 +421,29 @@ mod tests {
         };
         assert!(storage.contains(&bytes.as_ptr()), "the payload was copied");
         assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(3, 20)));
+    }
+
+    /// Storage grown for an earlier, larger frame is not handed to a chunk
+    /// that needs a fraction of it: the chunk is copied.
+    #[test]
+    fn a_chunk_in_storage_grown_for_more_is_copied() {
+        let mut wire = Vec::new();
+        append_frame(&ping(1, 300_000), &mut wire).unwrap();
+        append_frame(&chunk(2, 20_000), &mut wire).unwrap();
+        let mut dec = FrameDecoder::new(1 << 20);
+        dec.extend(&wire);
+        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(1, 300_000)));
+        let storage = dec.buf.as_ptr_range();
+        let got = dec.parse_client_frame().unwrap();
+        let Some(ClientFrame::Request {
+            request: Request::DataChunk { bytes, .. },
+            ..
+        }) = &got
+        else {
+            panic!("not a chunk: {got:?}");
+        };
+        assert!(!storage.contains(&bytes.as_ptr()), "the storage was kept");
+        assert_eq!(got, Some(chunk(2, 20_000)));
     }
 
     /// A body that only starts like a chunk (bytes after the payload) is
