@@ -242,7 +242,7 @@ impl SmtpClient {
             self.write_through(unchanged).await?;
             if !rest.is_empty() {
                 self.out.clear();
-                self.encoder.encode(rest, &mut self.out);
+                self.encoder.encode_changed(rest, &mut self.out);
                 self.write_out().await?;
             }
         }

@@ -75,10 +75,18 @@ impl DataEncoder {
     /// one by one, runs of unchanged lines still copied in one piece (a
     /// per-line copy cost twice as much).
     pub fn encode(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        out.reserve(Self::room_for(input.len()));
         let unchanged = self.pass_unchanged(input);
+        out.reserve(Self::room_for(input.len()));
         out.extend_from_slice(&input[..unchanged]);
-        self.encode_lines(&input[unchanged..], out);
+        self.encode_changed(&input[unchanged..], out);
+    }
+
+    /// Appends the encoding of what [`DataEncoder::pass_unchanged`] left of
+    /// a chunk (it starts with a block that needs a change), line by line,
+    /// without checking that block again.
+    pub fn encode_changed(&mut self, rest: &[u8], out: &mut Vec<u8>) {
+        out.reserve(Self::room_for(rest.len()));
+        self.encode_lines(rest, out);
     }
 
     /// How many bytes at the start of the next chunk of the message are

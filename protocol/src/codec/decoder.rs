@@ -114,11 +114,17 @@ impl FrameDecoder {
         let Some(len) = self.check()? else {
             return Ok(None);
         };
+        self.decode_next(len).map(Some)
+    }
+
+    /// Decodes and consumes the next frame, whose `len` body bytes are all
+    /// buffered ([`FrameDecoder::check`] said so).
+    fn decode_next<T: DeserializeOwned>(&mut self, len: usize) -> Result<T, CodecError> {
         let body = self.start + 4..self.start + 4 + len;
         self.start = body.end;
         let frame = decode_body(&self.buf[body]);
         self.trim();
-        frame.map(Some)
+        frame
     }
 
     /// [`FrameDecoder::parse`] of a client's frame, but a `DataChunk` with a
@@ -147,7 +153,7 @@ impl FrameDecoder {
                 }));
             }
         }
-        self.parse()
+        self.decode_next(len).map(Some)
     }
 
     /// Hands over the storage up to `end`, the end of the frame being
