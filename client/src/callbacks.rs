@@ -96,6 +96,12 @@ impl HandleEntry {
         lock(&self.status).is_some()
     }
 
+    /// True while frames can come for this handle that no call reads: its
+    /// asynchronous connect's status, or traffic copies.
+    pub(crate) fn wants_events(&self) -> bool {
+        self.daemon_debug.load(Ordering::SeqCst) || self.status_pending()
+    }
+
     pub(crate) fn yield_hook(&self) -> Option<YieldHook> {
         lock(&self.yield_hook).clone()
     }

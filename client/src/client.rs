@@ -241,8 +241,12 @@ impl Client {
         opening: Option<Arc<HandleEntry>>,
     ) -> Result<Response> {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let listens = opening.as_ref().is_some_and(|e| e.wants_events());
         self.inner.routing.register(id, slot.clone(), opening)?;
         let gate = &self.inner.gate;
+        if listens {
+            gate.expect_events();
+        }
         gate.enter();
         let _waiting = ExitGuard(gate, id);
         if let Err(e) = self.send(id, request) {
@@ -319,6 +323,11 @@ impl Client {
 
     pub(crate) fn routing(&self) -> &Routing {
         &self.inner.routing
+    }
+
+    /// Tells the reader thread that traffic copies may come while no call waits.
+    pub(crate) fn expect_events(&self) {
+        self.inner.gate.expect_events();
     }
 }
 

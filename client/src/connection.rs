@@ -258,6 +258,11 @@ impl Connection {
                     handle: self.handle,
                     enabled,
                 })
+                .inspect(|()| {
+                    if enabled {
+                        self.client.expect_events();
+                    }
+                })
                 .inspect_err(|_| {
                     self.entry.debug_switch_failed(enabled);
                 }),

@@ -51,6 +51,8 @@ mod data;
 pub mod date;
 mod error;
 pub mod ffi;
+#[cfg(unix)]
+mod idle_watch;
 #[cfg(all(feature = "lettre", unix))]
 mod lettre_transport;
 mod queue;

@@ -13,7 +13,9 @@
 //! [`HANDBACK`] late. It waits for data *without* holding the gate and takes
 //! it only to read a frame that is there, so a call that starts while it
 //! waits still reads its own response: after a pause, a hand-over from the
-//! reader thread made a paced NOOP several times slower.
+//! reader thread made a paced NOOP several times slower. It waits for data
+//! only while such events can come, else for the stream's end alone
+//! (`idle_watch.rs`), so a call after a pause wakes no thread but its own.
 //!
 //! Frames are routed by the holder before it lets go of the gate, so they
 //! are routed in the order the daemon sent them: traffic copies still come
@@ -23,6 +25,8 @@
 //! callback fails with `InProgress` instead of deadlocking.
 
 use crate::callbacks::lock;
+#[cfg(unix)]
+use crate::idle_watch::{self, Poke, Watch, Woke};
 use crate::routing::{route_frame, Routing, Slot};
 use interprocess::local_socket::Stream;
 use smtp32_protocol::codec::{CodecError, FrameDecoder, MAX_MAX_FRAME_BYTES};
@@ -61,11 +65,24 @@ impl Drop for CallbackScope {
 }
 
 /// The right to read the stream, and who waits for it.
-#[derive(Default)]
 pub(crate) struct Gate {
     state: Mutex<GateState>,
     /// The reader thread waits here for the callers to go quiet.
     quiet: Condvar,
+    /// Wakes the reader thread from a wait for the stream's end alone.
+    #[cfg(unix)]
+    poke: Option<Poke>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            state: Mutex::default(),
+            quiet: Condvar::new(),
+            #[cfg(unix)]
+            poke: Poke::new(),
+        }
+    }
 }
 
 struct GateState {
@@ -78,6 +95,9 @@ struct GateState {
     sleepers: Vec<(u64, Arc<Slot>)>,
     /// What was read and not yet decoded, lent to the holder.
     inbuf: FrameDecoder,
+    /// What the reader thread waits for on the stream, while it does.
+    #[cfg(unix)]
+    watching: Option<Watch>,
 }
 
 impl Default for GateState {
@@ -88,6 +108,8 @@ impl Default for GateState {
             last_call: Instant::now(),
             sleepers: Vec::new(),
             inbuf: new_decoder(),
+            #[cfg(unix)]
+            watching: None,
         }
     }
 }
@@ -115,6 +137,39 @@ impl Gate {
     /// A call starts waiting.
     pub(crate) fn enter(&self) {
         lock(&self.state).callers += 1;
+    }
+
+    /// Tells the reader thread that frames no call reads may come now (an
+    /// asynchronous connect's status, traffic copies): call it once the
+    /// routing table says so ([`Routing::expects_events`]).
+    pub(crate) fn expect_events(&self) {
+        #[cfg(unix)]
+        if let Some(poke) = &self.poke {
+            // Under the lock: the reader decides what to wait for under it too.
+            if lock(&self.state).watching == Some(Watch::Hangup) {
+                poke.poke();
+            }
+        }
+    }
+
+    /// Reader thread: waits without the gate for what may need reading;
+    /// `Ok(false)` when it should decide again first.
+    #[cfg(unix)]
+    fn wait_idle(&self, stream: &Stream, routing: &Routing) -> std::io::Result<bool> {
+        let watch = {
+            let mut s = lock(&self.state);
+            let watch = idle_watch::watch_for(self.poke.as_ref(), routing);
+            s.watching = Some(watch);
+            watch
+        };
+        let woke = idle_watch::wait(stream, watch, self.poke.as_ref());
+        lock(&self.state).watching = None;
+        woke.map(|w| matches!(w, Woke::Stream))
+    }
+
+    #[cfg(not(unix))]
+    fn wait_idle(&self, _: &Stream, _: &Routing) -> std::io::Result<bool> {
+        Ok(true)
     }
 
     /// A call stops waiting.
@@ -182,7 +237,7 @@ impl Gate {
             match if has_frame(&inbuf) {
                 Ok(true)
             } else {
-                readable(stream, Some(left))
+                readable(stream, left)
             } {
                 Ok(true) => {}
                 Ok(false) => break Turn::Waited,
@@ -270,10 +325,12 @@ pub(crate) fn spawn(
                 loop {
                     let buffered = gate.wait_quiet(&routing)?;
                     if CALLERS_READ && !buffered {
-                        // Wait for data without holding the gate: a call that
-                        // starts meanwhile reads its own response (no hand-over).
-                        if let Err(e) = readable(&stream, None) {
-                            return Some(e.to_string());
+                        // Wait without holding the gate: a call that starts
+                        // meanwhile reads its own response (no hand-over).
+                        match gate.wait_idle(&stream, &routing) {
+                            Ok(true) => {}
+                            Ok(false) => continue,
+                            Err(e) => return Some(e.to_string()),
                         }
                     }
                     let Some(mut inbuf) = gate.hold_if_quiet() else {
@@ -282,7 +339,7 @@ pub(crate) fn spawn(
                     // A caller may have read what woke us.
                     let ready = !CALLERS_READ
                         || has_frame(&inbuf)
-                        || readable(&stream, Some(Duration::ZERO)).unwrap_or(true);
+                        || readable(&stream, Duration::ZERO).unwrap_or(true);
                     if !ready {
                         gate.release(inbuf);
                         continue;
@@ -307,10 +364,9 @@ pub(crate) fn spawn(
 /// timeout (poll, on Unix); elsewhere the reader thread reads for everyone.
 const CALLERS_READ: bool = cfg!(unix);
 
-/// Waits up to `wait` (`None`: as long as it takes) for the stream to be
-/// readable (or closed).
+/// Waits up to `wait` for the stream to be readable (or closed).
 #[cfg(unix)]
-fn readable(stream: &Stream, wait: Option<Duration>) -> std::io::Result<bool> {
+fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
     use std::os::fd::{AsFd, AsRawFd};
     #[allow(irrefutable_let_patterns)]
     let Stream::UdSocket(s) = stream
@@ -322,9 +378,7 @@ fn readable(stream: &Stream, wait: Option<Duration>) -> std::io::Result<bool> {
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = wait.map_or(-1, |w| {
-        w.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
-    });
+    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
     // SAFETY: one pollfd on a descriptor `stream` owns for the duration of the call.
     match unsafe { libc::poll(&mut fd, 1, ms) } {
         n if n > 0 => Ok(true),
@@ -341,7 +395,7 @@ fn readable(stream: &Stream, wait: Option<Duration>) -> std::io::Result<bool> {
 }
 
 #[cfg(not(unix))]
-fn readable(_: &Stream, _: Option<Duration>) -> std::io::Result<bool> {
+fn readable(_: &Stream, _: Duration) -> std::io::Result<bool> {
     Ok(true)
 }
 

@@ -187,6 +187,15 @@ impl<W: Waiter> Routing<W> {
         t.opening.remove(&id);
     }
 
+    /// True while a frame can come that no call reads (see `idle_watch.rs`).
+    pub(crate) fn expects_events(&self) -> bool {
+        let t = lock(&self.table);
+        t.opening
+            .values()
+            .chain(t.handles.values())
+            .any(|e| e.wants_events())
+    }
+
     /// Why the connection died, if it did.
     pub(crate) fn dead_reason(&self) -> Option<String> {
         lock(&self.table).dead.clone()

@@ -1,0 +1,89 @@
+//! A program that calls now and then, as most programs that send mail do: a call made after a
+//! pause wakes no thread of the client library but the caller's own (the library's reader
+//! thread stays asleep), and what can still come between calls does come: an `xhelo` status
+//! started after a pause arrives with no call made, as does the news that the daemon died
+//! (`isolation.rs::a_daemon_that_dies_makes_later_calls_cannot_initialize`).
+//!
+//! The pauses are the workload, not synchronisation: longer than the 20 ms after which the
+//! reader thread starts watching the stream for a program that makes no call.
+
+use smtp32_tests::session::LOCAL;
+use smtp32_tests::{SmtpSink, TestDaemon, Watchdog};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Longer than the client's hand-back to its reader thread (20 ms).
+const PAUSE: Duration = Duration::from_millis(40);
+const CALLS: u64 = 20;
+
+/// Context switches so far of this process's smtp32 reader threads ("smtp32-reader"): each
+/// is a sleep of the thread and the wake-up that ended it.
+fn reader_switches() -> u64 {
+    let mut switches = 0;
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
+        let dir = task.expect("task").path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() != "smtp32-reader" {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        switches += status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches:"))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    switches
+}
+
+#[test]
+fn a_call_after_a_pause_wakes_no_other_thread_of_the_client() {
+    let _wd = Watchdog::test("a_call_after_a_pause_wakes_no_other_thread_of_the_client");
+    let sink = SmtpSink::start();
+    let d = TestDaemon::start();
+    let client = d.client();
+    let conn = client.helo(&sink.host(), LOCAL, None).expect("helo");
+    std::thread::sleep(PAUSE);
+    let before = reader_switches();
+    for i in 0..CALLS {
+        assert_eq!(conn.noop().expect("noop").code, 250, "noop {i}");
+        std::thread::sleep(PAUSE);
+    }
+    let woken = reader_switches() - before;
+    // Before: each paced call woke the reader thread twice (the response, then a timer).
+    assert!(
+        woken < CALLS / 4,
+        "{CALLS} paced calls switched the reader thread {woken} times"
+    );
+    conn.quit().expect("quit");
+}
+
+#[test]
+fn an_xhelo_started_after_a_pause_gets_its_status_with_no_call_made() {
+    let _wd = Watchdog::test("an_xhelo_started_after_a_pause_gets_its_status_with_no_call_made");
+    let sink = SmtpSink::start();
+    let d = TestDaemon::start();
+    let client = d.client();
+    let first = client.helo(&sink.host(), LOCAL, None).expect("helo");
+    assert_eq!(first.noop().expect("noop").code, 250);
+    std::thread::sleep(PAUSE);
+    let (tx, rx) = mpsc::channel();
+    let pending = client
+        .xhelo(
+            &sink.host(),
+            LOCAL,
+            None,
+            Box::new(move |_, result| {
+                let _ = tx.send(result.map_err(|e| e.code()));
+            }),
+        )
+        .expect("xhelo");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the status callback ran with no call made"),
+        Ok(())
+    );
+    assert_eq!(pending.noop().expect("noop on the new handle").code, 250);
+    pending.quit().expect("quit");
+    first.quit().expect("quit");
+}
