@@ -145,7 +145,8 @@ impl Gate {
     pub(crate) fn expect_events(&self) {
         #[cfg(unix)]
         if let Some(poke) = &self.poke {
-            // Under the lock: the reader decides what to wait for under it too.
+            // Read under the lock the reader decides under: a reader that
+            // decides after this sees the routing table as the caller left it.
             if lock(&self.state).watching == Some(Watch::Hangup) {
                 poke.poke();
             }
