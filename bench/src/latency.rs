@@ -211,7 +211,7 @@ pub fn w6(ctx: &Ctx) -> Result<Vec<Row>> {
             Relay::start_on(
                 &ctx.dir.join(format!("relay-w6-{i}.sock")),
                 &relay_to,
-                relay::SMALL_READS,
+                relay::Serve::Copy(relay::SMALL_READS),
                 (relay::default_threads() / W6_RELAYS).max(1),
             )
         })

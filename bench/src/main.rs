@@ -20,6 +20,7 @@
 
 mod async_row;
 mod latency;
+mod least;
 mod lettre_row;
 mod memory;
 mod procs;

@@ -10,6 +10,9 @@
 //! through the relay measures one more process, its wake-ups and two more
 //! socket copies of every byte, which is what a daemon adds at the least;
 //! smtp32d also frames, decodes and dot-stuffs, and speaks SMTP itself.
+//!
+//! Started with `--least`, the same process is the least daemon instead
+//! ([`crate::least`]): the floor of a one-call send.
 
 use crate::raw::Raw;
 use crate::worker::Worker;
@@ -30,16 +33,25 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// In the worker: listens on `path` and relays each connection to the
+/// What the relay process does with each connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serve {
+    /// Copies bytes both ways, reading at most this many at a time.
+    Copy(usize),
+    /// Serves one-call sends as the least daemon.
+    Least,
+}
+
+/// In the worker: listens on `path` and serves each connection with the
 /// server `to[k % to.len()]` (the k-th accepted) on one of `threads`
-/// threads, reading at most `buf` bytes at a time, until stdin closes.
-pub fn run(path: &Path, to: Vec<SocketAddr>, buf: usize, threads: usize) -> Result<()> {
+/// threads, as `serve` says, until stdin closes.
+pub fn run(path: &Path, to: Vec<SocketAddr>, serve: Serve, threads: usize) -> Result<()> {
     anyhow::ensure!(!to.is_empty(), "relay needs a server to relay to");
     anyhow::ensure!(threads > 0, "relay needs a thread");
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path)?;
     let handoff = (0..threads)
-        .map(|_| serve_thread(buf))
+        .map(|_| serve_thread(serve))
         .collect::<Result<Vec<_>>>()?;
     // The bench ends the relay by closing its stdin.
     std::thread::spawn(|| {
@@ -56,9 +68,9 @@ pub fn run(path: &Path, to: Vec<SocketAddr>, buf: usize, threads: usize) -> Resu
     Ok(())
 }
 
-/// One thread with a current-thread tokio runtime; relays each connection
+/// One thread with a current-thread tokio runtime; serves each connection
 /// sent to it on a task of its own.
-fn serve_thread(buf: usize) -> Result<mpsc::UnboundedSender<(UnixStream, SocketAddr)>> {
+fn serve_thread(serve: Serve) -> Result<mpsc::UnboundedSender<(UnixStream, SocketAddr)>> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(UnixStream, SocketAddr)>();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -67,7 +79,11 @@ fn serve_thread(buf: usize) -> Result<mpsc::UnboundedSender<(UnixStream, SocketA
         runtime.block_on(async move {
             while let Some((local, server)) = rx.recv().await {
                 tokio::spawn(async move {
-                    if let Err(e) = relay_one(local, server, buf).await {
+                    let served = match serve {
+                        Serve::Copy(buf) => relay_one(local, server, buf).await,
+                        Serve::Least => crate::least::serve(local, server).await,
+                    };
+                    if let Err(e) = served {
                         eprintln!("relay to {server}: {e:#}");
                     }
                 });
@@ -98,20 +114,28 @@ impl Relay {
     /// Starts a relay worker listening on `path` (a fresh path in the
     /// bench's directory) and relaying to `to`, round robin, on one thread a CPU.
     pub fn start(path: &Path, to: &[SocketAddr], buf: usize) -> Result<Relay> {
-        Relay::start_on(path, to, buf, default_threads())
+        Relay::start_on(path, to, Serve::Copy(buf), default_threads())
     }
 
-    /// The same on `threads` threads.
-    pub fn start_on(path: &Path, to: &[SocketAddr], buf: usize, threads: usize) -> Result<Relay> {
+    /// The least daemon ([`crate::least`]) listening on `path`, sending to
+    /// `to`, round robin, on one thread a CPU.
+    pub fn start_least(path: &Path, to: &[SocketAddr]) -> Result<Relay> {
+        Relay::start_on(path, to, Serve::Least, default_threads())
+    }
+
+    /// The same on `threads` threads, serving as `serve` says.
+    pub fn start_on(path: &Path, to: &[SocketAddr], serve: Serve, threads: usize) -> Result<Relay> {
         let mut args = vec![
             "relay".to_string(),
             "--path".into(),
             path.display().to_string(),
-            "--buf".into(),
-            buf.to_string(),
             "--threads".into(),
             threads.to_string(),
         ];
+        match serve {
+            Serve::Copy(buf) => args.extend(["--buf".into(), buf.to_string()]),
+            Serve::Least => args.push("--least".into()),
+        }
         for addr in to {
             args.push("--to".into());
             args.push(addr.to_string());

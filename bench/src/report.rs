@@ -223,18 +223,32 @@ pub fn targets(rows: &[Row]) -> String {
         &|v| v <= 1.3,
     );
     let x = |v: f64| format!("{v:.2}× smtp-source");
-    for (name, key, relayed, least) in [
+    // Per-call's floor is the relay's lockstep exchange; a one-call send's
+    // is the least daemon (`least.rs`), which crosses the socket as it does.
+    for (name, key, floor_key, least) in [
         ("W1 per-call", "w1.percall", "w1.relay_lockstep", 0.5),
-        ("W1 sendmsg", "w1.sendmsg", "w1.relay_pipelined", 1.5),
-        ("W1 send_many (batched)", "w1.batch", "w1.relay", 3.5),
-        ("W2 sendmsg, 50 connections", "w2.sendmsg", "w2.relay", 1.5),
+        ("W1 sendmsg", "w1.sendmsg", "w1.least", 1.5),
+        (
+            "W1 send_many (batched)",
+            "w1.batch",
+            "w1.least_batched",
+            3.5,
+        ),
+        ("W2 sendmsg, 50 connections", "w2.sendmsg", "w2.least", 1.5),
     ] {
         let source = if key.starts_with("w1") {
             "w1.source"
         } else {
             "w2.source"
         };
-        let floor = relay(div(m(relayed), m(source)), &x);
+        let reached = div(m(floor_key), m(source));
+        let floor = if floor_key.contains("least") {
+            reached.map_or(String::new(), |v| {
+                format!("; through the least daemon: {}", x(v))
+            })
+        } else {
+            relay(reached, &x)
+        };
         line(
             name,
             format!("≥ {least}× smtp-source{floor}"),
@@ -333,6 +347,14 @@ mod tests {
                 Role::Other,
                 vec![],
             ),
+            Row::new(
+                "W1",
+                "w1.least",
+                "least daemon",
+                Unit::MsgsPerSec,
+                Role::Other,
+                vec![250.0],
+            ),
         ];
         let t = table(&rows);
         assert!(
@@ -342,7 +364,9 @@ mod tests {
         assert!(t.contains("| W1 | batch | n/a |"), "{t}");
         let goals = targets(&rows);
         assert!(
-            goals.contains("| W1 sendmsg | ≥ 1.5× smtp-source | 2.00× smtp-source | yes |"),
+            goals.contains(
+                "| W1 sendmsg | ≥ 1.5× smtp-source; through the least daemon: 2.50× smtp-source | 2.00× smtp-source | yes |"
+            ),
             "{goals}"
         );
         assert!(

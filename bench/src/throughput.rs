@@ -6,6 +6,7 @@
 //! the machine's load touches all of them alike; the table shows the median
 //! over rounds and the range.
 
+use crate::least::Least;
 use crate::relay::{self, Relay};
 use crate::report::{Role, Row, Unit};
 use crate::via_daemon::{self, Path};
@@ -39,6 +40,9 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
     // The floor of a daemon for each exchange: the raw client through the relay.
     let relay = Relay::start(&ctx.dir.join("relay-w1.sock"), &[addr], relay::SMALL_READS)?;
     let mut relayed: [Vec<f64>; 3] = Default::default();
+    // The floor of a one-call send: the least daemon, a request a message or a frame of them.
+    let least = Relay::start_least(&ctx.dir.join("least-w1.sock"), &[addr])?;
+    let (mut least_each, mut least_batched) = (vec![], vec![]);
     let mut nodelay_set = true;
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W1 round {}/{}", round + 1, ctx.rounds));
@@ -56,6 +60,11 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             values.push(rate(n, send(&mut r, &msg, n)?));
             r.quit();
         }
+        least_each.push(rate(n, Least::connect(least.path())?.send_each(&msg, n)?));
+        least_batched.push(rate(
+            n,
+            Least::connect(least.path())?.send_batched(&msg, n)?,
+        ));
         let (d, set) = lettre_row::send(addr, &msg, n, true)?;
         nodelay_set &= set;
         lettre.push(rate(n, d));
@@ -74,6 +83,7 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
         ));
     }
     relay.finish()?;
+    least.finish()?;
     let mut rows = vec![
         Row::new(
             "W1",
@@ -114,6 +124,23 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             "W1",
             key,
             &format!("floor: the raw client through a relay process, {how}"),
+            Unit::MsgsPerSec,
+            Role::Other,
+            values,
+        ));
+    }
+    for (key, how, values) in [
+        ("w1.least", "one request a message, as sendmsg", least_each),
+        (
+            "w1.least_batched",
+            "one request a frame of messages, as send_many",
+            least_batched,
+        ),
+    ] {
+        rows.push(Row::new(
+            "W1",
+            key,
+            &format!("floor: the least daemon, {how}"),
             Unit::MsgsPerSec,
             Role::Other,
             values,
@@ -190,9 +217,10 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
     let total = per_conn * conns;
     let addr = ctx.sink.addr();
     let paths = [Path::PerCall, Path::SendMsg, Path::Batch];
-    let (mut src, mut rawv, mut relayed) = (vec![], vec![], vec![]);
+    let (mut src, mut rawv, mut relayed, mut least_each) = (vec![], vec![], vec![], vec![]);
     let mut ours: Vec<Vec<f64>> = vec![vec![]; paths.len()];
     let relay = Relay::start(&ctx.dir.join("relay-w2.sock"), &[addr], relay::SMALL_READS)?;
+    let least = Relay::start_least(&ctx.dir.join("least-w2.sock"), &[addr])?;
     for round in 0..ctx.rounds {
         ctx.progress(&format!("W2 round {}/{}", round + 1, ctx.rounds));
         src.push(rate(
@@ -201,11 +229,30 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
         ));
         rawv.push(rate(
             total,
-            raw_threads(conns, per_conn, || Raw::connect(addr), Raw::send_batched)?,
+            threads(
+                conns,
+                per_conn,
+                || Raw::connect(addr),
+                quitting(Raw::send_batched),
+            )?,
         ));
         relayed.push(rate(
             total,
-            raw_threads(conns, per_conn, || relay.connect(), Raw::send_pipelined)?,
+            threads(
+                conns,
+                per_conn,
+                || relay.connect(),
+                quitting(Raw::send_pipelined),
+            )?,
+        ));
+        least_each.push(rate(
+            total,
+            threads(
+                conns,
+                per_conn,
+                || Least::connect(least.path()),
+                |mut l: Least, msg: &[u8], n| l.send_each(msg, n).map(drop),
+            )?,
         ));
         for (i, path) in paths.iter().enumerate().filter(|(_, p)| p.available()) {
             ours[i].push(rate(
@@ -241,8 +288,17 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
             Role::Other,
             relayed,
         ),
+        Row::new(
+            "W2",
+            "w2.least",
+            &format!("floor: the least daemon, one request a message, as sendmsg, {conns} threads"),
+            Unit::MsgsPerSec,
+            Role::Other,
+            least_each,
+        ),
     ];
     relay.finish()?;
+    least.finish()?;
     for (path, values) in paths.iter().zip(ours) {
         let label = format!(
             "{}, {procs} processes × {} threads",
@@ -263,11 +319,23 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
 /// `conns` raw connections from `connect` on as many threads, each sending
 /// with `send`, started together; the time from the common start to the
 /// last thread's end.
-fn raw_threads(
+/// `send` as a thread's whole use of a raw connection: the exchange, then QUIT.
+fn quitting(send: raw::Exchange) -> impl Fn(Raw, &[u8], usize) -> Result<()> + Sync {
+    move |mut r, msg, n| {
+        send(&mut r, msg, n)?;
+        r.quit();
+        Ok(())
+    }
+}
+
+/// `conns` threads, each with a connection of its own from `connect`, send
+/// `per_conn` 1 KiB messages with `send`, all starting together; returns
+/// the time until the last is done.
+fn threads<C>(
     conns: usize,
     per_conn: usize,
-    connect: impl Fn() -> Result<Raw> + Sync,
-    send: raw::Exchange,
+    connect: impl Fn() -> Result<C> + Sync,
+    send: impl Fn(C, &[u8], usize) -> Result<()> + Sync,
 ) -> Result<Duration> {
     let msg = raw::message(W1_SIZE);
     let barrier = Barrier::new(conns + 1);
@@ -275,12 +343,9 @@ fn raw_threads(
         let handles: Vec<_> = (0..conns)
             .map(|_| {
                 s.spawn(|| -> Result<()> {
-                    let r = connect();
+                    let c = connect();
                     barrier.wait();
-                    let mut r = r?;
-                    send(&mut r, &msg, per_conn)?;
-                    r.quit();
-                    Ok(())
+                    send(c?, &msg, per_conn)
                 })
             })
             .collect();

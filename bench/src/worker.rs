@@ -58,14 +58,17 @@ pub enum Job {
     },
     /// Listen on PATH and relay each connection to an SMTP server TO (one
     /// `--to` each, round robin) on THREADS threads, reading BUF bytes at
-    /// most: the floor of a daemon.
+    /// most: the floor of a daemon. With `--least`, serve one-call sends
+    /// as the least daemon instead: the floor of `sendmsg` and `send_many`.
     Relay {
         #[arg(long)]
         path: PathBuf,
         #[arg(long, required = true)]
         to: Vec<std::net::SocketAddr>,
-        #[arg(long)]
-        buf: usize,
+        #[arg(long, required_unless_present = "least")]
+        buf: Option<usize>,
+        #[arg(long, conflicts_with = "buf")]
+        least: bool,
         #[arg(long)]
         threads: usize,
     },
@@ -111,8 +114,15 @@ pub fn run(job: Job) -> Result<()> {
             path,
             to,
             buf,
+            least,
             threads,
-        } => crate::relay::run(&path, to, buf, threads),
+        } => {
+            let serve = match buf {
+                Some(buf) if !least => crate::relay::Serve::Copy(buf),
+                _ => crate::relay::Serve::Least,
+            };
+            crate::relay::run(&path, to, serve, threads)
+        }
         Job::Send {
             socket,
             host,
