@@ -5,13 +5,13 @@
 //! once for every SMTP round trip, two a message pipelined, where `sendmsg`
 //! crosses it once a message and `send_many` once a batch. The least daemon
 //! does what any daemon must for a one-call send and nothing more. It reads
-//! one request from its Unix socket (a count, a length and one message,
-//! already transparent), sends that many copies on its own SMTP connection
-//! as smtp32d does (the envelope pipelined, then the content with its dot;
-//! each content after the first batched with the next envelope), and
-//! answers with one byte: no framing library, no parsing of the message, no
-//! actor, no log. It runs in the relay's process, built as the relay is:
-//! one tokio thread per CPU.
+//! one request from its Unix socket (a count, then each message with its
+//! length, already transparent), sends the messages on its own SMTP
+//! connection as smtp32d does (the envelope pipelined, then the content
+//! with its dot; each content after the first batched with the next
+//! envelope), and answers with one byte: no framing library, no parsing of
+//! the message, no actor, no log. It runs in the relay's process, built as
+//! the relay is: one tokio thread per CPU.
 
 use crate::raw::envelope;
 use anyhow::{bail, Context, Result};
@@ -44,45 +44,52 @@ pub async fn serve(local: UnixStream, server: SocketAddr) -> Result<()> {
     write.write_all(b"EHLO least.bench\r\n").await?;
     replies.expect(250).await?;
     let env = envelope();
-    let (mut msg, mut out) = (Vec::new(), Vec::new());
-    let mut head = [0u8; 8];
+    let (mut request, mut ends, mut out) = (Vec::new(), Vec::new(), Vec::new());
     loop {
-        match local.read_exact(&mut head).await {
-            Ok(_) => {}
+        let count = match local.read_u32_le().await {
+            Ok(count) => count as usize,
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e.into()),
+        };
+        request.clear();
+        ends.clear();
+        for _ in 0..count {
+            let len = local.read_u32_le().await? as usize;
+            let at = request.len();
+            request.resize(at + len, 0);
+            local.read_exact(&mut request[at..]).await?;
+            ends.push(request.len());
         }
-        let count = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        msg.resize(len, 0);
-        local.read_exact(&mut msg).await?;
-        let sent = send(&mut write, &mut replies, &env, &msg, count, &mut out).await;
+        let sent = send(&mut write, &mut replies, &env, &request, &ends, &mut out).await;
         local.write_all(&[u8::from(sent.is_err())]).await?;
         sent?;
     }
 }
 
-/// `count` copies of `msg` behind one pipelined envelope each, every
-/// content after the first written with the next envelope.
+/// The messages of `request` (each ending where `ends` says) behind one
+/// pipelined envelope each, every content after the first written with the
+/// next envelope.
 async fn send(
     write: &mut OwnedWriteHalf,
     replies: &mut Replies,
     env: &[u8],
-    msg: &[u8],
-    count: usize,
+    request: &[u8],
+    ends: &[usize],
     out: &mut Vec<u8>,
 ) -> Result<()> {
     write.write_all(env).await?;
-    for i in 0..count {
+    let mut start = 0;
+    for (i, &end) in ends.iter().enumerate() {
         replies.expect(250).await?;
         replies.expect(250).await?;
         replies.expect(354).await?;
         out.clear();
-        out.extend_from_slice(msg);
+        out.extend_from_slice(&request[start..end]);
         out.extend_from_slice(b".\r\n");
-        if i + 1 < count {
+        if i + 1 < ends.len() {
             out.extend_from_slice(env);
         }
+        start = end;
         write.write_all(out).await?;
         replies.expect(250).await?;
     }
@@ -142,11 +149,14 @@ impl Least {
     }
 
     fn send(&mut self, msg: &[u8], n: usize, per_request: usize) -> Result<Duration> {
+        // Every copy goes in the request, as each of smtp32's messages does.
         let request = |count: usize| {
-            let mut r = Vec::with_capacity(8 + msg.len());
+            let mut r = Vec::with_capacity(4 + count * (4 + msg.len()));
             r.extend_from_slice(&(count as u32).to_le_bytes());
-            r.extend_from_slice(&(msg.len() as u32).to_le_bytes());
-            r.extend_from_slice(msg);
+            for _ in 0..count {
+                r.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+                r.extend_from_slice(msg);
+            }
             r
         };
         let full = request(per_request);
