@@ -30,7 +30,10 @@ const BATCH_BYTES: usize = 4 << 20;
 /// In the relay process: serves one program's connection until it closes.
 pub async fn serve(local: UnixStream, server: SocketAddr) -> Result<()> {
     local.set_nonblocking(true)?;
-    let mut local = tokio::net::UnixStream::from_std(local)?;
+    // Requests are read through a buffer, as smtp32d reads its frames: a
+    // batch's lengths and messages are not a read each.
+    let (local, mut answers) = tokio::net::UnixStream::from_std(local)?.into_split();
+    let mut local = BufReader::with_capacity(64 * 1024, local);
     let remote = TcpStream::connect(server)
         .await
         .with_context(|| format!("connect {server}"))?;
@@ -61,7 +64,7 @@ pub async fn serve(local: UnixStream, server: SocketAddr) -> Result<()> {
             ends.push(request.len());
         }
         let sent = send(&mut write, &mut replies, &env, &request, &ends, &mut out).await;
-        local.write_all(&[u8::from(sent.is_err())]).await?;
+        answers.write_all(&[u8::from(sent.is_err())]).await?;
         sent?;
     }
 }
