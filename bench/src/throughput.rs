@@ -316,9 +316,6 @@ pub fn w2(ctx: &Ctx) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// `conns` raw connections from `connect` on as many threads, each sending
-/// with `send`, started together; the time from the common start to the
-/// last thread's end.
 /// `send` as a thread's whole use of a raw connection: the exchange, then QUIT.
 fn quitting(send: raw::Exchange) -> impl Fn(Raw, &[u8], usize) -> Result<()> + Sync {
     move |mut r, msg, n| {
@@ -329,8 +326,8 @@ fn quitting(send: raw::Exchange) -> impl Fn(Raw, &[u8], usize) -> Result<()> + S
 }
 
 /// `conns` threads, each with a connection of its own from `connect`, send
-/// `per_conn` 1 KiB messages with `send`, all starting together; returns
-/// the time until the last is done.
+/// `per_conn` 1 KiB messages with `send`, started together; the time from
+/// the common start to the last thread's end.
 fn threads<C>(
     conns: usize,
     per_conn: usize,
