@@ -9,17 +9,18 @@
 
 use smtp32_tests::session::LOCAL;
 use smtp32_tests::{SmtpSink, TestDaemon, Watchdog};
-use std::sync::mpsc;
+use std::collections::HashMap;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 /// Longer than the client's hand-back to its reader thread (20 ms).
 const PAUSE: Duration = Duration::from_millis(40);
 const CALLS: u64 = 20;
 
-/// Context switches so far of this process's smtp32 reader threads ("smtp32-reader"): each
-/// is a sleep of the thread and the wake-up that ended it.
-fn reader_switches() -> u64 {
-    let mut switches = 0;
+/// Context switches so far of each of this process's smtp32 reader threads ("smtp32-reader"),
+/// by thread id: each is a sleep of the thread and the wake-up that ended it.
+fn reader_switches() -> HashMap<String, u64> {
+    let mut switches = HashMap::new();
     for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task") {
         let dir = task.expect("task").path();
         let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
@@ -27,17 +28,23 @@ fn reader_switches() -> u64 {
             continue;
         }
         let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
-        switches += status
+        let n = status
             .lines()
             .filter(|l| l.contains("ctxt_switches:"))
             .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
             .sum::<u64>();
+        switches.insert(dir.display().to_string(), n);
     }
     switches
 }
 
+/// The tests of this file run one at a time: the count above must not see the reader thread
+/// of the other test's client (nor lose one that ends meanwhile).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 #[test]
 fn a_call_after_a_pause_wakes_no_other_thread_of_the_client() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _wd = Watchdog::test("a_call_after_a_pause_wakes_no_other_thread_of_the_client");
     let sink = SmtpSink::start();
     let d = TestDaemon::start();
@@ -49,7 +56,11 @@ fn a_call_after_a_pause_wakes_no_other_thread_of_the_client() {
         assert_eq!(conn.noop().expect("noop").code, 250, "noop {i}");
         std::thread::sleep(PAUSE);
     }
-    let woken = reader_switches() - before;
+    // Per thread, so a reader thread that ends meanwhile cannot make the count go back.
+    let woken: u64 = reader_switches()
+        .iter()
+        .map(|(tid, n)| n.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .sum();
     // Before: each paced call woke the reader thread twice (the response, then a timer).
     assert!(
         woken < CALLS / 4,
@@ -60,6 +71,7 @@ fn a_call_after_a_pause_wakes_no_other_thread_of_the_client() {
 
 #[test]
 fn an_xhelo_started_after_a_pause_gets_its_status_with_no_call_made() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let _wd = Watchdog::test("an_xhelo_started_after_a_pause_gets_its_status_with_no_call_made");
     let sink = SmtpSink::start();
     let d = TestDaemon::start();
