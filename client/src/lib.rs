@@ -51,8 +51,6 @@ mod data;
 pub mod date;
 mod error;
 pub mod ffi;
-#[cfg(unix)]
-mod idle_watch;
 #[cfg(all(feature = "lettre", unix))]
 mod lettre_transport;
 mod queue;
@@ -60,6 +58,8 @@ mod reader;
 mod request_frame;
 mod routing;
 pub mod socks;
+#[cfg(unix)]
+mod stream_wait;
 #[cfg(all(feature = "lettre", unix))]
 pub use lettre_transport::LettreTransport;
 

@@ -15,7 +15,7 @@
 //! waits still reads its own response: after a pause, a hand-over from the
 //! reader thread made a paced NOOP several times slower. It waits for data
 //! only while such events can come, else for the stream's end alone
-//! (`idle_watch.rs`), so a call after a pause wakes no thread but its own.
+//! (`stream_wait.rs`), so a call after a pause wakes no thread but its own.
 //!
 //! Frames are routed by the holder before it lets go of the gate, so they
 //! are routed in the order the daemon sent them: traffic copies still come
@@ -25,9 +25,9 @@
 //! callback fails with `InProgress` instead of deadlocking.
 
 use crate::callbacks::lock;
-#[cfg(unix)]
-use crate::idle_watch::{self, Poke, Watch, Woke};
 use crate::routing::{route_frame, Routing, Slot};
+#[cfg(unix)]
+use crate::stream_wait::{self, readable, Poke, Watch, Woke};
 use interprocess::local_socket::Stream;
 use smtp32_protocol::codec::{CodecError, FrameDecoder, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::DaemonFrame;
@@ -159,11 +159,11 @@ impl Gate {
     fn wait_idle(&self, stream: &Stream, routing: &Routing) -> std::io::Result<bool> {
         let watch = {
             let mut s = lock(&self.state);
-            let watch = idle_watch::watch_for(self.poke.as_ref(), routing);
+            let watch = stream_wait::watch_for(self.poke.as_ref(), routing);
             s.watching = Some(watch);
             watch
         };
-        let woke = idle_watch::wait(stream, watch, self.poke.as_ref());
+        let woke = stream_wait::wait(stream, watch, self.poke.as_ref());
         lock(&self.state).watching = None;
         woke.map(|w| matches!(w, Woke::Stream))
     }
@@ -364,36 +364,6 @@ pub(crate) fn spawn(
 /// Callers read for themselves where they can wait for the stream with a
 /// timeout (poll, on Unix); elsewhere the reader thread reads for everyone.
 const CALLERS_READ: bool = cfg!(unix);
-
-/// Waits up to `wait` for the stream to be readable (or closed).
-#[cfg(unix)]
-fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
-    use std::os::fd::{AsFd, AsRawFd};
-    #[allow(irrefutable_let_patterns)]
-    let Stream::UdSocket(s) = stream
-    else {
-        return Ok(true);
-    };
-    let mut fd = libc::pollfd {
-        fd: s.as_fd().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    // SAFETY: one pollfd on a descriptor `stream` owns for the duration of the call.
-    match unsafe { libc::poll(&mut fd, 1, ms) } {
-        n if n > 0 => Ok(true),
-        0 => Ok(false),
-        _ => {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                Ok(false)
-            } else {
-                Err(e)
-            }
-        }
-    }
-}
 
 #[cfg(not(unix))]
 fn readable(_: &Stream, _: Duration) -> std::io::Result<bool> {

@@ -187,7 +187,7 @@ impl<W: Waiter> Routing<W> {
         t.opening.remove(&id);
     }
 
-    /// True while a frame can come that no call reads (see `idle_watch.rs`).
+    /// True while a frame can come that no call reads (see `stream_wait.rs`).
     pub(crate) fn expects_events(&self) -> bool {
         let t = lock(&self.table);
         t.opening

@@ -1,4 +1,10 @@
-//! How the reader thread waits on the daemon stream while no call reads it.
+//! Waiting on the daemon stream (Unix): a caller for its response
+//! ([`readable`]), the reader thread while no call reads ([`wait`]).
+//!
+//! A caller polls, then reads: a blocking read bounded by the socket's
+//! receive timeout instead (one system call fewer) made the IPC ping on one
+//! CPU slower (medians of six runs: 12.9 → 15.9 µs; 13.7 µs even with no
+//! timeout): such a read arms a kernel timer each time it blocks.
 //!
 //! Every thread waiting in `poll` for data on a socket is woken by each frame
 //! that arrives, and a caller that reads its own response polls the socket
@@ -18,8 +24,9 @@
 use crate::routing::Routing;
 use interprocess::local_socket::Stream;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 /// What the reader thread waits for on the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,9 +85,7 @@ pub(crate) fn watch_for(poke: Option<&Poke>, routing: &Routing) -> Watch {
 
 /// Waits, as long as it takes, for what `watch` says, or for a poke.
 pub(crate) fn wait(stream: &Stream, watch: Watch, poke: Option<&Poke>) -> std::io::Result<Woke> {
-    #[allow(irrefutable_let_patterns)]
-    let Stream::UdSocket(s) = stream
-    else {
+    let Some(fd) = stream_fd(stream) else {
         return Ok(Woke::Stream);
     };
     // POLLHUP is reported whatever is asked for; asking for nothing more
@@ -91,7 +96,7 @@ pub(crate) fn wait(stream: &Stream, watch: Watch, poke: Option<&Poke>) -> std::i
     };
     let mut fds = [
         libc::pollfd {
-            fd: s.as_fd().as_raw_fd(),
+            fd,
             events,
             revents: 0,
         },
@@ -102,22 +107,58 @@ pub(crate) fn wait(stream: &Stream, watch: Watch, poke: Option<&Poke>) -> std::i
         },
     ];
     loop {
-        // SAFETY: two pollfds on descriptors that `stream` and `poke` own for
-        // the duration of the call (a negative fd is ignored by poll).
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
+        poll(&mut fds, -1)?;
         if fds[0].revents != 0 {
             return Ok(Woke::Stream);
         }
         if let Some(p) = poke.filter(|_| fds[1].revents != 0) {
             p.drain();
             return Ok(Woke::Poked);
+        }
+    }
+}
+
+/// Waits up to `wait` for the stream to be readable (or closed): how a
+/// caller waits for its response. A signal ends the wait early (`false`).
+pub(crate) fn readable(stream: &Stream, wait: Duration) -> std::io::Result<bool> {
+    let Some(fd) = stream_fd(stream) else {
+        return Ok(true);
+    };
+    let mut fds = [libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    Ok(poll(&mut fds, ms)? > 0)
+}
+
+/// The stream's socket descriptor (`None` for a kind of stream without one).
+fn stream_fd(stream: &Stream) -> Option<RawFd> {
+    #[allow(irrefutable_let_patterns)]
+    let Stream::UdSocket(s) = stream
+    else {
+        return None;
+    };
+    Some(s.as_fd().as_raw_fd())
+}
+
+/// `poll(2)` on `fds` for up to `timeout_ms` (-1: no limit): how many
+/// descriptors are ready, 0 also when a signal interrupted the wait.
+fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> std::io::Result<usize> {
+    // SAFETY: `fds` is a live slice of pollfds, its length passed with it;
+    // poll ignores a negative fd, and the callers' descriptors are owned by
+    // streams they hold for the duration of the call.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    match usize::try_from(n) {
+        Ok(n) => Ok(n),
+        Err(_) => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Ok(0)
+            } else {
+                Err(e)
+            }
         }
     }
 }
