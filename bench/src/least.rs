@@ -13,7 +13,7 @@
 //! the message, no actor, no log. It runs in the relay's process, built as
 //! the relay is: one tokio thread per CPU.
 
-use crate::raw::envelope;
+use crate::raw::{envelope, expect_code, last_reply_line};
 use anyhow::{bail, Context, Result};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -113,15 +113,8 @@ impl Replies {
             if self.reader.read_until(b'\n', &mut self.line).await? == 0 {
                 bail!("server closed the connection");
             }
-            if self.line.len() < 4 {
-                bail!("short reply line {:?}", String::from_utf8_lossy(&self.line));
-            }
-            if self.line[3] != b'-' {
-                let got: u16 = std::str::from_utf8(&self.line[..3])?.parse()?;
-                if got != code {
-                    bail!("expected {code}, got {got}");
-                }
-                return Ok(());
+            if let Some(got) = last_reply_line(&self.line)? {
+                return expect_code(got, code);
             }
         }
     }

@@ -103,22 +103,14 @@ impl Raw {
             if self.reader.read_until(b'\n', &mut self.line)? == 0 {
                 bail!("server closed the connection");
             }
-            if self.line.len() < 4 {
-                bail!("short reply line {:?}", String::from_utf8_lossy(&self.line));
-            }
-            if self.line[3] != b'-' {
-                let code = std::str::from_utf8(&self.line[..3])?.parse()?;
+            if let Some(code) = last_reply_line(&self.line)? {
                 return Ok(code);
             }
         }
     }
 
     fn expect(&mut self, code: u16) -> Result<()> {
-        let got = self.reply()?;
-        if got != code {
-            bail!("expected {code}, got {got}");
-        }
-        Ok(())
+        expect_code(self.reply()?, code)
     }
 
     /// `n` messages, four round trips each; returns the elapsed time.
@@ -218,6 +210,26 @@ impl Raw {
             let _ = self.reply();
         }
     }
+}
+
+/// One line of a server's reply: its code when it is the reply's last line
+/// (no `-` after the code), `None` when more lines follow.
+pub fn last_reply_line(line: &[u8]) -> Result<Option<u16>> {
+    if line.len() < 4 {
+        bail!("short reply line {:?}", String::from_utf8_lossy(line));
+    }
+    if line[3] == b'-' {
+        return Ok(None);
+    }
+    Ok(Some(std::str::from_utf8(&line[..3])?.parse()?))
+}
+
+/// Fails unless the reply's code `got` is the `expected` one.
+pub fn expect_code(got: u16, expected: u16) -> Result<()> {
+    if got != expected {
+        bail!("expected {expected}, got {got}");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
