@@ -24,7 +24,8 @@ fn main() {
         }
     }
     if let Some(sig) = signature(&text, "send_many") {
-        if text.contains("pub struct Outgoing") && sig.contains("Outgoing") {
+        let outgoing = ["pub struct Outgoing", "pub type Outgoing"];
+        if outgoing.iter().any(|o| text.contains(o)) && sig.contains("Outgoing") {
             println!("cargo::rustc-cfg=has_send_many");
         } else {
             println!("cargo::warning=Connection::send_many has an unexpected signature ({sig}); its bench row stays n/a");

@@ -13,7 +13,7 @@
 mod batch;
 mod open;
 pub use batch::Outgoing;
-pub(crate) use batch::REQUEST_OVERHEAD_BYTES;
+pub(crate) use batch::{check, frame_bytes, REQUEST_OVERHEAD_BYTES};
 mod sendmsg;
 mod tls_auth;
 // What the async client (`asynchronous/`) shares with the blocking one.

@@ -1,10 +1,13 @@
 //! One request frame as both clients write it: the frame up to its payload
 //! encoded into the writer's buffer, then the payload, a data chunk's bytes,
 //! written after it from where the caller holds them (no copy into a request
-//! and none into the frame).
+//! and none into the frame). A one-call send's messages are encoded into the
+//! buffer from where the caller holds them (one copy, none into a request).
 
 use crate::error::{Error, Result};
-use smtp32_protocol::codec::{encode_data_chunk_head, encode_frame};
+use smtp32_protocol::codec::{
+    encode_data_chunk_head, encode_frame, encode_send_batch, encode_send_message, MessageRef,
+};
 use smtp32_protocol::{ClientFrame, Handle, Request, RequestId};
 
 /// What one request frame carries.
@@ -14,6 +17,16 @@ pub(crate) enum RequestFrame<'a> {
     DataChunk {
         handle: Handle,
         bytes: &'a [u8],
+    },
+    /// A `Request::SendMessage` of the caller's message.
+    SendMessage {
+        handle: Handle,
+        message: MessageRef<'a>,
+    },
+    /// A `Request::SendBatch` of the caller's messages.
+    SendBatch {
+        handle: Handle,
+        messages: &'a [MessageRef<'a>],
     },
 }
 
@@ -40,6 +53,12 @@ impl<'a> RequestFrame<'a> {
             ),
             RequestFrame::DataChunk { handle, bytes } => {
                 (encode_data_chunk_head(id, handle, bytes.len(), head), bytes)
+            }
+            RequestFrame::SendMessage { handle, message } => {
+                (encode_send_message(id, handle, message, head), &[][..])
+            }
+            RequestFrame::SendBatch { handle, messages } => {
+                (encode_send_batch(id, handle, messages, head), &[][..])
             }
         };
         encoded.map_err(|e| Error::invalid_argument(format!("cannot encode the request: {e}")))?;

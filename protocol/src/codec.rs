@@ -32,9 +32,11 @@ pub const FRAME_OVERHEAD_BYTES: u32 = 64;
 mod chunk;
 mod decoder;
 pub mod payload;
+mod send_frames;
 pub mod text;
 pub use chunk::encode_data_chunk_head;
 pub use decoder::{FrameDecoder, READ_CHUNK_BYTES};
+pub use send_frames::{encode_send_batch, encode_send_message, MessageRef};
 
 const CONFIG: Configuration<LittleEndian, Varint, Limit<{ MAX_MAX_FRAME_BYTES as usize }>> =
     bincode::config::standard().with_limit::<{ MAX_MAX_FRAME_BYTES as usize }>();

@@ -3,12 +3,14 @@
 
 use super::AsyncConnection;
 use crate::connection::{
-    fits_one_request, not_sent, refusal, stops_the_rest, REQUEST_OVERHEAD_BYTES,
+    check, fits_one_request, frame_bytes, not_sent, refusal, stops_the_rest, REQUEST_OVERHEAD_BYTES,
 };
 use crate::error::unexpected;
 use crate::error::{Error, Result};
+use crate::request_frame::RequestFrame;
 use crate::Outgoing;
-use smtp32_protocol::{BatchMessage, Request, Response, ReturnCode, SendReport};
+use smtp32_protocol::codec::MessageRef;
+use smtp32_protocol::{Request, Response, ReturnCode, SendReport};
 
 impl AsyncConnection {
     /// See [`Connection::sendmsg`](crate::Connection::sendmsg): one request
@@ -18,11 +20,13 @@ impl AsyncConnection {
             return self.sendmsg_streamed(from, rcpts, msg).await;
         }
         let _busy = self.begin()?;
-        let request = Request::SendMessage {
+        let request = RequestFrame::SendMessage {
             handle: self.handle,
-            from: from.to_owned(),
-            rcpts: rcpts.iter().map(|r| r.to_string()).collect(),
-            data: msg.to_vec(),
+            message: MessageRef {
+                from,
+                rcpts,
+                data: msg,
+            },
         };
         match self.request(request).await? {
             Response::Sent(report) => Ok(report),
@@ -78,12 +82,12 @@ impl AsyncConnection {
                 break;
             }
             let m = messages[i];
-            if let Err(e) = m.check() {
+            if let Err(e) = check(&m) {
                 results.push(Err(e));
                 i += 1;
                 continue;
             }
-            if REQUEST_OVERHEAD_BYTES + m.frame_bytes() > limit {
+            if REQUEST_OVERHEAD_BYTES + frame_bytes(&m) > limit {
                 // Too large for any request: sendmsg streams it (it claims the handle itself).
                 drop(busy.take());
                 results.push(self.sendmsg(m.from, m.rcpts, m.data).await);
@@ -94,11 +98,11 @@ impl AsyncConnection {
             // The longest run of valid messages that fits one request.
             let (mut batch, mut bytes) = (Vec::new(), REQUEST_OVERHEAD_BYTES);
             while let Some(m) = messages.get(i + batch.len()) {
-                if m.check().is_err() || bytes + m.frame_bytes() > limit {
+                if check(m).is_err() || bytes + frame_bytes(m) > limit {
                     break;
                 }
-                bytes += m.frame_bytes();
-                batch.push(m.to_wire());
+                bytes += frame_bytes(m);
+                batch.push(*m);
             }
             i += batch.len();
             results.extend(self.send_batch(batch).await);
@@ -108,12 +112,12 @@ impl AsyncConnection {
     }
 
     /// One `SendBatch` request; one result per message.
-    async fn send_batch(&self, messages: Vec<BatchMessage>) -> Vec<Result<SendReport>> {
+    async fn send_batch(&self, messages: Vec<MessageRef<'_>>) -> Vec<Result<SendReport>> {
         let count = messages.len();
         match self
-            .request(Request::SendBatch {
+            .request(RequestFrame::SendBatch {
                 handle: self.handle,
-                messages,
+                messages: &messages,
             })
             .await
         {

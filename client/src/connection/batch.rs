@@ -3,51 +3,45 @@
 use super::Connection;
 use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
-use smtp32_protocol::{BatchMessage, Request, Response, ReturnCode, SendReport};
+use crate::request_frame::RequestFrame;
+use smtp32_protocol::codec::MessageRef;
+use smtp32_protocol::{Response, ReturnCode, SendReport};
 
 /// Room for a request's own fields and each message's framing.
 pub(crate) const REQUEST_OVERHEAD_BYTES: usize = 64;
 const MESSAGE_OVERHEAD_BYTES: usize = 16;
 
-/// One message for [`Connection::send_many`]: what [`Connection::sendmsg`] takes.
-#[derive(Debug, Clone, Copy)]
-pub struct Outgoing<'a> {
-    /// The reverse-path (`""` for `<>`).
-    pub from: &'a str,
-    /// The forward-paths; at least one.
-    pub rcpts: &'a [&'a str],
-    /// The message as the application has it (made transparent by the daemon).
-    pub data: &'a [u8],
+/// One message for [`Connection::send_many`]: what [`Connection::sendmsg`]
+/// takes, borrowed from the caller. It is the protocol's own
+/// [`MessageRef`], so a request frame encodes it from where it is.
+pub type Outgoing<'a> = MessageRef<'a>;
+
+/// Bytes message `m` takes in a request frame (an upper bound).
+pub(crate) fn frame_bytes(m: &Outgoing<'_>) -> usize {
+    m.data.len()
+        + m.from.len()
+        + m.rcpts.iter().map(|r| r.len() + 5).sum::<usize>()
+        + MESSAGE_OVERHEAD_BYTES
 }
 
-impl Outgoing<'_> {
-    /// Bytes this message takes in a request frame (an upper bound).
-    pub(crate) fn frame_bytes(&self) -> usize {
-        self.data.len()
-            + self.from.len()
-            + self.rcpts.iter().map(|r| r.len() + 5).sum::<usize>()
-            + MESSAGE_OVERHEAD_BYTES
+/// Checks message `m`'s envelope as `sendmsg` checks its arguments.
+pub(crate) fn check(m: &Outgoing<'_>) -> Result<()> {
+    check_line("from", m.from)?;
+    if m.rcpts.is_empty() {
+        return Err(Error::invalid_argument(
+            "a message needs at least one recipient",
+        ));
     }
+    m.rcpts
+        .iter()
+        .try_for_each(|to| check_line("recipient", to))
+}
 
-    pub(crate) fn check(&self) -> Result<()> {
-        check_line("from", self.from)?;
-        if self.rcpts.is_empty() {
-            return Err(Error::invalid_argument(
-                "a message needs at least one recipient",
-            ));
-        }
-        self.rcpts
-            .iter()
-            .try_for_each(|to| check_line("recipient", to))
-    }
-
-    pub(crate) fn to_wire(self) -> BatchMessage {
-        BatchMessage {
-            from: self.from.to_owned(),
-            rcpts: self.rcpts.iter().map(|r| r.to_string()).collect(),
-            data: self.data.to_vec(),
-        }
-    }
+/// The messages of the next request, and where their outcomes go.
+#[derive(Default)]
+struct Pending<'a> {
+    indices: Vec<usize>,
+    messages: Vec<MessageRef<'a>>,
 }
 
 impl Connection {
@@ -73,7 +67,7 @@ impl Connection {
         let mut busy = Some(self.begin()?);
         let limit = self.client.chunk_limit();
         let mut results: Vec<Option<Result<SendReport>>> = Vec::new();
-        let mut pending: Vec<(usize, BatchMessage)> = Vec::new();
+        let mut pending = Pending::default();
         let mut pending_bytes = REQUEST_OVERHEAD_BYTES;
         let mut fatal: Option<Error> = None;
         for m in messages {
@@ -83,12 +77,12 @@ impl Connection {
                 results[index] = Some(Err(e.clone()));
                 continue;
             }
-            if let Err(e) = m.check() {
+            if let Err(e) = check(&m) {
                 results[index] = Some(Err(e));
                 continue;
             }
-            let bytes = m.frame_bytes();
-            if pending_bytes + bytes > limit && !pending.is_empty() {
+            let bytes = frame_bytes(&m);
+            if pending_bytes + bytes > limit && !pending.messages.is_empty() {
                 fatal = self.flush(&mut pending, &mut results);
                 pending_bytes = REQUEST_OVERHEAD_BYTES;
                 if let Some(e) = &fatal {
@@ -113,9 +107,10 @@ impl Connection {
                 continue;
             }
             pending_bytes += bytes;
-            pending.push((index, m.to_wire()));
+            pending.indices.push(index);
+            pending.messages.push(m);
         }
-        if fatal.is_none() && !pending.is_empty() {
+        if fatal.is_none() && !pending.messages.is_empty() {
             self.flush(&mut pending, &mut results);
         }
         drop(busy);
@@ -133,14 +128,15 @@ impl Connection {
     /// outcomes; returns the error that stops the rest of the call, if any.
     fn flush(
         &self,
-        pending: &mut Vec<(usize, BatchMessage)>,
+        pending: &mut Pending<'_>,
         results: &mut [Option<Result<SendReport>>],
     ) -> Option<Error> {
-        let (indices, messages): (Vec<usize>, Vec<BatchMessage>) = pending.drain(..).unzip();
-        let outcome = self.request(Request::SendBatch {
+        let outcome = self.request(RequestFrame::SendBatch {
             handle: self.handle,
-            messages,
+            messages: &pending.messages,
         });
+        pending.messages.clear();
+        let indices = std::mem::take(&mut pending.indices);
         let outcomes = match outcome {
             Ok(Response::SentBatch(o)) if o.len() == indices.len() => o,
             Ok(other) => {

@@ -5,6 +5,8 @@
 use super::{Connection, REQUEST_OVERHEAD_BYTES};
 use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
+use crate::request_frame::RequestFrame;
+use smtp32_protocol::codec::MessageRef;
 use smtp32_protocol::{Failure, Reply, Request, Response, ReturnCode, SendReport};
 use std::io::Read;
 
@@ -38,11 +40,13 @@ impl Connection {
             );
         }
         let _busy = self.begin()?;
-        let request = Request::SendMessage {
+        let request = RequestFrame::SendMessage {
             handle: self.handle,
-            from: from.to_owned(),
-            rcpts: rcpts.iter().map(|r| r.to_string()).collect(),
-            data: msg.to_vec(),
+            message: MessageRef {
+                from,
+                rcpts,
+                data: msg,
+            },
         };
         match self.request(request)? {
             Response::Sent(report) => Ok(report),

@@ -13,7 +13,7 @@ use serde::Serialize;
 /// by PROTOCOL.md's).
 const DATA_CHUNK_VARIANT: u32 = 4;
 /// `ClientFrame::Request`'s variant index.
-const REQUEST_VARIANT: u32 = 1;
+pub(super) const REQUEST_VARIANT: u32 = 1;
 
 /// Encodes into `out` (replacing its contents) the start of the frame
 /// `ClientFrame::Request { id, request: Request::DataChunk { handle, bytes } }`
