@@ -95,6 +95,9 @@ impl ReplyLines {
             self.text = Text::Lines(text);
         }
         if let Text::Lines(text) = &mut self.text {
+            // Room for the LF too: pushed after a line that just fit, it
+            // reallocated every one-line reply read from a frame.
+            text.reserve(line.len() + 1);
             text.push_str(line);
             text.push('\n');
         }
