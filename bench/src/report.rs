@@ -192,10 +192,11 @@ pub fn targets(rows: &[Row]) -> String {
     };
     let us = |v: f64| format!("{v:.1} µs");
     let ms = |v: f64| format!("{:.2} ms", v / 1000.0);
-    // What the relay (the floor of a daemon) reached, to print beside a bound.
-    let relay = |v: Option<f64>, show: &dyn Fn(f64) -> String| {
-        v.map_or(String::new(), |v| format!("; through a relay: {}", show(v)))
+    // What a floor (`floor`: a relay, or the least daemon) reached, to print beside a bound.
+    let through = |floor: &str, v: Option<f64>, show: &dyn Fn(f64) -> String| {
+        v.map_or(String::new(), |v| format!("; through {floor}: {}", show(v)))
     };
+    let relay = |v: Option<f64>, show: &dyn Fn(f64) -> String| through("a relay", v, show);
     // W4: daemon NOOP <= direct NOOP + 1.5 x Unix ping-pong, at p50 and at p99.
     for q in ["p50", "p99"] {
         let bound = m(&format!("w4.direct.{q}"))
@@ -225,36 +226,48 @@ pub fn targets(rows: &[Row]) -> String {
     let x = |v: f64| format!("{v:.2}× smtp-source");
     // Per-call's floor is the relay's lockstep exchange; a one-call send's
     // is the least daemon (`least.rs`), which crosses the socket as it does.
-    for (name, key, floor_key, least) in [
-        ("W1 per-call", "w1.percall", "w1.relay_lockstep", 0.5),
-        ("W1 sendmsg", "w1.sendmsg", "w1.least", 1.5),
+    for (name, key, floor_key, floor, bound) in [
+        (
+            "W1 per-call",
+            "w1.percall",
+            "w1.relay_lockstep",
+            "a relay",
+            0.5,
+        ),
+        (
+            "W1 sendmsg",
+            "w1.sendmsg",
+            "w1.least",
+            "the least daemon",
+            1.5,
+        ),
         (
             "W1 send_many (batched)",
             "w1.batch",
             "w1.least_batched",
+            "the least daemon",
             3.5,
         ),
-        ("W2 sendmsg, 50 connections", "w2.sendmsg", "w2.least", 1.5),
+        (
+            "W2 sendmsg, 50 connections",
+            "w2.sendmsg",
+            "w2.least",
+            "the least daemon",
+            1.5,
+        ),
     ] {
         let source = if key.starts_with("w1") {
             "w1.source"
         } else {
             "w2.source"
         };
-        let reached = div(m(floor_key), m(source));
-        let floor = if floor_key.contains("least") {
-            reached.map_or(String::new(), |v| {
-                format!("; through the least daemon: {}", x(v))
-            })
-        } else {
-            relay(reached, &x)
-        };
+        let floor = through(floor, div(m(floor_key), m(source)), &x);
         line(
             name,
-            format!("≥ {least}× smtp-source{floor}"),
+            format!("≥ {bound}× smtp-source{floor}"),
             div(m(key), m(source)),
             &x,
-            &|v| v >= least,
+            &|v| v >= bound,
         );
     }
     line(

@@ -114,13 +114,11 @@ pub fn run(job: Job) -> Result<()> {
             path,
             to,
             buf,
-            least,
+            least: _,
             threads,
         } => {
-            let serve = match buf {
-                Some(buf) if !least => crate::relay::Serve::Copy(buf),
-                _ => crate::relay::Serve::Least,
-            };
+            // clap lets exactly one of `--buf` and `--least` through.
+            let serve = buf.map_or(crate::relay::Serve::Least, crate::relay::Serve::Copy);
             crate::relay::run(&path, to, serve, threads)
         }
         Job::Send {
