@@ -7,6 +7,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::sync::Arc;
 
+mod recent;
+
 /// One SMTP reply (RFC 5321 §4.2): a three-digit code and the text of each
 /// line, without the code and separator and without the line ending.
 #[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +78,12 @@ impl ReplyLines {
     /// No lines.
     pub fn new() -> ReplyLines {
         ReplyLines::default()
+    }
+
+    /// The lines of a one-line reply: shared with the replies of the same
+    /// text read lately on this thread (`reply/recent.rs`).
+    pub fn one_line(text: &str) -> ReplyLines {
+        recent::one_line(text)
     }
 
     /// Room for `bytes` of text (line ends included) before it grows.
@@ -287,12 +295,22 @@ impl<'de> Deserialize<'de> for ReplyLines {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ReplyLines, A::Error> {
-                let mut lines = ReplyLines::new();
-                while let Some(ReadText(line)) = seq.next_element()? {
-                    if line.contains('\n') {
-                        return Err(serde::de::Error::custom("a reply line holds an LF"));
+                let line = |text: Option<ReadText<'de>>| match text {
+                    Some(ReadText(line)) if line.contains('\n') => {
+                        Err(serde::de::Error::custom("a reply line holds an LF"))
                     }
-                    lines.push(&line);
+                    text => Ok(text.map(|t| t.0)),
+                };
+                let Some(first) = line(seq.next_element()?)? else {
+                    return Ok(ReplyLines::new());
+                };
+                let Some(second) = line(seq.next_element()?)? else {
+                    // A one-line reply, as most are: shared, not a copy each.
+                    return Ok(ReplyLines::one_line(&first));
+                };
+                let mut lines = ReplyLines::from([first, second]);
+                while let Some(next) = line(seq.next_element()?)? {
+                    lines.push(&next);
                 }
                 Ok(lines)
             }
@@ -436,6 +454,24 @@ mod tests {
                 (back.first(), back.last()),
                 (lines.first().copied(), lines.last().copied())
             );
+        }
+    }
+
+    /// A program decoding reply after reply (a batch's outcomes) shares
+    /// each one-line text, as the daemon's reader does; a line holding an
+    /// LF is refused wherever it stands.
+    #[test]
+    fn one_line_replies_decoded_again_share_their_text() {
+        use crate::codec::{body_of, decode_body};
+        let decode = |lines: &[&str]| decode_body::<ReplyLines>(&body_of(&lines.to_vec()));
+        let first = decode(&["2.1.5 Ok"]).expect("decodes");
+        let again = decode(&["2.1.5 Ok"]).expect("decodes");
+        assert_eq!(
+            again.first().map(str::as_ptr),
+            first.first().map(str::as_ptr)
+        );
+        for lf in [&["a\nb"][..], &["a", "b\nc"], &["a", "b", "c\n"]] {
+            assert!(decode(lf).is_err(), "{lf:?}");
         }
     }
 

@@ -7,9 +7,8 @@
 //! the daemon buffer without end. Every complete line read is copied to the
 //! [`TrafficTap`], line ending included, before it is judged (a NUL is
 //! refused as soon as it is read, its line unshown). A one-line reply seen
-//! lately on the thread shares its text with the earlier ones ([`recent`]).
-
-mod recent;
+//! lately on the thread shares its text with the earlier ones
+//! ([`ReplyLines::one_line`]).
 
 use super::{SmtpError, TrafficTap};
 use smtp32_protocol::{Direction, Reply, ReplyLines};
@@ -98,7 +97,7 @@ pub async fn read_reply_with<R: AsyncBufRead + Unpin>(
             }
         };
         if lines.is_empty() && parsed.last {
-            lines = recent::one_line(&parsed.text);
+            lines = ReplyLines::one_line(&parsed.text);
         } else {
             if lines.is_empty() {
                 // The line's own length covers its text and the LF after it.

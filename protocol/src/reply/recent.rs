@@ -1,15 +1,17 @@
 //! One-line replies seen lately on this thread, shared by every reply of the
 //! same text. Servers answer MAIL, RCPT, DATA and NOOP with the same line each
 //! time, so most of a message's replies cost a look-up here instead of an
-//! allocation (and a free once the answer is written).
+//! allocation (and a free once done with). Both ends read replies through
+//! it: the daemon as its SMTP connections read them from the server (every
+//! session of a worker runs on its thread), a program as it decodes them
+//! from the daemon's frames.
 //!
-//! A few short lines only, per thread (every session of a worker runs on its
-//! thread): nothing a connection holds grows. A line that changes every time
+//! A few short lines only, per thread: nothing a connection holds grows. A line that changes every time
 //! (a queue id in the reply to the final dot) takes a place only until a
 //! line that is used again needs it: a used line is passed over once by the
 //! eviction hand (the clock algorithm).
 
-use smtp32_protocol::{ReplyLines, SharedLine};
+use super::{ReplyLines, SharedLine};
 use std::cell::RefCell;
 
 /// Lines kept per thread, at most.
@@ -30,7 +32,7 @@ thread_local! {
 
 /// The lines of a one-line reply whose text is `text`: shared with the
 /// earlier replies of the same text when one is kept.
-pub fn one_line(text: &str) -> ReplyLines {
+pub(crate) fn one_line(text: &str) -> ReplyLines {
     if text.len() <= LINE_BYTES {
         if let Some(line) = RECENT.with(|recent| recent.borrow_mut().line(text)) {
             return line.into();
