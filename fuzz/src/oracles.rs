@@ -44,7 +44,7 @@ pub fn frame(data: &[u8]) {
 
 /// The incremental decoder (`codec::FrameDecoder`, which the daemon and the client read through) against `read_frame`,
 /// decoding as the daemon's reader does (`parse_client_frame`: a data chunk of at least one read's
-/// room keeps the decoder's storage).
+/// room, or a batch larger than that, keeps the decoder's storage).
 ///
 /// - Fed the input in pieces (cut where the input's own bytes say), it yields the same frames
 ///   in the same order as `read_frame` called until its first error, then the same error

@@ -3,20 +3,24 @@
 
 use crate::failure::Failure;
 use crate::send::SendReport;
+use bytes::Bytes;
+use bytestring::ByteString;
 use serde::{Deserialize, Serialize};
 
 /// One message of a `Request::SendBatch`: what `Request::SendMessage` carries.
+/// Its text and bytes may be views of the frame the daemon read the batch
+/// in (`codec/kept_batch.rs`): a large batch is not copied out of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchMessage {
     /// The reverse-path; empty for `<>`.
-    #[serde(deserialize_with = "crate::codec::text::string")]
-    pub from: String,
+    #[serde(deserialize_with = "crate::codec::text::byte_string")]
+    pub from: ByteString,
     /// At least one forward-path.
-    #[serde(deserialize_with = "crate::codec::text::strings")]
-    pub rcpts: Vec<String>,
+    #[serde(deserialize_with = "crate::codec::text::byte_strings")]
+    pub rcpts: Vec<ByteString>,
     /// The message as the application has it (made transparent by the daemon).
     #[serde(with = "crate::codec::payload")]
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 /// The outcome of one message of a batch, in request order: `Ok` when the
@@ -39,7 +43,7 @@ mod tests {
         let msg = BatchMessage {
             from: "a".into(),
             rcpts: vec!["t".into()],
-            data: vec![b'x'],
+            data: vec![b'x'].into(),
         };
         let req = Request::SendBatch {
             handle: h,

@@ -31,6 +31,7 @@ pub const FRAME_OVERHEAD_BYTES: u32 = 64;
 
 mod chunk;
 mod decoder;
+mod kept_batch;
 pub mod payload;
 mod send_frames;
 pub mod text;
@@ -124,13 +125,18 @@ pub fn encoded_len<T: Serialize>(frame: &T) -> Result<usize, CodecError> {
 pub fn decode_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     let (value, used) = bincode::serde::decode_from_slice::<T, _>(body, CONFIG)
         .map_err(|e| CodecError::Malformed(e.to_string()))?;
-    if used != body.len() {
-        return Err(CodecError::Malformed(format!(
-            "{} trailing bytes after the frame",
-            body.len() - used
-        )));
-    }
+    used_whole(body, used)?;
     Ok(value)
+}
+
+/// A body decoded from `used` bytes must have no bytes after them.
+fn used_whole(body: &[u8], used: usize) -> Result<(), CodecError> {
+    match body.len().saturating_sub(used) {
+        0 => Ok(()),
+        after => Err(CodecError::Malformed(format!(
+            "{after} trailing bytes after the frame"
+        ))),
+    }
 }
 
 /// Checks an announced body length against `max`.

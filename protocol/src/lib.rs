@@ -48,6 +48,7 @@ pub use auth::{AuthMechanism, AuthSecret};
 pub use batch::{BatchMessage, BatchOutcome};
 /// The type of a data chunk's payload (`Request::DataChunk`).
 pub use bytes::Bytes;
+pub use bytestring::ByteString;
 pub use codec::{CodecError, DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES};
 pub use event::{Direction, Event};
 pub use failure::{Failure, ReturnCode};

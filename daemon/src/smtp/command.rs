@@ -85,19 +85,21 @@ pub fn validate_arg(name: &str, value: &str) -> Result<(), SmtpError> {
 }
 
 /// A send's envelope — sender and recipients — checked as
-/// [`CheckedCommand::new`] checks `Command::Mail` and `Command::Rcpt`.
+/// [`CheckedCommand::new`] checks `Command::Mail` and `Command::Rcpt`. The
+/// recipients are any text: a `sendmsg`'s `String`s, or a batch's views of
+/// its frame.
 #[derive(Debug, Clone, Copy)]
-pub struct CheckedEnvelope<'a> {
+pub struct CheckedEnvelope<'a, R> {
     from: &'a str,
-    rcpts: &'a [String],
+    rcpts: &'a [R],
 }
 
-impl<'a> CheckedEnvelope<'a> {
+impl<'a, R: AsRef<str>> CheckedEnvelope<'a, R> {
     /// The envelope, or the reason one of its addresses must not be sent.
-    pub fn new(from: &'a str, rcpts: &'a [String]) -> Result<CheckedEnvelope<'a>, SmtpError> {
+    pub fn new(from: &'a str, rcpts: &'a [R]) -> Result<CheckedEnvelope<'a, R>, SmtpError> {
         validate_arg("sender", from)?;
         for to in rcpts {
-            check_recipient(to)?;
+            check_recipient(to.as_ref())?;
         }
         Ok(CheckedEnvelope { from, rcpts })
     }
@@ -108,14 +110,14 @@ impl<'a> CheckedEnvelope<'a> {
     }
 
     /// The recipients as given.
-    pub fn rcpts(&self) -> &'a [String] {
+    pub fn rcpts(&self) -> &'a [R] {
         self.rcpts
     }
 
     /// The room to reserve for the envelope's lines: enough for the usual
     /// parameters (SIZE, BODY, SMTPUTF8 on MAIL; NOTIFY on RCPT).
     pub fn room(&self) -> usize {
-        let rcpts: usize = self.rcpts.iter().map(|to| to.len() + 40).sum();
+        let rcpts: usize = self.rcpts.iter().map(|to| to.as_ref().len() + 40).sum();
         self.from.len() + 64 + rcpts
     }
 
@@ -133,7 +135,7 @@ impl<'a> CheckedEnvelope<'a> {
         mail_params(out);
         put(out, "\r\n");
         for to in self.rcpts {
-            path(out, "RCPT TO:", to);
+            path(out, "RCPT TO:", to.as_ref());
             rcpt_params(out);
             put(out, "\r\n");
         }
@@ -438,7 +440,7 @@ mod tests {
             b"MAIL FROM:<a@b> SIZE=9\r\nRCPT TO:<c@d> NOTIFY=NEVER\r\nRCPT TO:<e@f> NOTIFY=NEVER\r\n"
         );
         assert!(CheckedEnvelope::new("a\nb", &rcpts).is_err());
-        assert!(CheckedEnvelope::new("a@b", &["c@d".into(), " ".into()]).is_err());
+        assert!(CheckedEnvelope::new("a@b", &["c@d", " "]).is_err());
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //! [`FrameDecoder::parse`] decodes and consumes one whole frame. One read may
 //! bring several frames (all decoded before the next read). The daemon reads
 //! with [`FrameDecoder::parse_client_frame`], which leaves a large data
-//! chunk's payload in the storage it was read into.
+//! chunk's payload, or a large batch's messages, in the storage it was read
+//! into.
 //!
 //! The buffer grows only as bytes arrive, never to an announced length: by
 //! [`READ_CHUNK_BYTES`], or, while a large frame comes in, by as much of it
@@ -21,6 +22,7 @@
 //! read takes at most one read's room past the frame coming in.
 
 use super::chunk::data_chunk_head;
+use super::kept_batch::{decode_kept_batch, is_send_batch};
 use super::{check_len, decode_body, CodecError};
 use crate::{ClientFrame, Request};
 use bytes::Bytes;
@@ -133,17 +135,18 @@ impl FrameDecoder {
     /// payload's (the bytes read after the frame move to new storage),
     /// when that storage is not much larger than the frame. A large
     /// message's chunks then cost no copy in the reader, and no second
-    /// frame of memory.
+    /// frame of memory. A `SendBatch` frame larger than one read's room
+    /// keeps its storage the same way, its messages views of it
+    /// (`codec/kept_batch.rs`).
     pub fn parse_client_frame(&mut self) -> Result<Option<ClientFrame>, CodecError> {
         let Some(len) = self.check()? else {
             return Ok(None);
         };
         // Only a large frame is looked at: a small one costs nothing more.
-        if len > KEPT_PAYLOAD_BYTES {
-            let body = self.start + 4..self.start + 4 + len;
+        let body = self.start + 4..self.start + 4 + len;
+        if len > KEPT_PAYLOAD_BYTES && self.buf.capacity() <= len + KEPT_SLACK_BYTES {
             let chunk = data_chunk_head(&self.buf[body.clone()]);
-            let fits = self.buf.capacity() <= len + KEPT_SLACK_BYTES;
-            let kept = chunk.filter(|c| fits && len - c.2 >= KEPT_PAYLOAD_BYTES);
+            let kept = chunk.filter(|c| len - c.2 >= KEPT_PAYLOAD_BYTES);
             if let Some((id, handle, head)) = kept {
                 let storage = self.take_storage_through(body.end);
                 let bytes = Bytes::from(storage).slice(body.start + head..body.end);
@@ -151,6 +154,11 @@ impl FrameDecoder {
                     id,
                     request: Request::DataChunk { handle, bytes },
                 }));
+            }
+            if is_send_batch(&self.buf[body.clone()]) {
+                let storage = self.take_storage_through(body.end);
+                let frame = decode_kept_batch(&Bytes::from(storage).slice(body));
+                return frame.map(Some);
             }
         }
         self.decode_next(len).map(Some)
@@ -427,6 +435,53 @@ mod tests {
         };
         assert!(storage.contains(&bytes.as_ptr()), "the payload was copied");
         assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(3, 20)));
+    }
+
+    fn batch(id: u64, messages: usize) -> ClientFrame {
+        let message = crate::BatchMessage {
+            from: "a@example.org".into(),
+            rcpts: vec!["b@example.org".into()],
+            data: vec![b'x'; 1024].into(),
+        };
+        ClientFrame::Request {
+            id: RequestId(id),
+            request: Request::SendBatch {
+                handle: crate::Handle::new(9).unwrap(),
+                messages: vec![message; messages],
+            },
+        }
+    }
+
+    /// A batch larger than one read's room keeps the storage it was read
+    /// into, its messages' bytes views of it; a smaller one and the frames
+    /// around it decode as `parse` does.
+    #[test]
+    fn a_large_batch_keeps_its_storage_and_the_frames_around_it_come_out() {
+        for messages in [1, 15, 16, 200] {
+            let mut wire = Vec::new();
+            append_frame(&ping(1, 10), &mut wire).unwrap();
+            append_frame(&batch(2, messages), &mut wire).unwrap();
+            append_frame(&ping(3, 20), &mut wire).unwrap();
+            let (owned, kept) = both_ways(&wire);
+            assert_eq!(kept, owned, "{messages} messages");
+            assert_eq!(kept, [ping(1, 10), batch(2, messages), ping(3, 20)]);
+        }
+        let mut wire = Vec::new();
+        append_frame(&batch(2, 200), &mut wire).unwrap();
+        let mut dec = FrameDecoder::new(1 << 20);
+        dec.extend(&wire);
+        let storage = dec.buf.as_ptr_range();
+        let Some(ClientFrame::Request {
+            request: Request::SendBatch { messages, .. },
+            ..
+        }) = dec.parse_client_frame().unwrap()
+        else {
+            panic!("not a batch");
+        };
+        let m = &messages[199];
+        for part in [m.from.as_bytes(), m.rcpts[0].as_bytes(), &m.data] {
+            assert!(storage.contains(&part.as_ptr()), "copied: {part:?}");
+        }
     }
 
     /// Storage grown for an earlier, larger frame is not handed to a chunk

@@ -13,7 +13,7 @@ use serde::Serialize;
 /// `Request::SendMessage`'s variant index (PROTOCOL.md's; pinned by the tests below).
 const SEND_MESSAGE_VARIANT: u32 = 20;
 /// `Request::SendBatch`'s variant index.
-const SEND_BATCH_VARIANT: u32 = 22;
+pub(super) const SEND_BATCH_VARIANT: u32 = 22;
 
 /// One message as its sender holds it: `SendMessage`'s fields past the
 /// handle, or one `BatchMessage`.
@@ -132,13 +132,13 @@ impl Serialize for Bytes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BatchMessage, ClientFrame, Request};
+    use crate::{BatchMessage, Bytes, ClientFrame, Request};
 
     fn owned(m: &MessageRef<'_>) -> BatchMessage {
         BatchMessage {
-            from: m.from.to_owned(),
-            rcpts: m.rcpts.iter().map(|r| r.to_string()).collect(),
-            data: m.data.to_vec(),
+            from: m.from.into(),
+            rcpts: m.rcpts.iter().map(|&r| r.into()).collect(),
+            data: Bytes::copy_from_slice(m.data),
         }
     }
 
@@ -165,12 +165,11 @@ mod tests {
         for (i, (from, rcpts, data)) in samples().iter().enumerate() {
             let m = MessageRef { from, rcpts, data };
             let mut whole = Vec::new();
-            let owned = owned(&m);
             let request = Request::SendMessage {
                 handle,
-                from: owned.from,
-                rcpts: owned.rcpts,
-                data: owned.data,
+                from: from.to_string(),
+                rcpts: rcpts.iter().map(|r| r.to_string()).collect(),
+                data: data.clone(),
             };
             encode_frame(
                 &ClientFrame::Request {

@@ -1,6 +1,7 @@
 //! Text in a frame (`#[serde(deserialize_with = "crate::codec::text::string")]`,
-//! `text::strings` for a list): written as serde writes a `String`, read by
-//! copying it out of the frame once.
+//! `text::strings` for a list; `byte_string` and `byte_strings` for a
+//! [`ByteString`]): written as serde writes a `String`, read by copying it
+//! out of the frame once.
 //!
 //! Asked for an owned string, bincode reads it into a zeroed buffer, which
 //! glibc's `calloc` serves from the arena and never from its per-thread
@@ -8,10 +9,15 @@
 //! text it may borrow, bincode hands out the frame's own bytes (checked as
 //! UTF-8), and one copy makes them the string, in memory the cache serves.
 
+use bytestring::ByteString;
 use serde::de::{Deserializer, Error, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
+
+/// Entries a list reserves room for at most before they come (the peer's
+/// announced count is not trusted further).
+pub(super) const LIST_HINT: usize = 64;
 
 /// Reads a string, borrowed from the frame when the format can lend it.
 pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -20,7 +26,21 @@ pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::E
 
 /// Reads a list of strings, each as [`string`] reads one.
 pub fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
-    deserializer.deserialize_seq(Texts)
+    deserializer.deserialize_seq(Texts(Cow::into_owned))
+}
+
+/// Reads a [`ByteString`] as [`string`] reads a `String`.
+pub fn byte_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ByteString, D::Error> {
+    string(deserializer).map(ByteString::from)
+}
+
+/// Reads a list of [`ByteString`]s, each as [`byte_string`] reads one.
+pub fn byte_strings<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<ByteString>, D::Error> {
+    deserializer.deserialize_seq(Texts(|text: Cow<'_, str>| {
+        ByteString::from(text.into_owned())
+    }))
 }
 
 /// Text as read: borrowed from the frame when the format lends its bytes,
@@ -55,21 +75,22 @@ impl<'de> Visitor<'de> for TextVisitor {
     }
 }
 
-struct Texts;
+/// A list of texts, each made a `T` as it is read.
+struct Texts<F>(F);
 
-impl<'de> Visitor<'de> for Texts {
-    type Value = Vec<String>;
+impl<'de, T, F: Fn(Cow<'de, str>) -> T> Visitor<'de> for Texts<F> {
+    type Value = Vec<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a sequence of strings")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
         // The hint is what the peer announced: bounded, so a lie cannot
         // reserve more than a small list.
-        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(LIST_HINT));
         while let Some(ReadText(text)) = seq.next_element()? {
-            list.push(text.into_owned());
+            list.push(self.0(text));
         }
         Ok(list)
     }

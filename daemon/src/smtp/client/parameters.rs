@@ -29,7 +29,11 @@ impl<'a> MailParameters<'a> {
 
     /// Appends the envelope's MAIL and RCPT lines, each with its parameters
     /// and CRLF, to `out`.
-    pub fn write_envelope(&self, envelope: &CheckedEnvelope<'_>, out: &mut Vec<u8>) {
+    pub fn write_envelope<R: AsRef<str>>(
+        &self,
+        envelope: &CheckedEnvelope<'_, R>,
+        out: &mut Vec<u8>,
+    ) {
         envelope.write_lines(
             out,
             |out| self.write_mail(out),
@@ -65,7 +69,7 @@ impl SmtpClient {
     /// without SMTPUTF8. DSN's are the caller's to add.
     pub(super) fn mail_parameters(
         &self,
-        envelope: &CheckedEnvelope<'_>,
+        envelope: &CheckedEnvelope<'_, impl AsRef<str>>,
         size: Option<u64>,
         eight_bit: bool,
     ) -> Result<MailParameters<'static>, SmtpError> {
@@ -77,7 +81,7 @@ impl SmtpClient {
             }
         }
         let non_ascii = std::iter::once(envelope.from())
-            .chain(envelope.rcpts().iter().map(String::as_str))
+            .chain(envelope.rcpts().iter().map(AsRef::as_ref))
             .find(|a| !a.is_ascii());
         if let Some(addr) = non_ascii {
             if !self.caps.smtputf8 {

@@ -25,7 +25,7 @@ impl SmtpClient {
     pub async fn send_message(
         &mut self,
         from: &str,
-        rcpts: &[String],
+        rcpts: &[impl AsRef<str>],
         data: &[u8],
     ) -> Result<SendReport, SmtpError> {
         self.send_message_with_dsn(from, rcpts, data, None).await
@@ -36,7 +36,7 @@ impl SmtpClient {
     pub async fn send_message_with_dsn(
         &mut self,
         from: &str,
-        rcpts: &[String],
+        rcpts: &[impl AsRef<str>],
         data: &[u8],
         dsn: Option<&DsnRequest>,
     ) -> Result<SendReport, SmtpError> {
@@ -112,7 +112,7 @@ impl SmtpClient {
     pub async fn begin_message(
         &mut self,
         from: &str,
-        rcpts: &[String],
+        rcpts: &[impl AsRef<str>],
         size: Option<u64>,
         eight_bit: bool,
     ) -> Result<(Reply, Vec<Reply>), SmtpError> {
@@ -127,7 +127,7 @@ impl SmtpClient {
     }
 
     /// A new message needs a recipient and no message under way.
-    fn check_new_message(&self, rcpts: &[String]) -> Result<(), SmtpError> {
+    fn check_new_message(&self, rcpts: &[impl AsRef<str>]) -> Result<(), SmtpError> {
         if rcpts.is_empty() {
             return Err(SmtpError::InvalidArgument(
                 "sendmsg needs at least one recipient".into(),

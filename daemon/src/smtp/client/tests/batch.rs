@@ -2,7 +2,7 @@
 //! content, refusals that do not stop the batch, a server that hangs up.
 
 use super::*;
-use smtp32_protocol::{BatchMessage, BatchOutcome, Failure};
+use smtp32_protocol::{BatchMessage, BatchOutcome, Bytes, Failure};
 
 const EHLO: &[u8] = b"250-mx\r\n250 PIPELINING\r\n";
 
@@ -24,7 +24,7 @@ fn msg(to: &str, data: &str) -> BatchMessage {
     BatchMessage {
         from: "a@x".into(),
         rcpts: vec![to.into()],
-        data: data.as_bytes().to_vec(),
+        data: Bytes::copy_from_slice(data.as_bytes()),
     }
 }
 
