@@ -26,9 +26,11 @@ fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
 
-/// W1: one connection, `ctx.w1_msgs` messages of 1 KiB, every path.
+/// W1: one connection, `ctx.w1_msgs` messages of 1 KiB, every path; the
+/// one-call sends and the least daemon `ctx.w1_one_call_msgs`.
 pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
     let n = ctx.size.w1_msgs;
+    let one_call = ctx.size.w1_one_call_msgs;
     let msg = raw::message(W1_SIZE);
     let client = Client::connect(ctx.daemon.socket())?;
     let addr = ctx.sink.addr();
@@ -60,11 +62,9 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             values.push(rate(n, send(&mut r, &msg, n)?));
             r.quit();
         }
-        least_each.push(rate(n, Least::connect(least.path())?.send_each(&msg, n)?));
-        least_batched.push(rate(
-            n,
-            Least::connect(least.path())?.send_batched(&msg, n)?,
-        ));
+        let least_conn = || Least::connect(least.path());
+        least_each.push(rate(one_call, least_conn()?.send_each(&msg, one_call)?));
+        least_batched.push(rate(one_call, least_conn()?.send_batched(&msg, one_call)?));
         let (d, set) = lettre_row::send(addr, &msg, n, true)?;
         nodelay_set &= set;
         lettre.push(rate(n, d));
@@ -73,13 +73,14 @@ pub fn w1(ctx: &Ctx) -> Result<Vec<Row>> {
             lettre_plain.push(rate(m, lettre_row::send(addr, &msg, m, false)?.0));
         }
         for (i, path) in paths.iter().enumerate().filter(|(_, p)| p.available()) {
+            let m = if *path == Path::PerCall { n } else { one_call };
             let conn = via_daemon::open(&client, &ctx.sink_host)?;
-            ours[i].push(rate(n, via_daemon::send(&conn, *path, &msg, n)?));
+            ours[i].push(rate(m, via_daemon::send(&conn, *path, &msg, m)?));
             conn.quit()?;
         }
         asynchronous.push(rate(
-            n,
-            async_row::send(ctx.daemon.socket(), &ctx.sink_host, &msg, n)?,
+            one_call,
+            async_row::send(ctx.daemon.socket(), &ctx.sink_host, &msg, one_call)?,
         ));
     }
     relay.finish()?;
