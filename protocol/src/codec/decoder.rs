@@ -484,6 +484,31 @@ mod tests {
         }
     }
 
+    /// Nor to a batch that needs a fraction of it: its messages are copied.
+    #[test]
+    fn a_batch_in_storage_grown_for_more_is_copied() {
+        let mut wire = Vec::new();
+        append_frame(&ping(1, 300_000), &mut wire).unwrap();
+        append_frame(&batch(2, 20), &mut wire).unwrap();
+        let mut dec = FrameDecoder::new(1 << 20);
+        dec.extend(&wire);
+        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(1, 300_000)));
+        let storage = dec.buf.as_ptr_range();
+        let got = dec.parse_client_frame().unwrap();
+        let Some(ClientFrame::Request {
+            request: Request::SendBatch { messages, .. },
+            ..
+        }) = &got
+        else {
+            panic!("not a batch: {got:?}");
+        };
+        assert!(
+            !storage.contains(&messages[0].data.as_ptr()),
+            "the storage was kept"
+        );
+        assert_eq!(got, Some(batch(2, 20)));
+    }
+
     /// Storage grown for an earlier, larger frame is not handed to a chunk
     /// that needs a fraction of it: the chunk is copied.
     #[test]
