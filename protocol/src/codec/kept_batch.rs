@@ -1,7 +1,7 @@
 //! A large `Request::SendBatch` frame decoded where it was read: every
 //! message's addresses and bytes are views of the frame's storage (shared,
 //! counted), not copies. Decoded owned, each message of a batch cost four
-//! allocations and frees and a copy of its bytes, a tenth of the daemon's
+//! allocations and frees and a copy of its bytes, 8 % of the daemon's
 //! instructions per message of a `send_many`; here the batch costs one
 //! allocation a message (its list of recipients) and the storage is freed
 //! when the last message is done with.
@@ -21,6 +21,7 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use serde::de::{DeserializeSeed, Deserializer, Error, SeqAccess, Visitor};
 use std::fmt;
+use std::marker::PhantomData;
 
 /// True when `body` is a `Request::SendBatch` frame's (by its tags alone).
 pub(crate) fn is_send_batch(body: &[u8]) -> bool {
@@ -60,8 +61,7 @@ fn required<'de, T: serde::Deserialize<'de>, A: SeqAccess<'de>>(
     seq: &mut A,
     what: &'static str,
 ) -> Result<T, A::Error> {
-    seq.next_element()?
-        .ok_or_else(|| A::Error::custom(format_args!("the frame ends before its {what}")))
+    required_seed(seq, PhantomData, what)
 }
 
 /// Its seed's next element, which must be there.
