@@ -6,10 +6,10 @@
 //! session of a worker runs on its thread), a program as it decodes them
 //! from the daemon's frames.
 //!
-//! A few short lines only, per thread: nothing a connection holds grows. A line that changes every time
-//! (a queue id in the reply to the final dot) takes a place only until a
-//! line that is used again needs it: a used line is passed over once by the
-//! eviction hand (the clock algorithm).
+//! A few short lines only, per thread: nothing a connection holds grows. A
+//! line that changes every time (a queue id in the reply to the final dot)
+//! takes a place only until a line that is used again needs it: a used line
+//! is passed over once by the eviction hand (the clock algorithm).
 
 use super::{ReplyLines, SharedLine};
 use std::cell::RefCell;
