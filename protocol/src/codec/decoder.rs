@@ -406,37 +406,6 @@ mod tests {
         (a, b)
     }
 
-    /// A large chunk keeps the storage it was read into; the frames read
-    /// with it, before and after, and small chunks decode as `parse` does.
-    #[test]
-    fn a_large_chunk_keeps_its_storage_and_the_frames_around_it_come_out() {
-        let sizes = [KEPT_PAYLOAD_BYTES - 1, KEPT_PAYLOAD_BYTES, 300_000];
-        for len in sizes {
-            let mut wire = Vec::new();
-            append_frame(&ping(1, 10), &mut wire).unwrap();
-            append_frame(&chunk(2, len), &mut wire).unwrap();
-            append_frame(&ping(3, 20), &mut wire).unwrap();
-            let (owned, kept) = both_ways(&wire);
-            assert_eq!(kept, owned, "{len} bytes");
-            assert_eq!(kept, [ping(1, 10), chunk(2, len), ping(3, 20)]);
-        }
-        let mut wire = Vec::new();
-        append_frame(&chunk(2, 300_000), &mut wire).unwrap();
-        append_frame(&ping(3, 20), &mut wire).unwrap();
-        let mut dec = FrameDecoder::new(1 << 20);
-        dec.extend(&wire);
-        let storage = dec.buf.as_ptr_range();
-        let Some(ClientFrame::Request {
-            request: Request::DataChunk { bytes, .. },
-            ..
-        }) = dec.parse_client_frame().unwrap()
-        else {
-            panic!("not a chunk");
-        };
-        assert!(storage.contains(&bytes.as_ptr()), "the payload was copied");
-        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(3, 20)));
-    }
-
     fn batch(id: u64, messages: usize) -> ClientFrame {
         let message = crate::BatchMessage {
             from: "a@example.org".into(),
@@ -452,84 +421,95 @@ mod tests {
         }
     }
 
+    /// `middle`, read between two pings, comes out of `parse_client_frame`
+    /// as out of `parse`, and so do the pings.
+    fn comes_out_between_pings(middle: ClientFrame) {
+        let mut wire = Vec::new();
+        append_frame(&ping(1, 10), &mut wire).unwrap();
+        append_frame(&middle, &mut wire).unwrap();
+        append_frame(&ping(3, 20), &mut wire).unwrap();
+        let (owned, kept) = both_ways(&wire);
+        assert_eq!(kept, owned, "{middle:?}");
+        assert_eq!(kept, [ping(1, 10), middle, ping(3, 20)]);
+    }
+
+    /// Where a frame's message text and bytes lie: a chunk's payload; the
+    /// sender, first recipient and bytes of a batch's last message.
+    fn parts_of(frame: &ClientFrame) -> Vec<*const u8> {
+        match frame {
+            ClientFrame::Request {
+                request: Request::DataChunk { bytes, .. },
+                ..
+            } => vec![bytes.as_ptr()],
+            ClientFrame::Request {
+                request: Request::SendBatch { messages, .. },
+                ..
+            } => messages
+                .last()
+                .map(|m| vec![m.from.as_ptr(), m.rcpts[0].as_ptr(), m.data.as_ptr()])
+                .unwrap_or_default(),
+            other => panic!("no message in {other:?}"),
+        }
+    }
+
+    /// Decodes `frame` (after `before`, when given) with a ping behind it,
+    /// and says which of its parts ([`parts_of`]) lie in the storage the
+    /// decoder held when the frame came up. The ping read after it comes out.
+    fn parts_in_storage(before: Option<&ClientFrame>, frame: &ClientFrame) -> Vec<bool> {
+        let mut wire = Vec::new();
+        if let Some(b) = before {
+            append_frame(b, &mut wire).unwrap();
+        }
+        append_frame(frame, &mut wire).unwrap();
+        append_frame(&ping(3, 20), &mut wire).unwrap();
+        let mut dec = FrameDecoder::new(1 << 20);
+        dec.extend(&wire);
+        if let Some(b) = before {
+            assert_eq!(dec.parse_client_frame().unwrap().as_ref(), Some(b));
+        }
+        let storage = dec.buf.as_ptr_range();
+        let got = dec.parse_client_frame().unwrap().expect("the frame");
+        assert_eq!(&got, frame);
+        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(3, 20)));
+        parts_of(&got).iter().map(|p| storage.contains(p)).collect()
+    }
+
+    /// A large chunk keeps the storage it was read into; the frames read
+    /// with it, before and after, and small chunks decode as `parse` does.
+    #[test]
+    fn a_large_chunk_keeps_its_storage_and_the_frames_around_it_come_out() {
+        for len in [KEPT_PAYLOAD_BYTES - 1, KEPT_PAYLOAD_BYTES, 300_000] {
+            comes_out_between_pings(chunk(2, len));
+        }
+        assert_eq!(parts_in_storage(None, &chunk(2, 300_000)), [true], "copied");
+    }
+
     /// A batch larger than one read's room keeps the storage it was read
-    /// into, its messages' bytes views of it; a smaller one and the frames
-    /// around it decode as `parse` does.
+    /// into, its messages' text and bytes views of it; a smaller one and
+    /// the frames around it decode as `parse` does.
     #[test]
     fn a_large_batch_keeps_its_storage_and_the_frames_around_it_come_out() {
         for messages in [1, 15, 16, 200] {
-            let mut wire = Vec::new();
-            append_frame(&ping(1, 10), &mut wire).unwrap();
-            append_frame(&batch(2, messages), &mut wire).unwrap();
-            append_frame(&ping(3, 20), &mut wire).unwrap();
-            let (owned, kept) = both_ways(&wire);
-            assert_eq!(kept, owned, "{messages} messages");
-            assert_eq!(kept, [ping(1, 10), batch(2, messages), ping(3, 20)]);
+            comes_out_between_pings(batch(2, messages));
         }
-        let mut wire = Vec::new();
-        append_frame(&batch(2, 200), &mut wire).unwrap();
-        let mut dec = FrameDecoder::new(1 << 20);
-        dec.extend(&wire);
-        let storage = dec.buf.as_ptr_range();
-        let Some(ClientFrame::Request {
-            request: Request::SendBatch { messages, .. },
-            ..
-        }) = dec.parse_client_frame().unwrap()
-        else {
-            panic!("not a batch");
-        };
-        let m = &messages[199];
-        for part in [m.from.as_bytes(), m.rcpts[0].as_bytes(), &m.data] {
-            assert!(storage.contains(&part.as_ptr()), "copied: {part:?}");
-        }
-    }
-
-    /// Nor to a batch that needs a fraction of it: its messages are copied.
-    #[test]
-    fn a_batch_in_storage_grown_for_more_is_copied() {
-        let mut wire = Vec::new();
-        append_frame(&ping(1, 300_000), &mut wire).unwrap();
-        append_frame(&batch(2, 20), &mut wire).unwrap();
-        let mut dec = FrameDecoder::new(1 << 20);
-        dec.extend(&wire);
-        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(1, 300_000)));
-        let storage = dec.buf.as_ptr_range();
-        let got = dec.parse_client_frame().unwrap();
-        let Some(ClientFrame::Request {
-            request: Request::SendBatch { messages, .. },
-            ..
-        }) = &got
-        else {
-            panic!("not a batch: {got:?}");
-        };
-        assert!(
-            !storage.contains(&messages[0].data.as_ptr()),
-            "the storage was kept"
-        );
-        assert_eq!(got, Some(batch(2, 20)));
+        assert_eq!(parts_in_storage(None, &batch(2, 200)), [true; 3], "copied");
     }
 
     /// Storage grown for an earlier, larger frame is not handed to a chunk
-    /// that needs a fraction of it: the chunk is copied.
+    /// or a batch that needs a fraction of it: they are copied.
     #[test]
     fn a_chunk_in_storage_grown_for_more_is_copied() {
-        let mut wire = Vec::new();
-        append_frame(&ping(1, 300_000), &mut wire).unwrap();
-        append_frame(&chunk(2, 20_000), &mut wire).unwrap();
-        let mut dec = FrameDecoder::new(1 << 20);
-        dec.extend(&wire);
-        assert_eq!(dec.parse_client_frame().unwrap(), Some(ping(1, 300_000)));
-        let storage = dec.buf.as_ptr_range();
-        let got = dec.parse_client_frame().unwrap();
-        let Some(ClientFrame::Request {
-            request: Request::DataChunk { bytes, .. },
-            ..
-        }) = &got
-        else {
-            panic!("not a chunk: {got:?}");
-        };
-        assert!(!storage.contains(&bytes.as_ptr()), "the storage was kept");
-        assert_eq!(got, Some(chunk(2, 20_000)));
+        let before = ping(1, 300_000);
+        let kept = parts_in_storage(Some(&before), &chunk(2, 20_000));
+        assert_eq!(kept, [false], "the storage was kept");
+    }
+
+    /// As a chunk ([`a_chunk_in_storage_grown_for_more_is_copied`]).
+    #[test]
+    fn a_batch_in_storage_grown_for_more_is_copied() {
+        let before = ping(1, 300_000);
+        let kept = parts_in_storage(Some(&before), &batch(2, 20));
+        assert_eq!(kept, [false; 3], "the storage was kept");
     }
 
     /// A body that only starts like a chunk (bytes after the payload) is
