@@ -12,8 +12,8 @@
 
 mod batch;
 mod open;
+pub(crate) use batch::check;
 pub use batch::Outgoing;
-pub(crate) use batch::{check, frame_bytes, REQUEST_OVERHEAD_BYTES};
 mod sendmsg;
 mod tls_auth;
 // What the async client (`asynchronous/`) shares with the blocking one.

@@ -26,7 +26,9 @@ pub const MIN_MAX_FRAME_BYTES: u32 = 64 * 1024;
 pub const MAX_MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 
 /// Bytes of frame overhead a client must leave free when it fills a
-/// `DataChunk` up to the limit (enum tags, handle, length prefixes).
+/// request up to the limit: a `DataChunk`'s or a one-call send's own fields
+/// (enum tags, request id, handle, length prefixes) beside its payload or
+/// its messages' [`MessageRef::encoded_len`].
 pub const FRAME_OVERHEAD_BYTES: u32 = 64;
 
 mod chunk;

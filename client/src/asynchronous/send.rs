@@ -2,9 +2,7 @@
 //! with the blocking API's envelope checks and request sizing.
 
 use super::AsyncConnection;
-use crate::connection::{
-    check, fits_one_request, frame_bytes, not_sent, refusal, stops_the_rest, REQUEST_OVERHEAD_BYTES,
-};
+use crate::connection::{check, fits_one_request, not_sent, refusal, stops_the_rest};
 use crate::error::unexpected;
 use crate::error::{Error, Result};
 use crate::request_frame::RequestFrame;
@@ -87,7 +85,7 @@ impl AsyncConnection {
                 i += 1;
                 continue;
             }
-            if REQUEST_OVERHEAD_BYTES + frame_bytes(&m) > limit {
+            if m.encoded_len() > limit {
                 // Too large for any request: sendmsg streams it (it claims the handle itself).
                 drop(busy.take());
                 results.push(self.sendmsg(m.from, m.rcpts, m.data).await);
@@ -96,12 +94,12 @@ impl AsyncConnection {
                 continue;
             }
             // The longest run of valid messages that fits one request.
-            let (mut batch, mut bytes) = (Vec::new(), REQUEST_OVERHEAD_BYTES);
+            let (mut batch, mut bytes) = (Vec::new(), 0);
             while let Some(m) = messages.get(i + batch.len()) {
-                if check(m).is_err() || bytes + frame_bytes(m) > limit {
+                if check(m).is_err() || bytes + m.encoded_len() > limit {
                     break;
                 }
-                bytes += frame_bytes(m);
+                bytes += m.encoded_len();
                 batch.push(*m);
             }
             i += batch.len();

@@ -7,22 +7,10 @@ use crate::request_frame::RequestFrame;
 use smtp32_protocol::codec::MessageRef;
 use smtp32_protocol::{Response, ReturnCode, SendReport};
 
-/// Room for a request's own fields and each message's framing.
-pub(crate) const REQUEST_OVERHEAD_BYTES: usize = 64;
-const MESSAGE_OVERHEAD_BYTES: usize = 16;
-
 /// One message for [`Connection::send_many`]: what [`Connection::sendmsg`]
 /// takes, borrowed from the caller. It is the protocol's own
 /// [`MessageRef`], so a request frame encodes it from where it is.
 pub type Outgoing<'a> = MessageRef<'a>;
-
-/// Bytes message `m` takes in a request frame (an upper bound).
-pub(crate) fn frame_bytes(m: &Outgoing<'_>) -> usize {
-    m.data.len()
-        + m.from.len()
-        + m.rcpts.iter().map(|r| r.len() + 5).sum::<usize>()
-        + MESSAGE_OVERHEAD_BYTES
-}
 
 /// Checks message `m`'s envelope as `sendmsg` checks its arguments.
 pub(crate) fn check(m: &Outgoing<'_>) -> Result<()> {
@@ -68,7 +56,7 @@ impl Connection {
         let limit = self.client.chunk_limit();
         let mut results: Vec<Option<Result<SendReport>>> = Vec::new();
         let mut pending = Pending::default();
-        let mut pending_bytes = REQUEST_OVERHEAD_BYTES;
+        let mut pending_bytes = 0;
         let mut fatal: Option<Error> = None;
         for m in messages {
             let index = results.len();
@@ -81,16 +69,16 @@ impl Connection {
                 results[index] = Some(Err(e));
                 continue;
             }
-            let bytes = frame_bytes(&m);
+            let bytes = m.encoded_len();
             if pending_bytes + bytes > limit && !pending.messages.is_empty() {
                 fatal = self.flush(&mut pending, &mut results);
-                pending_bytes = REQUEST_OVERHEAD_BYTES;
+                pending_bytes = 0;
                 if let Some(e) = &fatal {
                     results[index] = Some(Err(e.clone()));
                     continue;
                 }
             }
-            if REQUEST_OVERHEAD_BYTES + bytes > limit {
+            if bytes > limit {
                 // Too large for any request: sendmsg streams it (it claims the handle itself).
                 drop(busy.take());
                 let sent = self.sendmsg(m.from, m.rcpts, m.data);

@@ -2,7 +2,7 @@
 //! or, for a message of any size (or read from a reader), the same envelope
 //! in one request and the message streamed behind it.
 
-use super::{Connection, REQUEST_OVERHEAD_BYTES};
+use super::Connection;
 use crate::error::unexpected;
 use crate::error::{check_line, Error, Result};
 use crate::request_frame::RequestFrame;
@@ -161,8 +161,9 @@ impl<R: Read> ChunkSource for ReadChunks<R> {
     }
 }
 
-/// Checks a `sendmsg` envelope; true when the message fits one request of
-/// `limit` bytes (else it is streamed behind a `SendBegin`).
+/// Checks a `sendmsg` envelope; true when the message fits one request
+/// whose message may take `limit` bytes (`chunk_limit`: the frame less its
+/// request's own fields), else it is streamed behind a `SendBegin`.
 pub(crate) fn fits_one_request(
     from: &str,
     rcpts: &[&str],
@@ -170,8 +171,12 @@ pub(crate) fn fits_one_request(
     limit: usize,
 ) -> Result<bool> {
     check_envelope(from, rcpts)?;
-    let envelope: usize = from.len() + rcpts.iter().map(|r| r.len() + 5).sum::<usize>();
-    Ok(msg.len() + envelope + REQUEST_OVERHEAD_BYTES <= limit)
+    let message = MessageRef {
+        from,
+        rcpts,
+        data: msg,
+    };
+    Ok(message.encoded_len() <= limit)
 }
 
 /// The `NotSent` failure of a transaction whose verdict refused it.

@@ -27,6 +27,31 @@ pub struct MessageRef<'a> {
     pub data: &'a [u8],
 }
 
+impl MessageRef<'_> {
+    /// The bytes this message takes in a request frame, as `SendMessage`'s
+    /// fields past the handle or as one `BatchMessage`, computed without
+    /// encoding. With [`FRAME_OVERHEAD_BYTES`](super::FRAME_OVERHEAD_BYTES)
+    /// for the request's own fields (tags, id, handle, the batch's count),
+    /// it says whether messages fit a frame before any is encoded.
+    pub fn encoded_len(&self) -> usize {
+        let text = |len: usize| varint_len(len) + len;
+        text(self.from.len())
+            + varint_len(self.rcpts.len())
+            + self.rcpts.iter().map(|r| text(r.len())).sum::<usize>()
+            + text(self.data.len())
+    }
+}
+
+/// Bytes of bincode's variable-length encoding of `n` (a length prefix).
+fn varint_len(n: usize) -> usize {
+    match n as u64 {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        0x1_0000..=0xFFFF_FFFF => 5,
+        _ => 9,
+    }
+}
+
 /// Encodes `ClientFrame::Request { id, request: Request::SendMessage { .. } }`
 /// of `message` on `handle` into `out`, replacing its contents.
 pub fn encode_send_message(
@@ -132,6 +157,7 @@ impl Serialize for Bytes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::{encoded_len, FRAME_OVERHEAD_BYTES};
     use crate::{BatchMessage, Bytes, ClientFrame, Request};
 
     fn owned(m: &MessageRef<'_>) -> BatchMessage {
@@ -209,5 +235,75 @@ mod tests {
             encode_send_batch(RequestId(1 << 40), handle, &refs[..n], &mut borrowed).unwrap();
             assert_eq!(borrowed, whole, "{n} messages");
         }
+    }
+
+    /// Lengths on each side of every step of bincode's length prefix.
+    fn at_prefix_steps() -> Vec<(String, Vec<String>, Vec<u8>)> {
+        let text = |n: usize| "a".repeat(n);
+        let mut messages: Vec<_> = [0, 250, 251, 65_535, 65_536]
+            .into_iter()
+            .map(|n| (text(n), vec![text(n)], vec![b'x'; n]))
+            .collect();
+        messages.push((text(3), vec![text(1); 251], vec![b'x'; 70_000]));
+        messages
+    }
+
+    #[test]
+    fn a_message_takes_its_encoded_len_in_a_frame() {
+        let steps = at_prefix_steps();
+        let fixed = samples();
+        let messages = steps
+            .iter()
+            .map(|(from, rcpts, data)| {
+                (
+                    from.as_str(),
+                    rcpts.iter().map(String::as_str).collect(),
+                    data,
+                )
+            })
+            .chain(
+                fixed
+                    .iter()
+                    .map(|(from, rcpts, data)| (*from, rcpts.clone(), data)),
+            );
+        for (i, (from, rcpts, data)) in messages.enumerate() {
+            let rcpts: Vec<&str> = rcpts;
+            let m = MessageRef {
+                from,
+                rcpts: &rcpts,
+                data,
+            };
+            let prefix = 4;
+            assert_eq!(
+                m.encoded_len(),
+                encoded_len(&m).unwrap() - prefix,
+                "message {i}"
+            );
+        }
+    }
+
+    /// The request's own fields at their largest fit the frame overhead.
+    #[test]
+    fn requests_fit_the_frame_overhead_beside_their_messages() {
+        let steps = at_prefix_steps();
+        let rcpts: Vec<Vec<&str>> = steps
+            .iter()
+            .map(|(_, r, _)| r.iter().map(String::as_str).collect())
+            .collect();
+        let refs: Vec<MessageRef<'_>> = steps
+            .iter()
+            .zip(&rcpts)
+            .map(|((from, _, data), rcpts)| MessageRef { from, rcpts, data })
+            .collect();
+        let (id, handle) = (RequestId(u64::MAX), Handle::new(u32::MAX).unwrap());
+        let body = |frame: &[u8]| frame.len() - 4;
+        let mut frame = Vec::new();
+        for m in &refs {
+            encode_send_message(id, handle, *m, &mut frame).unwrap();
+            assert!(body(&frame) <= FRAME_OVERHEAD_BYTES as usize + m.encoded_len());
+        }
+        encode_send_batch(id, handle, &refs, &mut frame).unwrap();
+        let messages: usize = refs.iter().map(MessageRef::encoded_len).sum();
+        assert!(body(&frame) <= FRAME_OVERHEAD_BYTES as usize + messages);
     }
 }
