@@ -132,10 +132,7 @@ impl DataEncoder {
         // when a CR is not followed by LF or an LF is not preceded by CR.
         let pairs = end.min(rest.len() - 1);
         let (a, b) = (&rest[..pairs], &rest[1..=pairs]);
-        // No early exit: that would keep the loop from being vectorised.
-        let wrong = a.iter().zip(b).fold(0u8, |wrong, (&a, &b)| {
-            wrong | (u8::from(a == b'\r') ^ u8::from(b == b'\n'))
-        });
+        let wrong = wrong_pairs(a, b);
         // A CR last in the chunk may meet its LF in the next one.
         if wrong != 0 || (rest[end - 1] == b'\r' && end == rest.len()) {
             return None;
@@ -204,6 +201,34 @@ impl DataEncoder {
         }
         self.state = State::LineStart;
     }
+}
+
+/// Non-zero when a pair `(a[i], b[i])` is wrong: a CR not followed by LF,
+/// or an LF not preceded by CR. With AVX2, where the CPU has it, the loop
+/// takes 32 bytes a step instead of the x86-64 baseline's 16.
+fn wrong_pairs(a: &[u8], b: &[u8]) -> u8 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, as checked just above.
+        return unsafe { wrong_pairs_avx2(a, b) };
+    }
+    wrong_pairs_in(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn wrong_pairs_avx2(a: &[u8], b: &[u8]) -> u8 {
+    wrong_pairs_in(a, b)
+}
+
+/// The loop itself, inlined into each caller so that it is compiled for
+/// the caller's instruction set.
+#[inline(always)]
+fn wrong_pairs_in(a: &[u8], b: &[u8]) -> u8 {
+    // No early exit: that would keep the loop from being vectorised.
+    a.iter().zip(b).fold(0u8, |wrong, (&a, &b)| {
+        wrong | (u8::from(a == b'\r') ^ u8::from(b == b'\n'))
+    })
 }
 
 #[cfg(test)]
@@ -288,6 +313,27 @@ mod tests {
                         "{:?} cut at {cut}, stuffing {stuffing}",
                         message.escape_ascii().to_string()
                     );
+                }
+            }
+        }
+    }
+
+    /// The check the CPU runs (AVX2 here, where it has it) finds a wrong
+    /// pair wherever it is, in every length of input around the vector
+    /// widths, as the baseline loop and the definition do.
+    #[test]
+    fn the_pair_check_finds_a_stray_cr_or_lf_anywhere() {
+        let clean: Vec<u8> = b"abc\r\n".iter().copied().cycle().take(101).collect();
+        for len in 1..clean.len() {
+            for at in 0..len {
+                for stray in [b'\r', b'\n', b'x'] {
+                    let mut bytes = clean[..len + 1].to_vec();
+                    bytes[at] = stray;
+                    let (a, b) = (&bytes[..len], &bytes[1..=len]);
+                    let defined = a.iter().zip(b).any(|(&a, &b)| (a == b'\r') != (b == b'\n'));
+                    let context = format!("{:?} over {len}", bytes.escape_ascii().to_string());
+                    assert_eq!(wrong_pairs(a, b) != 0, defined, "{context}");
+                    assert_eq!(wrong_pairs_in(a, b) != 0, defined, "{context}");
                 }
             }
         }
