@@ -250,24 +250,13 @@ mod tests {
 
     #[test]
     fn a_message_takes_its_encoded_len_in_a_frame() {
-        let steps = at_prefix_steps();
-        let fixed = samples();
-        let messages = steps
-            .iter()
-            .map(|(from, rcpts, data)| {
-                (
-                    from.as_str(),
-                    rcpts.iter().map(String::as_str).collect(),
-                    data,
-                )
-            })
-            .chain(
-                fixed
-                    .iter()
-                    .map(|(from, rcpts, data)| (*from, rcpts.clone(), data)),
-            );
-        for (i, (from, rcpts, data)) in messages.enumerate() {
-            let rcpts: Vec<&str> = rcpts;
+        let mut messages = at_prefix_steps();
+        messages.extend(samples().into_iter().map(|(from, rcpts, data)| {
+            let rcpts = rcpts.into_iter().map(str::to_owned).collect();
+            (from.to_owned(), rcpts, data)
+        }));
+        for (i, (from, rcpts, data)) in messages.iter().enumerate() {
+            let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
             let m = MessageRef {
                 from,
                 rcpts: &rcpts,
@@ -275,8 +264,8 @@ mod tests {
             };
             let prefix = 4;
             assert_eq!(
-                m.encoded_len(),
-                encoded_len(&m).unwrap() - prefix,
+                m.encoded_len() + prefix,
+                encoded_len(&m).unwrap(),
                 "message {i}"
             );
         }
