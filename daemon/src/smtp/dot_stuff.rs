@@ -258,7 +258,7 @@ fn pair_marks_in(a: &[u8], b: &[u8]) -> u8 {
     a.iter().zip(b).fold(0u8, |marks, (&a, &b)| {
         let wrong = u8::from(a == b'\r') ^ u8::from(b == b'\n');
         let dot_line = u8::from(a == b'\n') & u8::from(b == b'.');
-        marks | wrong | (dot_line << 1)
+        marks | (wrong * WRONG_PAIR) | (dot_line * DOT_LINE)
     })
 }
 
