@@ -56,6 +56,19 @@ pub enum Job {
         #[arg(long)]
         n: usize,
     },
+    /// Send MSGS messages of SIZE bytes to the least daemon at SOCKET (a
+    /// relay worker started with `--least`), one request a message, or as
+    /// many as a frame holds with `--batched` (for callgrind).
+    LeastSend {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        msgs: usize,
+        #[arg(long)]
+        size: usize,
+        #[arg(long)]
+        batched: bool,
+    },
     /// Listen on PATH and relay each connection to an SMTP server TO (one
     /// `--to` each, round robin) on THREADS threads, reading BUF bytes at
     /// most: the floor of a daemon. With `--least`, serve one-call sends
@@ -107,6 +120,21 @@ pub fn run(job: Job) -> Result<()> {
             let client = Client::connect(&socket)?;
             for _ in 0..n {
                 client.ping(&[7u8; 16])?;
+            }
+            Ok(())
+        }
+        Job::LeastSend {
+            socket,
+            msgs,
+            size,
+            batched,
+        } => {
+            let mut least = crate::least::Least::connect(&socket)?;
+            let msg = crate::raw::message(size);
+            if batched {
+                least.send_batched(&msg, msgs)?;
+            } else {
+                least.send_each(&msg, msgs)?;
             }
             Ok(())
         }
