@@ -96,10 +96,11 @@ impl AsyncConnection {
             // The longest run of valid messages that fits one request.
             let (mut batch, mut bytes) = (Vec::new(), 0);
             while let Some(m) = messages.get(i + batch.len()) {
-                if check(m).is_err() || bytes + m.encoded_len() > limit {
+                let len = m.encoded_len();
+                if check(m).is_err() || bytes + len > limit {
                     break;
                 }
-                bytes += m.encoded_len();
+                bytes += len;
                 batch.push(*m);
             }
             i += batch.len();
