@@ -12,13 +12,12 @@
 
 mod batch;
 mod open;
-pub(crate) use batch::check;
 pub use batch::Outgoing;
 mod sendmsg;
 mod tls_auth;
 // What the async client (`asynchronous/`) shares with the blocking one.
 #[cfg(all(feature = "tokio", unix))]
-pub(crate) use batch::stops_the_rest;
+pub(crate) use batch::{check, stops_the_rest};
 #[cfg(all(feature = "tokio", unix))]
 pub(crate) use open::open_request;
 #[cfg(all(feature = "tokio", unix))]
