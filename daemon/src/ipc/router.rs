@@ -10,27 +10,29 @@
 //! own. Admin requests are handed to [`super::admin`]; while the daemon
 //! shuts down, requests that would start new work (a connection, a mail
 //! transaction) are refused here with `Failure::ShuttingDown`.
+//!
+//! Opening a connection is [`open`]'s, and what is submitted for the relay
+//! (the queue, or a send at once) is [`submission`]'s.
+
+mod open;
+mod submission;
 
 use super::admin;
 use super::responder::{Answering, Hold, Responder};
-use crate::activity::Activity;
 use crate::budget::ClientBudget;
 use crate::peer::Peer;
 use crate::peer::{ClientId, Viewer};
-use crate::registry::ConnectionLimits;
 use crate::session::answer::{Tell, Told};
 use crate::session::messages::{
-    Authenticate, BeginMessage, Connect, GetExtensions, GetLastReply, Operation, Perform, Quit,
-    SendBatch, SendMessage, SetDebug, SetTimeout, StartTls, XQuit,
+    Authenticate, BeginMessage, GetExtensions, GetLastReply, Operation, Perform, Quit, SendBatch,
+    SendMessage, SetDebug, SetTimeout, StartTls, XQuit,
 };
-use crate::session::tap::EventTap;
 use crate::session::{phase, SmtpSession};
-use crate::smtp::{validate_arg, CheckedCommand, Route, Target, TlsContext, TlsMode, TlsPlan};
+use crate::smtp::{CheckedCommand, Route, Target};
 use crate::state::DaemonState;
-use actix::{Actor, Addr, Handler, MailboxError, Message};
+use actix::{Addr, Handler, MailboxError, Message};
 use smtp32_protocol::{
     timeout_seconds, DaemonFrame, Failure, Handle, OpenMode, Request, RequestId, Response,
-    Submission,
 };
 use std::future::Future;
 use std::rc::Rc;
@@ -394,215 +396,6 @@ impl Router {
             .send(msg)
             .await
             .unwrap_or(Err(Failure::InvalidHandle))
-    }
-
-    /// `OpenRelay`: a synchronous open of the configured smarthost, then
-    /// AUTH with the daemon's credentials when there are any. A failed AUTH
-    /// closes the connection (QUIT when the dialogue is still in step).
-    async fn open_relay(&self, debug: bool) -> Result<Handle, Failure> {
-        let settings = self.state.settings();
-        let relay = &settings.relay;
-        if relay.host.is_empty() {
-            return Err(Failure::NotConfigured(
-                "the daemon has no relay: set relay.host in its configuration".into(),
-            ));
-        }
-        let target = Target::parse(&relay.host).map_err(Failure::from)?;
-        let route = Ok(Route::Direct(target.endpoint));
-        // Relay sessions carry the daemon's own credentials: all who may relay share them.
-        let local = relay.ehlo_name();
-        let (handle, _) = self
-            .open(route, target.tls, local, OpenMode::Sync, debug, true)
-            .await?;
-        if let Some((user, secret)) = relay.credentials() {
-            let msg = Authenticate {
-                mechanism: None,
-                user: user.to_owned(),
-                secret: secret.clone(),
-                allow_cleartext: settings.auth.allow_cleartext,
-            };
-            if let Err(cause) = self.ask(handle, msg).await {
-                if let Ok(session) = self.session(handle) {
-                    let _ = session.send(Quit).await;
-                }
-                self.forget(handle);
-                return Err(Failure::RelayAuth(Box::new(cause)));
-            }
-        }
-        Ok(handle)
-    }
-
-    /// `QueueSubmit`: rewritten for the relay (`relay.from`, `maildomain`,
-    /// `aliases`), then into the queue (on disk before `Queued` is
-    /// answered), or, with `relay.queue = false`, through the relay at once.
-    async fn queue_submit(&self, submission: Submission) -> Response {
-        let settings = self.state.settings();
-        let host = crate::platform::machine_hostname().unwrap_or_else(|| "localhost".into());
-        let submission = crate::queue::rewrite::apply(&settings.relay, &host, submission);
-        if !settings.relay.queue {
-            return self.send_now(submission).await;
-        }
-        let Some(uid) = self.peer.uid else {
-            let why = "the daemon cannot tell which user you are (no peer credentials)";
-            return Response::Failed(Failure::NotPermitted(why.into()));
-        };
-        let queue = match self.state.queue.get(&self.state.settings()) {
-            Ok(queue) => queue,
-            Err(f) => return Response::Failed(f),
-        };
-        let uid = crate::platform::wire_uid(uid);
-        match actix_rt::task::spawn_blocking(move || queue.submit(uid, submission)).await {
-            Ok(Ok(id)) => Response::Queued { id },
-            Ok(Err(f)) => Response::Failed(f),
-            Err(_) => Response::Failed(Failure::Aborted),
-        }
-    }
-
-    /// The send-now path of `relay.queue = false`: `OpenRelay`, `SendMessage`, QUIT.
-    async fn send_now(&self, submission: Submission) -> Response {
-        if self.state.lifecycle.is_shutting_down() {
-            return Response::Failed(Failure::ShuttingDown);
-        }
-        let handle = match self.open_relay(false).await {
-            Ok(handle) => handle,
-            Err(f) => return Response::Failed(f),
-        };
-        let Submission {
-            from,
-            rcpts,
-            data,
-            notify,
-            ret,
-            envid,
-        } = submission;
-        let dsn = crate::queue::dsn_request(&notify, &ret, &envid).map(Box::new);
-        let result = self
-            .ask(
-                handle,
-                SendMessage {
-                    from,
-                    rcpts,
-                    data,
-                    dsn,
-                },
-            )
-            .await;
-        if let Ok(session) = self.session(handle) {
-            let _ = session.send(Quit).await;
-        }
-        self.forget(handle);
-        result.map_or_else(Response::Failed, Response::Sent)
-    }
-
-    /// The queue runner's send: `SendMessage` with DSN parameters, which no
-    /// client request carries; answered and counted as `SendMessage` is.
-    pub async fn send_queued(&self, handle: Handle, msg: SendMessage) -> Response {
-        match self.ask(handle, msg).await {
-            Ok(report) => {
-                self.state.totals.message_accepted();
-                Response::Sent(report)
-            }
-            Err(f) => {
-                self.state.totals.failed(&f);
-                Response::Failed(f)
-            }
-        }
-    }
-
-    /// Opens on a task of its own and answers `Opened` or `Failed`. An
-    /// asynchronous connect starts only once `Opened` is queued, so its
-    /// `Event::Connected` can never overtake the handle's announcement.
-    fn answer_open(
-        self: &Rc<Self>,
-        responder: Responder,
-        route: Result<Route, Failure>,
-        tls: Option<TlsMode>,
-        local: String,
-        mode: OpenMode,
-        debug: bool,
-    ) {
-        let router = self.clone();
-        actix_rt::spawn(async move {
-            match router.open(route, tls, local, mode, debug, false).await {
-                Ok((handle, pending)) => {
-                    responder.send(Response::Opened { handle }).await;
-                    if let Some((session, connect)) = pending {
-                        session.do_send(connect);
-                    }
-                }
-                Err(f) => responder.send(Response::Failed(f)).await,
-            }
-        });
-    }
-
-    /// Checks the arguments, registers a session and connects it along `route`
-    /// with TLS as `tls` says (`None`: the configured `tls.policy`), at once
-    /// for `Sync`; for `Async` the caller sends the returned `Connect`. A
-    /// `shared` session may be cached for every user, whatever `cache.share_across_users`.
-    async fn open(
-        &self,
-        route: Result<Route, Failure>,
-        tls: Option<TlsMode>,
-        local: String,
-        mode: OpenMode,
-        debug: bool,
-        shared: bool,
-    ) -> Result<(Handle, Option<(Addr<SmtpSession>, Connect)>), Failure> {
-        let route = route?;
-        validate_arg("local name", &local)?;
-        let settings = self.state.settings();
-        let tls = TlsPlan {
-            mode: tls.unwrap_or(settings.tls.policy.into()),
-            context: Some(TlsContext::shared(&settings.tls).map_err(Failure::Tls)?),
-            host: route.server_host(),
-        };
-        let registry = self.state.registry.clone();
-        let (owner, out, timeout) = (self.client, self.out.clone(), settings.timeout);
-        let idle = settings.idle_timeout;
-        let budget = self.budget.clone();
-        let (cache, mut cache_settings) = (self.state.cache.clone(), settings.cache);
-        cache_settings.share_across_users |= shared;
-        let (peer, server, totals) = (self.peer, route.to_string(), self.state.totals.clone());
-        let limits = ConnectionLimits {
-            total: settings.max_connections,
-            per_client: settings.max_connections_per_client,
-            per_user: peer
-                .limited_uid()
-                .map(|uid| (uid, settings.max_connections_per_user)),
-        };
-        let (handle, session) = self.state.registry.open(owner, limits, |handle| {
-            let activity = Arc::new(Activity::new(
-                handle,
-                peer,
-                server,
-                local.clone(),
-                timeout,
-                debug,
-                totals,
-            ));
-            let tap = Arc::new(EventTap::new(debug, out, activity.clone(), budget));
-            // The session runs on this client's worker thread (see `ipc`).
-            let session = SmtpSession::create(move |ctx| {
-                SmtpSession::new(ctx, handle, owner, registry, tap, timeout)
-                    .with_idle_timeout(idle)
-                    .with_cache(cache, cache_settings)
-            });
-            (session, activity)
-        })?;
-        let connect = Connect {
-            route,
-            local,
-            mode,
-            tls,
-        };
-        match mode {
-            OpenMode::Async => Ok((handle, Some((session, connect)))),
-            OpenMode::Sync => match session.send(connect).await {
-                Ok(Ok(())) => Ok((handle, None)),
-                Ok(Err(f)) => Err(f),
-                Err(_) => Err(Failure::Aborted),
-            },
-        }
     }
 }
 
