@@ -216,6 +216,17 @@ impl SmtpSession {
         }
     }
 
+    /// Takes the idle client for an operation, or says why there is none.
+    fn take_ready(&mut self) -> Result<Box<SmtpClient>, Failure> {
+        match std::mem::replace(&mut self.link, Link::Busy) {
+            Link::Ready(client) => Ok(client),
+            other => {
+                self.link = other;
+                Err(self.unavailable())
+            }
+        }
+    }
+
     /// The operation `what` that runs `work` on the connection `checkout`
     /// yields, under the timeout and the stop signal (both armed now, with
     /// one clock read for them and the connection's record); `work`

@@ -6,22 +6,8 @@ use super::messages::{Authenticate, GetExtensions, StartTls};
 use super::phase::Effect;
 use super::{Link, OpAnswer, SmtpSession};
 use crate::cache::AuthProof;
-use crate::smtp::SmtpClient;
 use actix::prelude::*;
 use smtp32_protocol::{Failure, Reply};
-
-impl SmtpSession {
-    /// Takes the idle client for an operation, or says why there is none.
-    pub(super) fn take_ready(&mut self) -> Result<Box<SmtpClient>, Failure> {
-        match std::mem::replace(&mut self.link, Link::Busy) {
-            Link::Ready(client) => Ok(client),
-            other => {
-                self.link = other;
-                Err(self.unavailable())
-            }
-        }
-    }
-}
 
 impl Handler<StartTls> for SmtpSession {
     type Result = OpAnswer<Reply>;
