@@ -16,9 +16,10 @@
 //! handle's callbacks running on other threads and admits no new one.
 
 use crate::error::Error;
+use crate::sync::lock;
 use smtp32_protocol::{Direction, Handle};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// Receives a copy of every byte exchanged with the SMTP server, both
 /// directions, in wire order. Runs on the thread that reads (module docs).
@@ -35,12 +36,6 @@ pub type YieldHook = Arc<dyn Fn() + Send + Sync>;
 /// The default yield hook: `std::thread::yield_now`.
 pub fn default_yield() -> YieldHook {
     Arc::new(std::thread::yield_now)
-}
-
-/// Locks a mutex, ignoring poisoning: every value guarded in this crate stays
-/// consistent even if a user callback panicked while a guard was alive.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the library keeps for one SMTP handle on the client side.

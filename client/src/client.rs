@@ -8,11 +8,12 @@
 //! yield hook between steps. When the daemon goes away the client is dead for good: make a new
 //! one.
 
-use crate::callbacks::{lock, HandleEntry, YieldHook};
+use crate::callbacks::{HandleEntry, YieldHook};
 use crate::error::{unexpected, Error, Result};
 use crate::reader::{self, on_reader_thread, Gate};
 use crate::request_frame::RequestFrame;
 use crate::routing::{Routing, Slot};
+use crate::sync::lock;
 use interprocess::local_socket::prelude::*;
 use interprocess::local_socket::{GenericFilePath, Stream};
 use smtp32_protocol::codec::{read_frame, write_frame, MAX_MAX_FRAME_BYTES};

@@ -8,9 +8,9 @@
 //! and the next send opens a new one.
 
 use crate::asynchronous::{AsyncClient, AsyncConnection};
-use crate::callbacks::lock;
 use crate::connection::stops_the_rest;
 use crate::error::{check_line, Error, Result};
+use crate::sync::lock;
 use crate::{Client, Connection, SendReport};
 use lettre::address::Envelope;
 use smtp32_protocol::endpoint::client_socket_path;

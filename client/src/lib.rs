@@ -60,6 +60,7 @@ mod routing;
 pub mod socks;
 #[cfg(unix)]
 mod stream_wait;
+mod sync;
 #[cfg(all(feature = "lettre", unix))]
 pub use lettre_transport::LettreTransport;
 

@@ -24,10 +24,10 @@
 //! blocking call — always marked so that a blocking call from inside a
 //! callback fails with `InProgress` instead of deadlocking.
 
-use crate::callbacks::lock;
 use crate::routing::{route_frame, Routing, Slot};
 #[cfg(unix)]
 use crate::stream_wait::{self, readable, Poke, Watch, Woke};
+use crate::sync::lock;
 use interprocess::local_socket::Stream;
 use smtp32_protocol::codec::{CodecError, FrameDecoder, MAX_MAX_FRAME_BYTES};
 use smtp32_protocol::DaemonFrame;

@@ -17,8 +17,9 @@
 //! thread); the async client (`asynchronous/`) on its own [`Waiter`] (a
 //! oneshot channel): the routing is the same.
 
-use crate::callbacks::{deliver_traffic, lock, run_guarded, HandleEntry};
+use crate::callbacks::{deliver_traffic, run_guarded, HandleEntry};
 use crate::error::Error;
+use crate::sync::lock;
 use rustc_hash::FxHashMap;
 use smtp32_protocol::{DaemonFrame, Direction, Event, Failure, Handle, Response};
 use std::cell::Cell;

@@ -16,10 +16,11 @@
 //! before).
 
 use super::writer::FrameWriter;
-use crate::callbacks::{lock, HandleEntry};
+use crate::callbacks::HandleEntry;
 use crate::error::{Error, Result};
 use crate::request_frame::RequestFrame;
 use crate::routing::{route_frame, Routing, Waiter};
+use crate::sync::lock;
 use smtp32_protocol::codec::FrameDecoder;
 use smtp32_protocol::{DaemonFrame, Handle, Request, RequestId, Response, ReturnCode};
 use std::sync::atomic::{AtomicU64, Ordering};

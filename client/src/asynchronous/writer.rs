@@ -9,8 +9,8 @@
 //! inside `send`: a call dropped right after sending leaves a whole frame.
 
 use super::link::ResponseSlot;
-use crate::callbacks::lock;
 use crate::routing::Routing;
+use crate::sync::lock;
 use std::io::{ErrorKind, IoSlice};
 use std::sync::{Arc, Mutex};
 use tokio::net::unix::OwnedWriteHalf;

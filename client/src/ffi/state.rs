@@ -10,7 +10,8 @@
 //! the daemon or a user callback.
 
 use super::types::{SmtpDebugProc, SmtpStatusProc, SMTP_HANDLE};
-use crate::callbacks::{lock, CallbackGate, CallbackTurn};
+use crate::callbacks::{CallbackGate, CallbackTurn};
+use crate::sync::lock;
 use crate::{Client, Connection, DebugCallback, Error, Handle, ReturnCode, StatusCallback};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
