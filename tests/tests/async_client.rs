@@ -1,12 +1,14 @@
 //! The async client (`smtp32::asynchronous`) against real servers: a thousand concurrent sends
 //! pipelined on one daemon connection from a single-threaded runtime; a message larger than one
-//! frame arrives byte-exact; a call's future dropped (a task aborted, a `tokio::time::timeout`
+//! frame arrives byte-exact; `send_many` splits a batch over requests around a message too large
+//! for any, in order, with an invalid message failing alone; a call's future dropped (a task aborted, a `tokio::time::timeout`
 //! fired) while a server stalls cancels the command in the daemon within 100 ms, and the handle
 //! then reports `Aborted`; a dropped `helo` is closed once the daemon reports its handle.
 
 use smtp32::asynchronous::{AsyncClient, AsyncConnection};
-use smtp32::ReturnCode;
+use smtp32::{Outgoing, ReturnCode};
 use smtp32_tests::ctl::ctl;
+use smtp32_tests::daemon::DaemonOptions;
 use smtp32_tests::message::{expected_on_arrival, first_difference, generated_message};
 use smtp32_tests::session::{expect_code, LOCAL};
 use smtp32_tests::wait::wait_for;
@@ -232,6 +234,53 @@ fn a_message_larger_than_a_frame_arrives_byte_exact_through_the_async_sendmsg() 
         stored.bytes == want,
         "{}",
         first_difference(&stored.bytes, &want)
+    );
+}
+
+#[test]
+fn an_async_batch_is_split_around_a_message_too_large_for_a_request_and_keeps_its_order() {
+    let _wd = Watchdog::test("an_async_batch_is_split_around_a_message_too_large");
+    let sink = SmtpSink::start();
+    let d =
+        TestDaemon::start_with(DaemonOptions::default().env("SMTP32D_MAX_FRAME_BYTES", "65536"));
+    let small = "line of a four kilobyte message\r\n".repeat(124);
+    let huge = "line of a message larger than any request\r\n".repeat(3000);
+    fn message(data: &str) -> Outgoing<'_> {
+        Outgoing {
+            from: "a@a.test",
+            rcpts: &["b@b.test"],
+            data: data.as_bytes(),
+        }
+    }
+    let mut batch = vec![message(&small); 40];
+    batch.insert(20, message(&huge));
+    let invalid = Outgoing {
+        rcpts: &[],
+        ..message(&small)
+    };
+    batch.insert(21, invalid);
+    let results = single_thread().block_on(async {
+        let client = AsyncClient::connect(d.socket_path())
+            .await
+            .expect("connect");
+        let conn = client.helo(&sink.host(), LOCAL, None).await.expect("helo");
+        let results = conn.send_many(&batch).await.expect("send_many");
+        conn.quit().await.expect("quit");
+        results
+    });
+    let failed: Vec<(usize, ReturnCode)> = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().err().map(|e| (i, e.code())))
+        .collect();
+    assert_eq!(results.len(), 42);
+    assert_eq!(failed, [(21, ReturnCode::InvalidArgument)], "{results:?}");
+    assert_eq!(sink.message_count(), 41, "each valid message once");
+    let mut sizes: Vec<usize> = sink.dumps().iter().map(Vec::len).collect();
+    sizes.sort_unstable();
+    assert!(
+        sizes[40] > 100_000 && sizes[39] < 10_000,
+        "one large message among small ones: {sizes:?}"
     );
 }
 
