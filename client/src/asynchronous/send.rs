@@ -85,7 +85,8 @@ impl AsyncConnection {
                 i += 1;
                 continue;
             }
-            if m.encoded_len() > limit {
+            let len = m.encoded_len();
+            if len > limit {
                 // Too large for any request: sendmsg streams it (it claims the handle itself).
                 drop(busy.take());
                 results.push(self.sendmsg(m.from, m.rcpts, m.data).await);
@@ -93,8 +94,9 @@ impl AsyncConnection {
                 i += 1;
                 continue;
             }
-            // The longest run of valid messages that fits one request.
-            let (mut batch, mut bytes) = (Vec::new(), 0);
+            // The longest run of valid messages that fits one request, from
+            // `m` (checked and measured above).
+            let (mut batch, mut bytes) = (vec![m], len);
             while let Some(m) = messages.get(i + batch.len()) {
                 let len = m.encoded_len();
                 if check(m).is_err() || bytes + len > limit {
